@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what compat and its tests need on Debian 12 (run as root), then the npm packages.
+# Idempotent: apt runs only when a package is missing; npm ci only when the lock file changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One package per line; the reason is in the comment beside it.
+DEB_PACKAGES=(
+  mmdebstrap      # debian flavor: builds the userland from Debian's binary packages
+  patchelf        # debian flavor: PT_INTERP and DT_RPATH relocation
+  bubblewrap      # the sandbox that puts the local repository root at /cvmfs/<repository>
+  uidmap          # mmdebstrap's unshare mode
+  zstd            # artifact compression
+  tar
+  xz-utils
+  git
+  ca-certificates
+  libxml2-utils   # xmllint: tests validate JUnit XML against its schema
+  openssh-client  # cvmfs publisher over ssh
+  openssh-server  # tests of the cvmfs publisher's ssh transport
+  strace          # tests: prove no host library is mapped in layer processes
+)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "compat needs these Debian packages: ${missing[*]}" >&2
+    echo "run as root, or: sudo apt-get install -y ${missing[*]}" >&2
+    exit 4
+  fi
+  echo "installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp=node_modules/.compat-lock-hash
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" || ! -x dist/cli/bin.js ]]; then
+  echo "installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
+fi

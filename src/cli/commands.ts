@@ -1,0 +1,9 @@
+/**
+ * The registry of commands. A command that is not implemented is not listed here, so it does not
+ * exist in --help. Keep the list in the order it should appear in help.
+ */
+import type { Command } from "commander";
+
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];

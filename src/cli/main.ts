@@ -1,0 +1,55 @@
+/**
+ * The `compat` command. Each command lives in its own file under src/cli/ and exports
+ * `register(program)`; this file only wires them together and maps errors to exit codes.
+ */
+import { Command, CommanderError } from "commander";
+import { CompatError, EXIT_CODES } from "../errors.js";
+import { log, setLogLevel } from "../log.js";
+import { commands } from "./commands.js";
+
+export function buildProgram(): Command {
+  const program = new Command("compat")
+    .description(
+      "Build, check, audit, package and publish OS compatibility layers for CernVM-FS software stacks.",
+    )
+    .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
+    .option("-v, --verbose", "log every external command and debug detail")
+    .option("-q, --quiet", "only log warnings and errors")
+    .showHelpAfterError("(run compat --help for usage)")
+    .exitOverride()
+    .hook("preAction", (cmd) => {
+      const o = cmd.optsWithGlobals() as { verbose?: boolean; quiet?: boolean };
+      if (o.verbose) setLogLevel("debug");
+      else if (o.quiet) setLogLevel("warn");
+    });
+  for (const register of commands) register(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof CommanderError) {
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
+      return 0;
+    // commander already printed the message
+    return EXIT_CODES.input;
+  }
+  if (e instanceof CompatError) {
+    log.error(e.message);
+    for (const d of e.details) process.stderr.write(`  ${d}\n`);
+    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    return e.exitCode;
+  }
+  log.error(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  return EXIT_CODES.internal;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}

@@ -1,0 +1,84 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InputError } from "../errors.js";
+import { closest, parseSpec, validateSpecText } from "./load.js";
+
+const testdata = join(import.meta.dirname, "testdata");
+
+const minimal = `
+repository: software.example.org
+stack: dev
+version: "2025.06"
+arches: [x86_64]
+flavor: debian
+debian:
+  suite: bookworm
+  packages: [bash]
+`;
+
+describe("spec loading", () => {
+  it("accepts a minimal debian spec and fills defaults", () => {
+    const { spec, hash } = parseSpec(minimal, "min.yaml");
+    expect(spec.prefix).toBe("/cvmfs/{repository}/versions/{version}/compat/{os}/{arch}");
+    expect(spec.debian?.variant).toBe("minbase");
+    expect(spec.locales).toEqual(["en_US.UTF-8 UTF-8"]);
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("gives the same hash whatever the comments and key order", () => {
+    const reordered = `# comment\nflavor: debian\n${minimal.replace("flavor: debian\n", "")}`;
+    expect(parseSpec(reordered, "b.yaml").hash).toBe(parseSpec(minimal, "a.yaml").hash);
+  });
+
+  it("lists a misspelt key, a bad arch and a malformed package name with their lines", () => {
+    const text = readFileSync(join(testdata, "invalid.yaml"), "utf8");
+    const { problems } = validateSpecText(text, "invalid.yaml");
+    const lines = problems.map((p) => `${p.line}:${p.col} ${p.field}: ${p.message}`);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^5:10 arches\[0\]: "x86-64": not an architecture \(expected one of x86_64, aarch64/,
+      ),
+      expect.stringMatching(/^10:3 gentoo\.pakages: unknown key, did you mean "packages"\?/),
+      expect.stringMatching(
+        /^12:13 gentoo\.packages\[0\]\.name: "bash": not a package name \(expected category\/name/,
+      ),
+    ]);
+  });
+
+  it("throws an InputError (exit 2) that carries every problem", () => {
+    const text = readFileSync(join(testdata, "invalid.yaml"), "utf8");
+    const err = (() => {
+      try {
+        parseSpec(text, "invalid.yaml");
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).exitCode).toBe(2);
+    expect((err as InputError).details).toHaveLength(3);
+    expect((err as InputError).details[0]).toMatch(/^invalid\.yaml:5:10 /);
+  });
+
+  it("explains a version written as a number", () => {
+    const { problems } = validateSpecText(minimal.replace('"2025.06"', "2025.10"), "v.yaml");
+    expect(problems[0]?.message).toContain('write "2025.10" in quotes');
+  });
+
+  it("reports YAML syntax errors with their position", () => {
+    const { problems } = validateSpecText("repository: [a\nstack: x\n", "y.yaml");
+    expect(problems[0]?.message).toMatch(/^YAML: /);
+    expect(problems[0]?.line).toBeGreaterThan(0);
+  });
+
+  it("reports a missing flavor section", () => {
+    const { problems } = validateSpecText(minimal.replace(/debian:\n( {2}.*\n)+/, ""), "m.yaml");
+    expect(problems.map((p) => p.field)).toContain("debian");
+  });
+
+  it("suggests only near misses", () => {
+    expect(closest("flavr", ["flavor", "arches"])).toBe("flavor");
+    expect(closest("zzzzzz", ["flavor", "arches"])).toBeUndefined();
+  });
+});

@@ -1,0 +1,332 @@
+/**
+ * The layer spec: one YAML file that describes a compatibility layer completely. This schema is
+ * the single source of truth; docs/spec.md is generated from the descriptions here
+ * (`npm run docs:spec`) and a test keeps the two equal.
+ *
+ * Strings may use placeholders, expanded per architecture by resolve.ts:
+ *   {repository} {stack} {version} {versionTag} (version without dots, e.g. 202606)
+ *   {os} {arch} {prefix} (the resolved EPREFIX)
+ */
+import { z } from "zod";
+
+export const ARCHES = ["x86_64", "aarch64", "riscv64", "ppc64le"] as const;
+export type Arch = (typeof ARCHES)[number];
+
+export const FLAVORS = ["gentoo", "debian"] as const;
+export type FlavorName = (typeof FLAVORS)[number];
+
+/** `category/name` as Portage spells it (PMS 3.1.1 and 3.1.2), without version or operators. */
+export const PACKAGE_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9+_.-]*\/[A-Za-z0-9_][A-Za-z0-9+_-]*$/;
+
+const packageName = z
+  .string()
+  .regex(PACKAGE_NAME_RE, { message: "not a package name (expected category/name, e.g. sys-apps/archspec)" });
+
+const osArch = z
+  .string()
+  .regex(/^[a-z]+-[a-z0-9_]+$/, { message: "not an os-arch pair (expected e.g. linux-x86_64)" });
+
+const absolutePath = z.string().startsWith("/", { message: "must be an absolute path" });
+
+/** An absolute path that may start with a placeholder such as `{prefix}`. */
+const templatedPath = z.string().regex(/^(\/|\{[A-Za-z]+\})/, {
+  message: "must be an absolute path or start with a placeholder such as {prefix}",
+});
+
+const fileContents = z
+  .string()
+  .describe("file content, written as given (a trailing newline is added when missing)");
+
+export const gentooPackageSchema = z
+  .strictObject({
+    name: packageName.describe("category/name of the package"),
+    version: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("exact version; the atom becomes `=category/name-version`"),
+    overlay: z.string().min(1).optional().describe("repository the package must come from (`::overlay`)"),
+    includeOn: z
+      .array(osArch)
+      .optional()
+      .describe("install only on these `os-arch` pairs (EESSI's include_on)"),
+    excludeOn: z
+      .array(osArch)
+      .optional()
+      .describe("never install on these `os-arch` pairs (EESSI's exclude_on)"),
+  })
+  .describe("a package to install, with optional pin and platform filters");
+
+export const overlaySchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, { message: "not a repository name (letters, digits, _ and -)" })
+    .describe("repository name (`profiles/repo_name` of the overlay)"),
+  url: z.string().min(1).describe("sync URI"),
+  syncType: z
+    .enum(["git", "rsync", "svn", "mercurial", "webrsync"])
+    .default("git")
+    .describe("Portage sync-type"),
+  branch: z.string().min(1).optional().describe("branch to clone (`sync-git-clone-extra-opts = --branch`)"),
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{7,40}$/, { message: "not a git commit id (expected 7 to 40 hex digits)" })
+    .optional()
+    .describe("pinned commit; without it the overlay follows its branch and the build is not reproducible"),
+  eclassOverrides: z.boolean().default(false).describe("list this overlay in `eclass-overrides`"),
+  autoSync: z
+    .boolean()
+    .optional()
+    .describe("Portage auto-sync; default `no` for git overlays (pinned) and `yes` otherwise"),
+});
+
+export const gentooSchema = z
+  .strictObject({
+    repository: z
+      .strictObject({
+        url: z.string().min(1).default("https://github.com/gentoo/gentoo.git").describe("gentoo.git URL"),
+        branch: z
+          .string()
+          .min(1)
+          .default("master")
+          .describe("branch cloned before the pinned commit is fetched"),
+        commit: z
+          .string()
+          .regex(/^[0-9a-f]{40}$/, { message: "not a full git commit id (expected 40 hex digits)" })
+          .describe("pinned commit of the Gentoo tree; recorded in the build record"),
+      })
+      .describe(
+        "the Gentoo ebuild repository, pinned to one commit (`repos.conf/gentoo.conf`, auto-sync = no)",
+      ),
+    overlays: z
+      .array(overlaySchema)
+      .default([])
+      .describe("extra ebuild repositories, one `repos.conf` file each"),
+    makeConf: z
+      .record(z.string().regex(/^[\w.-]+$/, { message: "not a file name" }), fileContents)
+      .default({})
+      .describe("files in `etc/portage/make.conf/`, by name"),
+    packageEnvFiles: z
+      .record(
+        z.string().regex(/^(package\.env|env\/[\w.+/-]+)$/, {
+          message: "expected `package.env` or a path under `env/`",
+        }),
+        fileContents,
+      )
+      .default({})
+      .describe(
+        "`etc/portage/package.env` and files under `etc/portage/env/` (per-package bashrc hooks such as `env/sys-libs/glibc`)",
+      ),
+    packageUse: fileContents
+      .optional()
+      .describe("`etc/portage/package.use` (EESSI's prefix_bootstrap_use_flags)"),
+    packageMask: fileContents.optional().describe("`etc/portage/package.mask`"),
+    packageUnmask: fileContents.optional().describe("`etc/portage/package.unmask`"),
+    packageAcceptKeywords: fileContents.optional().describe("`etc/portage/package.accept_keywords`"),
+    profilePackageUseMask: fileContents.optional().describe("`etc/portage/profile/package.use.mask`"),
+    bootstrap: z
+      .strictObject({
+        script: z
+          .strictObject({
+            url: z
+              .string()
+              .url()
+              .optional()
+              .describe("where to download bootstrap-prefix.sh (Gentoo's, by default)"),
+            path: z.string().min(1).optional().describe("a local bootstrap-prefix.sh instead of the URL"),
+            sha256: z
+              .string()
+              .regex(/^[0-9a-f]{64}$/, { message: "not a sha256 (expected 64 hex digits)" })
+              .optional()
+              .describe("required checksum of the script; a mismatch stops the build"),
+          })
+          .default({
+            url: "https://gitweb.gentoo.org/repo/proj/prefix.git/plain/scripts/bootstrap-prefix.sh",
+          })
+          .describe("the Gentoo Prefix bootstrap script"),
+        useFlags: z
+          .array(z.string().regex(/^-?[A-Za-z0-9][A-Za-z0-9+_@-]*$/, { message: "not a USE flag" }))
+          .default([])
+          .describe("global USE flags for the bootstrap (MAKE_CONF_ADDITIONAL_USE)"),
+        requiredSpace: z
+          .string()
+          .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, { message: "not a size (expected e.g. 15 GB)" })
+          .default("15 GB")
+          .describe("free space needed at the prefix before bootstrapping"),
+      })
+      .default({
+        script: { url: "https://gitweb.gentoo.org/repo/proj/prefix.git/plain/scripts/bootstrap-prefix.sh" },
+        useFlags: [],
+        requiredSpace: "15 GB",
+      })
+      .describe("Gentoo Prefix bootstrap settings"),
+    sets: z
+      .array(z.string().regex(/^[\w.{}-]+$/, { message: "not a set name" }))
+      .default([])
+      .describe("package sets to install (`@set`); placeholders allowed, e.g. `eessi-{version}-{os}-{arch}`"),
+    packages: z.array(gentooPackageSchema).default([]).describe("packages to install after the sets"),
+    removePackages: z.array(packageName).default([]).describe("build-only packages removed at the end"),
+    trustedDirs: z
+      .array(templatedPath)
+      .default([])
+      .describe(
+        "glibc `user-defined-trusted-dirs`, in search order; placeholders allowed, e.g. `{prefix}/lib/nvidia`",
+      ),
+  })
+  .describe("settings of the gentoo flavor");
+
+export const debianSchema = z
+  .strictObject({
+    suite: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/, { message: "not a suite name (e.g. bookworm)" })
+      .describe("Debian suite"),
+    mirror: z.string().url().optional().describe("Debian mirror URL; default: the host's apt sources"),
+    components: z
+      .array(z.string().regex(/^[a-z-]+$/))
+      .default(["main"])
+      .describe("archive components"),
+    variant: z
+      .enum([
+        "extract",
+        "custom",
+        "essential",
+        "apt",
+        "required",
+        "minbase",
+        "buildd",
+        "important",
+        "standard",
+      ])
+      .default("minbase")
+      .describe("mmdebstrap variant"),
+    packages: z
+      .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { message: "not a Debian package name" }))
+      .default([])
+      .describe("packages to install on top of the variant"),
+  })
+  .describe("settings of the debian flavor");
+
+export const hostSymlinkSchema = z.union([
+  absolutePath.describe("a host path P: the layer gets `$EPREFIX/P -> P` (or its variant form)"),
+  z
+    .strictObject({
+      src: z.string().min(1).describe("link target: a host path, or a variant expression `$(VAR:-default)`"),
+      dest: z
+        .string()
+        .min(1)
+        .describe("the link in the layer: relative to EPREFIX, or absolute under `{prefix}`"),
+    })
+    .describe("an explicit link"),
+]);
+
+export const variantSymlinksSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "make the final host links CVMFS variant symlinks (`$(VAR:-default)`) instead of plain links",
+      ),
+    defaultsDir: z
+      .string()
+      .default("/cvmfs/{repository}/defaults")
+      .describe("the repository's `defaults/` tree, the second level of the variant links"),
+    variablePrefix: z
+      .string()
+      .regex(/^[A-Za-z_{][A-Za-z0-9_{}]*$/, { message: "not a variable prefix" })
+      .optional()
+      .describe("prefix of the variable names; default `<STACK>_<versionTag>`, e.g. `EESSI_202606`"),
+    hostDefaults: z
+      .record(z.string().min(1), absolutePath)
+      .default({})
+      .describe(
+        "plain targets of entries of the defaults tree outside `compat/` (e.g. `nvidia: /dev/null`), mirroring the repository's second level; `compat/P` always maps to `/P`",
+      ),
+  })
+  .default({ enabled: true, defaultsDir: "/cvmfs/{repository}/defaults", hostDefaults: {} })
+  .describe("CVMFS variant symlinks for host integration");
+
+export const checksSchema = z
+  .strictObject({
+    skip: z.array(z.string().min(1)).default([]).describe("ids of checks not to run"),
+    only: z.array(z.string().min(1)).optional().describe("run only these checks"),
+    requiredTools: z
+      .array(z.string().min(1))
+      .optional()
+      .describe("tools that must come from the prefix; default depends on the flavor"),
+    locale: z.string().default("en_US.utf8").describe("the UTF-8 locale `locale -a` must list"),
+  })
+  .default({ skip: [], locale: "en_US.utf8" })
+  .describe("options of the check suite");
+
+export const layerSpecSchema = z
+  .strictObject({
+    repository: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]+$/, {
+        message: "not a CVMFS repository name (expected a fully qualified name, e.g. software.eessi.io)",
+      })
+      .describe("CVMFS repository name; the layer lives under `/cvmfs/<repository>`"),
+    stack: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/, { message: "not a stack name (lower case letters, digits, _ and -)" })
+      .describe("stack name, first part of artifact names (e.g. `eessi`)"),
+    version: z
+      .string()
+      .regex(/^[0-9][0-9A-Za-z._-]*$/, { message: "not a version (expected e.g. 2025.06)" })
+      .describe("stack version (e.g. `2025.06`)"),
+    os: z.enum(["linux", "macos"]).default("linux").describe("OS path component"),
+    arches: z
+      .array(z.enum(ARCHES, { message: `not an architecture (expected one of ${ARCHES.join(", ")})` }))
+      .min(1)
+      .describe("CPU families this layer is built for"),
+    flavor: z
+      .enum(FLAVORS)
+      .describe("how packages are made: `gentoo` (Gentoo Prefix) or `debian` (relocated)"),
+    prefix: z
+      .string()
+      .regex(/^\/cvmfs\/\{repository\}\//, { message: "must start with /cvmfs/{repository}/" })
+      .default("/cvmfs/{repository}/versions/{version}/compat/{os}/{arch}")
+      .describe("EPREFIX template"),
+    root: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "local directory that stands for `/cvmfs/<repository>`; default `compat-root/<repository>` in the working directory",
+      ),
+    locales: z
+      .array(
+        z
+          .string()
+          .regex(/^[^\s]+ [^\s]+$/, { message: "not a locale.gen line (expected e.g. en_US.UTF-8 UTF-8)" }),
+      )
+      .default(["en_US.UTF-8 UTF-8"])
+      .describe("`locale.gen` lines"),
+    hostSymlinks: z.array(hostSymlinkSchema).default([]).describe("links from the layer to host files"),
+    variantSymlinks: variantSymlinksSchema,
+    gentoo: gentooSchema.optional(),
+    debian: debianSchema.optional(),
+    checks: checksSchema,
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.flavor === "gentoo" && !spec.gentoo)
+      ctx.addIssue({ code: "custom", path: ["gentoo"], message: "flavor gentoo needs a `gentoo:` section" });
+    if (spec.flavor === "debian" && !spec.debian)
+      ctx.addIssue({ code: "custom", path: ["debian"], message: "flavor debian needs a `debian:` section" });
+    const seen = new Set<string>();
+    spec.arches.forEach((a, i) => {
+      if (seen.has(a)) ctx.addIssue({ code: "custom", path: ["arches", i], message: `${a} is listed twice` });
+      seen.add(a);
+    });
+  })
+  .describe("a compatibility layer");
+
+export type LayerSpec = z.infer<typeof layerSpecSchema>;
+export type GentooSettings = z.infer<typeof gentooSchema>;
+export type GentooPackage = z.infer<typeof gentooPackageSchema>;
+export type Overlay = z.infer<typeof overlaySchema>;
+export type DebianSettings = z.infer<typeof debianSchema>;
+export type HostSymlinkEntry = z.infer<typeof hostSymlinkSchema>;
+export type ChecksSettings = z.infer<typeof checksSchema>;
