@@ -1,0 +1,199 @@
+/**
+ * ELF inspection in TypeScript (no `file`, no `readelf`): the header, PT_INTERP and the dynamic
+ * section (DT_NEEDED, DT_RPATH, DT_RUNPATH, DT_SONAME, DT_FLAGS_1). Reads only the parts it needs
+ * with positioned reads, so scanning a whole layer stays cheap.
+ */
+import { open } from "node:fs/promises";
+
+export const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+export type ElfType = "rel" | "exec" | "dyn" | "core" | "other";
+
+export interface ElfInfo {
+  bits: 32 | 64;
+  littleEndian: boolean;
+  type: ElfType;
+  /** e_machine, e.g. 62 for x86_64; see `machineArch`. */
+  machine: number;
+  /** PT_INTERP: the program interpreter (dynamic loader) of a dynamically linked executable. */
+  interpreter?: string;
+  needed: string[];
+  rpath?: string;
+  runpath?: string;
+  soname?: string;
+  /** Has a PT_DYNAMIC segment (dynamically linked object). */
+  dynamic: boolean;
+  /** DF_1_PIE set: a position-independent executable. */
+  pie: boolean;
+}
+
+const PT_LOAD = 1;
+const PT_DYNAMIC = 2;
+const PT_INTERP = 3;
+const DT_NULL = 0n;
+const DT_NEEDED = 1n;
+const DT_STRTAB = 5n;
+const DT_STRSZ = 10n;
+const DT_SONAME = 14n;
+const DT_RPATH = 15n;
+const DT_RUNPATH = 29n;
+const DT_FLAGS_1 = 0x6ffffffbn;
+const DF_1_PIE = 0x08000000n;
+
+const MACHINES: Record<number, string> = {
+  62: "x86_64",
+  183: "aarch64",
+  243: "riscv64",
+  21: "ppc64le",
+  3: "i386",
+  40: "arm",
+};
+
+/** The arch name of an e_machine value, as used in layer specs. */
+export function machineArch(machine: number): string | undefined {
+  return MACHINES[machine];
+}
+
+/** Random access to the bytes of an ELF file (a file handle or an in-memory buffer). */
+interface ByteSource {
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+class ElfFormatError extends Error {}
+
+export function isElfHeader(head: Buffer): boolean {
+  return head.length >= 4 && head.subarray(0, 4).equals(ELF_MAGIC);
+}
+
+/** Parse the ELF file at `path`; undefined when it is not ELF or is truncated/malformed. */
+export async function readElf(path: string): Promise<ElfInfo | undefined> {
+  const fh = await open(path, "r");
+  try {
+    const size = (await fh.stat()).size;
+    const source: ByteSource = {
+      async read(offset, length) {
+        if (offset < 0 || length < 0 || offset + length > size) throw new ElfFormatError("out of bounds");
+        const buf = Buffer.alloc(length);
+        const { bytesRead } = await fh.read(buf, 0, length, offset);
+        if (bytesRead !== length) throw new ElfFormatError("short read");
+        return buf;
+      },
+    };
+    return await parseFrom(source, size);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Parse an ELF image held in memory. */
+export async function parseElf(buf: Buffer): Promise<ElfInfo | undefined> {
+  const source: ByteSource = {
+    async read(offset, length) {
+      if (offset < 0 || length < 0 || offset + length > buf.length) throw new ElfFormatError("out of bounds");
+      return buf.subarray(offset, offset + length);
+    },
+  };
+  return parseFrom(source, buf.length);
+}
+
+async function parseFrom(src: ByteSource, size: number): Promise<ElfInfo | undefined> {
+  if (size < 52) return undefined;
+  try {
+    const ident = await src.read(0, 16);
+    if (!isElfHeader(ident)) return undefined;
+    const bits = ident[4] === 2 ? 64 : ident[4] === 1 ? 32 : 0;
+    const le = ident[5] === 1;
+    if (bits === 0 || (ident[5] !== 1 && ident[5] !== 2)) return undefined;
+    const r = reader(le, bits);
+    const hdr = await src.read(0, bits === 64 ? 64 : 52);
+    const eType = r.u16(hdr, 16);
+    const machine = r.u16(hdr, 18);
+    const phoff = bits === 64 ? Number(r.addr(hdr, 32)) : r.u32(hdr, 28);
+    const phentsize = r.u16(hdr, bits === 64 ? 54 : 42);
+    const phnum = r.u16(hdr, bits === 64 ? 56 : 44);
+    const info: ElfInfo = {
+      bits,
+      littleEndian: le,
+      type: eType === 1 ? "rel" : eType === 2 ? "exec" : eType === 3 ? "dyn" : eType === 4 ? "core" : "other",
+      machine,
+      needed: [],
+      dynamic: false,
+      pie: false,
+    };
+    if (phnum === 0 || phoff === 0) return info;
+    const ph = await src.read(phoff, phentsize * phnum);
+    const loads: { vaddr: bigint; offset: bigint; filesz: bigint }[] = [];
+    let dynamic: { offset: number; size: number } | undefined;
+    for (let i = 0; i < phnum; i++) {
+      const o = i * phentsize;
+      const type = r.u32(ph, o);
+      const offset = bits === 64 ? r.addr(ph, o + 8) : BigInt(r.u32(ph, o + 4));
+      const vaddr = bits === 64 ? r.addr(ph, o + 16) : BigInt(r.u32(ph, o + 8));
+      const filesz = bits === 64 ? r.addr(ph, o + 32) : BigInt(r.u32(ph, o + 16));
+      if (type === PT_LOAD) loads.push({ vaddr, offset, filesz });
+      else if (type === PT_INTERP) {
+        const bytes = await src.read(Number(offset), Number(filesz));
+        info.interpreter = cString(bytes, 0);
+      } else if (type === PT_DYNAMIC) dynamic = { offset: Number(offset), size: Number(filesz) };
+    }
+    if (!dynamic) return info;
+    info.dynamic = true;
+    const entSize = bits === 64 ? 16 : 8;
+    const dyn = await src.read(dynamic.offset, dynamic.size - (dynamic.size % entSize));
+    const entries: [bigint, bigint][] = [];
+    for (let o = 0; o + entSize <= dyn.length; o += entSize) {
+      const tag = bits === 64 ? r.saddr(dyn, o) : BigInt(r.s32(dyn, o));
+      const val = bits === 64 ? r.addr(dyn, o + 8) : BigInt(r.u32(dyn, o + 4));
+      if (tag === DT_NULL) break;
+      entries.push([tag, val]);
+    }
+    const strtabAddr = entries.find(([t]) => t === DT_STRTAB)?.[1];
+    const strsz = entries.find(([t]) => t === DT_STRSZ)?.[1];
+    if (strtabAddr === undefined || strsz === undefined) return info;
+    const seg = loads.find((l) => strtabAddr >= l.vaddr && strtabAddr < l.vaddr + l.filesz);
+    if (!seg) return info;
+    const strtab = await src.read(Number(strtabAddr - seg.vaddr + seg.offset), Number(strsz));
+    for (const [tag, val] of entries) {
+      if (tag === DT_NEEDED) info.needed.push(cString(strtab, Number(val)));
+      else if (tag === DT_RPATH) info.rpath = cString(strtab, Number(val));
+      else if (tag === DT_RUNPATH) info.runpath = cString(strtab, Number(val));
+      else if (tag === DT_SONAME) info.soname = cString(strtab, Number(val));
+      else if (tag === DT_FLAGS_1) info.pie = (val & DF_1_PIE) !== 0n;
+    }
+    return info;
+  } catch (e) {
+    if (e instanceof ElfFormatError || e instanceof RangeError) return undefined;
+    throw e;
+  }
+}
+
+function cString(buf: Buffer, offset: number): string {
+  if (offset >= buf.length) throw new ElfFormatError("string offset out of bounds");
+  const end = buf.indexOf(0, offset);
+  return buf.toString("utf8", offset, end === -1 ? buf.length : end);
+}
+
+function reader(le: boolean, bits: 32 | 64) {
+  return {
+    u16: (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o)),
+    u32: (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o)),
+    s32: (b: Buffer, o: number) => (le ? b.readInt32LE(o) : b.readInt32BE(o)),
+    addr: (b: Buffer, o: number) => (le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)),
+    saddr: (b: Buffer, o: number) => (le ? b.readBigInt64LE(o) : b.readBigInt64BE(o)),
+    bits,
+  };
+}
+
+/** What the loader does with this object: a dynamically linked executable needs PT_INTERP. */
+export function isDynamicExecutable(info: ElfInfo): boolean {
+  return info.interpreter !== undefined;
+}
+
+/** Split an RPATH/RUNPATH value into directories, expanding $ORIGIN / ${ORIGIN}. */
+export function searchPathDirs(value: string | undefined, origin: string): string[] {
+  if (!value) return [];
+  return value
+    .split(":")
+    .filter(Boolean)
+    .map((d) => d.replace(/\$\{ORIGIN\}|\$ORIGIN/g, origin));
+}
