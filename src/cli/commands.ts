@@ -3,7 +3,8 @@
  * exist in --help. Keep the list in the order it should appear in help.
  */
 import type { Command } from "commander";
+import { register as plan } from "./plan.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [plan];

@@ -82,3 +82,32 @@ describe("spec loading", () => {
     expect(closest("zzzzzz", ["flavor", "arches"])).toBeUndefined();
   });
 });
+
+describe("overlay rules", () => {
+  const base = `repository: software.example.org
+stack: t
+version: "1"
+arches: [x86_64]
+flavor: gentoo
+gentoo:
+  repository: {commit: 91ee4d032fd7b2cf2704f542c78ec12899016bef}
+`;
+  it("refuses an overlay named gentoo and a repeated overlay", () => {
+    const { problems } = validateSpecText(
+      `${base}  overlays:\n    - {name: gentoo, url: x}\n    - {name: a, url: x}\n    - {name: a, url: y}\n`,
+      "o.yaml",
+    );
+    expect(problems.map((p) => `${p.line} ${p.field}: ${p.message}`)).toEqual([
+      `9 gentoo.overlays[0].name: "gentoo": is the main repository's name (set it up in gentoo.repository), not an overlay's`,
+      '11 gentoo.overlays[2].name: "a": this overlay is listed twice',
+    ]);
+  });
+
+  it("refuses a hand-written trusted-dirs env file next to gentoo.trustedDirs", () => {
+    const { problems } = validateSpecText(
+      `${base}  trustedDirs: ["{prefix}/lib"]\n  packageEnvFiles: {"env/glibc-user-defined-trusted-dirs.conf": "x"}\n`,
+      "t.yaml",
+    );
+    expect(problems[0]?.field).toBe("gentoo.packageEnvFiles.env/glibc-user-defined-trusted-dirs.conf");
+  });
+});

@@ -260,6 +260,10 @@ export const checksSchema = z
   .default({ skip: [], locale: "en_US.utf8" })
   .describe("options of the check suite");
 
+/** The `etc/portage/env/` file the build writes from `gentoo.trustedDirs` (as EESSI's role does). */
+export const TRUSTED_DIRS_ENV_FILE = "glibc-user-defined-trusted-dirs.conf";
+const TRUSTED_DIRS_ENV_KEY = `env/${TRUSTED_DIRS_ENV_FILE}`;
+
 export const layerSpecSchema = z
   .strictObject({
     repository: z
@@ -320,6 +324,29 @@ export const layerSpecSchema = z
       if (seen.has(a)) ctx.addIssue({ code: "custom", path: ["arches", i], message: `${a} is listed twice` });
       seen.add(a);
     });
+    const overlayNames = new Set<string>(["gentoo"]);
+    spec.gentoo?.overlays.forEach((o, i) => {
+      if (overlayNames.has(o.name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["gentoo", "overlays", i, "name"],
+          message:
+            o.name === "gentoo"
+              ? "is the main repository's name (set it up in gentoo.repository), not an overlay's"
+              : "this overlay is listed twice",
+        });
+      overlayNames.add(o.name);
+    });
+    if (
+      spec.gentoo &&
+      spec.gentoo.trustedDirs.length > 0 &&
+      TRUSTED_DIRS_ENV_KEY in spec.gentoo.packageEnvFiles
+    )
+      ctx.addIssue({
+        code: "custom",
+        path: ["gentoo", "packageEnvFiles", TRUSTED_DIRS_ENV_KEY],
+        message: "this file is written from gentoo.trustedDirs; set the trusted dirs there",
+      });
   })
   .describe("a compatibility layer");
 

@@ -1,0 +1,93 @@
+/**
+ * `compat plan SPEC [--arch A] [--json] [-o FILE]`: what a build of one arch would do and write.
+ */
+import type { Command } from "commander";
+import { type LayerPlan, planLayer } from "../flavors/plan.js";
+import { log } from "../log.js";
+import { loadSpec } from "../spec/load.js";
+import { pickArch, resolveLayer } from "../spec/resolve.js";
+import { renderTable, style } from "./output.js";
+import { writeResult } from "./output-file.js";
+
+interface PlanOptions {
+  arch?: string;
+  json?: boolean;
+  output?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command("plan")
+    .description("show what a build of one arch would do: prefix, stages, packages, files and host links")
+    .argument("<spec>", "layer spec (YAML)")
+    .option("-a, --arch <arch>", "CPU family to plan for (default: the host's, when the spec lists it)")
+    .option("--json", "print the plan as JSON (schema in docs/cli.md)")
+    .option("-o, --output <file>", "write the plan to this file instead of stdout")
+    .action(async (specFile: string, opts: PlanOptions) => {
+      const { spec } = await loadSpec(specFile);
+      const plan = planLayer(resolveLayer(spec, pickArch(spec, opts.arch)));
+      for (const w of plan.warnings) log.warn(w);
+      await writeResult(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlanText(plan), opts.output);
+    });
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+export function renderPlanText(plan: LayerPlan): string {
+  const out: string[] = [];
+  out.push(
+    style.bold(`${plan.stack} ${plan.version} · ${plan.os}/${plan.arch} · ${plan.flavor} flavor`),
+    `prefix      ${plan.prefix}`,
+    `repository  ${plan.repository}`,
+    "",
+    style.bold(`Stages (${plan.stages.length})`),
+    renderTable(
+      ["#", "stage", "what it does"],
+      plan.stages.map((s, i) => [String(i + 1), s.id, s.description]),
+    ),
+    "",
+  );
+
+  const counts = [plural(plan.packages.length, "package")];
+  if (plan.flavor === "gentoo") counts.unshift(plural(plan.sets.length, "set"));
+  if (plan.removePackages.length > 0) counts.push(`${plan.removePackages.length} removed at the end`);
+  out.push(style.bold(`Packages (${counts.join(", ")})`));
+  for (const s of plan.sets) out.push(`  ${s}`);
+  for (const p of plan.packages) out.push(`  ${p}`);
+  if (plan.removePackages.length > 0) out.push(`  removed at the end: ${plan.removePackages.join(" ")}`);
+  out.push("");
+
+  const files = Object.entries(plan.files);
+  out.push(style.bold(`Files written into the prefix (${files.length})`));
+  out.push(
+    renderTable(
+      ["path", "bytes", "how", "from"],
+      files.map(([path, f]) => [
+        path,
+        String(Buffer.byteLength(f.content)),
+        f.apply === "add-lines" ? "add lines" : "write",
+        f.from,
+      ]),
+    ),
+  );
+  out.push("");
+
+  const variant = plan.hostSymlinks.filter((l) => l.variant !== null && l.final === l.variant).length;
+  out.push(
+    style.bold(
+      `Host symlinks (${plan.hostSymlinks.length}; plain during the build, ${variant} variant in the finished layer)`,
+    ),
+  );
+  if (plan.hostSymlinks.length > 0)
+    out.push(
+      renderTable(
+        ["path", "plain target", "final target"],
+        plan.hostSymlinks.map((l) => [l.path, l.plain, l.final === l.plain ? "(plain)" : l.final]),
+      ),
+    );
+  if (plan.warnings.length > 0) {
+    out.push("", style.bold(`Warnings (${plan.warnings.length})`));
+    for (const w of plan.warnings) out.push(`  ${style.yellow(w)}`);
+  }
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,26 @@
+/**
+ * The stages of a debian-flavor build, in order (DESIGN.md "Flavors": Debian binaries relocated
+ * into the prefix). `compat plan` lists them and the pipeline runs them.
+ */
+import { CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE, type StageInfo } from "../stage.js";
+
+export const DEBIAN_STAGES = [
+  {
+    id: "preflight",
+    description: "check that the build host's CPU family is the layer's arch and the tools are installed",
+  },
+  { id: "bootstrap", description: "run mmdebstrap for the suite, variant and packages into a staging tree" },
+  {
+    id: "relocate",
+    description:
+      "move the tree to the prefix; set ELF interpreters and RPATHs, shebangs and absolute symlinks into it",
+  },
+  { id: "configure", description: "write startprefix and the environment the layer needs" },
+  { id: "locales", description: "add the locale.gen lines and generate the locales" },
+  HOST_LINKS_STAGE,
+  CHECK_STAGE,
+  FINALIZE_STAGE,
+  { id: "record", description: "write the build record: installed packages, build.json" },
+] as const satisfies readonly StageInfo[];
+
+export type DebianStageId = (typeof DEBIAN_STAGES)[number]["id"];

@@ -1,0 +1,60 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compat, projectRoot } from "../helpers/cli.js";
+
+const invalidSpec = join(projectRoot, "src/spec/testdata/invalid.yaml");
+
+describe("compat plan", () => {
+  it("plans examples/dev.yaml for x86_64", () => {
+    const r = compat(["plan", "examples/dev.yaml", "--arch", "x86_64"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(
+      "prefix      /cvmfs/software.example.org/versions/2025.06/compat/linux/x86_64",
+    );
+    expect(r.stdout).toMatch(/etc\/locale\.gen\s+18\s+add lines\s+locales/);
+  });
+
+  it("prints the same JSON twice, with prefix, packages, stages and files", () => {
+    const a = compat(["plan", "examples/dev.yaml", "--arch", "aarch64", "--json"]);
+    const b = compat(["plan", "examples/dev.yaml", "--arch", "aarch64", "--json"]);
+    expect(a.status).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    const plan = JSON.parse(a.stdout);
+    expect(plan.prefix).toBe("/cvmfs/software.example.org/versions/2025.06/compat/linux/aarch64");
+    expect(plan.stages[0].id).toBe("preflight");
+    expect(plan.packages).toContain("bash");
+    expect(plan.files["etc/locale.gen"].content).toBe("en_US.UTF-8 UTF-8\n");
+  });
+
+  it("refuses an arch the spec does not list", () => {
+    const r = compat(["plan", "examples/dev.yaml", "--arch", "riscv64"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("not one of the spec's arches (x86_64, aarch64)");
+  });
+
+  it("lists every problem of a bad spec with its line, exits 2 and leaves -o untouched", () => {
+    const dir = mkdtempSync(join(tmpdir(), "compat-plan-"));
+    const out = join(dir, "plan.json");
+    writeFileSync(out, "previous plan\n");
+    const r = compat(["plan", invalidSpec, "--arch", "x86_64", "--json", "-o", out]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/invalid layer spec \(3 problems\)/);
+    expect(r.stderr).toMatch(/invalid\.yaml:5:10 arches\[0\]: "x86-64": not an architecture/);
+    expect(r.stderr).toMatch(/invalid\.yaml:10:3 gentoo\.pakages: unknown key, did you mean "packages"\?/);
+    expect(r.stderr).toMatch(/invalid\.yaml:12:13 gentoo\.packages\[0\]\.name: "bash": not a package name/);
+    expect(readFileSync(out, "utf8")).toBe("previous plan\n");
+  });
+
+  it("writes the plan to -o", () => {
+    const dir = mkdtempSync(join(tmpdir(), "compat-plan-"));
+    const out = join(dir, "plan.json");
+    const r = compat(["plan", "examples/dev.yaml", "--arch", "x86_64", "--json", "-o", out]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("");
+    expect(JSON.parse(readFileSync(out, "utf8")).arch).toBe("x86_64");
+  });
+});
