@@ -1,0 +1,8 @@
+/**
+ * compat-layer/gentoo: Gentoo's versions, atoms, installed-package database and GLSAs,
+ * with Portage's semantics. Pure functions except the readers of var/db/pkg and qlist lists.
+ */
+export * from "./atom.js";
+export * from "./cpv.js";
+export * from "./match.js";
+export * from "./version.js";
