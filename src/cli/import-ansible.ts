@@ -1,0 +1,65 @@
+/**
+ * `compat import-ansible DEFAULTS.yml VARS.yml [-o spec.yaml]`: EESSI's compatibility_layer role
+ * variables → a layer spec (gentoo flavor).
+ */
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { InputError } from "../errors.js";
+import { log } from "../log.js";
+import { DEFAULT_ARCHES, importAnsible, type TextFile } from "../spec/ansible/import.js";
+import { parseSpec } from "../spec/load.js";
+import { ARCHES, type Arch } from "../spec/schema.js";
+import { writeResult } from "./output-file.js";
+
+interface ImportOptions {
+  output?: string;
+  filesystemLayer?: string;
+  arches?: string;
+  stack?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command("import-ansible")
+    .description("turn EESSI's compatibility-layer role defaults and one vars file into a layer spec")
+    .argument("<defaults>", "the role's defaults/main.yml")
+    .argument("<vars>", "the role's vars/<version>.yml (wins over the defaults)")
+    .option("-o, --output <file>", "write the spec to this file instead of stdout")
+    .option(
+      "--filesystem-layer <file>",
+      "EESSI filesystem-layer content structure file: plain targets of the defaults tree (else /dev/null)",
+    )
+    .option("--arches <list>", `comma-separated CPU families (default ${DEFAULT_ARCHES.join(",")})`)
+    .option("--stack <name>", "stack name", "eessi")
+    .action(async (defaults: string, vars: string, opts: ImportOptions) => {
+      const result = importAnsible({
+        defaults: await readText(defaults),
+        vars: await readText(vars),
+        ...(opts.filesystemLayer ? { filesystemLayer: await readText(opts.filesystemLayer) } : {}),
+        ...(opts.arches ? { arches: parseArches(opts.arches) } : {}),
+        ...(opts.stack ? { stack: opts.stack } : {}),
+      });
+      // The text must load back to the same spec: what is written is what `plan` and `build` read.
+      parseSpec(result.yaml, opts.output ?? "<imported spec>");
+      for (const w of result.warnings) log.warn(w);
+      await writeResult(result.yaml, opts.output);
+      if (opts.output) log.info(`wrote ${opts.output}`);
+    });
+}
+
+async function readText(file: string): Promise<TextFile> {
+  try {
+    return { text: await readFile(file, "utf8"), file };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(`cannot read ${file}: ${code === "ENOENT" ? "no such file" : String(e)}`);
+  }
+}
+
+function parseArches(list: string): Arch[] {
+  const arches = list.split(",").map((a) => a.trim());
+  const bad = arches.filter((a) => !(ARCHES as readonly string[]).includes(a));
+  if (bad.length > 0)
+    throw new InputError(`--arches: ${bad.join(", ")} not an architecture (expected ${ARCHES.join(", ")})`);
+  return arches as Arch[];
+}
