@@ -1,0 +1,103 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { InputError } from "../errors.js";
+import type { DebianSettings } from "../spec/schema.js";
+import {
+  checkDebianPackages,
+  DPKG_PATH_FILTERS,
+  mmdebstrapInvocation,
+  unknownPackages,
+} from "./mmdebstrap.js";
+import { nssCustomizeHook } from "./nss.js";
+
+const settings: DebianSettings = {
+  suite: "bookworm",
+  components: ["main"],
+  variant: "minbase",
+  packages: ["bash", "python3"],
+};
+
+describe("mmdebstrapInvocation", () => {
+  it("builds the command line and feeds the sources on stdin", () => {
+    const inv = mmdebstrapInvocation({ settings, arch: "x86_64", targetDir: "/tmp/t", hostSources: [] });
+    expect(inv.args.slice(0, 4)).toEqual([
+      "--variant=minbase",
+      "--architectures=amd64",
+      "--format=directory",
+      "--include=bash,python3",
+    ]);
+    expect(inv.args).toContain("--dpkgopt=force-unsafe-io");
+    for (const f of DPKG_PATH_FILTERS) expect(inv.args).toContain(`--dpkgopt=${f}`);
+    expect(inv.args.filter((a) => a.startsWith("--customize-hook="))).toHaveLength(1);
+    expect(inv.args.slice(-3)).toEqual(["bookworm", "/tmp/t", "-"]);
+    expect(inv.input).toContain("Suites: bookworm bookworm-updates");
+  });
+
+  it("keeps docs and skips NSS modules on request; simulates without hooks", () => {
+    const inv = mmdebstrapInvocation({
+      settings: { ...settings, packages: [] },
+      arch: "aarch64",
+      targetDir: "/t",
+      hostSources: [],
+      keepDocs: true,
+      nssPackages: [],
+    });
+    expect(inv.args).toContain("--architectures=arm64");
+    expect(
+      inv.args.some(
+        (a) => a.includes("path-exclude") || a.startsWith("--include") || a.startsWith("--customize"),
+      ),
+    ).toBe(false);
+    const sim = mmdebstrapInvocation({
+      settings,
+      arch: "x86_64",
+      targetDir: "/t",
+      hostSources: [],
+      simulate: true,
+    });
+    expect(sim.args).toContain("--simulate");
+    expect(sim.args.some((a) => a.startsWith("--dpkgopt") || a.startsWith("--customize"))).toBe(false);
+  });
+
+  it("refuses a bad package name in the NSS hook", () => {
+    expect(() => nssCustomizeHook(["libnss-sss; rm -rf /"])).toThrow(/not a Debian package name/);
+  });
+});
+
+describe("unknownPackages", () => {
+  it("finds the package in real mmdebstrap output", () => {
+    expect(
+      unknownPackages(
+        readFileSync(new URL("./testdata/mmdebstrap-unknown-package.log", import.meta.url), "utf8"),
+      ),
+    ).toEqual(["no-such-pkg-xyz"]);
+  });
+
+  it("knows apt's other wordings", () => {
+    expect(
+      unknownPackages(
+        "E: Unable to locate package a\nE: Package 'b' has no installation candidate\nE: Couldn't find any package by regex 'c.d'\nE: Unable to locate package a\n",
+      ),
+    ).toEqual(["a", "b", "c.d"]);
+    expect(unknownPackages("E: mmdebstrap failed to run\n")).toEqual([]);
+  });
+});
+
+// Real apt, no installation: mmdebstrap --simulate (about 2 s, needs the Debian mirror).
+const haveMmdebstrap = spawnSync("mmdebstrap", ["--version"]).status === 0 && process.getuid?.() === 0;
+describe.skipIf(!haveMmdebstrap)("checkDebianPackages (mmdebstrap --simulate)", () => {
+  it("names every package Debian does not have", async () => {
+    const err = await checkDebianPackages({
+      settings: { ...settings, packages: ["bash", "no-such-package-compat", "python3", "pyhton3"] },
+      arch: "x86_64",
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).message).toMatch(/has no packages no-such-package-compat, pyhton3$/);
+    expect((err as InputError).exitCode).toBe(2);
+  });
+
+  it("accepts a list apt can resolve", async () => {
+    await expect(checkDebianPackages({ settings, arch: "x86_64" })).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * Build a Debian root file system for a layer with mmdebstrap (the debian flavor's bootstrap).
+ *
+ *   const r = await runMmdebstrap({ settings: spec.debian, arch: "x86_64", targetDir, logTo });
+ *   // targetDir now holds the usr-merged tree; r.durationMs, r.command
+ *
+ *   await checkDebianPackages({ settings, arch })   // the same package list, apt --simulate only (~2 s)
+ *
+ * - Sources: the spec's mirror, else the host's Debian apt sources (see sources.ts), fed on stdin.
+ * - dpkg runs with force-unsafe-io (the tree is thrown away on failure) and path excludes for
+ *   man pages, info, docs (copyright files kept) and message catalogs (locale.alias kept): the
+ *   relocated binaries look for catalogs under the host's /usr/share/locale anyway (relocation.md §7.4).
+ * - The NSS modules a site may name are extracted into the tree (nss.ts).
+ * - A package Debian does not have → InputError naming every such package (apt's "Unable to
+ *   locate package X" and "Package 'X' has no installation candidate"); a missing mmdebstrap →
+ *   the ToolError of exec/run.ts naming the Debian package; any other failure → ToolError with the
+ *   tail of mmdebstrap's output.
+ * - targetDir must not exist or be empty (mmdebstrap's rule). As root mmdebstrap picks its root mode
+ *   (tested); as another user its unshare mode (not tested here).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Writable } from "node:stream";
+import { InputError, ToolError } from "../errors.js";
+import { formatCommand, run } from "../exec/run.js";
+import { log } from "../log.js";
+import type { Arch, DebianSettings } from "../spec/schema.js";
+import { DEFAULT_NSS_PACKAGES, nssCustomizeHook } from "./nss.js";
+import { type AptSource, debianSources, readHostAptSources } from "./sources.js";
+
+/** Debian's name for each layer architecture. */
+export const DEBIAN_ARCH: Record<Arch, string> = {
+  x86_64: "amd64",
+  aarch64: "arm64",
+  riscv64: "riscv64",
+  ppc64le: "ppc64el",
+};
+
+/** dpkg path filters: what a compat layer does not need. Copyright files and locale.alias stay. */
+export const DPKG_PATH_FILTERS = [
+  "path-exclude=/usr/share/man/*",
+  "path-exclude=/usr/share/info/*",
+  "path-exclude=/usr/share/doc/*",
+  "path-include=/usr/share/doc/*/copyright",
+  "path-exclude=/usr/share/locale/*",
+  "path-include=/usr/share/locale/locale.alias",
+  "path-exclude=/usr/share/lintian/*",
+];
+
+export interface MmdebstrapOptions {
+  settings: DebianSettings;
+  arch: Arch;
+  /** Where the tree goes; must not exist or be empty. */
+  targetDir: string;
+  /** Every line mmdebstrap and apt print (the stage log). */
+  logTo?: Writable;
+  /** Keep man pages, docs and message catalogs (default false). */
+  keepDocs?: boolean;
+  /** NSS module packages to extract into the tree (default DEFAULT_NSS_PACKAGES; [] for none). */
+  nssPackages?: readonly string[];
+  /** Host apt sources (default: read from /etc/apt); only used without `settings.mirror`. */
+  hostSources?: readonly AptSource[];
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface MmdebstrapResult {
+  /** The command as run (for the build record). */
+  command: string;
+  /** The deb822 sources given on stdin. */
+  sources: string;
+  durationMs: number;
+}
+
+export interface MmdebstrapInvocation {
+  args: string[];
+  /** deb822 sources for stdin (the mirror argument is `-`). */
+  input: string;
+}
+
+/** The mmdebstrap arguments and stdin for a build. Pure given the host's sources. */
+export function mmdebstrapInvocation(
+  opts: Pick<MmdebstrapOptions, "settings" | "arch" | "targetDir" | "keepDocs" | "nssPackages"> & {
+    hostSources: readonly AptSource[];
+    simulate?: boolean;
+  },
+): MmdebstrapInvocation {
+  const { settings } = opts;
+  const args = [
+    `--variant=${settings.variant}`,
+    `--architectures=${DEBIAN_ARCH[opts.arch]}`,
+    "--format=directory",
+  ];
+  if (settings.packages.length) args.push(`--include=${settings.packages.join(",")}`);
+  if (opts.simulate) args.push("--simulate");
+  else {
+    args.push("--dpkgopt=force-unsafe-io");
+    if (!opts.keepDocs) for (const f of DPKG_PATH_FILTERS) args.push(`--dpkgopt=${f}`);
+    const nss = opts.nssPackages ?? DEFAULT_NSS_PACKAGES;
+    if (nss.length) args.push(`--customize-hook=${nssCustomizeHook(nss)}`);
+  }
+  args.push(settings.suite, opts.targetDir, "-");
+  return { args, input: debianSources(settings, opts.hostSources) };
+}
+
+/** Packages apt says it does not have, from mmdebstrap/apt output. */
+export function unknownPackages(output: string): string[] {
+  const found = new Set<string>();
+  const patterns = [
+    /^E: Unable to locate package (\S+)/gm,
+    /^E: Package '([^']+)' has no installation candidate/gm,
+    /^E: Couldn't find any package by (?:glob|regex) '([^']+)'/gm,
+  ];
+  for (const re of patterns) for (const m of output.matchAll(re)) found.add(m[1]!);
+  return [...found];
+}
+
+function unknownPackagesError(names: string[], settings: DebianSettings, arch: Arch): InputError {
+  const where = `${settings.suite} (${settings.components.join(", ")}) for ${DEBIAN_ARCH[arch]}`;
+  return new InputError(
+    `debian.packages: Debian ${where} has no package${names.length > 1 ? "s" : ""} ${names.join(", ")}`,
+    {
+      details: names.map((n) => `${n}: not found by apt`),
+      hint: "check the names at https://packages.debian.org (binary package names, e.g. python3 not python), the suite and the components",
+    },
+  );
+}
+
+async function invoke(
+  opts: MmdebstrapOptions,
+  simulate: boolean,
+): Promise<{ command: string; input: string; durationMs: number }> {
+  const hostSources = opts.hostSources ?? (opts.settings.mirror ? [] : await readHostAptSources());
+  const { args, input } = mmdebstrapInvocation({ ...opts, hostSources, simulate });
+  const command = formatCommand("mmdebstrap", args);
+  opts.logTo?.write(`$ ${command} <<'EOF'\n${input}EOF\n`);
+  let output = "";
+  const collect = (c: Buffer) => {
+    output += c.toString("utf8");
+    if (output.length > 1 << 20) output = output.slice(-(1 << 19));
+  };
+  try {
+    const r = await run("mmdebstrap", args, {
+      input,
+      ...(opts.logTo ? { logTo: opts.logTo } : {}),
+      onStdout: collect,
+      onStderr: collect,
+      captureStdout: false,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+    return { command, input, durationMs: r.durationMs };
+  } catch (e) {
+    const missing = unknownPackages(output);
+    if (e instanceof ToolError && missing.length)
+      throw unknownPackagesError(missing, opts.settings, opts.arch);
+    throw e;
+  }
+}
+
+/** Run mmdebstrap into `targetDir`. */
+export async function runMmdebstrap(opts: MmdebstrapOptions): Promise<MmdebstrapResult> {
+  log.debug(`mmdebstrap ${opts.settings.suite} ${opts.settings.variant} → ${opts.targetDir}`);
+  const r = await invoke(opts, false);
+  return { command: r.command, sources: r.input, durationMs: r.durationMs };
+}
+
+/**
+ * Check that apt can resolve the spec's packages, without downloading or installing anything
+ * (mmdebstrap --simulate into a scratch directory, about 2 s). Throws the same InputError as a build.
+ */
+export async function checkDebianPackages(
+  opts: Omit<MmdebstrapOptions, "targetDir" | "keepDocs" | "nssPackages">,
+): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), "compat-simulate-"));
+  try {
+    await invoke({ ...opts, targetDir: join(scratch, "root") }, true);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
