@@ -447,6 +447,16 @@ class Importer {
 
     gentoo.sets = this.strings(["package_sets"], "template", ["gentoo", "sets"]);
     this.comment(["gentoo", "sets"], " package_sets");
+    if ((gentoo.sets as string[]).length > 0) {
+      const pos = this.position(["package_sets"]);
+      this.warnings.push(
+        `${pos.file}:${pos.line}:${pos.col} package_sets: Portage reads sets from etc/portage/sets/; EESSI keeps its sets in the eessi overlay's etc/portage/sets/, which the role linked into the prefix only before its commit 11fe497 (2026-06-11): make sure the build finds them, or list the packages in gentoo.packages as 2026.06 does`,
+      );
+      this.comment(
+        ["gentoo", "sets"],
+        " EESSI's sets are files in the eessi overlay's etc/portage/sets/ (see the warning of the import)",
+      );
+    }
     gentoo.packages = this.packages();
     gentoo.removePackages = this.strings(["prefix_remove_packages"], "value", ["gentoo", "removePackages"]);
     this.comment(
