@@ -1,0 +1,171 @@
+/**
+ * The layer's namespace as its programs see it: paths under the prefix (and, for a layer in a local
+ * repository root, under /cvmfs/<repository>) map to where the files are on this machine; other
+ * absolute paths are the host's. Symlinks are followed component by component inside that
+ * namespace, so an absolute link `$EPREFIX/lib64 -> $EPREFIX/usr/lib64` resolves even when the
+ * layer is not at its real path. Reads are synchronous and cached: one resolution costs a few
+ * lstat calls, and checks resolve thousands.
+ */
+import { type BigIntStats, lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { posix } from "node:path";
+
+export type Region = "prefix" | "repository" | "host" | "void";
+
+export interface LayerMapping {
+  /** The layer's EPREFIX (its real path). */
+  prefix: string;
+  /** Where the prefix's files are here. */
+  localPrefix: string;
+  /** A local repository root standing for `/cvmfs/<repository>`. */
+  repository?: { mount: string; root: string };
+}
+
+export type Resolution =
+  | { ok: true; path: string; local: string; stat: BigIntStats }
+  | { ok: false; path: string; missing: string; reason: "missing" | "loop" | "not-a-directory" };
+
+const MAX_LINKS = 40;
+
+export class LayerFs {
+  readonly prefix: string;
+  private readonly statCache = new Map<string, BigIntStats | null>();
+  private readonly linkCache = new Map<string, string>();
+
+  constructor(readonly mapping: LayerMapping) {
+    this.prefix = mapping.prefix;
+  }
+
+  /** Which part of the namespace an absolute path is in. */
+  region(path: string): Region {
+    if (isUnder(path, this.mapping.prefix)) return "prefix";
+    if (this.mapping.repository && isUnder(path, this.mapping.repository.mount)) return "repository";
+    // The sandbox shows an empty /cvmfs apart from the layer's repository (or prefix).
+    if (isUnder(path, "/cvmfs") && this.mapping.localPrefix !== this.mapping.prefix) return "void";
+    return "host";
+  }
+
+  /** Is the path inside the prefix (the prefix itself included)? */
+  inPrefix(path: string): boolean {
+    return isUnder(path, this.prefix);
+  }
+
+  /** Where a namespace path is on this machine; undefined for paths that do not exist anywhere. */
+  local(path: string): string | undefined {
+    const m = this.mapping;
+    switch (this.region(path)) {
+      case "prefix":
+        return m.localPrefix + path.slice(m.prefix.length);
+      case "repository":
+        return m.repository!.root + path.slice(m.repository!.mount.length);
+      case "host":
+        return path;
+      default:
+        return undefined;
+    }
+  }
+
+  /** The path relative to the prefix (`usr/bin/bash`), or the path itself when outside. */
+  rel(path: string): string {
+    if (path === this.prefix) return ".";
+    return this.inPrefix(path) ? path.slice(this.prefix.length + 1) : path;
+  }
+
+  /** The namespace path of a path relative to the prefix. */
+  abs(rel: string): string {
+    return rel === "." || rel === "" ? this.prefix : posix.join(this.prefix, rel);
+  }
+
+  /** lstat of a namespace path (no link followed), cached; null when it does not exist. */
+  lstat(path: string): BigIntStats | null {
+    const cached = this.statCache.get(path);
+    if (cached !== undefined) return cached;
+    const local = this.local(path);
+    let st: BigIntStats | null = null;
+    if (local !== undefined) {
+      try {
+        st = lstatSync(local, { bigint: true });
+      } catch {
+        st = null;
+      }
+    }
+    this.statCache.set(path, st);
+    return st;
+  }
+
+  readlink(path: string): string {
+    let t = this.linkCache.get(path);
+    if (t === undefined) {
+      t = readlinkSync(this.local(path)!, "utf8");
+      this.linkCache.set(path, t);
+    }
+    return t;
+  }
+
+  /**
+   * Follow symlinks in every component of `path` (and in the last one too, unless `followLast` is
+   * false), as the kernel does for a process inside the layer.
+   */
+  resolve(path: string, followLast = true): Resolution {
+    const state = { links: 0 };
+    return this.walk(posix.normalize(path), followLast, state);
+  }
+
+  private walk(path: string, followLast: boolean, state: { links: number }): Resolution {
+    const parts = path.split("/").filter(Boolean);
+    let cur = "/";
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (part === ".") continue;
+      if (part === "..") {
+        cur = posix.dirname(cur);
+        continue;
+      }
+      const next = cur === "/" ? `/${part}` : `${cur}/${part}`;
+      if (this.isMountAncestor(next)) {
+        cur = next;
+        continue;
+      }
+      const st = this.lstat(next);
+      if (!st) return { ok: false, path, missing: next, reason: "missing" };
+      const last = i === parts.length - 1;
+      if (st.isSymbolicLink() && (!last || followLast)) {
+        if (++state.links > MAX_LINKS) return { ok: false, path, missing: next, reason: "loop" };
+        const target = this.readlink(next);
+        const joined = target.startsWith("/") ? target : posix.join(cur, target);
+        const r = this.walk(posix.normalize(joined), true, state);
+        if (!r.ok) return { ...r, path };
+        cur = r.path;
+        if (!last && !r.stat.isDirectory()) return { ok: false, path, missing: cur, reason: "not-a-directory" };
+        continue;
+      }
+      if (!last && !st.isDirectory()) return { ok: false, path, missing: next, reason: "not-a-directory" };
+      cur = next;
+    }
+    const st = this.lstat(cur);
+    if (!st) return { ok: false, path, missing: cur, reason: "missing" };
+    return { ok: true, path: cur, local: this.local(cur)!, stat: st };
+  }
+
+  /** A directory above the mounted layer (e.g. `/cvmfs` in the sandbox): it exists there as a plain directory. */
+  private isMountAncestor(path: string): boolean {
+    if (this.mapping.localPrefix === this.mapping.prefix) return false;
+    const mount = this.mapping.repository?.mount ?? this.mapping.prefix;
+    return mount !== path && isUnder(mount, path);
+  }
+
+  /** Read a file of the layer (links followed); undefined when it does not exist. */
+  readText(path: string): string | undefined {
+    const r = this.resolve(path);
+    if (!r.ok || !r.stat.isFile()) return undefined;
+    return readFileSync(r.local, "utf8");
+  }
+
+  exists(path: string): boolean {
+    return this.resolve(path).ok;
+  }
+}
+
+export function isUnder(path: string, dir: string): boolean {
+  if (dir === "/") return path.startsWith("/");
+  return path === dir || path.startsWith(`${dir}/`);
+}

@@ -1,0 +1,150 @@
+/**
+ * A check report as people read it (a table, then the evidence of each failure), as machines read
+ * it (JSON, schema in docs/cli.md) and as CI reads it (JUnit XML, valid against the Jenkins xUnit
+ * plugin's junit-10.xsd).
+ */
+import { hostname } from "node:os";
+import { XMLBuilder } from "fast-xml-parser";
+import { renderTable, style } from "../cli/output.js";
+import type { CheckReport } from "./runner.js";
+import type { CheckResult, Evidence } from "./types.js";
+
+/** The `--json` document: `{"target", "results":[{"id","title","status","evidence","durationMs"}], "summary"}`. */
+export function reportJson(report: CheckReport): unknown {
+  return {
+    target: report.target,
+    startedAt: report.startedAt,
+    durationMs: report.durationMs,
+    results: report.results.map((r) => ({
+      id: r.id,
+      title: r.title,
+      status: r.status,
+      evidence: r.evidence,
+      durationMs: r.durationMs,
+    })),
+    summary: report.summary,
+  };
+}
+
+const STATUS_TEXT = {
+  pass: () => style.green("pass"),
+  fail: () => style.red("FAIL"),
+  skip: () => style.dim("skip"),
+};
+
+function oneLine(s: string, max = 90): string {
+  const line = s.replace(/\s+/g, " ").trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** Lines describing one result's evidence, indented for the text report. */
+export function evidenceLines(e: Evidence, maxItems = 20): string[] {
+  const out: string[] = [];
+  for (const cmd of e.ran ?? []) out.push(`ran:      ${cmd}`);
+  if (e.read && e.read.length > 0)
+    out.push(`read:     ${e.read.slice(0, 5).join(", ")}${e.read.length > 5 ? ` (+${e.read.length - 5})` : ""}`);
+  if (e.expected) out.push(`expected: ${e.expected}`);
+  out.push(`found:    ${e.found}`);
+  const files = e.files ?? [];
+  if (files.length > 0) {
+    out.push(`files (${files.length}):`);
+    for (const f of files.slice(0, maxItems)) out.push(`  ${f}`);
+    if (files.length > maxItems) out.push(`  … and ${files.length - maxItems} more (see --json)`);
+  }
+  const details = e.details ?? [];
+  if (details.length > 0) {
+    out.push("details:");
+    for (const d of details.slice(0, maxItems)) out.push(`  ${d}`);
+    if (details.length > maxItems) out.push(`  … and ${details.length - maxItems} more (see --json)`);
+  }
+  if (e.output) {
+    out.push("output:");
+    for (const l of e.output.split("\n").slice(-15)) out.push(`  | ${l}`);
+  }
+  return out;
+}
+
+export function renderReport(report: CheckReport): string {
+  const t = report.target;
+  const head = `${style.bold("compat check")}: ${t.origin} (${t.flavor}, ${t.arch}${t.version ? `, ${t.version}` : ""})`;
+  const table = renderTable(
+    ["status", "check", "result"],
+    report.results.map((r) => [STATUS_TEXT[r.status](), r.id, oneLine(r.evidence.found)]),
+  );
+  const failures = report.results
+    .filter((r) => r.status === "fail")
+    .map((r) => [style.bold(`${r.id}: ${r.title}`), ...evidenceLines(r.evidence).map((l) => `  ${l}`)].join("\n"));
+  const s = report.summary;
+  const verdict =
+    s.executed === 0
+      ? style.red("no check ran to a verdict: nothing was proven")
+      : s.ok
+        ? style.green("the layer passed every check that applies")
+        : style.red(`${s.failed} check${s.failed === 1 ? "" : "s"} failed`);
+  const counts = `checks: ${s.passed} pass, ${s.failed} fail, ${s.skipped} skip, in ${(report.durationMs / 1000).toFixed(1)} s`;
+  return [head, "", table, ...(failures.length > 0 ? ["", ...failures] : []), "", `${counts}; ${verdict}`].join(
+    "\n",
+  );
+}
+
+function evidenceText(r: CheckResult): string {
+  return evidenceLines(r.evidence, 200).join("\n");
+}
+
+/** JUnit XML: one testsuite, one testcase per check; failures carry the evidence. */
+export function reportJUnit(report: CheckReport): string {
+  const s = report.summary;
+  const seconds = (ms: number) => (ms / 1000).toFixed(3);
+  const classname = `compat.check.${report.target.flavor}`;
+  const testcases = report.results.map((r) => {
+    const tc: Record<string, unknown> = {
+      "@_name": `${r.id}: ${r.title}`,
+      "@_classname": classname,
+      "@_time": seconds(r.durationMs),
+    };
+    if (r.status === "fail")
+      tc.failure = { "@_message": oneLine(r.evidence.found, 500), "@_type": "CheckFailed", "#text": evidenceText(r) };
+    else if (r.status === "skip") tc.skipped = { "@_message": oneLine(r.evidence.found, 500) };
+    else tc["system-out"] = evidenceText(r);
+    return tc;
+  });
+  const t = report.target;
+  const properties = Object.entries({
+    prefix: t.prefix,
+    localPrefix: t.localPrefix,
+    flavor: t.flavor,
+    arch: t.arch,
+    os: t.os,
+    version: t.version ?? "",
+  }).map(([name, value]) => ({ "@_name": name, "@_value": value }));
+  const doc = {
+    "?xml": { "@_version": "1.0", "@_encoding": "UTF-8" },
+    testsuites: {
+      "@_name": "compat check",
+      "@_tests": String(s.total),
+      "@_failures": String(s.failed),
+      "@_errors": "0",
+      "@_time": seconds(report.durationMs),
+      testsuite: {
+        "@_name": `compat check ${t.prefix}`,
+        "@_tests": String(s.total),
+        "@_failures": String(s.failed),
+        "@_errors": "0",
+        "@_skipped": String(s.skipped),
+        "@_time": seconds(report.durationMs),
+        "@_timestamp": report.startedAt.replace(/\.\d+Z$/, ""),
+        "@_hostname": hostname(),
+        properties: { property: properties },
+        testcase: testcases,
+      },
+    },
+  };
+  const builder = new XMLBuilder({
+    ignoreAttributes: false,
+    attributeNamePrefix: "@_",
+    format: true,
+    suppressEmptyNode: true,
+    processEntities: true,
+  });
+  return builder.build(doc) as string;
+}

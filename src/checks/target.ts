@@ -1,0 +1,196 @@
+/**
+ * What is being checked: a layer's prefix (its real path, EPREFIX), where its files are here, how
+ * the sandbox shows it at its real path, and what the layer should contain (from its spec, or
+ * what can be learnt from the files of a bare prefix).
+ */
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { posix } from "node:path";
+import { InputError } from "../errors.js";
+import type { LayerMount } from "../exec/sandbox.js";
+import { readElf } from "../layer/elf.js";
+import { type HostLink, localPrefix, type ResolvedLayer, repositoryRoot } from "../spec/resolve.js";
+import { ARCHES, type Arch, type ChecksSettings, type FlavorName } from "../spec/schema.js";
+import { LayerFs } from "./layer-fs.js";
+import { loaderRel } from "./loader.js";
+
+export interface LayerTarget {
+  /** EPREFIX: where the layer's programs believe they are. */
+  prefix: string;
+  /** Where the prefix's files are on this machine (equal to `prefix` at the real path). */
+  localPrefix: string;
+  /** How the sandbox shows the layer at its real path; undefined when it is already there. */
+  mount?: LayerMount;
+  flavor: FlavorName;
+  arch: Arch;
+  os: string;
+  version?: string;
+  /** The resolved spec, when checked from one. */
+  layer?: ResolvedLayer;
+  /** Host links the layer is meant to have (from the spec, or EESSI's list for a bare prefix). */
+  hostLinks: HostLink[];
+  /** glibc user-defined trusted dirs, in order; undefined when unknown (bare prefix). */
+  trustedDirs?: string[];
+  /** Package sets that must be defined and installed (gentoo). */
+  sets: string[];
+  /** Atoms that must be installed besides the sets (gentoo). */
+  packageAtoms: string[];
+  settings: ChecksSettings;
+  /** How the target was found, for the report. */
+  origin: string;
+}
+
+export const DEFAULT_SETTINGS: ChecksSettings = { skip: [], locale: "en_US.utf8" };
+
+/** EESSI's host links (vars/2023.06.yml and 2025.06.yml, symlinks_to_host), for a prefix without a spec. */
+export const EESSI_HOST_PATHS = [
+  "/etc/group",
+  "/etc/passwd",
+  "/etc/hosts",
+  "/etc/resolv.conf",
+  "/lib64/libnss_centrifydc.so.2",
+];
+
+/** The layer of a spec, in a local repository root (checked through the sandbox). */
+export function targetFromSpec(layer: ResolvedLayer, rootOption?: string): LayerTarget {
+  const root = repositoryRoot(layer.spec, rootOption);
+  const local = localPrefix(layer, root);
+  if (!isDirectory(local))
+    throw new InputError(`no layer at ${local}`, {
+      hint: `build it first: compat build <spec> --arch ${layer.arch}${rootOption ? ` --root ${rootOption}` : ""}`,
+    });
+  return {
+    prefix: layer.prefix,
+    localPrefix: local,
+    mount: { root, repository: layer.repository },
+    flavor: layer.spec.flavor,
+    arch: layer.arch,
+    os: layer.os,
+    version: layer.version,
+    layer,
+    hostLinks: layer.hostLinks,
+    trustedDirs: layer.trustedDirs,
+    sets: layer.sets,
+    packageAtoms: layer.packageAtoms,
+    settings: layer.spec.checks,
+    origin: `layer of ${layer.stack} ${layer.version} ${layer.os}/${layer.arch} in ${root}`,
+  };
+}
+
+/**
+ * A prefix directory. When its files were made for another path (its startprefix or its programs'
+ * PT_INTERP say so), it is checked as that prefix, seen at its real path through the sandbox.
+ */
+export async function targetFromPrefix(dir: string, opts: { arch?: string } = {}): Promise<LayerTarget> {
+  if (!isDirectory(dir))
+    throw new InputError(`${dir}: not a directory`, {
+      hint: "give a prefix directory (EPREFIX) or a layer spec (.yaml)",
+    });
+  const local = realpathSync(dir);
+  const flavor = detectFlavor(local);
+  if (!flavor)
+    throw new InputError(`${dir}: not a compatibility layer`, {
+      details: [
+        "found neither a Portage installed-package database (var/db/pkg) nor a dpkg database (var/lib/dpkg/status)",
+      ],
+    });
+  const declared = await declaredPrefix(local);
+  const prefix = declared ?? local;
+  let mount: LayerMount | undefined;
+  if (prefix !== local) {
+    if (!prefix.startsWith("/cvmfs/"))
+      throw new InputError(`${dir}: the layer was made for the prefix ${prefix}`, {
+        hint: `check it at that path, or through its spec with --root`,
+      });
+    mount = { prefixDir: local, prefix };
+  }
+  const parts = prefix.split("/");
+  const arch = pickTargetArch(opts.arch, parts.at(-1), local, prefix);
+  const versionsAt = parts.lastIndexOf("versions");
+  const compatAt = parts.lastIndexOf("compat");
+  return {
+    prefix,
+    localPrefix: local,
+    mount,
+    flavor,
+    arch,
+    os: compatAt > 0 && parts[compatAt + 1] ? parts[compatAt + 1]! : "linux",
+    version: versionsAt >= 0 ? parts[versionsAt + 1] : undefined,
+    hostLinks: EESSI_HOST_PATHS.map((p) => ({ path: p.slice(1), plain: p, final: p })),
+    trustedDirs: undefined,
+    sets: [],
+    packageAtoms: [],
+    settings: DEFAULT_SETTINGS,
+    origin: mount ? `prefix ${prefix} (files in ${local})` : `prefix ${prefix}`,
+  };
+}
+
+export function detectFlavor(local: string): FlavorName | undefined {
+  if (isDirectory(posix.join(local, "var/db/pkg")) && existsSync(posix.join(local, "etc/portage")))
+    return "gentoo";
+  if (existsSync(posix.join(local, "var/lib/dpkg/status"))) return "debian";
+  return undefined;
+}
+
+/**
+ * The prefix a layer's files were made for: the `EPREFIX=` assignment of its startprefix, else the
+ * directory above the loader named by a program's PT_INTERP.
+ */
+export async function declaredPrefix(local: string): Promise<string | undefined> {
+  const fromScript = eprefixAssignment(readTextSafe(posix.join(local, "startprefix")));
+  if (fromScript) return fromScript;
+  for (const program of ["usr/bin/bash", "bin/bash", "usr/bin/env"]) {
+    const info = await readElf(posix.join(local, program)).catch(() => undefined);
+    const interp = info?.interpreter;
+    if (!interp) continue;
+    for (const a of ARCHES) {
+      const suffix = `/${loaderRel(a)}`;
+      if (interp.endsWith(suffix)) return interp.slice(0, -suffix.length);
+    }
+  }
+  return undefined;
+}
+
+/** The value of the first `EPREFIX=...` (or `export EPREFIX=...`) assignment in a shell script. */
+export function eprefixAssignment(script: string | undefined): string | undefined {
+  if (!script) return undefined;
+  for (const raw of script.split("\n")) {
+    let line = raw.trim();
+    if (line.startsWith("export ")) line = line.slice(7).trim();
+    if (!line.startsWith("EPREFIX=")) continue;
+    let value = line.slice(8).split(/\s/)[0] ?? "";
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))
+      value = value.slice(1, -1);
+    if (value.startsWith("/") && !value.includes("$")) return value.replace(/\/+$/, "");
+  }
+  return undefined;
+}
+
+function pickTargetArch(option: string | undefined, lastComponent: string | undefined, local: string, prefix: string): Arch {
+  const known = (a: string | undefined): a is Arch => a !== undefined && (ARCHES as readonly string[]).includes(a);
+  if (option !== undefined) {
+    if (!known(option)) throw new InputError(`--arch ${option}: not an architecture (expected one of ${ARCHES.join(", ")})`);
+    return option;
+  }
+  if (known(lastComponent)) return lastComponent;
+  for (const a of ARCHES) {
+    const fs = new LayerFs({ prefix, localPrefix: local });
+    if (fs.exists(posix.join(prefix, loaderRel(a)))) return a;
+  }
+  throw new InputError(`${local}: cannot tell the layer's architecture`, { hint: "give it with --arch" });
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function readTextSafe(p: string): string | undefined {
+  try {
+    return readFileSync(p, "utf8");
+  } catch {
+    return undefined;
+  }
+}
