@@ -135,7 +135,8 @@ export class LayerFs {
         const r = this.walk(posix.normalize(joined), true, state);
         if (!r.ok) return { ...r, path };
         cur = r.path;
-        if (!last && !r.stat.isDirectory()) return { ok: false, path, missing: cur, reason: "not-a-directory" };
+        if (!last && !r.stat.isDirectory())
+          return { ok: false, path, missing: cur, reason: "not-a-directory" };
         continue;
       }
       if (!last && !st.isDirectory()) return { ok: false, path, missing: next, reason: "not-a-directory" };

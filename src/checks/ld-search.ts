@@ -134,7 +134,10 @@ export function loadClosure(
       for (const c of candidates) {
         if (c.via !== "path") lookup.tried.push(c.via);
         if (!c.path.startsWith("/")) {
-          lookup.rejected.push({ path: c.path, why: "relative path (resolved against the working directory)" });
+          lookup.rejected.push({
+            path: c.path,
+            why: "relative path (resolved against the working directory)",
+          });
           continue;
         }
         const r = probe(c.path);

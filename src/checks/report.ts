@@ -1,11 +1,12 @@
 /**
- * A check report as people read it (a table, then the evidence of each failure), as machines read
- * it (JSON, schema in docs/cli.md) and as CI reads it (JUnit XML, valid against the Jenkins xUnit
- * plugin's junit-10.xsd).
+ * A check report as machines read it (JSON, schema in docs/cli.md) and as CI reads it (JUnit XML,
+ * valid against the Jenkins xUnit plugin's junit-10.xsd), and the report files a build leaves in
+ * its run directory. The text form for people is rendered by the CLI.
  */
+import { writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { XMLBuilder } from "fast-xml-parser";
-import { renderTable, style } from "../cli/output.js";
 import type { CheckReport } from "./runner.js";
 import type { CheckResult, Evidence } from "./types.js";
 
@@ -26,13 +27,8 @@ export function reportJson(report: CheckReport): unknown {
   };
 }
 
-const STATUS_TEXT = {
-  pass: () => style.green("pass"),
-  fail: () => style.red("FAIL"),
-  skip: () => style.dim("skip"),
-};
-
-function oneLine(s: string, max = 90): string {
+/** A one-line form of a text (whitespace collapsed, cut at `max` characters). */
+export function oneLine(s: string, max = 90): string {
   const line = s.replace(/\s+/g, " ").trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
@@ -42,7 +38,9 @@ export function evidenceLines(e: Evidence, maxItems = 20): string[] {
   const out: string[] = [];
   for (const cmd of e.ran ?? []) out.push(`ran:      ${cmd}`);
   if (e.read && e.read.length > 0)
-    out.push(`read:     ${e.read.slice(0, 5).join(", ")}${e.read.length > 5 ? ` (+${e.read.length - 5})` : ""}`);
+    out.push(
+      `read:     ${e.read.slice(0, 5).join(", ")}${e.read.length > 5 ? ` (+${e.read.length - 5})` : ""}`,
+    );
   if (e.expected) out.push(`expected: ${e.expected}`);
   out.push(`found:    ${e.found}`);
   const files = e.files ?? [];
@@ -64,29 +62,6 @@ export function evidenceLines(e: Evidence, maxItems = 20): string[] {
   return out;
 }
 
-export function renderReport(report: CheckReport): string {
-  const t = report.target;
-  const head = `${style.bold("compat check")}: ${t.origin} (${t.flavor}, ${t.arch}${t.version ? `, ${t.version}` : ""})`;
-  const table = renderTable(
-    ["status", "check", "result"],
-    report.results.map((r) => [STATUS_TEXT[r.status](), r.id, oneLine(r.evidence.found)]),
-  );
-  const failures = report.results
-    .filter((r) => r.status === "fail")
-    .map((r) => [style.bold(`${r.id}: ${r.title}`), ...evidenceLines(r.evidence).map((l) => `  ${l}`)].join("\n"));
-  const s = report.summary;
-  const verdict =
-    s.executed === 0
-      ? style.red("no check ran to a verdict: nothing was proven")
-      : s.ok
-        ? style.green("the layer passed every check that applies")
-        : style.red(`${s.failed} check${s.failed === 1 ? "" : "s"} failed`);
-  const counts = `checks: ${s.passed} pass, ${s.failed} fail, ${s.skipped} skip, in ${(report.durationMs / 1000).toFixed(1)} s`;
-  return [head, "", table, ...(failures.length > 0 ? ["", ...failures] : []), "", `${counts}; ${verdict}`].join(
-    "\n",
-  );
-}
-
 function evidenceText(r: CheckResult): string {
   return evidenceLines(r.evidence, 200).join("\n");
 }
@@ -103,7 +78,11 @@ export function reportJUnit(report: CheckReport): string {
       "@_time": seconds(r.durationMs),
     };
     if (r.status === "fail")
-      tc.failure = { "@_message": oneLine(r.evidence.found, 500), "@_type": "CheckFailed", "#text": evidenceText(r) };
+      tc.failure = {
+        "@_message": oneLine(r.evidence.found, 500),
+        "@_type": "CheckFailed",
+        "#text": evidenceText(r),
+      };
     else if (r.status === "skip") tc.skipped = { "@_message": oneLine(r.evidence.found, 500) };
     else tc["system-out"] = evidenceText(r);
     return tc;
@@ -147,4 +126,19 @@ export function reportJUnit(report: CheckReport): string {
     processEntities: true,
   });
   return builder.build(doc) as string;
+}
+
+/** Where writeCheckReport puts the report in a directory (a build's run directory). */
+export const REPORT_FILES = { json: "check-report.json", junit: "check-report.junit.xml" } as const;
+
+/** Write the JSON and JUnit forms of a report into `dir`; returns their paths. */
+export async function writeCheckReport(
+  dir: string,
+  report: CheckReport,
+): Promise<{ json: string; junit: string }> {
+  const json = join(dir, REPORT_FILES.json);
+  const junit = join(dir, REPORT_FILES.junit);
+  await writeFile(json, `${JSON.stringify(reportJson(report), null, 2)}\n`);
+  await writeFile(junit, reportJUnit(report));
+  return { json, junit };
 }

@@ -125,11 +125,17 @@ export async function runChecks(ctx: CheckContext, opts: RunChecksOptions = {}):
   };
 }
 
-async function runOne(check: Check, ctx: CheckContext, deselected: string | undefined): Promise<CheckOutcome> {
+async function runOne(
+  check: Check,
+  ctx: CheckContext,
+  deselected: string | undefined,
+): Promise<CheckOutcome> {
   const skipped = (found: string): CheckOutcome => ({ status: "skip", evidence: { expected: "", found } });
   if (deselected) return skipped(deselected);
   if (!check.flavors.includes(ctx.target.flavor))
-    return skipped(`applies to the ${check.flavors.join(" and ")} flavor only; this layer is ${ctx.target.flavor}`);
+    return skipped(
+      `applies to the ${check.flavors.join(" and ")} flavor only; this layer is ${ctx.target.flavor}`,
+    );
   try {
     const reason = await check.skipReason?.(ctx);
     if (reason) return skipped(reason);

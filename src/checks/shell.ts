@@ -85,7 +85,8 @@ export function startprefixShell(target: LayerTarget, fs: LayerFs): PrefixShell 
       if (!r.ok || !r.stat.isFile()) return `${startprefix} does not exist`;
       if ((Number(r.stat.mode) & 0o111) === 0) return `${startprefix} is not executable`;
       const host = nodeArchToArch(process.arch);
-      if (host !== target.arch) return `the layer is for ${target.arch} and this host is ${host ?? process.arch}`;
+      if (host !== target.arch)
+        return `the layer is for ${target.arch} and this host is ${host ?? process.arch}`;
       return undefined;
     })();
     return reason;

@@ -165,10 +165,17 @@ export function eprefixAssignment(script: string | undefined): string | undefine
   return undefined;
 }
 
-function pickTargetArch(option: string | undefined, lastComponent: string | undefined, local: string, prefix: string): Arch {
-  const known = (a: string | undefined): a is Arch => a !== undefined && (ARCHES as readonly string[]).includes(a);
+function pickTargetArch(
+  option: string | undefined,
+  lastComponent: string | undefined,
+  local: string,
+  prefix: string,
+): Arch {
+  const known = (a: string | undefined): a is Arch =>
+    a !== undefined && (ARCHES as readonly string[]).includes(a);
   if (option !== undefined) {
-    if (!known(option)) throw new InputError(`--arch ${option}: not an architecture (expected one of ${ARCHES.join(", ")})`);
+    if (!known(option))
+      throw new InputError(`--arch ${option}: not an architecture (expected one of ${ARCHES.join(", ")})`);
     return option;
   }
   if (known(lastComponent)) return lastComponent;

@@ -71,7 +71,7 @@ export const pass = (evidence: Evidence): CheckOutcome => ({ status: "pass", evi
 export const fail = (evidence: Evidence): CheckOutcome => ({ status: "fail", evidence });
 export const skip = (reason: string, evidence: Partial<Evidence> = {}): CheckOutcome => ({
   status: "skip",
-  evidence: { expected: evidence.expected ?? "", found: reason, ...evidence, ...{ found: reason } },
+  evidence: { ...evidence, expected: evidence.expected ?? "", found: reason },
 });
 
 /** At most `n` entries of a list, with a last line saying how many were left out. */

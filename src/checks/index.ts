@@ -1,0 +1,10 @@
+/**
+ * The check suite: `runChecks(createContext(target))` gives a report; `reportJson` and
+ * `reportJUnit` render it; `writeCheckReport` leaves both in a run directory.
+ */
+export { createContext } from "./context.js";
+export { CHECKS, checkById } from "./registry.js";
+export { reportJson, reportJUnit } from "./report.js";
+export { type CheckReport, type RunChecksOptions, runChecks } from "./runner.js";
+export { type LayerTarget, targetFromPrefix, targetFromSpec } from "./target.js";
+export type { Check, CheckContext, CheckResult, CheckStatus, Evidence } from "./types.js";

@@ -1,0 +1,166 @@
+/**
+ * `compat check PREFIX|SPEC [--arch A] [--root DIR] [--json] [--junit FILE] [--only IDS] [--skip IDS]`:
+ * run the check suite on a layer and say exactly what is broken. Exit 0 when every check that
+ * applies passed, 3 when one failed or when none ran to a verdict.
+ */
+import { statSync } from "node:fs";
+import type { Command } from "commander";
+import { createContext } from "../checks/context.js";
+import { CHECKS } from "../checks/registry.js";
+import { evidenceLines, oneLine, reportJson, reportJUnit } from "../checks/report.js";
+import { type CheckReport, runChecks } from "../checks/runner.js";
+import { type LayerTarget, targetFromPrefix, targetFromSpec } from "../checks/target.js";
+import { InputError, ValidationError } from "../errors.js";
+import { log } from "../log.js";
+import { loadSpec } from "../spec/load.js";
+import { pickArch, resolveLayer } from "../spec/resolve.js";
+import { printJson, renderTable, style } from "./output.js";
+import { writeResult } from "./output-file.js";
+
+interface CheckOptions {
+  arch?: string;
+  root?: string;
+  json?: boolean;
+  junit?: string;
+  only?: string[];
+  skip?: string[];
+  list?: boolean;
+}
+
+const collectIds = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+
+export function register(program: Command): void {
+  program
+    .command("check")
+    .description(
+      "run the check suite on a layer: a prefix directory, or the layer of a spec in the local root",
+    )
+    .argument(
+      "[target]",
+      "a prefix directory (EPREFIX), or a layer spec (YAML) whose layer is in the local root",
+    )
+    .option(
+      "-a, --arch <arch>",
+      "CPU family (spec: default the host's when the spec lists it; prefix: from its path)",
+    )
+    .option("--root <dir>", "local repository root standing for /cvmfs/<repository> (spec only)")
+    .option("--json", "print the report as JSON (schema in docs/cli.md)")
+    .option("--junit <file>", "also write the report as JUnit XML to this file")
+    .option("--only <ids>", "run only these checks (comma-separated, repeatable)", collectIds)
+    .option("--skip <ids>", "do not run these checks (comma-separated, repeatable)", collectIds)
+    .option("--list", "list the checks and exit")
+    .action(async (targetArg: string | undefined, opts: CheckOptions) => {
+      if (opts.list) {
+        printCheckList(opts.json === true);
+        return;
+      }
+      if (!targetArg) throw new InputError("compat check needs a prefix directory or a layer spec");
+      const target = await resolveTarget(targetArg, opts);
+      log.info(`checking ${target.origin}`);
+      const ctx = createContext(target);
+      const report = await runChecks(ctx, {
+        only: opts.only,
+        skip: opts.skip,
+        onResult: (r) => log.debug(`${r.id}: ${r.status} in ${r.durationMs} ms`),
+      });
+      if (opts.junit) await writeResult(reportJUnit(report), opts.junit);
+      if (opts.json) printJson(reportJson(report));
+      else process.stdout.write(`${renderReport(report)}\n`);
+      const s = report.summary;
+      if (s.executed === 0)
+        throw new ValidationError("no check ran to a verdict: the run proves nothing", {
+          hint: "see the skip reasons above; --only/--skip may exclude everything",
+        });
+      if (s.failed > 0)
+        throw new ValidationError(
+          `${s.failed} of ${s.executed} check${s.executed === 1 ? "" : "s"} failed: ${report.results
+            .filter((r) => r.status === "fail")
+            .map((r) => r.id)
+            .join(", ")}`,
+        );
+    });
+}
+
+/** A spec file (its layer in the local root, through the sandbox) or a prefix directory. */
+export async function resolveTarget(
+  arg: string,
+  opts: Pick<CheckOptions, "arch" | "root">,
+): Promise<LayerTarget> {
+  let isDir: boolean;
+  try {
+    isDir = statSync(arg).isDirectory();
+  } catch {
+    throw new InputError(`${arg}: no such file or directory`, {
+      hint: "give a prefix directory (EPREFIX) or a layer spec (.yaml)",
+    });
+  }
+  if (isDir) {
+    if (opts.root) throw new InputError("--root applies to a spec, not to a prefix directory");
+    return targetFromPrefix(arg, { arch: opts.arch });
+  }
+  const { spec } = await loadSpec(arg);
+  return targetFromSpec(resolveLayer(spec, pickArch(spec, opts.arch)), opts.root);
+}
+
+const STATUS_TEXT = {
+  pass: () => style.green("pass"),
+  fail: () => style.red("FAIL"),
+  skip: () => style.dim("skip"),
+};
+
+export function renderReport(report: CheckReport): string {
+  const t = report.target;
+  const head = `${style.bold("compat check")}: ${t.origin} (${t.flavor}, ${t.arch}${t.version ? `, ${t.version}` : ""})`;
+  const table = renderTable(
+    ["status", "check", "result"],
+    report.results.map((r) => [STATUS_TEXT[r.status](), r.id, oneLine(r.evidence.found)]),
+  );
+  const failures = report.results
+    .filter((r) => r.status === "fail")
+    .map((r) =>
+      [style.bold(`${r.id}: ${r.title}`), ...evidenceLines(r.evidence).map((l) => `  ${l}`)].join("\n"),
+    );
+  const s = report.summary;
+  const verdict =
+    s.executed === 0
+      ? style.red("no check ran to a verdict")
+      : s.ok
+        ? style.green("every check that applies passed")
+        : style.red(`${s.failed} failed`);
+  const counts = `checks: ${s.passed} pass, ${s.failed} fail, ${s.skipped} skip in ${(report.durationMs / 1000).toFixed(1)} s`;
+  return [
+    head,
+    "",
+    table,
+    ...(failures.length > 0 ? ["", ...failures] : []),
+    "",
+    `${counts}; ${verdict}`,
+  ].join("\n");
+}
+
+function printCheckList(json: boolean): void {
+  if (json) {
+    printJson(
+      CHECKS.map((c) => ({
+        id: c.id,
+        title: c.title,
+        flavors: c.flavors,
+        eessi: c.eessi ?? null,
+        proves: c.proves,
+      })),
+    );
+    return;
+  }
+  process.stdout.write(
+    `${renderTable(
+      ["check", "flavors", "EESSI", "what a pass proves"],
+      CHECKS.map((c) => [c.id, c.flavors.join(","), c.eessi ?? "", c.proves]),
+    )}\n`,
+  );
+}
