@@ -58,10 +58,20 @@ export function targetFromSpec(layer: ResolvedLayer, rootOption?: string): Layer
     throw new InputError(`no layer at ${local}`, {
       hint: `build it first: compat build <spec> --arch ${layer.arch}${rootOption ? ` --root ${rootOption}` : ""}`,
     });
+  return targetFromLayer(layer, local, { root, repository: layer.repository }, `in ${root}`);
+}
+
+/** A resolved layer whose prefix's files are at `local` (shown at the real prefix by `mount`, if any). */
+export function targetFromLayer(
+  layer: ResolvedLayer,
+  local: string,
+  mount?: LayerMount,
+  where = "",
+): LayerTarget {
   return {
     prefix: layer.prefix,
     localPrefix: local,
-    mount: { root, repository: layer.repository },
+    mount,
     flavor: layer.spec.flavor,
     arch: layer.arch,
     os: layer.os,
@@ -72,7 +82,7 @@ export function targetFromSpec(layer: ResolvedLayer, rootOption?: string): Layer
     sets: layer.sets,
     packageAtoms: layer.packageAtoms,
     settings: layer.spec.checks,
-    origin: `layer of ${layer.stack} ${layer.version} ${layer.os}/${layer.arch} in ${root}`,
+    origin: `layer of ${layer.stack} ${layer.version} ${layer.os}/${layer.arch}${where ? ` ${where}` : ""}`,
   };
 }
 

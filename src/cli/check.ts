@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { createContext } from "../checks/context.js";
 import { CHECKS } from "../checks/registry.js";
 import { evidenceLines, oneLine, reportJson, reportJUnit } from "../checks/report.js";
-import { type CheckReport, runChecks } from "../checks/runner.js";
+import { type CheckReport, runChecks, selectChecks } from "../checks/runner.js";
 import { type LayerTarget, targetFromPrefix, targetFromSpec } from "../checks/target.js";
 import { InputError, ValidationError } from "../errors.js";
 import { log } from "../log.js";
@@ -61,6 +61,7 @@ export function register(program: Command): void {
         return;
       }
       if (!targetArg) throw new InputError("compat check needs a prefix directory or a layer spec");
+      selectChecks(CHECKS, opts.only, opts.skip ?? []);
       const target = await resolveTarget(targetArg, opts);
       log.info(`checking ${target.origin}`);
       const ctx = createContext(target);

@@ -108,6 +108,7 @@ export const gentooRepoGit: Check = {
         if (files.length === 0) atFault.add(ctx.fs.abs("etc/portage/repos.conf"));
         continue;
       }
+      const before = problems.length;
       const location = s.get("location");
       const wantLocation = ctx.fs.abs(`var/db/repos/${repo.name}`);
       if (location !== wantLocation)
@@ -116,7 +117,7 @@ export const gentooRepoGit: Check = {
         problems.push(`[${repo.name}] sync-type is ${s.get("sync-type") ?? "unset"}, expected git`);
       if (repo.url && s.get("sync-uri") !== repo.url)
         problems.push(`[${repo.name}] sync-uri is ${s.get("sync-uri") ?? "unset"}, expected ${repo.url}`);
-      if (problems.length > 0) for (const f of files) atFault.add(f);
+      if (problems.length > before) for (const f of files) atFault.add(f);
       const dir = location?.startsWith("/") ? location : wantLocation;
       const head = gitHead(ctx.fs, dir);
       if (head.problem) {

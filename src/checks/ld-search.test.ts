@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+import { type DynamicObject, loadClosure, type ProbeResult, searchDirs } from "./ld-search.js";
+
+/** A fake file system of ELF objects: path → object (with its real path and identity). */
+function world(objects: Record<string, Partial<DynamicObject> & { real?: string; bad?: string }>) {
+  const probe = (path: string): ProbeResult => {
+    const o = objects[path];
+    if (!o) return { kind: "missing" };
+    if (o.bad) return { kind: "incompatible", why: o.bad };
+    const real = o.real ?? path;
+    return {
+      kind: "object",
+      realPath: real,
+      key: real,
+      object: { path, origin: path.slice(0, path.lastIndexOf("/")), needed: [], ...o },
+    };
+  };
+  return probe;
+}
+
+const obj = (path: string, more: Partial<DynamicObject> = {}): DynamicObject => ({
+  path,
+  origin: path.slice(0, path.lastIndexOf("/")),
+  needed: [],
+  ...more,
+});
+
+describe("searchDirs (glibc dl-load.c order)", () => {
+  it("uses the object's RPATH, then its loaders' RPATH, then the system dirs", () => {
+    const exe = obj("/p/bin/exe", { rpath: "/p/lib" });
+    const lib = obj("/p/lib/liba.so", { rpath: "/p/lib/a" });
+    expect(searchDirs(lib, [exe], ["/sys1"]).map((d) => `${d.source} ${d.dir}`)).toEqual([
+      "RPATH /p/lib/a",
+      "RPATH /p/lib",
+      "system /sys1",
+    ]);
+  });
+
+  it("ignores every RPATH when the object has a RUNPATH, and RUNPATH is not inherited", () => {
+    const exe = obj("/p/bin/exe", { rpath: "/p/exe-rpath", runpath: "/p/exe-runpath" });
+    const lib = obj("/p/lib/liba.so", { runpath: "/p/liba-runpath", rpath: "/p/liba-rpath" });
+    expect(searchDirs(lib, [exe], []).map((d) => d.dir)).toEqual(["/p/liba-runpath"]);
+    const plain = obj("/p/lib/libb.so", { rpath: "/p/libb-rpath" });
+    // The executable has a RUNPATH, so its RPATH is ignored for its dependents too; its RUNPATH is not inherited.
+    expect(searchDirs(plain, [exe], []).map((d) => d.dir)).toEqual(["/p/libb-rpath"]);
+  });
+
+  it("expands $ORIGIN and ${ORIGIN} to the object's directory", () => {
+    const lib = obj("/p/lib/gconv/EUC-KR.so", { runpath: "$ORIGIN:${ORIGIN}/../x" });
+    expect(searchDirs(lib, [], []).map((d) => d.dir)).toEqual(["/p/lib/gconv", "/p/lib/gconv/../x"]);
+  });
+});
+
+describe("loadClosure", () => {
+  it("finds libraries through the executable's RPATH for its indirect dependencies", () => {
+    const probe = world({
+      "/p/lib/liba.so.1": { needed: ["libb.so.1"] },
+      "/p/lib/libb.so.1": {},
+    });
+    const exe = obj("/p/bin/exe", { needed: ["liba.so.1"], rpath: "/p/lib" });
+    const lookups = loadClosure({ object: exe, key: "exe" }, probe, []);
+    expect(lookups.map((l) => [l.needed, l.found?.path])).toEqual([
+      ["liba.so.1", "/p/lib/liba.so.1"],
+      ["libb.so.1", "/p/lib/libb.so.1"],
+    ]);
+  });
+
+  it("does not inherit RPATH across an object with RUNPATH", () => {
+    const probe = world({
+      "/p/lib/liba.so.1": { needed: ["libb.so.1"], runpath: "/p/nowhere" },
+      "/p/lib/libb.so.1": {},
+    });
+    const exe = obj("/p/bin/exe", { needed: ["liba.so.1"], rpath: "/p/lib" });
+    const [a, b] = loadClosure({ object: exe, key: "exe" }, probe, ["/host/lib"]);
+    expect(a!.found?.path).toBe("/p/lib/liba.so.1");
+    expect(b!.found).toBeUndefined();
+    expect(b!.tried.map((t) => `${t.source} ${t.dir}`)).toEqual(["RUNPATH /p/nowhere", "system /host/lib"]);
+  });
+
+  it("falls through to the system dirs and reports where it was found", () => {
+    const probe = world({ "/host/lib/libc.so.6": {} });
+    const exe = obj("/p/bin/exe", { needed: ["libc.so.6"], rpath: "/p/lib" });
+    const [l] = loadClosure({ object: exe, key: "exe" }, probe, ["/host/lib"]);
+    expect(l!.found).toMatchObject({
+      path: "/host/lib/libc.so.6",
+      via: { source: "system", dir: "/host/lib" },
+    });
+  });
+
+  it("skips a candidate of the wrong class and keeps searching", () => {
+    const probe = world({ "/p/lib32/libz.so.1": { bad: "ELF32 i386" }, "/p/lib/libz.so.1": {} });
+    const exe = obj("/p/bin/exe", { needed: ["libz.so.1"], rpath: "/p/lib32:/p/lib" });
+    const [l] = loadClosure({ object: exe, key: "exe" }, probe, []);
+    expect(l!.found?.path).toBe("/p/lib/libz.so.1");
+    expect(l!.rejected).toEqual([{ path: "/p/lib32/libz.so.1", why: "ELF32 i386" }]);
+  });
+
+  it("treats a name already loaded (as the interpreter's SONAME) as satisfied", () => {
+    const probe = world({ "/p/lib/libc.so.6": { needed: ["ld-linux-x86-64.so.2"] } });
+    const ld = obj("/p/lib64/ld-linux-x86-64.so.2", { soname: "ld-linux-x86-64.so.2" });
+    const exe = obj("/p/bin/exe", { needed: ["libc.so.6"], rpath: "/p/lib" });
+    const lookups = loadClosure({ object: exe, key: "exe" }, probe, [], [{ object: ld, key: "ld" }]);
+    expect(lookups[1]).toMatchObject({ needed: "ld-linux-x86-64.so.2", found: { via: "loaded" } });
+  });
+
+  it("loads a file reached under two names once", () => {
+    const probe = world({
+      "/p/lib/liba.so.1": { needed: ["libc.so.6"], real: "/p/lib/liba.so.1.2" },
+      "/p/lib/liba.so": { needed: ["libc.so.6"], real: "/p/lib/liba.so.1.2" },
+      "/p/lib/libc.so.6": {},
+    });
+    const exe = obj("/p/bin/exe", { needed: ["liba.so.1", "liba.so"], rpath: "/p/lib" });
+    const lookups = loadClosure({ object: exe, key: "exe" }, probe, []);
+    // liba twice (two names, one file), libc once: the second name adds no new object.
+    expect(lookups.map((l) => l.needed)).toEqual(["liba.so.1", "liba.so", "libc.so.6"]);
+  });
+
+  it("opens names with a slash as paths and rejects relative search dirs", () => {
+    const probe = world({ "/p/lib/libx.so": {} });
+    const exe = obj("/p/bin/exe", { needed: ["/p/lib/libx.so", "liby.so"], rpath: "lib" });
+    const [x, y] = loadClosure({ object: exe, key: "exe" }, probe, []);
+    expect(x!.found).toMatchObject({ path: "/p/lib/libx.so", via: "path" });
+    expect(y!.found).toBeUndefined();
+    expect(y!.rejected[0]!.why).toContain("relative");
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * Hand-made prefix layouts for tests of the checks that read files: a temporary directory filled
+ * from a description, and a check context on it (no shell: commands in the layer are tested on
+ * the dev layer).
+ */
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createContext } from "../../src/checks/context.js";
+import type { PrefixShell } from "../../src/checks/shell.js";
+import { DEFAULT_SETTINGS, type LayerTarget, targetFromLayer } from "../../src/checks/target.js";
+import type { CheckContext } from "../../src/checks/types.js";
+import { parseSpec } from "../../src/spec/load.js";
+import { resolveLayer } from "../../src/spec/resolve.js";
+import type { Arch } from "../../src/spec/schema.js";
+
+export type LayoutEntry =
+  | string
+  | { file: string; mode: number }
+  | { link: string }
+  | { dir: true; mode?: number }
+  | { fifo: true }
+  | { charDevice: [number, number] };
+
+export type Layout = Record<string, LayoutEntry>;
+
+/** Write a layout under `root` (paths relative to it; parent directories are created). */
+export function writeLayout(root: string, layout: Layout): void {
+  for (const [rel, entry] of Object.entries(layout)) {
+    const path = join(root, rel);
+    mkdirSync(dirname(path), { recursive: true });
+    if (typeof entry === "string") writeFileSync(path, entry);
+    else if ("file" in entry) {
+      writeFileSync(path, entry.file);
+      chmodSync(path, entry.mode);
+    } else if ("link" in entry) symlinkSync(entry.link, path);
+    else if ("dir" in entry) {
+      mkdirSync(path, { recursive: true });
+      if (entry.mode !== undefined) chmodSync(path, entry.mode);
+    } else if ("fifo" in entry) execFileSync("mkfifo", [path]);
+    else execFileSync("mknod", [path, "c", String(entry.charDevice[0]), String(entry.charDevice[1])]);
+  }
+}
+
+export function tempDir(name = "compat-checks-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), name));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const NO_SHELL: PrefixShell = {
+  unavailable: async () => "commands are not run in unit tests",
+  run: async () => {
+    throw new Error("no shell in unit tests");
+  },
+};
+
+/** A bare target for a layout at `local`, seen at `prefix` (default: where it is). */
+export function bareTarget(local: string, more: Partial<LayerTarget> = {}): LayerTarget {
+  const prefix = more.prefix ?? local;
+  return {
+    prefix,
+    localPrefix: local,
+    mount: prefix === local ? undefined : { prefixDir: local, prefix },
+    flavor: "debian",
+    arch: "x86_64",
+    os: "linux",
+    version: "2025.06",
+    hostLinks: [],
+    trustedDirs: undefined,
+    sets: [],
+    packageAtoms: [],
+    settings: DEFAULT_SETTINGS,
+    origin: `test layout ${local}`,
+    ...more,
+  };
+}
+
+/** A target from spec YAML, its prefix's files at `local` (seen at the spec's prefix through a prefixDir mount). */
+export function specTarget(yaml: string, local: string, arch: Arch = "x86_64"): LayerTarget {
+  const { spec } = parseSpec(yaml, "test.yaml");
+  const layer = resolveLayer(spec, arch);
+  return targetFromLayer(layer, local, { prefixDir: local, prefix: layer.prefix }, "(test layout)");
+}
+
+export function contextFor(target: LayerTarget, shell: PrefixShell = NO_SHELL): CheckContext {
+  return createContext(target, { shell });
+}
