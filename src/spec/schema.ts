@@ -77,7 +77,9 @@ export const overlaySchema = z.strictObject({
   autoSync: z
     .boolean()
     .optional()
-    .describe("Portage auto-sync; default `no` for git overlays (pinned) and `yes` otherwise"),
+    .describe(
+      "Portage auto-sync; default `no` for git overlays (pinned) and `yes` otherwise; when set it is written `True`/`False`, as EESSI's role writes it (Portage lower-cases the value)",
+    ),
 });
 
 export const gentooSchema = z
@@ -292,7 +294,9 @@ export const layerSpecSchema = z
       .string()
       .regex(/^\/cvmfs\/\{repository\}\//, { message: "must start with /cvmfs/{repository}/" })
       .default("/cvmfs/{repository}/versions/{version}/compat/{os}/{arch}")
-      .describe("EPREFIX template"),
+      .describe(
+        "EPREFIX template; the layer is installed at this path and runs from it (placeholders: {repository} {version} {os} {arch} …)",
+      ),
     root: z
       .string()
       .min(1)
@@ -307,8 +311,13 @@ export const layerSpecSchema = z
           .regex(/^[^\s]+ [^\s]+$/, { message: "not a locale.gen line (expected e.g. en_US.UTF-8 UTF-8)" }),
       )
       .default(["en_US.UTF-8 UTF-8"])
-      .describe("`locale.gen` lines"),
-    hostSymlinks: z.array(hostSymlinkSchema).default([]).describe("links from the layer to host files"),
+      .describe("`locale.gen` lines the build adds and generates (e.g. `en_US.UTF-8 UTF-8`)"),
+    hostSymlinks: z
+      .array(hostSymlinkSchema)
+      .default([])
+      .describe(
+        "links from the layer to host files (users, groups, DNS, time zone …); plain during the build, their final form at the end",
+      ),
     variantSymlinks: variantSymlinksSchema,
     gentoo: gentooSchema.optional(),
     debian: debianSchema.optional(),

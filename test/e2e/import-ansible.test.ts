@@ -39,6 +39,8 @@ describe("compat import-ansible", () => {
         expect(Object.keys(plan.files)).toContain("etc/portage/repos.conf/gentoo.conf");
         for (const path of Object.keys(plan.files)) expect(path).not.toMatch(/\{\{|\}\}|\{%|%\}/);
       }
+      const again = compat(["plan", spec, "--arch", "x86_64", "--json"]);
+      expect(again.stdout).toBe(compat(["plan", spec, "--arch", "x86_64", "--json"]).stdout);
     });
   }
 
