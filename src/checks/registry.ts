@@ -7,6 +7,7 @@ import { elfInterpreter, elfLibraries } from "./suite/elf.js";
 import { setuidFiles, specialFiles, worldWritable } from "./suite/files.js";
 import { gentooRepoGit, glibcTrustedDirs, setDefined } from "./suite/gentoo.js";
 import { hostSymlinks } from "./suite/host-symlinks.js";
+import { glibcEnvFile, reprodRecord, setInstalled } from "./suite/packages.js";
 import {
   archspec,
   echo,
@@ -30,9 +31,11 @@ export const CHECKS: readonly Check[] = [
   archspec,
   lmod,
   setDefined,
+  setInstalled,
   utf8Locale,
   hostSymlinks,
   gentooRepoGit,
+  glibcEnvFile,
   glibcTrustedDirs,
   pipCheck,
   elfInterpreter,
@@ -42,6 +45,7 @@ export const CHECKS: readonly Check[] = [
   worldWritable,
   setuidFiles,
   specialFiles,
+  reprodRecord,
 ];
 
 export function checkById(id: string): Check | undefined {
