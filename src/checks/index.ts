@@ -4,7 +4,8 @@
  */
 export { createContext } from "./context.js";
 export { CHECKS, checkById } from "./registry.js";
-export { reportJson, reportJUnit } from "./report.js";
+export { REPORT_FILES, reportJson, reportJUnit, writeCheckReport } from "./report.js";
 export { type CheckReport, type RunChecksOptions, runChecks } from "./runner.js";
+export { type CheckStageOptions, runCheckStage } from "./stage.js";
 export { type LayerTarget, targetFromPrefix, targetFromSpec } from "./target.js";
 export type { Check, CheckContext, CheckResult, CheckStatus, Evidence } from "./types.js";
