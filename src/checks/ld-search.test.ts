@@ -45,7 +45,8 @@ describe("searchDirs (glibc dl-load.c order)", () => {
     expect(searchDirs(plain, [exe], []).map((d) => d.dir)).toEqual(["/p/libb-rpath"]);
   });
 
-  it("expands $ORIGIN and ${ORIGIN} to the object's directory", () => {
+  it("expands $ORIGIN and its braced form to the object's directory", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the loader's own ${ORIGIN} token
     const lib = obj("/p/lib/gconv/EUC-KR.so", { runpath: "$ORIGIN:${ORIGIN}/../x" });
     expect(searchDirs(lib, [], []).map((d) => d.dir)).toEqual(["/p/lib/gconv", "/p/lib/gconv/../x"]);
   });

@@ -26,11 +26,17 @@ describe("runCheckStage", () => {
     cleanup = t.cleanup;
     const prefixDir = join(t.dir, "prefix");
     const runDir = join(t.dir, "run");
-    writeLayout(t.dir, { "prefix/usr/bin/su": { file: "x", mode: 0o4755 }, "prefix/var/lib/dpkg/status": "", "run/.keep": "" });
+    writeLayout(t.dir, {
+      "prefix/usr/bin/su": { file: "x", mode: 0o4755 },
+      "prefix/var/lib/dpkg/status": "",
+      "run/.keep": "",
+    });
     const layer = resolveLayer(parseSpec(SPEC, "dev.yaml").spec, "x86_64");
     const err = await runCheckStage({ layer, prefixDir, runDir }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).details.join("\n")).toContain(`setuid: 1 setuid/setgid file (${layer.prefix}/usr/bin/su)`);
+    expect((err as ValidationError).details.join("\n")).toContain(
+      `setuid: 1 setuid/setgid file (${layer.prefix}/usr/bin/su)`,
+    );
     expect((err as ValidationError).hint).toContain(REPORT_FILES.json);
     const report = JSON.parse(readFileSync(join(runDir, REPORT_FILES.json), "utf8"));
     expect(report.results.find((r: { id: string }) => r.id === "setuid").status).toBe("fail");
