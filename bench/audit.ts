@@ -29,6 +29,8 @@ if (!existsSync(cli)) throw new Error("run `npm run build` first");
 
 interface Measure {
   seconds: number;
+  /** user + system CPU seconds: less sensitive to other load on the machine than wall time */
+  cpu: number;
   maxRssKb: number;
   status: number;
   stdout: string;
@@ -37,18 +39,18 @@ interface Measure {
 /** Run a command under GNU time: wall seconds and peak resident memory of the whole process. */
 function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Measure {
   const timeFile = join(work, "time.out");
-  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", "-o", timeFile, cmd, ...args], {
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %U %S %M", "-o", timeFile, cmd, ...args], {
     env,
     encoding: "utf8",
     maxBuffer: 1 << 28,
   });
-  const [seconds, rss] = readFileSync(timeFile, "utf8").trim().split(/\s+/).slice(-2).map(Number);
-  return { seconds: seconds!, maxRssKb: rss!, status: r.status ?? -1, stdout: r.stdout };
+  const [seconds, user, sys, rss] = readFileSync(timeFile, "utf8").trim().split(/\s+/).slice(-4).map(Number);
+  return { seconds: seconds!, cpu: user! + sys!, maxRssKb: rss!, status: r.status ?? -1, stdout: r.stdout };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (m: { seconds: number; maxRssKb: number }) =>
-  `${m.seconds.toFixed(2)} s, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB`;
+const fmt = (m: { seconds: number; cpu: number; maxRssKb: number }) =>
+  `${m.seconds.toFixed(3)} s wall, ${m.cpu.toFixed(2)} s CPU, peak RSS ${(m.maxRssKb / 1024).toFixed(0)} MB`;
 
 const work = mkdtempSync(join(tmpdir(), "compat-bench-audit-"));
 const prefix = join(work, "prefix");
@@ -83,6 +85,7 @@ const report = JSON.parse(warm[0]!.stdout) as { findings: { id: string }[]; summ
 const ours = new Set(report.findings.map((f) => f.id));
 const summarize = (ms: Measure[]) => ({
   seconds: median(ms.map((m) => m.seconds)),
+  cpu: median(ms.map((m) => m.cpu)),
   maxRssKb: Math.max(...ms.map((m) => m.maxRssKb)),
 });
 const coldM = summarize(cold);

@@ -30,12 +30,15 @@ import type { Glsa, GlsaPackage } from "../../gentoo/glsa/model.js";
 import { log } from "../../log.js";
 
 /** Bump when the parsed model changes, so old caches are rebuilt. */
-export const CORPUS_FORMAT = 1;
+export const CORPUS_FORMAT = 2;
 
 export interface CorpusAdvisory {
   id: string;
   file: string;
-  packages: GlsaPackage[];
+  /** The `<package name>`s, one per element, in order (the matching index is built from these). */
+  packageNames: string[];
+  /** The elements with their ranges (decoded from the cache only when asked for). */
+  packages(): GlsaPackage[];
   /** The whole advisory (read from the cache's details file on demand). */
   glsa(): Glsa;
 }
@@ -59,7 +62,9 @@ interface IndexEntry {
   m: number;
   h: string;
   e?: string;
-  p?: GlsaPackage[];
+  /** package names, and the package elements as JSON text (parsed only for installed names) */
+  n?: string[];
+  p?: string;
   /** byte range of the advisory in the details file */
   o?: number;
   l?: number;
@@ -100,7 +105,8 @@ function readCache(paths: ReturnType<typeof cachePaths>, directory: string) {
   }
 }
 
-const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+/** Content key of a file (the first 128 bits of its sha256: plenty to tell versions of a file apart). */
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex").slice(0, 32);
 
 /** Parse files in worker threads and here at the same time. */
 async function parseMany(
@@ -170,7 +176,8 @@ export async function loadGlsaCorpus(directory: string, cacheDir?: string): Prom
     const entry = entries.get(outcome.name)!;
     if ("error" in outcome) entry.e = outcome.error;
     else {
-      entry.p = outcome.glsa.packages;
+      entry.n = outcome.glsa.packages.map((p) => p.name);
+      entry.p = JSON.stringify(outcome.glsa.packages);
       fresh.set(outcome.name, outcome.glsa);
     }
   }
@@ -196,10 +203,15 @@ export async function loadGlsaCorpus(directory: string, cacheDir?: string): Prom
     }
     const id = GLSA_FILE_RE.exec(name)![1]!;
     let glsa = fresh.get(name);
+    let packages = glsa?.packages;
     advisories.push({
       id,
       file: name,
-      packages: entry.p!,
+      packageNames: entry.n!,
+      packages: () => {
+        packages ??= JSON.parse(entry.p!) as GlsaPackage[];
+        return packages;
+      },
       glsa: () => {
         if (!glsa) glsa = JSON.parse(details!.toString("utf8", entry.o!, entry.o! + entry.l!)) as Glsa;
         return glsa;

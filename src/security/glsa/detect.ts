@@ -44,10 +44,10 @@ export interface GlsaDetector {
 export function glsaDetector(corpus: GlsaCorpus): GlsaDetector {
   const index = new Map<string, Indexed[]>();
   for (const advisory of corpus.advisories)
-    advisory.packages.forEach((p, path) => {
-      const list = index.get(p.name) ?? [];
+    advisory.packageNames.forEach((name, path) => {
+      const list = index.get(name) ?? [];
       list.push({ advisory, path });
-      index.set(p.name, list);
+      index.set(name, list);
     });
   return {
     packageNames: new Set(index.keys()),
@@ -76,7 +76,7 @@ function detect(
     let paths = compiled.get(a.id);
     if (paths !== undefined) return paths;
     try {
-      paths = compileGlsa(a);
+      paths = compileGlsa({ packages: a.packages() });
       // glsa-check checks every element's arch list before it matches anything
       for (const p of paths) archApplies(a.id, p.arch, keyword);
     } catch (e) {
