@@ -96,24 +96,9 @@ describe("compat audit", () => {
   it("audits EESSI 2023.06's openssl against all GLSAs, cold then warm from the cache", () => {
     const layer = join(root, "2023.06/compat/linux/x86_64");
     writeVdbEntry(layer, "dev-libs/openssl-1.1.1w", "0/1.1");
-    const cold = compat([
-      "audit",
-      layer,
-      "--glsa",
-      GLSA_DIR,
-      "--json",
-      "--cache-dir",
-      join(root, "real-cache"),
-    ]);
-    const warm = compat([
-      "audit",
-      layer,
-      "--glsa",
-      GLSA_DIR,
-      "--json",
-      "--cache-dir",
-      join(root, "real-cache"),
-    ]);
+    const args = ["audit", layer, "--glsa", GLSA_DIR, "--json", "--cache-dir", join(root, "real-cache")];
+    const cold = compat(args);
+    const warm = compat(args);
     expect(cold.status).toBe(1);
     const [c, w] = [JSON.parse(cold.stdout), JSON.parse(warm.stdout)];
     expect(c.summary).toMatchObject({ cache: "cold", advisories: 3817, arch: "x86_64" });
