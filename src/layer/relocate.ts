@@ -14,7 +14,8 @@
  *     prefix's library directories;
  *   - left alone: objects without DT_NEEDED (ld.so, static-pie ldconfig, plain data .so),
  *     static executables, relocatable objects, and objects of another machine;
- *   - patchelf runs in a worker pool (one process per core); each result is read back and checked.
+ *   - patchelf runs in a worker pool (one process per core), on batches of files that get the same
+ *     interpreter and RPATH; each result is read back and checked.
  * - Executable scripts: `#!/abs/interp args` becomes `#!<prefix>/abs/interp args` when the interpreter
  *   exists in the tree (symlinks resolved with the tree as root); otherwise it is listed as
  *   unresolvable. Shebangs longer than 127 bytes are listed (kernels before 5.1 cut them there).
@@ -24,17 +25,17 @@
  *   mounted nosuid, and artifacts refuse them).
  */
 
-import type { Dirent, Stats } from "node:fs";
+import { type Dirent, existsSync, type Stats } from "node:fs";
 import {
   chmod,
   lstat,
   open,
   opendir,
+  readdir,
   readFile,
   readlink,
   realpath,
   rm,
-  stat,
   symlink,
   unlink,
   writeFile,
@@ -158,42 +159,34 @@ export class TreeResolver {
   }
 }
 
+/** The multiarch directory (e.g. x86_64-linux-gnu) under usr/lib or lib that holds libc.so.6. */
+export async function multiarchTriplet(treeDir: string): Promise<string> {
+  for (const base of ["usr/lib", "lib"]) {
+    if (!existsSync(join(treeDir, base))) continue;
+    for (const name of (await readdir(join(treeDir, base))).sort()) {
+      if (/-linux-gnu/.test(name) && existsSync(join(treeDir, base, name, "libc.so.6"))) return name;
+    }
+  }
+  throw new InputError(`${treeDir}: no libc.so.6 under usr/lib/*-linux-gnu* or lib/*-linux-gnu*`, {
+    hint: "the tree is not a glibc root file system (did mmdebstrap finish?)",
+  });
+}
+
 /**
- * The directories for DT_RPATH, relative to the tree: each real directory (not a symlink, as in a
- * usr-merged tree's /lib) of usr/lib/<triplet>, usr/lib, lib/<triplet>, lib, where <triplet> is the
- * multiarch directory that holds libc.so.6.
+ * The directories for DT_RPATH, relative to the tree: each real directory (not reached through a
+ * symlink, as a usr-merged tree's /lib) of usr/lib/<triplet>, usr/lib, lib/<triplet>, lib.
  */
 export async function libraryDirs(treeDir: string): Promise<string[]> {
+  const triplet = await multiarchTriplet(treeDir);
   const treeReal = await realpath(treeDir);
-  /** A directory reached without going through a symlink (usr-merged trees have lib -> usr/lib). */
-  const realDir = async (rel: string) => {
-    try {
-      return (await realpath(join(treeDir, rel))) === join(treeReal, rel);
-    } catch {
-      return false;
-    }
-  };
-  let triplet: string | undefined;
-  for (const base of ["usr/lib", "lib"]) {
-    if (!(await realDir(base))) continue;
-    const d = await opendir(join(treeDir, base));
-    for await (const e of d) {
-      if (!/-linux-gnu/.test(e.name)) continue;
-      try {
-        await stat(join(treeDir, base, e.name, "libc.so.6"));
-        triplet = e.name;
-        break;
-      } catch {
-        /* next */
-      }
-    }
-    if (triplet) break;
-  }
-  if (!triplet)
-    throw new InputError(`${treeDir}: no libc.so.6 under usr/lib/*-linux-gnu* or lib/*-linux-gnu*`);
   const out: string[] = [];
-  for (const rel of [`usr/lib/${triplet}`, "usr/lib", `lib/${triplet}`, "lib"])
-    if (await realDir(rel)) out.push(rel);
+  for (const rel of [`usr/lib/${triplet}`, "usr/lib", `lib/${triplet}`, "lib"]) {
+    try {
+      if ((await realpath(join(treeDir, rel))) === join(treeReal, rel)) out.push(rel);
+    } catch {
+      /* absent */
+    }
+  }
   return out;
 }
 
@@ -438,22 +431,24 @@ export async function relocateTree(opts: RelocationOptions): Promise<RelocationR
   }
 
   const t0 = Date.now();
-  await mapLimit(jobs, opts.jobs ?? availableParallelism(), async (job) => {
+  const concurrency = opts.jobs ?? availableParallelism();
+  const patchelf = async (batch: PatchJob[]): Promise<string | undefined> => {
+    const first = batch[0]!;
     const args: string[] = [];
-    if (job.interpreter) args.push("--set-interpreter", job.interpreter);
-    args.push("--force-rpath", "--set-rpath", job.rpath, join(tree, job.rel));
+    if (first.interpreter) args.push("--set-interpreter", first.interpreter);
+    args.push("--force-rpath", "--set-rpath", first.rpath, ...batch.map((j) => join(tree, j.rel)));
     try {
       await run("patchelf", args, {
         ...(opts.logTo ? { logTo: opts.logTo } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
+      return undefined;
     } catch (e) {
       if (e instanceof ToolError && e.exitStatus === null) throw e; // patchelf missing: the whole step fails
-      const reason = `patchelf failed: ${e instanceof ToolError ? e.stderrTail.trim().split("\n").pop() : String(e)}`;
-      report.failed.push({ path: job.rel, reason });
-      opts.logTo?.write(`${job.rel}: ${reason}\n`);
-      return;
+      return `patchelf failed: ${e instanceof ToolError ? e.stderrTail.trim().split("\n").pop() : String(e)}`;
     }
+  };
+  const verify = async (job: PatchJob): Promise<void> => {
     const after = await readElf(join(tree, job.rel));
     if (
       !after ||
@@ -467,6 +462,28 @@ export async function relocateTree(opts: RelocationOptions): Promise<RelocationR
     if (job.interpreter) report.elf.executables++;
     else report.elf.libraries++;
     if (job.info.runpath) report.elf.runpathsConverted++;
+  };
+  // One patchelf process per batch of files that get the same interpreter and RPATH (most of them),
+  // enough batches to keep every core busy; a failing batch is retried file by file.
+  await mapLimit(batchJobs(jobs, concurrency), concurrency, async (batch) => {
+    const failure = await patchelf(batch);
+    if (failure === undefined || batch.length === 1) {
+      if (failure !== undefined) {
+        report.failed.push({ path: batch[0]!.rel, reason: failure });
+        opts.logTo?.write(`${batch[0]!.rel}: ${failure}\n`);
+        return;
+      }
+      for (const job of batch) await verify(job);
+      return;
+    }
+    for (const job of batch) {
+      const one = await patchelf([job]);
+      if (one === undefined) await verify(job);
+      else {
+        report.failed.push({ path: job.rel, reason: one });
+        opts.logTo?.write(`${job.rel}: ${one}\n`);
+      }
+    }
   });
   report.patchelfMs = Date.now() - t0;
   report.failed.sort((a, b) => (a.path < b.path ? -1 : 1));
@@ -475,6 +492,21 @@ export async function relocateTree(opts: RelocationOptions): Promise<RelocationR
   report.setidCleared.sort();
   report.durationMs = Date.now() - started;
   return report;
+}
+
+/** Group jobs with the same interpreter and RPATH into batches, at least `workers` of them when there are enough jobs. */
+function batchJobs(jobs: PatchJob[], workers: number, maxBatch = 64): PatchJob[][] {
+  const groups = new Map<string, PatchJob[]>();
+  for (const j of jobs) {
+    const key = `${j.interpreter ?? ""}\0${j.rpath}`;
+    const g = groups.get(key);
+    if (g) g.push(j);
+    else groups.set(key, [j]);
+  }
+  const size = Math.max(1, Math.min(maxBatch, Math.ceil(jobs.length / Math.max(1, workers) / 2)));
+  const out: PatchJob[][] = [];
+  for (const g of groups.values()) for (let i = 0; i < g.length; i += size) out.push(g.slice(i, i + size));
+  return out;
 }
 
 /** Does a relative link target, resolved from directory `dir` (tree-relative), climb above the tree root? */
