@@ -2,7 +2,8 @@
  * Every ELF object of the layer, read once, in parallel, from the shared tree walk. Hard links are
  * read once and listed under every name.
  */
-import { type ElfInfo, readElf } from "../layer/elf.js";
+import { closeSync, openSync, readSync } from "node:fs";
+import { type ElfInfo, isElfHeader, readElf } from "../layer/elf.js";
 import type { TreeEntry, TreeIndex } from "./tree.js";
 
 export interface ElfObject {
@@ -27,6 +28,20 @@ export interface ElfIndex {
 const MIN_ELF_SIZE = 52;
 const CONCURRENCY = 32;
 
+const head = Buffer.alloc(4);
+
+function startsLikeElf(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    return readSync(fd, head, 0, 4, 0) === 4 && isElfHeader(head);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export async function indexElf(tree: TreeIndex, localPrefix: string): Promise<ElfIndex> {
   const started = Date.now();
   const firstByInode = new Map<string, TreeEntry>();
@@ -44,6 +59,10 @@ export async function indexElf(tree: TreeIndex, localPrefix: string): Promise<El
     candidates.push(e);
   }
 
+  // Most files are not ELF: a synchronous look at their first four bytes rules them out cheaply.
+  const elfCandidates = candidates.filter((e) => startsLikeElf(`${localPrefix}/${e.rel}`));
+  candidates.length = 0;
+  candidates.push(...elfCandidates);
   const infos: (ElfInfo | undefined)[] = new Array(candidates.length);
   const malformed: string[] = [];
   let next = 0;

@@ -1,11 +1,9 @@
 /**
  * One walk of the layer's tree, shared by every check that looks at files: each entry with its
- * type, mode, size, inode and (for symlinks) its link text. Directories are read in parallel; the
- * walk never follows symlinks and never leaves the prefix.
+ * type, mode, size, inode and (for symlinks) its link text. The walk never follows symlinks and
+ * never leaves the prefix.
  */
-import { constants } from "node:fs";
-import { lstat, readdir, readlink } from "node:fs/promises";
-import { posix } from "node:path";
+import { constants, lstatSync, readdirSync, readlinkSync } from "node:fs";
 
 export type EntryKind = "file" | "dir" | "symlink" | "block" | "char" | "fifo" | "socket";
 
@@ -31,8 +29,6 @@ export interface TreeIndex {
   durationMs: number;
 }
 
-const WORKERS = 16;
-
 function kindOf(mode: number): EntryKind {
   switch (mode & constants.S_IFMT) {
     case constants.S_IFDIR:
@@ -52,63 +48,43 @@ function kindOf(mode: number): EntryKind {
   }
 }
 
-/** Walk everything under `localRoot` (the prefix's directory here). */
+/**
+ * Walk everything under `localRoot` (the prefix's directory here). Synchronous on purpose: one
+ * lstat per entry costs microseconds, while the thread pool's round trips cost more than the calls.
+ */
 export async function walkTree(localRoot: string): Promise<TreeIndex> {
   const started = Date.now();
   const entries: TreeEntry[] = [];
   const unreadable: string[] = [];
-  const queue: string[] = [""];
-  let active = 0;
-
-  const visit = async (rel: string): Promise<void> => {
-    const dir = rel === "" ? localRoot : posix.join(localRoot, rel);
+  const stack: string[] = [""];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    const dir = rel === "" ? localRoot : `${localRoot}/${rel}`;
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = readdirSync(dir);
     } catch {
       unreadable.push(rel || ".");
-      return;
+      continue;
     }
-    await Promise.all(
-      names.map(async (name) => {
-        const childRel = rel === "" ? name : `${rel}/${name}`;
-        const full = `${dir}/${name}`;
-        const st = await lstat(full);
-        const kind = kindOf(st.mode);
-        const entry: TreeEntry = {
-          rel: childRel,
-          kind,
-          perm: st.mode & 0o7777,
-          size: st.size,
-          inode: `${st.dev}:${st.ino}`,
-          nlink: st.nlink,
-        };
-        if (kind === "symlink") entry.link = await readlink(full, "utf8");
-        entries.push(entry);
-        if (kind === "dir") queue.push(childRel);
-      }),
-    );
-  };
-
-  await new Promise<void>((resolve, reject) => {
-    const pump = (): void => {
-      while (active < WORKERS && queue.length > 0) {
-        const rel = queue.pop()!;
-        active++;
-        visit(rel).then(
-          () => {
-            active--;
-            if (queue.length === 0 && active === 0) resolve();
-            else pump();
-          },
-          (e: unknown) => reject(e),
-        );
-      }
-      if (queue.length === 0 && active === 0) resolve();
-    };
-    pump();
-  });
-
+    for (const name of names) {
+      const childRel = rel === "" ? name : `${rel}/${name}`;
+      const full = `${dir}/${name}`;
+      const st = lstatSync(full);
+      const kind = kindOf(st.mode);
+      const entry: TreeEntry = {
+        rel: childRel,
+        kind,
+        perm: st.mode & 0o7777,
+        size: st.size,
+        inode: `${st.dev}:${st.ino}`,
+        nlink: st.nlink,
+      };
+      if (kind === "symlink") entry.link = readlinkSync(full, "utf8");
+      entries.push(entry);
+      if (kind === "dir") stack.push(childRel);
+    }
+  }
   entries.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   return {
     entries,

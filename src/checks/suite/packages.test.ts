@@ -192,3 +192,36 @@ describe("reprod-record", () => {
     expect(r.evidence.found).toBe("no reproducibility record");
   });
 });
+
+describe("set-installed, debian flavor", () => {
+  const DEV = `
+repository: software.example.org
+stack: dev
+version: "2025.06"
+arches: [x86_64]
+flavor: debian
+debian: { suite: bookworm, packages: [bash, xz-utils] }
+`;
+  const stanza = (name: string, state = "install ok installed") =>
+    `Package: ${name}\nStatus: ${state}\nArchitecture: amd64\nVersion: 1.0-1\n\n`;
+
+  it("passes when dpkg has every package of the spec installed", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    writeLayout(t.dir, { "var/lib/dpkg/status": stanza("bash") + stanza("xz-utils") });
+    expect((await setInstalled.run(contextFor(specTarget(DEV, t.dir)))).status).toBe("pass");
+  });
+
+  it("fails a package of the spec that dpkg does not have installed, naming the status file", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    writeLayout(t.dir, {
+      "var/lib/dpkg/status": stanza("bash") + stanza("xz-utils", "deinstall ok config-files"),
+    });
+    const ctx = contextFor(specTarget(DEV, t.dir));
+    const r = await setInstalled.run(ctx);
+    expect(r.status).toBe("fail");
+    expect(r.evidence.found).toBe("not installed: xz-utils");
+    expect(r.evidence.files).toEqual([ctx.fs.abs("var/lib/dpkg/status")]);
+  });
+});

@@ -84,12 +84,18 @@ export function atomInstalled(text: string, installed: readonly VardbPackage[]):
 
 export const setInstalled: Check = {
   id: "set-installed",
-  title: "Every atom of the package sets is installed",
+  title: "Every package the layer is built from is installed",
   proves:
-    "each atom of the layer's sets and of the spec's packages matches an installed package of the vardb, by Portage's matching rules (versions, slots, ::repo)",
-  flavors: ["gentoo"],
+    "gentoo: each atom of the layer's sets and of the spec's packages matches an installed package of the vardb, by Portage's matching rules (versions, slots, ::repo); debian: each package of the spec is installed according to dpkg",
+  flavors: ["gentoo", "debian"],
   eessi: "EessiSetInstalledTest",
   skipReason(ctx) {
+    if (ctx.target.flavor === "debian") {
+      if (!ctx.target.layer) return "no spec given: the layer's packages are not known";
+      return (ctx.target.layer.spec.debian?.packages.length ?? 0) === 0
+        ? "the spec lists no package"
+        : undefined;
+    }
     if (ctx.target.sets.length === 0 && ctx.target.packageAtoms.length === 0)
       return ctx.target.layer
         ? "the spec installs no set and no package"
@@ -97,6 +103,7 @@ export const setInstalled: Check = {
     return undefined;
   },
   async run(ctx) {
+    if (ctx.target.flavor === "debian") return debianPackagesInstalled(ctx);
     const atoms: SetAtom[] = ctx.target.packageAtoms.map((atom) => ({
       atom,
       from: "the spec's gentoo.packages",
@@ -145,6 +152,26 @@ export const setInstalled: Check = {
     });
   },
 };
+
+/** The debian flavor's "set": the spec's packages, each installed according to dpkg's status database. */
+async function debianPackagesInstalled(ctx: CheckContext) {
+  const wanted = ctx.target.layer?.spec.debian?.packages ?? [];
+  const status = ctx.fs.abs("var/lib/dpkg/status");
+  const db = await readDpkgStatus(ctx.target.localPrefix);
+  const names = new Set(db.packages.map((p) => p.name));
+  const missing = wanted.filter((p) => !names.has(p));
+  const evidence = {
+    read: [`${status} (${db.packages.length} installed packages)`],
+    expected: `the spec's packages installed: ${wanted.join(", ")}`,
+  };
+  if (missing.length === 0) return pass({ ...evidence, found: `all ${wanted.length} installed` });
+  return fail({
+    ...evidence,
+    found: `not installed: ${missing.join(", ")}`,
+    files: [status],
+    details: missing.map((p) => `${p}: no installed stanza in ${status}`),
+  });
+}
 
 /** package.env (a file or a directory of files) as lines. */
 function packageEnvLines(ctx: CheckContext): { lines: string[]; files: string[] } {
