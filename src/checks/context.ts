@@ -29,7 +29,9 @@ export function createContext(target: LayerTarget, overrides: { shell?: PrefixSh
   const fs = layerFsOf(target);
   const tree = once(() => walkTree(target.localPrefix));
   const elf = once<ElfIndex>(async () => indexElf(await tree(), target.localPrefix));
-  const loader = once<LoaderInfo>(() => inspectLoader(fs, target.arch, target.flavor, target.trustedDirs));
+  const loader = once<LoaderInfo>(() =>
+    inspectLoader(fs, target.arch, target.flavor, target.trustedDirs, target.mount),
+  );
   return {
     target,
     fs,

@@ -5,6 +5,7 @@
 import { readdirSync } from "node:fs";
 import { posix } from "node:path";
 import { run } from "../exec/run.js";
+import { type LayerMount, runInLayer } from "../exec/sandbox.js";
 import { nodeArchToArch } from "../spec/resolve.js";
 import type { Arch } from "../spec/schema.js";
 import type { LayerFs } from "./layer-fs.js";
@@ -66,15 +67,16 @@ export interface LoaderInfo {
 }
 
 /**
- * Learn the loader's search path by running it with `--help` (it loads nothing, so it runs from
- * its local path even when the layer is not at its real path). When it cannot run here (foreign
- * arch, missing), fall back to what the flavor's loader is built with, and say so.
+ * Learn the loader's search path by running it with `--help` (in the sandbox when the layer is not
+ * at its real path). When it cannot run here (foreign arch, missing), fall back to what the
+ * flavor's loader is built with, and say so.
  */
 export async function inspectLoader(
   fs: LayerFs,
   arch: Arch,
   flavor: string,
   trustedDirs: readonly string[] = [],
+  mount?: LayerMount,
 ): Promise<LoaderInfo> {
   const path = posix.join(fs.prefix, loaderRel(arch));
   const r = fs.resolve(path);
@@ -83,7 +85,15 @@ export async function inspectLoader(
   let source: string;
   if (r.ok && nodeArchToArch(process.arch) === arch) {
     try {
-      const out = await run(r.local, ["--help"], { timeoutMs: 20_000, env: {} });
+      const opts = { timeoutMs: 20_000, env: {} };
+      const out = mount
+        ? await runInLayer(mount, [path, "--help"], {
+            ...opts,
+            readOnlyLayer: true,
+            network: false,
+            cwd: "/",
+          })
+        : await run(path, ["--help"], opts);
       help = parseLdSoHelp(out.stdout);
       source = `ran ${path} --help`;
     } catch (e) {
