@@ -221,7 +221,8 @@ export async function libraryProblems(
       } else if (!okPlace(l.found.path, l.found.realPath)) {
         const via =
           typeof l.found.via === "string" ? l.found.via : `${l.found.via.source} ${l.found.via.dir}`;
-        add(by, `${by}: needs ${l.needed}: found outside the prefix at ${l.found.realPath} (via ${via})`);
+        const real = l.found.realPath === l.found.path ? "" : ` → ${l.found.realPath}`;
+        add(by, `${by}: needs ${l.needed}: found outside the prefix at ${l.found.path}${real} (via ${via})`);
       }
     }
   }
