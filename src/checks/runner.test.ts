@@ -113,3 +113,18 @@ describe("reports", () => {
     expect(execFileSync("xmllint", ["--noout", files.junit]).toString()).toBe("");
   });
 });
+
+describe("phases", () => {
+  it("skips checks of the finished layer in the build's check stage", async () => {
+    const finished = {
+      ...make("f", async () => fail({ expected: "a record", found: "none" })),
+      finishedOnly: true,
+    };
+    const c = ctx();
+    const build = await runChecks(c, { checks: [passing, finished], phase: "build" });
+    expect(build.results[1]).toMatchObject({ status: "skip" });
+    expect(build.results[1]!.evidence.found).toContain("finished layer");
+    const done = await runChecks(c, { checks: [passing, finished] });
+    expect(done.results[1]!.status).toBe("fail");
+  });
+});

@@ -16,6 +16,11 @@ export interface RunChecksOptions {
   skip?: string[];
   /** The suite to run (default: every registered check). */
   checks?: readonly Check[];
+  /**
+   * `build`: the layer is in a build's check stage, before its final host links and build record
+   * (EESSI's order); checks of the finished layer only are skipped with that reason.
+   */
+  phase?: "build" | "finished";
   /** Called as each check finishes (progress). */
   onResult?: (r: CheckResult) => void;
 }
@@ -83,7 +88,7 @@ export async function runChecks(ctx: CheckContext, opts: RunChecksOptions = {}):
   const results = await Promise.all(
     suite.map(async (check): Promise<CheckResult> => {
       const t0 = Date.now();
-      const outcome = await runOne(check, ctx, selection.get(check.id));
+      const outcome = await runOne(check, ctx, selection.get(check.id), opts.phase ?? "finished");
       const result: CheckResult = {
         id: check.id,
         title: check.title,
@@ -129,9 +134,12 @@ async function runOne(
   check: Check,
   ctx: CheckContext,
   deselected: string | undefined,
+  phase: "build" | "finished",
 ): Promise<CheckOutcome> {
   const skipped = (found: string): CheckOutcome => ({ status: "skip", evidence: { expected: "", found } });
   if (deselected) return skipped(deselected);
+  if (phase === "build" && check.finishedOnly)
+    return skipped("checked on the finished layer: the build writes it after its check stage");
   if (!check.flavors.includes(ctx.target.flavor))
     return skipped(
       `applies to the ${check.flavors.join(" and ")} flavor only; this layer is ${ctx.target.flavor}`,

@@ -1,8 +1,9 @@
 /**
  * The check stage of a build (the pipeline owns the stage and calls this): run the whole suite on
  * the layer being built, leave the report (JSON and JUnit) in the run directory, and fail the build
- * when a check failed or none ran. Call it once the layer is complete, after its build record is
- * written (reprod-record checks it) and before the layer is moved into place.
+ * when a check failed or none ran. It runs in the build phase: checks of the finished layer only
+ * (reprod-record, whose record is written after the checks, as EESSI's role does) are skipped;
+ * `compat check` on the finished layer runs them.
  */
 import { ValidationError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
@@ -27,7 +28,7 @@ export interface CheckStageOptions {
 export async function runCheckStage(opts: CheckStageOptions): Promise<CheckReport> {
   const mount = opts.mount ?? { prefixDir: opts.prefixDir, prefix: opts.layer.prefix };
   const target = targetFromLayer(opts.layer, opts.prefixDir, mount, "(being built)");
-  const report = await runChecks(createContext(target), { onResult: opts.onResult });
+  const report = await runChecks(createContext(target), { onResult: opts.onResult, phase: "build" });
   const files = await writeCheckReport(opts.runDir, report);
   const s = report.summary;
   if (s.ok) return report;

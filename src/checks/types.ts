@@ -51,6 +51,11 @@ export interface Check {
   flavors: readonly FlavorName[];
   /** The EESSI ReFrame check this one replaces, when there is one (reference/compat-layer.md §7). */
   eessi?: string;
+  /**
+   * Applies only to a finished layer: skipped in the build's check stage, which runs (as EESSI's
+   * tests do) before the final host links and the build record are made.
+   */
+  finishedOnly?: boolean;
   /** A reason not to run on this layer (version, arch, missing configuration), or undefined. */
   skipReason?(ctx: CheckContext): string | undefined | Promise<string | undefined>;
   run(ctx: CheckContext): Promise<CheckOutcome>;

@@ -304,6 +304,7 @@ function recordedList(ctx: CheckContext, text: string, file: string): { lines: s
 export const reprodRecord: Check = {
   id: "reprod-record",
   title: "The reproducibility record matches the installed packages",
+  finishedOnly: true,
   proves:
     "the layer carries reprod/<stamp>/ with build.json and packages.txt, and packages.txt lists exactly what the package database says is installed",
   flavors: ["gentoo", "debian"],
