@@ -1,12 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { InputError } from "../errors.js";
+import { InputError, ToolError } from "../errors.js";
 import type { DebianSettings } from "../spec/schema.js";
 import {
   checkDebianPackages,
   DPKG_PATH_FILTERS,
   mmdebstrapInvocation,
+  runMmdebstrap,
   unknownPackages,
 } from "./mmdebstrap.js";
 import { nssCustomizeHook } from "./nss.js";
@@ -62,6 +63,25 @@ describe("mmdebstrapInvocation", () => {
 
   it("refuses a bad package name in the NSS hook", () => {
     expect(() => nssCustomizeHook(["libnss-sss; rm -rf /"])).toThrow(/not a Debian package name/);
+  });
+});
+
+describe("runMmdebstrap without mmdebstrap", () => {
+  it("names the Debian package to install", async () => {
+    const path = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      const err = await runMmdebstrap({
+        settings,
+        arch: "x86_64",
+        targetDir: "/nonexistent/t",
+        hostSources: [],
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ToolError);
+      expect((err as ToolError).hint).toBe("install it with: apt-get install mmdebstrap");
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
 

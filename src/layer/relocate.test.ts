@@ -191,6 +191,17 @@ describe.skipIf(!canRun)("relocateTree on a tree of this machine's binaries", ()
     expect(await r.resolve("/bin/csh")).toBeUndefined();
   });
 
+  it("changes nothing when run again (a resumed stage)", async () => {
+    const before = await readElf(join(tree, "usr/bin/expr"));
+    const again = await relocateTree({ treeDir: tree, prefix: PREFIX });
+    expect(again.failed).toEqual([]);
+    expect(again.shebangs.rewritten).toBe(0);
+    expect(again.symlinks.rewritten).toBe(0);
+    expect(again.setidCleared).toEqual([]);
+    expect(await readElf(join(tree, "usr/bin/expr"))).toEqual(before);
+    expect(readFileSync(join(tree, "usr/bin/script"), "utf8").split("\n")[0]).toBe(`#!${PREFIX}/bin/sh -e`);
+  });
+
   it("runs at the prefix path with the prefix's loader and libraries only", async () => {
     // LD_DEBUG is set inside (bwrap itself is a host program and would report its own libraries)
     const r = await inLayer(["/usr/bin/env", "LD_DEBUG=libs", `${PREFIX}/usr/bin/expr`, "6", "*", "7"]);
