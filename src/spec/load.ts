@@ -250,7 +250,10 @@ function describeIssue(
       if (issue.origin === "string") return `must not be empty`;
       return issue.message;
     default:
-      return typeof value === "string" ? `${JSON.stringify(value)}: ${issue.message}` : issue.message;
+      // a multi-line value (a file's content) is not repeated: the message says which line
+      return typeof value === "string" && !value.includes("\n")
+        ? `${JSON.stringify(value)}: ${issue.message}`
+        : issue.message;
   }
 }
 
