@@ -9,5 +9,6 @@ export * from "./glsa/match.js";
 export * from "./glsa/parse.js";
 export * from "./match.js";
 export * from "./qlist.js";
+export * from "./validate.js";
 export * from "./vardb.js";
 export * from "./version.js";

@@ -8,6 +8,7 @@
  *   {os} {arch} {prefix} (the resolved EPREFIX)
  */
 import { z } from "zod";
+import { atomLinesProblems, packageNameProblem, versionProblem } from "../gentoo/validate.js";
 
 export const ARCHES = ["x86_64", "aarch64", "riscv64", "ppc64le"] as const;
 export type Arch = (typeof ARCHES)[number];
@@ -20,7 +21,12 @@ export const PACKAGE_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9+_.-]*\/[A-Za-z0-9_][A-Za
 
 const packageName = z
   .string()
-  .regex(PACKAGE_NAME_RE, { message: "not a package name (expected category/name, e.g. sys-apps/archspec)" });
+  .regex(PACKAGE_NAME_RE, { message: "not a package name (expected category/name, e.g. sys-apps/archspec)" })
+  .superRefine((name, ctx) => {
+    // Portage's own rules on top of the character set (e.g. a name must not end in a version)
+    const problem = PACKAGE_NAME_RE.test(name) ? packageNameProblem(name) : undefined;
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 const osArch = z
   .string()
@@ -36,6 +42,12 @@ const templatedPath = z.string().regex(/^(\/|\{[A-Za-z]+\})/, {
 const fileContents = z
   .string()
   .describe("file content, written as given (a trailing newline is added when missing)");
+
+/** A Portage config file whose entries start with an atom (package.use, package.mask …). */
+const atomLines = fileContents.superRefine((text, ctx) => {
+  for (const p of atomLinesProblems(text))
+    ctx.addIssue({ code: "custom", message: `line ${p.line} of the text: ${p.message}` });
+});
 
 export const gentooPackageSchema = z
   .strictObject({
@@ -54,6 +66,10 @@ export const gentooPackageSchema = z
       .array(osArch)
       .optional()
       .describe("never install on these `os-arch` pairs (EESSI's exclude_on)"),
+  })
+  .superRefine((pkg, ctx) => {
+    const problem = pkg.version === undefined ? undefined : versionProblem(pkg.name, pkg.version);
+    if (problem) ctx.addIssue({ code: "custom", path: ["version"], message: problem });
   })
   .describe("a package to install, with optional pin and platform filters");
 
@@ -115,17 +131,25 @@ export const gentooSchema = z
         }),
         fileContents,
       )
+      .superRefine((files, ctx) => {
+        for (const p of atomLinesProblems(files["package.env"] ?? ""))
+          ctx.addIssue({
+            code: "custom",
+            path: ["package.env"],
+            message: `line ${p.line} of the text: ${p.message}`,
+          });
+      })
       .default({})
       .describe(
         "`etc/portage/package.env` and files under `etc/portage/env/` (per-package bashrc hooks such as `env/sys-libs/glibc`)",
       ),
-    packageUse: fileContents
+    packageUse: atomLines
       .optional()
       .describe("`etc/portage/package.use` (EESSI's prefix_bootstrap_use_flags)"),
-    packageMask: fileContents.optional().describe("`etc/portage/package.mask`"),
-    packageUnmask: fileContents.optional().describe("`etc/portage/package.unmask`"),
-    packageAcceptKeywords: fileContents.optional().describe("`etc/portage/package.accept_keywords`"),
-    profilePackageUseMask: fileContents.optional().describe("`etc/portage/profile/package.use.mask`"),
+    packageMask: atomLines.optional().describe("`etc/portage/package.mask`"),
+    packageUnmask: atomLines.optional().describe("`etc/portage/package.unmask`"),
+    packageAcceptKeywords: atomLines.optional().describe("`etc/portage/package.accept_keywords`"),
+    profilePackageUseMask: atomLines.optional().describe("`etc/portage/profile/package.use.mask`"),
     bootstrap: z
       .strictObject({
         script: z
