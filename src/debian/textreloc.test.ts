@@ -22,7 +22,7 @@ describe("relocateText", () => {
     ],
     // not host paths: already in the prefix, inside a longer path, after a variable, in a URL
     [`#!${P}/usr/bin/lua5.3`, `#!${P}/usr/bin/lua5.3`, 0],
-    ["cp ${HOME}/etc/x $dir/usr/y", "cp ${HOME}/etc/x $dir/usr/y", 0],
+    [`cp \${HOME}/etc/x $dir/usr/y`, `cp \${HOME}/etc/x $dir/usr/y`, 0],
     ["see https://example.org/usr/share", "see https://example.org/usr/share", 0],
     ["/usr", "/usr", 0],
   ])("%s", (input, output, n) => {

@@ -13,10 +13,10 @@ import { ENV_FILE, renderStartprefix, writeStartprefix } from "./startprefix.js"
 describe("renderStartprefix", () => {
   it("says Gentoo Prefix for the gentoo flavor and Prefix for debian", () => {
     const g = renderStartprefix({ prefix: "/p", flavor: "gentoo", env: [] });
-    expect(g).toContain('echo "Leaving Gentoo Prefix with exit status ${status}"');
-    expect(g).toContain('echo "Entering Gentoo Prefix ${EPREFIX}"');
+    expect(g).toContain(`echo "Leaving Gentoo Prefix with exit status \${status}"`);
+    expect(g).toContain(`echo "Entering Gentoo Prefix \${EPREFIX}"`);
     const d = renderStartprefix({ prefix: "/p", flavor: "debian", env: [] });
-    expect(d).toContain('echo "Leaving Prefix with exit status ${status}"');
+    expect(d).toContain(`echo "Leaving Prefix with exit status \${status}"`);
     expect(d.split("\n")[0]).toBe("#!/p/bin/bash");
   });
 
@@ -26,7 +26,7 @@ describe("renderStartprefix", () => {
       flavor: "debian",
       env: [{ name: "X", value: '/cvmfs/r/p/a:/cvmfs/r/p/b "$`\\', why: "test" }],
     });
-    expect(s).toContain('\t"X=${EPREFIX}/a:${EPREFIX}/b \\"\\$\\`\\\\" # test');
+    expect(s).toContain(`\t"X=\${EPREFIX}/a:\${EPREFIX}/b \\"\\$\\\`\\\\" # test`);
   });
 
   it("refuses variables it sets itself and bad names", () => {
@@ -77,7 +77,7 @@ describe("startprefix, run", () => {
 
   it("runs the command in a clean environment with the layer's variables and reports its status", () => {
     const r = start(
-      'echo "E=$EPREFIX L=$LOCPATH S=$SHELL U=$USER X=${SECRET:-unset}"; echo "P=$PATH"; exit 7',
+      `echo "E=$EPREFIX L=$LOCPATH S=$SHELL U=$USER X=\${SECRET:-unset}"; echo "P=$PATH"; exit 7`,
     );
     const { stdout, exitStatus } = parseLeaving(r.stdout);
     expect(exitStatus).toBe(7);
@@ -92,7 +92,7 @@ describe("startprefix, run", () => {
 
   it("reads the layer's etc/profile.d once, in the first shell only", () => {
     const r = start(
-      'hello_from_profile; echo "B=${BASH_ENV:-unset} V=$PROFILE_VAR"; bash -c \'echo "child=${PROFILE_VAR:-unset}"\'',
+      `hello_from_profile; echo "B=\${BASH_ENV:-unset} V=$PROFILE_VAR"; bash -c 'echo "child=\${PROFILE_VAR:-unset}"'`,
     );
     expect(r.stdout).toContain("profile-function\nB=unset V=set\nchild=unset\n");
     expect(parseLeaving(r.stdout).exitStatus).toBe(0);

@@ -162,4 +162,18 @@ describe.skipIf(!canRun)("a debian-flavor layer, built and entered", () => {
     expect(out).toContain("ELF 64-bit");
     expect(out).toContain("ä");
   });
+
+  it("loads the NSS modules the host's nsswitch.conf names from the layer", async () => {
+    const r = await inLayer([`${P}/startprefix`], {
+      input:
+        "LD_DEBUG=libs getent passwd no-such-user-compat 2>&1 | grep 'calling init:'; getent passwd root\n",
+      env: { HOME: "/root", USER: "root", PATH: "/usr/bin:/bin" },
+    });
+    const out = parseLeaving(r.stdout).stdout;
+    expect(out).toMatch(/^root:x:0:0:/m);
+    const nss = [...out.matchAll(/calling init: (\S*libnss_\S+)/g)].map((m) => m[1]!);
+    for (const so of nss) expect(so.startsWith(`${P}/`), so).toBe(true);
+    if (/^passwd:.*\bsystemd\b/m.test(readFileSync("/etc/nsswitch.conf", "utf8")))
+      expect(nss).toContain(`${P}/usr/lib/x86_64-linux-gnu/libnss_systemd.so.2`);
+  });
 });
