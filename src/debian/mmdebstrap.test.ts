@@ -5,6 +5,7 @@ import { InputError, ToolError } from "../errors.js";
 import type { DebianSettings } from "../spec/schema.js";
 import {
   checkDebianPackages,
+  DANGLING_EXCLUDED_LINKS_HOOK,
   DPKG_PATH_FILTERS,
   mmdebstrapInvocation,
   runMmdebstrap,
@@ -30,7 +31,8 @@ describe("mmdebstrapInvocation", () => {
     ]);
     expect(inv.args).toContain("--dpkgopt=force-unsafe-io");
     for (const f of DPKG_PATH_FILTERS) expect(inv.args).toContain(`--dpkgopt=${f}`);
-    expect(inv.args.filter((a) => a.startsWith("--customize-hook="))).toHaveLength(1);
+    expect(inv.args.filter((a) => a.startsWith("--customize-hook="))).toHaveLength(2);
+    expect(inv.args).toContain(`--customize-hook=${DANGLING_EXCLUDED_LINKS_HOOK}`);
     expect(inv.args.slice(-3)).toEqual(["bookworm", "/tmp/t", "-"]);
     expect(inv.input).toContain("Suites: bookworm bookworm-updates");
   });

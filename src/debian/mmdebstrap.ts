@@ -48,6 +48,14 @@ export const DPKG_PATH_FILTERS = [
   "path-exclude=/usr/share/lintian/*",
 ];
 
+/**
+ * The path excludes drop a package's doc files but not always the links to them (perl's
+ * `Changes.gz -> changelog.gz`, python's `changelog.gz -> NEWS.gz`): remove the links that dangle
+ * under the excluded directories, judged inside the tree (chroot), so the layer has none.
+ */
+export const DANGLING_EXCLUDED_LINKS_HOOK =
+  'chroot "$1" find /usr/share/doc /usr/share/man /usr/share/info /usr/share/locale /usr/share/lintian -xtype l -delete 2>/dev/null || true';
+
 export interface MmdebstrapOptions {
   settings: DebianSettings;
   arch: Arch;
@@ -96,7 +104,10 @@ export function mmdebstrapInvocation(
   if (opts.simulate) args.push("--simulate");
   else {
     args.push("--dpkgopt=force-unsafe-io");
-    if (!opts.keepDocs) for (const f of DPKG_PATH_FILTERS) args.push(`--dpkgopt=${f}`);
+    if (!opts.keepDocs) {
+      for (const f of DPKG_PATH_FILTERS) args.push(`--dpkgopt=${f}`);
+      args.push(`--customize-hook=${DANGLING_EXCLUDED_LINKS_HOOK}`);
+    }
     const nss = opts.nssPackages ?? DEFAULT_NSS_PACKAGES;
     if (nss.length) args.push(`--customize-hook=${nssCustomizeHook(nss)}`);
   }
