@@ -48,12 +48,14 @@ export const hostSymlinks: Check = {
     const good: string[] = [];
     for (const link of links) {
       const path = ctx.fs.abs(link.path);
-      const st = ctx.fs.lstat(path);
+      // The link's own directory may be a link (lib64 -> usr/lib64): resolve all but the last component.
+      const r = ctx.fs.resolve(path, false);
+      const st = r.ok ? r.stat : undefined;
       let why: string | undefined;
       if (!st) why = "missing";
       else if (!st.isSymbolicLink()) why = `is a ${st.isDirectory() ? "directory" : "file"}, not a symlink`;
       else {
-        const text = ctx.fs.readlink(path);
+        const text = ctx.fs.readlink(r.ok ? r.path : path);
         if (hostLinkMatches(link, text, fromSpec)) good.push(`${link.path} -> ${text}`);
         else why = `-> ${text}`;
       }

@@ -13,8 +13,55 @@ const RUNTIME_DIRS = ["/proc", "/dev", "/sys", "/run"];
 
 const isVariantText = (text: string) => text.startsWith("$(");
 
+/**
+ * The intended host links by their physical place in the tree (`lib64/x` is `usr/lib64/x` when
+ * lib64 links to usr/lib64): the tree walk lists entries where they physically are.
+ */
 function intendedLinks(ctx: CheckContext): Set<string> {
-  return new Set(ctx.target.hostLinks.map((l) => l.path));
+  const out = new Set<string>();
+  for (const l of ctx.target.hostLinks) {
+    const r = ctx.fs.resolve(ctx.fs.abs(l.path), false);
+    out.add(r.ok ? ctx.fs.rel(r.path) : l.path);
+  }
+  return out;
+}
+
+type Followed =
+  | { kind: "inside" | "host-link" | "variant" }
+  | { kind: "outside"; target: string }
+  | { kind: "dangling"; why: string; at: string };
+
+/**
+ * Follow a link hop by hop inside the layer. Reaching an intended host link (or a variant link)
+ * ends the walk: what lies behind it is the client's, e.g. `usr/share/zoneinfo/localtime ->
+ * $EPREFIX/etc/localtime`, which links to the host's /etc/localtime.
+ */
+function follow(ctx: CheckContext, rel: string, intended: Set<string>): Followed {
+  let cur = ctx.fs.abs(rel);
+  for (let hop = 0; hop < 40; hop++) {
+    const text = ctx.fs.readlink(cur);
+    if (isVariantText(text)) return { kind: "variant" };
+    const target = text.startsWith("/") ? text : posix.join(posix.dirname(cur), text);
+    const r = ctx.fs.resolve(target, false);
+    if (!r.ok)
+      return {
+        kind: "dangling",
+        at: r.missing,
+        why:
+          r.reason === "loop"
+            ? "too many levels of symlinks"
+            : r.reason === "not-a-directory"
+              ? `${r.missing} is not a directory`
+              : `${r.missing} does not exist`,
+      };
+    if (ctx.fs.inPrefix(r.path) && intended.has(ctx.fs.rel(r.path))) return { kind: "host-link" };
+    if (!r.stat.isSymbolicLink()) {
+      const leaves = !ctx.fs.inPrefix(r.path) && ctx.fs.region(r.path) !== "repository";
+      return leaves ? { kind: "outside", target: r.path } : { kind: "inside" };
+    }
+    cur = r.path;
+  }
+  return { kind: "dangling", at: cur, why: "too many levels of symlinks" };
 }
 
 export const danglingSymlinks: Check = {
@@ -41,23 +88,12 @@ export const danglingSymlinks: Check = {
         variants++;
         continue;
       }
-      const path = ctx.fs.abs(e.rel);
-      const r = ctx.fs.resolve(path);
-      const final = r.ok ? r.path : r.missing;
-      const leaves = !ctx.fs.inPrefix(final) && ctx.fs.region(final) !== "repository";
-      if (leaves && RUNTIME_DIRS.some((d) => isUnder(final, d))) {
-        runtime++;
-        continue;
-      }
-      if (!r.ok) {
-        const why =
-          r.reason === "loop"
-            ? "too many levels of symlinks"
-            : r.reason === "not-a-directory"
-              ? `${r.missing} is not a directory`
-              : `${r.missing} does not exist`;
-        dangling.push({ e, why });
-      } else if (leaves) toHost.push({ e, target: r.path });
+      const f = follow(ctx, e.rel, intended);
+      const end = f.kind === "outside" ? f.target : f.kind === "dangling" ? f.at : undefined;
+      // Dangling or not, a link into the running system's /proc, /dev, /sys or /run is the host's business.
+      if (end && !ctx.fs.inPrefix(end) && RUNTIME_DIRS.some((d) => isUnder(end, d))) runtime++;
+      else if (f.kind === "dangling") dangling.push({ e, why: f.why });
+      else if (f.kind === "outside") toHost.push({ e, target: f.target });
     }
     const evidence = {
       read: [`${links.length} symlinks under ${ctx.target.prefix}`],
