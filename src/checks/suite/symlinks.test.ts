@@ -60,6 +60,21 @@ describe("symlinks", () => {
     expect(r.evidence.files).toEqual([`${P}/etc/os-release`]);
   });
 
+  it("knows a host link under a linked directory and a link that reaches a host link", async () => {
+    const ctx = layout(
+      {
+        lib64: { link: "usr/lib64" },
+        "usr/lib64/libnss_centrifydc.so.2": { link: "/lib64/libnss_centrifydc.so.2" },
+        "etc/localtime": { link: "/etc/localtime" },
+        "usr/share/zoneinfo/localtime": { link: `${P}/etc/localtime` },
+      },
+      ["/lib64/libnss_centrifydc.so.2", "/etc/localtime"],
+    );
+    const r = await danglingSymlinks.run(ctx);
+    expect(r.status, JSON.stringify(r.evidence)).toBe("pass");
+    expect(r.evidence.found).toContain("2 intended host links");
+  });
+
   it("does not judge an intended host link whose host file is absent (host-symlinks does)", async () => {
     const ctx = layout({ "lib64/libnss_centrifydc.so.2": { link: "/lib64/libnss_centrifydc.so.2" } }, [
       "/lib64/libnss_centrifydc.so.2",
