@@ -19,6 +19,7 @@ DEB_PACKAGES=(
   openssh-client  # cvmfs publisher over ssh
   openssh-server  # tests of the cvmfs publisher's ssh transport
   strace          # tests: prove no host library is mapped in layer processes
+  time            # bench/audit: GNU time for wall time and peak RSS of whole processes
   binutils        # tests: readelf is the reference for the ELF reader
 )
 

@@ -3,10 +3,11 @@
  * exist in --help. Keep the list in the order it should appear in help.
  */
 import type { Command } from "commander";
+import { register as audit } from "./audit.js";
 import { register as check } from "./check.js";
 import { register as importAnsible } from "./import-ansible.js";
 import { register as plan } from "./plan.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [plan, importAnsible, check];
+export const commands: RegisterCommand[] = [plan, importAnsible, check, audit];

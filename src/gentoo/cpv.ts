@@ -2,6 +2,7 @@
  * Category/package-version strings (cpv) split the way Portage splits them
  * (lib/portage/versions.py: `_pkgsplit`, `catpkgsplit`, `_pkg_str`).
  */
+import { memoize } from "./memo.js";
 import { compareVersionsOrUndefined, VERSION_SOURCE } from "./version.js";
 
 /** PMS 3.1.1: `[A-Za-z0-9+_.-]`, not starting with `-`, `.` or `+`. */
@@ -40,6 +41,13 @@ export function pkgsplit(pv: string): [name: string, version: string, revision: 
  * or `::repo` is ignored, as Portage's matching code does with `remove_slot()` before it splits.
  */
 export function catpkgsplit(input: string): CpvSplit | null {
+  const split = catpkgsplitMemo(input);
+  return split ? [...split] : null;
+}
+
+const catpkgsplitMemo = memoize(catpkgsplitUncached);
+
+function catpkgsplitUncached(input: string): CpvSplit | null {
   const colon = input.indexOf(":");
   const s = colon === -1 ? input : input.slice(0, colon);
   const slash = s.indexOf("/");
@@ -72,7 +80,10 @@ export interface Cpv {
   revision: string;
 }
 
-export function parseCpv(cpv: string): Cpv | undefined {
+/** Parse a cpv (no slot, no repo); undefined when it is not one. The result is shared: do not change it. */
+export const parseCpv: (cpv: string) => Cpv | undefined = memoize(parseCpvUncached);
+
+function parseCpvUncached(cpv: string): Cpv | undefined {
   const split = catpkgsplit(cpv);
   if (!split || cpv.includes(":")) return undefined;
   const [category, name, baseVersion, revision] = split;

@@ -6,6 +6,7 @@
  */
 import { type Atom, parseAtom } from "./atom.js";
 import { type CpvSplit, catpkgsplit, cpvequal, parseCpv } from "./cpv.js";
+import { memoize } from "./memo.js";
 import { compareVersionsOrUndefined } from "./version.js";
 
 /** An installed or available package as matching sees it. */
@@ -73,7 +74,21 @@ export function splitSlot(value: string): { slot: string; subSlot: string } {
   return { slot: slot!, subSlot: sub ?? slot! };
 }
 
+const normalizedPackages = new WeakMap<PackageCandidate, Normalized>();
+const normalizeString = memoize((c: string) => normalizeUncached(c));
+
+/** A candidate's parts; cached per package object and per string (they are read, never changed). */
 function normalize(c: Candidate): Normalized {
+  if (typeof c === "string") return normalizeString(c);
+  let n = normalizedPackages.get(c);
+  if (!n) {
+    n = normalizeUncached(c);
+    normalizedPackages.set(c, n);
+  }
+  return n;
+}
+
+function normalizeUncached(c: Candidate): Normalized {
   if (typeof c === "string") {
     const cpv = removeSlot(c);
     const slotText = slotOfString(c);

@@ -113,25 +113,25 @@ export function vardbDirectory(prefixOrVdb: string): string {
 export function listVardb(vdb: string): { entries: VardbEntry[]; problems: VardbProblem[] } {
   const entries: VardbEntry[] = [];
   const problems: VardbProblem[] = [];
-  let categories: string[];
+  let categories: import("node:fs").Dirent[];
   try {
-    categories = readdirSync(vdb).sort();
+    categories = readdirSync(vdb, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
   } catch (e) {
     return { entries, problems: [{ path: vdb, message: `cannot read: ${(e as Error).message}` }] };
   }
-  for (const category of categories) {
-    if (EXCLUDED_NAME_RE.test(category)) continue;
+  for (const c of categories) {
+    const category = c.name;
+    if (EXCLUDED_NAME_RE.test(category) || !c.isDirectory()) continue;
     const catPath = join(vdb, category);
+    if (!CATEGORY_DIR_RE.test(category)) {
+      problems.push({ path: catPath, message: "not a category name; its entries are skipped" });
+      continue;
+    }
     let names: string[];
     try {
-      if (!statSync(catPath).isDirectory()) continue;
       names = readdirSync(catPath).sort();
     } catch (e) {
       problems.push({ path: catPath, message: `cannot read: ${(e as Error).message}` });
-      continue;
-    }
-    if (!CATEGORY_DIR_RE.test(category)) {
-      problems.push({ path: catPath, message: "not a category name; its entries are skipped" });
       continue;
     }
     for (const pf of names) {
@@ -199,8 +199,10 @@ function readField(
   dir: string,
   field: string,
   snapshot: Map<string, string> | undefined,
+  present?: ReadonlySet<string>,
 ): string | undefined {
   if (snapshot && METADATA_FILE_FIELDS.has(field)) return snapshot.get(field) ?? "";
+  if (present && !present.has(field)) return undefined;
   try {
     return readFileSync(join(dir, field), "utf8");
   } catch (e) {
@@ -221,15 +223,19 @@ export function readVardbEntry(
   warn: (p: VardbProblem) => void = () => {},
 ): VardbPackage {
   const dir = entry.path;
+  let present: Set<string>;
   try {
-    if (!statSync(dir).isDirectory()) throw new VardbEntryError(dir, "not a directory");
+    present = new Set(readdirSync(dir));
   } catch (e) {
-    if (e instanceof VardbEntryError) throw e;
-    throw new VardbEntryError(dir, `cannot read: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new VardbEntryError(
+      dir,
+      code === "ENOTDIR" ? "not a directory" : `cannot read: ${(e as Error).message}`,
+    );
   }
   const cpv = parseCpv(entry.cpv)!;
-  const snapshot = readMetadataFile(dir);
-  const get = (f: string) => readField(dir, f, snapshot)?.trim();
+  const snapshot = present.has("metadata") ? readMetadataFile(dir) : undefined;
+  const get = (f: string) => readField(dir, f, snapshot, present)?.trim();
 
   // identity files, when present, must agree with the directory names
   for (const [file, want] of [

@@ -4,6 +4,7 @@
  * versions have 30- and 100-digit components. Versions are never compared as strings:
  * `1.0`, `1.00` and `1.0-r0` are equal; `1.010` equals `1.01`.
  */
+import { memoize } from "./memo.js";
 
 /** The version grammar of Portage's `ver_regexp`: `1.2.3b_rc4_p5-r6`. */
 export const VERSION_SOURCE = String.raw`(\d+)((?:\.\d+)*)([a-z]?)((?:_(?:pre|p|beta|alpha|rc)\d*)*)`;
@@ -31,8 +32,10 @@ export interface Version {
 
 const SUFFIX_RE = /_(pre|p|beta|alpha|rc)(\d*)/g;
 
-/** Parse a PMS version (with optional `-rN`); undefined when it is not one. */
-export function parseVersion(text: string): Version | undefined {
+/** Parse a PMS version (with optional `-rN`); undefined when it is not one. The result is shared: do not change it. */
+export const parseVersion: (text: string) => Version | undefined = memoize(parseVersionUncached);
+
+function parseVersionUncached(text: string): Version | undefined {
   const m = VERSION_RE.exec(text);
   if (!m) return undefined;
   const components = [m[1]!];

@@ -48,7 +48,7 @@ export function rangeAtom(pkg: string, r: GlsaVersionRange): string {
 }
 
 /** Per `<package>` element, the vulnerable and unaffected atoms as glsa-check spells them. */
-export function glsaAtoms(glsa: Glsa): GlsaPathAtoms[] {
+export function glsaAtoms(glsa: Pick<Glsa, "packages">): GlsaPathAtoms[] {
   return glsa.packages.map((p) => ({
     pkg: p.name,
     arch: p.arch,
@@ -128,7 +128,7 @@ export interface CompiledPath {
   unaffected: GlsaMatcher[];
 }
 
-export function compileGlsa(glsa: Glsa): CompiledPath[] {
+export function compileGlsa(glsa: Pick<Glsa, "packages">): CompiledPath[] {
   return glsa.packages.map((p) => ({
     pkg: p.name,
     arch: p.arch,

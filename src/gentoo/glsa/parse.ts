@@ -7,69 +7,17 @@
  */
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { parseAtom } from "../atom.js";
+import {
+  GLSA_DTD_URLS,
+  type Glsa,
+  GlsaFormatError,
+  type GlsaPackage,
+  type GlsaReference,
+  type GlsaVersionRange,
+  versionRange,
+} from "./model.js";
 
-export const GLSA_RANGES = ["le", "lt", "eq", "gt", "ge", "rle", "rlt", "rge", "rgt"] as const;
-export type GlsaRange = (typeof GLSA_RANGES)[number];
-
-export interface GlsaVersionRange {
-  range: GlsaRange;
-  /** The version, without any `:slot` written in the element text. */
-  version: string;
-  /** The slot: the `slot` attribute (unless empty or `*`), or a `:slot` written after the version. */
-  slot: string | null;
-  /** The element text as written (whitespace collapsed), e.g. `3.24.48:3`. */
-  text: string;
-}
-
-export interface GlsaPackage {
-  /** `category/name` */
-  name: string;
-  /** `*` or space-separated keywords (old GLSAs), as written. */
-  arch: string;
-  auto: boolean;
-  vulnerable: GlsaVersionRange[];
-  unaffected: GlsaVersionRange[];
-}
-
-export interface GlsaReference {
-  text: string;
-  link: string | null;
-}
-
-export interface Glsa {
-  id: string;
-  title: string;
-  synopsis: string;
-  /** `ebuild`, `infrastructure` or `informational`. */
-  productType: string;
-  product: string;
-  announced: string;
-  revised: string;
-  revisedCount: number;
-  bugs: string[];
-  access: string;
-  /** One entry per `<package>` element, in document order (a name may appear twice). */
-  packages: GlsaPackage[];
-  /** The `<impact type>`: high, normal, low (also seen: medium, minimal). */
-  severity: string;
-  /** The resolution as plain text: paragraphs, and commands from `<code>` blocks. */
-  resolution: string;
-  references: GlsaReference[];
-  /** Every CVE id cited by the references, in order, without duplicates (old `CAN-` ids as `CVE-`). */
-  cves: string[];
-}
-
-export const GLSA_DTD_URLS = ["http://www.gentoo.org/dtd/glsa.dtd", "http://www.gentoo.org/dtd/glsa-2.dtd"];
-
-/** The GLSA is not one Portage would accept; `kind` is Portage's exception. */
-export class GlsaFormatError extends Error {
-  readonly kind: "GlsaTypeException" | "GlsaFormatException";
-  constructor(message: string, kind: GlsaFormatError["kind"] = "GlsaFormatException") {
-    super(message);
-    this.name = "GlsaFormatError";
-    this.kind = kind;
-  }
-}
+export * from "./model.js";
 
 // preserveOrder keeps `<p>` and `<code>` in document order; entities are decoded by us for the
 // fields we keep, and the long prose elements are not built into trees at all.
@@ -140,8 +88,24 @@ export function stripText(s: string): string {
 
 const text = (n: XmlNode) => stripText(rawText(n));
 
-function first(root: XmlNode[], tag: string): XmlNode {
-  const n = findAll(root, tag)[0];
+/** The top-level elements of `<glsa>` by name (all GLSAs keep their fields there). */
+type Fields = Map<string, XmlNode[]>;
+
+function fieldsOf(root: XmlNode[]): Fields {
+  const fields: Fields = new Map();
+  for (const n of root) {
+    const t = tagOf(n);
+    if (t === "#text") continue;
+    const list = fields.get(t) ?? [];
+    list.push(n);
+    fields.set(t, list);
+  }
+  return fields;
+}
+
+/** The first `<tag>`: a direct child, else anywhere below (as getElementsByTagName finds it). */
+function first(root: XmlNode[], fields: Fields, tag: string): XmlNode {
+  const n = fields.get(tag)?.[0] ?? findAll(root, tag)[0];
   if (!n) throw new GlsaFormatError(`missing <${tag}>`);
   return n;
 }
@@ -168,42 +132,43 @@ export function parseGlsa(xml: string, expectedId?: string): Glsa {
   if (valid !== true)
     throw new GlsaFormatError(`not well-formed XML: line ${valid.err.line}: ${valid.err.msg}`);
   const doc = parser.parse(xml) as XmlNode[];
-  const rootNode = findAll(doc, "glsa")[0];
+  const rootNode = doc.find((n) => tagOf(n) === "glsa") ?? findAll(doc, "glsa")[0];
   if (!rootNode) throw new GlsaFormatError("no <glsa> element");
   const id = attr(rootNode, "id");
   if (expectedId !== undefined && id !== expectedId)
     throw new GlsaFormatError(`filename and internal id don't match: ${id} != ${expectedId}`);
   const root = childrenOf(rootNode);
+  const fields = fieldsOf(root);
 
-  const revisedNode = first(root, "revised");
+  const revisedNode = first(root, fields, "revised");
   const count = attr(revisedNode, "count");
   if (!count) throw new GlsaFormatError(`count attribute is missing or blank in GLSA ${id}`);
   if (!/^\s*[+-]?\d+\s*$/.test(count))
     throw new GlsaFormatError(`revision count in GLSA ${id} is not an integer: ${count}`);
 
   // Portage requires these even though it does not need their text here.
-  for (const tag of ["description", "workaround", "impact"]) first(root, tag);
-  const references = findAll(childrenOf(first(root, "references")), "uri").map((u) => ({
+  for (const tag of ["description", "workaround", "impact"]) first(root, fields, tag);
+  const references = findAll(childrenOf(first(root, fields, "references")), "uri").map((u) => ({
     text: stripText(childrenOf(u).map(rawText).join("")),
     link: u[":@"]?.link === undefined ? null : attr(u, "link"),
   }));
-  const product = first(root, "product");
-  const accessNode = findAll(root, "access")[0];
+  const product = first(root, fields, "product");
+  const accessNode = fields.get("access")?.[0] ?? findAll(root, "access")[0];
 
   return {
     id,
-    title: text(first(root, "title")),
-    synopsis: text(first(root, "synopsis")),
+    title: text(first(root, fields, "title")),
+    synopsis: text(first(root, fields, "synopsis")),
     productType: attr(product, "type"),
     product: text(product),
-    announced: text(first(root, "announced")),
+    announced: text(first(root, fields, "announced")),
     revised: text(revisedNode),
     revisedCount: Number.parseInt(count.trim(), 10),
-    bugs: findAll(root, "bug").map(text),
+    bugs: (fields.get("bug") ?? findAll(root, "bug")).map(text),
     access: accessNode ? text(accessNode) : "",
-    packages: findAll(childrenOf(first(root, "affected")), "package").map((p) => parsePackage(p)),
-    severity: attr(first(root, "impact"), "type"),
-    resolution: renderProse(childrenOf(first(root, "resolution"))),
+    packages: findAll(childrenOf(first(root, fields, "affected")), "package").map((p) => parsePackage(p)),
+    severity: attr(first(root, fields, "impact"), "type"),
+    resolution: renderProse(childrenOf(first(root, fields, "resolution"))),
     references,
     cves: cvesOf(references),
   };
@@ -231,28 +196,6 @@ function parsePackage(p: XmlNode): GlsaPackage {
 
 function parseRange(pkg: string, v: XmlNode): GlsaVersionRange {
   return versionRange(pkg, attr(v, "range"), text(v), attr(v, "slot"));
-}
-
-/** A `<vulnerable>`/`<unaffected>` element from its range, text and slot attribute. */
-export function versionRange(
-  pkg: string,
-  range: string,
-  written: string,
-  slotAttribute = "",
-): GlsaVersionRange {
-  if (!(GLSA_RANGES as readonly string[]).includes(range))
-    throw new GlsaFormatError(`invalid range found for '${pkg}': ${range}`);
-  const attrSlot = slotAttribute.trim();
-  const colon = written.indexOf(":");
-  const textSlot = colon === -1 ? null : written.slice(colon + 1);
-  if (textSlot !== null && attrSlot && attrSlot !== "*")
-    throw new GlsaFormatError(`'${pkg}': slot given twice (${written}, slot="${attrSlot}")`);
-  return {
-    range: range as GlsaRange,
-    version: colon === -1 ? written : written.slice(0, colon),
-    slot: attrSlot && attrSlot !== "*" ? attrSlot : textSlot,
-    text: written,
-  };
 }
 
 function cvesOf(references: GlsaReference[]): string[] {
