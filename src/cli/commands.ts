@@ -4,10 +4,12 @@
  */
 import type { Command } from "commander";
 import { register as audit } from "./audit.js";
+import { register as build } from "./build.js";
 import { register as check } from "./check.js";
 import { register as importAnsible } from "./import-ansible.js";
 import { register as plan } from "./plan.js";
+import { register as shell } from "./shell.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [plan, importAnsible, check, audit];
+export const commands: RegisterCommand[] = [plan, build, shell, check, audit, importAnsible];

@@ -96,6 +96,10 @@ export function sandboxArgs(
   const writable = [...ALWAYS_WRITABLE, ...(opts.writable ?? [])];
   for (const w of writable) {
     if (!isAbsolute(w)) throw new InputError(`sandbox: writable path ${w} is not absolute`);
+    if (w === "/")
+      throw new InputError(
+        "sandbox: the host's / cannot be writable (mount points would be made on the host)",
+      );
     if (w === "/cvmfs" || w.startsWith("/cvmfs/"))
       throw new InputError(`sandbox: ${w} is under /cvmfs, which the sandbox owns`);
     args.push("--bind-try", w, w);
@@ -209,4 +213,33 @@ function sysctl(name: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Carried by every program a build starts (pipeline/lock.ts finds what a killed build left running). */
+export const RUN_ID_ENV = "COMPAT_RUN_ID";
+
+/** Variables passed from the caller into a clean environment: terminal and proxies. */
+const PASSED_THROUGH = [
+  "TERM",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+];
+
+/**
+ * A clean environment for programs run in a layer during a build: a standard PATH, HOME, a UTF-8
+ * C locale, the terminal and proxy settings, the build's run id (lock.ts), and nothing of the
+ * caller's library or tool paths (LD_LIBRARY_PATH, PKG_CONFIG_PATH, PERL5LIB …).
+ */
+export function cleanEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    LC_ALL: "C.UTF-8",
+  };
+  for (const k of [...PASSED_THROUGH, RUN_ID_ENV]) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return { ...env, ...extra };
 }

@@ -2,7 +2,7 @@
  * The stages of a debian-flavor build, in order (DESIGN.md "Flavors": Debian binaries relocated
  * into the prefix). `compat plan` lists them and the pipeline runs them.
  */
-import { CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE, type StageInfo } from "../stage.js";
+import { ACTIVATE_STAGE, CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE, type StageInfo } from "../stage.js";
 
 export const DEBIAN_STAGES = [
   {
@@ -18,9 +18,11 @@ export const DEBIAN_STAGES = [
   { id: "configure", description: "write startprefix and the environment the layer needs" },
   { id: "locales", description: "add the locale.gen lines and generate the locales" },
   HOST_LINKS_STAGE,
+  { id: "record", description: "write the build record: installed packages, build.json" },
+  // the checks look for the build record, and run before the final (variant) links, as in EESSI
   CHECK_STAGE,
   FINALIZE_STAGE,
-  { id: "record", description: "write the build record: installed packages, build.json" },
+  ACTIVATE_STAGE,
 ] as const satisfies readonly StageInfo[];
 
 export type DebianStageId = (typeof DEBIAN_STAGES)[number]["id"];

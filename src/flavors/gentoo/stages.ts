@@ -2,7 +2,7 @@
  * The stages of a gentoo-flavor build, in order. They follow EESSI's role
  * (reference/compat-layer.md §2.4–2.5); `compat plan` lists them and the pipeline runs them.
  */
-import { CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE, type StageInfo } from "../stage.js";
+import { ACTIVATE_STAGE, CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE, type StageInfo } from "../stage.js";
 
 export const GENTOO_STAGES = [
   {
@@ -23,6 +23,9 @@ export const GENTOO_STAGES = [
     id: "bootstrap",
     description: "run bootstrap-prefix.sh <EPREFIX> noninteractive twice: up to stage3, then to the end",
   },
+  // EESSI makes the plain host links right after the bootstrap (install_prefix.yml), so the
+  // emerge calls that follow see the host's users, groups and DNS.
+  HOST_LINKS_STAGE,
   {
     id: "overlays",
     description:
@@ -35,14 +38,15 @@ export const GENTOO_STAGES = [
   { id: "install", description: "emerge the package sets, then the packages that apply to this arch" },
   { id: "remove", description: "unmerge the build-only packages" },
   { id: "locales", description: "add the locale.gen lines and run locale-gen" },
-  HOST_LINKS_STAGE,
-  CHECK_STAGE,
-  FINALIZE_STAGE,
   {
     id: "record",
     description:
       "write the build record: installed packages (qlist -IRv), build.json, bootstrap script and sha256",
   },
+  // the checks look for the build record, and run before the final (variant) links, as in EESSI
+  CHECK_STAGE,
+  FINALIZE_STAGE,
+  ACTIVATE_STAGE,
 ] as const satisfies readonly StageInfo[];
 
 export type GentooStageId = (typeof GENTOO_STAGES)[number]["id"];

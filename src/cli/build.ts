@@ -1,0 +1,98 @@
+/**
+ * `compat build SPEC [--arch A] [--root DIR] [--resume RUN] [--dry-run] [--json]`: build one layer.
+ */
+import { relative } from "node:path";
+import type { Command } from "commander";
+import type { LayerPlan } from "../flavors/plan.js";
+import { log } from "../log.js";
+import { buildLayer, DEFAULT_RUNS_DIR, planBuild } from "../pipeline/build.js";
+import { HumanProgress, JsonEvents } from "../pipeline/progress.js";
+import { BuildInterrupted } from "../pipeline/runner.js";
+import { printJson, style } from "./output.js";
+import { renderPlanText } from "./plan.js";
+
+/** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
+export const INTERRUPTED_EXIT = 130;
+
+interface BuildCliOptions {
+  arch?: string;
+  root?: string;
+  resume?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  runsDir?: string;
+}
+
+const shown = (p: string) => {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith("..") ? r : p;
+};
+
+export function register(program: Command): void {
+  program
+    .command("build")
+    .description(
+      "build a layer for one arch: stages in a run directory, built aside, moved into place when all passed",
+    )
+    .argument("<spec>", "layer spec (YAML)")
+    .option("-a, --arch <arch>", "CPU family to build (default: the host's, when the spec lists it)")
+    .option(
+      "--root <dir>",
+      "local directory that stands for /cvmfs/<repository> (default: compat-root/<repository>)",
+    )
+    .option("--resume <run>", "continue a failed or interrupted build after its last completed stage")
+    .option("--dry-run", "print the plan (stages, paths) and build nothing")
+    .option("--json", "progress as JSON events on stdout, one object per line (docs/cli.md)")
+    .option("--runs-dir <dir>", "where run directories go", DEFAULT_RUNS_DIR)
+    .action(async (specFile: string, opts: BuildCliOptions) => {
+      if (opts.dryRun) {
+        const p = await planBuild({ specFile, arch: opts.arch, root: opts.root });
+        if (opts.json) printJson(p);
+        else {
+          process.stdout.write(renderPlanText(p.layerPlan as LayerPlan));
+          process.stdout.write(
+            `\n${style.bold("Where")}\n  layer goes to   ${shown(p.target)}\n  built aside in  ${shown(p.target.replace(/[^/]+$/, ""))}.build-<run id>/\n  run record in   ${shown(opts.runsDir ?? DEFAULT_RUNS_DIR)}/<run id>/\n`,
+          );
+        }
+        return;
+      }
+      const controller = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        log.warn(`${sig}: stopping the build (the run can be resumed)`);
+        controller.abort();
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+      const archArg = opts.arch ? ` --arch ${opts.arch}` : "";
+      const rootArg = opts.root ? ` --root ${opts.root}` : "";
+      const runsArg = opts.runsDir && opts.runsDir !== DEFAULT_RUNS_DIR ? ` --runs-dir ${opts.runsDir}` : "";
+      try {
+        const outcome = await buildLayer({
+          specFile,
+          arch: opts.arch,
+          root: opts.root,
+          resume: opts.resume,
+          runsDir: opts.runsDir,
+          reporter: opts.json ? new JsonEvents() : new HumanProgress(),
+          signal: controller.signal,
+          resumeHint: (id) => `compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${id}`,
+        });
+        if (!opts.json)
+          process.stdout.write(
+            `layer: ${shown(outcome.layer)}\n` +
+              (outcome.previousLayer ? `previous layer kept as: ${shown(outcome.previousLayer)}\n` : "") +
+              `run: ${shown(outcome.runDir)}\n` +
+              `enter it: compat shell ${specFile}${archArg}${rootArg}\n`,
+          );
+      } catch (e) {
+        if (!(e instanceof BuildInterrupted)) throw e;
+        log.error(
+          `${e.message}; continue with: compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${e.runId}`,
+        );
+        process.exitCode = INTERRUPTED_EXIT;
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+}

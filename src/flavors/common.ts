@@ -1,0 +1,148 @@
+/**
+ * Stages both flavors share: the arch guard, the host links in their two phases and the build
+ * record. They call src/layer; each flavor puts them where its order wants them.
+ */
+
+import { arch as nodeArch } from "node:process";
+import { runCheckStage } from "../checks/stage.js";
+import { InputError } from "../errors.js";
+import { run } from "../exec/run.js";
+import { hostFacts, writeReprod } from "../layer/reprod.js";
+import { makeHostLinks } from "../layer/symlinks.js";
+import { nodeArchToArch, type ResolvedLayer } from "../spec/resolve.js";
+import type { Arch } from "../spec/schema.js";
+import { CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE } from "./stage.js";
+import type { BuildStage, Flavor, StageContext } from "./types.js";
+
+/** EESSI's architecture guard: no cross-building, the host's CPU family must be the layer's. */
+export function assertHostArch(arch: Arch, host: string = nodeArch): void {
+  const hostArch = nodeArchToArch(host);
+  if (hostArch !== arch)
+    throw new InputError(
+      `this machine is ${hostArch ?? host}, the layer is for ${arch}: a layer is built on its own CPU family`,
+      {
+        hint: `build on a ${arch} machine, or choose --arch ${hostArch ?? host} if the spec lists it`,
+      },
+    );
+}
+
+export function hostLinksStage(): BuildStage {
+  return {
+    ...HOST_LINKS_STAGE,
+    run: (ctx) => linkHostFiles(ctx, "plain"),
+  };
+}
+
+export function finalizeStage(): BuildStage {
+  return {
+    ...FINALIZE_STAGE,
+    run: (ctx) => linkHostFiles(ctx, "final"),
+  };
+}
+
+async function linkHostFiles(ctx: StageContext, phase: "plain" | "final"): Promise<void> {
+  const { layer } = ctx;
+  if (phase === "final" && layer.hostLinks.every((l) => l.final === l.plain)) {
+    ctx.note("the final host links are the plain ones: nothing to change");
+    return;
+  }
+  const r = await makeHostLinks(
+    { prefixDir: ctx.prefixDir, prefix: layer.prefix },
+    layer.prefix,
+    layer.hostLinks,
+    phase,
+    { logTo: ctx.log, signal: ctx.signal },
+  );
+  const inPrefix = (p: string) => p.slice(layer.prefix.length + 1);
+  ctx.note(
+    `${r.linked.length} ${phase} host link(s)${r.replaced.length > 0 ? `, replacing ${r.replaced.map(inPrefix).join(", ")}` : ""}`,
+  );
+}
+
+/**
+ * The check suite (src/checks) on the layer being built, through the sandbox and startprefix, as
+ * EESSI runs its ReFrame tests before the final links. It runs after the build record (which a
+ * check looks for); the report goes to the run directory; a failed check fails the stage.
+ */
+export function checkStage(): BuildStage {
+  return {
+    ...CHECK_STAGE,
+    run: async (ctx) => {
+      const report = await runCheckStage({
+        layer: ctx.layer,
+        prefixDir: ctx.prefixDir,
+        runDir: ctx.runDir,
+        onResult: (r) => {
+          ctx.log.write(`${r.status.padEnd(7)} ${r.id}: ${r.evidence.found} (${r.durationMs} ms)\n`);
+          if (r.status === "fail") ctx.note(`${r.id} failed`);
+        },
+      });
+      const s = report.summary;
+      ctx.note(`${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
+    },
+  };
+}
+
+export interface RecordExtras {
+  suiteOf?: (layer: ResolvedLayer) => string | undefined;
+  gentooCommitOf?: (layer: ResolvedLayer) => string | undefined;
+  /** Extra files of the record, e.g. the bootstrap script. */
+  files?: (ctx: StageContext) => Promise<Record<string, string | Buffer>>;
+  /** packages.txt from the installed packages (default: `name-version` lines, sorted). */
+  packagesTxt?: (ctx: StageContext) => Promise<string>;
+}
+
+export function recordStage(
+  info: { id: string; description: string },
+  flavor: Flavor,
+  extras: RecordExtras = {},
+): BuildStage {
+  return {
+    ...info,
+    run: async (ctx) => {
+      const packagesTxt = extras.packagesTxt
+        ? await extras.packagesTxt(ctx)
+        : (await flavor.installed(ctx.prefixDir, ctx.layer))
+            .map((p) => `${p.name}-${p.version}\n`)
+            .sort()
+            .join("");
+      const dir = await writeReprod(ctx.prefixDir, {
+        packagesTxt,
+        specText: ctx.specText,
+        extra: extras.files ? await extras.files(ctx) : {},
+        record: {
+          runId: ctx.runId,
+          ...(await hostFacts()),
+          flavor: ctx.layer.spec.flavor,
+          arch: ctx.layer.arch,
+          prefix: ctx.layer.prefix,
+          specHash: ctx.specHash,
+          suite: extras.suiteOf?.(ctx.layer),
+          gentooCommit: extras.gentooCommitOf?.(ctx.layer),
+          toolVersions: await flavor.toolVersions(),
+          compatVersion: process.env.npm_package_version ?? "0.1.0",
+          start: ctx.startedAt.toISOString(),
+          end: new Date().toISOString(),
+        },
+      });
+      ctx.note(
+        `build record in ${dir.slice(ctx.prefixDir.length + 1)} (${packagesTxt.split("\n").length - 1} packages)`,
+      );
+    },
+  };
+}
+
+/** `tool --version`'s first line, or "missing". */
+export async function toolVersion(cmd: string, args: readonly string[] = ["--version"]): Promise<string> {
+  try {
+    const r = await run(cmd, args, { timeoutMs: 10_000 });
+    return (
+      (r.stdout || r.stderr)
+        .split("\n")
+        .find((l) => l.trim())
+        ?.trim() ?? "unknown"
+    );
+  } catch {
+    return "missing";
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The debian flavor: Debian binary packages (mmdebstrap) relocated into the prefix with patchelf
+ * (reference/relocation.md). Minutes instead of hours, for development, CI and demos, with the
+ * limits listed in the README. The work itself is in src/debian and src/layer; this module puts it
+ * in order and in the sandbox.
+ */
+import { existsSync } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { configureDebianLayer } from "../../debian/configure.js";
+import { runMmdebstrap } from "../../debian/mmdebstrap.js";
+import { formatPackageList, readDpkgStatus } from "../../debian/status.js";
+import { InputError } from "../../errors.js";
+import { requireTool } from "../../exec/run.js";
+import { ensureSandbox } from "../../exec/sandbox.js";
+import { generateLocales, installLocaleLister } from "../../layer/locales.js";
+import { formatRelocationReport, relocateTree } from "../../layer/relocate.js";
+import {
+  assertHostArch,
+  checkStage,
+  finalizeStage,
+  hostLinksStage,
+  recordStage,
+  toolVersion,
+} from "../common.js";
+import { applyPlannedFiles } from "../files.js";
+import { planLayer } from "../plan.js";
+import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
+import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
+
+export const id = "debian" as const;
+export const displayName = "Debian, relocated";
+export const urls = ["https://gitlab.mister-muffin.de/josch/mmdebstrap", "https://github.com/NixOS/patchelf"];
+
+/** Host programs a debian-flavor build runs. */
+export const HOST_TOOLS = ["mmdebstrap", "patchelf"];
+
+const stage = (sid: DebianStageId, run: (ctx: StageContext) => Promise<void>): BuildStage => {
+  const info = DEBIAN_STAGES.find((s) => s.id === sid)!;
+  return { id: info.id, description: info.description, run };
+};
+
+const settingsOf = (ctx: StageContext) => {
+  const s = ctx.layer.spec.debian;
+  if (!s) throw new InputError("flavor debian needs a `debian:` section");
+  return s;
+};
+
+/** Where mmdebstrap puts the tree before it is moved to the prefix. */
+const rootfsOf = (ctx: StageContext) => join(ctx.workDir, "rootfs");
+
+async function preflight(ctx: StageContext): Promise<void> {
+  assertHostArch(ctx.layer.arch);
+  for (const t of HOST_TOOLS) await requireTool(t);
+  await ensureSandbox();
+  // Package names are checked by apt in the bootstrap stage, the first that touches packages: a
+  // separate `apt --simulate` here would fetch the package lists twice (about 10 s of a cold build).
+}
+
+async function bootstrap(ctx: StageContext): Promise<void> {
+  const rootfs = rootfsOf(ctx);
+  await rm(rootfs, { recursive: true, force: true });
+  const s = settingsOf(ctx);
+  ctx.note(`mmdebstrap ${s.suite} (${s.variant} + ${s.packages.length} packages)`);
+  await runMmdebstrap({
+    settings: s,
+    arch: ctx.layer.arch,
+    targetDir: rootfs,
+    logTo: ctx.log,
+    signal: ctx.signal,
+  });
+}
+
+/** Moves the tree to the prefix directory and relocates it (the flavor's "install"). */
+async function relocate(ctx: StageContext): Promise<void> {
+  const rootfs = rootfsOf(ctx);
+  if (existsSync(rootfs)) {
+    await rm(ctx.prefixDir, { recursive: true, force: true });
+    await rename(rootfs, ctx.prefixDir);
+  } else if (!existsSync(ctx.prefixDir)) {
+    throw new InputError(
+      `neither ${rootfs} nor ${ctx.prefixDir} exists: the bootstrap stage must run again`,
+      {
+        hint: "start a new build without --resume",
+      },
+    );
+  }
+  ctx.note("patching ELF objects, shebangs and symlinks");
+  const report = await relocateTree({
+    treeDir: ctx.prefixDir,
+    prefix: ctx.layer.prefix,
+    logTo: ctx.log,
+    signal: ctx.signal,
+  });
+  for (const line of formatRelocationReport(report)) ctx.log.write(`${line}\n`);
+  ctx.note(
+    `${report.elf.executables} executables, ${report.elf.libraries} libraries, ${report.shebangs.rewritten} shebangs, ${report.symlinks.rewritten} symlinks relocated`,
+  );
+}
+
+/** The environment fixes (same-length string patches, perl, Lmod, ldd) and startprefix (relocation.md §6). */
+async function configure(ctx: StageContext): Promise<void> {
+  ctx.note("environment fixes and startprefix");
+  await configureDebianLayer({
+    treeDir: ctx.prefixDir,
+    prefix: ctx.layer.prefix,
+    inLayer: ctx.inLayer,
+    logTo: ctx.log,
+  });
+}
+
+/** The spec's locale.gen lines, compiled by the layer's localedef in directory form. */
+async function locales(ctx: StageContext): Promise<void> {
+  await applyPlannedFiles(ctx.prefixDir, planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
+  const r = await generateLocales({
+    treeDir: ctx.prefixDir,
+    prefix: ctx.layer.prefix,
+    locales: ctx.layer.spec.locales,
+    inLayer: ctx.inLayer,
+    logTo: ctx.log,
+  });
+  await installLocaleLister(ctx.prefixDir, ctx.layer.prefix);
+  ctx.note(`${r.generated.map((g) => g.name).join(", ") || "no locales"} in ${r.dir}`);
+}
+
+export async function debianInstalled(prefixDir: string): Promise<InstalledPackage[]> {
+  const db = await readDpkgStatus(prefixDir);
+  return db.packages.map((p) => ({ name: p.name, version: p.version, qualifier: p.architecture }));
+}
+
+export const api: Flavor = {
+  plan() {
+    return [
+      stage("preflight", preflight),
+      stage("bootstrap", bootstrap),
+      stage("relocate", relocate),
+      stage("configure", configure),
+      stage("locales", locales),
+      hostLinksStage(),
+      recordStage(DEBIAN_STAGES.find((s) => s.id === "record")!, api, {
+        packagesTxt: async (ctx) => formatPackageList((await readDpkgStatus(ctx.prefixDir)).packages),
+        suiteOf: (layer) => layer.spec.debian?.suite,
+      }),
+      checkStage(),
+      finalizeStage(),
+    ];
+  },
+  bootstrap,
+  configure,
+  install: relocate,
+  remove: async (ctx) => {
+    throw new InputError(
+      `the debian flavor cannot remove packages from a relocated layer (${ctx.layer.prefix})`,
+      {
+        hint: "take the package out of debian.packages and build the layer again",
+      },
+    );
+  },
+  installed: (prefixDir) => debianInstalled(prefixDir),
+  advisorySource: (layer) => ({
+    id: "debian-security",
+    description: `Debian's security tracker for ${layer.spec.debian?.suite ?? "the suite"}`,
+    url: "https://security-tracker.debian.org/tracker/data/json",
+  }),
+  toolVersions: async () => ({
+    mmdebstrap: await toolVersion("mmdebstrap"),
+    patchelf: await toolVersion("patchelf"),
+    bwrap: await toolVersion("bwrap"),
+  }),
+};

@@ -1,0 +1,257 @@
+/**
+ * The gentoo flavor cannot complete here (no Gentoo mirrors), so these tests run everything around
+ * the bootstrap for real: the pinned checkout against a local git repository, the Portage files,
+ * the disk check, the script's sha256 check, and the bootstrap's command lines in the sandbox.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CompatError, InputError, ValidationError } from "../../errors.js";
+import { createStageContext } from "../../pipeline/build.js";
+import { parseSpec } from "../../spec/load.js";
+import { resolveLayer } from "../../spec/resolve.js";
+import type { StageContext } from "../types.js";
+import { fetchBootstrapScript } from "./bootstrap-script.js";
+import {
+  api,
+  asBuildUser,
+  BUILD_UID,
+  bootstrapCommand,
+  gentooInstalled,
+  isPortageConfigFile,
+  parseSize,
+} from "./index.js";
+
+const testdata = join(import.meta.dirname, "testdata");
+const FIXTURE_SHA = createHash("sha256")
+  .update(readFileSync(join(testdata, "record-invocation.sh")))
+  .digest("hex");
+let scratch: string;
+let gitRepo: string;
+let commits: string[];
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.org", ...args], {
+    cwd,
+    encoding: "utf8",
+  }).trim();
+
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), "compat-gentoo-"));
+  chmodSync(scratch, 0o755);
+  // a stand-in for gentoo.git: two commits, fetchable by id as GitHub allows
+  gitRepo = join(scratch, "gentoo.git");
+  mkdirSync(gitRepo);
+  git(gitRepo, "init", "-q", "-b", "master");
+  git(gitRepo, "config", "uploadpack.allowAnySHA1InWant", "true");
+  writeFileSync(join(gitRepo, "profiles-version"), "1\n");
+  git(gitRepo, "add", ".");
+  git(gitRepo, "commit", "-qm", "first");
+  writeFileSync(join(gitRepo, "profiles-version"), "2\n");
+  git(gitRepo, "commit", "-qam", "second");
+  commits = git(gitRepo, "log", "--format=%H").split("\n").reverse();
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function specText(extra: { commit: string; script?: string; sha256?: string; space?: string }) {
+  return `
+repository: software.example.org
+stack: eessi
+version: "2026.06"
+arches: [x86_64]
+flavor: gentoo
+gentoo:
+  repository: { url: "file://${gitRepo}", branch: master, commit: ${extra.commit} }
+  packageMask: ">=sys-devel/gcc-15"
+  makeConf: { 0001_use_rpath.conf: 'LDFLAGS="\${LDFLAGS} -Wl,-rpath,\${EPREFIX}/usr/lib64"' }
+  trustedDirs: ["{prefix}/lib/nvidia"]
+  overlays: [{ name: eessi, url: "https://github.com/EESSI/gentoo-overlay.git", commit: ea41ecc, eclassOverrides: true }]
+  bootstrap:
+    script: { path: "${extra.script ?? join(testdata, "record-invocation.sh")}"${extra.sha256 ? `, sha256: "${extra.sha256}"` : ""} }
+    requiredSpace: "${extra.space ?? "1 MB"}"
+`;
+}
+
+function context(name: string, text: string): StageContext & { notes: string[]; logText: () => string } {
+  const layer = resolveLayer(parseSpec(text, "gentoo.yaml").spec, "x86_64");
+  const workDir = join(scratch, name);
+  mkdirSync(join(workDir, "prefix"), { recursive: true });
+  const log = new PassThrough();
+  let logged = "";
+  log.on("data", (c: Buffer) => {
+    logged += c.toString();
+  });
+  const notes: string[] = [];
+  const ctx = createStageContext({
+    layer,
+    specFile: join(scratch, "gentoo.yaml"),
+    specText: text,
+    specHash: "0".repeat(64),
+    runId: `test-${name}`,
+    runDir: workDir,
+    prefixDir: join(workDir, "prefix"),
+    workDir,
+    startedAt: new Date(),
+    log,
+    signal: new AbortController().signal,
+    onNote: (m) => notes.push(m),
+  });
+  return Object.assign(ctx, { notes, logText: () => logged });
+}
+
+const stageOf = (ctx: StageContext, id: string) => {
+  const s = api.plan(ctx.layer).find((x) => x.id === id);
+  if (!s) throw new Error(`no stage ${id}`);
+  return s;
+};
+
+describe("gentoo flavor", () => {
+  it("parses sizes as Ansible's human_to_bytes does (powers of 1024)", () => {
+    expect(parseSize("15 GB")).toBe(15 * 2 ** 30);
+    expect(parseSize("512M")).toBe(512 * 2 ** 20);
+    expect(parseSize("1.5 TiB")).toBe(1.5 * 2 ** 40);
+    expect(parseSize("100")).toBe(100);
+    expect(() => parseSize("lots")).toThrow(InputError);
+  });
+
+  it("repos: writes gentoo.conf and checks the tree out at the pinned commit, with .unpacked", async () => {
+    const ctx = context("repos", specText({ commit: commits[0]! }));
+    await stageOf(ctx, "repos").run(ctx);
+    const tree = join(ctx.prefixDir, "var/db/repos/gentoo");
+    expect(git(tree, "rev-parse", "HEAD")).toBe(commits[0]);
+    expect(readFileSync(join(tree, "profiles-version"), "utf8")).toBe("1\n");
+    expect(git(tree, "rev-list", "--count", "HEAD")).toBe("1"); // shallow, as EESSI clones
+    expect(existsSync(join(tree, ".unpacked"))).toBe(true);
+    const conf = readFileSync(join(ctx.prefixDir, "etc/portage/repos.conf/gentoo.conf"), "utf8");
+    expect(conf).toContain(`location  = ${ctx.layer.prefix}/var/db/repos/gentoo`);
+    expect(conf).toContain("auto-sync = no");
+
+    // again: nothing to do; with another pin: moved there
+    await stageOf(ctx, "repos").run(ctx);
+    expect(ctx.notes.some((n) => n.includes("already at"))).toBe(true);
+    const moved = context("repos", specText({ commit: commits[1]! }));
+    await stageOf(moved, "repos").run(moved);
+    expect(git(tree, "rev-parse", "HEAD")).toBe(commits[1]);
+  });
+
+  it("repos: a commit the repository does not have fails with git's message", async () => {
+    const ctx = context("repos-bad", specText({ commit: "f".repeat(40) }));
+    const err = (await stageOf(ctx, "repos")
+      .run(ctx)
+      .catch((e: unknown) => e)) as CompatError;
+    expect(err.exitCode).toBe(4);
+    expect(err.message).toMatch(/git failed/);
+  });
+
+  it("configure: writes the Portage files before the bootstrap, repos.conf of overlays later", async () => {
+    const ctx = context("configure", specText({ commit: commits[0]! }));
+    await stageOf(ctx, "configure").run(ctx);
+    const portage = join(ctx.prefixDir, "etc/portage");
+    expect(readFileSync(join(portage, "package.mask"), "utf8")).toBe(">=sys-devel/gcc-15\n");
+    expect(readFileSync(join(portage, "make.conf/0001_use_rpath.conf"), "utf8")).toContain("-Wl,-rpath");
+    expect(readFileSync(join(portage, "env/glibc-user-defined-trusted-dirs.conf"), "utf8")).toBe(
+      `EXTRA_EMAKE="user-defined-trusted-dirs=${ctx.layer.prefix}/lib/nvidia"\n`,
+    );
+    expect(existsSync(join(portage, "profile"))).toBe(true);
+    expect(existsSync(join(portage, "repos.conf/eessi.conf"))).toBe(false);
+    expect(isPortageConfigFile("etc/portage/repos.conf/eessi.conf")).toBe(false);
+    expect(isPortageConfigFile("etc/locale.gen")).toBe(false);
+  });
+
+  it("preflight: refuses a prefix without the required free space", async () => {
+    const ctx = context("space", specText({ commit: commits[0]!, space: "100000 TB" }));
+    const err = (await stageOf(ctx, "preflight")
+      .run(ctx)
+      .catch((e: unknown) => e)) as CompatError;
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toMatch(/not enough free space .* the spec requires 100000 TB/);
+  });
+
+  it("bootstrap: refuses a script whose sha256 is not the spec's, before running anything", async () => {
+    const ctx = context("sha", specText({ commit: commits[0]!, sha256: "0".repeat(64) }));
+    const err = (await stageOf(ctx, "bootstrap")
+      .run(ctx)
+      .catch((e: unknown) => e)) as CompatError;
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err.message).toBe(
+      `bootstrap-prefix.sh from ${join(testdata, "record-invocation.sh")} has sha256 ${FIXTURE_SHA}, the spec requires ${"0".repeat(64)}`,
+    );
+    expect(existsSync(join(ctx.prefixDir, "invocations.txt"))).toBe(false);
+    await expect(fetchBootstrapScript({ path: join(testdata, "not-a-script.sh") }, testdata)).rejects.toThrow(
+      /is not a script/,
+    );
+    const downloaded = await fetchBootstrapScript(
+      { url: "https://example.org/bootstrap-prefix.sh", sha256: FIXTURE_SHA },
+      testdata,
+      async () => readFileSync(join(testdata, "record-invocation.sh")),
+    );
+    expect(downloaded.origin).toBe("https://example.org/bootstrap-prefix.sh");
+  });
+
+  it("bootstrap: runs the script twice at the real prefix as a non-root user, first up to stage3", async () => {
+    const ctx = context("bootstrap", specText({ commit: commits[0]!, sha256: FIXTURE_SHA }));
+    const err = (await stageOf(ctx, "bootstrap")
+      .run(ctx)
+      .catch((e: unknown) => e)) as CompatError;
+    // the fixture bootstraps nothing, so the stage must notice that startprefix is missing
+    expect(err.message).toBe(`bootstrap-prefix.sh finished but ${ctx.layer.prefix}/startprefix is missing`);
+    const runs = readFileSync(join(ctx.prefixDir, "invocations.txt"), "utf8").trim().split("\n");
+    const isRoot = process.getuid?.() === 0;
+    const user = isRoot ? `uid=${BUILD_UID} user=portage` : `uid=${process.getuid?.()}`;
+    expect(runs[0]).toBe(`args=${ctx.layer.prefix} noninteractive`);
+    expect(runs[1]).toBe("stop=stage3");
+    expect(runs[2]).toContain(user);
+    expect(runs).toContain(`eprefix_env=${ctx.layer.prefix}`);
+    expect(runs).toContain("ld_library_path=unset");
+    expect(runs.filter((l) => l === "prefix writable")).toHaveLength(2);
+    expect(runs[7]).toBe("stop=");
+    // the script used is kept for the build record, with its sha256
+    expect(readFileSync(join(ctx.workDir, "bootstrap-prefix.sh.sha256"), "utf8")).toBe(
+      `${FIXTURE_SHA}  bootstrap-prefix.sh\n`,
+    );
+    expect(bootstrapCommand("/s.sh", "/cvmfs/x")).toEqual([
+      "/bin/bash",
+      "/s.sh",
+      "/cvmfs/x",
+      "noninteractive",
+    ]);
+  });
+
+  it.runIf(process.getuid?.() === 0)(
+    "runs Portage steps as the build user with a passwd that names it",
+    async () => {
+      const ctx = context("user", specText({ commit: commits[0]! }));
+      const r = await ctx.inLayer(
+        ["sh", "-c", "id -un; id -u; echo $EPREFIX; echo $PATH"],
+        await asBuildUser(ctx),
+      );
+      const [name, uid, eprefix, path] = r.stdout.trim().split("\n");
+      expect(name).toBe("portage");
+      expect(uid).toBe(String(BUILD_UID));
+      expect(eprefix).toBe(ctx.layer.prefix);
+      expect(path!.startsWith(`${ctx.layer.prefix}/usr/sbin:${ctx.layer.prefix}/usr/bin:`)).toBe(true);
+    },
+  );
+
+  it("reads installed packages from the vardb", async () => {
+    const ctx = context("vardb", specText({ commit: commits[0]! }));
+    for (const [cat, pf, slot] of [
+      ["sys-libs", "glibc-2.41-r5", "2.2"],
+      ["dev-lang", "python-3.13.5", "3.13"],
+      ["app-shells", "bash-5.2_p37", "0"],
+    ] as const) {
+      mkdirSync(join(ctx.prefixDir, "var/db/pkg", cat, pf), { recursive: true });
+      writeFileSync(join(ctx.prefixDir, "var/db/pkg", cat, pf, "SLOT"), `${slot}\n`);
+    }
+    mkdirSync(join(ctx.prefixDir, "var/db/pkg/sys-libs/not-a-cpv"));
+    expect(await gentooInstalled(ctx.prefixDir)).toEqual([
+      { name: "app-shells/bash", version: "5.2_p37", qualifier: "0" },
+      { name: "dev-lang/python", version: "3.13.5", qualifier: "3.13" },
+      { name: "sys-libs/glibc", version: "2.41-r5", qualifier: "2.2" },
+    ]);
+  });
+});

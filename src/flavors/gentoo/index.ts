@@ -1,0 +1,333 @@
+/**
+ * The gentoo flavor: Gentoo Prefix bootstrapped at the prefix path, in the order of EESSI's role
+ * (reference/compat-layer.md §2.4–2.5). Every stage runs the real tools (git, bootstrap-prefix.sh,
+ * emerge, equery, locale-gen, qlist) inside the sandbox with the layer at its prefix path.
+ *
+ * Gentoo's bootstrap refuses to run as root: run as root, the sandbox runs the Portage steps as
+ * uid 1001 ("portage", the user of EESSI's build container) in a user namespace, so what they write
+ * is still owned by the caller outside.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { chmod, mkdir, readdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { InputError, ToolError } from "../../errors.js";
+import { requireTool } from "../../exec/run.js";
+import { cleanEnvironment, ensureSandbox, type LayerRunOptions } from "../../exec/sandbox.js";
+import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
+import { readVardb, VDB_PATH } from "../../gentoo/vardb.js";
+import type { ResolvedLayer } from "../../spec/resolve.js";
+import {
+  assertHostArch,
+  checkStage,
+  finalizeStage,
+  hostLinksStage,
+  recordStage,
+  toolVersion,
+} from "../common.js";
+import { applyPlannedFiles } from "../files.js";
+import { planLayer } from "../plan.js";
+import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
+import { fetchBootstrapScript } from "./bootstrap-script.js";
+import { checkoutPinned } from "./git.js";
+import { GENTOO_STAGES, type GentooStageId } from "./stages.js";
+
+export const id = "gentoo" as const;
+export const displayName = "Gentoo Prefix";
+export const urls = [
+  "https://wiki.gentoo.org/wiki/Project:Prefix",
+  "https://github.com/EESSI/compatibility-layer",
+];
+
+/** The build user of EESSI's build container. */
+export const BUILD_UID = 1001;
+const BUILD_USER = "portage";
+
+/** Host programs the bootstrap needs (it compiles its stage 1 with the host's toolchain). */
+export const HOST_TOOLS = ["git", "gcc", "g++", "make", "perl", "patch"];
+
+/** Ansible's human_to_bytes, which EESSI's disk check uses: K, M, G, T are powers of 1024. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new InputError(`not a size: ${text} (expected e.g. 15 GB)`);
+  const power = ["", "K", "M", "G", "T"].indexOf(m[2]!.toUpperCase());
+  return Math.round(Number(m[1]) * 1024 ** power);
+}
+
+const workFile = (ctx: StageContext, name: string) => join(ctx.workDir, name);
+const SCRIPT = "bootstrap-prefix.sh";
+
+/** PATH and variables of EESSI's playbook: the prefix's programs first, EPREFIX, LC_ALL=C. */
+export function portageEnvironment(
+  layer: ResolvedLayer,
+  home: string,
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  const p = layer.prefix;
+  return cleanEnvironment({
+    PATH: `${p}/usr/sbin:${p}/usr/bin:${p}/sbin:${p}/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    EPREFIX: p,
+    LC_ALL: "C",
+    HOME: home,
+    ...extra,
+  });
+}
+
+/**
+ * Sandbox options for the Portage steps: as root, uid/gid BUILD_UID with a passwd and group that
+ * name it (the bootstrap asks `id -un`); unprivileged, the caller's own uid.
+ */
+export async function asBuildUser(
+  ctx: StageContext,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<LayerRunOptions> {
+  const home = workFile(ctx, "home");
+  await mkdir(home, { recursive: true });
+  const base: LayerRunOptions = {
+    env: portageEnvironment(ctx.layer, home, extraEnv),
+    writable: [ctx.workDir],
+  };
+  if (process.getuid?.() !== 0) return base;
+  const passwd = workFile(ctx, "passwd");
+  const group = workFile(ctx, "group");
+  const hostPasswd = readFileSync("/etc/passwd", "utf8");
+  const hostGroup = readFileSync("/etc/group", "utf8");
+  const without = (text: string) =>
+    text.split("\n").filter((l) => l && l.split(":")[2] !== String(BUILD_UID));
+  await writeFile(
+    passwd,
+    [...without(hostPasswd), `${BUILD_USER}:x:${BUILD_UID}:${BUILD_UID}:portage:${home}:/bin/bash`, ""].join(
+      "\n",
+    ),
+  );
+  await writeFile(group, [...without(hostGroup), `${BUILD_USER}:x:${BUILD_UID}:`, ""].join("\n"));
+  return {
+    ...base,
+    uid: BUILD_UID,
+    gid: BUILD_UID,
+    binds: [
+      { src: passwd, dest: "/etc/passwd", readOnly: true },
+      { src: group, dest: "/etc/group", readOnly: true },
+    ],
+  };
+}
+
+async function emerge(ctx: StageContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
+  ctx.note(`emerge ${args.join(" ")}`);
+  await ctx.inLayer(["emerge", ...args], await asBuildUser(ctx, env));
+}
+
+/** The bootstrap command line, as EESSI's prefix_install: `<script> <EPREFIX> noninteractive`. */
+export function bootstrapCommand(script: string, prefix: string): string[] {
+  return ["/bin/bash", script, prefix, "noninteractive"];
+}
+
+const stage = (sid: GentooStageId, run: (ctx: StageContext) => Promise<void>): BuildStage => {
+  const info = GENTOO_STAGES.find((s) => s.id === sid)!;
+  return { id: info.id, description: info.description, run };
+};
+
+async function preflight(ctx: StageContext): Promise<void> {
+  assertHostArch(ctx.layer.arch);
+  for (const t of HOST_TOOLS) await requireTool(t);
+  await ensureSandbox();
+  const gentoo = ctx.layer.spec.gentoo!;
+  const need = parseSize(gentoo.bootstrap.requiredSpace);
+  const fs = await statfs(ctx.workDir);
+  const avail = fs.bavail * fs.bsize;
+  if (avail < need)
+    throw new InputError(
+      `not enough free space for a Gentoo Prefix bootstrap: ${(avail / 2 ** 30).toFixed(1)} GiB free at ${ctx.workDir}, the spec requires ${gentoo.bootstrap.requiredSpace}`,
+      { hint: "free some space, use another --root, or lower gentoo.bootstrap.requiredSpace" },
+    );
+  ctx.note(`${(avail / 2 ** 30).toFixed(1)} GiB free (${gentoo.bootstrap.requiredSpace} required)`);
+}
+
+async function repos(ctx: StageContext): Promise<void> {
+  const repo = ctx.layer.spec.gentoo!.repository;
+  await applyPlannedFiles(
+    ctx.prefixDir,
+    planLayer(ctx.layer).files,
+    (p) => p === "etc/portage/repos.conf/gentoo.conf",
+  );
+  const dir = join(ctx.prefixDir, "var/db/repos/gentoo");
+  const head = await checkoutPinned(ctx, { url: repo.url, branch: repo.branch, commit: repo.commit, dir });
+  // Tells bootstrap-prefix.sh's do_tree() not to unpack a snapshot over the pinned checkout.
+  await writeFile(join(dir, ".unpacked"), "");
+  ctx.note(`Gentoo tree at ${head}`);
+}
+
+/** Portage files written before the bootstrap: all but repos.conf (repos, overlays) and locale.gen (locales). */
+export function isPortageConfigFile(path: string): boolean {
+  return path.startsWith("etc/portage/") && !path.startsWith("etc/portage/repos.conf/");
+}
+
+async function configure(ctx: StageContext): Promise<void> {
+  for (const d of ["etc/portage/make.conf", "etc/portage/profile"])
+    await mkdir(join(ctx.prefixDir, d), { recursive: true });
+  const written = await applyPlannedFiles(ctx.prefixDir, planLayer(ctx.layer).files, isPortageConfigFile);
+  ctx.note(`${written.length} Portage configuration file(s)`);
+}
+
+async function bootstrap(ctx: StageContext): Promise<void> {
+  const { layer } = ctx;
+  if (existsSync(join(ctx.prefixDir, "startprefix"))) {
+    ctx.note("the prefix has a startprefix: bootstrap done");
+    return;
+  }
+  const gentoo = layer.spec.gentoo!;
+  const script = await fetchBootstrapScript(gentoo.bootstrap.script, dirname(ctx.specFile));
+  const scriptPath = workFile(ctx, SCRIPT);
+  await writeFile(scriptPath, script.content);
+  await writeFile(`${scriptPath}.sha256`, `${script.sha256}  ${SCRIPT}\n`);
+  await chmod(scriptPath, 0o755);
+  ctx.note(`${SCRIPT} from ${script.origin} (sha256 ${script.sha256.slice(0, 16)}…)`);
+  const env: NodeJS.ProcessEnv = {};
+  if (gentoo.bootstrap.useFlags.length > 0)
+    env.MAKE_CONF_ADDITIONAL_USE = gentoo.bootstrap.useFlags.join(" ");
+  const onStdout = (c: Buffer) => {
+    for (const line of c.toString("utf8").split("\n"))
+      if (line.startsWith(">>> Installing") || line.startsWith("* ")) ctx.note(line.trim());
+  };
+  // Run 1 stops after stage 3; run 2 skips stages 1-3 through their .stageN-finished markers.
+  for (const stop of ["stage3", undefined]) {
+    const opts = await asBuildUser(ctx, stop ? { ...env, STOP_BOOTSTRAP_AFTER: stop } : env);
+    await ctx.inLayer(bootstrapCommand(scriptPath, layer.prefix), {
+      ...opts,
+      onStdout,
+      captureStdout: false,
+    });
+  }
+  const varTmp = join(ctx.prefixDir, "var/tmp");
+  for (const e of existsSync(varTmp) ? await readdir(varTmp) : [])
+    await rm(join(varTmp, e), { recursive: true, force: true });
+  if (!existsSync(join(ctx.prefixDir, "startprefix")))
+    throw new ToolError(
+      `${SCRIPT} finished but ${layer.prefix}/startprefix is missing`,
+      {
+        command: bootstrapCommand(scriptPath, layer.prefix).join(" "),
+        exitStatus: 0,
+      },
+      { hint: `see ${layer.prefix}/stage{1,2,3}.log in the build directory` },
+    );
+}
+
+async function overlays(ctx: StageContext): Promise<void> {
+  const { layer } = ctx;
+  const gentoo = layer.spec.gentoo!;
+  // EESSI's add_overlay.yml: gentoolkit (equery, used by the checks) and git first.
+  await emerge(ctx, ["--noreplace", "--verbose", "app-portage/gentoolkit", "dev-vcs/git"]);
+  const reposConf = join(ctx.prefixDir, "etc/portage/repos.conf");
+  await mkdir(reposConf, { recursive: true });
+  for (const o of gentoo.overlays) {
+    await writeFile(join(reposConf, `${o.name}.conf`), renderOverlayReposConf(o, layer.prefix));
+    if (o.syncType === "git")
+      await checkoutPinned(ctx, {
+        url: o.url,
+        branch: o.branch,
+        commit: o.commit,
+        dir: join(ctx.prefixDir, "var/db/repos", o.name),
+      });
+  }
+  const eclass = renderEclassOverridesConf(gentoo.overlays);
+  if (eclass) await writeFile(join(reposConf, "eclass-overrides.conf"), eclass);
+  else await rm(join(reposConf, "eclass-overrides.conf"), { force: true });
+  // Only repositories with auto-sync (non-git overlays, or git ones that ask for it) change here.
+  const autoSync = gentoo.overlays.filter((o) => o.autoSync ?? o.syncType !== "git").map((o) => o.name);
+  if (autoSync.length > 0) await emerge(ctx, ["--sync", ...autoSync]);
+}
+
+async function trustedDirs(ctx: StageContext): Promise<void> {
+  const dirs = ctx.layer.trustedDirs;
+  if (dirs.length === 0) {
+    ctx.note("no glibc trusted dirs in the spec");
+    return;
+  }
+  const want = `user-defined-trusted-dirs=${dirs.join(":")}`;
+  const opts = await asBuildUser(ctx);
+  const r = await ctx.inLayer(["equery", "has", "--package", "sys-libs/glibc", "EXTRA_EMAKE"], {
+    ...opts,
+    okStatuses: [0, 1, 3],
+  });
+  if (r.stdout.trim() === want) {
+    ctx.note(`glibc already built with ${want}`);
+    return;
+  }
+  // The env file and its package.env line (configure stage) keep the setting on later rebuilds.
+  await emerge(ctx, ["--oneshot", "--verbose", "sys-libs/glibc"], { EXTRA_EMAKE: want });
+}
+
+async function install(ctx: StageContext): Promise<void> {
+  for (const set of ctx.layer.sets) await emerge(ctx, ["--noreplace", "--verbose", `@${set}`]);
+  for (const atom of ctx.layer.packageAtoms) await emerge(ctx, ["--noreplace", "--verbose", atom]);
+}
+
+async function remove(ctx: StageContext): Promise<void> {
+  const installed = new Set((await gentooInstalled(ctx.prefixDir)).map((p) => p.name));
+  for (const name of ctx.layer.spec.gentoo!.removePackages) {
+    if (!installed.has(name)) {
+      ctx.note(`${name} is not installed`);
+      continue;
+    }
+    await emerge(ctx, ["--unmerge", "--quiet", name]);
+  }
+}
+
+async function locales(ctx: StageContext): Promise<void> {
+  await applyPlannedFiles(ctx.prefixDir, planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
+  await ctx.inLayer(["locale-gen"], await asBuildUser(ctx));
+}
+
+/** The installed packages, from the layer's vardb (`var/db/pkg`). */
+export async function gentooInstalled(prefixDir: string): Promise<InstalledPackage[]> {
+  if (!existsSync(join(prefixDir, VDB_PATH))) return [];
+  return readVardb(prefixDir, { fields: ["SLOT"] })
+    .packages.map((p) => ({ name: p.cp, version: p.version, qualifier: p.slot }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export const api: Flavor = {
+  plan(layer) {
+    void layer;
+    return [
+      stage("preflight", preflight),
+      stage("repos", repos),
+      stage("configure", configure),
+      stage("bootstrap", bootstrap),
+      hostLinksStage(),
+      stage("overlays", overlays),
+      stage("trusted-dirs", trustedDirs),
+      stage("install", install),
+      stage("remove", remove),
+      stage("locales", locales),
+      recordStage(GENTOO_STAGES.find((s) => s.id === "record")!, api, {
+        packagesTxt: async (ctx) => (await ctx.inLayer(["qlist", "-IRv"], await asBuildUser(ctx))).stdout,
+        files: async (ctx): Promise<Record<string, Buffer>> => {
+          const script = workFile(ctx, SCRIPT);
+          if (!existsSync(script)) return {};
+          return {
+            [SCRIPT]: await readFile(script),
+            [`${SCRIPT}.sha256`]: await readFile(`${script}.sha256`),
+          };
+        },
+        gentooCommitOf: (layer) => layer.spec.gentoo?.repository.commit,
+      }),
+      checkStage(),
+      finalizeStage(),
+    ];
+  },
+  bootstrap,
+  configure,
+  install,
+  remove,
+  installed: (prefixDir) => gentooInstalled(prefixDir),
+  advisorySource: () => ({
+    id: "glsa",
+    description: "Gentoo Linux Security Advisories (glsa.git), matched as glsa-check does",
+    url: "https://anongit.gentoo.org/git/data/glsa.git",
+  }),
+  toolVersions: async () => ({
+    bwrap: await toolVersion("bwrap"),
+    git: await toolVersion("git"),
+    gcc: await toolVersion("gcc"),
+  }),
+};

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { parseSpec } from "../spec/load.js";
+import { resolveLayer } from "../spec/resolve.js";
+import { flavors, getFlavor } from "./index.js";
+import { stagesOf } from "./plan.js";
+import { ACTIVATE_STAGE } from "./stage.js";
+
+const spec = (flavor: "debian" | "gentoo") =>
+  parseSpec(
+    `repository: software.example.org
+stack: dev
+version: "2025.06"
+arches: [x86_64]
+flavor: ${flavor}
+debian: { suite: bookworm }
+gentoo: { repository: { commit: ${"a".repeat(40)} } }
+`,
+    "t.yaml",
+  ).spec;
+
+describe("flavor registry", () => {
+  it.each(["debian", "gentoo"] as const)(
+    "%s: its build runs the stages `compat plan` lists, in order",
+    (id) => {
+      const layer = resolveLayer(spec(id), "x86_64");
+      const f = getFlavor(id);
+      expect(f.id).toBe(id);
+      expect(f.displayName.length).toBeGreaterThan(0);
+      expect(f.urls.every((u) => u.startsWith("https://"))).toBe(true);
+      // the pipeline appends the activate stage itself
+      expect([...f.api.plan(layer).map((s) => s.id), ACTIVATE_STAGE.id]).toEqual(
+        stagesOf(id).map((s) => s.id),
+      );
+      expect(f.api.plan(layer).map((s) => s.description)).toEqual(
+        stagesOf(id)
+          .slice(0, -1)
+          .map((s) => s.description),
+      );
+    },
+  );
+
+  it("names its advisory sources", () => {
+    const layer = resolveLayer(spec("debian"), "x86_64");
+    expect(getFlavor("gentoo").api.advisorySource(layer).id).toBe("glsa");
+    expect(getFlavor("debian").api.advisorySource(layer).description).toContain("bookworm");
+  });
+
+  it("refuses an unknown flavor, listing the known ones", () => {
+    expect(() => getFlavor("nix")).toThrow(/unknown flavor nix/);
+    expect([...flavors.keys()].sort()).toEqual(["debian", "gentoo"]);
+  });
+});

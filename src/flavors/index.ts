@@ -1,0 +1,23 @@
+/**
+ * The flavor registry: one folder per flavor (src/flavors/<id>/index.ts exports a FlavorModule),
+ * mapped here by id. Adding a flavor is adding a folder and a line.
+ */
+import { InputError } from "../errors.js";
+import type { FlavorName } from "../spec/schema.js";
+import * as debian from "./debian/index.js";
+import * as gentoo from "./gentoo/index.js";
+import type { FlavorModule } from "./types.js";
+
+export const flavors: ReadonlyMap<FlavorName, FlavorModule> = new Map<FlavorName, FlavorModule>([
+  [debian.id, debian],
+  [gentoo.id, gentoo],
+]);
+
+export function getFlavor(id: string): FlavorModule {
+  const f = flavors.get(id as FlavorName);
+  if (!f)
+    throw new InputError(`unknown flavor ${id}`, { hint: `flavors are ${[...flavors.keys()].join(", ")}` });
+  return f;
+}
+
+export type { BuildStage, Flavor, FlavorModule, InstalledPackage, StageContext } from "./types.js";

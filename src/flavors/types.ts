@@ -1,0 +1,87 @@
+/**
+ * The Flavor interface (DESIGN.md "Flavors"): how a layer's packages are made. Each flavor is one
+ * folder under src/flavors/ whose index.ts exports a FlavorModule; the registry in index.ts maps
+ * ids to modules, so a third flavor is one more folder. Flavors are thin: they call gentoo/,
+ * debian/ and layer/, and know nothing of the CLI or of how the pipeline records a run.
+ */
+import type { Writable } from "node:stream";
+import type { RunOptions, RunResult } from "../exec/run.js";
+import type { LayerRunOptions, SandboxCommand } from "../exec/sandbox.js";
+import type { ResolvedLayer } from "../spec/resolve.js";
+import type { FlavorName } from "../spec/schema.js";
+import type { StageInfo } from "./stage.js";
+
+/** One installed package, as the flavor's package database records it. */
+export interface InstalledPackage {
+  /** `category/name` for gentoo, the package name for debian. */
+  name: string;
+  version: string;
+  /** Gentoo slot, Debian architecture: whatever tells two installs of one name apart. */
+  qualifier?: string;
+}
+
+/** Where a flavor's vulnerability data comes from (DESIGN.md "advisory source"). */
+export interface AdvisorySourceRef {
+  id: "glsa" | "debian-security";
+  description: string;
+  url: string;
+}
+
+/** Everything a stage may use. The pipeline makes one per stage run. */
+export interface StageContext {
+  layer: ResolvedLayer;
+  /** The spec file (absolute); relative paths in the spec are relative to its directory. */
+  specFile: string;
+  /** The spec file's text, as used for this build (copied into the build record). */
+  specText: string;
+  specHash: string;
+  runId: string;
+  runDir: string;
+  /** The layer being built, aside from the prefix path; the sandbox shows it at `layer.prefix`. */
+  prefixDir: string;
+  /** Scratch space for this build, on the same filesystem as prefixDir (renames are cheap). */
+  workDir: string;
+  /** When the build started (first attempt), for the build record. */
+  startedAt: Date;
+  /** This stage's log. */
+  log: Writable;
+  /** Run a host program; its output goes to the stage log. */
+  run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** Run a command in the sandbox with the layer at its prefix path; output to the stage log. */
+  inLayer(command: SandboxCommand, opts?: LayerRunOptions): Promise<RunResult>;
+  /** A short progress note for people (shown beside the stage's spinner). */
+  note(message: string): void;
+  signal: AbortSignal;
+}
+
+/** A stage of a build: its id and description (as `compat plan` lists them) and what it does. */
+export interface BuildStage extends StageInfo {
+  /** Must be safe to run again from the start after an interruption at any point. */
+  run(ctx: StageContext): Promise<void>;
+}
+
+export interface Flavor {
+  /** The ordered stages that build this layer. */
+  plan(layer: ResolvedLayer): BuildStage[];
+  /** Make the base system in the prefix (mmdebstrap; bootstrap-prefix.sh). */
+  bootstrap(ctx: StageContext): Promise<void>;
+  /** Write the flavor's configuration into the prefix. */
+  configure(ctx: StageContext): Promise<void>;
+  /** Install the spec's packages. */
+  install(ctx: StageContext): Promise<void>;
+  /** Remove the spec's build-only packages. */
+  remove(ctx: StageContext): Promise<void>;
+  /** The package database of a layer as data. */
+  installed(prefixDir: string, layer: ResolvedLayer): Promise<InstalledPackage[]>;
+  advisorySource(layer: ResolvedLayer): AdvisorySourceRef;
+  /** Versions of the tools this flavor builds with, for the build record. */
+  toolVersions(): Promise<Record<string, string>>;
+}
+
+export interface FlavorModule {
+  id: FlavorName;
+  displayName: string;
+  /** Where to read about the flavor's upstream tools. */
+  urls: string[];
+  api: Flavor;
+}

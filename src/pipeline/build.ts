@@ -1,0 +1,333 @@
+/**
+ * `compat build`: one layer for one arch, as a list of stages over a run directory.
+ *
+ * The layer is built aside, in `.build-<run id>/prefix` beside its prefix path in the local
+ * repository root; the sandbox shows that directory at the real prefix path. Only when every stage
+ * passed is it moved into place (activate.ts). A failed or killed build leaves the prefix path as
+ * it was; `--resume RUN` continues after the last completed stage.
+ */
+import { readdirSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import type { Writable } from "node:stream";
+import { InputError } from "../errors.js";
+import { run as runTool } from "../exec/run.js";
+import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
+import { getFlavor } from "../flavors/index.js";
+import { planLayer } from "../flavors/plan.js";
+import { ACTIVATE_STAGE } from "../flavors/stage.js";
+import type { BuildStage, StageContext } from "../flavors/types.js";
+import { log } from "../log.js";
+import { loadSpec } from "../spec/load.js";
+import { localPrefix, pickArch, type ResolvedLayer, repositoryRoot, resolveLayer } from "../spec/resolve.js";
+import type { LayerSpec } from "../spec/schema.js";
+import { activateLayer, removeWorkDir } from "./activate.js";
+import { killLeftovers, PidLock, RUN_ID_ENV } from "./lock.js";
+import type { BuildEvent, BuildEventInput, ProgressReporter } from "./progress.js";
+import { newRunId, RunDir, type RunPlan } from "./run-dir.js";
+import { BuildInterrupted, runStages } from "./runner.js";
+
+export interface BuildOptions {
+  specFile: string;
+  arch?: string;
+  root?: string;
+  /** A run id (under runsDir) or run directory to continue. */
+  resume?: string;
+  /** Where run directories go (default `runs` in the working directory). */
+  runsDir?: string;
+  reporter: ProgressReporter;
+  signal?: AbortSignal;
+  /** The command line that would continue a run, with RUN where the run id goes (for hints). */
+  resumeHint?: (runId: string) => string;
+}
+
+export interface BuildOutcome {
+  runId: string;
+  runDir: string;
+  /** The layer's local path (the prefix inside the local repository root). */
+  layer: string;
+  prefix: string;
+  previousLayer?: string;
+  durationMs: number;
+}
+
+export const DEFAULT_RUNS_DIR = "runs";
+
+/** What a build of this spec would do: the run plan without a run id. */
+export async function planBuild(
+  o: Pick<BuildOptions, "specFile" | "arch" | "root">,
+): Promise<Omit<RunPlan, "runId" | "workDir" | "prefixDir" | "createdAt">> {
+  const loaded = await loadSpec(o.specFile);
+  return describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root).plan;
+}
+
+function describeBuild(
+  spec: LayerSpec,
+  hash: string,
+  specFile: string,
+  archOption: string | undefined,
+  rootOption: string | undefined,
+) {
+  const arch = pickArch(spec, archOption);
+  const layer = resolveLayer(spec, arch);
+  const root = repositoryRoot(spec, rootOption);
+  const flavor = getFlavor(spec.flavor);
+  const stages = [...flavor.api.plan(layer), ACTIVATE_STAGE].map((s) => ({
+    id: s.id,
+    description: s.description,
+  }));
+  return {
+    layer,
+    flavor,
+    plan: {
+      specFile: resolve(specFile),
+      specHash: hash,
+      arch,
+      flavor: spec.flavor,
+      repository: layer.repository,
+      prefix: layer.prefix,
+      root,
+      target: localPrefix(layer, root),
+      stages,
+      layerPlan: planLayer(layer),
+      compatVersion: process.env.npm_package_version ?? "0.1.0",
+    },
+  };
+}
+
+export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
+  const runsDir = resolve(o.runsDir ?? DEFAULT_RUNS_DIR);
+  const signal = o.signal ?? new AbortController().signal;
+  const resumeHint = o.resumeHint ?? ((id: string) => `compat build ${o.specFile} --resume ${id}`);
+
+  let runDir: RunDir;
+  let plan: RunPlan;
+  let specText: string;
+  const loaded = await loadSpec(o.specFile);
+  const described = describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root);
+  const { layer, flavor } = described;
+  if (o.resume) {
+    runDir = RunDir.open(runsDir, o.resume);
+    plan = runDir.readPlan();
+    specText = runDir.readSpecText();
+    checkResumable(plan, described.plan, runDir);
+  } else {
+    const runId = newRunId(described.plan.arch);
+    const workDir = join(dirname(described.plan.target), `.build-${runId}`);
+    plan = {
+      ...described.plan,
+      runId,
+      workDir,
+      prefixDir: join(workDir, "prefix"),
+      createdAt: new Date().toISOString(),
+    };
+    runDir = await RunDir.create(runsDir, runId);
+    specText = await readFile(o.specFile, "utf8");
+    await runDir.writePlan(plan, specText);
+  }
+  const stages: BuildStage[] = [
+    ...flavor.api.plan(layer),
+    {
+      ...ACTIVATE_STAGE,
+      run: async () => {
+        previousLayer = await activateLayer(plan.prefixDir, plan.target, runDir.path("activate.json"));
+        await removeWorkDir(plan.workDir);
+      },
+    },
+  ];
+  let previousLayer: string | undefined;
+
+  await mkdir(plan.workDir, { recursive: true });
+  const runLock = await PidLock.acquire(runDir.path("lock"), `build run ${runDir.id}`);
+  let targetLock: PidLock | undefined;
+  const savedRunId = process.env[RUN_ID_ENV];
+  try {
+    targetLock = await PidLock.acquire(
+      join(dirname(plan.target), `.${basename(plan.target)}.build-lock`),
+      `a build of ${plan.target} (run ${runDir.id})`,
+    );
+    const leftovers = await killLeftovers(runDir.id);
+    if (leftovers > 0) log.warn(`stopped ${leftovers} process(es) left running by the interrupted build`);
+    warnAboutAbandonedBuilds(plan);
+    await runDir.clearResult();
+    process.env[RUN_ID_ENV] = runDir.id;
+
+    const timings = await runDir.timings();
+    const firstStart = timings[0]?.startedAt ?? new Date().toISOString();
+    const started = Date.now();
+    const emit = (e: BuildEventInput) => {
+      const event = { time: new Date().toISOString(), ...e } as BuildEvent;
+      o.reporter.emit(event);
+      void runDir.appendEvent(event);
+    };
+    emit({
+      event: "build-start",
+      runId: runDir.id,
+      runDir: runDir.dir,
+      resumed: Boolean(o.resume),
+      flavor: plan.flavor,
+      arch: plan.arch,
+      prefix: plan.prefix,
+      target: plan.target,
+      stages: stages.map((s) => ({ id: s.id, description: s.description, done: runDir.isDone(s.id) })),
+    });
+    const finish = async (status: "success" | "failed" | "interrupted", extra: object) => {
+      const durationMs = Date.now() - started;
+      await runDir.writeResult({
+        runId: runDir.id,
+        status,
+        startedAt: new Date(started).toISOString(),
+        endedAt: new Date().toISOString(),
+        durationMs,
+        peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+        ...extra,
+      });
+      emit({
+        event: "build-end",
+        status,
+        runId: runDir.id,
+        runDir: runDir.dir,
+        durationMs,
+        ...(status === "success" ? { layer: plan.target, previousLayer } : {}),
+      });
+      return durationMs;
+    };
+    try {
+      await runStages({
+        run: runDir,
+        stages,
+        emit,
+        signal,
+        resumeCommand: resumeHint(runDir.id),
+        context: (stage, stageLog) =>
+          createStageContext({
+            layer,
+            specFile: plan.specFile,
+            specText,
+            specHash: plan.specHash,
+            runId: runDir.id,
+            runDir: runDir.dir,
+            prefixDir: plan.prefixDir,
+            workDir: plan.workDir,
+            startedAt: new Date(firstStart),
+            log: stageLog,
+            signal,
+            onNote: (message) => emit({ event: "stage-note", stage: stage.id, message }),
+          }),
+      });
+    } catch (e) {
+      const failedStage =
+        e instanceof BuildInterrupted ? e.stage : stages.find((s) => !runDir.isDone(s.id))?.id;
+      await finish(e instanceof BuildInterrupted ? "interrupted" : "failed", {
+        stage: failedStage,
+        log: failedStage ? runDir.stageLog(failedStage) : undefined,
+        error:
+          e instanceof Error
+            ? {
+                message: e.message,
+                details: "details" in e ? (e.details as string[]) : [],
+                hint: "hint" in e ? (e.hint as string | undefined) : undefined,
+              }
+            : { message: String(e), details: [] },
+      });
+      throw e;
+    }
+    const durationMs = await finish("success", { layer: plan.target, previousLayer });
+    return {
+      runId: runDir.id,
+      runDir: runDir.dir,
+      layer: plan.target,
+      prefix: plan.prefix,
+      previousLayer,
+      durationMs,
+    };
+  } finally {
+    if (savedRunId === undefined) delete process.env[RUN_ID_ENV];
+    else process.env[RUN_ID_ENV] = savedRunId;
+    await targetLock?.release();
+    await runLock.release();
+    o.reporter.close();
+  }
+}
+
+function checkResumable(
+  saved: RunPlan,
+  now: Omit<RunPlan, "runId" | "workDir" | "prefixDir" | "createdAt">,
+  run: RunDir,
+) {
+  const diffs: string[] = [];
+  if (saved.specHash !== now.specHash)
+    diffs.push(
+      `the spec changed since the run started (spec hash ${saved.specHash.slice(0, 12)} → ${now.specHash.slice(0, 12)})`,
+    );
+  if (saved.arch !== now.arch) diffs.push(`the run builds ${saved.arch}, not ${now.arch}`);
+  if (saved.root !== now.root) diffs.push(`the run builds into the root ${saved.root}, not ${now.root}`);
+  if (diffs.length > 0)
+    throw new InputError(`cannot resume run ${run.id}`, {
+      details: diffs,
+      hint: "start a new build without --resume, or resume with the spec, --arch and --root the run was started with",
+    });
+  const result = run.readResult();
+  if (result?.status === "success")
+    throw new InputError(`run ${run.id} already finished: the layer is at ${result.layer}`, {
+      hint: "start a new build without --resume to build it again",
+    });
+}
+
+/** Build directories of earlier runs beside the prefix that nobody is resuming: say so, they take space. */
+function warnAboutAbandonedBuilds(plan: RunPlan): void {
+  const parent = dirname(plan.target);
+  const others = readdirSync(parent).filter(
+    // this build holds the target's lock, so no other build of this layer is running: these are abandoned
+    (e) => e.startsWith(".build-") && e !== basename(plan.workDir),
+  );
+  if (others.length > 0)
+    log.warn(
+      `earlier builds that did not finish left ${others.map((e) => join(relative(process.cwd(), parent) || ".", e)).join(", ")}: resume them (--resume <run id>) or delete them`,
+    );
+}
+
+export interface StageContextInput {
+  layer: ResolvedLayer;
+  specFile: string;
+  specText: string;
+  specHash: string;
+  runId: string;
+  runDir: string;
+  prefixDir: string;
+  workDir: string;
+  startedAt: Date;
+  log: Writable;
+  signal: AbortSignal;
+  onNote?: (message: string) => void;
+}
+
+/** The context a stage runs with: its log, the sandbox with the layer at its prefix, notes. */
+export function createStageContext(a: StageContextInput): StageContext {
+  const { log: stageLog, signal } = a;
+  return {
+    layer: a.layer,
+    specFile: a.specFile,
+    specText: a.specText,
+    specHash: a.specHash,
+    runId: a.runId,
+    runDir: a.runDir,
+    prefixDir: a.prefixDir,
+    workDir: a.workDir,
+    startedAt: a.startedAt,
+    log: stageLog,
+    signal,
+    run: (cmd, args, opts = {}) => runTool(cmd, args, { logTo: stageLog, signal, ...opts }),
+    inLayer: (command, opts = {}) =>
+      runInLayer({ prefixDir: a.prefixDir, prefix: a.layer.prefix }, command, {
+        logTo: stageLog,
+        signal,
+        env: cleanEnvironment(),
+        ...opts,
+      }),
+    note: (message) => {
+      stageLog.write(`--- ${message}\n`);
+      a.onNote?.(message);
+    },
+  };
+}

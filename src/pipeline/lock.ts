@@ -1,0 +1,120 @@
+/**
+ * Process locks for builds, and clean-up after a build process that was killed.
+ *
+ * A lock file holds the pid and the kernel start time of the holder, so a lock left by a killed
+ * process (or a pid reused by another program) is recognised as stale and taken over.
+ *
+ * Every program a build starts carries `COMPAT_RUN_ID=<run id>` in its environment. When a build
+ * process is killed with SIGKILL, the programs it started in their own process groups (mmdebstrap,
+ * patchelf, …) keep running; before a resumed build reruns a stage they are found through
+ * /proc/<pid>/environ and killed, so they cannot write into what the rerun rebuilds.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { open, readFile, rm } from "node:fs/promises";
+import { InputError } from "../errors.js";
+import { RUN_ID_ENV } from "../exec/sandbox.js";
+
+export { RUN_ID_ENV };
+
+interface LockHolder {
+  pid: number;
+  start: string;
+  what: string;
+}
+
+/** The kernel's start time of a process (field 22 of /proc/PID/stat), or undefined when it is gone. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // the command name (field 2) may hold spaces and parentheses: split after its closing one
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function holderAlive(h: LockHolder): boolean {
+  return processStart(h.pid) === h.start;
+}
+
+export class PidLock {
+  private constructor(readonly file: string) {}
+
+  /**
+   * Take the lock, or fail naming who holds it. `what` says what the holder is doing, for that
+   * message (e.g. "build run 2025…").
+   */
+  static async acquire(file: string, what: string): Promise<PidLock> {
+    const me: LockHolder = { pid: process.pid, start: processStart(process.pid) ?? "", what };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fh = await open(file, "wx");
+        await fh.writeFile(JSON.stringify(me));
+        await fh.close();
+        return new PidLock(file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+      let holder: LockHolder | undefined;
+      try {
+        holder = JSON.parse(await readFile(file, "utf8")) as LockHolder;
+      } catch {
+        holder = undefined; // half-written by a process killed while writing it: stale
+      }
+      if (holder && holderAlive(holder))
+        throw new InputError(`${holder.what} is in progress (pid ${holder.pid}; lock ${file})`, {
+          hint: "wait for it to finish, or stop that process first",
+        });
+      await rm(file, { force: true });
+    }
+    throw new InputError(`could not take the lock ${file}: another process keeps taking it`);
+  }
+
+  async release(): Promise<void> {
+    await rm(this.file, { force: true });
+  }
+}
+
+/** Pids of the processes whose environment carries this run id (other than this process). */
+export function processesOfRun(runId: string): number[] {
+  const needle = Buffer.from(`\0${RUN_ID_ENV}=${runId}\0`);
+  const first = Buffer.from(`${RUN_ID_ENV}=${runId}\0`);
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`);
+      if (env.includes(needle) || env.subarray(0, first.length).equals(first)) pids.push(pid);
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return pids;
+}
+
+/** SIGKILL what a killed build left running, and wait until it is gone. Returns how many there were. */
+export async function killLeftovers(runId: string, timeoutMs = 10_000): Promise<number> {
+  const pids = processesOfRun(runId);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+  const until = Date.now() + timeoutMs;
+  while (pids.some((p) => processStart(p) !== undefined && !isZombie(p)) && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 50));
+  return pids.length;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The build pipeline with the real tools (mmdebstrap, patchelf, bwrap) through the built CLI:
+ * SIGKILL during stages and --resume, a previous layer kept intact, a package Debian does not
+ * have, a missing tool.
+ */
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processesOfRun } from "../../src/pipeline/lock.js";
+import { loadSpec } from "../../src/spec/load.js";
+import { localPrefix, nodeArchToArch, resolveLayer } from "../../src/spec/resolve.js";
+import { compatAsync, projectRoot } from "../helpers/cli.js";
+
+const SPEC = join(projectRoot, "examples/dev.yaml");
+const ARCH = nodeArchToArch(process.arch)!;
+let work: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "compat-build-it-"));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function targetOf(specFile: string, root: string): Promise<string> {
+  const { spec } = await loadSpec(specFile);
+  return localPrefix(resolveLayer(spec, ARCH), root);
+}
+
+type Event = Record<string, unknown>;
+
+/** Build with --json; SIGKILL the compat process `afterMs` after `stage` started. */
+function buildKilledIn(stage: string, afterMs: number, args: string[]) {
+  const events: Event[] = [];
+  let runId = "";
+  const done = compatAsync(["build", SPEC, "--arch", ARCH, "--json", ...args], {
+    cwd: work,
+    onEvent: (e, child) => {
+      events.push(e);
+      if (e.event === "build-start") runId = String(e.runId);
+      if (e.event === "stage-start" && e.stage === stage) setTimeout(() => child.kill("SIGKILL"), afterMs);
+    },
+  });
+  return done.then((r) => ({ ...r, events, runId }));
+}
+
+describe("compat build (integration)", () => {
+  it(
+    "survives SIGKILL during stages: no partial layer at the prefix path, the previous one intact, --resume completes",
+    async () => {
+      const root = join(work, "kill", "root");
+      const runs = join(work, "kill", "runs");
+      const target = await targetOf(SPEC, root);
+      mkdirSync(target, { recursive: true });
+      writeFileSync(join(target, "previous-layer"), "kept\n");
+      const common = ["--root", root, "--runs-dir", runs];
+
+      // 1: killed while mmdebstrap runs
+      const first = await buildKilledIn("bootstrap", 4000, common);
+      expect(first.signal).toBe("SIGKILL");
+      const runDir = join(runs, first.runId);
+      expect(readdirSync(target)).toEqual(["previous-layer"]);
+      expect(existsSync(join(runDir, "stages/preflight.done"))).toBe(true);
+      expect(existsSync(join(runDir, "stages/bootstrap.done"))).toBe(false);
+      expect(existsSync(join(runDir, "result.json"))).toBe(false);
+
+      // 2: resumed, killed while the tree is being relocated
+      const second = await buildKilledIn("relocate", 1500, [...common, "--resume", first.runId]);
+      expect(second.signal).toBe("SIGKILL");
+      expect(second.events.filter((e) => e.event === "stage-skip").map((e) => e.stage)).toEqual([
+        "preflight",
+      ]);
+      expect(second.events.find((e) => e.event === "build-start")?.resumed).toBe(true);
+      expect(readdirSync(target)).toEqual(["previous-layer"]);
+      expect(existsSync(join(runDir, "stages/bootstrap.done"))).toBe(true);
+      expect(existsSync(join(runDir, "stages/relocate.done"))).toBe(false);
+
+      // 3: resumed to the end
+      const third = await compatAsync(["build", SPEC, "--arch", ARCH, ...common, "--resume", first.runId], {
+        cwd: work,
+      });
+      expect(third.stderr).toContain("Resuming debian layer");
+      expect(third.status, third.stderr).toBe(0);
+      expect(third.stdout).toContain(`previous layer kept as: `);
+      expect(existsSync(join(target, "usr/bin/python3"))).toBe(true);
+      expect(existsSync(join(target, "previous-layer"))).toBe(false);
+      const kept = join(target, "..", `.${ARCH}-001`);
+      expect(readFileSync(join(kept, "previous-layer"), "utf8")).toBe("kept\n");
+      const result = JSON.parse(readFileSync(join(runDir, "result.json"), "utf8")) as Event;
+      expect(result.status).toBe("success");
+      expect(result.previousLayer).toBe(kept);
+      // nothing of the build is left beside the layer, and nothing of it still runs
+      expect(readdirSync(join(target, "..")).sort()).toEqual([`.${ARCH}-001`, ARCH]);
+      expect(processesOfRun(first.runId)).toEqual([]);
+      // the record names the run
+      const reprod = readdirSync(join(target, "reprod"));
+      expect(reprod).toHaveLength(1);
+      const record = JSON.parse(
+        readFileSync(join(target, "reprod", reprod[0]!, "build.json"), "utf8"),
+      ) as Event;
+      expect(record.runId).toBe(first.runId);
+      expect(readFileSync(join(target, "reprod", reprod[0]!, "packages.txt"), "utf8")).toMatch(
+        /^python3:\S+ \d/m,
+      );
+    },
+    15 * 60_000,
+  );
+
+  it("names a package Debian does not have, in the first stage that touches packages, and leaves no layer", async () => {
+    const spec = join(work, "unknown.yaml");
+    writeFileSync(
+      spec,
+      readFileSync(SPEC, "utf8").replace("packages: [bash,", "packages: [compat-no-such-package, bash,"),
+    );
+    const root = join(work, "unknown-root");
+    const r = await compatAsync(
+      ["build", spec, "--arch", ARCH, "--root", root, "--runs-dir", join(work, "runs-unknown")],
+      {
+        cwd: work,
+      },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("build failed in stage bootstrap");
+    expect(r.stderr).toContain("compat-no-such-package");
+    expect(r.stderr).toMatch(/--- full log: .*\/stages\/bootstrap\.log/);
+    expect(r.stderr).toContain("fix the spec and start a new build");
+    expect(existsSync(await targetOf(spec, root))).toBe(false);
+  }, 300_000);
+
+  it("names the Debian package of a missing tool", async () => {
+    const r = await compatAsync(
+      [
+        "build",
+        SPEC,
+        "--arch",
+        ARCH,
+        "--root",
+        join(work, "notool"),
+        "--runs-dir",
+        join(work, "runs-notool"),
+      ],
+      {
+        cwd: work,
+        env: { ...process.env, PATH: join(work, "empty-bin") },
+      },
+    );
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain("build failed in stage preflight: mmdebstrap: command not found");
+    expect(r.stderr).toContain("apt-get install mmdebstrap");
+  });
+
+  it("prints the plan without building anything with --dry-run", async () => {
+    const root = join(work, "dry");
+    const text = await compatAsync(["build", SPEC, "--arch", ARCH, "--root", root, "--dry-run"], {
+      cwd: work,
+    });
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain("relocate");
+    expect(text.stdout).toContain("activate");
+    expect(text.stdout).toMatch(/layer goes to +.*dry\/versions\/2025\.06\/compat\/linux/);
+    const json = await compatAsync(["build", SPEC, "--arch", ARCH, "--root", root, "--dry-run", "--json"], {
+      cwd: work,
+    });
+    const plan = JSON.parse(json.stdout) as { stages: { id: string }[]; target: string; prefix: string };
+    expect(plan.stages.at(-1)?.id).toBe("activate");
+    expect(plan.prefix).toBe("/cvmfs/software.example.org/versions/2025.06/compat/linux/" + ARCH);
+    expect(existsSync(root)).toBe(false);
+    expect(existsSync(join(work, "runs"))).toBe(false);
+  });
+});
