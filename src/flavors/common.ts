@@ -61,8 +61,8 @@ async function linkHostFiles(ctx: StageContext, phase: "plain" | "final"): Promi
 
 /**
  * The check suite (src/checks) on the layer being built, through the sandbox and startprefix, as
- * EESSI runs its ReFrame tests before the final links. It runs after the build record (which a
- * check looks for); the report goes to the run directory; a failed check fails the stage.
+ * EESSI runs its ReFrame tests before the final links and the build record. The report goes to
+ * the run directory; a failed check fails the stage.
  */
 export function checkStage(): BuildStage {
   return {

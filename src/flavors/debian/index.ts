@@ -137,12 +137,12 @@ export const api: Flavor = {
       stage("configure", configure),
       stage("locales", locales),
       hostLinksStage(),
+      checkStage(),
+      finalizeStage(),
       recordStage(DEBIAN_STAGES.find((s) => s.id === "record")!, api, {
         packagesTxt: async (ctx) => formatPackageList((await readDpkgStatus(ctx.prefixDir)).packages),
         suiteOf: (layer) => layer.spec.debian?.suite,
       }),
-      checkStage(),
-      finalizeStage(),
     ];
   },
   bootstrap,

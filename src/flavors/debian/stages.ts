@@ -18,10 +18,10 @@ export const DEBIAN_STAGES = [
   { id: "configure", description: "write startprefix and the environment the layer needs" },
   { id: "locales", description: "add the locale.gen lines and generate the locales" },
   HOST_LINKS_STAGE,
-  { id: "record", description: "write the build record: installed packages, build.json" },
-  // the checks look for the build record, and run before the final (variant) links, as in EESSI
+  // EESSI's order: the checks, then the final (variant) links, then the build record
   CHECK_STAGE,
   FINALIZE_STAGE,
+  { id: "record", description: "write the build record: installed packages, build.json" },
   ACTIVATE_STAGE,
 ] as const satisfies readonly StageInfo[];
 

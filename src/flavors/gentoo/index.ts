@@ -299,6 +299,8 @@ export const api: Flavor = {
       stage("install", install),
       stage("remove", remove),
       stage("locales", locales),
+      checkStage(),
+      finalizeStage(),
       recordStage(GENTOO_STAGES.find((s) => s.id === "record")!, api, {
         packagesTxt: async (ctx) => (await ctx.inLayer(["qlist", "-IRv"], await asBuildUser(ctx))).stdout,
         files: async (ctx): Promise<Record<string, Buffer>> => {
@@ -311,8 +313,6 @@ export const api: Flavor = {
         },
         gentooCommitOf: (layer) => layer.spec.gentoo?.repository.commit,
       }),
-      checkStage(),
-      finalizeStage(),
     ];
   },
   bootstrap,

@@ -38,14 +38,14 @@ export const GENTOO_STAGES = [
   { id: "install", description: "emerge the package sets, then the packages that apply to this arch" },
   { id: "remove", description: "unmerge the build-only packages" },
   { id: "locales", description: "add the locale.gen lines and run locale-gen" },
+  // EESSI's order: the checks, then the final (variant) links, then the build record
+  CHECK_STAGE,
+  FINALIZE_STAGE,
   {
     id: "record",
     description:
       "write the build record: installed packages (qlist -IRv), build.json, bootstrap script and sha256",
   },
-  // the checks look for the build record, and run before the final (variant) links, as in EESSI
-  CHECK_STAGE,
-  FINALIZE_STAGE,
   ACTIVATE_STAGE,
 ] as const satisfies readonly StageInfo[];
 
