@@ -287,34 +287,16 @@ function warnAboutAbandonedBuilds(plan: RunPlan): void {
     );
 }
 
-export interface StageContextInput {
-  layer: ResolvedLayer;
-  specFile: string;
-  specText: string;
-  specHash: string;
-  runId: string;
-  runDir: string;
-  prefixDir: string;
-  workDir: string;
-  startedAt: Date;
-  log: Writable;
-  signal: AbortSignal;
+/** What a stage context is made from: its values, plus where its notes go. */
+export type StageContextInput = Omit<StageContext, "run" | "inLayer" | "note"> & {
   onNote?: (message: string) => void;
-}
+};
 
 /** The context a stage runs with: its log, the sandbox with the layer at its prefix, notes. */
 export function createStageContext(a: StageContextInput): StageContext {
-  const { log: stageLog, signal } = a;
+  const { log: stageLog, signal, onNote, ...values } = a;
   return {
-    layer: a.layer,
-    specFile: a.specFile,
-    specText: a.specText,
-    specHash: a.specHash,
-    runId: a.runId,
-    runDir: a.runDir,
-    prefixDir: a.prefixDir,
-    workDir: a.workDir,
-    startedAt: a.startedAt,
+    ...values,
     log: stageLog,
     signal,
     run: (cmd, args, opts = {}) => runTool(cmd, args, { logTo: stageLog, signal, ...opts }),
@@ -327,7 +309,7 @@ export function createStageContext(a: StageContextInput): StageContext {
       }),
     note: (message) => {
       stageLog.write(`--- ${message}\n`);
-      a.onNote?.(message);
+      onNote?.(message);
     },
   };
 }
