@@ -9,7 +9,6 @@
 import { readdirSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import type { Writable } from "node:stream";
 import { InputError } from "../errors.js";
 import { run as runTool } from "../exec/run.js";
 import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
@@ -19,7 +18,7 @@ import { ACTIVATE_STAGE } from "../flavors/stage.js";
 import type { BuildStage, StageContext } from "../flavors/types.js";
 import { log } from "../log.js";
 import { loadSpec } from "../spec/load.js";
-import { localPrefix, pickArch, type ResolvedLayer, repositoryRoot, resolveLayer } from "../spec/resolve.js";
+import { localPrefix, pickArch, repositoryRoot, resolveLayer } from "../spec/resolve.js";
 import type { LayerSpec } from "../spec/schema.js";
 import { activateLayer, removeWorkDir } from "./activate.js";
 import { killLeftovers, PidLock, RUN_ID_ENV } from "./lock.js";
