@@ -131,6 +131,49 @@ const SLOT_DEP_OLD_RE = new RegExp(`^${SLOT_NAME}$`);
 const USE_TOKEN_RE =
   /^(?<prefix>[!-]?)(?<flag>[A-Za-z0-9][A-Za-z0-9+_@-]*)(?<def>\(\+\)|\(-\))?(?<suffix>[?=]?)$/;
 
+/**
+ * The atom `<op><cp>-<version>[:slot]` without parsing a string, for callers that already hold
+ * a valid `category/name` (e.g. a GLSA package name). Undefined when the version or slot is
+ * not one the string form would accept as such: then `parseAtom` on the text decides.
+ */
+export function versionedAtom(
+  operator: Exclude<Operator, "=*">,
+  cp: string,
+  version: string,
+  slotText?: string | null,
+): Atom | undefined {
+  const glob = operator === "=" && version.endsWith("*");
+  const bare = glob ? version.slice(0, -1) : version;
+  if (!isValidVersion(bare)) return undefined;
+  let slot: string | null = null;
+  let subSlot: string | null = null;
+  if (slotText) {
+    const sm = SLOT_DEP_RE.exec(slotText);
+    if (!sm?.groups?.main || sm.groups.op) return undefined;
+    slot = sm.groups.main;
+    subSlot = sm.groups.sub ?? null;
+  }
+  const slash = cp.indexOf("/");
+  const cpv = `${cp}-${bare}`;
+  return {
+    text: `${operator}${cpv}${glob ? "*" : ""}${slotText ? `:${slotText}` : ""}`,
+    blocker: null,
+    operator: glob ? "=*" : operator,
+    cp,
+    cpv,
+    category: cp.slice(0, slash),
+    name: cp.slice(slash + 1),
+    version: bare,
+    slot,
+    subSlot,
+    slotOperator: null,
+    repo: null,
+    use: null,
+    buildId: null,
+    extendedSyntax: false,
+  };
+}
+
 /** Parse an atom; throws InvalidAtomError when Portage would reject it with these options. */
 export function parseAtom(text: string, options: AtomOptions = {}): Atom {
   const features = eapiFeatures(options.eapi);

@@ -5,9 +5,9 @@
  * sub-slots, USE deps with `(+)`/`(-)` defaults, and `::repo`.
  */
 import { type Atom, parseAtom } from "./atom.js";
-import { type CpvSplit, catpkgsplit, cpvequal, parseCpv } from "./cpv.js";
+import { type Cpv, type CpvSplit, catpkgsplit, parseCpv } from "./cpv.js";
 import { memoize } from "./memo.js";
-import { compareVersionsOrUndefined } from "./version.js";
+import { compareVersionsOrUndefined, parseVersion, type Version } from "./version.js";
 
 /** An installed or available package as matching sees it. */
 export interface PackageCandidate {
@@ -34,6 +34,11 @@ interface Normalized {
   /** The cpv without slot/repo. */
   cpv: string;
   split: CpvSplit | null;
+  /** `category/name` when the cpv splits. */
+  cp: string | undefined;
+  /** The parsed cpv (its version keeps the revision as written). */
+  parsed: Cpv | undefined;
+  version: Version | undefined;
   slot: string | undefined;
   subSlot: string | undefined;
   repo: string | undefined;
@@ -93,14 +98,13 @@ function normalizeUncached(c: Candidate): Normalized {
     const cpv = removeSlot(c);
     const slotText = slotOfString(c);
     const slot = slotText === undefined ? undefined : splitSlot(slotText);
-    return {
+    return withParts({
       cpv,
-      split: catpkgsplit(cpv),
       slot: slot?.slot,
       subSlot: slot?.subSlot,
       repo: repoOfString(c),
       pkg: undefined,
-    };
+    });
   }
   let slot: string | undefined;
   let subSlot: string | undefined;
@@ -110,11 +114,19 @@ function normalizeUncached(c: Candidate): Normalized {
       subSlot = c.subSlot;
     } else ({ slot, subSlot } = splitSlot(c.slot));
   }
-  return { cpv: c.cpv, split: catpkgsplit(c.cpv), slot, subSlot, repo: c.repo ?? undefined, pkg: c };
+  return withParts({ cpv: c.cpv, slot, subSlot, repo: c.repo ?? undefined, pkg: c });
 }
 
-function versionOf(n: Normalized): string | undefined {
-  return parseCpv(n.cpv)?.version;
+function withParts(n: Omit<Normalized, "split" | "cp" | "parsed" | "version">): Normalized {
+  const split = catpkgsplit(n.cpv);
+  const parsed = parseCpv(n.cpv);
+  return {
+    ...n,
+    split,
+    cp: split ? `${split[0]}/${split[1]}` : undefined,
+    parsed,
+    version: parsed ? parseVersion(parsed.version) : undefined,
+  };
 }
 
 const isDigit = (ch: string) => ch >= "0" && ch <= "9";
@@ -126,11 +138,6 @@ function globNormalized(cp: string, cpv: string, version: string): string {
   return v === version ? cpv : cpv.replace(`${cp}-${version}`, `${cp}-${v}`);
 }
 
-function extendedCpMatch(pattern: string, cp: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}$`);
-  return re.test(cp);
-}
-
 function toAtom(atom: string | Atom): Atom {
   if (typeof atom === "string")
     return parseAtom(atom.replace(/^!+/, ""), { allowWildcard: true, allowRepo: true });
@@ -139,86 +146,117 @@ function toAtom(atom: string | Atom): Atom {
     : atom;
 }
 
+/** An atom prepared for matching many candidates (what match_from_list computes up front). */
+interface Prepared {
+  atom: Atom;
+  split: CpvSplit | null;
+  /** null: compare the cp only; undefined: a versioned atom without operator (matches nothing) */
+  operator: Atom["operator"] | undefined;
+  version: Version | undefined;
+  /** `=V*`: the normalized prefix; extended `=*`: the substring */
+  glob: string | undefined;
+  extended: RegExp | undefined;
+}
+
+const prepared = new WeakMap<Atom, Prepared>();
+
+function prepare(atom: Atom): Prepared {
+  let p = prepared.get(atom);
+  if (p) return p;
+  const split = catpkgsplit(atom.cpv);
+  const operator = split ? (atom.operator ?? undefined) : null;
+  p = {
+    atom,
+    split,
+    operator,
+    version: atom.version && !atom.extendedSyntax ? parseVersion(atom.version) : undefined,
+    glob: atom.extendedSyntax
+      ? atom.operator === "=*"
+        ? atom.version!.slice(1, -1)
+        : undefined
+      : operator === "=*"
+        ? globNormalized(atom.cp, atom.cpv, split![2])
+        : undefined,
+    extended: atom.extendedSyntax
+      ? new RegExp(`^${atom.cp.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}$`)
+      : undefined,
+  };
+  prepared.set(atom, p);
+  return p;
+}
+
+/** match_from_list's per-candidate test, before the slot, USE and repo filters. */
+function versionMatches(p: Prepared, n: Normalized): boolean {
+  const { atom } = p;
+  if (atom.extendedSyntax) {
+    if (n.cp === undefined || !(n.cp === atom.cpv || p.extended!.test(n.cp))) return false;
+    if (atom.operator !== "=*") return true;
+    const s = n.split!;
+    const xVer = n.pkg ? n.parsed?.version : `${s[2]}-${s[3]}`;
+    return xVer?.includes(p.glob!) ?? false;
+  }
+  switch (p.operator) {
+    case undefined:
+      return false;
+    case null:
+      return n.cp === atom.cp;
+    case "=":
+      if (!n.parsed || n.parsed.category !== atom.category || n.parsed.name !== atom.name) return false;
+      if (compareVersionsOrUndefined(n.version!, p.version!) !== 0) return false;
+      return atom.buildId === null || !n.pkg || (n.pkg.buildId ?? null) === atom.buildId;
+    case "=*": {
+      const s = n.split;
+      if (!s || !n.parsed) return false;
+      const have = globNormalized(n.cp!, n.cpv, s[2]);
+      const want = p.glob!;
+      if (!have.startsWith(want)) return false;
+      // =V* matches only at a boundary between version parts: 1* does not match 10 (bug 560466)
+      const next = have.charAt(want.length);
+      return !next || "._-".includes(next) || isDigit(want.at(-1)!) !== isDigit(next);
+    }
+    case "~": {
+      const s = n.split;
+      const [cat, pn, ver] = p.split!;
+      // cpvequal on the versions without revision, then the literal version string
+      return !!s && s[0] === cat && s[1] === pn && s[2] === ver;
+    }
+    default: {
+      if (!n.split || n.cp !== atom.cp || !n.version) return false;
+      const r = compareVersionsOrUndefined(n.version, p.version!);
+      if (r === undefined) return false;
+      switch (p.operator) {
+        case ">":
+          return r > 0;
+        case ">=":
+          return r >= 0;
+        case "<":
+          return r < 0;
+        default:
+          return r <= 0;
+      }
+    }
+  }
+}
+
+function candidateMatches(p: Prepared, n: Normalized): boolean {
+  if (!versionMatches(p, n)) return false;
+  const { atom } = p;
+  if (atom.slot !== null && n.slot !== undefined && !slotMatches(atom, n)) return false;
+  if (atom.use && !useMatches(atom, n.pkg)) return false;
+  if (atom.repo && n.repo !== undefined && n.repo !== UNKNOWN_REPO && n.repo !== atom.repo) return false;
+  return true;
+}
+
 /** The candidates the atom matches, in their order (blockers are matched as their atom). */
 export function matchFromList<C extends Candidate>(atomInput: string | Atom, candidates: readonly C[]): C[] {
   if (candidates.length === 0) return [];
-  const atom = toAtom(atomInput);
-  const mySplit = catpkgsplit(atom.cpv);
-  const operator = mySplit ? atom.operator : null;
-  if (mySplit && !atom.operator) return [];
-
-  const all = candidates.map((c) => ({ c, n: normalize(c) }));
-  let list: typeof all = [];
-
-  if (atom.extendedSyntax) {
-    for (const x of all) {
-      const cp = x.n.split ? `${x.n.split[0]}/${x.n.split[1]}` : undefined;
-      if (cp !== undefined && (cp === atom.cpv || extendedCpMatch(atom.cp, cp))) list.push(x);
-    }
-    if (list.length > 0 && atom.operator === "=*") {
-      const want = atom.version!.slice(1, -1);
-      list = list.filter((x) => {
-        const s = x.n.split;
-        if (!s) return false;
-        const xVer = x.n.pkg ? versionOf(x.n) : `${s[2]}-${s[3]}`;
-        return xVer?.includes(want) ?? false;
-      });
-    }
-  } else if (operator === null) {
-    for (const x of all) if (x.n.split && `${x.n.split[0]}/${x.n.split[1]}` === atom.cp) list.push(x);
-  } else if (operator === "=") {
-    for (const x of all) {
-      if (!x.n.split || !parseCpv(x.n.cpv) || !cpvequal(x.n.cpv, atom.cpv)) continue;
-      if (atom.buildId !== null && x.n.pkg && (x.n.pkg.buildId ?? null) !== atom.buildId) continue;
-      list.push(x);
-    }
-  } else if (operator === "=*") {
-    const want = globNormalized(atom.cp, atom.cpv, mySplit![2]);
-    for (const x of all) {
-      const s = x.n.split;
-      if (!s || !parseCpv(x.n.cpv)) continue;
-      const have = globNormalized(`${s[0]}/${s[1]}`, x.n.cpv, s[2]);
-      if (!have.startsWith(want)) continue;
-      // =V* matches only at a boundary between version parts: 1* does not match 10 (bug 560466)
-      const next = have.charAt(want.length);
-      if (!next || "._-".includes(next) || isDigit(want.at(-1)!) !== isDigit(next)) list.push(x);
-    }
-  } else if (operator === "~") {
-    const [cat, pn, ver] = mySplit!;
-    for (const x of all) {
-      const s = x.n.split;
-      if (!s) continue;
-      if (!cpvequal(`${s[0]}/${s[1]}-${s[2]}`, `${cat}/${pn}-${ver}`)) continue;
-      if (s[2] !== ver) continue;
-      list.push(x);
-    }
-  } else {
-    for (const x of all) {
-      const s = x.n.split;
-      const version = s ? versionOf(x.n) : undefined;
-      if (!s || version === undefined || `${s[0]}/${s[1]}` !== atom.cp) continue;
-      const r = compareVersionsOrUndefined(version, atom.version!);
-      if (r === undefined) continue;
-      if (
-        (operator === ">" && r > 0) ||
-        (operator === ">=" && r >= 0) ||
-        (operator === "<" && r < 0) ||
-        (operator === "<=" && r <= 0)
-      )
-        list.push(x);
-    }
-  }
-
-  if (atom.slot !== null) list = list.filter((x) => x.n.slot === undefined || slotMatches(atom, x.n));
-  if (atom.use) list = list.filter((x) => useMatches(atom, x.n.pkg));
-  if (atom.repo)
-    list = list.filter((x) => x.n.repo === undefined || x.n.repo === UNKNOWN_REPO || x.n.repo === atom.repo);
-  return list.map((x) => x.c);
+  const p = prepare(toAtom(atomInput));
+  return candidates.filter((c) => candidateMatches(p, normalize(c)));
 }
 
 /** True when the atom matches this one candidate. */
 export function atomMatches(atom: string | Atom, candidate: Candidate): boolean {
-  return matchFromList(atom, [candidate]).length > 0;
+  return candidateMatches(prepare(toAtom(atom)), normalize(candidate));
 }
 
 function slotMatches(atom: Atom, n: Normalized): boolean {

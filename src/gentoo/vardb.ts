@@ -61,6 +61,8 @@ export interface VardbEntry {
 
 /** The metadata fields read from an entry. */
 export const VARDB_FIELDS = [
+  "CATEGORY",
+  "PF",
   "SLOT",
   "repository",
   "EAPI",
@@ -199,14 +201,17 @@ function readField(
   dir: string,
   field: string,
   snapshot: Map<string, string> | undefined,
-  present?: ReadonlySet<string>,
 ): string | undefined {
   if (snapshot && METADATA_FILE_FIELDS.has(field)) return snapshot.get(field) ?? "";
-  if (present && !present.has(field)) return undefined;
   try {
     return readFileSync(join(dir, field), "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      if (!existsSync(dir)) throw new VardbEntryError(dir, "cannot read: it is gone");
+      return undefined;
+    }
+    if (code === "ENOTDIR") throw new VardbEntryError(dir, "not a directory");
     throw new VardbEntryError(dir, `cannot read ${field}: ${(e as Error).message}`);
   }
 }
@@ -223,25 +228,17 @@ export function readVardbEntry(
   warn: (p: VardbProblem) => void = () => {},
 ): VardbPackage {
   const dir = entry.path;
-  let present: Set<string>;
-  try {
-    present = new Set(readdirSync(dir));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new VardbEntryError(
-      dir,
-      code === "ENOTDIR" ? "not a directory" : `cannot read: ${(e as Error).message}`,
-    );
-  }
+  // Files are read directly (a readdir per entry costs more); a missing field reads as absent.
   const cpv = parseCpv(entry.cpv)!;
-  const snapshot = present.has("metadata") ? readMetadataFile(dir) : undefined;
-  const get = (f: string) => readField(dir, f, snapshot, present)?.trim();
+  const snapshot = existsSync(join(dir, "metadata")) ? readMetadataFile(dir) : undefined;
+  const get = (f: string) => readField(dir, f, snapshot)?.trim();
 
-  // identity files, when present, must agree with the directory names
+  // identity files, when present (and asked for), must agree with the directory names
   for (const [file, want] of [
     ["CATEGORY", cpv.category],
     ["PF", entry.cpv.slice(cpv.category.length + 1)],
   ] as const) {
+    if (!fields.includes(file)) continue;
     const have = get(file);
     if (have !== undefined && have !== want)
       throw new VardbEntryError(

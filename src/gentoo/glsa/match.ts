@@ -9,7 +9,7 @@
  *   ≥ 3; `1.2.1` never matches);
  * - slots come from the `slot` attribute or a `:slot` written after the version.
  */
-import { type Atom, parseAtom } from "../atom.js";
+import { type Atom, parseAtom, versionedAtom } from "../atom.js";
 import { parseCpv } from "../cpv.js";
 import { atomMatches, type PackageCandidate } from "../match.js";
 import { compareVersionsOrUndefined } from "../version.js";
@@ -81,6 +81,25 @@ export function compileGlsaAtom(text: string): GlsaMatcher {
   return { kind: "revision", text, same, op: r[1] as "<", revision: BigInt(cpv.revision.slice(1)) };
 }
 
+const DIRECT_OPERATORS: Partial<Record<GlsaRange, "<" | "<=" | "=" | ">" | ">=">> = {
+  le: "<=",
+  lt: "<",
+  eq: "=",
+  gt: ">",
+  ge: ">=",
+};
+
+/**
+ * The matcher of one range: the same as compiling its atom text, built without the atom
+ * regex when the version and slot are plainly valid (a GLSA's name is already a valid cp).
+ */
+export function compileRange(pkg: string, r: GlsaVersionRange): GlsaMatcher {
+  const text = rangeAtom(pkg, r);
+  const op = DIRECT_OPERATORS[r.range];
+  const atom = op ? versionedAtom(op, pkg, r.version, r.slot) : undefined;
+  return atom ? { kind: "atom", text, atom } : compileGlsaAtom(text);
+}
+
 export function glsaAtomMatches(m: GlsaMatcher, pkg: PackageCandidate): boolean {
   if (m.kind === "atom") return atomMatches(m.atom, pkg);
   if (!atomMatches(m.same, pkg)) return false;
@@ -129,13 +148,17 @@ export interface CompiledPath {
 }
 
 export function compileGlsa(glsa: Pick<Glsa, "packages">): CompiledPath[] {
-  return glsa.packages.map((p) => ({
+  return glsa.packages.map(compilePath);
+}
+
+export function compilePath(p: GlsaPackage): CompiledPath {
+  return {
     pkg: p.name,
     arch: p.arch,
     element: p,
-    vulnerable: p.vulnerable.map((r) => compileGlsaAtom(rangeAtom(p.name, r))),
-    unaffected: p.unaffected.map((r) => compileGlsaAtom(rangeAtom(p.name, r))),
-  }));
+    vulnerable: p.vulnerable.map((r) => compileRange(p.name, r)),
+    unaffected: p.unaffected.map((r) => compileRange(p.name, r)),
+  };
 }
 
 /** Is this installed package in (∪ vulnerable) − (∪ unaffected) of the path? */

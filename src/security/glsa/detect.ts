@@ -9,7 +9,7 @@ import {
   archApplies,
   archKeyword,
   type CompiledPath,
-  compileGlsa,
+  compilePath,
   fixAtom,
   type GlsaMatcher,
   glsaAtomMatches,
@@ -68,31 +68,48 @@ function detect(
     list.push(p);
     byName.set(p.cp, list);
   }
-  const compiled = new Map<string, CompiledPath[] | null>();
+  const usable = new Map<string, boolean>();
+  const compiled = new Map<string, CompiledPath | null>();
   const warnings = new Set<string>();
   const findings = new Map<string, Finding>();
 
-  const compile = (a: CorpusAdvisory): CompiledPath[] | null => {
-    let paths = compiled.get(a.id);
-    if (paths !== undefined) return paths;
+  /** glsa-check checks every element's arch list before it matches anything. */
+  const advisoryUsable = (a: CorpusAdvisory): boolean => {
+    let ok = usable.get(a.id);
+    if (ok !== undefined) return ok;
     try {
-      paths = compileGlsa({ packages: a.packages() });
-      // glsa-check checks every element's arch list before it matches anything
-      for (const p of paths) archApplies(a.id, p.arch, keyword);
+      for (const p of a.packages()) archApplies(a.id, p.arch, keyword);
+      ok = true;
     } catch (e) {
-      if (!(e instanceof GlsaFormatError || e instanceof InvalidAtomError)) throw e;
+      if (!(e instanceof GlsaFormatError)) throw e;
       warnings.add(`GLSA ${a.id} skipped: ${e.message}`);
-      paths = null;
+      ok = false;
     }
-    compiled.set(a.id, paths);
-    return paths;
+    usable.set(a.id, ok);
+    return ok;
+  };
+  /** Only the elements naming an installed package are compiled. */
+  const compile = (a: CorpusAdvisory, i: number): CompiledPath | null => {
+    const key = `${a.id}#${i}`;
+    let path = compiled.get(key);
+    if (path !== undefined) return path;
+    try {
+      path = compilePath(a.packages()[i]!);
+    } catch (e) {
+      if (!(e instanceof InvalidAtomError)) throw e;
+      warnings.add(`GLSA ${a.id} skipped: ${e.message}`);
+      usable.set(a.id, false);
+      path = null;
+    }
+    compiled.set(key, path);
+    return path;
   };
 
   for (const [cp, installed] of byName) {
     for (const { advisory, path: i } of index.get(cp)!) {
-      const paths = compile(advisory);
-      if (!paths) continue;
-      const path = paths[i]!;
+      if (!advisoryUsable(advisory)) continue;
+      const path = compile(advisory, i);
+      if (!path) continue;
       if (!archApplies(advisory.id, path.arch, keyword)) continue;
       for (const w of slotPitfalls(advisory.id, path, installed)) warnings.add(w);
       for (const pkg of installed) {
