@@ -81,7 +81,7 @@ async function compareAudit(prefix: string, glsaDir: string) {
   const theirs = JSON.parse(python(ORACLE, portageEnv(prefix, glsaDir))) as Record<string, string[]>;
   const report = await runAudit({ target: resolveTarget(prefix), glsaDir, arch: "x86_64", failOn: "low" });
   const ours: Record<string, string[]> = {};
-  for (const f of report.findings) (ours[f.id] ??= []).push(f.installed);
+  for (const f of report.findings) ours[f.id] = [...(ours[f.id] ?? []), f.installed];
   for (const id of Object.keys(ours)) ours[id]!.sort();
   return { ours, theirs };
 }
