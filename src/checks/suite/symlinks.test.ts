@@ -37,6 +37,14 @@ describe("symlinks", () => {
     expect(r.evidence.found).toContain("1 into the running system");
   });
 
+  it("does not follow links into /proc to wherever they lead on the host", async () => {
+    // /proc/self/cwd resolves to the test's working directory, a host path
+    const ctx = layout({ "dev/cwd": { link: "/proc/self/cwd" }, "dev/stderr": { link: "/proc/self/fd/2" } });
+    const r = await danglingSymlinks.run(ctx);
+    expect(r.status, JSON.stringify(r.evidence)).toBe("pass");
+    expect(r.evidence.found).toContain("2 into the running system");
+  });
+
   it("fails a dangling link and names it", async () => {
     const ctx = layout({ "usr/lib/libz.so": { link: "libz.so.1" } });
     const r = await danglingSymlinks.run(ctx);

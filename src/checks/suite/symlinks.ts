@@ -42,6 +42,10 @@ function follow(ctx: CheckContext, rel: string, intended: Set<string>): Followed
     const text = ctx.fs.readlink(cur);
     if (isVariantText(text)) return { kind: "variant" };
     const target = text.startsWith("/") ? text : posix.join(posix.dirname(cur), text);
+    // What is behind the running system's /proc, /dev, /sys, /run is the host's (dev/stderr ->
+    // /proc/self/fd/2 leads to wherever the checking process's stderr goes): do not follow it.
+    if (!ctx.fs.inPrefix(target) && RUNTIME_DIRS.some((d) => isUnder(target, d)))
+      return { kind: "outside", target };
     const r = ctx.fs.resolve(target, false);
     if (!r.ok)
       return {
