@@ -16,6 +16,8 @@ export const TOOL_PACKAGES: Record<string, string> = {
   zstd: "zstd",
   tar: "tar",
   gzip: "gzip",
+  pigz: "pigz",
+  perl: "perl-base",
   ssh: "openssh-client",
   git: "git",
   localedef: "libc-bin",
