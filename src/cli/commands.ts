@@ -6,10 +6,29 @@ import type { Command } from "commander";
 import { register as audit } from "./audit.js";
 import { register as build } from "./build.js";
 import { register as check } from "./check.js";
+import { register as history } from "./history.js";
 import { register as importAnsible } from "./import-ansible.js";
+import { register as keygen } from "./keygen.js";
+import { register as pack } from "./pack.js";
 import { register as plan } from "./plan.js";
+import { register as publish } from "./publish.js";
+import { register as rollback } from "./rollback.js";
 import { register as shell } from "./shell.js";
+import { register as verify } from "./verify.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [plan, build, shell, check, audit, importAnsible];
+export const commands: RegisterCommand[] = [
+  plan,
+  build,
+  shell,
+  check,
+  audit,
+  importAnsible,
+  pack,
+  verify,
+  publish,
+  rollback,
+  history,
+  keygen,
+];

@@ -1,0 +1,39 @@
+/** `compat history --to TARGET [--layer L] [--json]`: what was published where, when, by whom. */
+import type { Command } from "commander";
+import { printJson, renderTable } from "./output.js";
+import { addTargetOptions, publisherFromOptions, type TargetCliOptions } from "./publish.js";
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("history")
+    .description("list the publications and rollbacks of a target: when, by whom, which sha256");
+  addTargetOptions(cmd, "local:DIR or cvmfs:REPO[@HOST]")
+    .option("--layer <dir>", "only this layer (<version>/compat/<os>/<arch>)")
+    .option("--json", "print the events as JSON")
+    .action(async (opts: TargetCliOptions & { layer?: string; json?: boolean }) => {
+      const events = await publisherFromOptions(opts).history(opts.layer?.replace(/^\/+|\/+$/g, ""));
+      if (opts.json) {
+        printJson({ target: opts.to, events });
+        return;
+      }
+      if (events.length === 0) {
+        process.stdout.write(`nothing published to ${opts.to} yet\n`);
+        return;
+      }
+      process.stdout.write(
+        `${renderTable(
+          ["#", "when", "who", "action", "layer", "artifact", "sha256", "previous kept as"],
+          events.map((e) => [
+            String(e.id),
+            e.at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+            `${e.user}@${e.host}`,
+            e.action + (e.kind ? ` (${e.kind})` : ""),
+            e.layer,
+            e.artifact ?? "-",
+            e.sha256 ? e.sha256.slice(0, 16) : "-",
+            e.backup ?? "-",
+          ]),
+        )}\n`,
+      );
+    });
+}

@@ -1,0 +1,93 @@
+/**
+ * `compat publish ARTIFACT --to TARGET [--approved-sha256 H] [--manifest M] [--pubkey K]
+ *  [--allow-setuid P]… [--state DIR] [--ssh-config F] [--cvmfs-root DIR] [--cvmfs-catalog] [--ingest] [--json]`
+ */
+import type { Command } from "commander";
+import { InputError } from "../errors.js";
+import { log } from "../log.js";
+import { publisherFor } from "../publish/target.js";
+import { printJson, style } from "./output.js";
+
+export interface TargetCliOptions {
+  to: string;
+  state?: string;
+  sshConfig?: string;
+  cvmfsRoot?: string;
+  cvmfsCatalog?: boolean;
+  ingest?: boolean;
+}
+
+interface PublishCliOptions extends TargetCliOptions {
+  approvedSha256?: string;
+  manifest?: string;
+  pubkey?: string;
+  allowSetuid: string[];
+  json?: boolean;
+}
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+/** The options every command that talks to a publish target shares. */
+export function addTargetOptions(cmd: Command, toDescription: string): Command {
+  return cmd
+    .requiredOption("--to <target>", toDescription)
+    .option("--state <dir>", "cvmfs: where the lock and history live (default /var/lib/compat as root)")
+    .option("--ssh-config <file>", "cvmfs over ssh: ssh client configuration file (ssh -F)")
+    .option("--cvmfs-root <dir>", "cvmfs: where repositories are mounted on the publishing host", "/cvmfs");
+}
+
+export function publisherFromOptions(opts: TargetCliOptions) {
+  return publisherFor(opts.to, {
+    stateDir: opts.state,
+    sshConfig: opts.sshConfig,
+    cvmfsRoot: opts.cvmfsRoot,
+    catalog: opts.cvmfsCatalog,
+    ingest: opts.ingest,
+  });
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("publish")
+    .description(
+      "verify an artifact again and publish it: local:DIR (atomic swap) or cvmfs:REPO[@HOST] (one transaction)",
+    )
+    .argument("<artifact>", "artifact file made by compat pack");
+  addTargetOptions(cmd, "local:DIR (a repository root) or cvmfs:REPO[@HOST]")
+    .option("--approved-sha256 <hash>", "refuse unless the artifact's sha256 is this approved one")
+    .option("--manifest <file>", "the artifact's manifest (default: <artifact>.manifest.json)")
+    .option("--pubkey <file>", "require the manifest's signature to verify with this ed25519 public key")
+    .option(
+      "--allow-setuid <path>",
+      "a member (relative to the layer) that may be setuid/setgid; repeatable",
+      collect,
+      [],
+    )
+    .option("--cvmfs-catalog", "cvmfs: make the layer its own nested catalog (.cvmfscatalog at its top)")
+    .option("--ingest", "cvmfs: publish a layer that does not exist yet with cvmfs_server ingest")
+    .option("--json", "print the result as JSON (schema in docs/cli.md)")
+    .action(async (artifact: string, opts: PublishCliOptions) => {
+      if (opts.approvedSha256 !== undefined && !/^[0-9a-f]{64}$/.test(opts.approvedSha256))
+        throw new InputError(
+          `--approved-sha256 ${opts.approvedSha256}: not a sha256 (64 lower-case hex digits)`,
+        );
+      const publisher = publisherFromOptions(opts);
+      log.info(`verifying ${artifact}`);
+      const r = await publisher.publish({
+        artifact,
+        manifestPath: opts.manifest,
+        publicKeyPath: opts.pubkey,
+        allowSetuid: opts.allowSetuid,
+        approvedSha256: opts.approvedSha256,
+      });
+      if (opts.json) {
+        printJson(r);
+        return;
+      }
+      process.stdout.write(
+        `${style.green("published")} ${r.artifact} (${r.kind})\n  layer    ${r.path}\n  target   ${r.target}\n  sha256   ${r.sha256}\n` +
+          (r.backup ? `  previous kept as ${r.backup}\n` : "") +
+          `  method   ${r.method}\n`,
+      );
+    });
+}

@@ -1,0 +1,42 @@
+/** `compat rollback --to TARGET [--layer V/compat/OS/ARCH] [--json]`: put back the layer the last publication replaced. */
+import type { Command } from "commander";
+import { InputError } from "../errors.js";
+import { printJson, style } from "./output.js";
+import { addTargetOptions, publisherFromOptions, type TargetCliOptions } from "./publish.js";
+
+/** The layer to act on: --layer, or the only layer the target's history knows. */
+export async function chooseLayer(
+  publisher: ReturnType<typeof publisherFromOptions>,
+  layer: string | undefined,
+): Promise<string> {
+  if (layer) return layer.replace(/^\/+|\/+$/g, "");
+  const layers = [...new Set((await publisher.history()).map((e) => e.layer))];
+  if (layers.length === 1) return layers[0]!;
+  throw new InputError(
+    layers.length === 0
+      ? `${publisher.target}: compat has published nothing there`
+      : `${publisher.target} has several layers: choose one with --layer`,
+    layers.length ? { details: layers } : {},
+  );
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("rollback")
+    .description("put back the layer that the last publish (or rollback) of a layer replaced");
+  addTargetOptions(cmd, "local:DIR or cvmfs:REPO[@HOST]")
+    .option(
+      "--layer <dir>",
+      "the layer, as <version>/compat/<os>/<arch> (default: the only one published there)",
+    )
+    .option("--json", "print the result as JSON")
+    .action(async (opts: TargetCliOptions & { layer?: string; json?: boolean }) => {
+      const publisher = publisherFromOptions(opts);
+      const r = await publisher.rollback(await chooseLayer(publisher, opts.layer));
+      if (opts.json) printJson(r);
+      else
+        process.stdout.write(
+          `${style.green("rolled back")} ${r.path}\n  now      ${r.restoredSha256 ?? "(a layer compat did not publish)"}\n  replaced layer kept as ${r.keptAs}\n`,
+        );
+    });
+}

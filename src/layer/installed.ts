@@ -1,0 +1,80 @@
+/**
+ * The installed packages of a prefix, whatever its flavor: a Gentoo Prefix has Portage's vardb
+ * (`var/db/pkg`), a debian-flavor layer has dpkg's status database (`var/lib/dpkg/status`). This
+ * module only detects which one a prefix has and calls that database's own reader, so manifests
+ * and diffs see one shape; versions are compared with that database's own rules.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { DPKG_STATUS_PATH, readDpkgStatus } from "../debian/status.js";
+import { compareVersions as compareDebianVersions } from "../debian/version.js";
+import { log } from "../log.js";
+
+export type PackageDatabaseKind = "vardb" | "dpkg";
+
+export interface InstalledPackageInfo {
+  /** `category/name` (vardb) or the Debian package name. */
+  name: string;
+  version: string;
+  /** Gentoo SLOT (with sub-slot), when the database has one. */
+  slot?: string;
+  /** Debian architecture, when the database has one. */
+  arch?: string;
+}
+
+export interface InstalledPackages {
+  database: PackageDatabaseKind;
+  packages: InstalledPackageInfo[];
+}
+
+export const VARDB_PATH = "var/db/pkg";
+
+export function detectPackageDatabase(prefix: string): PackageDatabaseKind | undefined {
+  if (existsSync(join(prefix, VARDB_PATH))) return "vardb";
+  if (existsSync(join(prefix, DPKG_STATUS_PATH))) return "dpkg";
+  return undefined;
+}
+
+/** The prefix's installed packages, sorted by name; undefined when it has no package database. */
+export async function readInstalledPackages(prefix: string): Promise<InstalledPackages | undefined> {
+  const database = detectPackageDatabase(prefix);
+  if (database === "dpkg") {
+    const status = await readDpkgStatus(prefix);
+    for (const p of status.problems) log.warn(`${join(prefix, DPKG_STATUS_PATH)}:${p.line}: ${p.message}`);
+    return {
+      database,
+      packages: status.packages
+        .map((p) => ({ name: p.name, version: p.version, arch: p.architecture }))
+        .sort(byKey),
+    };
+  }
+  if (database === "vardb") return { database, packages: await readVardbPackages(prefix) };
+  return undefined;
+}
+
+/** The identity of a package across two lists: name plus Debian arch or Gentoo slot. */
+export function packageKey(p: InstalledPackageInfo): string {
+  if (p.arch) return `${p.name}:${p.arch}`;
+  if (p.slot) return `${p.name}:${p.slot.split("/")[0]}`;
+  return p.name;
+}
+
+function byKey(a: InstalledPackageInfo, b: InstalledPackageInfo): number {
+  const x = packageKey(a);
+  const y = packageKey(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** -1, 0, 1 with the rules of the database the versions come from. */
+export function compareInstalledVersions(database: PackageDatabaseKind, a: string, b: string): number {
+  if (database === "dpkg") return compareDebianVersions(a, b);
+  return compareGentooVersions(a, b);
+}
+
+// TEMPORARY until src/gentoo's vardb reader and PMS version comparison land on main.
+async function readVardbPackages(_prefix: string): Promise<InstalledPackageInfo[]> {
+  throw new Error("vardb reader not on main yet");
+}
+function compareGentooVersions(_a: string, _b: string): number {
+  throw new Error("PMS version comparison not on main yet");
+}

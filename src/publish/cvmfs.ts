@@ -1,0 +1,281 @@
+/**
+ * `cvmfs:REPO[@HOST]`: publishing with cvmfs_server on a stratum 0 (or a publisher), locally or
+ * over ssh, with the semantics measured against cvmfs 2.12 (DESIGN.md "Publishing"):
+ *
+ *   transaction REPO            exit 17 = someone else's transaction is open: hard stop, never joined
+ *   mv <arch> .<arch>-NNN       the old layer stays reachable and can be rolled back
+ *   tar -x (verified stream)    every process's exit status checked
+ *   publish REPO                one revision replaces the layer
+ *   abort -f REPO               after any failure once our transaction is open (22 = none open)
+ *
+ * A delta is applied the same way (remove its deletions, extract its entries). `ingest` is used
+ * only when asked, only for a layer that does not exist yet, and never with `--delete` (which
+ * crashes cvmfs 2.12 together with `--base_dir`); after a failed ingest nothing is aborted, since
+ * ingest aborts its own transaction and an open one (exit 1) is someone else's.
+ */
+
+import { mkdirSync } from "node:fs";
+import { join, posix } from "node:path";
+import { InputError, ToolError, ValidationError } from "../errors.js";
+import { log } from "../log.js";
+import { History, type HistoryEvent, type NewHistoryEvent } from "./history.js";
+import type { CommandHost } from "./host.js";
+import { acquireLock } from "./lock.js";
+import {
+  extractVerified,
+  type Publisher,
+  type PublishRequest,
+  type PublishResult,
+  preVerify,
+  type RollbackResult,
+} from "./publisher.js";
+
+export interface CvmfsPublisherOptions {
+  repository: string;
+  host: CommandHost;
+  hostName?: string;
+  stateDir: string;
+  cvmfsRoot: string;
+  catalog: boolean;
+  ingest: boolean;
+}
+
+/** Exit statuses of cvmfs_server 2.12 that mean something specific. */
+export const CVMFS_STATUS = { transactionOpen: 17, noTransaction: 22 } as const;
+
+const BACKUP_RE = (arch: string) => new RegExp(`^\\.${arch.replace(/[^\w]/g, "\\$&")}-(\\d{3,})$`);
+
+export class CvmfsPublisher implements Publisher {
+  readonly target: string;
+  private readonly historyKey: string;
+
+  constructor(private readonly o: CvmfsPublisherOptions) {
+    this.target = `cvmfs:${o.repository}${o.hostName ? `@${o.hostName}` : ""}`;
+    this.historyKey = `cvmfs:${o.repository}`;
+  }
+
+  private layerPath(layer: string): { parent: string; arch: string; path: string; versions: string } {
+    const parts = layer.split("/");
+    if (parts.length !== 4 || parts[1] !== "compat" || parts.some((p) => !p || p === "." || p === ".."))
+      throw new InputError(`${layer}: not a layer (expected <version>/compat/<os>/<arch>)`);
+    const versions = posix.join(this.o.cvmfsRoot, this.o.repository, "versions");
+    const path = posix.join(versions, layer);
+    return { parent: posix.dirname(path), arch: parts[3]!, path, versions };
+  }
+
+  private cvmfs(args: string[], okStatuses?: number[]) {
+    return this.o.host.run(["cvmfs_server", ...args], okStatuses);
+  }
+
+  private async exists(path: string): Promise<boolean> {
+    return (await this.o.host.run(["test", "-e", path], [0, 1])).status === 0;
+  }
+
+  private async nextBackup(parent: string, arch: string): Promise<string> {
+    const listing = await this.o.host.run(["ls", "-A", "--", parent]);
+    let max = 0;
+    for (const name of listing.stdout.split("\n")) {
+      const m = BACKUP_RE(arch).exec(name.trim());
+      if (m) max = Math.max(max, Number(m[1]));
+    }
+    return `.${arch}-${String(max + 1).padStart(3, "0")}`;
+  }
+
+  private async withLock<T>(what: string, fn: (history: History) => Promise<T>): Promise<T> {
+    const lockDir = join(this.o.stateDir, "locks");
+    mkdirSync(lockDir, { recursive: true });
+    const lock = acquireLock(join(lockDir, `${this.o.repository}.lock`), what);
+    const history = new History(this.o.stateDir);
+    try {
+      return await fn(history);
+    } finally {
+      history.close();
+      lock.release();
+    }
+  }
+
+  /** Open a transaction; exit 17 means one is open already, which we never join. */
+  private async openTransaction(): Promise<void> {
+    const r = await this.cvmfs(["transaction", this.o.repository], [0, CVMFS_STATUS.transactionOpen]);
+    if (r.status === CVMFS_STATUS.transactionOpen)
+      throw new ToolError(
+        `${this.o.repository} already has an open transaction (cvmfs_server transaction exit 17); compat never publishes someone else's transaction`,
+        { command: `cvmfs_server transaction ${this.o.repository}`, exitStatus: 17 },
+        {
+          hint: `find out who opened it on ${this.o.host.description}; once it is published or aborted, run this again`,
+        },
+      );
+  }
+
+  /** Inside our transaction: do the work, publish; on any failure abort -f and rethrow. */
+  private async inTransaction(work: () => Promise<void>, message: string): Promise<void> {
+    await this.openTransaction();
+    try {
+      await work();
+      await this.cvmfs(["publish", "-m", message, this.o.repository]);
+    } catch (e) {
+      try {
+        const r = await this.cvmfs(["abort", "-f", this.o.repository], [0, CVMFS_STATUS.noTransaction]);
+        if (r.status === CVMFS_STATUS.noTransaction)
+          log.warn(`cvmfs_server abort -f: no transaction was open on ${this.o.repository}`);
+        else log.warn(`aborted the transaction on ${this.o.repository}; the repository is as it was`);
+      } catch (abortError) {
+        log.error(
+          `cvmfs_server abort -f ${this.o.repository} failed too: the repository may still be in a transaction (${(abortError as Error).message})`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  async publish(req: PublishRequest): Promise<PublishResult> {
+    const verified = await preVerify(req);
+    const m = verified.manifest;
+    const sha256 = verified.report.sha256!;
+    const { parent, arch, path, versions } = this.layerPath(m.topDir);
+    return this.withLock(`compat publish ${m.artifact}`, async (history) => {
+      const current = history.latest(this.historyKey, m.topDir);
+      const exists = await this.exists(path);
+      if (m.kind === "delta") {
+        if (!exists)
+          throw new ValidationError(
+            `${m.artifact}: a delta needs the layer it applies to, and ${path} does not exist`,
+          );
+        if (current?.sha256 !== m.delta!.base.sha256)
+          throw new ValidationError(
+            `${m.artifact} applies to ${m.delta!.base.artifact}, but the published layer is not that one`,
+            {
+              details: [
+                `published: ${current ? `${current.artifact ?? "?"} (${current.sha256})` : "unknown (not published by compat)"}`,
+              ],
+              hint: "publish the full artifact instead",
+            },
+          );
+      }
+      const tar = () =>
+        extractVerified(
+          req,
+          verified,
+          this.o.host.spawn(["tar", "-x", "-p", "--no-same-owner", "-C", versions, "-f", "-"]),
+        );
+      let backup: string | null = null;
+      let method: string;
+      if (this.o.ingest && m.kind === "full" && !exists && !this.o.catalog) {
+        method = "ingest";
+        // ingest opens and publishes its own transaction; it is never given --delete.
+        await extractVerified(
+          req,
+          verified,
+          this.o.host.spawn([
+            "cvmfs_server",
+            "ingest",
+            "--tar_file",
+            "-",
+            "--base_dir",
+            "versions",
+            this.o.repository,
+          ]),
+        );
+      } else {
+        if (this.o.ingest && exists)
+          log.info(`${path} exists: replacing it in a transaction instead of ingest`);
+        method = "transaction";
+        await this.inTransaction(
+          async () => {
+            if (m.kind === "full" && exists) {
+              backup = await this.nextBackup(parent, arch);
+              await this.o.host.run(["mv", "-T", "--", path, posix.join(parent, backup)]);
+            }
+            if (m.kind === "delta" && m.delta!.deletions.length > 0)
+              await this.o.host.run([
+                "rm",
+                "-rf",
+                "--",
+                ...m.delta!.deletions.map((d) => posix.join(path, d)),
+              ]);
+            await this.o.host.run(["mkdir", "-p", "--", versions]);
+            await tar();
+            if (this.o.catalog) await this.o.host.run(["touch", "--", posix.join(path, ".cvmfscatalog")]);
+          },
+          `compat: ${m.kind === "delta" ? "delta update of" : "publish"} ${m.topDir} from ${m.artifact} (sha256 ${sha256})`,
+        );
+      }
+      const event: NewHistoryEvent = {
+        target: this.historyKey,
+        layer: m.topDir,
+        action: "publish",
+        kind: m.kind,
+        artifact: m.artifact,
+        sha256,
+        previousSha256: current?.sha256 ?? null,
+        backup,
+        detail: `${method} on ${this.o.host.description}`,
+      };
+      history.record(event);
+      return {
+        target: this.target,
+        layer: m.topDir,
+        path,
+        artifact: m.artifact,
+        sha256,
+        kind: m.kind,
+        backup,
+        method,
+      };
+    });
+  }
+
+  async rollback(layer: string): Promise<RollbackResult> {
+    const { parent, arch, path } = this.layerPath(layer);
+    return this.withLock(`compat rollback ${layer}`, async (history) => {
+      const last = history.latest(this.historyKey, layer);
+      if (!last?.backup)
+        throw new InputError(`${this.target}: nothing to roll back for ${layer}`, {
+          hint:
+            last?.kind === "delta"
+              ? "a delta is applied in place and keeps no copy; roll the repository back with cvmfs_server rollback -t TAG, or publish the previous full artifact"
+              : "the last publication replaced no layer",
+        });
+      const kept = posix.join(parent, last.backup);
+      let keptAs = "";
+      await this.inTransaction(async () => {
+        if (!(await this.exists(kept)))
+          throw new ValidationError(`cannot roll back ${layer}: ${kept} is missing`);
+        keptAs = await this.nextBackup(parent, arch);
+        await this.o.host.run(["mv", "-T", "--", path, posix.join(parent, keptAs)]);
+        await this.o.host.run(["mv", "-T", "--", kept, path]);
+      }, `compat: roll back ${layer} to ${last.backup}`);
+      const restored = history
+        .events(this.historyKey, layer)
+        .reverse()
+        .find((e) => e.id !== last.id && e.sha256 === last.previousSha256);
+      history.record({
+        target: this.historyKey,
+        layer,
+        action: "rollback",
+        kind: null,
+        artifact: restored?.artifact ?? null,
+        sha256: last.previousSha256,
+        previousSha256: last.sha256,
+        backup: keptAs,
+        detail: `undid event ${last.id}; restored ${last.backup}`,
+      });
+      return {
+        target: this.target,
+        layer,
+        path,
+        restoredSha256: last.previousSha256,
+        keptAs: posix.join(parent, keptAs),
+      };
+    });
+  }
+
+  async history(layer?: string): Promise<HistoryEvent[]> {
+    const h = new History(this.o.stateDir);
+    try {
+      return h.events(this.historyKey, layer);
+    } finally {
+      h.close();
+    }
+  }
+}

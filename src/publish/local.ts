@@ -1,0 +1,306 @@
+/**
+ * `local:DIR`: a directory that stands for a repository root. A layer is unpacked into a staging
+ * dir next to its target (verified again on the way in), then swapped in with one atomic
+ * exchange, so at every instant the target is the complete old or the complete new layer. The old
+ * layer is kept as `.<arch>-NNN`. A journal written before the swap lets the next command finish
+ * or undo a publish that was killed, under the repository's one lock.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { spawnStreaming } from "../artifacts/process.js";
+import { InputError, ValidationError } from "../errors.js";
+import { run } from "../exec/run.js";
+import { log } from "../log.js";
+import { exchangePaths } from "./exchange.js";
+import { History, type HistoryEvent, type NewHistoryEvent } from "./history.js";
+import { acquireLock } from "./lock.js";
+import {
+  extractVerified,
+  type Publisher,
+  type PublishRequest,
+  type PublishResult,
+  preVerify,
+  type RollbackResult,
+} from "./publisher.js";
+
+interface Journal {
+  id: string;
+  op: "publish" | "rollback";
+  layer: string;
+  /** Until the swap: throw the staging dir away on recovery. */
+  phase: "staging" | "swap";
+  /** The inode the target has once the swap happened. */
+  expectTargetIno?: number;
+  /** After the swap: move the replaced layer from here to there. */
+  moveAside?: { from: string; to: string };
+  event?: NewHistoryEvent;
+  cleanup?: string;
+}
+
+export interface LayerPaths {
+  parent: string;
+  arch: string;
+  target: string;
+  stagingRoot: string;
+  stagingLayer: string;
+}
+
+const BACKUP_RE = (arch: string) => new RegExp(`^\\.${arch.replace(/[^\w]/g, "\\$&")}-(\\d{3,})$`);
+
+export function nextBackupName(parent: string, arch: string): string {
+  let max = 0;
+  if (existsSync(parent))
+    for (const name of readdirSync(parent)) {
+      const m = BACKUP_RE(arch).exec(name);
+      if (m) max = Math.max(max, Number(m[1]));
+    }
+  return `.${arch}-${String(max + 1).padStart(3, "0")}`;
+}
+
+function inode(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+export class LocalPublisher implements Publisher {
+  readonly target: string;
+  readonly root: string;
+  private readonly stateDir: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    this.target = `local:${this.root}`;
+    this.stateDir = join(this.root, ".compat");
+  }
+
+  layerPaths(layer: string): LayerPaths {
+    const parts = layer.split("/");
+    if (parts.length !== 4 || parts[1] !== "compat" || parts.some((p) => !p || p === "." || p === ".."))
+      throw new InputError(`${layer}: not a layer (expected <version>/compat/<os>/<arch>)`);
+    const arch = parts[3]!;
+    const parent = join(this.root, "versions", parts[0]!, "compat", parts[2]!);
+    const stagingRoot = join(parent, `.${arch}.staging`);
+    return { parent, arch, target: join(parent, arch), stagingRoot, stagingLayer: join(stagingRoot, layer) };
+  }
+
+  private get journalPath(): string {
+    return join(this.stateDir, "journal.json");
+  }
+
+  private writeJournal(j: Journal): void {
+    const tmp = `${this.journalPath}.tmp`;
+    writeFileSync(tmp, JSON.stringify(j));
+    renameSync(tmp, this.journalPath);
+  }
+
+  private async withLock<T>(what: string, fn: (history: History) => Promise<T>): Promise<T> {
+    if (!existsSync(this.root))
+      throw new InputError(`${this.root}: no such directory`, {
+        hint: "create the repository root first (mkdir -p)",
+      });
+    mkdirSync(this.stateDir, { recursive: true });
+    const lock = acquireLock(join(this.stateDir, "lock"), what);
+    const history = new History(this.stateDir);
+    try {
+      this.recover(history);
+      return await fn(history);
+    } finally {
+      history.close();
+      lock.release();
+    }
+  }
+
+  /** Finish or undo what a killed command left, as its journal says. */
+  private recover(history: History): void {
+    if (!existsSync(this.journalPath)) return;
+    let j: Journal;
+    try {
+      j = JSON.parse(readFileSync(this.journalPath, "utf8")) as Journal;
+    } catch {
+      // A journal that was being written when the process died: the swap never started.
+      rmSync(this.journalPath, { force: true });
+      return;
+    }
+    const paths = this.layerPaths(j.layer);
+    if (j.phase === "swap" && j.expectTargetIno !== undefined && inode(paths.target) === j.expectTargetIno) {
+      log.warn(`finishing an interrupted ${j.op} of ${j.layer}`);
+      this.completeSwap(j, history);
+    } else {
+      if (j.cleanup) {
+        log.warn(`throwing away an interrupted ${j.op} of ${j.layer}`);
+        rmSync(j.cleanup, { recursive: true, force: true });
+      }
+      rmSync(this.journalPath, { force: true });
+    }
+  }
+
+  private completeSwap(j: Journal, history: History): void {
+    if (j.moveAside && existsSync(j.moveAside.from)) renameSync(j.moveAside.from, j.moveAside.to);
+    if (j.event) history.record({ ...j.event, journalId: j.id });
+    if (j.cleanup) rmSync(j.cleanup, { recursive: true, force: true });
+    rmSync(this.journalPath, { force: true });
+  }
+
+  async publish(req: PublishRequest): Promise<PublishResult> {
+    const verified = await preVerify(req);
+    const m = verified.manifest;
+    const sha256 = verified.report.sha256!;
+    const paths = this.layerPaths(m.topDir);
+    return this.withLock(`compat publish ${m.artifact}`, async (history) => {
+      const current = history.latest(this.target, m.topDir);
+      const hadPrevious = existsSync(paths.target);
+      if (m.kind === "delta") {
+        if (!hadPrevious)
+          throw new ValidationError(
+            `${m.artifact}: a delta needs the layer it applies to, and ${paths.target} does not exist`,
+          );
+        if (current?.sha256 !== m.delta!.base.sha256)
+          throw new ValidationError(
+            `${m.artifact} applies to ${m.delta!.base.artifact}, but the published layer is not that one`,
+            {
+              details: [
+                `published: ${current ? `${current.artifact ?? "?"} (${current.sha256})` : "unknown (not published by compat)"}`,
+                `delta base: ${m.delta!.base.sha256}`,
+              ],
+              hint: "publish the full artifact instead",
+            },
+          );
+      }
+      const journal: Journal = {
+        id: randomUUID(),
+        op: "publish",
+        layer: m.topDir,
+        phase: "staging",
+        cleanup: paths.stagingRoot,
+      };
+      this.writeJournal(journal);
+      try {
+        rmSync(paths.stagingRoot, { recursive: true, force: true });
+        mkdirSync(dirname(paths.stagingLayer), { recursive: true });
+        if (m.kind === "delta") {
+          await run("cp", ["-a", "--", paths.target, paths.stagingLayer]);
+          for (const d of m.delta!.deletions)
+            rmSync(join(paths.stagingLayer, d), { recursive: true, force: true });
+        }
+        const tar = spawnStreaming(
+          "tar",
+          ["-x", "-p", "--no-same-owner", "-C", paths.stagingRoot, "-f", "-"],
+          {
+            discardStdout: true,
+          },
+        );
+        await extractVerified(req, verified, tar);
+        if (!existsSync(paths.stagingLayer))
+          throw new ValidationError(`${m.artifact}: extracting it did not produce ${m.topDir}`);
+      } catch (e) {
+        rmSync(paths.stagingRoot, { recursive: true, force: true });
+        rmSync(this.journalPath, { force: true });
+        throw e;
+      }
+      const backup = hadPrevious ? nextBackupName(paths.parent, paths.arch) : null;
+      const event: NewHistoryEvent = {
+        target: this.target,
+        layer: m.topDir,
+        action: "publish",
+        kind: m.kind,
+        artifact: m.artifact,
+        sha256,
+        previousSha256: current?.sha256 ?? null,
+        backup,
+        detail: null,
+      };
+      Object.assign(journal, {
+        phase: "swap",
+        expectTargetIno: inode(paths.stagingLayer),
+        moveAside: backup ? { from: paths.stagingLayer, to: join(paths.parent, backup) } : undefined,
+        event,
+      });
+      this.writeJournal(journal);
+      mkdirSync(paths.parent, { recursive: true });
+      if (hadPrevious) await exchangePaths(paths.stagingLayer, paths.target);
+      else renameSync(paths.stagingLayer, paths.target);
+      this.completeSwap(journal, history);
+      return {
+        target: this.target,
+        layer: m.topDir,
+        path: paths.target,
+        artifact: m.artifact,
+        sha256,
+        kind: m.kind,
+        backup,
+        method: hadPrevious ? "exchange" : "rename",
+      };
+    });
+  }
+
+  async rollback(layer: string): Promise<RollbackResult> {
+    const paths = this.layerPaths(layer);
+    return this.withLock(`compat rollback ${layer}`, async (history) => {
+      const last = history.latest(this.target, layer);
+      if (!last?.backup)
+        throw new InputError(`${this.target}: nothing to roll back for ${layer}`, {
+          hint: last ? "the last publication replaced no layer" : "compat has not published this layer here",
+        });
+      const kept = join(paths.parent, last.backup);
+      const restored = history
+        .events(this.target, layer)
+        .reverse()
+        .find((e) => e.id !== last.id && e.sha256 === last.previousSha256);
+      if (!existsSync(kept) || !existsSync(paths.target))
+        throw new ValidationError(
+          `cannot roll back ${layer}: ${existsSync(kept) ? paths.target : kept} is missing`,
+        );
+      const journal: Journal = {
+        id: randomUUID(),
+        op: "rollback",
+        layer,
+        phase: "swap",
+        expectTargetIno: inode(kept),
+        event: {
+          target: this.target,
+          layer,
+          action: "rollback",
+          kind: null,
+          artifact: restored?.artifact ?? null,
+          sha256: last.previousSha256,
+          previousSha256: last.sha256,
+          backup: last.backup,
+          detail: `undid event ${last.id}`,
+        },
+      };
+      this.writeJournal(journal);
+      await exchangePaths(kept, paths.target);
+      this.completeSwap(journal, history);
+      return {
+        target: this.target,
+        layer,
+        path: paths.target,
+        restoredSha256: last.previousSha256,
+        keptAs: kept,
+      };
+    });
+  }
+
+  async history(layer?: string): Promise<HistoryEvent[]> {
+    if (!existsSync(join(this.stateDir, "history.db"))) return [];
+    const h = new History(this.stateDir);
+    try {
+      return h.events(this.target, layer);
+    } finally {
+      h.close();
+    }
+  }
+}

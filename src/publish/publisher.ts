@@ -1,0 +1,170 @@
+/**
+ * The Publisher interface and what every publisher does the same way: verify the artifact fully
+ * (members, manifest, signature, approved sha256) before touching anything, and verify it again
+ * on the very stream that is extracted, so the bytes published are the bytes verified.
+ */
+import { Writable } from "node:stream";
+import { setTimeout as delay } from "node:timers/promises";
+import type { ArtifactManifest } from "../artifacts/manifest.js";
+import { readManifest } from "../artifacts/manifest.js";
+import { manifestPathFor } from "../artifacts/name.js";
+import { type StreamingProcess, writeWithBackpressure } from "../artifacts/process.js";
+import type { Violation } from "../artifacts/rules.js";
+import { BLOCK } from "../artifacts/tar-header.js";
+import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
+import { InputError, ValidationError } from "../errors.js";
+import type { HistoryEvent } from "./history.js";
+
+export interface PublishRequest {
+  artifact: string;
+  manifestPath?: string;
+  publicKeyPath?: string;
+  allowSetuid?: string[];
+  /** The sha256 an admin approved; publishing refuses any other artifact. */
+  approvedSha256?: string;
+}
+
+export interface PublishResult {
+  target: string;
+  layer: string;
+  /** Where the layer now is (a local path, or the path under /cvmfs/<repo>). */
+  path: string;
+  artifact: string;
+  sha256: string;
+  kind: "full" | "delta";
+  /** Where the replaced layer was kept, if there was one. */
+  backup: string | null;
+  method: string;
+}
+
+export interface RollbackResult {
+  target: string;
+  layer: string;
+  path: string;
+  restoredSha256: string | null;
+  /** Where the layer that was rolled back now is. */
+  keptAs: string;
+}
+
+export interface Publisher {
+  readonly target: string;
+  publish(req: PublishRequest): Promise<PublishResult>;
+  /** Put back the layer replaced by the last publish or rollback of `layer`. */
+  rollback(layer: string): Promise<RollbackResult>;
+  history(layer?: string): Promise<HistoryEvent[]>;
+}
+
+export interface VerifiedArtifact {
+  manifest: ArtifactManifest;
+  report: VerifyReport;
+}
+
+export function rejection(what: string, violations: Violation[], count = violations.length): ValidationError {
+  return new ValidationError(
+    `${what}: rejected (${count} problem${count === 1 ? "" : "s"}); nothing was published`,
+    {
+      details: violations
+        .slice(0, 30)
+        .map((v) => `[${v.rule}] ${v.member ? `${v.member}: ` : ""}${v.message}`),
+    },
+  );
+}
+
+/** The full check before anything is written: a manifest is required and everything must pass. */
+export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> {
+  const manifestPath = req.manifestPath ?? manifestPathFor(req.artifact);
+  const { manifest } = await readManifest(manifestPath).catch((e) => {
+    throw new InputError(`${req.artifact}: publishing needs the artifact's manifest`, {
+      details: [e instanceof Error ? e.message : String(e)],
+      hint: "compat pack writes it beside the artifact; pass another with --manifest",
+    });
+  });
+  const report = await verifyArtifact(req.artifact, {
+    manifestPath,
+    publicKeyPath: req.publicKeyPath,
+    allowSetuid: req.allowSetuid,
+    approvedSha256: req.approvedSha256,
+  });
+  if (!report.ok) throw rejection(req.artifact, report.violations, report.violationCount);
+  return { manifest, report };
+}
+
+/**
+ * Passes a stream through to `target` but holds back its last bytes (the end-of-archive blocks)
+ * until `release()`: an extractor that has not seen them has not seen a complete archive, so a
+ * verification that fails at the very end (sha256) still stops it from taking what it got.
+ */
+export class HoldBack extends Writable {
+  private tail: Buffer = Buffer.alloc(0);
+
+  constructor(
+    private readonly target: Writable,
+    private readonly keep = 2 * BLOCK,
+  ) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    const all = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
+    const cut = Math.max(0, all.length - this.keep);
+    this.tail = Buffer.from(all.subarray(cut));
+    if (cut === 0) {
+      cb();
+      return;
+    }
+    const wait = writeWithBackpressure(this.target, all.subarray(0, cut));
+    if (wait) wait.then(() => cb(), cb);
+    else cb();
+  }
+
+  /** Verification passed: let the extractor see the end of the archive. */
+  release(): void {
+    this.target.end(this.tail);
+  }
+}
+
+/**
+ * Stream the artifact into `extractor` (tar -x, locally or over ssh) while verifying it again;
+ * rejects unless the verification passes, the sha256 is the pre-verified one and the extractor
+ * exits 0. The caller throws away what was extracted when this rejects.
+ */
+export async function extractVerified(
+  req: PublishRequest,
+  verified: VerifiedArtifact,
+  extractor: StreamingProcess,
+): Promise<void> {
+  let report: VerifyReport;
+  const holdBack = new HoldBack(extractor.stdin);
+  try {
+    report = await verifyArtifact(req.artifact, {
+      manifestPath: req.manifestPath ?? manifestPathFor(req.artifact),
+      publicKeyPath: req.publicKeyPath,
+      allowSetuid: req.allowSetuid,
+      approvedSha256: verified.report.sha256,
+      tee: holdBack,
+    });
+  } catch (e) {
+    // An extractor that died (disk full, remote gone) breaks the pipe: its own error says why.
+    const early = await Promise.race([
+      extractor.done.then(
+        () => undefined,
+        (x: unknown) => x,
+      ),
+      delay(500).then(() => undefined),
+    ]);
+    extractor.kill("SIGKILL");
+    await extractor.done.catch(() => {});
+    throw early ?? e;
+  }
+  if (!report.ok) {
+    extractor.kill("SIGKILL");
+    await extractor.done.catch(() => {});
+    throw rejection(
+      `${req.artifact} (changed since it was verified)`,
+      report.violations,
+      report.violationCount,
+    );
+  }
+  holdBack.release();
+  await extractor.done;
+}
