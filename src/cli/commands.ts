@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { register as audit } from "./audit.js";
 import { register as build } from "./build.js";
 import { register as check } from "./check.js";
+import { register as diff } from "./diff.js";
 import { register as history } from "./history.js";
 import { register as importAnsible } from "./import-ansible.js";
 import { register as keygen } from "./keygen.js";
@@ -27,6 +28,7 @@ export const commands: RegisterCommand[] = [
   importAnsible,
   pack,
   verify,
+  diff,
   publish,
   rollback,
   history,
