@@ -8,6 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DPKG_STATUS_PATH, readDpkgStatus } from "../debian/status.js";
 import { compareVersions as compareDebianVersions } from "../debian/version.js";
+import { readVardb, VDB_PATH } from "../gentoo/vardb.js";
+import { vercmp } from "../gentoo/version.js";
 import { log } from "../log.js";
 
 export type PackageDatabaseKind = "vardb" | "dpkg";
@@ -27,10 +29,8 @@ export interface InstalledPackages {
   packages: InstalledPackageInfo[];
 }
 
-export const VARDB_PATH = "var/db/pkg";
-
 export function detectPackageDatabase(prefix: string): PackageDatabaseKind | undefined {
-  if (existsSync(join(prefix, VARDB_PATH))) return "vardb";
+  if (existsSync(join(prefix, VDB_PATH))) return "vardb";
   if (existsSync(join(prefix, DPKG_STATUS_PATH))) return "dpkg";
   return undefined;
 }
@@ -48,7 +48,20 @@ export async function readInstalledPackages(prefix: string): Promise<InstalledPa
         .sort(byKey),
     };
   }
-  if (database === "vardb") return { database, packages: await readVardbPackages(prefix) };
+  if (database === "vardb") {
+    const vardb = readVardb(prefix);
+    for (const p of vardb.problems) log.warn(`${p.path}: ${p.message}`);
+    return {
+      database,
+      packages: vardb.packages
+        .map((p) => ({
+          name: p.cp,
+          version: p.version,
+          slot: p.subSlot && p.subSlot !== p.slot ? `${p.slot}/${p.subSlot}` : p.slot,
+        }))
+        .sort(byKey),
+    };
+  }
   return undefined;
 }
 
@@ -68,13 +81,5 @@ function byKey(a: InstalledPackageInfo, b: InstalledPackageInfo): number {
 /** -1, 0, 1 with the rules of the database the versions come from. */
 export function compareInstalledVersions(database: PackageDatabaseKind, a: string, b: string): number {
   if (database === "dpkg") return compareDebianVersions(a, b);
-  return compareGentooVersions(a, b);
-}
-
-// TEMPORARY until src/gentoo's vardb reader and PMS version comparison land on main.
-async function readVardbPackages(_prefix: string): Promise<InstalledPackageInfo[]> {
-  throw new Error("vardb reader not on main yet");
-}
-function compareGentooVersions(_a: string, _b: string): number {
-  throw new Error("PMS version comparison not on main yet");
+  return vercmp(a, b);
 }

@@ -1,0 +1,139 @@
+/**
+ * Packing real trees with the real compressors and reading the result back with GNU tar:
+ * same tree → same bytes, GNU tar extracts exactly the tree, the verifier accepts it, signatures,
+ * deltas and diffs.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { diffLayers, loadSide } from "../../src/artifacts/diff.js";
+import { readManifest } from "../../src/artifacts/manifest.js";
+import { packLayer } from "../../src/artifacts/pack.js";
+import { generateKeyPair } from "../../src/artifacts/sign.js";
+import { verifyArtifact } from "../../src/artifacts/verify.js";
+import { dpkgStatus, LAYER, makeLayerTree, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
+
+let work: string;
+let prefix: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "compat-pack-"));
+  prefix = join(work, "root/versions", TOP_DIR);
+  makeLayerTree(prefix);
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const pack = (outDir: string, extra: Partial<Parameters<typeof packLayer>[0]> = {}) =>
+  packLayer({ ...LAYER, prefix, outDir: join(work, outDir), epoch: 1_750_000_000, ...extra });
+
+describe("pack", () => {
+  it("gives identical bytes for the same tree, for zstd and gzip", async () => {
+    for (const compression of ["zstd", "gzip"] as const) {
+      const a = await pack(`same-a-${compression}`, { compression });
+      const b = await pack(`same-b-${compression}`, { compression });
+      expect(a.manifest.artifact).toBe(`dev-2025.06-compat-linux-x86_64-1750000000.tar.${compression === "zstd" ? "zst" : "gz"}`);
+      expect(readFileSync(a.artifact).equals(readFileSync(b.artifact))).toBe(true);
+      expect(a.manifest.sha256).toBe(b.manifest.sha256);
+    }
+  });
+
+  it("writes a standard archive: GNU tar lists the top dir and extracts exactly the tree", async () => {
+    const r = await pack("gnu");
+    const listing = execFileSync("tar", ["-tvf", r.artifact], { encoding: "utf8" }).trim().split("\n");
+    expect(listing[0]).toMatch(new RegExp(`^drwx.* root/root .* ${TOP_DIR}/$`));
+    expect(listing.every((l) => l.includes(` ${TOP_DIR}`))).toBe(true);
+    expect(listing.some((l) => l.includes(" link to "))).toBe(true); // the hard link stayed one
+    const out = join(work, "gnu-extract");
+    execFileSync("mkdir", ["-p", out]);
+    execFileSync("tar", ["-x", "-p", "-C", out, "-f", r.artifact]);
+    expect(treeDigest(join(out, TOP_DIR))).toBe(treeDigest(prefix));
+    // mtimes are clamped to the build time and nothing is newer
+    const mtimes = execFileSync("find", [join(out, TOP_DIR), "-newermt", "@1750000001"], { encoding: "utf8" }).trim();
+    expect(mtimes).toBe("");
+  });
+
+  it("writes a manifest with the identity, counts, packages and build time", async () => {
+    const r = await pack("manifest");
+    const { manifest } = await readManifest(r.manifestPath);
+    expect(manifest).toMatchObject({
+      kind: "full",
+      topDir: TOP_DIR,
+      stack: "dev",
+      arch: "x86_64",
+      buildTime: 1_750_000_000,
+      packageDatabase: "dpkg",
+      members: r.manifest.members,
+    });
+    expect(manifest.packages?.map((p) => p.name)).toEqual(["bash", "coreutils", "libc6", "python3.11"]);
+    expect(manifest.size).toBe(readFileSync(r.artifact).length);
+  });
+
+  it("is accepted by verify, with a signature that binds the manifest", async () => {
+    const r = await pack("signed", { signingKey: await keyPair() });
+    const ok = await verifyArtifact(r.artifact, { publicKeyPath: `${keyBase}.pub` });
+    expect(ok.violations).toEqual([]);
+    expect(ok.ok).toBe(true);
+    expect(ok.members).toBe(r.manifest.members);
+    expect(ok.signature?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+
+    // Any change to the manifest breaks the signature.
+    const text = readFileSync(r.manifestPath, "utf8").replace('"flavor": null', '"flavor": "gentoo"');
+    writeFileSync(r.manifestPath, text);
+    const bad = await verifyArtifact(r.artifact, { publicKeyPath: `${keyBase}.pub` });
+    expect(bad.violations.map((v) => v.rule)).toEqual(["signature"]);
+    // A different key is named as such.
+    const other = join(work, "other");
+    await generateKeyPair(other);
+    const wrongKey = await verifyArtifact(r.artifact, { publicKeyPath: `${other}.pub` });
+    expect(wrongKey.violations[0]?.message).toMatch(/signed by key/);
+  });
+
+  it("makes a small delta after one package changes, and diff names the upgrade", async () => {
+    const full = await pack("delta-base");
+    writeFileSync(join(prefix, "usr/lib/libpython3.11.so"), Buffer.alloc(400_000, 7));
+    unlinkSync(join(prefix, "etc/hosts.compat"));
+    writeFileSync(
+      join(prefix, "var/lib/dpkg/status"),
+      dpkgStatus([
+        ["bash", "5.2.15-2+b7"],
+        ["coreutils", "9.1-1"],
+        ["libc6", "2.36-9+deb12u4"],
+        ["python3.11", "3.11.2-6+deb12u4"],
+      ]),
+    );
+    const delta = await pack("delta", { deltaFrom: full.artifact, epoch: 1_750_000_100 });
+    expect(delta.manifest.kind).toBe("delta");
+    expect(delta.manifest.artifact).toBe("dev-2025.06-compat-linux-x86_64-1750000100.delta.tar.zst");
+    expect(delta.manifest.delta).toEqual({
+      base: { artifact: full.manifest.artifact, sha256: full.manifest.sha256 },
+      deletions: ["etc/hosts.compat"],
+    });
+    const members = execFileSync("tar", ["-tf", delta.artifact], { encoding: "utf8" }).trim().split("\n").sort();
+    expect(members).toEqual([`${TOP_DIR}/usr/lib/libpython3.11.so`, `${TOP_DIR}/var/lib/dpkg/status`]);
+    expect(delta.manifest.size).toBeLessThan(full.manifest.size * 0.02);
+    expect((await verifyArtifact(delta.artifact)).ok).toBe(true);
+
+    const d = diffLayers(await loadSide(full.artifact), await loadSide(prefix));
+    expect(d.packages?.upgraded).toEqual([{ name: "python3.11:amd64", from: "3.11.2-6+deb12u1", to: "3.11.2-6+deb12u4" }]);
+    expect(d.files?.added).toEqual(["usr/lib/libpython3.11.so"]);
+    expect(d.files?.removed).toEqual(["etc/hosts.compat"]);
+    expect(d.files?.changed).toEqual(["var/lib/dpkg/status"]);
+  });
+
+  it("refuses device nodes and fifos before writing anything", async () => {
+    const p = join(work, "fifo-layer/versions", TOP_DIR);
+    makeLayerTree(p, { files: 3, bigFileMiB: 0 });
+    execFileSync("mkfifo", [join(p, "etc/pipe")]);
+    const out = join(work, "fifo-out");
+    await expect(packLayer({ ...LAYER, prefix: p, outDir: out, epoch: 1 })).rejects.toThrow(/fifo/);
+    expect(() => readFileSync(join(out, "dev-2025.06-compat-linux-x86_64-1.tar.zst"))).toThrow();
+  });
+});
+
+let keyBase = "";
+async function keyPair(): Promise<string> {
+  keyBase = join(work, "signing");
+  return (await generateKeyPair(keyBase)).privateKey;
+}

@@ -1,0 +1,145 @@
+/**
+ * The local publisher on real trees: publish then rollback restores the previous layer exactly
+ * (tree digests), deltas apply onto their base only, and a publish killed with SIGKILL at random
+ * moments always leaves the complete old or the complete new layer, after which the next publish
+ * or rollback works.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packLayer } from "../../src/artifacts/pack.js";
+import { LocalPublisher } from "../../src/publish/local.js";
+import { compat, compatBin } from "../helpers/cli.js";
+import { LAYER, makeLayerTree, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
+
+let work: string;
+let artifactA: string;
+let artifactB: string;
+let deltaAB: string;
+let digestA: string;
+let digestB: string;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "compat-publish-"));
+  const prefix = join(work, "build/versions", TOP_DIR);
+  makeLayerTree(prefix, { files: 1500, bigFileMiB: 6, seed: "A" });
+  digestA = treeDigest(prefix);
+  artifactA = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_000 })).artifact;
+  writeFileSync(join(prefix, "usr/bin/tool"), "#!/bin/sh\necho new tool\n");
+  unlinkSync(join(prefix, "etc/hosts.compat"));
+  mkdirSync(join(prefix, "usr/share/new"), { recursive: true });
+  writeFileSync(join(prefix, "usr/share/new/file"), "new\n");
+  digestB = treeDigest(prefix);
+  artifactB = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_100 })).artifact;
+  deltaAB = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_200, deltaFrom: artifactA }))
+    .artifact;
+}, 120_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("local publisher", () => {
+  it("publishes, keeps the previous layer as .<arch>-NNN, and rolls back exactly", async () => {
+    const repo = join(work, "repo-rollback");
+    mkdirSync(repo);
+    const pub = new LocalPublisher(repo);
+    const target = join(repo, "versions", TOP_DIR);
+    const first = await pub.publish({ artifact: artifactA });
+    expect(first).toMatchObject({ path: target, backup: null, method: "rename", kind: "full" });
+    expect(treeDigest(target)).toBe(digestA);
+    const second = await pub.publish({ artifact: artifactB });
+    expect(second.backup).toBe(".x86_64-001");
+    expect(treeDigest(target)).toBe(digestB);
+    expect(treeDigest(join(repo, "versions/2025.06/compat/linux/.x86_64-001"))).toBe(digestA);
+
+    const back = await pub.rollback(TOP_DIR);
+    expect(treeDigest(target)).toBe(digestA);
+    expect(back.restoredSha256).toBe(first.sha256);
+    // Rolling back the rollback puts the newer layer back.
+    await pub.rollback(TOP_DIR);
+    expect(treeDigest(target)).toBe(digestB);
+
+    const events = await pub.history();
+    expect(events.map((e) => [e.action, e.artifact, e.sha256])).toEqual([
+      ["publish", "dev-2025.06-compat-linux-x86_64-1750000000.tar.zst", first.sha256],
+      ["publish", "dev-2025.06-compat-linux-x86_64-1750000100.tar.zst", second.sha256],
+      ["rollback", "dev-2025.06-compat-linux-x86_64-1750000000.tar.zst", first.sha256],
+      ["rollback", "dev-2025.06-compat-linux-x86_64-1750000100.tar.zst", second.sha256],
+    ]);
+    expect(events.every((e) => e.user && e.host && e.at)).toBe(true);
+    // No staging or journal is left behind.
+    expect(readdirSync(join(repo, "versions/2025.06/compat/linux")).sort()).toEqual([".x86_64-001", "x86_64"]);
+    expect(existsSync(join(repo, ".compat/journal.json"))).toBe(false);
+  });
+
+  it("applies a delta onto its base only, giving the same tree as the full artifact", async () => {
+    const repo = join(work, "repo-delta");
+    mkdirSync(repo);
+    const pub = new LocalPublisher(repo);
+    await expect(pub.publish({ artifact: deltaAB })).rejects.toThrow(/needs the layer it applies to/);
+    await pub.publish({ artifact: artifactB });
+    await expect(pub.publish({ artifact: deltaAB })).rejects.toThrow(/applies to dev-2025.06-compat-linux-x86_64-1750000000/);
+    await pub.publish({ artifact: artifactA });
+    const applied = await pub.publish({ artifact: deltaAB });
+    expect(applied).toMatchObject({ kind: "delta", method: "exchange" });
+    expect(treeDigest(join(repo, "versions", TOP_DIR))).toBe(digestB);
+    await pub.rollback(TOP_DIR);
+    expect(treeDigest(join(repo, "versions", TOP_DIR))).toBe(digestA);
+  });
+
+  it("survives SIGKILL at random moments: always the whole old or new layer, and the next command works", async () => {
+    const repo = join(work, "repo-crash");
+    mkdirSync(repo);
+    const target = join(repo, "versions", TOP_DIR);
+    const run = (args: string[]) => compat(args);
+    expect(run(["publish", artifactA, "--to", `local:${repo}`, "-q"]).status).toBe(0);
+
+    // How long an undisturbed publish takes, to spread the kills over it.
+    const t0 = Date.now();
+    expect(run(["publish", artifactB, "--to", `local:${repo}`, "-q"]).status).toBe(0);
+    const duration = Date.now() - t0;
+    let current = digestB;
+    const seen = { old: 0, new: 0 };
+
+    for (let i = 0; i < 50; i++) {
+      const next = current === digestA ? artifactB : artifactA;
+      const nextDigest = current === digestA ? digestB : digestA;
+      const child = spawn(process.execPath, [compatBin, "publish", next, "--to", `local:${repo}`, "-q"], { stdio: "ignore" });
+      const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+      await new Promise((r) => setTimeout(r, Math.random() * duration * 1.1));
+      child.kill("SIGKILL");
+      const code = await exited;
+
+      expect(existsSync(target), `iteration ${i}: the layer is missing`).toBe(true);
+      const now = treeDigest(target);
+      expect([current, nextDigest], `iteration ${i}: a mixed layer`).toContain(now);
+      if (now === current && code !== 0) seen.old++;
+      else seen.new++;
+      current = now;
+
+      if (i % 5 === 4) {
+        // The next command recovers from whatever the kill left and works.
+        if (i % 10 === 4) {
+          const before = current;
+          const r = run(["rollback", "--to", `local:${repo}`, "-q"]);
+          expect(r.status, r.stderr).toBe(0);
+          current = treeDigest(target);
+          expect(current).not.toBe(before);
+        } else {
+          const r = run(["publish", current === digestA ? artifactB : artifactA, "--to", `local:${repo}`, "-q"]);
+          expect(r.status, r.stderr).toBe(0);
+          current = treeDigest(target);
+        }
+        expect([digestA, digestB]).toContain(current);
+        expect(existsSync(join(repo, ".compat/journal.json"))).toBe(false);
+        expect(readdirSync(join(repo, "versions/2025.06/compat/linux")).filter((n) => n.includes("staging"))).toEqual([]);
+      }
+    }
+    // The kills landed both before and after the swap.
+    expect(seen.old).toBeGreaterThan(0);
+    expect(seen.new).toBeGreaterThan(0);
+    const r = run(["history", "--to", `local:${repo}`, "--json"]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).events.length).toBeGreaterThan(10);
+  }, 600_000);
+});
