@@ -38,7 +38,10 @@ export const BASE_PACKAGES: [string, string][] = [
  * Make a layer at `root` (its prefix directory). `files` scales the number of small files;
  * `seed` makes the content differ between calls while staying deterministic per seed.
  */
-export function makeLayerTree(root: string, opts: { files?: number; bigFileMiB?: number; seed?: string } = {}): void {
+export function makeLayerTree(
+  root: string,
+  opts: { files?: number; bigFileMiB?: number; seed?: string } = {},
+): void {
   const seed = opts.seed ?? "layer";
   const bytes = (n: number, salt: string) => {
     const out = Buffer.alloc(n);
@@ -57,7 +60,11 @@ export function makeLayerTree(root: string, opts: { files?: number; bigFileMiB?:
   put(root, "etc/hosts.compat", "127.0.0.1 localhost\n");
   put(root, "usr/share/doc/été/naïve-ünïcode.txt", "utf-8 names\n");
   for (let i = 0; i < (opts.files ?? 200); i++)
-    put(root, `usr/share/data/d${i % 17}/file-${String(i).padStart(4, "0")}.txt`, bytes(100 + ((i * 37) % 9000), `f${i}`));
+    put(
+      root,
+      `usr/share/data/d${i % 17}/file-${String(i).padStart(4, "0")}.txt`,
+      bytes(100 + ((i * 37) % 9000), `f${i}`),
+    );
   const longDir = `usr/share/${"deep-directory-name-".repeat(6)}/${"x".repeat(60)}`;
   put(root, `${longDir}/${"long-file-name-".repeat(5)}.txt`, "long path beyond 100 bytes\n");
   const veryLong = `usr/share/${"v".repeat(120)}/${"w".repeat(120)}/${"y".repeat(90)}.txt`;

@@ -33,7 +33,9 @@ describe("pack", () => {
     for (const compression of ["zstd", "gzip"] as const) {
       const a = await pack(`same-a-${compression}`, { compression });
       const b = await pack(`same-b-${compression}`, { compression });
-      expect(a.manifest.artifact).toBe(`dev-2025.06-compat-linux-x86_64-1750000000.tar.${compression === "zstd" ? "zst" : "gz"}`);
+      expect(a.manifest.artifact).toBe(
+        `dev-2025.06-compat-linux-x86_64-1750000000.tar.${compression === "zstd" ? "zst" : "gz"}`,
+      );
       expect(readFileSync(a.artifact).equals(readFileSync(b.artifact))).toBe(true);
       expect(a.manifest.sha256).toBe(b.manifest.sha256);
     }
@@ -50,7 +52,9 @@ describe("pack", () => {
     execFileSync("tar", ["-x", "-p", "-C", out, "-f", r.artifact]);
     expect(treeDigest(join(out, TOP_DIR))).toBe(treeDigest(prefix));
     // mtimes are clamped to the build time and nothing is newer
-    const mtimes = execFileSync("find", [join(out, TOP_DIR), "-newermt", "@1750000001"], { encoding: "utf8" }).trim();
+    const mtimes = execFileSync("find", [join(out, TOP_DIR), "-newermt", "@1750000001"], {
+      encoding: "utf8",
+    }).trim();
     expect(mtimes).toBe("");
   });
 
@@ -110,13 +114,18 @@ describe("pack", () => {
       base: { artifact: full.manifest.artifact, sha256: full.manifest.sha256 },
       deletions: ["etc/hosts.compat"],
     });
-    const members = execFileSync("tar", ["-tf", delta.artifact], { encoding: "utf8" }).trim().split("\n").sort();
+    const members = execFileSync("tar", ["-tf", delta.artifact], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .sort();
     expect(members).toEqual([`${TOP_DIR}/usr/lib/libpython3.11.so`, `${TOP_DIR}/var/lib/dpkg/status`]);
     expect(delta.manifest.size).toBeLessThan(full.manifest.size * 0.02);
     expect((await verifyArtifact(delta.artifact)).ok).toBe(true);
 
     const d = diffLayers(await loadSide(full.artifact), await loadSide(prefix));
-    expect(d.packages?.upgraded).toEqual([{ name: "python3.11:amd64", from: "3.11.2-6+deb12u1", to: "3.11.2-6+deb12u4" }]);
+    expect(d.packages?.upgraded).toEqual([
+      { name: "python3.11:amd64", from: "3.11.2-6+deb12u1", to: "3.11.2-6+deb12u4" },
+    ]);
     expect(d.files?.added).toEqual(["usr/lib/libpython3.11.so"]);
     expect(d.files?.removed).toEqual(["etc/hosts.compat"]);
     expect(d.files?.changed).toEqual(["var/lib/dpkg/status"]);

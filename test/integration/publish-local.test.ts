@@ -26,15 +26,24 @@ beforeAll(async () => {
   const prefix = join(work, "build/versions", TOP_DIR);
   makeLayerTree(prefix, { files: 1500, bigFileMiB: 6, seed: "A" });
   digestA = treeDigest(prefix);
-  artifactA = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_000 })).artifact;
+  artifactA = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_000 }))
+    .artifact;
   writeFileSync(join(prefix, "usr/bin/tool"), "#!/bin/sh\necho new tool\n");
   unlinkSync(join(prefix, "etc/hosts.compat"));
   mkdirSync(join(prefix, "usr/share/new"), { recursive: true });
   writeFileSync(join(prefix, "usr/share/new/file"), "new\n");
   digestB = treeDigest(prefix);
-  artifactB = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_100 })).artifact;
-  deltaAB = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_200, deltaFrom: artifactA }))
+  artifactB = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_100 }))
     .artifact;
+  deltaAB = (
+    await packLayer({
+      ...LAYER,
+      prefix,
+      outDir: join(work, "out"),
+      epoch: 1_750_000_200,
+      deltaFrom: artifactA,
+    })
+  ).artifact;
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -68,7 +77,10 @@ describe("local publisher", () => {
     ]);
     expect(events.every((e) => e.user && e.host && e.at)).toBe(true);
     // No staging or journal is left behind.
-    expect(readdirSync(join(repo, "versions/2025.06/compat/linux")).sort()).toEqual([".x86_64-001", "x86_64"]);
+    expect(readdirSync(join(repo, "versions/2025.06/compat/linux")).sort()).toEqual([
+      ".x86_64-001",
+      "x86_64",
+    ]);
     expect(existsSync(join(repo, ".compat/journal.json"))).toBe(false);
   });
 
@@ -78,7 +90,9 @@ describe("local publisher", () => {
     const pub = new LocalPublisher(repo);
     await expect(pub.publish({ artifact: deltaAB })).rejects.toThrow(/needs the layer it applies to/);
     await pub.publish({ artifact: artifactB });
-    await expect(pub.publish({ artifact: deltaAB })).rejects.toThrow(/applies to dev-2025.06-compat-linux-x86_64-1750000000/);
+    await expect(pub.publish({ artifact: deltaAB })).rejects.toThrow(
+      /applies to dev-2025.06-compat-linux-x86_64-1750000000/,
+    );
     await pub.publish({ artifact: artifactA });
     const applied = await pub.publish({ artifact: deltaAB });
     expect(applied).toMatchObject({ kind: "delta", method: "exchange" });
@@ -104,7 +118,9 @@ describe("local publisher", () => {
     for (let i = 0; i < 50; i++) {
       const next = current === digestA ? artifactB : artifactA;
       const nextDigest = current === digestA ? digestB : digestA;
-      const child = spawn(process.execPath, [compatBin, "publish", next, "--to", `local:${repo}`, "-q"], { stdio: "ignore" });
+      const child = spawn(process.execPath, [compatBin, "publish", next, "--to", `local:${repo}`, "-q"], {
+        stdio: "ignore",
+      });
       const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
       await new Promise((r) => setTimeout(r, Math.random() * duration * 1.1));
       child.kill("SIGKILL");
@@ -126,13 +142,21 @@ describe("local publisher", () => {
           current = treeDigest(target);
           expect(current).not.toBe(before);
         } else {
-          const r = run(["publish", current === digestA ? artifactB : artifactA, "--to", `local:${repo}`, "-q"]);
+          const r = run([
+            "publish",
+            current === digestA ? artifactB : artifactA,
+            "--to",
+            `local:${repo}`,
+            "-q",
+          ]);
           expect(r.status, r.stderr).toBe(0);
           current = treeDigest(target);
         }
         expect([digestA, digestB]).toContain(current);
         expect(existsSync(join(repo, ".compat/journal.json"))).toBe(false);
-        expect(readdirSync(join(repo, "versions/2025.06/compat/linux")).filter((n) => n.includes("staging"))).toEqual([]);
+        expect(
+          readdirSync(join(repo, "versions/2025.06/compat/linux")).filter((n) => n.includes("staging")),
+        ).toEqual([]);
       }
     }
     // The kills landed both before and after the swap.

@@ -6,7 +6,15 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Header, pack } from "tar-stream";
@@ -32,12 +40,16 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 async function tarOf(entries: Entry[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on("data", (c: Buffer) => chunks.push(c));
-  const ended = new Promise((r) => p.on("end", r));
+  p.on("data", (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const ended = new Promise<void>((r) => p.on("end", () => r()));
   for (const { content, ...h } of entries) {
     await new Promise<void>((resolve, reject) =>
-      p.entry({ mode: h.type === "directory" ? 0o755 : 0o644, mtime: new Date(1_700_000_000_000), ...h }, content ?? "", (e) =>
-        e ? reject(e) : resolve(),
+      p.entry(
+        { mode: h.type === "directory" ? 0o755 : 0o644, mtime: new Date(1_700_000_000_000), ...h },
+        content ?? "",
+        (e) => (e ? reject(e) : resolve()),
       ),
     );
   }
@@ -54,7 +66,10 @@ const base = (rest: Entry[]): Entry[] => [
 ];
 
 const compress = (tar: Buffer, how: "zstd" | "gzip") =>
-  execFileSync(how === "zstd" ? "zstd" : "gzip", how === "zstd" ? ["-q", "-c"] : ["-n", "-c"], { input: tar, maxBuffer: 1 << 28 });
+  execFileSync(how === "zstd" ? "zstd" : "gzip", how === "zstd" ? ["-q", "-c"] : ["-n", "-c"], {
+    input: tar,
+    maxBuffer: 1 << 28,
+  });
 
 interface Made {
   artifact: string;
@@ -113,8 +128,10 @@ interface Case {
   approved?: string;
 }
 
-const tarCase = (entries: Entry[], name = NAME) => async (dir: string) =>
-  makeArtifact(dir, name, compress(await tarOf(base(entries)), name.endsWith(".gz") ? "gzip" : "zstd"));
+const tarCase =
+  (entries: Entry[], name = NAME) =>
+  async (dir: string) =>
+    makeArtifact(dir, name, compress(await tarOf(base(entries)), name.endsWith(".gz") ? "gzip" : "zstd"));
 
 const cases: Case[] = [
   {
@@ -134,7 +151,11 @@ const cases: Case[] = [
     title: "an absolute member name",
     member: "/escape-target/absolute",
     make: async (dir) =>
-      makeArtifact(dir, NAME, compress(await tarOf(base([{ name: join(escapeDir, "absolute"), content: "x\n" }])), "zstd")),
+      makeArtifact(
+        dir,
+        NAME,
+        compress(await tarOf(base([{ name: join(escapeDir, "absolute"), content: "x\n" }])), "zstd"),
+      ),
   },
   {
     rule: "symlink-escape",
@@ -195,7 +216,11 @@ const cases: Case[] = [
     title: "an aarch64 layer in an x86_64 artifact",
     member: "2025.06/compat/linux/aarch64/",
     make: async (dir) =>
-      makeArtifact(dir, NAME, compress(await tarOf([{ name: "2025.06/compat/linux/aarch64/", type: "directory" }]), "zstd")),
+      makeArtifact(
+        dir,
+        NAME,
+        compress(await tarOf([{ name: "2025.06/compat/linux/aarch64/", type: "directory" }]), "zstd"),
+      ),
   },
   {
     rule: "checksum-mismatch",
@@ -215,7 +240,10 @@ const cases: Case[] = [
       await generateKeyPair(key);
       const sig = await signBytes(readFileSync(made.manifestPath), `${key}.key`);
       writeFileSync(`${made.manifestPath}.sig`, JSON.stringify(sig));
-      writeFileSync(made.manifestPath, readFileSync(made.manifestPath, "utf8").replace('"debian"', '"gentoo"'));
+      writeFileSync(
+        made.manifestPath,
+        readFileSync(made.manifestPath, "utf8").replace('"debian"', '"gentoo"'),
+      );
       return made;
     },
   },
@@ -223,7 +251,10 @@ const cases: Case[] = [
     rule: "truncated-stream",
     title: "a zstd stream cut in half",
     make: async (dir) => {
-      const full = compress(await tarOf(base([{ name: `${TOP_DIR}/big`, content: "z".repeat(300_000) }])), "zstd");
+      const full = compress(
+        await tarOf(base([{ name: `${TOP_DIR}/big`, content: "z".repeat(300_000) }])),
+        "zstd",
+      );
       return makeArtifact(dir, NAME, full.subarray(0, Math.floor(full.length / 2)));
     },
   },
@@ -239,7 +270,9 @@ const cases: Case[] = [
     rule: "corrupt-stream",
     title: "a gzip stream with flipped bytes",
     make: async (dir) => {
-      const data = Buffer.from(compress(await tarOf(base([{ name: `${TOP_DIR}/f`, content: "q".repeat(50_000) }])), "gzip"));
+      const data = Buffer.from(
+        compress(await tarOf(base([{ name: `${TOP_DIR}/f`, content: "q".repeat(50_000) }])), "gzip"),
+      );
       for (let i = 40; i < 60; i++) data[i] = data[i]! ^ 0xff;
       return makeArtifact(dir, NAME.replace(".zst", ".gz"), data);
     },
@@ -308,9 +341,14 @@ const cases: Case[] = [
     title: "a delta that deletes outside the layer",
     member: "../../../../../etc",
     make: async (dir) =>
-      makeArtifact(dir, NAME.replace(".tar.zst", ".delta.tar.zst"), compress(await tarOf(base([])), "zstd"), (m) => {
-        m.delta = { base: { artifact: NAME, sha256: "b".repeat(64) }, deletions: ["../../../../../etc"] };
-      }),
+      makeArtifact(
+        dir,
+        NAME.replace(".tar.zst", ".delta.tar.zst"),
+        compress(await tarOf(base([])), "zstd"),
+        (m) => {
+          m.delta = { base: { artifact: NAME, sha256: "b".repeat(64) }, deletions: ["../../../../../etc"] };
+        },
+      ),
   },
   {
     rule: "artifact-name",
@@ -343,7 +381,11 @@ describe("verify rejects the corpus, one rule each, and publishing it writes not
       const before = treeDigest(repo);
       const dirBefore = readdirSync(dir).sort();
       await expect(
-        new LocalPublisher(repo).publish({ artifact: made.artifact, publicKeyPath, approvedSha256: c.approved }),
+        new LocalPublisher(repo).publish({
+          artifact: made.artifact,
+          publicKeyPath,
+          approvedSha256: c.approved,
+        }),
       ).rejects.toThrow();
       expect(treeDigest(repo)).toBe(before);
       expect(existsSync(join(repo, ".compat"))).toBe(false);
