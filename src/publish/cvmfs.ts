@@ -14,20 +14,28 @@
  * ingest aborts its own transaction and an open one (exit 1) is someone else's.
  */
 
-import { mkdirSync } from "node:fs";
 import { join, posix } from "node:path";
 import { InputError, ToolError, ValidationError } from "../errors.js";
 import { log } from "../log.js";
-import { History, type HistoryEvent, type NewHistoryEvent } from "./history.js";
-import type { CommandHost } from "./host.js";
-import { acquireLock } from "./lock.js";
 import {
+  type History,
+  type HistoryEvent,
+  type NewHistoryEvent,
+  readHistory,
+  withLockedHistory,
+} from "./history.js";
+import type { CommandHost } from "./host.js";
+import {
+  checkDeltaBase,
   extractVerified,
+  layerParts,
+  nextBackupName,
   type Publisher,
   type PublishRequest,
   type PublishResult,
   preVerify,
   type RollbackResult,
+  restoredEvent,
 } from "./publisher.js";
 
 export interface CvmfsPublisherOptions {
@@ -43,8 +51,6 @@ export interface CvmfsPublisherOptions {
 /** Exit statuses of cvmfs_server 2.12 that mean something specific. */
 export const CVMFS_STATUS = { transactionOpen: 17, noTransaction: 22 } as const;
 
-const BACKUP_RE = (arch: string) => new RegExp(`^\\.${arch.replace(/[^\w]/g, "\\$&")}-(\\d{3,})$`);
-
 export class CvmfsPublisher implements Publisher {
   readonly target: string;
   private readonly historyKey: string;
@@ -55,12 +61,10 @@ export class CvmfsPublisher implements Publisher {
   }
 
   private layerPath(layer: string): { parent: string; arch: string; path: string; versions: string } {
-    const parts = layer.split("/");
-    if (parts.length !== 4 || parts[1] !== "compat" || parts.some((p) => !p || p === "." || p === ".."))
-      throw new InputError(`${layer}: not a layer (expected <version>/compat/<os>/<arch>)`);
+    const { arch } = layerParts(layer);
     const versions = posix.join(this.o.cvmfsRoot, this.o.repository, "versions");
     const path = posix.join(versions, layer);
-    return { parent: posix.dirname(path), arch: parts[3]!, path, versions };
+    return { parent: posix.dirname(path), arch, path, versions };
   }
 
   private cvmfs(args: string[], okStatuses?: number[]) {
@@ -73,25 +77,16 @@ export class CvmfsPublisher implements Publisher {
 
   private async nextBackup(parent: string, arch: string): Promise<string> {
     const listing = await this.o.host.run(["ls", "-A", "--", parent]);
-    let max = 0;
-    for (const name of listing.stdout.split("\n")) {
-      const m = BACKUP_RE(arch).exec(name.trim());
-      if (m) max = Math.max(max, Number(m[1]));
-    }
-    return `.${arch}-${String(max + 1).padStart(3, "0")}`;
+    return nextBackupName(listing.stdout.split("\n"), arch);
   }
 
   private async withLock<T>(what: string, fn: (history: History) => Promise<T>): Promise<T> {
-    const lockDir = join(this.o.stateDir, "locks");
-    mkdirSync(lockDir, { recursive: true });
-    const lock = acquireLock(join(lockDir, `${this.o.repository}.lock`), what);
-    const history = new History(this.o.stateDir);
-    try {
-      return await fn(history);
-    } finally {
-      history.close();
-      lock.release();
-    }
+    return withLockedHistory(
+      join(this.o.stateDir, "locks", `${this.o.repository}.lock`),
+      this.o.stateDir,
+      what,
+      fn,
+    );
   }
 
   /** Open a transaction; exit 17 means one is open already, which we never join. */
@@ -136,22 +131,7 @@ export class CvmfsPublisher implements Publisher {
     return this.withLock(`compat publish ${m.artifact}`, async (history) => {
       const current = history.latest(this.historyKey, m.topDir);
       const exists = await this.exists(path);
-      if (m.kind === "delta") {
-        if (!exists)
-          throw new ValidationError(
-            `${m.artifact}: a delta needs the layer it applies to, and ${path} does not exist`,
-          );
-        if (current?.sha256 !== m.delta!.base.sha256)
-          throw new ValidationError(
-            `${m.artifact} applies to ${m.delta!.base.artifact}, but the published layer is not that one`,
-            {
-              details: [
-                `published: ${current ? `${current.artifact ?? "?"} (${current.sha256})` : "unknown (not published by compat)"}`,
-              ],
-              hint: "publish the full artifact instead",
-            },
-          );
-      }
+      checkDeltaBase(m, path, exists, current);
       const tar = () =>
         extractVerified(
           req,
@@ -245,10 +225,7 @@ export class CvmfsPublisher implements Publisher {
         await this.o.host.run(["mv", "-T", "--", path, posix.join(parent, keptAs)]);
         await this.o.host.run(["mv", "-T", "--", kept, path]);
       }, `compat: roll back ${layer} to ${last.backup}`);
-      const restored = history
-        .events(this.historyKey, layer)
-        .reverse()
-        .find((e) => e.id !== last.id && e.sha256 === last.previousSha256);
+      const restored = restoredEvent(history.events(this.historyKey, layer), last);
       history.record({
         target: this.historyKey,
         layer,
@@ -271,11 +248,6 @@ export class CvmfsPublisher implements Publisher {
   }
 
   async history(layer?: string): Promise<HistoryEvent[]> {
-    const h = new History(this.o.stateDir);
-    try {
-      return h.events(this.historyKey, layer);
-    } finally {
-      h.close();
-    }
+    return readHistory(this.o.stateDir, this.historyKey, layer);
   }
 }

@@ -3,10 +3,11 @@
  * when, which artifact and sha256, and where the replaced layer was kept. SQLite (better-sqlite3)
  * in `<state dir>/history.db`; for a local repository the state dir is `<root>/.compat/`.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
+import { acquireLock } from "./lock.js";
 
 export type HistoryAction = "publish" | "rollback";
 
@@ -107,5 +108,34 @@ export class History {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** Run `fn` holding the repository's lock, with its history open. */
+export async function withLockedHistory<T>(
+  lockPath: string,
+  stateDir: string,
+  what: string,
+  fn: (history: History) => Promise<T>,
+): Promise<T> {
+  mkdirSync(dirname(lockPath), { recursive: true });
+  const lock = acquireLock(lockPath, what);
+  const history = new History(stateDir);
+  try {
+    return await fn(history);
+  } finally {
+    history.close();
+    lock.release();
+  }
+}
+
+/** The events of a target, without taking the lock (reading is safe under SQLite's WAL). */
+export function readHistory(stateDir: string, target: string, layer?: string): HistoryEvent[] {
+  if (!existsSync(join(stateDir, "history.db"))) return [];
+  const h = new History(stateDir);
+  try {
+    return h.events(target, layer);
+  } finally {
+    h.close();
   }
 }

@@ -22,15 +22,24 @@ import { InputError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
 import { log } from "../log.js";
 import { exchangePaths } from "./exchange.js";
-import { History, type HistoryEvent, type NewHistoryEvent } from "./history.js";
-import { acquireLock } from "./lock.js";
 import {
+  type History,
+  type HistoryEvent,
+  type NewHistoryEvent,
+  readHistory,
+  withLockedHistory,
+} from "./history.js";
+import {
+  checkDeltaBase,
   extractVerified,
+  layerParts,
+  nextBackupName,
   type Publisher,
   type PublishRequest,
   type PublishResult,
   preVerify,
   type RollbackResult,
+  restoredEvent,
 } from "./publisher.js";
 
 interface Journal {
@@ -55,18 +64,6 @@ export interface LayerPaths {
   stagingLayer: string;
 }
 
-const BACKUP_RE = (arch: string) => new RegExp(`^\\.${arch.replace(/[^\w]/g, "\\$&")}-(\\d{3,})$`);
-
-export function nextBackupName(parent: string, arch: string): string {
-  let max = 0;
-  if (existsSync(parent))
-    for (const name of readdirSync(parent)) {
-      const m = BACKUP_RE(arch).exec(name);
-      if (m) max = Math.max(max, Number(m[1]));
-    }
-  return `.${arch}-${String(max + 1).padStart(3, "0")}`;
-}
-
 function inode(path: string): number | undefined {
   try {
     return lstatSync(path).ino;
@@ -87,11 +84,8 @@ export class LocalPublisher implements Publisher {
   }
 
   layerPaths(layer: string): LayerPaths {
-    const parts = layer.split("/");
-    if (parts.length !== 4 || parts[1] !== "compat" || parts.some((p) => !p || p === "." || p === ".."))
-      throw new InputError(`${layer}: not a layer (expected <version>/compat/<os>/<arch>)`);
-    const arch = parts[3]!;
-    const parent = join(this.root, "versions", parts[0]!, "compat", parts[2]!);
+    const { version, os, arch } = layerParts(layer);
+    const parent = join(this.root, "versions", version, "compat", os);
     const stagingRoot = join(parent, `.${arch}.staging`);
     return { parent, arch, target: join(parent, arch), stagingRoot, stagingLayer: join(stagingRoot, layer) };
   }
@@ -111,16 +105,10 @@ export class LocalPublisher implements Publisher {
       throw new InputError(`${this.root}: no such directory`, {
         hint: "create the repository root first (mkdir -p)",
       });
-    mkdirSync(this.stateDir, { recursive: true });
-    const lock = acquireLock(join(this.stateDir, "lock"), what);
-    const history = new History(this.stateDir);
-    try {
+    return withLockedHistory(join(this.stateDir, "lock"), this.stateDir, what, async (history) => {
       this.recover(history);
-      return await fn(history);
-    } finally {
-      history.close();
-      lock.release();
-    }
+      return fn(history);
+    });
   }
 
   /** Finish or undo what a killed command left, as its journal says. */
@@ -162,23 +150,7 @@ export class LocalPublisher implements Publisher {
     return this.withLock(`compat publish ${m.artifact}`, async (history) => {
       const current = history.latest(this.target, m.topDir);
       const hadPrevious = existsSync(paths.target);
-      if (m.kind === "delta") {
-        if (!hadPrevious)
-          throw new ValidationError(
-            `${m.artifact}: a delta needs the layer it applies to, and ${paths.target} does not exist`,
-          );
-        if (current?.sha256 !== m.delta!.base.sha256)
-          throw new ValidationError(
-            `${m.artifact} applies to ${m.delta!.base.artifact}, but the published layer is not that one`,
-            {
-              details: [
-                `published: ${current ? `${current.artifact ?? "?"} (${current.sha256})` : "unknown (not published by compat)"}`,
-                `delta base: ${m.delta!.base.sha256}`,
-              ],
-              hint: "publish the full artifact instead",
-            },
-          );
-      }
+      checkDeltaBase(m, paths.target, hadPrevious, current);
       const journal: Journal = {
         id: randomUUID(),
         op: "publish",
@@ -210,7 +182,7 @@ export class LocalPublisher implements Publisher {
         rmSync(this.journalPath, { force: true });
         throw e;
       }
-      const backup = hadPrevious ? nextBackupName(paths.parent, paths.arch) : null;
+      const backup = hadPrevious ? nextBackupName(readdirSync(paths.parent), paths.arch) : null;
       const event: NewHistoryEvent = {
         target: this.target,
         layer: m.topDir,
@@ -255,10 +227,7 @@ export class LocalPublisher implements Publisher {
           hint: last ? "the last publication replaced no layer" : "compat has not published this layer here",
         });
       const kept = join(paths.parent, last.backup);
-      const restored = history
-        .events(this.target, layer)
-        .reverse()
-        .find((e) => e.id !== last.id && e.sha256 === last.previousSha256);
+      const restored = restoredEvent(history.events(this.target, layer), last);
       if (!existsSync(kept) || !existsSync(paths.target))
         throw new ValidationError(
           `cannot roll back ${layer}: ${existsSync(kept) ? paths.target : kept} is missing`,
@@ -295,12 +264,6 @@ export class LocalPublisher implements Publisher {
   }
 
   async history(layer?: string): Promise<HistoryEvent[]> {
-    if (!existsSync(join(this.stateDir, "history.db"))) return [];
-    const h = new History(this.stateDir);
-    try {
-      return h.events(this.target, layer);
-    } finally {
-      h.close();
-    }
+    return readHistory(this.stateDir, this.target, layer);
   }
 }

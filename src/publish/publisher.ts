@@ -59,6 +59,55 @@ export interface VerifiedArtifact {
   report: VerifyReport;
 }
 
+/** `<version>/compat/<os>/<arch>` split and checked (it becomes a path on the publishing host). */
+export function layerParts(layer: string): { version: string; os: string; arch: string } {
+  const parts = layer.split("/");
+  if (parts.length !== 4 || parts[1] !== "compat" || parts.some((p) => !p || p === "." || p === ".."))
+    throw new InputError(`${layer}: not a layer (expected <version>/compat/<os>/<arch>)`);
+  return { version: parts[0]!, os: parts[2]!, arch: parts[3]! };
+}
+
+/** `.<arch>-NNN` one above the highest among `names` (a directory listing). */
+export function nextBackupName(names: Iterable<string>, arch: string): string {
+  const re = new RegExp(`^\\.${arch.replace(/[^\w]/g, "\\$&")}-(\\d{3,})$`);
+  let max = 0;
+  for (const name of names) {
+    const m = re.exec(name.trim());
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return `.${arch}-${String(max + 1).padStart(3, "0")}`;
+}
+
+/** A delta applies only onto the layer published from its base artifact. */
+export function checkDeltaBase(
+  m: ArtifactManifest,
+  layerPath: string,
+  exists: boolean,
+  current: HistoryEvent | undefined,
+): void {
+  if (m.kind !== "delta") return;
+  if (!exists)
+    throw new ValidationError(
+      `${m.artifact}: a delta needs the layer it applies to, and ${layerPath} does not exist`,
+    );
+  if (current?.sha256 !== m.delta!.base.sha256)
+    throw new ValidationError(
+      `${m.artifact} applies to ${m.delta!.base.artifact}, but the published layer is not that one`,
+      {
+        details: [
+          `published: ${current ? `${current.artifact ?? "?"} (${current.sha256})` : "unknown (not published by compat)"}`,
+          `delta base: ${m.delta!.base.sha256}`,
+        ],
+        hint: "publish the full artifact instead",
+      },
+    );
+}
+
+/** The history event a rollback of `last` brings back (the newest one with the restored sha256). */
+export function restoredEvent(events: HistoryEvent[], last: HistoryEvent): HistoryEvent | undefined {
+  return [...events].reverse().find((e) => e.id !== last.id && e.sha256 === last.previousSha256);
+}
+
 export function rejection(what: string, violations: Violation[], count = violations.length): ValidationError {
   return new ValidationError(
     `${what}: rejected (${count} problem${count === 1 ? "" : "s"}); nothing was published`,

@@ -4,7 +4,7 @@
  * ustar's 100 and 256 bytes, UTF-8 names, and a dpkg status database.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { indexTree } from "../../src/artifacts/entry-index.js";
 
@@ -89,4 +89,36 @@ export function treeDigest(root: string): string {
 
 export function randomName(): string {
   return randomBytes(4).toString("hex");
+}
+
+export interface ArtifactPair {
+  /** Full artifact of the first tree, and its tree digest. */
+  artifactA: string;
+  digestA: string;
+  /** Full artifact of the second tree (one file changed, one removed, one added). */
+  artifactB: string;
+  digestB: string;
+  /** Delta from A to B. */
+  deltaAB: string;
+}
+
+/** Two versions of a layer packed as full artifacts and as a delta, in `<work>/out`. */
+export async function makeArtifactPair(
+  work: string,
+  opts: { files?: number; bigFileMiB?: number } = {},
+): Promise<ArtifactPair> {
+  const { packLayer } = await import("../../src/artifacts/pack.js");
+  const prefix = join(work, "build/versions", TOP_DIR);
+  const outDir = join(work, "out");
+  makeLayerTree(prefix, { ...opts, seed: "A" });
+  const digestA = treeDigest(prefix);
+  const artifactA = (await packLayer({ ...LAYER, prefix, outDir, epoch: 1_750_000_000 })).artifact;
+  writeFileSync(join(prefix, "usr/bin/tool"), "#!/bin/sh\necho new tool\n");
+  rmSync(join(prefix, "etc/hosts.compat"));
+  put(prefix, "usr/share/new/file", "new\n");
+  const digestB = treeDigest(prefix);
+  const artifactB = (await packLayer({ ...LAYER, prefix, outDir, epoch: 1_750_000_100 })).artifact;
+  const deltaAB = (await packLayer({ ...LAYER, prefix, outDir, epoch: 1_750_000_200, deltaFrom: artifactA }))
+    .artifact;
+  return { artifactA, digestA, artifactB, digestB, deltaAB };
 }

@@ -6,24 +6,15 @@
  * OpenSSH sshd on a localhost port.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { packLayer } from "../../src/artifacts/pack.js";
 import { CvmfsPublisher } from "../../src/publish/cvmfs.js";
 import { LocalHost, SshHost } from "../../src/publish/host.js";
 import { makeStandIn, type StandIn } from "../helpers/cvmfs-standin.js";
-import { LAYER, makeLayerTree, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
+import { makeArtifactPair, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
 
 const REPO = "software.example.org";
 let work: string;
@@ -38,25 +29,10 @@ let counter = 0;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "compat-cvmfs-"));
-  const prefix = join(work, "build/versions", TOP_DIR);
-  makeLayerTree(prefix, { files: 50, bigFileMiB: 1, seed: "A" });
-  digestA = treeDigest(prefix);
-  artifactA = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_000 }))
-    .artifact;
-  writeFileSync(join(prefix, "usr/bin/tool"), "new tool\n");
-  rmSync(join(prefix, "etc/hosts.compat"));
-  digestB = treeDigest(prefix);
-  artifactB = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_100 }))
-    .artifact;
-  deltaAB = (
-    await packLayer({
-      ...LAYER,
-      prefix,
-      outDir: join(work, "out"),
-      epoch: 1_750_000_200,
-      deltaFrom: artifactA,
-    })
-  ).artifact;
+  ({ artifactA, digestA, artifactB, digestB, deltaAB } = await makeArtifactPair(work, {
+    files: 50,
+    bigFileMiB: 1,
+  }));
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -5,14 +5,13 @@
  * or rollback works.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packLayer } from "../../src/artifacts/pack.js";
 import { LocalPublisher } from "../../src/publish/local.js";
 import { compat, compatBin } from "../helpers/cli.js";
-import { LAYER, makeLayerTree, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
+import { makeArtifactPair, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
 
 let work: string;
 let artifactA: string;
@@ -23,27 +22,10 @@ let digestB: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "compat-publish-"));
-  const prefix = join(work, "build/versions", TOP_DIR);
-  makeLayerTree(prefix, { files: 1500, bigFileMiB: 6, seed: "A" });
-  digestA = treeDigest(prefix);
-  artifactA = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_000 }))
-    .artifact;
-  writeFileSync(join(prefix, "usr/bin/tool"), "#!/bin/sh\necho new tool\n");
-  unlinkSync(join(prefix, "etc/hosts.compat"));
-  mkdirSync(join(prefix, "usr/share/new"), { recursive: true });
-  writeFileSync(join(prefix, "usr/share/new/file"), "new\n");
-  digestB = treeDigest(prefix);
-  artifactB = (await packLayer({ ...LAYER, prefix, outDir: join(work, "out"), epoch: 1_750_000_100 }))
-    .artifact;
-  deltaAB = (
-    await packLayer({
-      ...LAYER,
-      prefix,
-      outDir: join(work, "out"),
-      epoch: 1_750_000_200,
-      deltaFrom: artifactA,
-    })
-  ).artifact;
+  ({ artifactA, digestA, artifactB, digestB, deltaAB } = await makeArtifactPair(work, {
+    files: 1500,
+    bigFileMiB: 6,
+  }));
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
