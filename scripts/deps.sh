@@ -10,7 +10,8 @@ DEB_PACKAGES=(
   patchelf        # debian flavor: PT_INTERP and DT_RPATH relocation
   bubblewrap      # the sandbox that puts the local repository root at /cvmfs/<repository>
   uidmap          # mmdebstrap's unshare mode
-  zstd            # artifact compression
+  zstd            # artifact compression (zstd -T0)
+  pigz            # artifact compression for .tar.gz on all cores (deterministic with -n)
   tar
   xz-utils
   git
