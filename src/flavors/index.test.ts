@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseSpec } from "../spec/load.js";
 import { resolveLayer } from "../spec/resolve.js";
+import { assertHostArch } from "./common.js";
 import { flavors, getFlavor } from "./index.js";
 import { stagesOf } from "./plan.js";
 import { ACTIVATE_STAGE } from "./stage.js";
@@ -43,6 +44,14 @@ describe("flavor registry", () => {
     const layer = resolveLayer(spec("debian"), "x86_64");
     expect(getFlavor("gentoo").api.advisorySource(layer).id).toBe("glsa");
     expect(getFlavor("debian").api.advisorySource(layer).description).toContain("bookworm");
+  });
+
+  it("guards the arch: a layer is built on its own CPU family", () => {
+    expect(() => assertHostArch("x86_64", "x64")).not.toThrow();
+    expect(() => assertHostArch("aarch64", "arm64")).not.toThrow();
+    expect(() => assertHostArch("aarch64", "x64")).toThrow(
+      /this machine is x86_64, the layer is for aarch64/,
+    );
   });
 
   it("refuses an unknown flavor, listing the known ones", () => {

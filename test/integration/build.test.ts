@@ -132,7 +132,59 @@ describe("compat build (integration)", () => {
     expect(r.stderr).toMatch(/--- full log: .*\/stages\/bootstrap\.log/);
     expect(r.stderr).toContain("fix the spec and start a new build");
     expect(existsSync(await targetOf(spec, root))).toBe(false);
+
+    // the run cannot be resumed with another spec: it keeps the one it started with
+    const runId = readdirSync(join(work, "runs-unknown"))[0]!;
+    writeFileSync(spec, readFileSync(SPEC, "utf8"));
+    const resumed = await compatAsync(
+      [
+        "build",
+        spec,
+        "--arch",
+        ARCH,
+        "--root",
+        root,
+        "--runs-dir",
+        join(work, "runs-unknown"),
+        "--resume",
+        runId,
+      ],
+      { cwd: work },
+    );
+    expect(resumed.status).toBe(2);
+    expect(resumed.stderr).toContain(`cannot resume run ${runId}`);
+    expect(resumed.stderr).toMatch(
+      /the spec changed since the run started \(spec hash [0-9a-f]{12} → [0-9a-f]{12}\)/,
+    );
   }, 300_000);
+
+  it("stops on SIGINT: the running tool is stopped, the run is recorded as interrupted (exit 130)", async () => {
+    const runs = join(work, "runs-int");
+    const r = await compatAsync(
+      ["build", SPEC, "--arch", ARCH, "--root", join(work, "int"), "--runs-dir", runs, "--json"],
+      {
+        cwd: work,
+        onEvent: (e, child) => {
+          if (e.event === "stage-start" && e.stage === "bootstrap")
+            setTimeout(() => child.kill("SIGINT"), 3000);
+        },
+      },
+    );
+    expect(r.status).toBe(130);
+    expect(r.stderr).toContain("build interrupted during stage bootstrap; continue with:");
+    const runId = readdirSync(runs)[0]!;
+    const result = JSON.parse(readFileSync(join(runs, runId, "result.json"), "utf8")) as Event;
+    expect(result.status).toBe("interrupted");
+    expect(result.stage).toBe("bootstrap");
+    expect(processesOfRun(runId)).toEqual([]);
+    expect(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as Event).event)
+        .at(-1),
+    ).toBe("build-end");
+  }, 120_000);
 
   it("names the Debian package of a missing tool", async () => {
     const r = await compatAsync(
