@@ -1,0 +1,42 @@
+/**
+ * The layer's reproducibility record, `$EPREFIX/reprod/<UTC stamp>/build.json`, written by the
+ * build pipeline. The newest stamp is the build the tree comes from; its end time is the
+ * artifact's build time when none is given.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BuildRecord } from "../layer/reprod.js";
+import { log } from "../log.js";
+
+export interface LayerBuildRecord {
+  path: string;
+  /** As the pipeline writes it (src/layer/reprod.ts); older or foreign records may lack fields. */
+  record: Partial<BuildRecord> & Record<string, unknown>;
+  /** End of the build as a unix epoch, when the record says. */
+  epoch?: number;
+}
+
+function toEpoch(v: unknown): number | undefined {
+  if (typeof v !== "string") return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.floor(t / 1000);
+}
+
+export function readBuildRecord(prefix: string): LayerBuildRecord | undefined {
+  const dir = join(prefix, "reprod");
+  if (!existsSync(dir)) return undefined;
+  const stamps = readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, "build.json")))
+    .map((d) => d.name)
+    .sort();
+  const newest = stamps.at(-1);
+  if (!newest) return undefined;
+  const path = join(dir, newest, "build.json");
+  try {
+    const record = JSON.parse(readFileSync(path, "utf8")) as LayerBuildRecord["record"];
+    return { path, record, epoch: toEpoch(record.end) };
+  } catch (e) {
+    log.warn(`${path}: not a readable build record (${(e as Error).message}); packing without it`);
+    return undefined;
+  }
+}

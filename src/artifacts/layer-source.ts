@@ -1,0 +1,82 @@
+/**
+ * What `compat pack` is pointed at: a layer spec (the layer then lives at its prefix in the local
+ * repository root) or a prefix directory, whose `versions/<version>/compat/<os>/<arch>` path
+ * gives the identity (the stack comes from --stack or the build record).
+ */
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
+import { InputError } from "../errors.js";
+import { loadSpec } from "../spec/load.js";
+import { localPrefix, pickArch, repositoryRoot, resolveLayer } from "../spec/resolve.js";
+import { ARCHES, type Arch } from "../spec/schema.js";
+import { readBuildRecord } from "./build-record.js";
+
+export interface LayerSource {
+  prefix: string;
+  stack: string;
+  version: string;
+  os: string;
+  arch: Arch;
+  specHash: string | null;
+  flavor: string | null;
+}
+
+export interface LayerSourceOptions {
+  arch?: string;
+  root?: string;
+  stack?: string;
+}
+
+const PREFIX_RE = /(?:^|\/)(?<version>[0-9][0-9A-Za-z._-]*)\/compat\/(?<os>[a-z]+)\/(?<arch>[a-z0-9_]+)\/?$/;
+
+export async function resolveLayerSource(target: string, opts: LayerSourceOptions): Promise<LayerSource> {
+  let isDir = false;
+  try {
+    isDir = statSync(target).isDirectory();
+  } catch {
+    throw new InputError(`${target}: no such file or directory`, {
+      hint: "give a layer spec (YAML) or the prefix directory of a built layer",
+    });
+  }
+  if (!isDir) {
+    const { spec, hash } = await loadSpec(target);
+    const layer = resolveLayer(spec, pickArch(spec, opts.arch));
+    return {
+      prefix: localPrefix(layer, repositoryRoot(spec, opts.root)),
+      stack: spec.stack,
+      version: spec.version,
+      os: spec.os,
+      arch: layer.arch,
+      specHash: hash,
+      flavor: spec.flavor,
+    };
+  }
+  const prefix = resolve(target);
+  const g = PREFIX_RE.exec(prefix)?.groups;
+  if (!g)
+    throw new InputError(
+      `${prefix}: not a layer prefix (expected a path ending in <version>/compat/<os>/<arch>)`,
+      {
+        hint: "or pack from the layer spec: compat pack SPEC --arch A",
+      },
+    );
+  if (!(ARCHES as readonly string[]).includes(g.arch!))
+    throw new InputError(`${prefix}: ${g.arch} is not an architecture (${ARCHES.join(", ")})`);
+  if (opts.arch && opts.arch !== g.arch)
+    throw new InputError(`--arch ${opts.arch} disagrees with the prefix ${prefix}`);
+  const record = readBuildRecord(prefix)?.record;
+  const stack = opts.stack ?? (typeof record?.stack === "string" ? record.stack : undefined);
+  if (!stack)
+    throw new InputError(`${prefix}: which stack is this layer of?`, {
+      hint: "pass --stack NAME (the first part of the artifact name, e.g. eessi), or pack from the spec",
+    });
+  return {
+    prefix,
+    stack,
+    version: g.version!,
+    os: g.os!,
+    arch: g.arch as Arch,
+    specHash: typeof record?.specHash === "string" ? record.specHash : null,
+    flavor: typeof record?.flavor === "string" ? record.flavor : null,
+  };
+}

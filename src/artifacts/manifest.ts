@@ -1,0 +1,82 @@
+/**
+ * The manifest that sits beside every artifact (`<artifact>.manifest.json`): what the artifact
+ * is (identity, sha256, size, member count, top dir), where it came from (spec hash, flavor,
+ * installed packages, build record) and, for a delta, what it applies to and what it deletes.
+ * The signature (`.sig`) is over the manifest's exact bytes, so it also binds the sha256.
+ */
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { InputError } from "../errors.js";
+import { ARCHES } from "../spec/schema.js";
+
+export const MANIFEST_FORMAT = "compat-artifact/1";
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "not a sha256 (64 hex digits)" });
+
+export const installedPackageSchema = z.object({
+  name: z.string().min(1),
+  version: z.string().min(1),
+  slot: z.string().optional(),
+  arch: z.string().optional(),
+});
+
+export const manifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  artifact: z.string().min(1).describe("the artifact's file name"),
+  kind: z.enum(["full", "delta"]),
+  sha256: sha256.describe("sha256 of the compressed artifact file"),
+  size: z.number().int().nonnegative().describe("bytes of the compressed artifact file"),
+  compression: z.enum(["zstd", "gzip"]),
+  members: z.number().int().nonnegative().describe("tar members (directories, files, links)"),
+  files: z.number().int().nonnegative().describe("regular files and hard links"),
+  contentBytes: z.number().int().nonnegative().describe("bytes of regular file content"),
+  topDir: z.string().min(1).describe("<version>/compat/<os>/<arch>, relative to the repository's versions/"),
+  stack: z.string().min(1),
+  version: z.string().min(1),
+  os: z.string().min(1),
+  arch: z.enum(ARCHES),
+  buildTime: z.number().int().nonnegative().describe("unix epoch; every member's mtime is clamped to it"),
+  createdAt: z.string().describe("when the artifact was packed (ISO 8601)"),
+  specHash: z.string().nullable(),
+  flavor: z.string().nullable(),
+  packageDatabase: z.enum(["vardb", "dpkg"]).nullable(),
+  packages: z.array(installedPackageSchema).nullable(),
+  buildRecord: z.unknown().nullable().describe("the layer's reprod/<stamp>/build.json"),
+  setuid: z.array(z.string()).describe("members with setuid/setgid bits (relative to topDir)"),
+  delta: z
+    .object({
+      base: z.object({ artifact: z.string(), sha256 }),
+      deletions: z.array(z.string()).describe("paths relative to topDir removed from the base"),
+    })
+    .optional(),
+});
+
+export type ArtifactManifest = z.infer<typeof manifestSchema>;
+export type InstalledPackageRecord = z.infer<typeof installedPackageSchema>;
+
+export function serializeManifest(m: ArtifactManifest): string {
+  return `${JSON.stringify(m, null, 2)}\n`;
+}
+
+export async function readManifest(path: string): Promise<{ manifest: ArtifactManifest; bytes: Buffer }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new InputError(`cannot read manifest ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      hint: "the manifest is written beside the artifact as <artifact>.manifest.json; pass another with --manifest",
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch (e) {
+    throw new InputError(`${path}: not JSON (${(e as Error).message})`);
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success)
+    throw new InputError(`${path}: not an artifact manifest`, {
+      details: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
+    });
+  return { manifest: parsed.data, bytes };
+}

@@ -1,0 +1,129 @@
+/**
+ * ed25519 signatures of manifests with Node's crypto. Keys are PEM files (PKCS#8 private key,
+ * SPKI public key); a signature file is a small JSON document naming the algorithm and the key's
+ * fingerprint beside the base64 signature, so a wrong key is told apart from a forged manifest.
+ */
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { z } from "zod";
+import { InputError } from "../errors.js";
+
+export interface SignatureFile {
+  algorithm: "ed25519";
+  /** sha256 of the public key's DER (SPKI) encoding, hex. */
+  keyFingerprint: string;
+  signature: string;
+}
+
+const signatureSchema = z.object({
+  algorithm: z.literal("ed25519"),
+  keyFingerprint: z.string().regex(/^[0-9a-f]{64}$/),
+  signature: z.string().min(1),
+});
+
+export function keyFingerprint(publicKey: KeyObject): string {
+  return createHash("sha256")
+    .update(publicKey.export({ type: "spki", format: "der" }))
+    .digest("hex");
+}
+
+/** Write `<base>.key` (mode 0600) and `<base>.pub`; refuses to overwrite an existing key. */
+export async function generateKeyPair(
+  base: string,
+): Promise<{ privateKey: string; publicKey: string; fingerprint: string }> {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const privatePath = `${base}.key`;
+  const publicPath = `${base}.pub`;
+  try {
+    await writeFile(privatePath, privateKey.export({ type: "pkcs8", format: "pem" }), {
+      mode: 0o600,
+      flag: "wx",
+    });
+    await writeFile(publicPath, publicKey.export({ type: "spki", format: "pem" }), {
+      mode: 0o644,
+      flag: "wx",
+    });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST")
+      throw new InputError(
+        `${(e as NodeJS.ErrnoException).path}: already exists; keygen never overwrites a key`,
+        {
+          hint: "choose another name with --out, or remove the old pair yourself",
+        },
+      );
+    throw e;
+  }
+  return { privateKey: privatePath, publicKey: publicPath, fingerprint: keyFingerprint(publicKey) };
+}
+
+async function readKey(path: string, kind: "private" | "public"): Promise<KeyObject> {
+  let pem: Buffer;
+  try {
+    pem = await readFile(path);
+  } catch (e) {
+    throw new InputError(
+      `cannot read ${kind} key ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      {
+        hint: "make a key pair with: compat keygen",
+      },
+    );
+  }
+  try {
+    const key = kind === "private" ? createPrivateKey(pem) : createPublicKey(pem);
+    if (key.asymmetricKeyType !== "ed25519") throw new Error(`a ${key.asymmetricKeyType} key`);
+    return key;
+  } catch (e) {
+    throw new InputError(`${path}: not an ed25519 ${kind} key in PEM (${(e as Error).message})`, {
+      hint: "make a key pair with: compat keygen",
+    });
+  }
+}
+
+export async function signBytes(data: Buffer, privateKeyPath: string): Promise<SignatureFile> {
+  const key = await readKey(privateKeyPath, "private");
+  return {
+    algorithm: "ed25519",
+    keyFingerprint: keyFingerprint(createPublicKey(key)),
+    signature: sign(null, data, key).toString("base64"),
+  };
+}
+
+export type SignatureCheck = { ok: true; fingerprint: string } | { ok: false; reason: string };
+
+export async function verifySignature(
+  data: Buffer,
+  signaturePath: string,
+  publicKeyPath: string,
+): Promise<SignatureCheck> {
+  const key = await readKey(publicKeyPath, "public");
+  let raw: string;
+  try {
+    raw = await readFile(signaturePath, "utf8");
+  } catch {
+    return { ok: false, reason: `no signature file ${signaturePath}` };
+  }
+  let sig: SignatureFile;
+  try {
+    sig = signatureSchema.parse(JSON.parse(raw)) as SignatureFile;
+  } catch {
+    return { ok: false, reason: `${signaturePath} is not a compat signature file` };
+  }
+  const fingerprint = keyFingerprint(key);
+  if (sig.keyFingerprint !== fingerprint)
+    return {
+      ok: false,
+      reason: `signed by key ${sig.keyFingerprint.slice(0, 16)}…, not by ${publicKeyPath} (${fingerprint.slice(0, 16)}…)`,
+    };
+  const good = verify(null, data, key, Buffer.from(sig.signature, "base64"));
+  return good
+    ? { ok: true, fingerprint }
+    : { ok: false, reason: "the signature does not match the manifest's bytes" };
+}

@@ -1,0 +1,261 @@
+/**
+ * `compat verify`: read every member of an artifact and check it against the rules, the file
+ * name, the manifest (sha256, size, members), the manifest's signature and an approved sha256.
+ * Nothing is extracted or written. Publishing reuses `memberVerifier` on the same stream it
+ * extracts, so what is published is exactly what was verified.
+ */
+import { existsSync } from "node:fs";
+import { basename } from "node:path";
+import type { Writable } from "node:stream";
+import { extract, type Header } from "tar-stream";
+import type { ArtifactManifest } from "./manifest.js";
+import { readManifest } from "./manifest.js";
+import {
+  type ArtifactIdentity,
+  manifestPathFor,
+  parseArtifactName,
+  signaturePathFor,
+  topDirOf,
+} from "./name.js";
+import { ArtifactStreamError, streamArtifact } from "./read.js";
+import { MemberRules, pathProblem, type Violation } from "./rules.js";
+import { verifySignature } from "./sign.js";
+
+/** Stop listing after this many violations (the count goes on). */
+const MAX_LISTED = 200;
+
+export interface VerifyOptions {
+  /** Manifest to check against; default `<artifact>.manifest.json` when it exists. */
+  manifestPath?: string;
+  /** Require the manifest's signature to verify with this public key. */
+  publicKeyPath?: string;
+  /** Member paths (relative to the top dir) that may carry setuid/setgid bits. */
+  allowSetuid?: string[];
+  /** Refuse unless the artifact's sha256 is this one. */
+  approvedSha256?: string;
+  /** Also stream the verified tar bytes into this writable (publishing extracts from it). */
+  tee?: Writable;
+  /** Every member header as it is read (indexing). */
+  onMember?: (h: Header, content: AsyncIterable<Buffer>) => Promise<void> | void;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  artifact: string;
+  identity?: ArtifactIdentity;
+  sha256?: string;
+  size?: number;
+  members: number;
+  files: number;
+  contentBytes: number;
+  setuid: string[];
+  manifest?: string;
+  signature?: { publicKey: string; fingerprint: string };
+  /** Total number of violations; `violations` lists at most 200. */
+  violationCount: number;
+  violations: Violation[];
+  warnings: string[];
+}
+
+class Collector {
+  count = 0;
+  list: Violation[] = [];
+  add(v: Violation): void {
+    this.count++;
+    if (this.list.length < MAX_LISTED) this.list.push(v);
+  }
+}
+
+export interface MemberVerifier {
+  writable: Writable;
+  rules: MemberRules;
+  counts: { members: number; files: number; contentBytes: number };
+}
+
+/** A writable that parses a tar stream and checks every member, reporting to `report`. */
+export function memberVerifier(
+  topDir: string,
+  allowSetuid: Iterable<string>,
+  report: (v: Violation) => void,
+  onMember?: VerifyOptions["onMember"],
+): MemberVerifier {
+  const rules = new MemberRules(topDir, new Set(allowSetuid));
+  const counts = { members: 0, files: 0, contentBytes: 0 };
+  const ex = extract();
+  ex.on("entry", (header, stream, next) => {
+    counts.members++;
+    if (header.type === "file" || header.type === "link") counts.files++;
+    if (header.type === "file") counts.contentBytes += header.size ?? 0;
+    for (const v of rules.check({
+      name: header.name,
+      type: header.type,
+      mode: header.mode ?? 0,
+      linkname: header.linkname,
+      pax: header.pax as Record<string, string> | null | undefined,
+    }))
+      report(v);
+    const done = onMember
+      ? Promise.resolve(onMember(header, stream as unknown as AsyncIterable<Buffer>))
+      : undefined;
+    if (done) {
+      done.then(
+        () => {
+          stream.resume();
+          next();
+        },
+        (e) => ex.destroy(e),
+      );
+    } else {
+      stream.on("end", () => next());
+      stream.resume();
+    }
+  });
+  // streamx's extract is a Writable in all but type.
+  return { writable: ex as unknown as Writable, rules, counts };
+}
+
+function tarProblem(e: unknown): Violation | undefined {
+  if (e instanceof ArtifactStreamError) return { rule: e.problem, message: e.message };
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/Unexpected end of data/.test(msg))
+    return { rule: "truncated-stream", message: "the tar archive ends in the middle of a member" };
+  if (/Invalid tar header|Invalid header|Header exceeds/.test(msg))
+    return { rule: "corrupt-stream", message: `corrupt tar header (${msg})` };
+  return undefined;
+}
+
+export async function verifyArtifact(artifactPath: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const v = new Collector();
+  const warnings: string[] = [];
+  const fileName = basename(artifactPath);
+  const report: VerifyReport = {
+    ok: false,
+    artifact: artifactPath,
+    members: 0,
+    files: 0,
+    contentBytes: 0,
+    setuid: [],
+    violationCount: 0,
+    violations: [],
+    warnings,
+  };
+  const finish = (): VerifyReport => {
+    report.violationCount = v.count;
+    report.violations = v.list;
+    report.ok = v.count === 0;
+    return report;
+  };
+
+  let identity: ArtifactIdentity;
+  try {
+    identity = parseArtifactName(fileName);
+  } catch (e) {
+    v.add({ rule: "artifact-name", member: fileName, message: (e as Error).message });
+    return finish();
+  }
+  report.identity = identity;
+  const topDir = topDirOf(identity);
+
+  let manifest: ArtifactManifest | undefined;
+  let manifestBytes: Buffer | undefined;
+  const manifestPath = opts.manifestPath ?? manifestPathFor(artifactPath);
+  if (opts.manifestPath || existsSync(manifestPath)) {
+    ({ manifest, bytes: manifestBytes } = await readManifest(manifestPath));
+    report.manifest = manifestPath;
+    const expect: [string, unknown, unknown][] = [
+      ["artifact", manifest.artifact, fileName],
+      ["topDir", manifest.topDir, topDir],
+      ["stack", manifest.stack, identity.stack],
+      ["version", manifest.version, identity.version],
+      ["os", manifest.os, identity.os],
+      ["arch", manifest.arch, identity.arch],
+      ["kind", manifest.kind, identity.kind],
+      ["compression", manifest.compression, identity.compression],
+      ["buildTime", manifest.buildTime, identity.epoch],
+    ];
+    for (const [field, got, want] of expect)
+      if (got !== want)
+        v.add({
+          rule: "manifest-mismatch",
+          member: manifestPath,
+          message: `${field} is ${String(got)}, the artifact's is ${String(want)}`,
+        });
+    for (const d of manifest.delta?.deletions ?? []) {
+      const p = pathProblem(d);
+      if (p) v.add({ rule: "bad-deletion", member: d, message: p.message });
+    }
+    if (manifest.kind === "delta" && !manifest.delta)
+      v.add({
+        rule: "manifest-mismatch",
+        member: manifestPath,
+        message: "a delta manifest without its base and deletions",
+      });
+  } else {
+    warnings.push(`no manifest (${manifestPath}): sha256, size and member count were not compared`);
+  }
+
+  if (opts.publicKeyPath) {
+    if (!manifestBytes) {
+      v.add({
+        rule: "signature",
+        member: manifestPath,
+        message: "a public key was given but there is no manifest to check",
+      });
+    } else {
+      const sigPath = signaturePathFor(manifestPath);
+      const check = await verifySignature(manifestBytes, sigPath, opts.publicKeyPath);
+      if (check.ok) report.signature = { publicKey: opts.publicKeyPath, fingerprint: check.fingerprint };
+      else v.add({ rule: "signature", member: sigPath, message: check.reason });
+    }
+  }
+
+  const verifier = memberVerifier(topDir, opts.allowSetuid ?? [], (x) => v.add(x), opts.onMember);
+  const consumers: Writable[] = [verifier.writable];
+  if (opts.tee) consumers.push(opts.tee);
+  try {
+    const result = await streamArtifact(artifactPath, identity.compression, consumers);
+    report.sha256 = result.sha256;
+    report.size = result.size;
+    if (!result.endsWithEndOfArchive)
+      v.add({
+        rule: "truncated-stream",
+        message: "the tar archive has no end-of-archive blocks: it was cut short",
+      });
+  } catch (e) {
+    const problem = tarProblem(e);
+    if (!problem) throw e;
+    v.add(problem);
+  }
+  report.members = verifier.counts.members;
+  report.files = verifier.counts.files;
+  report.contentBytes = verifier.counts.contentBytes;
+  report.setuid = verifier.rules.setuidMembers;
+
+  if (manifest && report.sha256 !== undefined) {
+    if (manifest.sha256 !== report.sha256)
+      v.add({
+        rule: "checksum-mismatch",
+        message: `sha256 ${report.sha256}, the manifest says ${manifest.sha256}`,
+      });
+    if (manifest.size !== report.size)
+      v.add({
+        rule: "checksum-mismatch",
+        message: `${report.size} bytes, the manifest says ${manifest.size}`,
+      });
+    if (manifest.members !== report.members)
+      v.add({
+        rule: "manifest-mismatch",
+        message: `${report.members} members, the manifest says ${manifest.members}`,
+      });
+  }
+  if (
+    opts.approvedSha256 !== undefined &&
+    report.sha256 !== undefined &&
+    opts.approvedSha256 !== report.sha256
+  )
+    v.add({
+      rule: "approval-mismatch",
+      message: `sha256 ${report.sha256}, the approved one is ${opts.approvedSha256}`,
+    });
+  return finish();
+}
