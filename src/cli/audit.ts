@@ -25,7 +25,7 @@ const HOST_ARCH: Record<string, string> = {
   ppc64: "ppc64le",
 };
 
-/** A prefix path ends in its arch (…/compat/linux/x86_64); otherwise the host's. */
+/** A prefix path ends in its arch (…/compat/linux/x86_64), also for a list kept in it; otherwise the host's. */
 function defaultArch(target: string): string {
   const last = basename(target);
   if (last in ARCH_KEYWORDS) return last;
@@ -62,7 +62,7 @@ export function register(program: Command): void {
       const report = await runAudit({
         target,
         glsaDir: flags.glsa,
-        arch: flags.arch ?? defaultArch(target.path),
+        arch: flags.arch ?? defaultArch(target.prefix ?? target.path),
         cacheDir: flags.cache ? (flags.cacheDir ?? defaultCacheDir()) : undefined,
         failOn: flags.failOn,
       });

@@ -114,6 +114,8 @@ async function parseMany(
   files: { name: string; content: Buffer }[],
 ): Promise<ParseOutcome[]> {
   if (files.length === 0) return [];
+  if (files.length >= 200)
+    log.info(`parsing ${files.length} GLSA files of ${directory} (kept in the cache for the next runs)`);
   // the XML parser is loaded only when something has to be parsed
   const { parseGlsaFile } = await import("./parse-file.js");
   const workerFile = fileURLToPath(new URL("./parse-worker.js", import.meta.url));

@@ -156,7 +156,13 @@ function detect(
 }
 
 const matching = (ms: GlsaMatcher[], pkg: InstalledPackage) => ms.filter((m) => glsaAtomMatches(m, pkg));
-const versionOf = (m: GlsaMatcher) => parseCpv(m.kind === "atom" ? m.atom.cpv : m.same.cpv)?.version;
+/** The version a matcher names, with its revision (`>=~cat/pkg-1.2-r3` → `1.2-r3`). */
+const versionOf = (m: GlsaMatcher): string | undefined =>
+  m.kind === "atom"
+    ? (m.atom.version ?? undefined)
+    : m.revision > 0n
+      ? `${m.same.version}-r${m.revision}`
+      : (m.same.version ?? undefined);
 /** How many leading numeric version components two versions share (`550.100` and `550.127.05`: 1). */
 function sharedComponents(a: string, b: string | undefined): number {
   const x = parseVersion(a)?.components ?? [];
@@ -176,7 +182,7 @@ function slotPitfalls(id: string, path: CompiledPath, installed: readonly Instal
   for (const r of [...element.vulnerable, ...element.unaffected])
     if (r.slot && r.slot === r.version && slots.size > 0 && !slots.has(r.slot))
       out.push(
-        `GLSA ${id}: ${element.name} range "${r.range} ${r.version}" has slot "${r.slot}" (the version, not a slot); installed slots are ${[...slots].join(", ")}, so it never matches: check this advisory by hand`,
+        `GLSA ${id}: ${element.name} range "${r.range} ${r.version}" is limited to slot "${r.slot}" (the version itself), which no installed package has (installed slots: ${[...slots].join(", ")}): glsa-check never matches it; check this advisory by hand`,
       );
   return out;
 }
@@ -209,16 +215,22 @@ function matchPitfalls(
       );
   }
   // rge/rgt are revision-only (202004-13): a later release of a fixed branch is still reported.
+  // Flag it when the upgrade ranges nearest to the package's branch are r-ranges all below it.
   if (vulnerable.length > 0 && unaffected.length === 0) {
-    const passed = path.unaffected.find(
-      (u) =>
-        u.kind === "revision" &&
-        (u.op === ">=" || u.op === ">") &&
-        (compareVersionsOrUndefined(pkg.version, versionOf(u)!) ?? 0) > 0,
-    );
-    if (passed)
+    const upgrades = path.unaffected.filter((u) => {
+      const op = operatorOf(u);
+      return op === ">=" || op === ">" || op === ">=~" || op === ">~";
+    });
+    const nearest = Math.max(-1, ...upgrades.map((u) => sharedComponents(pkg.version, versionOf(u))));
+    const branch = upgrades.filter((u) => sharedComponents(pkg.version, versionOf(u)) === nearest);
+    if (
+      branch.length > 0 &&
+      branch.every(
+        (u) => u.kind === "revision" && (compareVersionsOrUndefined(pkg.version, versionOf(u)!) ?? 0) > 0,
+      )
+    )
       out.push(
-        `GLSA ${id}: ${pkg.cpv} is reported although it is newer than the fixed ${passed.text.trimStart()}: r-ranges only cover revisions of that one version; it may be a false positive`,
+        `GLSA ${id}: ${pkg.cpv} is reported although it is newer than the fixed ${branch[0]!.text.trimStart()}: r-ranges only cover revisions of that one version; it may be a false positive`,
       );
   }
   // "=V" without revision does not match V-rN (202511-07): a rebuilt vulnerable version passes.
