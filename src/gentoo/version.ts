@@ -1,6 +1,6 @@
 /**
  * PMS versions (names.tex §3.2) and their order, as Portage's `vercmp` computes it
- * (portage lib/portage/versions.py). Numeric parts are compared as BigInt: real and test
+ * (portage lib/portage/versions.py). Numeric parts are compared exactly (BigInt past 15 digits): real and test
  * versions have 30- and 100-digit components. Versions are never compared as strings:
  * `1.0`, `1.00` and `1.0-r0` are equal; `1.010` equals `1.01`.
  */
@@ -51,8 +51,14 @@ export function isValidVersion(text: string): boolean {
   return VERSION_RE.test(text);
 }
 
-const sign = (a: bigint, b: bigint): -1 | 0 | 1 => (a > b ? 1 : a < b ? -1 : 0);
+const sign = (a: bigint | number, b: bigint | number): -1 | 0 | 1 => (a > b ? 1 : a < b ? -1 : 0);
 const num = (digits: string): bigint => (digits === "" ? 0n : BigInt(digits));
+
+/** Compare two digit strings as integers: as doubles while exact (≤ 15 digits), else as BigInt. */
+function compareDigits(x: string, y: string): -1 | 0 | 1 {
+  if (x.length <= 15 && y.length <= 15) return sign(Number(x), Number(y));
+  return sign(BigInt(x), BigInt(y));
+}
 
 /**
  * Compare two versions: negative, zero or positive like Portage's vercmp. Throws on a string
@@ -88,9 +94,9 @@ function compareParsed(a: Version, b: Version): -1 | 0 | 1 {
     let r: -1 | 0 | 1;
     if (i > 0 && (x[0] === "0" || y[0] === "0")) {
       const w = Math.max(x.length, y.length);
-      r = sign(BigInt(x.padEnd(w, "0")), BigInt(y.padEnd(w, "0")));
+      r = compareDigits(x.padEnd(w, "0"), y.padEnd(w, "0"));
     } else {
-      r = sign(BigInt(x), BigInt(y));
+      r = compareDigits(x, y);
     }
     if (r !== 0) return r;
   }
