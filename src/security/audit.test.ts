@@ -220,7 +220,10 @@ describe("the GLSA corpus cache", () => {
     ]);
   });
 
-  it("survives a corrupt cache by parsing again", async () => {
+  it("survives a truncated details file and a corrupt index by parsing again", async () => {
+    const details = readdirSync(join(cache, "glsa")).find((f) => f.endsWith(".details.json"))!;
+    writeFileSync(join(cache, "glsa", details), "{}");
+    expect((await loadGlsaCorpus(dir, cache)).cache).toBe("cold");
     const index = readdirSync(join(cache, "glsa")).find((f) => f.endsWith(".index.json"))!;
     writeFileSync(join(cache, "glsa", index), "{ not json");
     const again = await loadGlsaCorpus(dir, cache);

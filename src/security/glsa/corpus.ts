@@ -30,7 +30,7 @@ import type { Glsa, GlsaPackage } from "../../gentoo/glsa/model.js";
 import { log } from "../../log.js";
 
 /** Bump when the parsed model changes, so old caches are rebuilt. */
-export const CORPUS_FORMAT = 2;
+export const CORPUS_FORMAT = 3;
 
 export interface CorpusAdvisory {
   id: string;
@@ -76,6 +76,8 @@ interface CacheIndex {
   writtenAtMs: number;
   /** The details file this index describes (named by its content, so two writers never mix). */
   details: string;
+  /** Its size: a shorter file (a write cut short) makes the whole cache invalid. */
+  detailsBytes: number;
   files: Record<string, IndexEntry>;
 }
 
@@ -99,7 +101,8 @@ function readCache(paths: ReturnType<typeof cachePaths>, directory: string) {
   try {
     const index = JSON.parse(readFileSync(paths.index, "utf8")) as CacheIndex;
     if (index.format !== CORPUS_FORMAT || index.directory !== directory) return undefined;
-    return { index, details: readFileSync(join(paths.dir, index.details)) };
+    const details = readFileSync(join(paths.dir, index.details));
+    return details.length === index.detailsBytes ? { index, details } : undefined;
   } catch {
     return undefined;
   }
@@ -250,6 +253,7 @@ function writeCache(
     directory,
     writtenAtMs: Date.now(),
     details: detailsName,
+    detailsBytes: details.length,
     files: Object.fromEntries(entries),
   };
   try {
