@@ -93,6 +93,9 @@ const warmM = summarize(warm);
 console.log(`compat audit, cold (no cache): ${fmt(coldM)}  (median of ${runs})`);
 console.log(`compat audit, warm (cached):   ${fmt(warmM)}  (median of ${runs})`);
 console.log(`findings: ${report.summary.findings} from ${ours.size} advisories`);
+// what every compat command pays before it runs: node and the CLI's modules
+const startup = summarize(Array.from({ length: runs }, () => measure(process.execPath, [cli, "--version"])));
+console.log(`of which CLI start-up (compat --version): ${fmt(startup)}`);
 
 const portage = process.env.PORTAGE_SRC;
 if (portage && existsSync(join(portage, "bin/glsa-check"))) {
