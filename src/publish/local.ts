@@ -5,7 +5,7 @@
  * layer is kept as `.<arch>-NNN`. A journal written before the swap lets the next command finish
  * or undo a publish that was killed, under the repository's one lock.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import {
   existsSync,
   lstatSync,
@@ -64,6 +64,18 @@ export interface LayerPaths {
   stagingLayer: string;
 }
 
+/** rm -rf that outlasts a dying process still writing into the tree for a moment. */
+function removeTree(path: string): void {
+  rmSync(path, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
+}
+
+/** Staging dirs of publishes that were killed (we hold the lock: no live publish owns one). */
+function removeStaleStaging(parent: string, arch: string): void {
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent))
+    if (name.startsWith(`.${arch}.staging-`)) removeTree(join(parent, name));
+}
+
 function inode(path: string): number | undefined {
   try {
     return lstatSync(path).ino;
@@ -86,7 +98,9 @@ export class LocalPublisher implements Publisher {
   layerPaths(layer: string): LayerPaths {
     const { version, os, arch } = layerParts(layer);
     const parent = join(this.root, "versions", version, "compat", os);
-    const stagingRoot = join(parent, `.${arch}.staging`);
+    // A fresh name for every publish: a killed publish can leave its tar running for a moment,
+    // still writing into its own staging dir, which must never be the next publish's.
+    const stagingRoot = join(parent, `.${arch}.staging-${randomBytes(6).toString("hex")}`);
     return { parent, arch, target: join(parent, arch), stagingRoot, stagingLayer: join(stagingRoot, layer) };
   }
 
@@ -129,7 +143,7 @@ export class LocalPublisher implements Publisher {
     } else {
       if (j.cleanup) {
         log.warn(`throwing away an interrupted ${j.op} of ${j.layer}`);
-        rmSync(j.cleanup, { recursive: true, force: true });
+        removeTree(j.cleanup);
       }
       rmSync(this.journalPath, { force: true });
     }
@@ -138,7 +152,7 @@ export class LocalPublisher implements Publisher {
   private completeSwap(j: Journal, history: History): void {
     if (j.moveAside && existsSync(j.moveAside.from)) renameSync(j.moveAside.from, j.moveAside.to);
     if (j.event) history.record({ ...j.event, journalId: j.id });
-    if (j.cleanup) rmSync(j.cleanup, { recursive: true, force: true });
+    if (j.cleanup) removeTree(j.cleanup);
     rmSync(this.journalPath, { force: true });
   }
 
@@ -160,7 +174,7 @@ export class LocalPublisher implements Publisher {
       };
       this.writeJournal(journal);
       try {
-        rmSync(paths.stagingRoot, { recursive: true, force: true });
+        removeStaleStaging(paths.parent, paths.arch);
         mkdirSync(dirname(paths.stagingLayer), { recursive: true });
         if (m.kind === "delta") {
           await run("cp", ["-a", "--", paths.target, paths.stagingLayer]);
@@ -178,7 +192,7 @@ export class LocalPublisher implements Publisher {
         if (!existsSync(paths.stagingLayer))
           throw new ValidationError(`${m.artifact}: extracting it did not produce ${m.topDir}`);
       } catch (e) {
-        rmSync(paths.stagingRoot, { recursive: true, force: true });
+        removeTree(paths.stagingRoot);
         rmSync(this.journalPath, { force: true });
         throw e;
       }

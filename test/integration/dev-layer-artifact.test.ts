@@ -1,0 +1,91 @@
+/**
+ * The real development layer (examples/dev.yaml, built once per run by test/helpers/dev-layer.ts)
+ * through the built CLI: packed twice to identical bytes, accepted by verify, published into a
+ * local repository and rolled back, and the same as its artifact by diff.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compat } from "../helpers/cli.js";
+import { type DevLayer, devLayer } from "../helpers/dev-layer.js";
+import { treeDigest } from "../helpers/layer-tree.js";
+
+let dev: DevLayer;
+let work: string;
+
+beforeAll(async () => {
+  dev = await devLayer();
+  work = mkdtempSync(join(tmpdir(), "compat-dev-artifact-"));
+}, 900_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const pack = (out: string) =>
+  compat([
+    "pack",
+    dev.specFile,
+    "--arch",
+    dev.layer.arch,
+    "--root",
+    dev.root,
+    "-o",
+    join(work, out),
+    "--json",
+  ]);
+
+describe("the dev layer as an artifact", () => {
+  let artifact: string;
+
+  it("packs twice to identical bytes, with the spec, packages and build record in the manifest", () => {
+    const a = pack("a");
+    const b = pack("b");
+    expect(a.status, a.stderr).toBe(0);
+    expect(b.status, b.stderr).toBe(0);
+    const ra = JSON.parse(a.stdout);
+    const rb = JSON.parse(b.stdout);
+    expect(ra.artifact).toMatch(/\/dev-2025\.06-compat-linux-x86_64-\d+\.tar\.zst$/);
+    expect(ra.sha256).toBe(rb.sha256);
+    expect(readFileSync(ra.artifact).equals(readFileSync(rb.artifact))).toBe(true);
+    const manifest = JSON.parse(readFileSync(ra.manifest, "utf8"));
+    expect(manifest).toMatchObject({
+      flavor: "debian",
+      packageDatabase: "dpkg",
+      topDir: "2025.06/compat/linux/x86_64",
+    });
+    expect(manifest.specHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.packages.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(["python3", "lmod", "perl"]),
+    );
+    expect(manifest.buildRecord).toMatchObject({ flavor: "debian", specHash: manifest.specHash });
+    // The build time is the build's end: the name's epoch.
+    expect(manifest.buildTime).toBe(Math.floor(Date.parse(manifest.buildRecord.end) / 1000));
+    artifact = ra.artifact;
+  });
+
+  it("is accepted by verify", () => {
+    const r = compat(["verify", artifact, "--json"]);
+    expect(r.status, r.stdout).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ ok: true, violationCount: 0 });
+    expect(report.members).toBeGreaterThan(1000);
+  });
+
+  it("is the same layer as its prefix (diff exits 0), publishes and rolls back", () => {
+    const d = compat(["diff", artifact, dev.localPrefix, "--json"]);
+    expect(d.status, d.stderr).toBe(0);
+    expect(JSON.parse(d.stdout).packages.unchanged).toBeGreaterThan(50);
+
+    const repo = join(work, "repo");
+    mkdirSync(repo);
+    const first = compat(["publish", artifact, "--to", `local:${repo}`, "--json"]);
+    expect(first.status, first.stderr).toBe(0);
+    const published = JSON.parse(first.stdout).path;
+    expect(treeDigest(published)).toBe(treeDigest(dev.localPrefix));
+    const again = compat(["publish", artifact, "--to", `local:${repo}`, "--json"]);
+    expect(JSON.parse(again.stdout).backup).toBe(".x86_64-001");
+    expect(compat(["rollback", "--to", `local:${repo}`]).status).toBe(0);
+    expect(treeDigest(published)).toBe(treeDigest(dev.localPrefix));
+    const h = JSON.parse(compat(["history", "--to", `local:${repo}`, "--json"]).stdout);
+    expect(h.events.map((e: { action: string }) => e.action)).toEqual(["publish", "publish", "rollback"]);
+  });
+});
