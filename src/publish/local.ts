@@ -137,7 +137,11 @@ export class LocalPublisher implements Publisher {
       return;
     }
     const paths = this.layerPaths(j.layer);
-    if (j.phase === "swap" && j.expectTargetIno !== undefined && inode(paths.target) === j.expectTargetIno) {
+    // A swap still on its way (its process was killed a moment ago) lands within milliseconds or
+    // not at all (exchange.ts): look once more before deciding it did not happen.
+    const swapped = () => j.expectTargetIno !== undefined && inode(paths.target) === j.expectTargetIno;
+    if (j.phase === "swap" && !swapped()) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    if (j.phase === "swap" && swapped()) {
       log.warn(`finishing an interrupted ${j.op} of ${j.layer}`);
       this.completeSwap(j, history);
     } else {
