@@ -17,6 +17,9 @@
  *   tail of mmdebstrap's output.
  * - targetDir must not exist or be empty (mmdebstrap's rule). As root mmdebstrap picks its root mode
  *   (tested); as another user its unshare mode (not tested here).
+ * - In root mode mmdebstrap mounts /proc, /sys, /dev/pts and /dev/shm into the tree and unmounts
+ *   them at the end; it runs in a mount namespace of its own (`unshare --mount`), so when it is
+ *   killed those mounts go with it instead of staying on the host under the tree.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -138,6 +141,12 @@ function unknownPackagesError(names: string[], settings: DebianSettings, arch: A
   );
 }
 
+/** As root (mmdebstrap's root mode, which mounts), the command in a private mount namespace. */
+function inOwnMountNamespace(simulate: boolean, args: string[]): [string, string[]] {
+  if (simulate || process.getuid?.() !== 0) return ["mmdebstrap", args];
+  return ["unshare", ["--mount", "--propagation", "private", "--", "mmdebstrap", ...args]];
+}
+
 async function invoke(
   opts: MmdebstrapOptions,
   simulate: boolean,
@@ -152,7 +161,8 @@ async function invoke(
     if (output.length > 1 << 20) output = output.slice(-(1 << 19));
   };
   try {
-    const r = await run("mmdebstrap", args, {
+    const [cmd, argv] = inOwnMountNamespace(simulate, args);
+    const r = await run(cmd, argv, {
       input,
       ...(opts.logTo ? { logTo: opts.logTo } : {}),
       onStdout: collect,

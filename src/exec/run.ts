@@ -25,6 +25,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   strace: "strace",
   file: "file",
   unshare: "util-linux",
+  umount: "mount",
 };
 
 export interface RunOptions {

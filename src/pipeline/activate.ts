@@ -9,6 +9,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { CompatError } from "../errors.js";
+import { unmountUnder } from "../exec/mounts.js";
 import { writeJsonAtomic } from "./run-dir.js";
 
 /** `.x86_64-001` for the first kept layer of `x86_64`, then `-002` … */
@@ -75,5 +76,6 @@ export async function activateLayer(
 
 /** Remove a build's work directory (what remains of it after the move). */
 export async function removeWorkDir(workDir: string): Promise<void> {
+  await unmountUnder(workDir);
   await rm(workDir, { recursive: true, force: true, maxRetries: 3 });
 }

@@ -15,6 +15,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mountsUnder } from "../../src/exec/mounts.js";
 import { processesOfRun } from "../../src/pipeline/lock.js";
 import { loadSpec } from "../../src/spec/load.js";
 import { localPrefix, nodeArchToArch, resolveLayer } from "../../src/spec/resolve.js";
@@ -36,20 +37,46 @@ async function targetOf(specFile: string, root: string): Promise<string> {
 
 type Event = Record<string, unknown>;
 
-/** Build with --json; SIGKILL the compat process `afterMs` after `stage` started. */
-function buildKilledIn(stage: string, afterMs: number, args: string[]) {
+/**
+ * Build with --json; SIGKILL the compat process once `stage` started and then `afterMs` passed, or
+ * `when(runDir)` holds (polled).
+ */
+function buildKilledIn(stage: string, trigger: number | ((runDir: string) => boolean), args: string[]) {
   const events: Event[] = [];
   let runId = "";
+  let runDir = "";
   const done = compatAsync(["build", SPEC, "--arch", ARCH, "--json", ...args], {
     cwd: work,
     onEvent: (e, child) => {
       events.push(e);
-      if (e.event === "build-start") runId = String(e.runId);
-      if (e.event === "stage-start" && e.stage === stage) setTimeout(() => child.kill("SIGKILL"), afterMs);
+      if (e.event === "build-start") {
+        runId = String(e.runId);
+        runDir = String(e.runDir);
+      }
+      if (e.event !== "stage-start" || e.stage !== stage) return;
+      if (typeof trigger === "number") {
+        setTimeout(() => child.kill("SIGKILL"), trigger);
+        return;
+      }
+      const poll = setInterval(() => {
+        if (child.exitCode !== null || child.signalCode !== null) clearInterval(poll);
+        else if (trigger(runDir)) {
+          clearInterval(poll);
+          child.kill("SIGKILL");
+        }
+      }, 100);
     },
   });
   return done.then((r) => ({ ...r, events, runId }));
 }
+
+const stageLogHas = (stage: string, text: string) => (runDir: string) => {
+  try {
+    return readFileSync(join(runDir, "stages", `${stage}.log`), "utf8").includes(text);
+  } catch {
+    return false;
+  }
+};
 
 describe("compat build (integration)", () => {
   it(
@@ -62,11 +89,17 @@ describe("compat build (integration)", () => {
       writeFileSync(join(target, "previous-layer"), "kept\n");
       const common = ["--root", root, "--runs-dir", runs];
 
-      // 1: killed while mmdebstrap runs
-      const first = await buildKilledIn("bootstrap", 4000, common);
+      // 1: killed while mmdebstrap installs packages in the tree, with /proc, /sys, /dev/pts mounted
+      // in it (root mode): its own mount namespace takes them away with it
+      const first = await buildKilledIn(
+        "bootstrap",
+        stageLogHas("bootstrap", "I: installing essential packages"),
+        common,
+      );
       expect(first.signal).toBe("SIGKILL");
       const runDir = join(runs, first.runId);
       expect(readdirSync(target)).toEqual(["previous-layer"]);
+      expect(mountsUnder(root)).toEqual([]);
       expect(existsSync(join(runDir, "stages/preflight.done"))).toBe(true);
       expect(existsSync(join(runDir, "stages/bootstrap.done"))).toBe(false);
       expect(existsSync(join(runDir, "result.json"))).toBe(false);
@@ -113,7 +146,7 @@ describe("compat build (integration)", () => {
     15 * 60_000,
   );
 
-  it("names a package Debian does not have, in the first stage that touches packages, and leaves no layer", async () => {
+  it("names a package Debian does not have, in the first stage, and leaves no layer", async () => {
     const spec = join(work, "unknown.yaml");
     writeFileSync(
       spec,
@@ -127,9 +160,9 @@ describe("compat build (integration)", () => {
       },
     );
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("build failed in stage bootstrap");
-    expect(r.stderr).toContain("compat-no-such-package");
-    expect(r.stderr).toMatch(/--- full log: .*\/stages\/bootstrap\.log/);
+    expect(r.stderr).toContain("build failed in stage preflight");
+    expect(r.stderr).toContain("has no package compat-no-such-package");
+    expect(r.stderr).toMatch(/--- full log: .*\/stages\/preflight\.log/);
     expect(r.stderr).toContain("fix the spec and start a new build");
     expect(existsSync(await targetOf(spec, root))).toBe(false);
 

@@ -1,8 +1,10 @@
 /**
- * A debian-flavor layer made for real: mmdebstrap (a small package set) → relocation → environment
- * fixes and startprefix → locales, in a temporary repository root; then the issue's command runs in
- * the layer under bwrap at the real prefix path, and every process of the layer is shown to map
- * shared objects from the prefix only (LD_DEBUG=scopes in each process, and /proc/self/maps).
+ * The shared development layer (examples/dev.yaml through the whole pipeline: mmdebstrap →
+ * relocation → environment fixes and startprefix → locales → host links → checks), entered as a
+ * user would: the issue's command runs in the layer under bwrap at the real prefix path, and every
+ * process of the layer is shown to map shared objects from the prefix only (LD_DEBUG=scopes in
+ * each process, and /proc/self/maps). What the relocate and configure stages did is read from
+ * their reports in the build's run directory.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -10,16 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseLeaving } from "../../src/checks/shell.js";
-import { type ConfigureReport, configureDebianLayer } from "../../src/debian/configure.js";
-import { runMmdebstrap } from "../../src/debian/mmdebstrap.js";
+import type { ConfigureReport } from "../../src/debian/configure.js";
 import { readDpkgStatus } from "../../src/debian/status.js";
 import { type LayerRunOptions, runInLayer, type SandboxCommand } from "../../src/exec/sandbox.js";
-import { generateLocales, installLocaleLister } from "../../src/layer/locales.js";
-import { type RelocationReport, relocateTree } from "../../src/layer/relocate.js";
+import { CONFIGURE_REPORT, RELOCATION_REPORT } from "../../src/flavors/debian/index.js";
+import type { RelocationReport } from "../../src/layer/relocate.js";
+import { type DevLayer, devLayer } from "../helpers/dev-layer.js";
 
-const REPO = "software.example.org";
-const REL = "versions/2025.06/compat/linux/x86_64";
-const P = `/cvmfs/${REPO}/${REL}`;
 const PACKAGES = ["python3", "perl", "lmod", "locales", "file", "ca-certificates"];
 
 const canRun =
@@ -28,48 +27,33 @@ const canRun =
   ["mmdebstrap", "patchelf", "bwrap"].every((t) => spawnSync(t, ["--version"]).status === 0);
 
 describe.skipIf(!canRun)("a debian-flavor layer, built and entered", () => {
-  let root: string;
-  let tree: string;
+  let dev: DevLayer;
+  let P: string;
   let scratch: string;
   let relocation: RelocationReport;
   let configured: ConfigureReport;
-  const timings: Record<string, number> = {};
   const inLayer = (command: SandboxCommand, opts: LayerRunOptions = {}) =>
-    runInLayer({ root, repository: REPO }, command, opts);
-  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
-    const t = Date.now();
-    const r = await f();
-    timings[name] = Date.now() - t;
-    return r;
-  };
+    runInLayer({ root: dev.root, repository: dev.layer.repository }, command, {
+      readOnlyLayer: true,
+      ...opts,
+    });
+  const report = <T>(name: string): T => JSON.parse(readFileSync(join(dev.runDir, name), "utf8")) as T;
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), "debian-layer-"));
+    dev = await devLayer();
+    P = dev.prefix;
     scratch = mkdtempSync(join(tmpdir(), "debian-layer-out-"));
-    tree = join(root, REL);
-    mkdirSync(join(tree, ".."), { recursive: true });
-    await timed("mmdebstrap", () =>
-      runMmdebstrap({
-        settings: { suite: "bookworm", variant: "minbase", components: ["main"], packages: PACKAGES },
-        arch: "x86_64",
-        targetDir: tree,
-      }),
-    );
-    relocation = await timed("relocate", () => relocateTree({ treeDir: tree, prefix: P }));
-    configured = await timed("configure", () => configureDebianLayer({ treeDir: tree, prefix: P, inLayer }));
-    await timed("locales", async () => {
-      await generateLocales({ treeDir: tree, prefix: P, locales: ["en_US.UTF-8 UTF-8"], inLayer });
-      await installLocaleLister(tree, P);
-    });
-    console.log(`debian layer timings (ms): ${JSON.stringify(timings)}`);
+    relocation = report<RelocationReport>(RELOCATION_REPORT);
+    configured = report<ConfigureReport>(CONFIGURE_REPORT);
   });
 
   afterAll(() => {
-    for (const d of [root, scratch]) if (d) rmSync(d, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
   it("installed the packages and relocated everything that can be", async () => {
-    const db = await readDpkgStatus(tree);
+    for (const p of PACKAGES) expect(dev.spec.debian?.packages).toContain(p);
+    const db = await readDpkgStatus(dev.localPrefix);
     for (const p of [...PACKAGES, "bash", "libc6"]) expect(db.packages.map((x) => x.name)).toContain(p);
     expect(relocation.failed).toEqual([]);
     expect(relocation.elf.executables).toBeGreaterThan(100);

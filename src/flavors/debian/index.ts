@@ -5,12 +5,13 @@
  * in order and in the sandbox.
  */
 import { existsSync } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { configureDebianLayer } from "../../debian/configure.js";
-import { runMmdebstrap } from "../../debian/mmdebstrap.js";
+import { checkDebianPackages, runMmdebstrap } from "../../debian/mmdebstrap.js";
 import { formatPackageList, readDpkgStatus } from "../../debian/status.js";
 import { InputError } from "../../errors.js";
+import { unmountUnder } from "../../exec/mounts.js";
 import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { generateLocales, installLocaleLister } from "../../layer/locales.js";
@@ -46,6 +47,14 @@ const settingsOf = (ctx: StageContext) => {
   return s;
 };
 
+/** In the run directory: what the relocate and configure stages did (RelocationReport, ConfigureReport). */
+export const RELOCATION_REPORT = "relocation.json";
+export const CONFIGURE_REPORT = "configure.json";
+
+async function writeRunReport(ctx: StageContext, name: string, report: unknown): Promise<void> {
+  await writeFile(join(ctx.runDir, name), `${JSON.stringify(report, null, 2)}\n`);
+}
+
 /** Where mmdebstrap puts the tree before it is moved to the prefix. */
 const rootfsOf = (ctx: StageContext) => join(ctx.workDir, "rootfs");
 
@@ -53,12 +62,18 @@ async function preflight(ctx: StageContext): Promise<void> {
   assertHostArch(ctx.layer.arch);
   for (const t of HOST_TOOLS) await requireTool(t);
   await ensureSandbox();
-  // Package names are checked by apt in the bootstrap stage, the first that touches packages: a
-  // separate `apt --simulate` here would fetch the package lists twice (about 10 s of a cold build).
+  // A package apt does not have would otherwise stop mmdebstrap only after it installed the
+  // essential packages (about a minute); `mmdebstrap --simulate` says so in about 3 s.
+  const s = settingsOf(ctx);
+  ctx.note(`apt resolves ${s.packages.length} package(s) of ${s.suite}`);
+  await checkDebianPackages({ settings: s, arch: ctx.layer.arch, logTo: ctx.log, signal: ctx.signal });
 }
 
 async function bootstrap(ctx: StageContext): Promise<void> {
   const rootfs = rootfsOf(ctx);
+  // a tree left by a killed run; mmdebstrap's own mount namespace means it has no mounts, but a
+  // build of an older compat may have left them
+  await unmountUnder(rootfs);
   await rm(rootfs, { recursive: true, force: true });
   const s = settingsOf(ctx);
   ctx.note(`mmdebstrap ${s.suite} (${s.variant} + ${s.packages.length} packages)`);
@@ -93,6 +108,7 @@ async function relocate(ctx: StageContext): Promise<void> {
     signal: ctx.signal,
   });
   for (const line of formatRelocationReport(report)) ctx.log.write(`${line}\n`);
+  await writeRunReport(ctx, RELOCATION_REPORT, report);
   ctx.note(
     `${report.elf.executables} executables, ${report.elf.libraries} libraries, ${report.shebangs.rewritten} shebangs, ${report.symlinks.rewritten} symlinks relocated`,
   );
@@ -101,12 +117,13 @@ async function relocate(ctx: StageContext): Promise<void> {
 /** The environment fixes (same-length string patches, perl, Lmod, ldd) and startprefix (relocation.md §6). */
 async function configure(ctx: StageContext): Promise<void> {
   ctx.note("environment fixes and startprefix");
-  await configureDebianLayer({
+  const report = await configureDebianLayer({
     treeDir: ctx.prefixDir,
     prefix: ctx.layer.prefix,
     inLayer: ctx.inLayer,
     logTo: ctx.log,
   });
+  await writeRunReport(ctx, CONFIGURE_REPORT, report);
 }
 
 /** The spec's locale.gen lines, compiled by the layer's localedef in directory form. */

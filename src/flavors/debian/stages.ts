@@ -7,7 +7,8 @@ import { ACTIVATE_STAGE, CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE, type Sta
 export const DEBIAN_STAGES = [
   {
     id: "preflight",
-    description: "check that the build host's CPU family is the layer's arch and the tools are installed",
+    description:
+      "check that the build host's CPU family is the layer's arch, the tools are installed and apt has every package",
   },
   { id: "bootstrap", description: "run mmdebstrap for the suite, variant and packages into a staging tree" },
   {
