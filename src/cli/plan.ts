@@ -2,6 +2,7 @@
  * `compat plan SPEC [--arch A] [--json] [-o FILE]`: what a build of one arch would do and write.
  */
 import type { Command } from "commander";
+import type { SetSource } from "../flavors/gentoo/sets.js";
 import { type LayerPlan, planLayer } from "../flavors/plan.js";
 import { log } from "../log.js";
 import { loadSpec } from "../spec/load.js";
@@ -31,6 +32,15 @@ export function register(program: Command): void {
     });
 }
 
+/** Where Portage finds a set: its own, a set file, or a file the overlays stage links into place. */
+export function describeSetSource(s: SetSource): string {
+  if (s.from === "portage") return "(Portage's own set)";
+  const [path, ...elsewhere] = s.lookIn;
+  if (elsewhere.length === 0) return `(the set file ${path})`;
+  const from = elsewhere.length === 1 ? elsewhere[0] : `the first of ${elsewhere.join(", ")}`;
+  return `(the set file ${path}, else linked there by the overlays stage from ${from})`;
+}
+
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 export function renderPlanText(plan: LayerPlan): string {
@@ -52,7 +62,7 @@ export function renderPlanText(plan: LayerPlan): string {
   if (plan.flavor === "gentoo") counts.unshift(plural(plan.sets.length, "set"));
   if (plan.removePackages.length > 0) counts.push(`${plan.removePackages.length} removed at the end`);
   out.push(style.bold(`Packages (${counts.join(", ")})`));
-  for (const s of plan.sets) out.push(`  ${s}`);
+  for (const s of plan.setSources) out.push(`  ${s.set}  ${style.dim(describeSetSource(s))}`);
   for (const p of plan.packages) out.push(`  ${p}`);
   if (plan.removePackages.length > 0) out.push(`  removed at the end: ${plan.removePackages.join(" ")}`);
   out.push("");

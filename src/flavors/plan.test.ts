@@ -38,6 +38,17 @@ describe("planLayer (gentoo)", () => {
   it("resolves prefix, sets and packages for the arch", () => {
     expect(plan.prefix).toBe("/cvmfs/software.eessi.io/versions/2026.06/compat/linux/x86_64");
     expect(plan.sets).toEqual(["@eessi-2026.06-linux-x86_64"]);
+    expect(plan.setSources).toEqual([
+      {
+        set: "@eessi-2026.06-linux-x86_64",
+        from: "file",
+        path: "etc/portage/sets/eessi-2026.06-linux-x86_64",
+        lookIn: [
+          "etc/portage/sets/eessi-2026.06-linux-x86_64",
+          "var/db/repos/eessi/etc/portage/sets/eessi-2026.06-linux-x86_64",
+        ],
+      },
+    ]);
     expect(plan.packages).toEqual(["=sys-fabric/opa-psm2-12.0.1::eessi", "sys-libs/pam"]);
     expect(plan.removePackages).toEqual(["dev-lang/go"]);
     expect(planLayer(resolveLayer(gentooSpec, "aarch64")).packages).toEqual(["sys-libs/pam"]);
@@ -105,6 +116,7 @@ describe("planLayer (debian)", () => {
     expect(plan.stages.map((s) => s.id)).toEqual(DEBIAN_STAGES.map((s) => s.id));
     expect(plan.packages).toContain("lmod");
     expect(plan.sets).toEqual([]);
+    expect(plan.setSources).toEqual([]);
     expect(Object.keys(plan.files)).toEqual(["etc/locale.gen"]);
     expect(plan.hostSymlinks.every((l) => l.final === l.plain)).toBe(true);
   });

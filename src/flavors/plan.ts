@@ -7,6 +7,7 @@ import { gentooConfigFiles } from "../gentoo/config/index.js";
 import type { HostLink, ResolvedLayer } from "../spec/resolve.js";
 import type { Arch, FlavorName } from "../spec/schema.js";
 import { DEBIAN_STAGES } from "./debian/stages.js";
+import { planSetSources, type SetSource } from "./gentoo/sets.js";
 import { GENTOO_STAGES } from "./gentoo/stages.js";
 import type { StageInfo } from "./stage.js";
 
@@ -47,6 +48,8 @@ export interface LayerPlan {
   stages: StageInfo[];
   /** gentoo: package sets installed first (`@name`); empty for debian. */
   sets: string[];
+  /** gentoo: where Portage finds each set (one entry per set, in order); empty for debian. */
+  setSources: SetSource[];
   /** gentoo: atoms after the arch filters (`=cat/pkg-ver::overlay`); debian: package names. */
   packages: string[];
   /** gentoo: build-only packages removed at the end. */
@@ -97,6 +100,7 @@ export function planLayer(layer: ResolvedLayer): LayerPlan {
     prefix: layer.prefix,
     stages: stagesOf(spec.flavor).map((s) => ({ id: s.id, description: s.description })),
     sets: layer.sets.map((s) => `@${s}`),
+    setSources: spec.flavor === "gentoo" ? planSetSources(layer) : [],
     packages: spec.flavor === "gentoo" ? layer.packageAtoms : [...(spec.debian?.packages ?? [])],
     removePackages: [...(spec.gentoo?.removePackages ?? [])],
     files: Object.fromEntries(files),

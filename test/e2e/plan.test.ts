@@ -29,6 +29,21 @@ describe("compat plan", () => {
     expect(plan.files["etc/locale.gen"].content).toBe("en_US.UTF-8 UTF-8\n");
   });
 
+  it("says where each package set of a gentoo spec comes from", () => {
+    const r = compat(["plan", "examples/eessi-2025.06.yaml", "--arch", "aarch64"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(
+      "  @eessi-2025.06-linux-aarch64  (the set file etc/portage/sets/eessi-2025.06-linux-aarch64, else linked there by the overlays stage from var/db/repos/eessi/etc/portage/sets/eessi-2025.06-linux-aarch64)",
+    );
+    const json = JSON.parse(
+      compat(["plan", "examples/eessi-2025.06.yaml", "--arch", "aarch64", "--json"]).stdout,
+    );
+    expect(json.setSources[0].lookIn).toEqual([
+      "etc/portage/sets/eessi-2025.06-linux-aarch64",
+      "var/db/repos/eessi/etc/portage/sets/eessi-2025.06-linux-aarch64",
+    ]);
+  });
+
   it("refuses an arch the spec does not list", () => {
     const r = compat(["plan", "examples/dev.yaml", "--arch", "riscv64"]);
     expect(r.status).toBe(2);

@@ -5,11 +5,22 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SHARED_DATA } from "../../../test/helpers/shared-data.js";
 import { type CompatError, InputError, ValidationError } from "../../errors.js";
 import { createStageContext } from "../../pipeline/build.js";
 import { parseSpec } from "../../spec/load.js";
@@ -236,6 +247,92 @@ describe("gentoo flavor", () => {
       expect(path!.startsWith(`${ctx.layer.prefix}/usr/sbin:${ctx.layer.prefix}/usr/bin:`)).toBe(true);
     },
   );
+
+  describe("overlays", () => {
+    let overlayRepo: string;
+    let overlayCommit: string;
+    const SET = "eessi-2025.06-linux-x86_64";
+    beforeAll(() => {
+      // a stand-in for EESSI's gentoo-overlay carrying its real set file for 2025.06 x86_64
+      overlayRepo = join(scratch, "gentoo-overlay.git");
+      mkdirSync(join(overlayRepo, "etc/portage/sets"), { recursive: true });
+      mkdirSync(join(overlayRepo, "profiles"));
+      git(overlayRepo, "init", "-q", "-b", "main");
+      git(overlayRepo, "config", "uploadpack.allowAnySHA1InWant", "true");
+      writeFileSync(join(overlayRepo, "profiles/repo_name"), "eessi\n");
+      copyFileSync(
+        join(SHARED_DATA, "eessi/gentoo-overlay-sets", SET),
+        join(overlayRepo, "etc/portage/sets", SET),
+      );
+      git(overlayRepo, "add", ".");
+      git(overlayRepo, "commit", "-qm", "sets");
+      overlayCommit = git(overlayRepo, "rev-parse", "HEAD");
+    });
+
+    const overlaySpec = (sets: string) => `
+repository: software.eessi.io
+stack: eessi
+version: "2025.06"
+arches: [x86_64]
+flavor: gentoo
+gentoo:
+  repository: { url: "file://${gitRepo}", commit: ${commits[0]} }
+  overlays: [{ name: eessi, url: "file://${overlayRepo}", branch: main, commit: ${overlayCommit}, eclassOverrides: true }]
+  sets: [${sets}]
+`;
+
+    /** A prefix whose emerge is the recording fixture (Portage cannot run here). */
+    function withEmergeFixture(ctx: StageContext) {
+      mkdirSync(join(ctx.prefixDir, "usr/bin"), { recursive: true });
+      copyFileSync(join(testdata, "record-emerge.sh"), join(ctx.prefixDir, "usr/bin/emerge"));
+      chmodSync(join(ctx.prefixDir, "usr/bin/emerge"), 0o755);
+    }
+
+    it("checks the overlay out at its commit and links its set file into etc/portage/sets", async () => {
+      const ctx = context("overlays", overlaySpec('"eessi-{version}-{os}-{arch}"'));
+      withEmergeFixture(ctx);
+      await stageOf(ctx, "overlays").run(ctx);
+      const p = ctx.prefixDir;
+      expect(readFileSync(join(p, "emerge-calls.txt"), "utf8")).toMatch(
+        /^emerge --noreplace --verbose app-portage\/gentoolkit dev-vcs\/git \(uid=/,
+      );
+      expect(git(join(p, "var/db/repos/eessi"), "rev-parse", "HEAD")).toBe(overlayCommit);
+      expect(readFileSync(join(p, "etc/portage/repos.conf/eessi.conf"), "utf8")).toContain(
+        `location = ${ctx.layer.prefix}/var/db/repos/eessi`,
+      );
+      expect(readFileSync(join(p, "etc/portage/repos.conf/eclass-overrides.conf"), "utf8")).toBe(
+        "[DEFAULT]\neclass-overrides = eessi\n",
+      );
+      const link = join(p, "etc/portage/sets", SET);
+      expect(readlinkSync(link)).toBe(`../../../var/db/repos/eessi/etc/portage/sets/${SET}`);
+      expect(readFileSync(link, "utf8")).toBe(
+        readFileSync(join(SHARED_DATA, "eessi/gentoo-overlay-sets", SET), "utf8"),
+      );
+      expect(ctx.notes).toContain(
+        `@${SET}: linked etc/portage/sets/${SET} -> var/db/repos/eessi/etc/portage/sets/${SET}`,
+      );
+      // Portage, at the real prefix in the sandbox, reads the set through the link
+      const r = await ctx.inLayer(["cat", `${ctx.layer.prefix}/etc/portage/sets/${SET}`]);
+      expect(r.stdout).toContain("=sys-auth/sssd-2.11.0::eessi\n");
+      // again (a resumed stage): same result
+      await stageOf(ctx, "overlays").run(ctx);
+      expect(readlinkSync(link)).toBe(`../../../var/db/repos/eessi/etc/portage/sets/${SET}`);
+    });
+
+    it("fails naming a set the overlay does not have, and where it looked", async () => {
+      const ctx = context("overlays-noset", overlaySpec('"eessi-2026.06-{os}-{arch}"'));
+      withEmergeFixture(ctx);
+      const err = (await stageOf(ctx, "overlays")
+        .run(ctx)
+        .catch((e: unknown) => e)) as CompatError;
+      expect(err).toBeInstanceOf(InputError);
+      expect(err.message).toBe("package set @eessi-2026.06-linux-x86_64 not found");
+      expect(err.details[0]).toContain(
+        `${ctx.layer.prefix}/var/db/repos/eessi/etc/portage/sets/eessi-2026.06-linux-x86_64`,
+      );
+      expect(existsSync(join(ctx.prefixDir, "etc/portage/sets"))).toBe(false);
+    });
+  });
 
   it("reads installed packages from the vardb", async () => {
     const ctx = context("vardb", specText({ commit: commits[0]! }));

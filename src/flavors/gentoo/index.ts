@@ -29,6 +29,7 @@ import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
 import { fetchBootstrapScript } from "./bootstrap-script.js";
 import { checkoutPinned } from "./git.js";
+import { provideSets, USER_SETS_DIR } from "./sets.js";
 import { GENTOO_STAGES, type GentooStageId } from "./stages.js";
 
 export const id = "gentoo" as const;
@@ -234,6 +235,13 @@ async function overlays(ctx: StageContext): Promise<void> {
   // Only repositories with auto-sync (non-git overlays, or git ones that ask for it) change here.
   const autoSync = gentoo.overlays.filter((o) => o.autoSync ?? o.syncType !== "git").map((o) => o.name);
   if (autoSync.length > 0) await emerge(ctx, ["--sync", ...autoSync]);
+  // The sets the install stage emerges: in etc/portage/sets/, or an overlay's linked there.
+  for (const p of await provideSets(ctx.prefixDir, layer))
+    ctx.note(
+      p.how === "linked"
+        ? `${p.set}: linked ${USER_SETS_DIR}/${p.set.slice(1)} -> ${p.source}`
+        : `${p.set}: ${p.how === "portage" ? "Portage's own set" : `from ${p.source}`}`,
+    );
 }
 
 async function trustedDirs(ctx: StageContext): Promise<void> {

@@ -447,16 +447,11 @@ class Importer {
 
     gentoo.sets = this.strings(["package_sets"], "template", ["gentoo", "sets"]);
     this.comment(["gentoo", "sets"], " package_sets");
-    if ((gentoo.sets as string[]).length > 0) {
-      const pos = this.position(["package_sets"]);
-      this.warnings.push(
-        `${pos.file}:${pos.line}:${pos.col} package_sets: Portage reads sets from etc/portage/sets/; EESSI keeps its sets in the eessi overlay's etc/portage/sets/, which the role linked into the prefix only before its commit 11fe497 (2026-06-11): make sure the build finds them, or list the packages in gentoo.packages as 2026.06 does`,
-      );
+    if ((gentoo.sets as string[]).length > 0)
       this.comment(
         ["gentoo", "sets"],
-        " EESSI's sets are files in the eessi overlay's etc/portage/sets/ (see the warning of the import)",
+        " EESSI's sets are files in the eessi overlay's etc/portage/sets/; the overlays stage links each\n one into etc/portage/sets/, as the role did before its commit 11fe497 (compat plan shows where)",
       );
-    }
     gentoo.packages = this.packages();
     gentoo.removePackages = this.strings(["prefix_remove_packages"], "value", ["gentoo", "removePackages"]);
     this.comment(
