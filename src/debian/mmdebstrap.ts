@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { InputError, ToolError } from "../errors.js";
-import { formatCommand, run } from "../exec/run.js";
+import { formatCommand, requireTool, run } from "../exec/run.js";
 import { log } from "../log.js";
 import type { Arch, DebianSettings } from "../spec/schema.js";
 import { DEFAULT_NSS_PACKAGES, nssCustomizeHook } from "./nss.js";
@@ -151,6 +151,7 @@ async function invoke(
   opts: MmdebstrapOptions,
   simulate: boolean,
 ): Promise<{ command: string; input: string; durationMs: number }> {
+  await requireTool("mmdebstrap"); // named with its package even when unshare runs it
   const hostSources = opts.hostSources ?? (opts.settings.mirror ? [] : await readHostAptSources());
   const { args, input } = mmdebstrapInvocation({ ...opts, hostSources, simulate });
   const command = formatCommand("mmdebstrap", args);

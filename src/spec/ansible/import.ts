@@ -450,7 +450,7 @@ class Importer {
     if ((gentoo.sets as string[]).length > 0)
       this.comment(
         ["gentoo", "sets"],
-        " EESSI's sets are files in the eessi overlay's etc/portage/sets/; the overlays stage links each\n one into etc/portage/sets/, as the role did before its commit 11fe497 (compat plan shows where)",
+        " EESSI's sets are files in the eessi overlay's etc/portage/sets/: the overlays stage links them into place",
       );
     gentoo.packages = this.packages();
     gentoo.removePackages = this.strings(["prefix_remove_packages"], "value", ["gentoo", "removePackages"]);
