@@ -20,6 +20,16 @@ export async function writeResult(text: string, file?: string): Promise<void> {
   } catch (e) {
     await rm(tmp, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`cannot write ${file}: ${code ?? String(e)}`, { cause: e });
+    const why: Record<string, string> = {
+      ENOENT: `the directory ${dirname(file)} does not exist`,
+      EACCES: `no permission to write in ${dirname(file)}`,
+      EISDIR: "it is a directory",
+      EROFS: "the file system is read-only",
+      ENOTDIR: `a part of ${dirname(file)} is not a directory`,
+    };
+    throw new InputError(`cannot write ${file}: ${(code && why[code]) ?? code ?? String(e)}`, {
+      cause: e,
+      hint: "give -o a file in an existing, writable directory, or leave -o out to print to stdout",
+    });
   }
 }

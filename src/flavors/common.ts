@@ -21,7 +21,7 @@ export function assertHostArch(arch: Arch, host: string = nodeArch): void {
     throw new InputError(
       `this machine is ${hostArch ?? host}, the layer is for ${arch}: a layer is built on its own CPU family`,
       {
-        hint: `build on a ${arch} machine, or choose --arch ${hostArch ?? host} if the spec lists it`,
+        hint: `build on ${/^[aeiox]/.test(arch) ? "an" : "a"} ${arch} machine, or choose --arch ${hostArch ?? host} if the spec lists it`,
       },
     );
 }

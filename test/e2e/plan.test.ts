@@ -71,5 +71,11 @@ describe("compat plan", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("");
     expect(JSON.parse(readFileSync(out, "utf8")).arch).toBe("x86_64");
+    const missing = join(dir, "no-such-dir", "plan.json");
+    const bad = compat(["plan", "examples/dev.yaml", "--arch", "x86_64", "-o", missing]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(
+      `cannot write ${missing}: the directory ${join(dir, "no-such-dir")} does not exist`,
+    );
   });
 });

@@ -170,4 +170,18 @@ describe("import-ansible", () => {
       ]);
     }
   });
+
+  it("says which files it expects when it is given something that is not the role's variables", () => {
+    const notVars = { file: "list.yml", text: "# not variables\n- one\n- two\n" };
+    const err = (() => {
+      try {
+        importAnsible({ defaults, vars: notVars });
+      } catch (e) {
+        return e as InputError;
+      }
+    })();
+    expect(err).toBeInstanceOf(InputError);
+    expect(err?.details).toEqual(["list.yml:2:1 expected a mapping of Ansible variables"]);
+    expect(err?.hint).toMatch(/defaults\/main\.yml, then one of its vars\/<version>\.yml/);
+  });
 });

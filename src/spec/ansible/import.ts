@@ -114,6 +114,11 @@ const OVERLAY_KEYS = ["name", "source", "url", "branch", "commit", "eclass-overr
 const PACKAGE_KEYS = ["name", "version", "overlay", "include_on", "exclude_on"];
 
 /** A problem already located in a source file (raised from nested variable evaluation). */
+const JINJA_HINT =
+  "the importer understands the Jinja the EESSI role uses: variables, the filters replace/lower/upper/trim and {% raw %}";
+const ROLE_FILES_HINT =
+  "give the compatibility-layer role's defaults/main.yml, then one of its vars/<version>.yml (both YAML mappings of variables)";
+
 class LocatedProblem extends Error {
   readonly problem: SpecProblem;
   constructor(problem: SpecProblem) {
@@ -156,14 +161,15 @@ class Importer {
 
   run(): ImportResult {
     const syntax = [...this.defaults.syntaxProblems(), ...this.vars.syntaxProblems()];
-    if (syntax.length > 0) throw this.error(syntax);
+    if (syntax.length > 0) throw this.error(syntax, ROLE_FILES_HINT);
     for (const src of [this.defaults, this.vars]) {
       const data = src.toJS();
       if (data === null || data === undefined) continue;
       if (typeof data !== "object" || Array.isArray(data)) {
-        throw this.error([
-          { ...src.position([]), field: "", message: "expected a mapping of Ansible variables" },
-        ]);
+        throw this.error(
+          [{ ...src.position([]), field: "", message: "expected a mapping of Ansible variables" }],
+          ROLE_FILES_HINT,
+        );
       }
       for (const [name, value] of Object.entries(data as Record<string, unknown>))
         this.variables.set(name, { src, value });
@@ -186,7 +192,7 @@ class Importer {
 
   // ---- variables and Jinja --------------------------------------------------------------------
 
-  private error(problems: SpecProblem[]): InputError {
+  private error(problems: SpecProblem[], hint = JINJA_HINT): InputError {
     const sorted = [...problems].sort(
       (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col,
     );
@@ -194,7 +200,7 @@ class Importer {
       `cannot import the Ansible variables (${sorted.length} problem${sorted.length === 1 ? "" : "s"})`,
       {
         details: sorted.map(formatProblem),
-        hint: "the importer understands the Jinja the EESSI role uses: variables, the filters replace/lower/upper/trim and {% raw %}",
+        hint,
       },
     );
   }
