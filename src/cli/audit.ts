@@ -5,7 +5,7 @@
  */
 import { basename } from "node:path";
 import { type Command, Option } from "commander";
-import { ARCH_KEYWORDS } from "../gentoo/glsa/match.js";
+import { ARCH_KEYWORDS } from "../gentoo/keyword.js";
 import { log } from "../log.js";
 import { printJson } from "./output.js";
 

@@ -5,14 +5,17 @@ import { relative } from "node:path";
 import type { Command } from "commander";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
-import { buildLayer, DEFAULT_RUNS_DIR, planBuild } from "../pipeline/build.js";
-import { HumanProgress, JsonEvents } from "../pipeline/progress.js";
-import { BuildInterrupted } from "../pipeline/runner.js";
 import { printJson, style } from "./output.js";
 import { renderPlanText } from "./plan.js";
 
 /** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
 export const INTERRUPTED_EXIT = 130;
+
+/**
+ * pipeline/build.ts's DEFAULT_RUNS_DIR, spelled here so that defining the option does not load
+ * the build pipeline (src/cli/startup.test.ts keeps the two equal).
+ */
+export const DEFAULT_RUNS_DIR = "runs";
 
 interface BuildCliOptions {
   arch?: string;
@@ -45,6 +48,7 @@ export function register(program: Command): void {
     .option("--json", "progress as JSON events on stdout, one object per line (docs/cli.md)")
     .option("--runs-dir <dir>", "where run directories go", DEFAULT_RUNS_DIR)
     .action(async (specFile: string, opts: BuildCliOptions) => {
+      const { buildLayer, planBuild } = await import("../pipeline/build.js");
       if (opts.dryRun) {
         const p = await planBuild({ specFile, arch: opts.arch, root: opts.root });
         if (opts.json) printJson(p);
@@ -66,6 +70,8 @@ export function register(program: Command): void {
       const archArg = opts.arch ? ` --arch ${opts.arch}` : "";
       const rootArg = opts.root ? ` --root ${opts.root}` : "";
       const runsArg = opts.runsDir && opts.runsDir !== DEFAULT_RUNS_DIR ? ` --runs-dir ${opts.runsDir}` : "";
+      const { HumanProgress, JsonEvents } = await import("../pipeline/progress.js");
+      const { BuildInterrupted } = await import("../pipeline/runner.js");
       try {
         const outcome = await buildLayer({
           specFile,

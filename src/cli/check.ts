@@ -5,16 +5,10 @@
  */
 import { statSync } from "node:fs";
 import type { Command } from "commander";
-import { createContext } from "../checks/context.js";
-import { CHECKS } from "../checks/registry.js";
-import { evidenceLines, oneLine, reportJson, reportJUnit } from "../checks/report.js";
-import { type CheckReport, runChecks, selectChecks } from "../checks/runner.js";
-import { type LayerTarget, targetFromPrefix, targetFromSpec } from "../checks/target.js";
+import type { LayerTarget } from "../checks/target.js";
 import { InputError, ValidationError } from "../errors.js";
 import { log } from "../log.js";
-import { loadSpec } from "../spec/load.js";
-import { pickArch, resolveLayer } from "../spec/resolve.js";
-import { printJson, renderTable, style } from "./output.js";
+import { printJson } from "./output.js";
 import { writeResult } from "./output-file.js";
 
 interface CheckOptions {
@@ -56,11 +50,16 @@ export function register(program: Command): void {
     .option("--skip <ids>", "do not run these checks (comma-separated, repeatable)", collectIds)
     .option("--list", "list the checks and exit")
     .action(async (targetArg: string | undefined, opts: CheckOptions) => {
+      const { printCheckList, renderReport } = await import("./check-render.js");
       if (opts.list) {
         printCheckList(opts.json === true);
         return;
       }
       if (!targetArg) throw new InputError("compat check needs a prefix directory or a layer spec");
+      const { CHECKS } = await import("../checks/registry.js");
+      const { selectChecks, runChecks } = await import("../checks/runner.js");
+      const { createContext } = await import("../checks/context.js");
+      const { reportJson, reportJUnit } = await import("../checks/report.js");
       selectChecks(CHECKS, opts.only, opts.skip ?? []);
       const target = await resolveTarget(targetArg, opts);
       log.info(`checking ${target.origin}`);
@@ -101,67 +100,13 @@ export async function resolveTarget(
       hint: "give a prefix directory (EPREFIX) or a layer spec (.yaml)",
     });
   }
+  const { targetFromPrefix, targetFromSpec } = await import("../checks/target.js");
   if (isDir) {
     if (opts.root) throw new InputError("--root applies to a spec, not to a prefix directory");
     return targetFromPrefix(arg, { arch: opts.arch });
   }
+  const { loadSpec } = await import("../spec/load.js");
+  const { pickArch, resolveLayer } = await import("../spec/resolve.js");
   const { spec } = await loadSpec(arg);
   return targetFromSpec(resolveLayer(spec, pickArch(spec, opts.arch)), opts.root);
-}
-
-const STATUS_TEXT = {
-  pass: () => style.green("pass"),
-  fail: () => style.red("FAIL"),
-  skip: () => style.dim("skip"),
-};
-
-export function renderReport(report: CheckReport): string {
-  const t = report.target;
-  const head = `${style.bold("compat check")}: ${t.origin} (${t.flavor}, ${t.arch}${t.version ? `, ${t.version}` : ""})`;
-  const table = renderTable(
-    ["status", "check", "result"],
-    report.results.map((r) => [STATUS_TEXT[r.status](), r.id, oneLine(r.evidence.found)]),
-  );
-  const failures = report.results
-    .filter((r) => r.status === "fail")
-    .map((r) =>
-      [style.bold(`${r.id}: ${r.title}`), ...evidenceLines(r.evidence).map((l) => `  ${l}`)].join("\n"),
-    );
-  const s = report.summary;
-  const verdict =
-    s.executed === 0
-      ? style.red("no check ran to a verdict")
-      : s.ok
-        ? style.green("every check that applies passed")
-        : style.red(`${s.failed} failed`);
-  const counts = `checks: ${s.passed} pass, ${s.failed} fail, ${s.skipped} skip in ${(report.durationMs / 1000).toFixed(1)} s`;
-  return [
-    head,
-    "",
-    table,
-    ...(failures.length > 0 ? ["", ...failures] : []),
-    "",
-    `${counts}; ${verdict}`,
-  ].join("\n");
-}
-
-function printCheckList(json: boolean): void {
-  if (json) {
-    printJson(
-      CHECKS.map((c) => ({
-        id: c.id,
-        title: c.title,
-        flavors: c.flavors,
-        eessi: c.eessi ?? null,
-        proves: c.proves,
-      })),
-    );
-    return;
-  }
-  process.stdout.write(
-    `${renderTable(
-      ["check", "flavors", "EESSI", "what a pass proves"],
-      CHECKS.map((c) => [c.id, c.flavors.join(","), c.eessi ?? "", c.proves]),
-    )}\n`,
-  );
 }

@@ -1,6 +1,6 @@
 /** `compat diff A B [--json] [--files]`: packages and files that differ between two layers. */
 import type { Command } from "commander";
-import { diffLayers, hasDifferences, type LayerDiff, loadSide } from "../artifacts/diff.js";
+import type { LayerDiff } from "../artifacts/diff.js";
 import { log } from "../log.js";
 import { printJson, renderTable, style } from "./output.js";
 
@@ -54,6 +54,7 @@ export function register(program: Command): void {
     .option("--files", "list every added, removed and changed path")
     .option("--json", "print the differences as JSON (schema in docs/cli.md)")
     .action(async (a: string, b: string, opts: { json?: boolean; files?: boolean }) => {
+      const { diffLayers, hasDifferences, loadSide } = await import("../artifacts/diff.js");
       log.info(`reading ${a} and ${b}`);
       const [left, right] = await Promise.all([loadSide(a), loadSide(b)]);
       const d = diffLayers(left, right);

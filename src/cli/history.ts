@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .option("--layer <dir>", "only this layer (<version>/compat/<os>/<arch>)")
     .option("--json", "print the events as JSON")
     .action(async (opts: TargetCliOptions & { layer?: string; json?: boolean }) => {
-      const events = await publisherFromOptions(opts).history(opts.layer?.replace(/^\/+|\/+$/g, ""));
+      const events = await (await publisherFromOptions(opts)).history(opts.layer?.replace(/^\/+|\/+$/g, ""));
       if (opts.json) {
         printJson({ target: opts.to, events });
         return;

@@ -1,6 +1,5 @@
 /** `compat keygen [-o BASE]`: an ed25519 key pair for signing artifact manifests. */
 import type { Command } from "commander";
-import { generateKeyPair } from "../artifacts/sign.js";
 import { printJson } from "./output.js";
 
 export function register(program: Command): void {
@@ -10,6 +9,7 @@ export function register(program: Command): void {
     .option("-o, --output <base>", "write <base>.key (private, mode 0600) and <base>.pub", "compat-signing")
     .option("--json", "print the paths and fingerprint as JSON")
     .action(async (opts: { output: string; json?: boolean }) => {
+      const { generateKeyPair } = await import("../artifacts/sign.js");
       const r = await generateKeyPair(opts.output);
       if (opts.json) printJson(r);
       else

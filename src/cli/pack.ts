@@ -3,8 +3,6 @@
  *  [--delta-from OLD] [--epoch N] [--stack S] [--json]`
  */
 import type { Command } from "commander";
-import { resolveLayerSource } from "../artifacts/layer-source.js";
-import { packLayer } from "../artifacts/pack.js";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import { printJson, style } from "./output.js";
@@ -48,6 +46,8 @@ export function register(program: Command): void {
         throw new InputError(`--compress ${opts.compress}: expected zstd or gzip`);
       if (opts.epoch !== undefined && !/^\d+$/.test(opts.epoch))
         throw new InputError(`--epoch ${opts.epoch}: expected a unix time in seconds`);
+      const { resolveLayerSource } = await import("../artifacts/layer-source.js");
+      const { packLayer } = await import("../artifacts/pack.js");
       const source = await resolveLayerSource(target, opts);
       log.info(`packing ${source.prefix}`);
       const result = await packLayer({

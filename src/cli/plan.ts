@@ -3,10 +3,8 @@
  */
 import type { Command } from "commander";
 import type { SetSource } from "../flavors/gentoo/sets.js";
-import { type LayerPlan, planLayer } from "../flavors/plan.js";
+import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
-import { loadSpec } from "../spec/load.js";
-import { pickArch, resolveLayer } from "../spec/resolve.js";
 import { renderTable, style } from "./output.js";
 import { writeResult } from "./output-file.js";
 
@@ -25,6 +23,9 @@ export function register(program: Command): void {
     .option("--json", "print the plan as JSON (schema in docs/cli.md)")
     .option("-o, --output <file>", "write the plan to this file instead of stdout")
     .action(async (specFile: string, opts: PlanOptions) => {
+      const { loadSpec } = await import("../spec/load.js");
+      const { pickArch, resolveLayer } = await import("../spec/resolve.js");
+      const { planLayer } = await import("../flavors/plan.js");
       const { spec } = await loadSpec(specFile);
       const plan = planLayer(resolveLayer(spec, pickArch(spec, opts.arch)));
       for (const w of plan.warnings) log.warn(w);

@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
-import { publisherFor } from "../publish/target.js";
+import type { Publisher } from "../publish/publisher.js";
 import { printJson, style } from "./output.js";
 
 export interface TargetCliOptions {
@@ -36,7 +36,9 @@ export function addTargetOptions(cmd: Command, toDescription: string): Command {
     .option("--cvmfs-root <dir>", "cvmfs: where repositories are mounted on the publishing host", "/cvmfs");
 }
 
-export function publisherFromOptions(opts: TargetCliOptions) {
+/** The publisher of `--to` (its module is loaded here, so other commands do not pay for it). */
+export async function publisherFromOptions(opts: TargetCliOptions): Promise<Publisher> {
+  const { publisherFor } = await import("../publish/target.js");
   return publisherFor(opts.to, {
     stateDir: opts.state,
     sshConfig: opts.sshConfig,
@@ -71,7 +73,7 @@ export function register(program: Command): void {
         throw new InputError(
           `--approved-sha256 ${opts.approvedSha256}: not a sha256 (64 lower-case hex digits)`,
         );
-      const publisher = publisherFromOptions(opts);
+      const publisher = await publisherFromOptions(opts);
       log.info(`verifying ${artifact}`);
       const r = await publisher.publish({
         artifact,

@@ -1,14 +1,12 @@
 /** `compat rollback --to TARGET [--layer V/compat/OS/ARCH] [--json]`: put back the layer the last publication replaced. */
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
+import type { Publisher } from "../publish/publisher.js";
 import { printJson, style } from "./output.js";
 import { addTargetOptions, publisherFromOptions, type TargetCliOptions } from "./publish.js";
 
 /** The layer to act on: --layer, or the only layer the target's history knows. */
-export async function chooseLayer(
-  publisher: ReturnType<typeof publisherFromOptions>,
-  layer: string | undefined,
-): Promise<string> {
+export async function chooseLayer(publisher: Publisher, layer: string | undefined): Promise<string> {
   if (layer) return layer.replace(/^\/+|\/+$/g, "");
   const layers = [...new Set((await publisher.history()).map((e) => e.layer))];
   if (layers.length === 1) return layers[0]!;
@@ -31,7 +29,7 @@ export function register(program: Command): void {
     )
     .option("--json", "print the result as JSON")
     .action(async (opts: TargetCliOptions & { layer?: string; json?: boolean }) => {
-      const publisher = publisherFromOptions(opts);
+      const publisher = await publisherFromOptions(opts);
       const r = await publisher.rollback(await chooseLayer(publisher, opts.layer));
       if (opts.json) printJson(r);
       else

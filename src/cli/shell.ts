@@ -7,9 +7,6 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
-import { runInLayer } from "../exec/sandbox.js";
-import { loadSpec } from "../spec/load.js";
-import { localPrefix, pickArch, repositoryRoot, resolveLayer } from "../spec/resolve.js";
 
 interface ShellOptions {
   arch?: string;
@@ -39,6 +36,9 @@ export function register(program: Command): void {
     )
     .option("--writable", "mount the layer read-write (default read-only, as on CernVM-FS)")
     .action(async (specFile: string, words: string[], opts: ShellOptions) => {
+      const { runInLayer } = await import("../exec/sandbox.js");
+      const { loadSpec } = await import("../spec/load.js");
+      const { localPrefix, pickArch, repositoryRoot, resolveLayer } = await import("../spec/resolve.js");
       const { spec } = await loadSpec(specFile);
       const layer = resolveLayer(spec, pickArch(spec, opts.arch));
       const root = repositoryRoot(spec, opts.root);

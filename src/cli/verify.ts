@@ -1,7 +1,6 @@
 /** `compat verify ARTIFACT [--manifest M] [--pubkey K] [--allow-setuid PATH]… [--approved-sha256 H] [--json]` */
 import type { Command } from "commander";
-import { RULES } from "../artifacts/rules.js";
-import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
+import type { VerifyReport } from "../artifacts/verify.js";
 import { ValidationError } from "../errors.js";
 import { log } from "../log.js";
 import { printJson, style } from "./output.js";
@@ -39,6 +38,8 @@ export function register(program: Command): void {
     .option("--approved-sha256 <hash>", "require the artifact's sha256 to be this one")
     .option("--json", "print the report as JSON (schema in docs/cli.md)")
     .action(async (artifact: string, opts: VerifyCliOptions) => {
+      const { RULES } = await import("../artifacts/rules.js");
+      const { verifyArtifact } = await import("../artifacts/verify.js");
       const report = await verifyArtifact(artifact, {
         manifestPath: opts.manifest,
         publicKeyPath: opts.pubkey,

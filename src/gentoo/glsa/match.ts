@@ -19,7 +19,9 @@ import {
   type GlsaPackage,
   type GlsaRange,
   type GlsaVersionRange,
-} from "./parse.js";
+} from "./model.js";
+
+export { ARCH_KEYWORDS, archKeyword } from "../keyword.js";
 
 /** Portage's opMapping, without the leading space it puts before `>~`/`<~` to detect them. */
 export const RANGE_OPERATORS: Record<GlsaRange, string> = {
@@ -114,19 +116,6 @@ export function glsaAtomMatches(m: GlsaMatcher, pkg: PackageCandidate): boolean 
     case ">=":
       return rev >= m.revision;
   }
-}
-
-/** The Gentoo keyword (profile ARCH) for a layer's CPU family. */
-export const ARCH_KEYWORDS: Record<string, string> = {
-  x86_64: "amd64",
-  aarch64: "arm64",
-  riscv64: "riscv",
-  ppc64le: "ppc64",
-};
-
-/** A keyword for an architecture given either way (`x86_64` or `amd64`). */
-export function archKeyword(arch: string): string {
-  return ARCH_KEYWORDS[arch] ?? arch;
 }
 
 const ARCH_RE = /^\*$|^[-_a-z0-9 ]+$/;
