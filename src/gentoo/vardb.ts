@@ -138,7 +138,7 @@ export function listVardb(vdb: string): { entries: VardbEntry[]; problems: Vardb
     }
     for (const pf of names) {
       if (EXCLUDED_NAME_RE.test(pf)) continue;
-      const path = join(catPath, pf);
+      const path = `${catPath}/${pf}`;
       const cpv = parseCpv(`${category}/${pf}`);
       if (!cpv) {
         problems.push({
@@ -167,7 +167,7 @@ export class VardbEntryError extends Error {
 function readMetadataFile(dir: string): Map<string, string> | undefined {
   let text: string;
   try {
-    text = readFileSync(join(dir, "metadata"), "utf8");
+    text = readFileSync(`${dir}/metadata`, "utf8");
   } catch {
     return undefined;
   }
@@ -204,7 +204,7 @@ function readField(
 ): string | undefined {
   if (snapshot && METADATA_FILE_FIELDS.has(field)) return snapshot.get(field) ?? "";
   try {
-    return readFileSync(join(dir, field), "utf8");
+    return readFileSync(`${dir}/${field}`, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {
@@ -230,7 +230,7 @@ export function readVardbEntry(
   const dir = entry.path;
   // Files are read directly (a readdir per entry costs more); a missing field reads as absent.
   const cpv = parseCpv(entry.cpv)!;
-  const snapshot = existsSync(join(dir, "metadata")) ? readMetadataFile(dir) : undefined;
+  const snapshot = existsSync(`${dir}/metadata`) ? readMetadataFile(dir) : undefined;
   const get = (f: string) => readField(dir, f, snapshot)?.trim();
 
   // identity files, when present (and asked for), must agree with the directory names

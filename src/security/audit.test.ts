@@ -220,14 +220,43 @@ describe("the GLSA corpus cache", () => {
     ]);
   });
 
-  it("survives a truncated details file and a corrupt index by parsing again", async () => {
-    const details = readdirSync(join(cache, "glsa")).find((f) => f.endsWith(".details.json"))!;
-    writeFileSync(join(cache, "glsa", details), "{}");
+  it("survives a cache cut short, a corrupt header and one of an older format by parsing again", async () => {
+    const dirOf = join(cache, "glsa");
+    const file = readdirSync(dirOf).find((f) => f.endsWith(".cache"))!;
+    const whole = readFileSync(join(dirOf, file));
+    writeFileSync(join(dirOf, file), whole.subarray(0, whole.length - 10));
     expect((await loadGlsaCorpus(dir, cache)).cache).toBe("cold");
-    const index = readdirSync(join(cache, "glsa")).find((f) => f.endsWith(".index.json"))!;
-    writeFileSync(join(cache, "glsa", index), "{ not json");
+    writeFileSync(join(dirOf, file), `{ not json\n${whole.toString("utf8")}`);
     const again = await loadGlsaCorpus(dir, cache);
     expect(again.cache).toBe("cold");
     expect(again.advisories).toHaveLength(2);
+    expect((await loadGlsaCorpus(dir, cache)).cache).toBe("warm");
+    // an older format's files are replaced
+    const key = file.split(".")[0]!;
+    writeFileSync(join(dirOf, `${key}.index.json`), "{}");
+    rmSync(join(dirOf, file));
+    expect((await loadGlsaCorpus(dir, cache)).cache).toBe("cold");
+    expect(readdirSync(dirOf)).toEqual([file]);
+    expect((await loadGlsaCorpus(dir, cache)).cache).toBe("warm");
+  });
+
+  it("keeps invalid files in the cache, and reads each part of an advisory only when asked", async () => {
+    const bad = join(dir, "glsa-209004-09.xml");
+    writeFileSync(bad, readFileSync(join(dir, "glsa-209004-01.xml"), "utf8").replace("</title>", "</titel>"));
+    utimesSync(bad, old, old);
+    const cold = await loadGlsaCorpus(dir, cache);
+    expect(cold.cache).toBe("partial");
+    const warm = await loadGlsaCorpus(dir, cache);
+    expect(warm.cache).toBe("warm");
+    expect(warm.invalid).toEqual(cold.invalid);
+    expect(warm.invalid.map((i) => i.file)).toEqual(["glsa-209004-09.xml"]);
+    expect(warm.invalid[0]!.message).toMatch(
+      /not well-formed XML: line \d+, column \d+: unexpected close tag/,
+    );
+    const a = warm.advisories[0]!;
+    expect(a.packageNames).toEqual(["dev-libs/p1"]);
+    expect(a.packages()).toEqual(cold.advisories[0]!.packages());
+    expect(a.summary()).toEqual({ title: a.glsa().title, severity: a.glsa().severity, cves: a.glsa().cves });
+    rmSync(bad);
   });
 });

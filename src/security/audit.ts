@@ -107,7 +107,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     // Only packages some advisory names need their metadata read.
     const vdb = readVardb(target.path, {
       only: (cp) => advisories.packageNames.has(cp),
-      fields: ["SLOT", "repository"],
+      fields: ["SLOT"],
     });
     for (const p of vdb.problems) warnings.push(`${p.path}: ${p.message}`);
     packages = vdb.packages;

@@ -302,10 +302,34 @@ describe("GLSA fixtures (src/gentoo/glsa/testdata)", () => {
     ["invalid-count.xml", /count attribute is missing/],
     ["invalid-range.xml", /invalid range found for 'dev-libs\/bar': None/],
     ["invalid-package.xml", /invalid package name/],
-    ["invalid-xml.xml", /not well-formed XML: line 23: Expected closing tag 'affected'/],
+    [
+      "invalid-xml.xml",
+      /not well-formed XML: line 23, column 14: unexpected close tag; unmatched closing tag: affectedx/,
+    ],
     ["invalid-slot-twice.xml", /slot given twice/],
   ])("rejects %s", (file, message) => {
     expect(() => parseGlsa(fixture(file), "209901-01")).toThrow(message);
+  });
+
+  it("reads the XML as expat (minidom) does: strict well-formedness, undefined entities skipped", () => {
+    const valid = fixture("glsa-209901-01.xml");
+    const edit = (from: string, to: string) => {
+      expect(valid).toContain(from);
+      return valid.replace(from, to);
+    };
+    const title = "<title>Foo &amp; Bar: Multiple vulnerabilities</title>";
+    // the DTD is external and not read: expat skips an entity it does not know, in text and attributes
+    expect(parseGlsa(edit(title, "<title>Foo &nbsp;&amp; Bar</title>"), "209901-01").title).toBe("Foo & Bar");
+    expect(parseGlsa(edit(title, "<title>&#x46;oo &#62; &lt;Bar&gt;</title>"), "209901-01").title).toBe(
+      "Foo > <Bar>",
+    );
+    for (const [broken, message] of [
+      [edit(title, "<title>Foo ]]> Bar</title>"), /line 4, column \d+: the string "\]\]>" is disallowed/],
+      [edit(title, "<title>Foo &#1; Bar</title>"), /malformed character entity/],
+      [edit("<title>", '<title a="1" a="2">'), /duplicate attribute: a/],
+      [`${valid}<glsa/>`, /documents may contain only one root/],
+    ] as const)
+      expect(() => parseGlsa(broken, "209901-01")).toThrow(message);
   });
 
   it("rejects an id that differs from the file name, and a malformed arch list when matching", () => {

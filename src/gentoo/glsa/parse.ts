@@ -1,11 +1,17 @@
 /**
  * Gentoo Linux Security Advisories (GLSA XML) parsed into a model, with the checks Portage's
- * `Glsa.parse` makes (lib/portage/glsa.py): the DOCTYPE must name the GLSA DTD (it is never
- * fetched), `<glsa id>` must equal the file's id, `<revised count>` must be an integer, package
- * names must be bare `category/name`, ranges must be known. Text is collapsed the way its
+ * `Glsa.parse` makes (lib/portage/glsa.py): the document must be well-formed XML (minidom, that
+ * is expat, refuses it otherwise), the DOCTYPE must name the GLSA DTD (it is never fetched),
+ * `<glsa id>` must equal the file's id, `<revised count>` must be an integer, package names must
+ * be bare `category/name`, ranges must be known. Text is collapsed the way its
  * `getText(format="strip")` does.
+ *
+ * The XML is read by saxes, a strict (well-formedness checking) streaming parser: one pass both
+ * checks the document and builds a small tree of what the model needs, several times faster
+ * than validating and then building a generic tree. Like expat reading a document whose DTD is
+ * external and not loaded, an undefined entity is skipped, not an error.
  */
-import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { SaxesParser } from "saxes";
 import { parseAtom } from "../atom.js";
 import {
   GLSA_DTD_URLS,
@@ -19,66 +25,93 @@ import {
 
 export * from "./model.js";
 
-// preserveOrder keeps `<p>` and `<code>` in document order; entities are decoded by us for the
-// fields we keep, and the long prose elements are not built into trees at all.
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: "",
-  preserveOrder: true,
-  processEntities: false,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  stopNodes: ["glsa.description", "glsa.background", "glsa.impact", "glsa.workaround"],
-});
+/** An element with its attributes and children, or a run of text (entities already decoded). */
+type XmlNode = XmlElement | { text: string };
+interface XmlElement {
+  tag: string;
+  attrs: Record<string, string>;
+  children: XmlNode[];
+}
 
-/** A node of fast-xml-parser's preserveOrder output. */
-type XmlNode = { [tag: string]: XmlNode[] | string | Record<string, string> | undefined } & {
-  "#text"?: string;
-  ":@"?: Record<string, string>;
-};
+/** The long prose elements: their content is checked but not kept (nothing here reads it). */
+const PROSE = new Set(["description", "background", "impact", "workaround"]);
 
-const tagOf = (n: XmlNode): string => {
-  for (const k in n) if (k !== ":@") return k;
-  return "";
-};
-const childrenOf = (n: XmlNode): XmlNode[] => {
-  const v = n[tagOf(n)];
-  return Array.isArray(v) ? v : [];
-};
-const attr = (n: XmlNode, name: string): string => decodeEntities(n[":@"]?.[name] ?? "");
+const isElement = (n: XmlNode): n is XmlElement => "tag" in n;
+
+/** Entities a GLSA does not define read as nothing, as expat skips them (the DTD is external). */
+const SKIPPED_ENTITIES: Record<string, string> = new Proxy(
+  { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" } as Record<string, string>,
+  { get: (known, name) => (typeof name === "string" ? (known[name] ?? "") : undefined) },
+);
+
+/** Parse the document into the root elements' tree; GlsaFormatError when it is not well-formed. */
+function parseXml(xml: string): XmlElement[] {
+  const parser = new SaxesParser();
+  parser.ENTITIES = SKIPPED_ENTITIES;
+  const roots: XmlElement[] = [];
+  const open: XmlElement[] = [];
+  /** Depth inside a prose element of <glsa> whose content is not kept (0: keeping). */
+  let skipping = 0;
+  parser.on("opentag", (t) => {
+    if (skipping > 0) {
+      skipping++;
+      return;
+    }
+    const node: XmlElement = { tag: t.name, attrs: t.attributes as Record<string, string>, children: [] };
+    const parent = open[open.length - 1];
+    if (parent) parent.children.push(node);
+    else roots.push(node);
+    if (open.length === 1 && parent!.tag === "glsa" && PROSE.has(t.name)) skipping = 1;
+    else open.push(node);
+  });
+  parser.on("closetag", () => {
+    if (skipping > 0) skipping--;
+    else open.pop();
+  });
+  const onText = (text: string) => {
+    if (skipping === 0 && open.length > 0) open[open.length - 1]!.children.push({ text });
+  };
+  parser.on("text", onText);
+  parser.on("cdata", onText);
+  // Errors are collected (saxes goes on after one) and the first position's are reported.
+  const errors: { at: string; message: string }[] = [];
+  parser.on("error", (e) => {
+    const m = /^(\d+):(\d+): (.*)$/s.exec(e.message);
+    errors.push({
+      at: m ? `line ${m[1]}, column ${m[2]}` : "",
+      message: (m?.[3] ?? e.message).replace(/\.$/, ""),
+    });
+  });
+  parser.write(xml).close();
+  if (errors.length > 0) {
+    const at = errors[0]!.at;
+    const messages = [...new Set(errors.filter((e) => e.at === at).map((e) => e.message))];
+    throw new GlsaFormatError(`not well-formed XML: ${at ? `${at}: ` : ""}${messages.join("; ")}`);
+  }
+  return roots;
+}
+
+const attr = (n: XmlElement, name: string): string => n.attrs[name] ?? "";
+const elements = (nodes: XmlNode[]): XmlElement[] => nodes.filter(isElement);
 
 /** All descendants named `tag`, in document order (DOM getElementsByTagName). */
-function findAll(nodes: XmlNode[], tag: string, out: XmlNode[] = []): XmlNode[] {
+function findAll(nodes: XmlNode[], tag: string, out: XmlElement[] = []): XmlElement[] {
   for (const n of nodes) {
-    const t = tagOf(n);
-    if (t === "#text") continue;
-    if (t === tag) out.push(n);
-    findAll(childrenOf(n), tag, out);
+    if (!isElement(n)) continue;
+    if (n.tag === tag) out.push(n);
+    findAll(n.children, tag, out);
   }
   return out;
 }
 
-const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
-
-export function decodeEntities(s: string): string {
-  if (!s.includes("&")) return s;
-  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-zA-Z]+);/g, (whole, ref: string) => {
-    if (ref[0] === "#")
-      return String.fromCodePoint(ref[1] === "x" ? Number.parseInt(ref.slice(2), 16) : Number(ref.slice(1)));
-    return ENTITIES[ref] ?? whole;
-  });
-}
-
 /** Concatenated text of a node; `<uri>`/`<mail>` contribute `text:link` (Portage's getText). */
 function rawText(n: XmlNode): string {
-  const t = tagOf(n);
-  if (t === "#text") return decodeEntities(String(n["#text"]));
-  if (t === "uri" || t === "mail") {
-    const first = childrenOf(n)[0];
+  if (!isElement(n)) return n.text;
+  if (n.tag === "uri" || n.tag === "mail") {
+    const first = n.children[0];
     return `${first ? rawText(first) : ""}:${attr(n, "link")}`;
   }
-  return childrenOf(n).map(rawText).join("");
+  return n.children.map(rawText).join("");
 }
 
 /** getText(format="strip"): trim spaces/newlines/tabs, then collapse runs of 2+ whitespace. */
@@ -89,22 +122,20 @@ export function stripText(s: string): string {
 const text = (n: XmlNode) => stripText(rawText(n));
 
 /** The top-level elements of `<glsa>` by name (all GLSAs keep their fields there). */
-type Fields = Map<string, XmlNode[]>;
+type Fields = Map<string, XmlElement[]>;
 
 function fieldsOf(root: XmlNode[]): Fields {
   const fields: Fields = new Map();
-  for (const n of root) {
-    const t = tagOf(n);
-    if (t === "#text") continue;
-    const list = fields.get(t) ?? [];
+  for (const n of elements(root)) {
+    const list = fields.get(n.tag) ?? [];
     list.push(n);
-    fields.set(t, list);
+    fields.set(n.tag, list);
   }
   return fields;
 }
 
 /** The first `<tag>`: a direct child, else anywhere below (as getElementsByTagName finds it). */
-function first(root: XmlNode[], fields: Fields, tag: string): XmlNode {
+function first(root: XmlNode[], fields: Fields, tag: string): XmlElement {
   const n = fields.get(tag)?.[0] ?? findAll(root, tag)[0];
   if (!n) throw new GlsaFormatError(`missing <${tag}>`);
   return n;
@@ -118,7 +149,7 @@ function doctypeSystemId(xml: string): string | undefined {
   return m ? (m[2] ?? m[5]) : undefined;
 }
 
-const CVE_RE = /\b(?:CVE|CAN)-(\d{4})-(\d{4,})\b/g;
+const CVE_RE = /\b(?:CVE|CAN)-\d{4}-\d{4,}\b/g;
 
 /** Parse one GLSA document. `expectedId` (from the file name) must equal `<glsa id>` when given. */
 export function parseGlsa(xml: string, expectedId?: string): Glsa {
@@ -126,18 +157,13 @@ export function parseGlsa(xml: string, expectedId?: string): Glsa {
   if (systemId === undefined) throw new GlsaFormatError("no DOCTYPE", "GlsaTypeException");
   if (!GLSA_DTD_URLS.includes(systemId))
     throw new GlsaFormatError(`wrong DOCTYPE: ${systemId}`, "GlsaTypeException");
-  // fast-xml-parser's parser is lenient (a mismatched end tag passes): validate first, as
-  // minidom would refuse such a document.
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true)
-    throw new GlsaFormatError(`not well-formed XML: line ${valid.err.line}: ${valid.err.msg}`);
-  const doc = parser.parse(xml) as XmlNode[];
-  const rootNode = doc.find((n) => tagOf(n) === "glsa") ?? findAll(doc, "glsa")[0];
+  const doc = parseXml(xml);
+  const rootNode = doc.find((n) => n.tag === "glsa") ?? findAll(doc, "glsa")[0];
   if (!rootNode) throw new GlsaFormatError("no <glsa> element");
   const id = attr(rootNode, "id");
   if (expectedId !== undefined && id !== expectedId)
     throw new GlsaFormatError(`filename and internal id don't match: ${id} != ${expectedId}`);
-  const root = childrenOf(rootNode);
+  const root = rootNode.children;
   const fields = fieldsOf(root);
 
   const revisedNode = first(root, fields, "revised");
@@ -148,9 +174,9 @@ export function parseGlsa(xml: string, expectedId?: string): Glsa {
 
   // Portage requires these even though it does not need their text here.
   for (const tag of ["description", "workaround", "impact"]) first(root, fields, tag);
-  const references = findAll(childrenOf(first(root, fields, "references")), "uri").map((u) => ({
-    text: stripText(childrenOf(u).map(rawText).join("")),
-    link: u[":@"]?.link === undefined ? null : attr(u, "link"),
+  const references = findAll(first(root, fields, "references").children, "uri").map((u) => ({
+    text: stripText(u.children.map(rawText).join("")),
+    link: u.attrs.link ?? null,
   }));
   const product = first(root, fields, "product");
   const accessNode = fields.get("access")?.[0] ?? findAll(root, "access")[0];
@@ -166,15 +192,15 @@ export function parseGlsa(xml: string, expectedId?: string): Glsa {
     revisedCount: Number.parseInt(count.trim(), 10),
     bugs: (fields.get("bug") ?? findAll(root, "bug")).map(text),
     access: accessNode ? text(accessNode) : "",
-    packages: findAll(childrenOf(first(root, fields, "affected")), "package").map((p) => parsePackage(p)),
+    packages: findAll(first(root, fields, "affected").children, "package").map((p) => parsePackage(p)),
     severity: attr(first(root, fields, "impact"), "type"),
-    resolution: renderProse(childrenOf(first(root, fields, "resolution"))),
+    resolution: renderProse(first(root, fields, "resolution").children),
     references,
     cves: cvesOf(references),
   };
 }
 
-function parsePackage(p: XmlNode): GlsaPackage {
+function parsePackage(p: XmlElement): GlsaPackage {
   const name = attr(p, "name");
   let valid = false;
   try {
@@ -184,7 +210,7 @@ function parsePackage(p: XmlNode): GlsaPackage {
     valid = false;
   }
   if (!valid) throw new GlsaFormatError(`invalid package name: ${name}`);
-  const ranges = (tag: string) => findAll(childrenOf(p), tag).map((v) => parseRange(name, v));
+  const ranges = (tag: string) => findAll(p.children, tag).map((v) => parseRange(name, v));
   return {
     name,
     arch: attr(p, "arch"),
@@ -194,14 +220,15 @@ function parsePackage(p: XmlNode): GlsaPackage {
   };
 }
 
-function parseRange(pkg: string, v: XmlNode): GlsaVersionRange {
+function parseRange(pkg: string, v: XmlElement): GlsaVersionRange {
   return versionRange(pkg, attr(v, "range"), text(v), attr(v, "slot"));
 }
 
 function cvesOf(references: GlsaReference[]): string[] {
+  // one match over all references (a space never belongs to an id, so none spans two)
+  const text = references.map((r) => `${r.text} ${r.link ?? ""}`).join(" ");
   const seen = new Set<string>();
-  for (const r of references)
-    for (const m of `${r.text} ${r.link ?? ""}`.matchAll(CVE_RE)) seen.add(`CVE-${m[1]}-${m[2]}`);
+  for (const id of text.match(CVE_RE) ?? []) seen.add(id.startsWith("CAN") ? `CVE${id.slice(3)}` : id);
   return [...seen];
 }
 
@@ -209,7 +236,11 @@ function cvesOf(references: GlsaReference[]): string[] {
 function renderProse(nodes: XmlNode[]): string {
   const blocks: string[] = [];
   for (const n of nodes) {
-    const t = tagOf(n);
+    if (!isElement(n)) {
+      if (stripText(n.text)) blocks.push(stripText(n.text));
+      continue;
+    }
+    const t = n.tag;
     if (t === "p") blocks.push(text(n));
     else if (t === "code")
       blocks.push(
@@ -221,11 +252,10 @@ function renderProse(nodes: XmlNode[]): string {
       );
     else if (t === "ul" || t === "ol")
       blocks.push(
-        findAll(childrenOf(n), "li")
+        findAll(n.children, "li")
           .map((li, i) => `${t === "ol" ? `${i + 1}.` : "-"} ${text(li)}`)
           .join("\n"),
       );
-    else if (t === "#text" && stripText(rawText(n))) blocks.push(stripText(rawText(n)));
   }
   return blocks.filter((b) => b !== "").join("\n\n");
 }

@@ -3,13 +3,19 @@
  * cached between runs.
  *
  * The cache is keyed by content: every file's sha256 is recorded with its parse result, and a
- * file whose content changed is parsed again (the others are reused). To avoid hashing 10 MB
+ * file whose content changed is parsed again (the others are reused). To avoid hashing 17 MB
  * on every run, a file whose size and mtime are those recorded, and whose mtime is older than
  * the cache itself (not "racily clean", in git's words), keeps its recorded hash; git's index
- * makes the same bargain. The cache has two files: an index with what matching needs (the
- * package ranges) and a details file read only for the advisories that hit something.
+ * makes the same bargain.
  *
- * A cold parse is spread over worker threads (the main thread parses too).
+ * The cache is one file per GLSA directory, read with one read: a header line (JSON, per GLSA
+ * file its name, size, mtime, hash, package names and where its parts are) and then each
+ * file's parts as JSON texts, decoded only for what an audit touches: the ranges of the
+ * advisories that name an installed package, the title, severity and CVEs of those that hit,
+ * the whole advisory on demand. (An index of 3,817 objects holding nested JSON, as before,
+ * cost more to decode, and to collect as garbage, than the audit itself.)
+ *
+ * A parse of many files is spread over worker threads (the main thread parses too).
  */
 import { createHash } from "node:crypto";
 import {
@@ -28,18 +34,30 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Glsa, GlsaPackage } from "../../gentoo/glsa/model.js";
 import { log } from "../../log.js";
+import {
+  type FileCheck,
+  GLSA_FILE_RE,
+  type GlsaRest,
+  type GlsaSummary,
+  joinGlsa,
+  type PartsAt,
+} from "./stored.js";
 
-/** Bump when the parsed model changes, so old caches are rebuilt. */
-export const CORPUS_FORMAT = 3;
+export { GLSA_FILE_RE, type GlsaSummary } from "./stored.js";
+
+/** Bump when the parsed model or the cache's layout changes, so old caches are rebuilt. */
+export const CORPUS_FORMAT = 4;
 
 export interface CorpusAdvisory {
   id: string;
   file: string;
   /** The `<package name>`s, one per element, in order (the matching index is built from these). */
   packageNames: string[];
-  /** The elements with their ranges (decoded from the cache only when asked for). */
+  /** The elements with their ranges (decoded on first call). */
   packages(): GlsaPackage[];
-  /** The whole advisory (read from the cache's details file on demand). */
+  /** What a finding shows of the advisory (decoded on first call). */
+  summary(): GlsaSummary;
+  /** The whole advisory (decoded on first call). */
   glsa(): Glsa;
 }
 
@@ -50,39 +68,46 @@ export interface GlsaCorpus {
   cache: "off" | "cold" | "warm" | "partial";
 }
 
-/** What one file parsed into (also what a worker sends back). */
-export type ParseOutcome = { name: string; glsa: Glsa } | { name: string; error: string };
-
-/** The GLSA file name pattern; the id is between `glsa-` and `.xml`. */
-export const GLSA_FILE_RE = /^glsa-(.+)\.xml$/;
-
-interface IndexEntry {
-  /** size, mtimeMs, sha256 */
-  s: number;
-  m: number;
-  h: string;
-  e?: string;
-  /** package names, and the package elements as JSON text (parsed only for installed names) */
-  n?: string[];
-  p?: string;
-  /** byte range of the advisory in the details file */
-  o?: number;
-  l?: number;
-}
-
-interface CacheIndex {
+interface CacheHeader {
   format: number;
   directory: string;
   writtenAtMs: number;
-  /** The details file this index describes (named by its content, so two writers never mix). */
-  details: string;
-  /** Its size: a shorter file (a write cut short) makes the whole cache invalid. */
-  detailsBytes: number;
-  files: Record<string, IndexEntry>;
+  /** Bytes after the header line: fewer (a write cut short) and the whole cache is ignored. */
+  partsBytes: number;
+  files: string[];
+  sizes: number[];
+  mtimes: number[];
+  hashes: string[];
+  /** Per file: why it is not a usable GLSA, or null. */
+  errors: (string | null)[];
+  packageNames: string[][];
+  /** File i's parts (see PartsAt) begin at offsets[3i], in the bytes after the header line. */
+  offsets: number[];
+}
+
+interface Cache {
+  header: CacheHeader;
+  parts: Buffer;
+}
+
+/** One GLSA file: its stat and hash, and its parse (from the old cache, or just made). */
+interface Entry {
+  name: string;
+  size: number;
+  mtimeMs: number;
+  hash: string;
+  error: string | null;
+  packageNames: string[];
+  /** The buffer holding its parts, and where (for a usable GLSA). */
+  source?: Buffer;
+  at?: PartsAt;
 }
 
 /** Files modified this close to the cache's own write are hashed again. */
 const RACY_MS = 2000;
+/** Below this many files to parse, a worker thread costs more than it saves. */
+const PARALLEL_FROM = 200;
+const CACHE_SUFFIX = `.glsa-v${CORPUS_FORMAT}.cache`;
 
 /** The default cache directory: $COMPAT_CACHE_DIR, else $XDG_CACHE_HOME/compat, else ~/.cache/compat. */
 export function defaultCacheDir(env = process.env): string {
@@ -94,52 +119,80 @@ export function defaultCacheDir(env = process.env): string {
 function cachePaths(cacheDir: string, directory: string) {
   const key = createHash("sha256").update(directory).digest("hex").slice(0, 16);
   const dir = join(cacheDir, "glsa");
-  return { dir, key, index: join(dir, `${key}.index.json`) };
+  return { dir, key, file: join(dir, `${key}${CACHE_SUFFIX}`) };
 }
 
-function readCache(paths: ReturnType<typeof cachePaths>, directory: string) {
+function readCache(file: string, directory: string): Cache | undefined {
   try {
-    const index = JSON.parse(readFileSync(paths.index, "utf8")) as CacheIndex;
-    if (index.format !== CORPUS_FORMAT || index.directory !== directory) return undefined;
-    const details = readFileSync(join(paths.dir, index.details));
-    return details.length === index.detailsBytes ? { index, details } : undefined;
+    const bytes = readFileSync(file);
+    const newline = bytes.indexOf(10);
+    if (newline === -1) return undefined;
+    const header = JSON.parse(bytes.toString("utf8", 0, newline)) as CacheHeader;
+    const parts = bytes.subarray(newline + 1);
+    if (
+      header.format !== CORPUS_FORMAT ||
+      header.directory !== directory ||
+      parts.length !== header.partsBytes
+    )
+      return undefined;
+    return { header, parts };
   } catch {
     return undefined;
   }
 }
 
-/** Content key of a file (the first 128 bits of its sha256: plenty to tell versions of a file apart). */
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex").slice(0, 32);
+/** The entry of cached file i. */
+function cachedEntry(cache: Cache, i: number, st: { size: number; mtimeMs: number }): Entry {
+  const h = cache.header;
+  const error = h.errors[i]!;
+  return {
+    name: h.files[i]!,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    hash: h.hashes[i]!,
+    error,
+    packageNames: h.packageNames[i]!,
+    ...(error === null ? { source: cache.parts, at: { offsets: h.offsets, base: 3 * i } } : {}),
+  };
+}
 
-/** Parse files in worker threads and here at the same time. */
-async function parseMany(
+/**
+ * Check (read, hash, parse unless known) files here and in worker threads at the same time;
+ * each check with the buffer its parts are in, in input order.
+ */
+async function checkMany(
   directory: string,
-  files: { name: string; content: Buffer }[],
-): Promise<ParseOutcome[]> {
+  files: { name: string; knownHash?: string }[],
+): Promise<{ check: FileCheck; source: Buffer }[]> {
   if (files.length === 0) return [];
-  if (files.length >= 200)
+  if (files.length >= PARALLEL_FROM)
     log.info(`parsing ${files.length} GLSA files of ${directory} (kept in the cache for the next runs)`);
   // the XML parser is loaded only when something has to be parsed
-  const { parseGlsaFile } = await import("./parse-file.js");
+  const { checkFiles } = await import("./parse-file.js");
   const workerFile = fileURLToPath(new URL("./parse-worker.js", import.meta.url));
-  // Running from TypeScript sources (tests) there is no compiled worker: parse here.
-  const threads = existsSync(workerFile) && files.length >= 200 ? Math.min(availableParallelism(), 4) : 1;
-  if (threads === 1) return files.map((f) => parseGlsaFile(f.name, f.content.toString("utf8")));
-  const share = Math.ceil(files.length / threads);
-  const pending: Promise<ParseOutcome[]>[] = [];
-  for (let t = 1; t < threads; t++) {
-    const names = files.slice(t * share, (t + 1) * share).map((f) => f.name);
+  // Running from TypeScript sources (tests) there is no compiled worker: check here.
+  const threads =
+    existsSync(workerFile) && files.length >= PARALLEL_FROM ? Math.min(availableParallelism(), 4) : 1;
+  // Interleaved shares: newer advisories are longer, so halves by position would be unequal.
+  const share = (t: number) => files.filter((_, i) => i % threads === t);
+  const pending: Promise<{ checks: FileCheck[]; parts: Uint8Array }>[] = [];
+  for (let t = 1; t < threads; t++)
     pending.push(
-      new Promise((resolveResults, reject) => {
-        const worker = new Worker(workerFile, { workerData: { directory, names } });
-        worker.once("message", resolveResults);
+      new Promise((resolveChecks, reject) => {
+        const worker = new Worker(workerFile, { workerData: { directory, files: share(t) } });
+        worker.once("message", resolveChecks);
         worker.once("error", reject);
       }),
     );
-  }
-  const mine = files.slice(0, share).map((f) => parseGlsaFile(f.name, f.content.toString("utf8")));
-  const theirs = await Promise.all(pending);
-  return [...mine, ...theirs.flat()];
+  const results = [checkFiles(directory, share(0)), ...(await Promise.all(pending))].map((r) => ({
+    checks: r.checks,
+    // a buffer arrives from a worker as a plain Uint8Array
+    parts: Buffer.from(r.parts.buffer, r.parts.byteOffset, r.parts.byteLength),
+  }));
+  return files.map((_, i) => {
+    const r = results[i % threads]!;
+    return { check: r.checks[Math.floor(i / threads)]!, source: r.parts };
+  });
 }
 
 /** Load a GLSA directory, through the cache in `cacheDir` when given. */
@@ -149,126 +202,129 @@ export async function loadGlsaCorpus(directory: string, cacheDir?: string): Prom
     .filter((n) => GLSA_FILE_RE.test(n))
     .sort();
   const paths = cacheDir ? cachePaths(cacheDir, dir) : undefined;
-  const cached = paths ? readCache(paths, dir) : undefined;
+  const cached = paths ? readCache(paths.file, dir) : undefined;
+  const header = cached?.header;
 
-  const entries = new Map<string, IndexEntry>();
-  const fresh = new Map<string, Glsa>();
-  const toParse: { name: string; content: Buffer }[] = [];
-  let touched = false;
-  for (const name of names) {
-    const st = statSync(join(dir, name));
-    const old = cached?.index.files[name];
-    if (
-      old &&
-      old.s === st.size &&
-      old.m === st.mtimeMs &&
-      st.mtimeMs < cached!.index.writtenAtMs - RACY_MS
-    ) {
-      entries.set(name, old);
-      continue;
+  const entries: Entry[] = new Array(names.length);
+  const toCheck: { at: number; name: string; knownHash?: string; cachedAt?: number }[] = [];
+  // both lists are sorted: walk them together
+  for (let at = 0, i = 0; at < names.length; at++) {
+    const name = names[at]!;
+    while (header && i < header.files.length && header.files[i]! < name) i++;
+    const known = header?.files[i] === name;
+    if (known) {
+      const st = statSync(`${dir}/${name}`);
+      if (
+        st.size === header.sizes[i] &&
+        st.mtimeMs === header.mtimes[i] &&
+        st.mtimeMs < header.writtenAtMs - RACY_MS
+      ) {
+        entries[at] = cachedEntry(cached!, i, st);
+        continue;
+      }
     }
-    const content = readFileSync(join(dir, name));
-    const h = sha256(content);
-    if (old && old.h === h) {
-      touched ||= old.s !== st.size || old.m !== st.mtimeMs;
-      entries.set(name, { ...old, s: st.size, m: st.mtimeMs });
-      continue;
-    }
-    entries.set(name, { s: st.size, m: st.mtimeMs, h });
-    toParse.push({ name, content });
+    toCheck.push(known ? { at, name, knownHash: header.hashes[i], cachedAt: i } : { at, name });
   }
-  for (const outcome of await parseMany(dir, toParse)) {
-    const entry = entries.get(outcome.name)!;
-    if ("error" in outcome) entry.e = outcome.error;
-    else {
-      entry.n = outcome.glsa.packages.map((p) => p.name);
-      entry.p = JSON.stringify(outcome.glsa.packages);
-      fresh.set(outcome.name, outcome.glsa);
+  let parsed = 0;
+  (await checkMany(dir, toCheck)).forEach(({ check, source }, k) => {
+    const { at, cachedAt } = toCheck[k]!;
+    if (!check.parsed) {
+      entries[at] = cachedEntry(cached!, cachedAt!, check);
+      return;
     }
-  }
+    parsed++;
+    const p = check.parsed;
+    entries[at] = {
+      name: check.name,
+      size: check.size,
+      mtimeMs: check.mtimeMs,
+      hash: check.hash,
+      ...("error" in p
+        ? { error: p.error, packageNames: [] }
+        : { error: null, packageNames: p.packageNames, source, at: p.at }),
+    };
+  });
 
   const cacheState = !paths
     ? "off"
-    : toParse.length === 0 && cached
+    : parsed === 0 && cached
       ? "warm"
-      : toParse.length === names.length
+      : parsed === names.length
         ? "cold"
         : "partial";
-  let details: Buffer | undefined = cached?.details;
-  const changed =
-    touched || toParse.length > 0 || (cached && Object.keys(cached.index.files).length !== names.length);
-  if (paths && (changed || !cached)) details = writeCache(paths, dir, entries, fresh, cached?.details);
-
-  const advisories: CorpusAdvisory[] = [];
-  const invalid: GlsaCorpus["invalid"] = [];
-  for (const [name, entry] of entries) {
-    if (entry.e !== undefined) {
-      invalid.push({ file: name, message: entry.e });
-      continue;
-    }
-    const id = GLSA_FILE_RE.exec(name)![1]!;
-    let glsa = fresh.get(name);
-    let packages = glsa?.packages;
-    advisories.push({
-      id,
-      file: name,
-      packageNames: entry.n!,
-      packages: () => {
-        packages ??= JSON.parse(entry.p!) as GlsaPackage[];
-        return packages;
-      },
-      glsa: () => {
-        if (!glsa) glsa = JSON.parse(details!.toString("utf8", entry.o!, entry.o! + entry.l!)) as Glsa;
-        return glsa;
-      },
-    });
-  }
-  return { directory: dir, advisories, invalid, cache: cacheState };
+  // A file checked again (its stat changed, or it was racily clean) is recorded anew even when
+  // its content did not change, so the next run trusts its stat.
+  const changed = !cached || toCheck.length > 0 || header!.files.length !== names.length;
+  if (paths && changed) writeCache(paths, dir, entries);
+  return corpusOf(dir, entries, cacheState);
 }
 
-function writeCache(
-  paths: ReturnType<typeof cachePaths>,
-  directory: string,
-  entries: Map<string, IndexEntry>,
-  fresh: Map<string, Glsa>,
-  oldDetails: Buffer | undefined,
-): Buffer {
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, entry] of entries) {
-    if (entry.e !== undefined) continue;
-    const glsa = fresh.get(name);
-    const chunk = glsa
-      ? Buffer.from(`${JSON.stringify(glsa)}\n`)
-      : oldDetails!.subarray(entry.o!, entry.o! + entry.l! + 1);
-    entry.o = offset;
-    entry.l = chunk.length - 1;
-    chunks.push(chunk);
-    offset += chunk.length;
+/** Part k of an entry (0 packages, 1 summary, 2 the rest), decoded. */
+function part<T>(entry: Entry, k: 0 | 1 | 2): T {
+  const { offsets, base } = entry.at!;
+  return JSON.parse(entry.source!.toString("utf8", offsets[base + k], offsets[base + k + 1])) as T;
+}
+
+function corpusOf(directory: string, entries: Entry[], state: GlsaCorpus["cache"]): GlsaCorpus {
+  const advisories: CorpusAdvisory[] = [];
+  const invalid: GlsaCorpus["invalid"] = [];
+  for (const entry of entries) {
+    if (entry.error !== null) {
+      invalid.push({ file: entry.name, message: entry.error });
+      continue;
+    }
+    let packages: GlsaPackage[] | undefined;
+    let summary: GlsaSummary | undefined;
+    let glsa: Glsa | undefined;
+    const advisory: CorpusAdvisory = {
+      id: GLSA_FILE_RE.exec(entry.name)![1]!,
+      file: entry.name,
+      packageNames: entry.packageNames,
+      packages: () => (packages ??= part<GlsaPackage[]>(entry, 0)),
+      summary: () => (summary ??= part<GlsaSummary>(entry, 1)),
+      glsa: () => (glsa ??= joinGlsa(advisory.packages(), advisory.summary(), part<GlsaRest>(entry, 2))),
+    };
+    advisories.push(advisory);
   }
-  const details = Buffer.concat(chunks);
-  const detailsName = `${paths.key}.${sha256(details).slice(0, 16)}.details.json`;
-  const index: CacheIndex = {
+  return { directory, advisories, invalid, cache: state };
+}
+
+/** Write the cache of `entries` (their parts copied as bytes); a cache that cannot be written is only a warning. */
+function writeCache(paths: ReturnType<typeof cachePaths>, directory: string, entries: Entry[]): void {
+  const chunks: Buffer[] = [];
+  const offsets: number[] = [0];
+  let end = 0;
+  for (const e of entries) {
+    if (e.error === null) {
+      const { offsets: o, base } = e.at!;
+      chunks.push(e.source!.subarray(o[base], o[base + 3]));
+      for (let k = 1; k <= 3; k++) offsets.push(end + o[base + k]! - o[base]!);
+      end += o[base + 3]! - o[base]!;
+    } else offsets.push(end, end, end);
+  }
+  const header: CacheHeader = {
     format: CORPUS_FORMAT,
     directory,
     writtenAtMs: Date.now(),
-    details: detailsName,
-    detailsBytes: details.length,
-    files: Object.fromEntries(entries),
+    partsBytes: end,
+    files: entries.map((e) => e.name),
+    sizes: entries.map((e) => e.size),
+    mtimes: entries.map((e) => e.mtimeMs),
+    hashes: entries.map((e) => e.hash),
+    errors: entries.map((e) => e.error),
+    packageNames: entries.map((e) => e.packageNames),
+    offsets,
   };
   try {
     mkdirSync(paths.dir, { recursive: true });
-    // details first, index last: an index always names a complete details file
-    const tmp = `.${process.pid}.tmp`;
-    writeFileSync(join(paths.dir, detailsName + tmp), details);
-    renameSync(join(paths.dir, detailsName + tmp), join(paths.dir, detailsName));
-    writeFileSync(paths.index + tmp, JSON.stringify(index));
-    renameSync(paths.index + tmp, paths.index);
+    const tmp = `${paths.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`, "utf8"), ...chunks]));
+    renameSync(tmp, paths.file);
+    // an earlier format's files for the same directory
     for (const f of readdirSync(paths.dir))
-      if (f.startsWith(`${paths.key}.`) && f.endsWith(".details.json") && f !== detailsName)
+      if (f.startsWith(`${paths.key}.`) && !f.endsWith(".tmp") && join(paths.dir, f) !== paths.file)
         rmSync(join(paths.dir, f), { force: true });
   } catch (e) {
     log.warn(`cannot write the GLSA cache in ${paths.dir}: ${(e as Error).message} (continuing without it)`);
   }
-  return details;
 }

@@ -129,7 +129,7 @@ function detect(
           seen.fix ??= fix;
           continue;
         }
-        const glsa = advisory.glsa();
+        const glsa = advisory.summary();
         findings.set(key, {
           source: "glsa",
           id: advisory.id,

@@ -1,12 +1,9 @@
-/** Worker thread of a cold GLSA parse: parses the files it is given and posts the outcomes. */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+/** Worker thread of a GLSA parse: checks the files it is given (read, hash, parse) and posts the results. */
 import { parentPort, workerData } from "node:worker_threads";
-import type { ParseOutcome } from "./corpus.js";
-import { parseGlsaFile } from "./parse-file.js";
+import { checkFiles } from "./parse-file.js";
 
-const { directory, names } = workerData as { directory: string; names: string[] };
-const outcomes: ParseOutcome[] = names.map((name) =>
-  parseGlsaFile(name, readFileSync(join(directory, name), "utf8")),
-);
-parentPort!.postMessage(outcomes);
+const { directory, files } = workerData as {
+  directory: string;
+  files: { name: string; knownHash?: string }[];
+};
+parentPort!.postMessage(checkFiles(directory, files));
