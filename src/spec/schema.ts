@@ -189,7 +189,9 @@ export const gentooSchema = z
     sets: z
       .array(z.string().regex(/^[\w.{}-]+$/, { message: "not a set name" }))
       .default([])
-      .describe("package sets to install (`@set`); placeholders allowed, e.g. `eessi-{version}-{os}-{arch}`"),
+      .describe(
+        "package sets to install (`@set`), before the packages; placeholders allowed, e.g. `eessi-{version}-{os}-{arch}`. A set is one of Portage's own, a `sets.conf` section, a file in `etc/portage/sets/`, or a file in an overlay's `etc/portage/sets/` that the overlays stage links there (EESSI's sets); `compat plan` shows where each is looked for",
+      ),
     packages: z.array(gentooPackageSchema).default([]).describe("packages to install after the sets"),
     removePackages: z.array(packageName).default([]).describe("build-only packages removed at the end"),
     trustedDirs: z
