@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planDelta } from "./delta.js";
+import { deletionPhases, planDelta } from "./delta.js";
 import type { EntryIndex, IndexEntry } from "./entry-index.js";
 
 const f = (digest: string, mode = 0o644): IndexEntry => ({ type: "file", mode, size: 1, digest });
@@ -49,6 +49,84 @@ describe("planDelta", () => {
 
   it("is empty for the same tree", () => {
     const t = idx({ "": d(), a: f("1") });
-    expect(planDelta(t, t)).toEqual({ include: new Set(), deletions: [] });
+    expect(planDelta(t, t)).toEqual({ include: new Set(), deletions: [], patchable: [] });
+  });
+});
+
+const big = (digest: string, size = 100_000, mode = 0o755): IndexEntry => ({
+  type: "file",
+  mode,
+  size,
+  digest,
+});
+
+describe("planDelta: patches", () => {
+  it("offers changed files of patchable size, against the same path or a renamed versioned file", () => {
+    const old = idx({
+      "": d(),
+      lib: d(),
+      "lib/libssl.so.3": big("1"),
+      "lib/libfoo.so.1.2.3": big("2"),
+      "lib/small": f("3"),
+      doc: d(),
+      "doc/openssl-3.0.13": d(),
+      "doc/openssl-3.0.13/README": big("4", 9000),
+    });
+    const now = idx({
+      "": d(),
+      lib: d(),
+      "lib/libssl.so.3": big("5"),
+      "lib/libfoo.so.1.2.4": big("6"),
+      "lib/small": f("7"),
+      doc: d(),
+      "doc/openssl-3.0.14": d(),
+      "doc/openssl-3.0.14/README": big("8", 9100),
+    });
+    const plan = planDelta(old, now);
+    expect(plan.patchable).toEqual([
+      { path: "doc/openssl-3.0.14/README", from: "doc/openssl-3.0.13/README" },
+      { path: "lib/libfoo.so.1.2.4", from: "lib/libfoo.so.1.2.3" },
+      { path: "lib/libssl.so.3", from: "lib/libssl.so.3" },
+    ]);
+    expect(plan.deletions).toEqual(["doc/openssl-3.0.13", "lib/libfoo.so.1.2.3"]);
+    // The renamed files' old versions are removed after the patches read them.
+    expect(deletionPhases(plan.deletions, plan.patchable)).toEqual({
+      before: [],
+      after: ["doc/openssl-3.0.13", "lib/libfoo.so.1.2.3"],
+    });
+  });
+
+  it("picks the renamed base closest in size", () => {
+    const old = idx({
+      "": d(),
+      "a-1.so": big("1", 50_000),
+      "a-2.so": big("2", 99_000),
+      "a-3.so": big("3", 10_000),
+    });
+    const now = idx({ "": d(), "a-4.so": big("4", 100_000) });
+    expect(planDelta(old, now).patchable).toEqual([{ path: "a-4.so", from: "a-2.so" }]);
+  });
+
+  it("does not patch hard-link groups, files that were not regular files, or from a deletion the new tree re-creates", () => {
+    const old = idx({
+      "": d(),
+      a: big("1"),
+      b: { type: "symlink", mode: 0o777, size: 0, digest: "x" },
+      "v-1": d(),
+      "v-1/f": big("2"),
+    });
+    const now = idx({
+      "": d(),
+      a: big("3"),
+      "a-link": { type: "hardlink", mode: 0o755, size: 0, digest: "a" },
+      b: big("4"),
+      // v-1 turned into a file: its old children cannot be read after it is extracted.
+      "v-1": big("5"),
+      "v-2": d(),
+      "v-2/f": big("6"),
+    });
+    const plan = planDelta(old, now);
+    expect(plan.patchable).toEqual([]);
+    expect(deletionPhases(plan.deletions, plan.patchable)).toEqual({ before: ["b", "v-1"], after: [] });
   });
 });

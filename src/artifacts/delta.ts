@@ -1,15 +1,33 @@
 /**
  * What a delta artifact carries: the entries of the new tree that are new or differ from the base
  * (type, mode, content, link target), whole hard-link groups when any member of one changed, and
- * the base's paths that are gone (or changed type) as deletions. Pure: two indexes in, a plan out.
+ * the base's paths that are gone (or changed type) as deletions. A changed regular file may instead
+ * travel as a binary patch against a file of the base: the same path, or a deleted file whose path
+ * differs only in its numbers (a renamed versioned file: libfoo.so.1.2.3 → libfoo.so.1.2.4,
+ * /usr/share/doc/openssl-3.0.13/ → openssl-3.0.14/). Pure: two indexes in, a plan out.
  */
 import { contentDigest, type EntryIndex } from "./entry-index.js";
+
+/** The reserved directory (under the top dir) that a delta's patches travel in. */
+export const PATCH_DIR = ".compat-delta";
+
+/** Smaller files are shipped whole: a patch and its manifest entry would not be smaller. */
+export const MIN_PATCH_BYTES = 4096;
+
+export interface PatchCandidate {
+  /** The file in the new tree. */
+  path: string;
+  /** The base's file to patch from. */
+  from: string;
+}
 
 export interface DeltaPlan {
   /** Paths (relative to the top) whose entries go into the delta archive. */
   include: Set<string>;
-  /** Paths of the base to remove before extracting; a removed directory's children are not listed. */
+  /** Paths of the base to remove; a removed directory's children are not listed. */
   deletions: string[];
+  /** Included regular files that may travel as a patch instead (whichever is smaller). */
+  patchable: PatchCandidate[];
 }
 
 function differs(oldIndex: EntryIndex, newIndex: EntryIndex, rel: string): boolean {
@@ -21,6 +39,35 @@ function differs(oldIndex: EntryIndex, newIndex: EntryIndex, rel: string): boole
   if (b.type === "hardlink")
     return a.digest !== b.digest || contentDigest(oldIndex, rel) !== contentDigest(newIndex, rel);
   return a.digest !== b.digest;
+}
+
+/** A path with every run of digits replaced: the same for two versions of a versioned file. */
+export function versionlessPath(rel: string): string {
+  return rel.replace(/[0-9]+/g, "#");
+}
+
+/** `rel` itself and each of its ancestors, longest first. */
+export function* selfAndAncestors(rel: string): Generator<string> {
+  for (let p = rel; p; p = p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : "") yield p;
+}
+
+/**
+ * The base files a patch may start from, by versionless path: files the new tree does not have,
+ * whose deletion (theirs or a directory's above them) leaves nothing of the new tree in its place,
+ * so they can still be read after the delta's entries are extracted and removed afterwards.
+ */
+function renameBases(oldIndex: EntryIndex, newIndex: EntryIndex, deletions: string[]): Map<string, string[]> {
+  const deleted = new Set(deletions);
+  const bases = new Map<string, string[]>();
+  for (const [rel, e] of oldIndex) {
+    if (e.type !== "file" || e.size < MIN_PATCH_BYTES || newIndex.has(rel)) continue;
+    let covering: string | undefined;
+    for (const p of selfAndAncestors(rel)) if (deleted.has(p)) covering = p;
+    if (covering === undefined || newIndex.has(covering)) continue;
+    const key = versionlessPath(rel);
+    bases.set(key, [...(bases.get(key) ?? []), rel]);
+  }
+  return bases;
 }
 
 export function planDelta(oldIndex: EntryIndex, newIndex: EntryIndex): DeltaPlan {
@@ -54,5 +101,45 @@ export function planDelta(oldIndex: EntryIndex, newIndex: EntryIndex): DeltaPlan
       if (o.type === "directory") deletedDirs.add(rel);
     }
   }
-  return { include, deletions };
+
+  // Patches: changed regular files outside hard-link groups (a group's links need a whole first member).
+  const patchable: PatchCandidate[] = [];
+  const renamed = renameBases(oldIndex, newIndex, deletions);
+  for (const path of [...include].sort()) {
+    const n = newIndex.get(path)!;
+    if (n.type !== "file" || n.size < MIN_PATCH_BYTES || groups.has(path)) continue;
+    const o = oldIndex.get(path);
+    if (o) {
+      if (o.type === "file" && o.size > 0) patchable.push({ path, from: path });
+      continue;
+    }
+    const bases = renamed.get(versionlessPath(path));
+    if (!bases) continue;
+    // The closest in size; among equals the last in name order (usually the newest version).
+    const from = [...bases]
+      .sort()
+      .reduce((best, b) =>
+        Math.abs(oldIndex.get(b)!.size - n.size) <= Math.abs(oldIndex.get(best)!.size - n.size) ? b : best,
+      );
+    patchable.push({ path, from });
+  }
+  return { include, deletions, patchable };
+}
+
+/**
+ * The order a delta is applied in (both publishers): deletions that no patch reads from go first
+ * (a path that changed type must be gone before its new entry is extracted), then the archive is
+ * extracted, then the patches are applied, then the deletions the patches read from (renamed
+ * files' old versions) and the patch directory are removed.
+ */
+export function deletionPhases(
+  deletions: readonly string[],
+  patches: readonly { from: string }[],
+): { before: string[]; after: string[] } {
+  const read = new Set<string>();
+  for (const p of patches) for (const a of selfAndAncestors(p.from)) read.add(a);
+  return {
+    before: deletions.filter((d) => !read.has(d)),
+    after: deletions.filter((d) => read.has(d)),
+  };
 }

@@ -62,8 +62,23 @@ export function indexTree(root: string): EntryIndex {
   return index;
 }
 
+/** Where a regular file's content also goes while it is indexed (a delta keeps some base files). */
+export interface ContentSink {
+  write(chunk: Buffer): void | Promise<void>;
+  /** The content is complete; `digest` is its sha256. */
+  end(digest: string): void | Promise<void>;
+}
+
+export interface IndexArtifactOptions {
+  /** A sink for the content of the regular file `rel` of `size` bytes, or none. */
+  contentSink?: (rel: string, size: number) => ContentSink | undefined;
+}
+
 /** Index an artifact while verifying it; a rejected artifact is a ValidationError. */
-export async function indexArtifact(path: string): Promise<{ index: EntryIndex; report: VerifyReport }> {
+export async function indexArtifact(
+  path: string,
+  opts: IndexArtifactOptions = {},
+): Promise<{ index: EntryIndex; report: VerifyReport }> {
   const index: EntryIndex = new Map();
   let topDir = "";
   const report = await verifyArtifact(path, {
@@ -76,12 +91,16 @@ export async function indexArtifact(path: string): Promise<{ index: EntryIndex; 
       const mode = (h.mode ?? 0) & 0o7777;
       if (h.type === "file") {
         const hash = createHash("sha256");
+        const sink = opts.contentSink?.(rel, h.size ?? 0);
         let size = 0;
         for await (const c of content) {
           hash.update(c);
           size += c.length;
+          if (sink) await sink.write(c);
         }
-        index.set(rel, { type: "file", mode, size, digest: hash.digest("hex") });
+        const digest = hash.digest("hex");
+        await sink?.end(digest);
+        index.set(rel, { type: "file", mode, size, digest });
       } else if (h.type === "link") {
         const target = (h.linkname ?? "").slice(topDir.length + 1);
         index.set(rel, { type: "hardlink", mode, size: 0, digest: target });

@@ -20,6 +20,25 @@ export const installedPackageSchema = z.object({
   arch: z.string().optional(),
 });
 
+/**
+ * A changed file shipped as a binary patch: the archive member `member` (under the reserved
+ * `.compat-delta/` dir) turns the base layer's file `from` (the same path, or one the delta deletes:
+ * a renamed file) into `path`. Applying it refuses a base file whose sha256 is not `baseSha256` and
+ * a result whose sha256 is not `sha256`.
+ */
+export const patchSchema = z.object({
+  path: z.string().min(1).describe("the file in the new layer, relative to topDir"),
+  from: z.string().min(1).describe("the base layer's file the patch applies to, relative to topDir"),
+  member: z.string().min(1).describe("the patch's member, relative to topDir (.compat-delta/NNNNNN)"),
+  method: z.literal("zstd-patch-from").describe("zstd -d --patch-from=<from> <member>"),
+  baseSha256: sha256,
+  baseSize: z.number().int().nonnegative(),
+  sha256: sha256.describe("sha256 of the patched file"),
+  size: z.number().int().nonnegative().describe("bytes of the patched file"),
+  mode: z.number().int().min(0).max(0o7777).describe("the patched file's permission bits"),
+  mtime: z.number().int().nonnegative().describe("the patched file's mtime (clamped to buildTime)"),
+});
+
 export const manifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
   artifact: z.string().min(1).describe("the artifact's file name"),
@@ -47,12 +66,17 @@ export const manifestSchema = z.object({
     .object({
       base: z.object({ artifact: z.string(), sha256 }),
       deletions: z.array(z.string()).describe("paths relative to topDir removed from the base"),
+      patches: z
+        .array(patchSchema)
+        .default([])
+        .describe("changed files shipped as binary patches against the base's files"),
     })
     .optional(),
 });
 
 export type ArtifactManifest = z.infer<typeof manifestSchema>;
 export type InstalledPackageRecord = z.infer<typeof installedPackageSchema>;
+export type DeltaPatch = z.infer<typeof patchSchema>;
 
 export function serializeManifest(m: ArtifactManifest): string {
   return `${JSON.stringify(m, null, 2)}\n`;

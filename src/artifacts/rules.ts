@@ -26,6 +26,8 @@ export const RULES = {
   signature: "the manifest's ed25519 signature verifies with the given public key",
   "approval-mismatch": "the artifact is the one that was approved (sha256)",
   "bad-deletion": "a delta's deletions are normalised paths inside the top dir",
+  "delta-patch":
+    "a delta's patches are regular files under .compat-delta/, each listed in the manifest, for normalised paths a patch can apply to (a full artifact has no .compat-delta/)",
 } as const;
 
 export type RuleId = keyof typeof RULES;

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import type { Writable } from "node:stream";
 import { extract, type Header } from "tar-stream";
+import { DeltaPatchCheck } from "./delta-verify.js";
 import type { ArtifactManifest } from "./manifest.js";
 import { readManifest } from "./manifest.js";
 import {
@@ -209,7 +210,23 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
     }
   }
 
-  const verifier = memberVerifier(topDir, opts.allowSetuid ?? [], (x) => v.add(x), opts.onMember);
+  const deltaCheck = new DeltaPatchCheck(
+    topDir,
+    identity.kind,
+    manifest ? (manifest.delta?.patches ?? []) : undefined,
+    manifest?.delta?.deletions ?? [],
+    new Set(opts.allowSetuid ?? []),
+    (x) => v.add(x),
+  );
+  const verifier = memberVerifier(
+    topDir,
+    opts.allowSetuid ?? [],
+    (x) => v.add(x),
+    (h, content) => {
+      deltaCheck.member(h);
+      return opts.onMember?.(h, content);
+    },
+  );
   const consumers: Writable[] = [verifier.writable];
   if (opts.tee) consumers.push(opts.tee);
   try {
@@ -229,7 +246,8 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
   report.members = verifier.counts.members;
   report.files = verifier.counts.files;
   report.contentBytes = verifier.counts.contentBytes;
-  report.setuid = verifier.rules.setuidMembers;
+  deltaCheck.finish();
+  report.setuid = [...verifier.rules.setuidMembers, ...deltaCheck.setuid];
 
   if (manifest && report.sha256 !== undefined) {
     if (manifest.sha256 !== report.sha256)

@@ -8,7 +8,8 @@
  *   publish REPO                one revision replaces the layer
  *   abort -f REPO               after any failure once our transaction is open (22 = none open)
  *
- * A delta is applied the same way (remove its deletions, extract its entries). `ingest` is used
+ * A delta is applied the same way, in the transaction's writable tree (delta-apply.ts: deletions,
+ * extraction, binary patches checked against the base's and the result's sha256). `ingest` is used
  * only when asked, only for a layer that does not exist yet, and never with `--delete` (which
  * crashes cvmfs 2.12 together with `--base_dir`); after a failed ingest nothing is aborted, since
  * ingest aborts its own transaction and an open one (exit 1) is someone else's.
@@ -17,6 +18,7 @@
 import { join, posix } from "node:path";
 import { InputError, ToolError, ValidationError } from "../errors.js";
 import { log } from "../log.js";
+import { checkPatchTool, deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
 import {
   type History,
   type HistoryEvent,
@@ -132,6 +134,7 @@ export class CvmfsPublisher implements Publisher {
       const current = history.latest(this.historyKey, m.topDir);
       const exists = await this.exists(path);
       checkDeltaBase(m, path, exists, current);
+      await checkPatchTool(this.o.host, m);
       const tar = () =>
         extractVerified(
           req,
@@ -166,15 +169,10 @@ export class CvmfsPublisher implements Publisher {
               backup = await this.nextBackup(parent, arch);
               await this.o.host.run(["mv", "-T", "--", path, posix.join(parent, backup)]);
             }
-            if (m.kind === "delta" && m.delta!.deletions.length > 0)
-              await this.o.host.run([
-                "rm",
-                "-rf",
-                "--",
-                ...m.delta!.deletions.map((d) => posix.join(path, d)),
-              ]);
+            if (m.kind === "delta") await deleteBeforeExtracting(this.o.host, path, m);
             await this.o.host.run(["mkdir", "-p", "--", versions]);
             await tar();
+            if (m.kind === "delta") await patchAfterExtracting(this.o.host, path, m);
             if (this.o.catalog) await this.o.host.run(["touch", "--", posix.join(path, ".cvmfscatalog")]);
           },
           `compat: ${m.kind === "delta" ? "delta update of" : "publish"} ${m.topDir} from ${m.artifact} (sha256 ${sha256})`,

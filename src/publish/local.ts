@@ -1,7 +1,8 @@
 /**
  * `local:DIR`: a directory that stands for a repository root. A layer is unpacked into a staging
  * dir next to its target (verified again on the way in), then swapped in with one atomic
- * exchange, so at every instant the target is the complete old or the complete new layer. The old
+ * exchange, so at every instant the target is the complete old or the complete new layer. A delta
+ * is applied to a copy of the current layer in the staging dir (delta-apply.ts). The old
  * layer is kept as `.<arch>-NNN`. A journal written before the swap lets the next command finish
  * or undo a publish that was killed, under the repository's one lock.
  */
@@ -21,6 +22,7 @@ import { spawnStreaming } from "../artifacts/process.js";
 import { InputError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
 import { log } from "../log.js";
+import { checkPatchTool, deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
 import { exchangePaths } from "./exchange.js";
 import {
   type History,
@@ -29,6 +31,7 @@ import {
   readHistory,
   withLockedHistory,
 } from "./history.js";
+import { LocalHost } from "./host.js";
 import {
   checkDeltaBase,
   extractVerified,
@@ -88,6 +91,7 @@ export class LocalPublisher implements Publisher {
   readonly target: string;
   readonly root: string;
   private readonly stateDir: string;
+  private readonly host = new LocalHost();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -169,6 +173,7 @@ export class LocalPublisher implements Publisher {
       const current = history.latest(this.target, m.topDir);
       const hadPrevious = existsSync(paths.target);
       checkDeltaBase(m, paths.target, hadPrevious, current);
+      await checkPatchTool(this.host, m);
       const journal: Journal = {
         id: randomUUID(),
         op: "publish",
@@ -182,8 +187,7 @@ export class LocalPublisher implements Publisher {
         mkdirSync(dirname(paths.stagingLayer), { recursive: true });
         if (m.kind === "delta") {
           await run("cp", ["-a", "--", paths.target, paths.stagingLayer]);
-          for (const d of m.delta!.deletions)
-            rmSync(join(paths.stagingLayer, d), { recursive: true, force: true });
+          await deleteBeforeExtracting(this.host, paths.stagingLayer, m);
         }
         const tar = spawnStreaming(
           "tar",
@@ -193,6 +197,7 @@ export class LocalPublisher implements Publisher {
           },
         );
         await extractVerified(req, verified, tar);
+        if (m.kind === "delta") await patchAfterExtracting(this.host, paths.stagingLayer, m);
         if (!existsSync(paths.stagingLayer))
           throw new ValidationError(`${m.artifact}: extracting it did not produce ${m.topDir}`);
       } catch (e) {

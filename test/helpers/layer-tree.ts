@@ -3,9 +3,19 @@
  * from empty to several MiB, relative and absolute (host) symlinks, hard links, names longer than
  * ustar's 100 and 256 bytes, UTF-8 names, and a dpkg status database.
  */
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, linkSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { indexTree } from "../../src/artifacts/entry-index.js";
 
 export const LAYER = { stack: "dev", version: "2025.06", os: "linux", arch: "x86_64" } as const;
@@ -56,6 +66,7 @@ export function makeLayerTree(
   put(root, "startprefix", "#!/bin/sh\nexec /bin/sh\n", 0o755);
   put(root, "usr/bin/tool", bytes(200_000, "tool"), 0o755);
   put(root, "usr/lib/libbig.so", bytes((opts.bigFileMiB ?? 3) << 20, "big"), 0o755);
+  put(root, "usr/lib/libver.so.1.2.3", bytes(300_000, "ver"), 0o755);
   put(root, "etc/empty", "");
   put(root, "etc/hosts.compat", "127.0.0.1 localhost\n");
   put(root, "usr/share/doc/été/naïve-ünïcode.txt", "utf-8 names\n");
@@ -91,11 +102,29 @@ export function randomName(): string {
   return randomBytes(4).toString("hex");
 }
 
+/**
+ * An upgrade's changes to a tree made by makeLayerTree: a few KiB of a large library rewritten and
+ * some appended (it travels as a patch), a versioned library renamed and changed (a patch from the
+ * old name), a small file rewritten and one removed (whole), one added.
+ */
+export function upgradeLayerTree(root: string): void {
+  const big = readFileSync(join(root, "usr/lib/libbig.so"));
+  randomBytes(3000).copy(big, Math.floor(big.length / 3));
+  writeFileSync(join(root, "usr/lib/libbig.so"), Buffer.concat([big, randomBytes(2000)]));
+  const ver = readFileSync(join(root, "usr/lib/libver.so.1.2.3"));
+  ver.write("version 1.2.4", 1000);
+  put(root, "usr/lib/libver.so.1.2.4", ver, 0o755);
+  rmSync(join(root, "usr/lib/libver.so.1.2.3"));
+  writeFileSync(join(root, "usr/bin/tool"), "#!/bin/sh\necho new tool\n");
+  rmSync(join(root, "etc/hosts.compat"));
+  put(root, "usr/share/new/file", "new\n");
+}
+
 export interface ArtifactPair {
   /** Full artifact of the first tree, and its tree digest. */
   artifactA: string;
   digestA: string;
-  /** Full artifact of the second tree (one file changed, one removed, one added). */
+  /** Full artifact of the second tree (upgradeLayerTree's changes). */
   artifactB: string;
   digestB: string;
   /** Delta from A to B. */
@@ -113,12 +142,40 @@ export async function makeArtifactPair(
   makeLayerTree(prefix, { ...opts, seed: "A" });
   const digestA = treeDigest(prefix);
   const artifactA = (await packLayer({ ...LAYER, prefix, outDir, epoch: 1_750_000_000 })).artifact;
-  writeFileSync(join(prefix, "usr/bin/tool"), "#!/bin/sh\necho new tool\n");
-  rmSync(join(prefix, "etc/hosts.compat"));
-  put(prefix, "usr/share/new/file", "new\n");
+  upgradeLayerTree(prefix);
   const digestB = treeDigest(prefix);
   const artifactB = (await packLayer({ ...LAYER, prefix, outDir, epoch: 1_750_000_100 })).artifact;
   const deltaAB = (await packLayer({ ...LAYER, prefix, outDir, epoch: 1_750_000_200, deltaFrom: artifactA }))
     .artifact;
   return { artifactA, digestA, artifactB, digestB, deltaAB };
+}
+
+/**
+ * A copy of the delta `artifact` in `dir` whose first patch member has bytes flipped in its middle,
+ * with a manifest that tells the truth about the new archive (sha256, size), so only applying the
+ * patch can find out.
+ */
+export function corruptPatchCopy(artifact: string, dir: string): string {
+  const ex = join(dir, "extracted");
+  mkdirSync(ex, { recursive: true });
+  const names = execFileSync("tar", ["-tf", artifact], { encoding: "utf8" });
+  execFileSync("tar", ["-x", "-p", "-C", ex, "-f", artifact]);
+  const member = names.split("\n").find((n) => n.includes("/.compat-delta/0"));
+  if (!member) throw new Error(`${artifact} has no patch member`);
+  const patch = readFileSync(join(ex, member));
+  const mid = Math.floor(patch.length / 2);
+  for (let i = mid; i < mid + 16; i++) patch.writeUInt8(patch.readUInt8(i) ^ 0xff, i);
+  writeFileSync(join(ex, member), patch);
+  const tar = execFileSync("tar", ["--no-recursion", "-C", ex, "-c", "-f", "-", "-T", "-"], {
+    input: names,
+    maxBuffer: 1 << 28,
+  });
+  const out = join(dir, basename(artifact));
+  writeFileSync(out, execFileSync("zstd", ["-q", "-c"], { input: tar, maxBuffer: 1 << 28 }));
+  const manifest = JSON.parse(readFileSync(`${artifact}.manifest.json`, "utf8"));
+  const data = readFileSync(out);
+  manifest.sha256 = createHash("sha256").update(data).digest("hex");
+  manifest.size = data.length;
+  writeFileSync(`${out}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+  return out;
 }

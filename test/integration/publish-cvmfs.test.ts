@@ -6,7 +6,7 @@
  * OpenSSH sshd on a localhost port.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CvmfsPublisher } from "../../src/publish/cvmfs.js";
 import { LocalHost, SshHost } from "../../src/publish/host.js";
 import { makeStandIn, type StandIn } from "../helpers/cvmfs-standin.js";
-import { makeArtifactPair, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
+import { corruptPatchCopy, makeArtifactPair, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
 
 const REPO = "software.example.org";
 let work: string;
@@ -108,6 +108,9 @@ describe("cvmfs publisher: command sequences", () => {
       `publish ${REPO}`,
     ]);
     expect(treeDigest(layerPath())).toBe(digestB);
+    // Its binary patches were applied in the transaction's tree and left nothing behind.
+    expect(JSON.parse(readFileSync(`${deltaAB}.manifest.json`, "utf8")).delta.patches).toHaveLength(2);
+    expect(existsSync(join(layerPath(), ".compat-delta"))).toBe(false);
     await expect(p.rollback(TOP_DIR)).rejects.toThrow(/nothing to roll back/);
   });
 
@@ -187,6 +190,54 @@ describe("cvmfs publisher: failures", () => {
     );
     expect(subcommands()).toEqual([`ingest --tar_file - --base_dir versions ${REPO}`]);
     expect(standIn.transactionOpen()).toBe(true);
+  });
+
+  it("aborts when a patch's base file is not the one the delta was made against (changed behind compat's back)", async () => {
+    const p = publisher();
+    await p.publish({ artifact: artifactA });
+    const lib = join(layerPath(), "usr/lib/libbig.so");
+    const bytes = readFileSync(lib);
+    bytes.writeUInt8(bytes.readUInt8(7) ^ 1, 7);
+    writeFileSync(lib, bytes);
+    const before = treeDigest(layerPath());
+    await expect(p.publish({ artifact: deltaAB })).rejects.toThrow(
+      /its base file usr\/lib\/libbig.so has sha256 [0-9a-f]{64}, but the delta was made against/,
+    );
+    expect(subcommands().slice(2)).toEqual([`transaction ${REPO}`, `abort -f ${REPO}`]);
+    expect(standIn.transactionOpen()).toBe(false);
+    expect(treeDigest(layerPath())).toBe(before);
+    expect((await p.history()).length).toBe(1);
+  });
+
+  it("aborts on a corrupt patch (zstd's exit status), leaving the repository as it was", async () => {
+    const p = publisher();
+    await p.publish({ artifact: artifactA });
+    const dir = join(caseDir, "corrupt");
+    mkdirSync(dir);
+    const corrupt = corruptPatchCopy(deltaAB, dir);
+    await expect(p.publish({ artifact: corrupt })).rejects.toThrow(
+      /zstd could not apply the patch.*corrupt patch/,
+    );
+    expect(subcommands().slice(2)).toEqual([`transaction ${REPO}`, `abort -f ${REPO}`]);
+    expect(treeDigest(layerPath())).toBe(digestA);
+  });
+
+  it("refuses a delta with patches before any cvmfs_server command when the host's zstd is too old", async () => {
+    const p = publisher();
+    await p.publish({ artifact: artifactA });
+    // zstd 1.4.4 (RHEL 8's) has no --patch-from and cannot be installed here: a wrapper of the real zstd
+    // answers --version as it would (this host also decompresses the artifact with it).
+    const old = join(standIn.binDir, "zstd");
+    writeFileSync(
+      old,
+      '#!/bin/sh\n[ "$1" = --version ] && { echo "*** zstd command line interface 64-bits v1.4.4, by Yann Collet ***"; exit 0; }\nexec /usr/bin/zstd "$@"\n',
+    );
+    chmodSync(old, 0o755);
+    await expect(p.publish({ artifact: deltaAB })).rejects.toThrow(
+      /has zstd 1\.4\.4; applying them needs zstd ≥ 1\.4\.5/,
+    );
+    expect(subcommands()).toEqual([`transaction ${REPO}`, `publish ${REPO}`]);
+    expect(treeDigest(layerPath())).toBe(digestA);
   });
 
   it("refuses a delta whose base is not the published layer, before opening a transaction", async () => {

@@ -4,14 +4,24 @@
  * moments always leaves the complete old or the complete new layer, after which the next publish
  * or rollback works.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyArtifact } from "../../src/artifacts/verify.js";
 import { LocalPublisher } from "../../src/publish/local.js";
 import { compat, compatBin } from "../helpers/cli.js";
-import { makeArtifactPair, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
+import { corruptPatchCopy, makeArtifactPair, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
 
 let work: string;
 let artifactA: string;
@@ -81,6 +91,79 @@ describe("local publisher", () => {
     expect(treeDigest(join(repo, "versions", TOP_DIR))).toBe(digestB);
     await pub.rollback(TOP_DIR);
     expect(treeDigest(join(repo, "versions", TOP_DIR))).toBe(digestA);
+  });
+
+  it("applies binary patches: in place and from a renamed file, byte-identical to the full artifact", async () => {
+    const m = JSON.parse(readFileSync(`${deltaAB}.manifest.json`, "utf8"));
+    expect(m.delta.patches.map((p: { path: string; from: string }) => [p.path, p.from])).toEqual([
+      ["usr/lib/libbig.so", "usr/lib/libbig.so"],
+      ["usr/lib/libver.so.1.2.4", "usr/lib/libver.so.1.2.3"],
+    ]);
+    // The 6 MiB library travels as a patch of a few KiB.
+    expect(m.size).toBeLessThan(64 << 10);
+    const repo = join(work, "repo-patch");
+    mkdirSync(repo);
+    const pub = new LocalPublisher(repo);
+    await pub.publish({ artifact: artifactA });
+    await pub.publish({ artifact: deltaAB });
+    const layer = join(repo, "versions", TOP_DIR);
+    expect(treeDigest(layer)).toBe(digestB);
+    // The patch directory is gone, and so is the renamed file's old version.
+    expect(existsSync(join(layer, ".compat-delta"))).toBe(false);
+    expect(existsSync(join(layer, "usr/lib/libver.so.1.2.3"))).toBe(false);
+    expect(statSync(join(layer, "usr/lib/libbig.so")).mode & 0o7777).toBe(0o755);
+  });
+
+  it("refuses a delta whose base file differs from the published one, and a corrupt patch, changing nothing", async () => {
+    const repo = join(work, "repo-refuse");
+    mkdirSync(repo);
+    const pub = new LocalPublisher(repo);
+    await pub.publish({ artifact: artifactA });
+    const layer = join(repo, "versions", TOP_DIR);
+    const parent = join(repo, "versions/2025.06/compat/linux");
+    const listing = () => readdirSync(parent).sort();
+
+    // Someone changed the published library behind compat's back: its sha256 is not the base's.
+    const lib = join(layer, "usr/lib/libbig.so");
+    const bytes = readFileSync(lib);
+    bytes.writeUInt8(bytes.readUInt8(100) ^ 1, 100);
+    writeFileSync(lib, bytes);
+    const before = treeDigest(layer);
+    const names = listing();
+    await expect(pub.publish({ artifact: deltaAB })).rejects.toThrow(
+      /does not apply.*usr\/lib\/libbig.so: its base file usr\/lib\/libbig.so has sha256 [0-9a-f]{64}, but the delta was made against/,
+    );
+    expect(treeDigest(layer)).toBe(before);
+    expect(listing()).toEqual(names);
+    bytes.writeUInt8(bytes.readUInt8(100) ^ 1, 100);
+    writeFileSync(lib, bytes);
+
+    // A patch whose bytes were damaged (the archive and manifest agree, so verify passes).
+    const dir = join(work, "corrupt");
+    mkdirSync(dir);
+    const corrupt = corruptPatchCopy(deltaAB, dir);
+    expect((await verifyArtifact(corrupt)).ok).toBe(true);
+    await expect(pub.publish({ artifact: corrupt })).rejects.toThrow(/corrupt patch/);
+    expect(treeDigest(layer)).toBe(digestA);
+    expect(listing()).toEqual(names);
+
+    // A manifest whose result sha256 is not what the patch makes.
+    const lying = join(work, "lying");
+    mkdirSync(lying);
+    execFileSync("cp", [deltaAB, lying]);
+    const copy = join(lying, basename(deltaAB));
+    const m = JSON.parse(readFileSync(`${deltaAB}.manifest.json`, "utf8"));
+    m.delta.patches[1].sha256 = "0".repeat(64);
+    writeFileSync(`${copy}.manifest.json`, JSON.stringify(m));
+    await expect(pub.publish({ artifact: copy })).rejects.toThrow(
+      /libver.so.1.2.4: the patched file has sha256 [0-9a-f]{64}, the manifest says 0{64} \(corrupt patch\)/,
+    );
+    expect(treeDigest(layer)).toBe(digestA);
+    expect(listing()).toEqual(names);
+
+    // And the real delta still applies afterwards.
+    await pub.publish({ artifact: deltaAB });
+    expect(treeDigest(layer)).toBe(digestB);
   });
 
   it("survives SIGKILL at random moments: always the whole old or new layer, and the next command works", async () => {

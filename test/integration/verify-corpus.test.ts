@@ -19,7 +19,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Header, pack } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ArtifactManifest, MANIFEST_FORMAT, serializeManifest } from "../../src/artifacts/manifest.js";
+import {
+  type ArtifactManifest,
+  type DeltaPatch,
+  MANIFEST_FORMAT,
+  serializeManifest,
+} from "../../src/artifacts/manifest.js";
 import type { RuleId } from "../../src/artifacts/rules.js";
 import { generateKeyPair, signBytes } from "../../src/artifacts/sign.js";
 import { verifyArtifact } from "../../src/artifacts/verify.js";
@@ -132,6 +137,44 @@ const tarCase =
   (entries: Entry[], name = NAME) =>
   async (dir: string) =>
     makeArtifact(dir, name, compress(await tarOf(base(entries)), name.endsWith(".gz") ? "gzip" : "zstd"));
+
+const DELTA_NAME = "dev-2025.06-compat-linux-x86_64-1750000100.delta.tar.zst";
+
+const patch = (p: Partial<DeltaPatch> & { path: string; from: string }): DeltaPatch => ({
+  member: ".compat-delta/000001",
+  method: "zstd-patch-from",
+  baseSha256: "a".repeat(64),
+  baseSize: 10_000,
+  sha256: "b".repeat(64),
+  size: 10_000,
+  mode: 0o755,
+  mtime: 1_750_000_000,
+  ...p,
+});
+
+/** A delta whose archive has a patch member for each of `patches` after `entries`. */
+const deltaCase =
+  (entries: Entry[], patches: DeltaPatch[]) =>
+  async (dir: string): Promise<Made> =>
+    makeArtifact(
+      dir,
+      DELTA_NAME,
+      compress(
+        await tarOf(
+          base([
+            ...entries,
+            ...(patches.length > 0
+              ? [{ name: `${TOP_DIR}/.compat-delta/`, type: "directory" as const }]
+              : []),
+            ...patches.map((p) => ({ name: `${TOP_DIR}/${p.member}`, content: "(a zstd patch)" })),
+          ]),
+        ),
+        "zstd",
+      ),
+      (m) => {
+        m.delta = { base: { artifact: NAME, sha256: "c".repeat(64) }, deletions: [], patches };
+      },
+    );
 
 const cases: Case[] = [
   {
@@ -346,9 +389,49 @@ const cases: Case[] = [
         NAME.replace(".tar.zst", ".delta.tar.zst"),
         compress(await tarOf(base([])), "zstd"),
         (m) => {
-          m.delta = { base: { artifact: NAME, sha256: "b".repeat(64) }, deletions: ["../../../../../etc"] };
+          m.delta = {
+            base: { artifact: NAME, sha256: "b".repeat(64) },
+            deletions: ["../../../../../etc"],
+            patches: [],
+          };
         },
       ),
+  },
+  {
+    rule: "delta-patch",
+    title: "a full artifact with members in the reserved .compat-delta/",
+    member: `${TOP_DIR}/.compat-delta`,
+    make: tarCase([
+      { name: `${TOP_DIR}/.compat-delta/`, type: "directory" },
+      { name: `${TOP_DIR}/.compat-delta/000001`, content: "patch\n" },
+    ]),
+  },
+  {
+    rule: "delta-patch",
+    title: "a delta with a patch member its manifest does not list",
+    member: `${TOP_DIR}/.compat-delta/000002`,
+    make: deltaCase([{ name: `${TOP_DIR}/.compat-delta/000002`, content: "stowaway\n" }], []),
+  },
+  {
+    rule: "symlink-escape",
+    title: "a delta whose patch writes through a symlink to the host that the archive makes",
+    member: "etc/cron.d/job",
+    make: deltaCase(
+      [{ name: `${TOP_DIR}/etc/cron.d`, type: "symlink", linkname: "/etc/cron.d" }],
+      [patch({ path: "etc/cron.d/job", from: "etc/cron.d/job" })],
+    ),
+  },
+  {
+    rule: "setuid",
+    title: "a delta whose patch makes a setuid-root file",
+    member: "bin/su",
+    make: deltaCase([], [patch({ path: "bin/su", from: "bin/su", mode: 0o4755 })]),
+  },
+  {
+    rule: "delta-patch",
+    title: "a patch that reads a file the delta neither keeps nor deletes (another path)",
+    member: "usr/lib/libnew.so",
+    make: deltaCase([], [patch({ path: "usr/lib/libnew.so", from: "etc/shadow" })]),
   },
   {
     rule: "artifact-name",
