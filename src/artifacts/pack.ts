@@ -11,19 +11,17 @@ import { Writable } from "node:stream";
 import { InputError, ToolError } from "../errors.js";
 import { requireTool, run } from "../exec/run.js";
 import { readInstalledPackages } from "../layer/installed.js";
-import { log } from "../log.js";
 import type { Arch } from "../spec/schema.js";
 import { readBuildRecord } from "./build-record.js";
 import { compressorFor } from "./compress.js";
-import { planDelta } from "./delta.js";
-import { hashFile, indexArtifact, indexTree } from "./entry-index.js";
+import { prepareDelta } from "./delta-make.js";
+import { hashFile } from "./entry-index.js";
 import { type ArtifactManifest, MANIFEST_FORMAT, serializeManifest } from "./manifest.js";
 import {
   type ArtifactIdentity,
   artifactFileName,
   type Compression,
   manifestPathFor,
-  parseArtifactName,
   signaturePathFor,
   topDirOf,
 } from "./name.js";
@@ -50,6 +48,8 @@ export interface PackOptions {
   signingKey?: string;
   /** Make a delta against this (full) artifact. */
   deltaFrom?: string;
+  /** In a delta, ship changed files whole instead of as patches. */
+  noPatches?: boolean;
   /** Progress callback: members written so far. */
   onProgress?: (members: number, bytes: number) => void;
 }
@@ -80,6 +80,8 @@ export async function writeLayerTar(
   out: Writable,
   include?: (rel: string) => boolean,
   onProgress?: (members: number, bytes: number) => void,
+  /** Members written after the tree's (a delta's patches). */
+  append?: (tar: TarWriter, topDir: string) => Promise<{ files: number; contentBytes: number }>,
 ): Promise<TarStreamSummary> {
   const tar = new TarWriter(out);
   const special: string[] = [];
@@ -128,6 +130,11 @@ export async function writeLayerTar(
         hint: "remove them from the layer (compat check lists them too)",
       },
     );
+  if (append) {
+    const added = await append(tar, topDir);
+    files += added.files;
+    contentBytes += added.contentBytes;
+  }
   await tar.finish();
   return { members: tar.members, files, contentBytes, setuid, tarBytes: tar.bytes };
 }
@@ -245,26 +252,11 @@ export async function packLayer(opts: PackOptions): Promise<PackResult> {
   // special files before anything is written (otherwise the packing pass refuses them).
   const epoch = resolveEpoch(opts, build?.epoch, () => scanTree(opts.prefix).newestMtime);
 
-  let include: ((rel: string) => boolean) | undefined;
-  let delta: ArtifactManifest["delta"];
-  if (opts.deltaFrom) {
-    const baseName = opts.deltaFrom.split("/").pop()!;
-    const base = parseArtifactName(baseName);
-    if (base.kind !== "full")
-      throw new InputError(`--delta-from ${opts.deltaFrom}: a delta must be made against a full artifact`);
-    for (const k of ["stack", "version", "os", "arch"] as const)
-      if (base[k] !== opts[k])
-        throw new InputError(
-          `--delta-from ${opts.deltaFrom}: its ${k} is ${base[k]}, this layer's is ${opts[k]}`,
-        );
-    log.info(`indexing ${baseName} and ${opts.prefix} for the delta`);
-    const { index: oldIndex, report } = await indexArtifact(opts.deltaFrom);
-    const plan = planDelta(oldIndex, indexTree(opts.prefix));
-    include = (rel) => plan.include.has(rel);
-    delta = { base: { artifact: baseName, sha256: report.sha256! }, deletions: plan.deletions };
-    log.info(`delta: ${plan.include.size} entries changed or added, ${plan.deletions.length} deleted`);
-  }
-
+  await mkdir(opts.outDir, { recursive: true });
+  const prepared = opts.deltaFrom
+    ? await prepareDelta({ ...opts, deltaFrom: opts.deltaFrom, workDir: opts.outDir, epoch })
+    : undefined;
+  const delta = prepared?.delta;
   const identity: ArtifactIdentity = {
     stack: opts.stack,
     version: opts.version,
@@ -276,13 +268,22 @@ export async function packLayer(opts: PackOptions): Promise<PackResult> {
   };
   const name = artifactFileName(identity);
   const topDir = topDirOf(identity);
-  await mkdir(opts.outDir, { recursive: true });
   const artifact = join(opts.outDir, name);
-  const installed = await readInstalledPackages(opts.prefix);
-
+  const installed = await readInstalledPackages(opts.prefix).catch(async (e: unknown) => {
+    await prepared?.cleanup();
+    throw e;
+  });
   const { summary, sha256, size } = await compressTo(artifact, compression, (stdin) =>
-    writeLayerTar(opts.prefix, topDir, epoch, stdin, include, opts.onProgress),
-  );
+    writeLayerTar(
+      opts.prefix,
+      topDir,
+      epoch,
+      stdin,
+      prepared?.include,
+      opts.onProgress,
+      prepared?.appendPatches,
+    ),
+  ).finally(() => prepared?.cleanup());
   const manifest: ArtifactManifest = {
     format: MANIFEST_FORMAT,
     artifact: name,
