@@ -1,6 +1,6 @@
 /**
  * `compat pack PREFIX|SPEC [--arch A] [--root DIR] [-o DIR] [--compress zstd|gzip] [--sign KEY]
- *  [--delta-from OLD] [--epoch N] [--stack S] [--json]`
+ *  [--delta-from OLD [--no-patches]] [--epoch N] [--stack S] [--json]`
  */
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
@@ -14,6 +14,7 @@ interface PackCliOptions {
   compress: string;
   sign?: string;
   deltaFrom?: string;
+  patches: boolean;
   epoch?: string;
   stack?: string;
   json?: boolean;
@@ -36,6 +37,10 @@ export function register(program: Command): void {
     .option("--sign <key>", "sign the manifest with this ed25519 private key (compat keygen)")
     .option("--delta-from <artifact>", "make a delta: only what changed since this full artifact")
     .option(
+      "--no-patches",
+      "in a delta, ship changed files whole instead of as binary patches (for a publishing host without zstd ≥ 1.4.5)",
+    )
+    .option(
       "--epoch <seconds>",
       "build time (unix); default SOURCE_DATE_EPOCH, the build record, or the newest mtime",
     )
@@ -57,6 +62,7 @@ export function register(program: Command): void {
         epoch: opts.epoch === undefined ? undefined : Number(opts.epoch),
         signingKey: opts.sign,
         deltaFrom: opts.deltaFrom,
+        noPatches: !opts.patches,
         onProgress: (members, bytes) => log.info(`  ${members} members, ${(bytes / 1e6).toFixed(0)} MB`),
       });
       const m = result.manifest;
@@ -74,6 +80,7 @@ export function register(program: Command): void {
           tarBytes: result.tarBytes,
           buildTime: m.buildTime,
           deletions: m.delta?.deletions.length ?? 0,
+          patches: m.delta?.patches.length ?? 0,
           durationMs: result.durationMs,
         });
         return;
@@ -82,7 +89,7 @@ export function register(program: Command): void {
       process.stdout.write(
         [
           `${style.bold(result.artifact)}`,
-          `  kind      ${m.kind}${m.delta ? ` (base ${m.delta.base.artifact}, ${m.delta.deletions.length} deletions)` : ""}`,
+          `  kind      ${m.kind}${m.delta ? ` (base ${m.delta.base.artifact}, ${m.delta.deletions.length} deletions, ${m.delta.patches.length} patches)` : ""}`,
           `  sha256    ${m.sha256}`,
           `  size      ${mb(m.size)} (${mb(result.tarBytes)} uncompressed, ${m.members} members)`,
           `  manifest  ${result.manifestPath}`,
