@@ -2,10 +2,11 @@
  * Making a delta against a full artifact: the new tree is indexed, then the base artifact is read
  * once (verified and indexed) while the base content of every file that may be patched is kept in
  * a scratch dir; the plan says what changed; each patchable file gets a `zstd --patch-from` patch,
- * and travels as that patch only when it is smaller than the file compressed on its own. Patches
+ * and travels as that patch only when it is smaller than the file compressed on its own and than
+ * its share of the whole changed files compressed together (keepSmallestMix). Patches
  * are ordinary tar members under `<top>/.compat-delta/`, described in the manifest.
  */
-import { closeSync, lstatSync, openSync, writeSync } from "node:fs";
+import { closeSync, createReadStream, lstatSync, openSync, writeSync } from "node:fs";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { type DeltaPlan, MIN_PATCH_BYTES, PATCH_DIR, planDelta, versionlessPath 
 import { type ContentSink, type EntryIndex, indexArtifact, indexTree } from "./entry-index.js";
 import type { ArtifactManifest, DeltaPatch } from "./manifest.js";
 import { parseArtifactName } from "./name.js";
+import { spawnStreaming, writeWithBackpressure } from "./process.js";
 import type { TarWriter } from "./tar-writer.js";
 
 /** Base content up to this size is held in memory until its digest says whether it changed. */
@@ -117,6 +119,45 @@ async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Pr
 interface MadePatch {
   patch: DeltaPatch;
   file: string;
+  /** The new file, its patch's bytes, and the patch's share of the file compressed on its own. */
+  abs: string;
+  bytes: number;
+  ratio: number;
+}
+
+/** Bytes of `files` compressed one after the other as the delta's own stream is (zstd -3 -T0). */
+async function solidSize(files: string[]): Promise<number> {
+  if (files.length === 0) return 0;
+  const zstd = spawnStreaming("zstd", ["-q", "-3", "-T0", "-c"]);
+  let bytes = 0;
+  zstd.stdout.on("data", (c: Buffer) => {
+    bytes += c.length;
+  });
+  const feeding = (async () => {
+    for (const f of files)
+      for await (const chunk of createReadStream(f) as AsyncIterable<Buffer>)
+        await writeWithBackpressure(zstd.stdin, chunk);
+    zstd.stdin.end();
+  })();
+  await Promise.all([feeding, zstd.done]);
+  return bytes;
+}
+
+/**
+ * Which patches to keep: the per-file choice compares a patch with its file compressed alone, but
+ * in the delta's stream whole files also compress against each other (a package's binaries share
+ * code). So the patched set is tried whole as well, in part (the weaker patches) and in full, and
+ * the smallest mix wins.
+ */
+async function keepSmallestMix(made: MadePatch[]): Promise<MadePatch[]> {
+  let best = { cost: Number.POSITIVE_INFINITY, keep: made };
+  for (const threshold of [Number.POSITIVE_INFINITY, 0.6, 0.3, 0]) {
+    const keep = made.filter((m) => m.ratio < threshold);
+    const whole = made.filter((m) => m.ratio >= threshold);
+    const cost = keep.reduce((s, m) => s + m.bytes, 0) + (await solidSize(whole.map((m) => m.abs)));
+    if (cost < best.cost) best = { cost, keep };
+  }
+  return best.keep;
 }
 
 /** Patch every candidate whose base was kept; keep the patches smaller than the file alone. */
@@ -154,6 +195,9 @@ async function makePatches(
     const st = lstatSync(abs);
     made[i] = {
       file,
+      abs,
+      bytes: patchBytes,
+      ratio: patchBytes / wholeBytes,
       patch: {
         path: c.path,
         from: c.from,
@@ -168,7 +212,7 @@ async function makePatches(
       },
     };
   });
-  const patches = made.filter((m): m is MadePatch => m !== undefined);
+  const patches = await keepSmallestMix(made.filter((m): m is MadePatch => m !== undefined));
   patches.forEach((m, i) => {
     m.patch.member = `${PATCH_DIR}/${String(i + 1).padStart(6, "0")}`;
   });
