@@ -6,8 +6,6 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { InputError } from "../errors.js";
-import { loadSpec } from "../spec/load.js";
-import { localPrefix, pickArch, repositoryRoot, resolveLayer } from "../spec/resolve.js";
 import { ARCHES, type Arch } from "../spec/schema.js";
 import { readBuildRecord } from "./build-record.js";
 
@@ -39,6 +37,9 @@ export async function resolveLayerSource(target: string, opts: LayerSourceOption
     });
   }
   if (!isDir) {
+    // the spec's reader (YAML) is loaded only for a spec: packing a prefix does not pay for it
+    const { loadSpec } = await import("../spec/load.js");
+    const { localPrefix, pickArch, repositoryRoot, resolveLayer } = await import("../spec/resolve.js");
     const { spec, hash } = await loadSpec(target);
     const layer = resolveLayer(spec, pickArch(spec, opts.arch));
     return {

@@ -1,10 +1,15 @@
 /**
- * Packing a layer into an artifact: the tree is walked in one fixed order, written as a tar
+ * Packing a layer into an artifact: the tree is taken in one fixed order, written as a tar
  * stream with fixed owner and mtimes clamped to the build time, compressed on all cores by zstd
  * (or pigz) and hashed on the way to disk. The artifact appears under its final name only when it
  * is complete; its manifest (and signature) beside it.
+ *
+ * A full artifact's stream is written by GNU tar (packTo; tar-gnu.ts says why, and what the stream
+ * guarantees); a delta's by our own writer (writeLayerTar), which can also write members that are
+ * not files of the tree.
  */
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { type FileHandle, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Writable } from "node:stream";
@@ -28,6 +33,15 @@ import {
 import { type StreamingProcess, spawnStreaming } from "./process.js";
 import { endWritable } from "./read.js";
 import { signBytes } from "./sign.js";
+import {
+  GNU_TAR_ENV,
+  gnuTarArgs,
+  type ListedMember,
+  listTree,
+  memberList,
+  parseListingLine,
+  totalBytes,
+} from "./tar-gnu.js";
 import { TarWriter } from "./tar-writer.js";
 import { walkTree } from "./tree.js";
 
@@ -240,6 +254,142 @@ export async function compressTo(
   }
 }
 
+/**
+ * Pack `members` of the tree at `prefix` into `path` (atomically): GNU tar writes the stream into a
+ * FIFO, the compressor reads it (on all cores) and writes the file, and we hash the file as it
+ * grows (the bytes are still in the page cache; nothing passes through a pipe to us, and one
+ * buffer is reused). tar's listing gives the manifest's counts and setuid members.
+ */
+export async function packTo(
+  path: string,
+  compression: Compression,
+  stream: { prefix: string; topDir: string; epoch: number; members: readonly ListedMember[] },
+  onProgress?: (members: number, bytes: number) => void,
+): Promise<{ summary: TarStreamSummary; sha256: string; size: number }> {
+  const base = join(dirname(path), `.${basename(path)}`);
+  const tmp = `${base}.partial-${process.pid}`;
+  const fifo = `${base}.fifo-${process.pid}`;
+  const comp = compressorFor(compression);
+  await requireTool("tar");
+  await requireTool(comp.cmd);
+  await run("mkfifo", ["-m", "600", fifo]);
+  const out = openSync(tmp, "w", 0o644);
+  const hashing = new GrowingFileHash(tmp);
+  const catchUp = setInterval(() => hashing.catchUp(), 20);
+  let compressor: StreamingProcess | undefined;
+  let tar: StreamingProcess | undefined;
+  try {
+    compressor = spawnStreaming(comp.cmd, [...comp.args, fifo], { stdoutFd: out });
+    tar = spawnStreaming("tar", gnuTarArgs(stream.prefix, stream.topDir, stream.epoch, fifo), {
+      env: { ...process.env, ...GNU_TAR_ENV },
+    });
+    // Each opens the FIFO and would wait forever for the other: one that fails stops the other.
+    const [c, t] = [compressor, tar];
+    c.done.catch(() => t.kill("SIGKILL"));
+    t.done.catch(() => c.kill("SIGKILL"));
+    tar.stdin.end(memberList(stream.members));
+    const [summary] = await Promise.all([
+      readListing(tar, stream.members, onProgress),
+      tar.done,
+      compressor.done,
+    ]);
+    const problem =
+      summary.members !== stream.members.length
+        ? `tar archived ${summary.members} of the ${stream.members.length} members it was given`
+        : totalBytes(tar.stderrTail()) === undefined
+          ? "tar did not say how many bytes it wrote (--totals)"
+          : undefined;
+    if (problem)
+      throw new ToolError(problem, { command: tar.printable, exitStatus: 0, stderrTail: tar.stderrTail() });
+    clearInterval(catchUp);
+    const { sha256, size } = hashing.finish();
+    closeSync(out);
+    await rename(tmp, path);
+    return { summary: { ...summary, tarBytes: totalBytes(tar.stderrTail())! }, sha256, size };
+  } catch (e) {
+    tar?.kill("SIGKILL");
+    compressor?.kill("SIGKILL");
+    closeSync(out);
+    await rm(tmp, { force: true });
+    throw e;
+  } finally {
+    clearInterval(catchUp);
+    hashing.close();
+    await rm(fifo, { force: true });
+  }
+}
+
+/** sha256 of a file that another process is still appending to, read as it grows. */
+class GrowingFileHash {
+  private readonly fd: number;
+  private readonly hash = createHash("sha256");
+  private readonly buffer = Buffer.allocUnsafe(1 << 20);
+  private size = 0;
+  private closed = false;
+
+  constructor(path: string) {
+    this.fd = openSync(path, "r");
+  }
+
+  /** Hash what has been written since the last call. */
+  catchUp(): void {
+    for (;;) {
+      const n = readSync(this.fd, this.buffer, 0, this.buffer.length, this.size);
+      if (n === 0) return;
+      this.hash.update(this.buffer.subarray(0, n));
+      this.size += n;
+    }
+  }
+
+  /** Once the writer is done: the digest of the whole file. */
+  finish(): { sha256: string; size: number } {
+    this.catchUp();
+    return { sha256: this.hash.digest("hex"), size: this.size };
+  }
+
+  close(): void {
+    if (!this.closed) closeSync(this.fd);
+    this.closed = true;
+  }
+}
+
+/** Read tar's listing (one line per member, in the order given) into the stream's summary. */
+async function readListing(
+  tar: StreamingProcess,
+  members: readonly ListedMember[],
+  onProgress?: (members: number, bytes: number) => void,
+): Promise<Omit<TarStreamSummary, "tarBytes">> {
+  let count = 0;
+  let files = 0;
+  let contentBytes = 0;
+  const setuid: string[] = [];
+  const fail = (message: string) =>
+    new ToolError(message, { command: tar.printable, exitStatus: null, stderrTail: tar.stderrTail() });
+  const take = (line: string) => {
+    const l = parseListingLine(line);
+    if (!l) throw fail(`tar printed a listing line compat cannot read: ${line.slice(0, 200)}`);
+    const member = members[count];
+    if (!member) throw fail(`tar archived more members than the ${members.length} it was given`);
+    const rel = member.rel;
+    if (l.type === "-" || l.type === "h") files++;
+    if (l.type === "-") contentBytes += l.size;
+    else if (!"hdl".includes(l.type))
+      throw new InputError(`${rel}: became a device, fifo or socket node while the layer was being packed`);
+    if (l.setuidOrSetgid && !l.directorySetgid) setuid.push(rel);
+    count++;
+    if (onProgress && count % 2000 === 0) onProgress(count, contentBytes);
+  };
+  let carry = "";
+  tar.stdout.setEncoding("utf8");
+  for await (const chunk of tar.stdout as AsyncIterable<string>) {
+    const lines = (carry + chunk).split("\n");
+    carry = lines.pop()!;
+    for (const line of lines) take(line);
+  }
+  if (carry) take(carry);
+  return { members: count, files, contentBytes, setuid };
+}
+
 export async function packLayer(opts: PackOptions): Promise<PackResult> {
   const started = Date.now();
   if (!existsSync(opts.prefix))
@@ -269,21 +419,41 @@ export async function packLayer(opts: PackOptions): Promise<PackResult> {
   const name = artifactFileName(identity);
   const topDir = topDirOf(identity);
   const artifact = join(opts.outDir, name);
-  const installed = await readInstalledPackages(opts.prefix).catch(async (e: unknown) => {
-    await prepared?.cleanup();
-    throw e;
-  });
-  const { summary, sha256, size } = await compressTo(artifact, compression, (stdin) =>
-    writeLayerTar(
-      opts.prefix,
-      topDir,
-      epoch,
-      stdin,
-      prepared?.include,
+  let installed: Awaited<ReturnType<typeof readInstalledPackages>>;
+  let packed: Awaited<ReturnType<typeof packTo>>;
+  if (prepared) {
+    installed = await readInstalledPackages(opts.prefix).catch(async (e: unknown) => {
+      await prepared.cleanup();
+      throw e;
+    });
+    packed = await compressTo(artifact, compression, (stdin) =>
+      writeLayerTar(
+        opts.prefix,
+        topDir,
+        epoch,
+        stdin,
+        prepared.include,
+        opts.onProgress,
+        prepared.appendPatches,
+      ),
+    ).finally(() => prepared.cleanup());
+  } else {
+    const members = listTree(opts.prefix);
+    const packing = packTo(
+      artifact,
+      compression,
+      { prefix: opts.prefix, topDir, epoch, members },
       opts.onProgress,
-      prepared?.appendPatches,
-    ),
-  ).finally(() => prepared?.cleanup());
+    );
+    packing.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+    // read while tar and the compressor work (a failure of the pack is reported first)
+    installed = await readInstalledPackages(opts.prefix).catch(async (e: unknown) => {
+      await packing;
+      throw e;
+    });
+    packed = await packing;
+  }
+  const { summary, sha256, size } = packed;
   const manifest: ArtifactManifest = {
     format: MANIFEST_FORMAT,
     artifact: name,

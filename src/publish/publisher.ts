@@ -10,6 +10,7 @@ import { readManifest } from "../artifacts/manifest.js";
 import { manifestPathFor } from "../artifacts/name.js";
 import { type StreamingProcess, writeWithBackpressure } from "../artifacts/process.js";
 import type { Violation } from "../artifacts/rules.js";
+import { RECORD_BYTES } from "../artifacts/tar-gnu.js";
 import { BLOCK } from "../artifacts/tar-header.js";
 import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
 import { InputError, ValidationError } from "../errors.js";
@@ -139,16 +140,17 @@ export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> 
 }
 
 /**
- * Passes a stream through to `target` but holds back its last bytes (the end-of-archive blocks)
- * until `release()`: an extractor that has not seen them has not seen a complete archive, so a
- * verification that fails at the very end (sha256) still stops it from taking what it got.
+ * Passes a stream through to `target` but holds back its last bytes (the end-of-archive blocks,
+ * and the zero padding of the last record that GNU tar writes after them) until `release()`: an
+ * extractor that has not seen them has not seen a complete archive, so a verification that fails
+ * at the very end (sha256) still stops it from taking what it got.
  */
 export class HoldBack extends Writable {
   private tail: Buffer = Buffer.alloc(0);
 
   constructor(
     private readonly target: Writable,
-    private readonly keep = 2 * BLOCK,
+    private readonly keep = 2 * BLOCK + RECORD_BYTES,
   ) {
     super();
   }

@@ -4,9 +4,19 @@
  * deltas and diffs.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { diffLayers, loadSide } from "../../src/artifacts/diff.js";
 import { readManifest } from "../../src/artifacts/manifest.js";
@@ -131,6 +141,59 @@ describe("pack", () => {
     expect(d.files?.added).toEqual(["usr/lib/libpython3.11.so"]);
     expect(d.files?.removed).toEqual(["etc/hosts.compat"]);
     expect(d.files?.changed).toEqual(["var/lib/dpkg/status"]);
+  });
+
+  it("keeps setuid/setgid bits and reports them, so that verify refuses them unless allow-listed", async () => {
+    const p = join(work, "setuid-layer/versions", TOP_DIR);
+    makeLayerTree(p, { files: 3, bigFileMiB: 0 });
+    chmodSync(join(p, "usr/bin/tool"), 0o4755); // hard-linked as usr/bin/tool-hardlink
+    mkdirSync(join(p, "var/shared"));
+    chmodSync(join(p, "var/shared"), 0o2775); // setgid directory: inherited group, allowed
+    const r = await packLayer({
+      ...LAYER,
+      prefix: p,
+      outDir: join(work, "setuid-out"),
+      epoch: 1_750_000_000,
+    });
+    // the hard link carries the mode too (as verify reads it from its header)
+    expect(r.manifest.setuid).toEqual(["usr/bin/tool", "usr/bin/tool-hardlink"]);
+    const listing = execFileSync("tar", ["-tvf", r.artifact], { encoding: "utf8" });
+    expect(listing).toMatch(/^-rwsr-xr-x .*\/usr\/bin\/tool$/m);
+    expect(listing).toMatch(/^drwxrwsr-x .*\/var\/shared\/$/m);
+    expect((await verifyArtifact(r.artifact)).violations.map((v) => v.rule)).toEqual(["setuid", "setuid"]);
+    const allowSetuid = ["usr/bin/tool", "usr/bin/tool-hardlink"];
+    expect((await verifyArtifact(r.artifact, { allowSetuid })).ok).toBe(true);
+  });
+
+  it("writes names beyond ustar's fields, in UTF-8, as pax records verify accepts", async () => {
+    const p = join(work, "names-layer/versions", TOP_DIR);
+    makeLayerTree(p, { files: 3, bigFileMiB: 0 });
+    const long = `usr/share/${"é".repeat(60)}/${"ü".repeat(60)}/${"ñ".repeat(40)}.txt`;
+    mkdirSync(dirname(join(p, long)), { recursive: true });
+    writeFileSync(join(p, long), "non-ASCII path beyond 256 bytes\n");
+    const r = await packLayer({ ...LAYER, prefix: p, outDir: join(work, "names-out"), epoch: 1_750_000_000 });
+    expect((await verifyArtifact(r.artifact)).violations).toEqual([]);
+    const names = execFileSync("tar", ["-tf", r.artifact], { encoding: "utf8" }).split("\n");
+    expect(names).toContain(`${TOP_DIR}/${long}`);
+  });
+
+  it("refuses names that are not UTF-8 and sockets, before writing anything", async () => {
+    const p = join(work, "bad-names/versions", TOP_DIR);
+    makeLayerTree(p, { files: 3, bigFileMiB: 0 });
+    writeFileSync(Buffer.concat([Buffer.from(`${p}/etc/caf`), Buffer.from([0xe9])]), "latin-1 name\n");
+    const out = join(work, "bad-names-out");
+    await expect(packLayer({ ...LAYER, prefix: p, outDir: out, epoch: 1 })).rejects.toThrow(
+      /not valid UTF-8/,
+    );
+    rmSync(Buffer.concat([Buffer.from(`${p}/etc/caf`), Buffer.from([0xe9])]));
+    const server = createServer().listen(join(p, "etc/socket"));
+    await new Promise((resolveListen) => server.once("listening", resolveListen));
+    try {
+      await expect(packLayer({ ...LAYER, prefix: p, outDir: out, epoch: 1 })).rejects.toThrow(/socket/);
+    } finally {
+      server.close();
+    }
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it("refuses device nodes and fifos before writing anything", async () => {
