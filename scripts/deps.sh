@@ -47,3 +47,8 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" || ! -x dist/cli/bin.js ]]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
+# A checkout updated since the last build (git pull) runs what it has, not an older dist/.
+if [[ -n $(find src package.json tsconfig.json tsconfig.build.json -newer dist/cli/bin.js -print -quit) ]]; then
+  echo "building compat (npm run build)" >&2
+  npm run build --silent
+fi

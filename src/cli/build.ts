@@ -1,7 +1,7 @@
 /**
  * `compat build SPEC [--arch A] [--root DIR] [--resume RUN] [--dry-run] [--json]`: build one layer.
  */
-import { relative } from "node:path";
+import { dirname, relative } from "node:path";
 import type { Command } from "commander";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
@@ -55,7 +55,7 @@ export function register(program: Command): void {
         else {
           process.stdout.write(renderPlanText(p.layerPlan as LayerPlan));
           process.stdout.write(
-            `\n${style.bold("Where")}\n  layer goes to   ${shown(p.target)}\n  built aside in  ${shown(p.target.replace(/[^/]+$/, ""))}.build-<run id>/\n  run record in   ${shown(opts.runsDir ?? DEFAULT_RUNS_DIR)}/<run id>/\n`,
+            `\n${style.bold("Where")}\n  layer goes to   ${shown(p.target)}\n  built aside in  ${shown(dirname(p.target))}/.build-<run id>/\n  run record in   ${shown(opts.runsDir ?? DEFAULT_RUNS_DIR)}/<run id>/\n`,
           );
         }
         return;
