@@ -14,10 +14,13 @@ export const RULES = {
   "special-file": "no device, fifo or socket nodes",
   setuid: "no setuid/setgid bits unless allow-listed",
   "unknown-type": "members are directories, regular files, symlinks or hard links",
-  "unsupported-header": "pax headers carry only path, linkpath, size, times and owner records",
+  "unsupported-header":
+    "headers are plain ustar and pax: pax records only path, linkpath, size, times and owner; no pax global or GNU long-name headers; no data on members that have none",
   "duplicate-member": "each member name appears once",
   "cvmfscatalog-not-regular":
     "a .cvmfscatalog member is a regular file (cvmfs_server ingest panics otherwise)",
+  "data-after-end":
+    "nothing but zeros follows the end-of-archive block (GNU tar stops there, other readers go on)",
   "truncated-stream": "the compressed stream and the tar archive are complete",
   "corrupt-stream": "the compressed stream and every tar header are intact",
   "compression-mismatch": "the data is compressed as the file name says",

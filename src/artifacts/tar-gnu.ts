@@ -12,7 +12,7 @@
  * - the same tree gives the same bytes: members in one fixed order (each directory's entries in
  *   byte order of their names, depth first; Node gives tar the list, so tar's own sort does not
  *   matter), owner root:root (0/0), mtimes clamped to the build time and whole seconds (no pax
- *   mtime, atime or ctime records), pax extended headers named without a process id, the C.UTF-8
+ *   mtime, atime or ctime records), pax extended headers named `<top dir>/PaxHeaders/<name>` (no process id), the C.UTF-8
  *   locale (UTF-8 pax names, never `hdrcharset`);
  * - every member is the top dir or below it: names are `./rel` renamed to `<top dir>/rel` (hard
  *   link targets too, symlink targets never); nothing is followed out of the tree;
@@ -123,7 +123,8 @@ export function gnuTarArgs(prefix: string, topDir: string, epoch: number, archiv
     "--group=root:0",
     `--mtime=@${epoch}`,
     "--clamp-mtime",
-    "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime,delete=mtime",
+    // a pax header is named inside the top dir too (`%d` would be the name before the transform)
+    `--pax-option=exthdr.name=${topDir.replace(/[%,]/g, "_")}/PaxHeaders/%f,delete=atime,delete=ctime,delete=mtime`,
     `--transform=s,^\\.,${replacement},rhS`,
     "--no-recursion",
     "--null",

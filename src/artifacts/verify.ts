@@ -9,6 +9,7 @@ import { basename } from "node:path";
 import type { Writable } from "node:stream";
 import { extract, type Header } from "tar-stream";
 import { DeltaPatchCheck } from "./delta-verify.js";
+import { TarHeaderScan } from "./header-scan.js";
 import type { ArtifactManifest } from "./manifest.js";
 import { readManifest } from "./manifest.js";
 import {
@@ -227,7 +228,9 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
       return opts.onMember?.(h, content);
     },
   );
-  const consumers: Writable[] = [verifier.writable];
+  // tar -x reads what verify approves: a second reading of the raw headers refuses what two tar
+  // readers would read differently (header-scan.ts)
+  const consumers: Writable[] = [verifier.writable, new TarHeaderScan((x) => v.add(x))];
   if (opts.tee) consumers.push(opts.tee);
   try {
     const result = await streamArtifact(artifactPath, identity.compression, consumers);

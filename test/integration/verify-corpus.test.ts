@@ -176,7 +176,138 @@ const deltaCase =
       },
     );
 
+/** pax records (`<length> <key>=<value>\n`, the length counting itself). */
+function paxRecords(records: Record<string, string>): string {
+  return Object.entries(records)
+    .map(([k, v]) => {
+      const body = ` ${k}=${v}\n`;
+      let n = Buffer.byteLength(body);
+      while (String(n + String(n).length).length !== String(n).length) n++;
+      return `${n + String(n).length}${body}`;
+    })
+    .join("");
+}
+
+/** A tar archive with the header of member `index` changed by `edit` (its checksum made right again). */
+async function editedTar(entries: Entry[], index: number, edit: (header: Buffer) => void): Promise<Buffer> {
+  const tar = Buffer.from(await tarOf(entries));
+  let at = 0;
+  for (let i = 0; i < index; i++) {
+    const size = Number.parseInt(
+      tar
+        .subarray(at + 124, at + 136)
+        .toString("latin1")
+        .replace(/\0.*$/, ""),
+      8,
+    );
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  const header = tar.subarray(at, at + 512);
+  edit(header);
+  header.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
+  return tar;
+}
+
 const cases: Case[] = [
+  {
+    rule: "unsupported-header",
+    title: "a pax global header whose path GNU tar would give to the next member (it lands in another layer)",
+    member: "pax_global_header",
+    make: async (dir) =>
+      makeArtifact(
+        dir,
+        NAME,
+        compress(
+          await editedTar(
+            base([
+              {
+                name: "pax_global_header",
+                content: paxRecords({ path: "2024.01/compat/linux/x86_64/etc/injected" }),
+              },
+              { name: `${TOP_DIR}/etc/x`, content: "x\n" },
+            ]),
+            3,
+            (h) => {
+              h[156] = 0x67; // g
+            },
+          ),
+          "zstd",
+        ),
+      ),
+  },
+  {
+    rule: "unsupported-header",
+    title: "a GNU long-name header (artifacts are pax)",
+    member: "././@LongLink",
+    make: async (dir) =>
+      makeArtifact(
+        dir,
+        NAME,
+        compress(
+          await editedTar(
+            base([
+              { name: "././@LongLink", content: `${TOP_DIR}/etc/long\0` },
+              { name: `${TOP_DIR}/etc/short`, content: "x\n" },
+            ]),
+            3,
+            (h) => {
+              h[156] = 0x4c; // L
+            },
+          ),
+          "zstd",
+        ),
+      ),
+  },
+  {
+    rule: "unsupported-header",
+    title: "a directory with data (GNU tar reads the data as the next header, tar-stream skips it)",
+    member: `${TOP_DIR}/var`,
+    make: async (dir) =>
+      makeArtifact(
+        dir,
+        NAME,
+        compress(
+          await editedTar(base([{ name: `${TOP_DIR}/var`, content: "0".repeat(1024) }]), 3, (h) => {
+            h[156] = 0x35; // 5
+          }),
+          "zstd",
+        ),
+      ),
+  },
+  {
+    rule: "data-after-end",
+    title: "members after the end-of-archive blocks (GNU tar stops there, other readers go on)",
+    make: async (dir) =>
+      makeArtifact(
+        dir,
+        NAME,
+        compress(
+          Buffer.concat([
+            await tarOf(base([])),
+            await tarOf([{ name: `${TOP_DIR}/etc/hidden`, content: "after the end\n" }]),
+          ]),
+          "zstd",
+        ),
+      ),
+  },
+  {
+    rule: "non-normalised-name",
+    title: "a member name that is not UTF-8",
+    make: async (dir) =>
+      makeArtifact(
+        dir,
+        NAME,
+        compress(
+          await editedTar(base([{ name: `${TOP_DIR}/etc/caf_`, content: "x\n" }]), 3, (h) => {
+            h[h.indexOf(0x5f)] = 0xe9; // `_` → a Latin-1 é
+          }),
+          "zstd",
+        ),
+      ),
+  },
   {
     rule: "outside-top-dir",
     title: "a member beside the layer, in another part of the repository",

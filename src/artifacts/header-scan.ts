@@ -1,0 +1,209 @@
+/**
+ * A second, independent reading of a tar stream's raw headers, for what the member-level reader
+ * (tar-stream) and the extractor (GNU tar) would read differently. Verification must approve
+ * exactly what `tar -x` will write, so anything on which two readers can disagree is refused:
+ *
+ * - a pax global header (`g`): GNU tar applies its `path` to every later member without a header
+ *   of its own; tar-stream only merges it into later pax headers. A global `path` puts a member
+ *   into another layer while verify sees an innocent name;
+ * - GNU long-name headers (`L`, `K`): compat writes pax; how they combine with pax records
+ *   differs between readers;
+ * - data on a member that has none (directory, link, device): GNU tar does not skip a
+ *   directory's data, tar-stream does, so the two lose step and see different members after it;
+ * - names that are not UTF-8 (tar-stream decodes them with U+FFFD, GNU tar uses the bytes);
+ * - anything but zeros after the end of the archive: GNU tar stops at the first zero block,
+ *   tar-stream reads on.
+ *
+ * Pure bookkeeping over the bytes (no decompression, no allocation per member beyond a pax
+ * header's records); it runs beside the member verifier on the same stream.
+ */
+import { isUtf8 } from "node:buffer";
+import { Writable } from "node:stream";
+import type { Violation } from "./rules.js";
+import { BLOCK } from "./tar-header.js";
+
+/** A pax header's records are read whole; one this large is not a header compat writes. */
+const MAX_PAX_HEADER = 1 << 20;
+
+const TYPE_FILE = new Set(["0", "\0", "7"]);
+const TYPE_NO_DATA = new Set(["1", "2", "3", "4", "5", "6"]);
+
+const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+
+/** The size field: octal text, or base-256 when its first byte has the high bit set. */
+function headerSize(block: Buffer): number {
+  const field = block.subarray(124, 136);
+  if (field[0]! & 0x80) {
+    let n = field[0]! & 0x7f;
+    for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
+    return n;
+  }
+  const text = field
+    .toString("latin1")
+    .replace(/[\0 ]+$/g, "")
+    .trim();
+  return text === "" ? 0 : Number.parseInt(text, 8);
+}
+
+/** A NUL-terminated field's bytes. */
+function field(block: Buffer, offset: number, length: number): Buffer {
+  const f = block.subarray(offset, offset + length);
+  const end = f.indexOf(0);
+  return end === -1 ? f : f.subarray(0, end);
+}
+
+/** What a pax header's records tell about the next member. */
+interface PaxInfo {
+  size?: number;
+  path: boolean;
+  linkpath: boolean;
+  utf8: boolean;
+}
+
+function paxInfo(data: Buffer): PaxInfo {
+  const info: PaxInfo = { path: false, linkpath: false, utf8: isUtf8(data) };
+  let at = 0;
+  while (at < data.length) {
+    const space = data.indexOf(0x20, at);
+    if (space === -1) break;
+    const length = Number(data.subarray(at, space).toString("latin1"));
+    if (!Number.isInteger(length) || length <= 0) break;
+    const record = data.subarray(space + 1, at + length - 1).toString("utf8");
+    if (record.startsWith("size=")) info.size = Number(record.slice(5));
+    else if (record.startsWith("path=")) info.path = true;
+    else if (record.startsWith("linkpath=")) info.linkpath = true;
+    at += length;
+  }
+  return info;
+}
+
+export class TarHeaderScan extends Writable {
+  private offset = 0;
+  private header = Buffer.alloc(0);
+  /** Bytes of member data still to pass over. */
+  private skip = 0;
+  /** The current pax header's data, while it is read. */
+  private pax: Buffer[] | undefined;
+  private paxBytes = 0;
+  private paxDataSize = 0;
+  /** What the last pax header said about the next member. */
+  private nextPax: PaxInfo | undefined;
+  private headerAt = 0;
+  private ended = false;
+  private afterEndReported = false;
+
+  constructor(private readonly report: (v: Violation) => void) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.scan(chunk);
+    callback();
+  }
+
+  private scan(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.ended) {
+        this.afterEnd(chunk.subarray(i));
+        this.offset += chunk.length - i;
+        return;
+      }
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - i);
+        if (this.pax) {
+          const wanted = Math.max(0, Math.min(n, this.paxDataSize - this.paxBytes));
+          if (wanted > 0) this.pax.push(chunk.subarray(i, i + wanted));
+          this.paxBytes += wanted;
+        }
+        this.skip -= n;
+        i += n;
+        this.offset += n;
+        if (this.skip === 0 && this.pax) {
+          this.nextPax = paxInfo(Buffer.concat(this.pax));
+          this.pax = undefined;
+          if (!this.nextPax.utf8)
+            this.report({
+              rule: "non-normalised-name",
+              message: `the pax header before byte ${this.offset}: records that are not valid UTF-8`,
+            });
+        }
+        continue;
+      }
+      const n = Math.min(BLOCK - this.header.length, chunk.length - i);
+      if (this.header.length === 0) this.headerAt = this.offset;
+      this.header = Buffer.concat([this.header, chunk.subarray(i, i + n)]);
+      i += n;
+      this.offset += n;
+      if (this.header.length === BLOCK) {
+        const block = this.header;
+        this.header = Buffer.alloc(0);
+        this.onHeader(block);
+      }
+    }
+  }
+
+  private onHeader(block: Buffer): void {
+    if (block.every((b) => b === 0)) {
+      this.ended = true;
+      return;
+    }
+    const type = String.fromCharCode(block[156]!);
+    const name = field(block, 0, 100);
+    const where = `the header at byte ${this.headerAt}${name.length ? ` (${name.toString("utf8")})` : ""}`;
+    const refuse = (message: string) =>
+      this.report({ rule: "unsupported-header", member: name.toString("utf8") || undefined, message });
+    let size = headerSize(block);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      this.report({ rule: "corrupt-stream", message: `${where} has an unreadable size field` });
+      size = 0;
+    }
+    // The ustar name fields of a pax header, and those a pax record replaces, are only fallbacks
+    // (GNU tar cuts them at 100 bytes, even inside a UTF-8 sequence).
+    const pax = this.nextPax;
+    const fields = [
+      ["name", 0, 100, type !== "x" && !pax?.path],
+      ["link name", 157, 100, type !== "x" && !pax?.linkpath],
+      ["name prefix", 345, 155, type !== "x" && !pax?.path],
+    ] as const;
+    for (const [what, offset, length, used] of fields)
+      if (used && !isUtf8(field(block, offset, length)))
+        this.report({
+          rule: "non-normalised-name",
+          message: `${where}: a ${what} that is not valid UTF-8 (readers decode it differently)`,
+        });
+
+    if (type === "x") {
+      if (size > MAX_PAX_HEADER) refuse(`${where}: a pax header of ${size} bytes`);
+      else {
+        this.pax = [];
+        this.paxBytes = 0;
+        this.paxDataSize = size;
+      }
+      this.skip = padded(size);
+      return;
+    }
+    if (type === "g") refuse(`${where}: a pax global header (GNU tar applies it to every later member)`);
+    else if (type === "L" || type === "K")
+      refuse(`${where}: a GNU long ${type === "L" ? "name" : "link"} header (artifacts are pax)`);
+    else if (TYPE_NO_DATA.has(type) && size !== 0)
+      refuse(`${where}: ${size} bytes of data on a member of type ${type}, which has none`);
+    else if (TYPE_FILE.has(type) && name.at(-1) === 0x2f)
+      refuse(`${where}: a file member whose name ends in / (old readers take it for a directory)`);
+    if (TYPE_FILE.has(type) && pax?.size !== undefined) size = pax.size;
+    this.nextPax = undefined;
+    // Types the member rules refuse anyway (sparse, volume …) are passed over by their size field.
+    this.skip = TYPE_NO_DATA.has(type) ? 0 : padded(size);
+  }
+
+  private afterEnd(rest: Buffer): void {
+    if (this.afterEndReported) return;
+    const at = rest.findIndex((b) => b !== 0);
+    if (at === -1) return;
+    this.afterEndReported = true;
+    this.report({
+      rule: "data-after-end",
+      message: `data at byte ${this.offset + at}, after the end-of-archive block: GNU tar stops at the end, other readers go on`,
+    });
+  }
+}
