@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseLdSoHelp } from "./loader.js";
 import { parseLeaving } from "./shell.js";
-import { normaliseLocale } from "./suite/shell-checks.js";
+import { normaliseLocale } from "./suite/locale-utf8.js";
 
 describe("parseLeaving", () => {
   it("reads the status from Gentoo's line and from the debian flavor's, and removes the line", () => {

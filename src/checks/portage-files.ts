@@ -79,6 +79,9 @@ export function gitHead(fs: LayerFs, repoDir: string): { commit?: string; ref?: 
   return { ref, problem: `HEAD points at ${ref}, which does not exist` };
 }
 
+/** The vardb directory (never the prefix itself, which readVardb would take for one when var/db/pkg is missing). */
+export const vardbDir = (localPrefix: string) => posix.join(localPrefix, "var/db/pkg");
+
 export const TRUSTED_DIRS_ENV_PATH = `etc/portage/env/${TRUSTED_DIRS_ENV_FILE}`;
 
 /** The dirs of `EXTRA_EMAKE="user-defined-trusted-dirs=a:b"` (an env file or the vardb's EXTRA_EMAKE), in order. */

@@ -1,25 +1,31 @@
 /**
  * Every check of the suite, in report order: first the entry point, then EESSI's fourteen
  * (adapted per flavor), then the checks no reference has. Adding a check means adding a module
- * under suite/ and one line here.
+ * under suite/ (one module per check, named by its id) and one line here.
  */
-import { elfInterpreter, elfLibraries } from "./suite/elf.js";
-import { setuidFiles, specialFiles, worldWritable } from "./suite/files.js";
-import { gentooRepoGit, glibcTrustedDirs, setDefined } from "./suite/gentoo.js";
+import { archspec } from "./suite/archspec.js";
+import { echo } from "./suite/echo.js";
+import { elfInterpreter } from "./suite/elf-interpreter.js";
+import { elfLibraries } from "./suite/elf-libraries.js";
+import { emerge } from "./suite/emerge.js";
+import { equery } from "./suite/equery.js";
+import { gentooRepoGit } from "./suite/gentoo-repo-git.js";
+import { glibcEnvFile } from "./suite/glibc-env-file.js";
+import { glibcTrustedDirs } from "./suite/glibc-trusted-dirs.js";
 import { hostSymlinks } from "./suite/host-symlinks.js";
-import { glibcEnvFile, reprodRecord, setInstalled } from "./suite/packages.js";
-import {
-  archspec,
-  echo,
-  emerge,
-  equery,
-  lmod,
-  pipCheck,
-  startprefix,
-  tools,
-  utf8Locale,
-} from "./suite/shell-checks.js";
-import { danglingSymlinks, variantSymlinks } from "./suite/symlinks.js";
+import { lmod } from "./suite/lmod.js";
+import { utf8Locale } from "./suite/locale-utf8.js";
+import { pipCheck } from "./suite/pip-check.js";
+import { reprodRecord } from "./suite/reprod-record.js";
+import { setDefined } from "./suite/set-defined.js";
+import { setInstalled } from "./suite/set-installed.js";
+import { setuidFiles } from "./suite/setuid.js";
+import { specialFiles } from "./suite/special-files.js";
+import { startprefix } from "./suite/startprefix.js";
+import { danglingSymlinks } from "./suite/symlinks.js";
+import { tools } from "./suite/tools.js";
+import { variantSymlinks } from "./suite/variant-symlinks.js";
+import { worldWritable } from "./suite/world-writable.js";
 import type { Check } from "./types.js";
 
 export const CHECKS: readonly Check[] = [

@@ -16,6 +16,7 @@ const make = (id: string, run: Check["run"], flavors: Check["flavors"] = ["debia
   title: `check ${id}`,
   proves: "something",
   flavors,
+  versions: "all",
   run,
 });
 
@@ -52,6 +53,26 @@ describe("runChecks", () => {
   it("is not ok when no check ran to a verdict (ReFrame reported success on zero tests)", async () => {
     const report = await runChecks(ctx(), { checks: [skipping, gentooOnly] });
     expect(report.summary).toMatchObject({ executed: 0, failed: 0, ok: false });
+  });
+
+  it("skips a check on layer versions it does not declare, with the reason", async () => {
+    const failingRun = async () => fail({ expected: "x", found: "y" });
+    const notOn2025 = { ...make("v1", failingRun), versions: { except: ["2025.06"] } };
+    const only2023 = { ...make("v2", failingRun), versions: { only: ["2023.06"] } };
+    const on2023 = { ...make("v3", failingRun), versions: { only: ["2023.06", "2025.06"] } };
+    const c = ctx(); // a 2025.06 layer
+    const report = await runChecks(c, { checks: [notOn2025, only2023, on2023] });
+    expect(report.results.map((r) => r.status)).toEqual(["skip", "skip", "fail"]);
+    expect(report.results[0]!.evidence.found).toBe(
+      "applies to layer versions all but 2025.06; this layer is 2025.06",
+    );
+    expect(report.results[1]!.evidence.found).toBe(
+      "applies to layer versions 2023.06; this layer is 2025.06",
+    );
+    const unknown = { ...c, target: { ...c.target, version: undefined } };
+    const u = await runChecks(unknown, { checks: [notOn2025, only2023] });
+    expect(u.results.map((r) => r.status)).toEqual(["fail", "skip"]);
+    expect(u.results[1]!.evidence.found).toContain("this layer is of an unknown version");
   });
 
   it("honours --only and --skip and names unknown ids with a suggestion", async () => {

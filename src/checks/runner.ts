@@ -8,6 +8,7 @@ import { log } from "../log.js";
 import { closest } from "../spec/load.js";
 import { CHECKS } from "./registry.js";
 import type { Check, CheckContext, CheckOutcome, CheckResult } from "./types.js";
+import { versionSkipReason } from "./versions.js";
 
 export interface RunChecksOptions {
   /** Run only these ids (replaces the spec's `checks.only`). */
@@ -144,6 +145,8 @@ async function runOne(
     return skipped(
       `applies to the ${check.flavors.join(" and ")} flavor only; this layer is ${ctx.target.flavor}`,
     );
+  const wrongVersion = versionSkipReason(check.versions, ctx.target.version);
+  if (wrongVersion) return skipped(wrongVersion);
   try {
     const reason = await check.skipReason?.(ctx);
     if (reason) return skipped(reason);

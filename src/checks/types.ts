@@ -10,6 +10,7 @@ import type { LoaderInfo } from "./loader.js";
 import type { PrefixShell } from "./shell.js";
 import type { LayerTarget } from "./target.js";
 import type { TreeIndex } from "./tree.js";
+import type { Versions } from "./versions.js";
 
 export type CheckStatus = "pass" | "fail" | "skip";
 
@@ -49,6 +50,8 @@ export interface Check {
   proves: string;
   /** Flavors the check applies to; on other flavors it is skipped with that reason. */
   flavors: readonly FlavorName[];
+  /** Layer versions the check applies to; on others it is skipped with that reason. */
+  versions: Versions;
   /** The EESSI ReFrame check this one replaces, when there is one (reference/compat-layer.md §7). */
   eessi?: string;
   /**
@@ -56,7 +59,7 @@ export interface Check {
    * tests do) before the final host links and the build record are made.
    */
   finishedOnly?: boolean;
-  /** A reason not to run on this layer (version, arch, missing configuration), or undefined. */
+  /** A reason not to run on this layer (arch, missing configuration, no shell), or undefined. */
   skipReason?(ctx: CheckContext): string | undefined | Promise<string | undefined>;
   run(ctx: CheckContext): Promise<CheckOutcome>;
 }

@@ -2,6 +2,7 @@
 import { CHECKS } from "../checks/registry.js";
 import { evidenceLines, oneLine } from "../checks/report.js";
 import type { CheckReport } from "../checks/runner.js";
+import { describeVersions } from "../checks/versions.js";
 import { printJson, renderTable, style } from "./output.js";
 
 const STATUS_TEXT = {
@@ -47,6 +48,7 @@ export function printCheckList(json: boolean): void {
         id: c.id,
         title: c.title,
         flavors: c.flavors,
+        versions: c.versions,
         eessi: c.eessi ?? null,
         proves: c.proves,
       })),
@@ -55,8 +57,8 @@ export function printCheckList(json: boolean): void {
   }
   process.stdout.write(
     `${renderTable(
-      ["check", "flavors", "EESSI", "what a pass proves"],
-      CHECKS.map((c) => [c.id, c.flavors.join(","), c.eessi ?? "", c.proves]),
+      ["check", "flavors", "versions", "EESSI", "what a pass proves"],
+      CHECKS.map((c) => [c.id, c.flavors.join(","), describeVersions(c.versions), c.eessi ?? "", c.proves]),
     )}\n`,
   );
 }

@@ -76,5 +76,10 @@ describe("compat check", () => {
     const ids = JSON.parse(r.stdout).map((c: { id: string }) => c.id);
     expect(ids).toContain("elf-libraries");
     expect(ids.length).toBeGreaterThanOrEqual(20);
+    const repo = JSON.parse(r.stdout).find((c: { id: string }) => c.id === "gentoo-repo-git");
+    expect(repo.versions).toEqual({ except: ["2021.03"] });
+    const table = compat("check", "--list");
+    expect(table.stdout).toMatch(/^check +flavors +versions +EESSI/);
+    expect(table.stdout).toMatch(/gentoo-repo-git +gentoo +all but 2021\.03 +GentooOverlayGitTest/);
   });
 });

@@ -6,7 +6,8 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { elfInterpreter, elfLibraries, libraryProblems } from "../../src/checks/suite/elf.js";
+import { elfInterpreter } from "../../src/checks/suite/elf-interpreter.js";
+import { elfLibraries, libraryProblems } from "../../src/checks/suite/elf-libraries.js";
 import { bareTarget, contextFor, tempDir } from "../helpers/prefix-layout.js";
 
 const isX86 = process.arch === "x64";

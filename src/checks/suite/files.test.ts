@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { bareTarget, contextFor, tempDir, writeLayout } from "../../../test/helpers/prefix-layout.js";
-import { setuidFiles, specialFiles, worldWritable } from "./files.js";
+import { setuidFiles } from "./setuid.js";
+import { specialFiles } from "./special-files.js";
+import { worldWritable } from "./world-writable.js";
 
 const isRoot = process.getuid?.() === 0;
 let cleanup = () => {};

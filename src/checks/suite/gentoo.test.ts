@@ -3,7 +3,8 @@ import { contextFor, specTarget, tempDir, writeLayout } from "../../../test/help
 import { renderTrustedDirsEnv } from "../../gentoo/config/portage-files.js";
 import { renderGentooReposConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
 import { trustedDirsFromExtraEmake } from "../portage-files.js";
-import { expectedTrustedDirs, findConsecutive, gentooRepoGit } from "./gentoo.js";
+import { gentooRepoGit } from "./gentoo-repo-git.js";
+import { expectedTrustedDirs, findConsecutive } from "./glibc-trusted-dirs.js";
 
 let cleanup = () => {};
 afterEach(() => cleanup());

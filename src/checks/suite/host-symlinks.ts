@@ -5,10 +5,11 @@
  * expression) the variant's default. The reference stripped the variant with a sed written for an
  * older format, so it could never pass on a finished 2026.06 layer (reference/compat-layer.md §7).
  */
-
 import type { HostLink } from "../../spec/resolve.js";
 import { parseVariant } from "../../spec/resolve.js";
+import { FLAVORS } from "../../spec/schema.js";
 import { type Check, capped, fail, pass, skip } from "../types.js";
+import { ALL_VERSIONS } from "../versions.js";
 
 /** The link texts that are right for a host link. */
 export function acceptedTargets(link: HostLink): string[] {
@@ -38,7 +39,8 @@ export const hostSymlinks: Check = {
   title: "Host files are linked as the spec says",
   proves:
     "each host link (passwd, group, hosts, resolv.conf …) is a symlink to the host path or to its CVMFS variant `$(VAR:-default)`, so the layer's glibc sees the client's users and name service",
-  flavors: ["gentoo", "debian"],
+  flavors: FLAVORS,
+  versions: ALL_VERSIONS,
   eessi: "SymlinksToHostFilesTest",
   async run(ctx) {
     const links = ctx.target.hostLinks;

@@ -7,7 +7,9 @@ import {
   writeLayout,
 } from "../../../test/helpers/prefix-layout.js";
 import { renderTrustedDirsEnv, TRUSTED_DIRS_PACKAGE_ENV_LINE } from "../../gentoo/config/portage-files.js";
-import { atomInstalled, glibcEnvFile, reprodRecord, setInstalled } from "./packages.js";
+import { glibcEnvFile } from "./glibc-env-file.js";
+import { reprodRecord } from "./reprod-record.js";
+import { atomInstalled, setInstalled } from "./set-installed.js";
 
 let cleanup = () => {};
 afterEach(() => cleanup());

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { bareTarget, contextFor, tempDir, writeLayout } from "../../../test/helpers/prefix-layout.js";
-import { danglingSymlinks, variantSymlinks } from "./symlinks.js";
+import { danglingSymlinks } from "./symlinks.js";
+import { variantSymlinks } from "./variant-symlinks.js";
 
 const P = "/cvmfs/software.example.org/versions/2025.06/compat/linux/x86_64";
 let cleanup = () => {};

@@ -1,12 +1,10 @@
-/**
- * Symlinks of the layer: none dangles or leaves the layer except the intended host links, and
- * every CVMFS variant symlink is well formed.
- */
+/** No symlink of the layer dangles or leaves the layer, apart from the intended host links. */
 import { posix } from "node:path";
-import { parseVariant } from "../../spec/resolve.js";
+import { FLAVORS } from "../../spec/schema.js";
 import { isUnder } from "../layer-fs.js";
 import type { TreeEntry } from "../tree.js";
-import { type Check, type CheckContext, capped, fail, pass, skip } from "../types.js";
+import { type Check, type CheckContext, capped, fail, pass } from "../types.js";
+import { ALL_VERSIONS } from "../versions.js";
 
 /** Host file systems that exist on every running Linux system; links into them are not checked for existence. */
 const RUNTIME_DIRS = ["/proc", "/dev", "/sys", "/run"];
@@ -73,7 +71,8 @@ export const danglingSymlinks: Check = {
   title: "No dangling symlinks, no links to the host except the intended ones",
   proves:
     "every symlink of the layer leads to a file of the layer (or to the running system's /proc, /dev, /sys, /run), apart from the host links the spec asks for",
-  flavors: ["gentoo", "debian"],
+  flavors: FLAVORS,
+  versions: ALL_VERSIONS,
   async run(ctx) {
     const tree = await ctx.tree();
     const intended = intendedLinks(ctx);
@@ -121,46 +120,6 @@ export const danglingSymlinks: Check = {
         ...dangling.map((d) => `${d.e.rel} -> ${d.e.link}: dangling (${d.why})`),
         ...toHost.map((d) => `${d.e.rel} -> ${d.e.link}: leads out of the layer to ${d.target}`),
       ]),
-    });
-  },
-};
-
-export const variantSymlinks: Check = {
-  id: "variant-symlinks",
-  title: "CVMFS variant symlinks are well formed",
-  proves:
-    "every `$(VAR:-default)` link parses as CVMFS expects, names a variable of this stack and version, and falls back to an absolute path",
-  flavors: ["gentoo", "debian"],
-  async run(ctx) {
-    const tree = await ctx.tree();
-    const links = tree.entries.filter((e) => e.kind === "symlink" && e.link!.includes("$("));
-    if (links.length === 0) return skip("the layer has no variant symlinks");
-    const prefix = ctx.target.layer?.variablePrefix;
-    const bad: string[] = [];
-    const files: string[] = [];
-    for (const e of links) {
-      const text = e.link!;
-      const v = parseVariant(text);
-      let why: string | undefined;
-      if (!v) why = "not of the form $(VARIABLE:-/default/path)";
-      else if (!posix.isAbsolute(v.fallback)) why = `the default ${v.fallback} is not an absolute path`;
-      else if (prefix && !v.variable.startsWith(`${prefix}_`))
-        why = `the variable ${v.variable} does not start with ${prefix}_`;
-      if (why) {
-        bad.push(`${e.rel} -> ${text}: ${why}`);
-        files.push(ctx.fs.abs(e.rel));
-      }
-    }
-    const evidence = {
-      read: [`${links.length} variant symlinks under ${ctx.target.prefix}`],
-      expected: `$(${prefix ?? "<STACK>_<VERSION>"}_…:-/absolute/default)`,
-    };
-    if (bad.length === 0) return pass({ ...evidence, found: `${links.length} well-formed variant symlinks` });
-    return fail({
-      ...evidence,
-      found: `${bad.length} malformed of ${links.length}`,
-      files,
-      details: capped(bad),
     });
   },
 };

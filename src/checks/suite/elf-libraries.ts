@@ -1,62 +1,16 @@
 /**
- * The ELF checks no reference has: every executable starts with the prefix's loader, and every
- * library every ELF object needs is found inside the prefix (or a glibc trusted dir) by the
- * loader's own search rules (ld-search.ts), so no program of the layer maps a host library.
+ * Every library every ELF object of the layer needs is found inside the prefix (or a glibc
+ * trusted dir) by the loader's own search rules (ld-search.ts), so no program maps a host library.
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { posix } from "node:path";
 import { type ElfInfo, isElfHeader, machineArch } from "../../layer/elf.js";
+import { FLAVORS } from "../../spec/schema.js";
 import type { ElfIndex, ElfObject } from "../elf-index.js";
 import { isUnder } from "../layer-fs.js";
 import { type DynamicObject, type Lookup, loadClosure, type Probe, type ProbeResult } from "../ld-search.js";
 import { type Check, type CheckContext, capped, fail, pass } from "../types.js";
-
-export const elfInterpreter: Check = {
-  id: "elf-interpreter",
-  title: "Every executable uses the prefix's loader",
-  proves: "no program of the layer is started by the host's dynamic loader (PT_INTERP is the prefix's ld.so)",
-  flavors: ["gentoo", "debian"],
-  async run(ctx) {
-    const [elf, loader] = await Promise.all([ctx.elf(), ctx.loader()]);
-    const executables = elf.objects.filter((o) => o.info.interpreter !== undefined);
-    const loaderReal = ctx.fs.resolve(loader.path);
-    const bad: string[] = [];
-    const files: string[] = [];
-    for (const o of executables) {
-      const interp = o.info.interpreter!;
-      let why: string | undefined;
-      if (interp !== loader.path) {
-        const r = ctx.fs.resolve(interp);
-        if (!ctx.fs.inPrefix(interp)) why = "outside the prefix";
-        else if (!r.ok) why = "does not exist";
-        else if (!loaderReal.ok || r.path !== loaderReal.path)
-          why = `is not the prefix's loader ${loader.path}`;
-      }
-      if (why) {
-        bad.push(`${o.rel}: PT_INTERP ${interp} ${why}`);
-        files.push(ctx.fs.abs(o.rel));
-      }
-    }
-    const evidence = {
-      read: [`${elf.objects.length} ELF objects under ${ctx.target.prefix}`],
-      expected: `PT_INTERP ${loader.path} in every dynamically linked executable`,
-    };
-    if (!loader.exists)
-      return fail({
-        ...evidence,
-        found: `the prefix's loader ${loader.path} is missing`,
-        files: [loader.path],
-        details: capped(bad),
-      });
-    if (bad.length === 0) return pass({ ...evidence, found: `all ${executables.length} executables` });
-    return fail({
-      ...evidence,
-      found: `${bad.length} of ${executables.length} executables use another loader`,
-      files,
-      details: capped(bad),
-    });
-  },
-};
+import { ALL_VERSIONS } from "../versions.js";
 
 /** Read just enough of a host file to tell whether the loader would accept it. */
 function hostElfHeader(local: string): { bits: number; machine: number } | undefined {
@@ -234,7 +188,8 @@ export const elfLibraries: Check = {
   title: "Every needed library resolves inside the prefix",
   proves:
     "for every ELF object, each DT_NEEDED library is found by the loader's rules (RPATH of the object and its loaders, RUNPATH, $ORIGIN, the loader's own dirs) inside the prefix or its glibc trusted dirs, and no RPATH/RUNPATH entry points outside",
-  flavors: ["gentoo", "debian"],
+  flavors: FLAVORS,
+  versions: ALL_VERSIONS,
   async run(ctx) {
     const loader = await ctx.loader();
     const { problems, roots, lookups } = await libraryProblems(ctx);
