@@ -4,7 +4,17 @@
  * the dev layer).
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createContext } from "../../src/checks/context.js";
@@ -41,6 +51,30 @@ export function writeLayout(root: string, layout: Layout): void {
     } else if ("fifo" in entry) execFileSync("mkfifo", [path]);
     else execFileSync("mknod", [path, "c", String(entry.charDevice[0]), String(entry.charDevice[1])]);
   }
+}
+
+/** The hand-made prefix layouts of the check suite's tests (src/checks/testdata/prefixes/). */
+export const PREFIX_LAYOUTS = join(import.meta.dirname, "../../src/checks/testdata/prefixes");
+
+/**
+ * Copy the layout `name` of testdata/prefixes/ to `dest`, keeping modes and replacing each
+ * `@KEY@` of `values` in every file (`@EPREFIX@`: where the layout stands as a prefix).
+ */
+export function copyPrefixLayout(name: string, dest: string, values: Record<string, string>): void {
+  const copy = (from: string, to: string) => {
+    mkdirSync(to, { recursive: true });
+    for (const e of readdirSync(from, { withFileTypes: true })) {
+      const src = join(from, e.name);
+      if (e.isDirectory()) copy(src, join(to, e.name));
+      else {
+        let text = readFileSync(src, "utf8");
+        for (const [key, value] of Object.entries(values)) text = text.replaceAll(`@${key}@`, value);
+        writeFileSync(join(to, e.name), text);
+        chmodSync(join(to, e.name), statSync(src).mode & 0o7777);
+      }
+    }
+  };
+  copy(join(PREFIX_LAYOUTS, name), dest);
 }
 
 export function tempDir(name = "compat-checks-"): { dir: string; cleanup: () => void } {
