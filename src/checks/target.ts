@@ -12,6 +12,7 @@ import { type HostLink, localPrefix, type ResolvedLayer, repositoryRoot } from "
 import { ARCHES, type Arch, type ChecksSettings, type FlavorName } from "../spec/schema.js";
 import { LayerFs } from "./layer-fs.js";
 import { loaderRel } from "./loader.js";
+import { describeVersions, type Versions, versionApplies } from "./versions.js";
 
 export interface LayerTarget {
   /** EPREFIX: where the layer's programs believe they are. */
@@ -32,6 +33,8 @@ export interface LayerTarget {
   trustedDirs?: string[];
   /** Package sets that must be defined and installed (gentoo). */
   sets: string[];
+  /** How `sets` was learnt when no spec gave it (a bare prefix), for the evidence. */
+  setsFrom?: string;
   /** Atoms that must be installed besides the sets (gentoo). */
   packageAtoms: string[];
   settings: ChecksSettings;
@@ -49,6 +52,31 @@ export const EESSI_HOST_PATHS = [
   "/etc/resolv.conf",
   "/lib64/libnss_centrifydc.so.2",
 ];
+
+/**
+ * The EESSI versions whose layers are built from the set `eessi-<version>-<os>-<arch>` (the role's
+ * default `package_sets`, which EessiSetTest checks on these versions only; 2026.06 has no set).
+ */
+export const EESSI_SET_VERSIONS: Versions = { only: ["2023.06", "2025.06"] };
+
+/**
+ * The package set of a bare EESSI prefix (`…/versions/<version>/compat/<os>/<arch>`), by EESSI's
+ * naming convention, when its version is one built from that set.
+ */
+export function eessiSetOf(prefix: string): { set: string; from: string } | undefined {
+  const parts = prefix.split("/");
+  const at = parts.lastIndexOf("versions");
+  const [version, compat, os, arch] = parts.slice(at + 1);
+  if (at < 0 || compat !== "compat" || !version || !os || !arch || parts.length !== at + 5) return undefined;
+  if (!versionApplies(EESSI_SET_VERSIONS, version)) return undefined;
+  return {
+    set: `eessi-${version}-${os}-${arch}`,
+    from: `no spec given: the set named by EESSI's convention eessi-<version>-<os>-<arch> from the prefix path (EESSI builds ${describeVersions(EESSI_SET_VERSIONS)} from it)`,
+  };
+}
+
+/** Why a bare prefix's sets are not known (it is not an EESSI prefix of a version built from a set). */
+export const SETS_NOT_KNOWN = `no spec given: the layer's sets are not known (EESSI's set name is derived only for a prefix …/versions/<version>/compat/<os>/<arch> of ${describeVersions(EESSI_SET_VERSIONS)})`;
 
 /** The layer of a spec, in a local repository root (checked through the sandbox). */
 export function targetFromSpec(layer: ResolvedLayer, rootOption?: string): LayerTarget {
@@ -117,6 +145,7 @@ export async function targetFromPrefix(dir: string, opts: { arch?: string } = {}
   const arch = pickTargetArch(opts.arch, parts.at(-1), local, prefix);
   const versionsAt = parts.lastIndexOf("versions");
   const compatAt = parts.lastIndexOf("compat");
+  const eessiSet = flavor === "gentoo" ? eessiSetOf(prefix) : undefined;
   return {
     prefix,
     localPrefix: local,
@@ -127,7 +156,8 @@ export async function targetFromPrefix(dir: string, opts: { arch?: string } = {}
     version: versionsAt >= 0 ? parts[versionsAt + 1] : undefined,
     hostLinks: EESSI_HOST_PATHS.map((p) => ({ path: p.slice(1), plain: p, final: p })),
     trustedDirs: undefined,
-    sets: [],
+    sets: eessiSet ? [eessiSet.set] : [],
+    setsFrom: eessiSet?.from,
     packageAtoms: [],
     settings: DEFAULT_SETTINGS,
     origin: mount ? `prefix ${prefix} (files in ${local})` : `prefix ${prefix}`,

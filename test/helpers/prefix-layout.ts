@@ -10,6 +10,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -75,6 +76,21 @@ export function copyPrefixLayout(name: string, dest: string, values: Record<stri
     }
   };
   copy(join(PREFIX_LAYOUTS, name), dest);
+}
+
+/**
+ * A copy of the layout `name` standing as an EESSI prefix `<tmp>/versions/<version>/compat/linux/x86_64`
+ * (its startprefix's EPREFIX), with `values(eprefix)` filled in besides `@EPREFIX@`.
+ */
+export function eessiLayout(
+  name: string,
+  version: string,
+  values: (eprefix: string) => Record<string, string> = () => ({}),
+): { eprefix: string; cleanup: () => void } {
+  const t = tempDir();
+  const eprefix = join(realpathSync(t.dir), `versions/${version}/compat/linux/x86_64`);
+  copyPrefixLayout(name, eprefix, { EPREFIX: eprefix, ...values(eprefix) });
+  return { eprefix, cleanup: t.cleanup };
 }
 
 export function tempDir(name = "compat-checks-"): { dir: string; cleanup: () => void } {

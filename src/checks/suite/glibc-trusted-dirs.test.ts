@@ -3,10 +3,8 @@
  * EESSI 2023.06 (testdata/prefixes/gentoo-2023.06): its `ld.so` prints glibc 2.37's `--help` with a
  * system search path each test chooses, since a Gentoo glibc cannot run here.
  */
-import { realpathSync } from "node:fs";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { copyPrefixLayout, tempDir } from "../../../test/helpers/prefix-layout.js";
+import { eessiLayout } from "../../../test/helpers/prefix-layout.js";
 import { createContext } from "../context.js";
 import { runChecks } from "../runner.js";
 import { type LayerTarget, targetFromPrefix } from "../target.js";
@@ -21,15 +19,13 @@ const canRun = process.arch === "x64";
 
 /** The layout at `<tmp>/versions/2023.06/compat/linux/x86_64`, its loader's search path ending in `trusted`. */
 async function layer(trusted: (eprefix: string) => string[]): Promise<LayerTarget> {
-  const t = tempDir();
-  cleanup = t.cleanup;
-  const eprefix = join(realpathSync(t.dir), "versions/2023.06/compat/linux/x86_64");
-  const dirs = [`${eprefix}/lib64`, `${eprefix}/usr/lib64`, ...trusted(eprefix)];
-  copyPrefixLayout("gentoo-2023.06", eprefix, {
-    EPREFIX: eprefix,
-    SEARCH_PATH: dirs.map((d) => `  ${d} (system search path)`).join("\n"),
-  });
-  return targetFromPrefix(eprefix);
+  const l = eessiLayout("gentoo-2023.06", "2023.06", (eprefix) => ({
+    SEARCH_PATH: [`${eprefix}/lib64`, `${eprefix}/usr/lib64`, ...trusted(eprefix)]
+      .map((d) => `  ${d} (system search path)`)
+      .join("\n"),
+  }));
+  cleanup = l.cleanup;
+  return targetFromPrefix(l.eprefix);
 }
 
 async function verdict(target: LayerTarget) {

@@ -9,6 +9,7 @@ import { type Atom, parseAtom } from "../../gentoo/atom.js";
 import { matchFromList } from "../../gentoo/match.js";
 import { readVardb, type VardbPackage } from "../../gentoo/vardb.js";
 import { vardbDir } from "../portage-files.js";
+import { SETS_NOT_KNOWN } from "../target.js";
 import { type Check, type CheckContext, capped, fail, pass } from "../types.js";
 import { ALL_VERSIONS } from "../versions.js";
 
@@ -92,9 +93,7 @@ export const setInstalled: Check = {
         : undefined;
     }
     if (ctx.target.sets.length === 0 && ctx.target.packageAtoms.length === 0)
-      return ctx.target.layer
-        ? "the spec installs no set and no package"
-        : "no spec given: the layer's sets are not known";
+      return ctx.target.layer ? "the spec installs no set and no package" : SETS_NOT_KNOWN;
     return undefined;
   },
   async run(ctx) {
@@ -129,7 +128,7 @@ export const setInstalled: Check = {
         ctx.target.packageAtoms.length > 0 ? "the spec's packages" : "",
       ]
         .filter(Boolean)
-        .join(" and ")} installed`,
+        .join(" and ")} installed${ctx.target.setsFrom ? ` (${ctx.target.setsFrom})` : ""}`,
     };
     const vardbNotes = vardb.problems.map((p) => `vardb: ${p.path}: ${p.message}`);
     if (missingSets.length > 0) bad.unshift(...missingSets.map((f) => `${f}: set file missing`));
