@@ -12,7 +12,9 @@
  * extraction, binary patches checked against the base's and the result's sha256). `ingest` is used
  * only when asked, only for a layer that does not exist yet, and never with `--delete` (which
  * crashes cvmfs 2.12 together with `--base_dir`); after a failed ingest nothing is aborted, since
- * ingest aborts its own transaction and an open one (exit 1) is someone else's.
+ * ingest aborts its own transaction and an open one (exit 1) is someone else's. ingest does not
+ * rebuild the nested catalogs `.cvmfsdirtab` asks for, so an empty transaction and publish follow
+ * it (as EESSI's ingest-tarball.sh does, but a failure of it is reported, not ignored).
  */
 
 import { join, posix } from "node:path";
@@ -190,6 +192,7 @@ export class CvmfsPublisher implements Publisher {
         detail: `${method} on ${this.o.host.description}`,
       };
       history.record(event);
+      if (method === "ingest") await this.regenerateCatalogs(m.artifact);
       return {
         target: this.target,
         layer: m.topDir,
@@ -201,6 +204,21 @@ export class CvmfsPublisher implements Publisher {
         method,
       };
     });
+  }
+
+  /** After an ingest: an empty transaction, whose publish makes the nested catalogs of `.cvmfsdirtab`. */
+  private async regenerateCatalogs(artifact: string): Promise<void> {
+    try {
+      await this.inTransaction(async () => {}, `compat: nested catalogs after ingesting ${artifact}`);
+    } catch (e) {
+      throw new ToolError(
+        `${artifact} was ingested and is published, but the nested catalogs were not regenerated: ${(e as Error).message}`,
+        { command: `cvmfs_server transaction/publish ${this.o.repository}`, exitStatus: null },
+        {
+          hint: `on ${this.o.host.description}: cvmfs_server transaction ${this.o.repository} && cvmfs_server publish ${this.o.repository}`,
+        },
+      );
+    }
   }
 
   async rollback(layer: string): Promise<RollbackResult> {

@@ -118,7 +118,12 @@ describe("cvmfs publisher: command sequences", () => {
     const p = publisher({ ingest: true });
     const r = await p.publish({ artifact: artifactA });
     expect(r.method).toBe("ingest");
-    expect(subcommands()).toEqual([`ingest --tar_file - --base_dir versions ${REPO}`]);
+    // ingest does not rebuild nested catalogs: an empty transaction's publish does
+    expect(subcommands()).toEqual([
+      `ingest --tar_file - --base_dir versions ${REPO}`,
+      `transaction ${REPO}`,
+      `publish ${REPO}`,
+    ]);
     expect(treeDigest(layerPath())).toBe(digestA);
     const again = await p.publish({ artifact: artifactB });
     expect(again.method).toBe("transaction");
@@ -190,6 +195,22 @@ describe("cvmfs publisher: failures", () => {
     );
     expect(subcommands()).toEqual([`ingest --tar_file - --base_dir versions ${REPO}`]);
     expect(standIn.transactionOpen()).toBe(true);
+  });
+
+  it("reports an ingest whose nested-catalog publish fails (EESSI's script ignores it): published, recorded, exit non-zero with the commands to finish", async () => {
+    standIn.script("publish", 1);
+    const p = publisher({ ingest: true });
+    await expect(p.publish({ artifact: artifactA })).rejects.toThrow(
+      /was ingested and is published, but the nested catalogs were not regenerated/,
+    );
+    expect(subcommands()).toEqual([
+      `ingest --tar_file - --base_dir versions ${REPO}`,
+      `transaction ${REPO}`,
+      `publish ${REPO}`,
+      `abort -f ${REPO}`,
+    ]);
+    expect(treeDigest(layerPath())).toBe(digestA);
+    expect((await p.history(TOP_DIR)).map((e) => e.action)).toEqual(["publish"]);
   });
 
   it("aborts when a patch's base file is not the one the delta was made against (changed behind compat's back)", async () => {
