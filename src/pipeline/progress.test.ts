@@ -58,6 +58,7 @@ describe("progress", () => {
     expect(text.split("\n")).toEqual([
       "Resuming debian layer /cvmfs/x.org/versions/1/compat/linux/x86_64 (x86_64), run R (1 of 2 stages done before)",
       "  run directory: runs/R",
+      "  stages: preflight (done) → bootstrap",
       "- [1/2] preflight  (done in an earlier attempt)",
       "  [2/2] bootstrap: mmdebstrap",
       "  [2/2] bootstrap: downloading",

@@ -98,6 +98,7 @@ export class HumanProgress implements ProgressReporter {
             (e.resumed ? ` (${done} of ${e.stages.length} stages done before)` : ""),
         );
         this.line(`  run directory: ${e.runDir}`);
+        this.line(`  stages: ${e.stages.map((s) => (s.done ? `${s.id} (done)` : s.id)).join(" → ")}`);
         break;
       }
       case "stage-skip":
