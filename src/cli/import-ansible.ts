@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import type { TextFile } from "../spec/ansible/import.js";
-import type { Arch } from "../spec/schema.js";
+import { type Arch, archHint } from "../spec/schema.js";
 import { writeResult } from "./output-file.js";
 
 /**
@@ -67,7 +67,14 @@ async function readText(file: string): Promise<TextFile> {
 function parseArches(list: string, known: readonly Arch[]): Arch[] {
   const arches = list.split(",").map((a) => a.trim());
   const bad = arches.filter((a) => !(known as readonly string[]).includes(a));
-  if (bad.length > 0)
-    throw new InputError(`--arches: ${bad.join(", ")} not an architecture (expected ${known.join(", ")})`);
+  if (bad.length > 0) {
+    const hints = bad.flatMap((a) => {
+      const meant = archHint(a);
+      return meant ? [`${a} → ${meant}`] : [];
+    });
+    throw new InputError(`--arches: ${bad.join(", ")} not an architecture (expected ${known.join(", ")})`, {
+      hint: hints.length > 0 ? `did you mean ${hints.join(", ")}?` : undefined,
+    });
+  }
   return arches as Arch[];
 }

@@ -37,7 +37,7 @@ describe("spec loading", () => {
     const lines = problems.map((p) => `${p.line}:${p.col} ${p.field}: ${p.message}`);
     expect(lines).toEqual([
       expect.stringMatching(
-        /^5:10 arches\[0\]: "x86-64": not an architecture \(expected one of x86_64, aarch64/,
+        /^5:10 arches\[0\]: "x86-64": not an architecture, did you mean "x86_64"\? \(expected one of x86_64, aarch64/,
       ),
       expect.stringMatching(/^10:3 gentoo\.pakages: unknown key, did you mean "packages"\?/),
       expect.stringMatching(
@@ -75,6 +75,95 @@ describe("spec loading", () => {
   it("reports a missing flavor section", () => {
     const { problems } = validateSpecText(minimal.replace(/debian:\n( {2}.*\n)+/, ""), "m.yaml");
     expect(problems.map((p) => p.field)).toContain("debian");
+  });
+
+  it("lists a missing flavor section together with the schema errors", () => {
+    const text = minimal.replace(/debian:\n( {2}.*\n)+/, "").replace("[x86_64]", "[x86_64-typo]");
+    const { problems } = validateSpecText(text, "m.yaml");
+    expect(problems.map((p) => `${p.field}: ${p.message}`)).toEqual([
+      "debian: flavor debian needs a `debian:` section",
+      expect.stringMatching(/^arches\[0\]: "x86_64-typo": not an architecture \(expected one of x86_64/),
+    ]);
+  });
+
+  it("runs every cross-field rule beside unrelated schema errors, and none on fields that did not parse", () => {
+    const text = `repository: software.example.org
+stack: BAD STACK
+version: "1"
+arches: [x86_64, aarch64, x86_64]
+flavor: gentoo
+gentoo:
+  repository: {commit: 91ee4d032fd7b2cf2704f542c78ec12899016bef}
+  overlays:
+    - {name: a, url: x}
+    - {name: a, url: y}
+  trustedDirs: ["{prefix}/lib"]
+  packageEnvFiles: {"env/glibc-user-defined-trusted-dirs.conf": "x"}
+  packages:
+    - {name: sys-apps/x, version: "1.0", overlay: ""}
+    - {name: bash, version: "not-a-version"}
+`;
+    const fields = validateSpecText(text, "c.yaml").problems.map((p) => p.field);
+    expect(fields).toEqual([
+      "stack",
+      "arches[2]",
+      "gentoo.overlays[1].name",
+      "gentoo.packageEnvFiles.env/glibc-user-defined-trusted-dirs.conf",
+      "gentoo.packages[0].overlay",
+      // the version rule needs the name: with a bad name only the name is reported
+      "gentoo.packages[1].name",
+    ]);
+    const misspelt = text.replace("flavor: gentoo", "flavour: gentoo");
+    // no flavor parsed: no flavor-section rule, the other rules still run
+    expect(validateSpecText(misspelt, "c.yaml").problems.map((p) => p.field)).toEqual([
+      "flavor",
+      "stack",
+      "arches[2]",
+      "flavour",
+      "gentoo.overlays[1].name",
+      "gentoo.packageEnvFiles.env/glibc-user-defined-trusted-dirs.conf",
+      "gentoo.packages[0].overlay",
+      "gentoo.packages[1].name",
+    ]);
+  });
+
+  it("checks a pinned version beside other problems of the same package", () => {
+    const text = minimal.replace(
+      "flavor: debian",
+      `flavor: debian
+gentoo:
+  repository: {commit: 91ee4d032fd7b2cf2704f542c78ec12899016bef}
+  packages:
+    - {name: sys-apps/x, version: "1..0", overlay: ""}`,
+    );
+    const { problems } = validateSpecText(text, "v.yaml");
+    expect(problems.map((p) => p.field).sort()).toEqual([
+      "gentoo.packages[0].overlay",
+      "gentoo.packages[0].version",
+    ]);
+  });
+
+  it.each([
+    ["arm64", "aarch64"],
+    ["ARM64", "aarch64"],
+    ["amd64", "x86_64"],
+    ["x86-64", "x86_64"],
+    ["x64", "x86_64"],
+    ["ppc64el", "ppc64le"],
+    ["riscv", "riscv64"],
+    ["aarch46", "aarch64"],
+  ])("answers the arch %s with did you mean %s", (typed, meant) => {
+    const { problems } = validateSpecText(minimal.replace("[x86_64]", `["${typed}"]`), "a.yaml");
+    expect(problems.map((p) => `${p.line}:${p.col} ${p.field}: ${p.message}`)).toEqual([
+      `5:10 arches[0]: ${JSON.stringify(typed)}: not an architecture, did you mean "${meant}"? (expected one of x86_64, aarch64, riscv64, ppc64le)`,
+    ]);
+  });
+
+  it("gives no arch hint for a name that is not near one", () => {
+    const { problems } = validateSpecText(minimal.replace("[x86_64]", "[sparc]"), "a.yaml");
+    expect(problems[0]?.message).toBe(
+      '"sparc": not an architecture (expected one of x86_64, aarch64, riscv64, ppc64le)',
+    );
   });
 
   it("suggests only near misses", () => {

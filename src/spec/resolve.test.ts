@@ -64,6 +64,10 @@ describe("resolveLayer", () => {
   it("checks --arch against the spec", () => {
     expect(pickArch(spec, "aarch64")).toBe("aarch64");
     expect(() => pickArch(spec, "riscv64")).toThrow(/not one of the spec's arches/);
+    expect(() => pickArch(spec, "arm64")).toThrow(
+      expect.objectContaining({ hint: "did you mean --arch aarch64?" }),
+    );
+    expect(() => pickArch(spec, "riscv")).toThrow(expect.objectContaining({ hint: undefined }));
     expect(pickArch(spec, undefined, "x64")).toBe("x86_64");
   });
 });

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, join, relative, resolve as resolvePath } from "node:path";
 import { InputError } from "../errors.js";
-import type { Arch, GentooPackage, LayerSpec } from "./schema.js";
+import { type Arch, archHint, type GentooPackage, type LayerSpec } from "./schema.js";
 
 export interface HostLink {
   /** The link's path relative to EPREFIX, e.g. `etc/passwd`. */
@@ -79,8 +79,15 @@ export function pickArch(spec: LayerSpec, arch: string | undefined, hostArch: st
     throw new InputError(`the spec lists several arches (${spec.arches.join(", ")}): choose one with --arch`);
   }
   if (!(spec.arches as string[]).includes(arch))
-    throw new InputError(`--arch ${arch}: not one of the spec's arches (${spec.arches.join(", ")})`);
+    throw new InputError(`--arch ${arch}: not one of the spec's arches (${spec.arches.join(", ")})`, {
+      hint: archHintLine(arch, spec.arches),
+    });
   return arch as Arch;
+}
+
+function archHintLine(arch: string, arches: readonly Arch[]): string | undefined {
+  const meant = archHint(arch);
+  return meant && arches.includes(meant) ? `did you mean --arch ${meant}?` : undefined;
 }
 
 export function nodeArchToArch(a: string): Arch | undefined {

@@ -9,9 +9,35 @@
  */
 import { z } from "zod";
 import { atomLinesProblems, packageNameProblem, versionProblem } from "../gentoo/validate.js";
+import { closest } from "./near.js";
 
 export const ARCHES = ["x86_64", "aarch64", "riscv64", "ppc64le"] as const;
 export type Arch = (typeof ARCHES)[number];
+
+/** Other names of our arches that people type (Debian's, Gentoo's, Go's, Docker's). */
+const ARCH_ALIASES: Record<string, Arch> = {
+  amd64: "x86_64",
+  "x86-64": "x86_64",
+  x64: "x86_64",
+  arm64: "aarch64",
+  armv8: "aarch64",
+  ppc64el: "ppc64le",
+  riscv: "riscv64",
+};
+
+/** The arch meant by a wrong spelling (`arm64` → `aarch64`), when it is a known alias or a near miss. */
+export function archHint(name: string): Arch | undefined {
+  const lower = name.toLowerCase();
+  return (
+    ARCH_ALIASES[lower] ?? ARCHES.find((a) => a === lower) ?? (closest(lower, ARCHES) as Arch | undefined)
+  );
+}
+
+/** `"arm64": not an architecture, did you mean "aarch64"? (expected one of …)` */
+export function notAnArchMessage(name: string): string {
+  const hint = archHint(name);
+  return `not an architecture${hint ? `, did you mean "${hint}"?` : ""} (expected one of ${ARCHES.join(", ")})`;
+}
 
 export const FLAVORS = ["gentoo", "debian"] as const;
 export type FlavorName = (typeof FLAVORS)[number];
@@ -43,6 +69,27 @@ const fileContents = z
   .string()
   .describe("file content, written as given (a trailing newline is added when missing)");
 
+/**
+ * Run a cross-field rule whenever the fields it reads parsed, whatever else is wrong: zod skips
+ * refinements after any issue by default, which hid these problems until every other one was fixed.
+ * An issue at, above or below one of `fields` (other than an unknown key beside it) skips the rule,
+ * so the rule only ever sees those fields in their parsed form.
+ */
+function whenParsed(...fields: PropertyKey[][]): { when: (payload: z.core.ParsePayload) => boolean } {
+  const touches = (issue: z.core.$ZodRawIssue, field: PropertyKey[]) => {
+    const path = issue.path ?? [];
+    const n = Math.min(path.length, field.length);
+    for (let i = 0; i < n; i++) if (path[i] !== field[i]) return false;
+    return true;
+  };
+  return {
+    when: (payload) =>
+      !payload.issues.some(
+        (issue) => issue.code !== "unrecognized_keys" && fields.some((f) => touches(issue, f)),
+      ),
+  };
+}
+
 /** A Portage config file whose entries start with an atom (package.use, package.mask …). */
 const atomLines = fileContents.superRefine((text, ctx) => {
   for (const p of atomLinesProblems(text))
@@ -67,10 +114,13 @@ export const gentooPackageSchema = z
       .optional()
       .describe("never install on these `os-arch` pairs (EESSI's exclude_on)"),
   })
-  .superRefine((pkg, ctx) => {
-    const problem = pkg.version === undefined ? undefined : versionProblem(pkg.name, pkg.version);
-    if (problem) ctx.addIssue({ code: "custom", path: ["version"], message: problem });
-  })
+  .superRefine(
+    (pkg, ctx) => {
+      const problem = pkg.version === undefined ? undefined : versionProblem(pkg.name, pkg.version);
+      if (problem) ctx.addIssue({ code: "custom", path: ["version"], message: problem });
+    },
+    whenParsed(["name"], ["version"]),
+  )
   .describe("a package to install, with optional pin and platform filters");
 
 export const overlaySchema = z.strictObject({
@@ -131,14 +181,17 @@ export const gentooSchema = z
         }),
         fileContents,
       )
-      .superRefine((files, ctx) => {
-        for (const p of atomLinesProblems(files["package.env"] ?? ""))
-          ctx.addIssue({
-            code: "custom",
-            path: ["package.env"],
-            message: `line ${p.line} of the text: ${p.message}`,
-          });
-      })
+      .superRefine(
+        (files, ctx) => {
+          for (const p of atomLinesProblems(files["package.env"] ?? ""))
+            ctx.addIssue({
+              code: "custom",
+              path: ["package.env"],
+              message: `line ${p.line} of the text: ${p.message}`,
+            });
+        },
+        whenParsed(["package.env"]),
+      )
       .default({})
       .describe(
         "`etc/portage/package.env` and files under `etc/portage/env/` (per-package bashrc hooks such as `env/sys-libs/glibc`)",
@@ -310,7 +363,7 @@ export const layerSpecSchema = z
       .describe("stack version (e.g. `2025.06`)"),
     os: z.enum(["linux", "macos"]).default("linux").describe("OS path component"),
     arches: z
-      .array(z.enum(ARCHES, { message: `not an architecture (expected one of ${ARCHES.join(", ")})` }))
+      .array(z.enum(ARCHES, { error: (issue) => notAnArchMessage(String(issue.input)) }))
       .min(1)
       .describe("CPU families this layer is built for"),
     flavor: z
@@ -349,40 +402,67 @@ export const layerSpecSchema = z
     debian: debianSchema.optional(),
     checks: checksSchema,
   })
-  .superRefine((spec, ctx) => {
-    if (spec.flavor === "gentoo" && !spec.gentoo)
-      ctx.addIssue({ code: "custom", path: ["gentoo"], message: "flavor gentoo needs a `gentoo:` section" });
-    if (spec.flavor === "debian" && !spec.debian)
-      ctx.addIssue({ code: "custom", path: ["debian"], message: "flavor debian needs a `debian:` section" });
-    const seen = new Set<string>();
-    spec.arches.forEach((a, i) => {
-      if (seen.has(a)) ctx.addIssue({ code: "custom", path: ["arches", i], message: `${a} is listed twice` });
-      seen.add(a);
-    });
-    const overlayNames = new Set<string>(["gentoo"]);
-    spec.gentoo?.overlays.forEach((o, i) => {
-      if (overlayNames.has(o.name))
+  .superRefine(
+    (spec, ctx) => {
+      if (spec.flavor === "gentoo" && spec.gentoo === undefined)
         ctx.addIssue({
           code: "custom",
-          path: ["gentoo", "overlays", i, "name"],
-          message:
-            o.name === "gentoo"
-              ? "is the main repository's name (set it up in gentoo.repository), not an overlay's"
-              : "this overlay is listed twice",
+          path: ["gentoo"],
+          message: "flavor gentoo needs a `gentoo:` section",
         });
-      overlayNames.add(o.name);
-    });
-    if (
-      spec.gentoo &&
-      spec.gentoo.trustedDirs.length > 0 &&
-      TRUSTED_DIRS_ENV_KEY in spec.gentoo.packageEnvFiles
-    )
-      ctx.addIssue({
-        code: "custom",
-        path: ["gentoo", "packageEnvFiles", TRUSTED_DIRS_ENV_KEY],
-        message: "this file is written from gentoo.trustedDirs; set the trusted dirs there",
+      if (spec.flavor === "debian" && spec.debian === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["debian"],
+          message: "flavor debian needs a `debian:` section",
+        });
+    },
+    whenParsed(["flavor"]),
+  )
+  .superRefine(
+    (spec, ctx) => {
+      const seen = new Set<string>();
+      spec.arches.forEach((a, i) => {
+        if (seen.has(a))
+          ctx.addIssue({ code: "custom", path: ["arches", i], message: `${a} is listed twice` });
+        seen.add(a);
       });
-  })
+    },
+    whenParsed(["arches"]),
+  )
+  .superRefine(
+    (spec, ctx) => {
+      const overlayNames = new Set<string>(["gentoo"]);
+      spec.gentoo?.overlays.forEach((o, i) => {
+        if (overlayNames.has(o.name))
+          ctx.addIssue({
+            code: "custom",
+            path: ["gentoo", "overlays", i, "name"],
+            message:
+              o.name === "gentoo"
+                ? "is the main repository's name (set it up in gentoo.repository), not an overlay's"
+                : "this overlay is listed twice",
+          });
+        overlayNames.add(o.name);
+      });
+    },
+    whenParsed(["gentoo", "overlays"]),
+  )
+  .superRefine(
+    (spec, ctx) => {
+      if (
+        spec.gentoo &&
+        spec.gentoo.trustedDirs.length > 0 &&
+        TRUSTED_DIRS_ENV_KEY in spec.gentoo.packageEnvFiles
+      )
+        ctx.addIssue({
+          code: "custom",
+          path: ["gentoo", "packageEnvFiles", TRUSTED_DIRS_ENV_KEY],
+          message: "this file is written from gentoo.trustedDirs; set the trusted dirs there",
+        });
+    },
+    whenParsed(["gentoo", "trustedDirs"], ["gentoo", "packageEnvFiles"]),
+  )
   .describe("a compatibility layer");
 
 export type LayerSpec = z.infer<typeof layerSpecSchema>;

@@ -76,6 +76,7 @@ describe("compat import-ansible", () => {
     ]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("--arches: x86-64 not an architecture");
+    expect(r.stderr).toContain("did you mean x86-64 → x86_64?");
     expect(existsSync(out)).toBe(false);
   });
 });
