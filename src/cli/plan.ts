@@ -82,6 +82,16 @@ export function renderPlanText(plan: LayerPlan): string {
     ),
   );
   out.push("");
+  if (plan.portageLinks.length > 0) {
+    out.push(style.bold(`Overlay configuration linked into the prefix (${plan.portageLinks.length})`));
+    out.push(
+      renderTable(
+        ["path", "link to", "overlay"],
+        plan.portageLinks.map((l) => [l.path, l.target, l.overlay]),
+      ),
+    );
+    out.push("");
+  }
 
   const variant = plan.hostSymlinks.filter((l) => l.variant !== null && l.final === l.variant).length;
   out.push(

@@ -7,6 +7,7 @@ import { gentooConfigFiles } from "../gentoo/config/index.js";
 import type { HostLink, ResolvedLayer } from "../spec/resolve.js";
 import type { Arch, FlavorName } from "../spec/schema.js";
 import { DEBIAN_STAGES } from "./debian/stages.js";
+import { type PortageLink, planPortageLinks } from "./gentoo/portage-links.js";
 import { planSetSources, type SetSource } from "./gentoo/sets.js";
 import { GENTOO_STAGES } from "./gentoo/stages.js";
 import type { StageInfo } from "./stage.js";
@@ -56,6 +57,8 @@ export interface LayerPlan {
   removePackages: string[];
   /** Keyed by path relative to EPREFIX, sorted by path. */
   files: Record<string, PlannedFile>;
+  /** gentoo: entries of an overlay's etc/portage/ linked into etc/portage/ (portageConfig); [] for debian. */
+  portageLinks: PortageLink[];
   hostSymlinks: PlannedHostLink[];
   /** Things the build will do that the user should know about (e.g. an unpinned overlay). */
   warnings: string[];
@@ -104,6 +107,7 @@ export function planLayer(layer: ResolvedLayer): LayerPlan {
     packages: spec.flavor === "gentoo" ? layer.packageAtoms : [...(spec.debian?.packages ?? [])],
     removePackages: [...(spec.gentoo?.removePackages ?? [])],
     files: Object.fromEntries(files),
+    portageLinks: spec.flavor === "gentoo" ? planPortageLinks(layer) : [],
     hostSymlinks: layer.hostLinks.map(plannedLink),
     warnings,
   };

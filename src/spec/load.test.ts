@@ -192,6 +192,37 @@ gentoo:
     ]);
   });
 
+  it("refuses to link an overlay's etc/portage entry the spec writes, or one linked from two overlays", () => {
+    const { problems } = validateSpecText(
+      `${base}  packageAcceptKeywords: "sys-cluster/lmod ~amd64"
+  trustedDirs: ["{prefix}/lib"]
+  packages: [{name: not-a-name}]
+  overlays:
+    - {name: a, url: x, portageConfig: [package.accept_keywords, env, sets, repos.conf]}
+    - {name: b, url: y, portageConfig: [sets, profile, ../etc]}
+`,
+      "p.yaml",
+    );
+    expect(problems.map((p) => `${p.line} ${p.field}: ${p.message}`)).toEqual([
+      expect.stringMatching(/^10 gentoo\.packages\[0\]\.name: /),
+      `12 gentoo.overlays[0].portageConfig[0]: "package.accept_keywords": the spec writes etc/portage/package.accept_keywords (from gentoo.packageAcceptKeywords); link it from the overlay or write it from the spec, not both`,
+      `12 gentoo.overlays[0].portageConfig[1]: "env": the spec writes etc/portage/env (from gentoo.trustedDirs); link it from the overlay or write it from the spec, not both`,
+      `12 gentoo.overlays[0].portageConfig[3]: "repos.conf": the spec writes etc/portage/repos.conf (from gentoo.repository and gentoo.overlays, always); link it from the overlay or write it from the spec, not both`,
+      expect.stringMatching(/^13 gentoo\.overlays\[1\]\.portageConfig\[2\]: "\.\.\/etc": not an entry name/),
+    ]);
+    // an overlay that parsed is checked against the others too
+    const fixed = validateSpecText(
+      `${base}  overlays:
+    - {name: a, url: x, portageConfig: [sets]}
+    - {name: b, url: y, portageConfig: [sets, profile]}
+`,
+      "p.yaml",
+    );
+    expect(fixed.problems.map((p) => `${p.field}: ${p.message}`)).toEqual([
+      'gentoo.overlays[1].portageConfig[0]: "sets": already linked into etc/portage/ from overlay a',
+    ]);
+  });
+
   it("refuses a hand-written trusted-dirs env file next to gentoo.trustedDirs", () => {
     const { problems } = validateSpecText(
       `${base}  trustedDirs: ["{prefix}/lib"]\n  packageEnvFiles: {"env/glibc-user-defined-trusted-dirs.conf": "x"}\n`,

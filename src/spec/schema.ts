@@ -140,6 +140,16 @@ export const overlaySchema = z.strictObject({
     .optional()
     .describe("pinned commit; without it the overlay follows its branch and the build is not reproducible"),
   eclassOverrides: z.boolean().default(false).describe("list this overlay in `eclass-overrides`"),
+  portageConfig: z
+    .array(
+      z.string().regex(/^[A-Za-z0-9_][\w.+-]*$/, {
+        message: "not an entry name (expected a file or directory name such as package.accept_keywords)",
+      }),
+    )
+    .default([])
+    .describe(
+      "entries of the overlay's own `etc/portage/` (files or directories, e.g. `package.accept_keywords`, `env`) that the overlays stage links into `$EPREFIX/etc/portage/`, as EESSI's role did with every entry there before 2026.06 (add_overlay.yml until commit 11fe497); an entry the spec also writes is an error; `compat plan` lists the links (portageLinks)",
+    ),
   autoSync: z
     .boolean()
     .optional()
@@ -341,6 +351,31 @@ export const checksSchema = z
   .default({ skip: [], locale: "en_US.utf8" })
   .describe("options of the check suite");
 
+/**
+ * The top-level entries of `$EPREFIX/etc/portage/` that the build writes itself, each with the spec
+ * field it comes from: an overlay cannot link these (gentoo.overlays[].portageConfig).
+ */
+export function portageEntryWriters(gentoo: GentooSettings): Map<string, string> {
+  const writers = new Map<string, string>([
+    ["repos.conf", "gentoo.repository and gentoo.overlays, always"],
+    ["make.conf", "the bootstrap and gentoo.makeConf, always"],
+  ]);
+  const add = (entry: string, field: string, written: boolean) => {
+    if (written && !writers.has(entry)) writers.set(entry, field);
+  };
+  const set = (v: string | undefined) => v !== undefined && v !== "";
+  add("package.mask", "gentoo.packageMask", set(gentoo.packageMask));
+  add("package.unmask", "gentoo.packageUnmask", set(gentoo.packageUnmask));
+  add("package.use", "gentoo.packageUse", set(gentoo.packageUse));
+  add("package.accept_keywords", "gentoo.packageAcceptKeywords", set(gentoo.packageAcceptKeywords));
+  add("profile", "gentoo.profilePackageUseMask", set(gentoo.profilePackageUseMask));
+  for (const [key, content] of Object.entries(gentoo.packageEnvFiles))
+    add(key.split("/")[0]!, `gentoo.packageEnvFiles.${key}`, set(content));
+  add("env", "gentoo.trustedDirs", gentoo.trustedDirs.length > 0);
+  add("package.env", "gentoo.trustedDirs", gentoo.trustedDirs.length > 0);
+  return writers;
+}
+
 /** The `etc/portage/env/` file the build writes from `gentoo.trustedDirs` (as EESSI's role does). */
 export const TRUSTED_DIRS_ENV_FILE = "glibc-user-defined-trusted-dirs.conf";
 const TRUSTED_DIRS_ENV_KEY = `env/${TRUSTED_DIRS_ENV_FILE}`;
@@ -447,6 +482,48 @@ export const layerSpecSchema = z
       });
     },
     whenParsed(["gentoo", "overlays"]),
+  )
+  .superRefine(
+    (spec, ctx) => {
+      if (!spec.gentoo || !Array.isArray(spec.gentoo.overlays)) return;
+      const writers = portageEntryWriters(spec.gentoo);
+      const linkedBy = new Map<string, string>();
+      spec.gentoo.overlays.forEach((item, i) => {
+        // an overlay with its own problems is left out; the others are still checked
+        const parsed = overlaySchema.safeParse(item);
+        if (!parsed.success) return;
+        const o = parsed.data;
+        o.portageConfig.forEach((entry, j) => {
+          const path = ["gentoo", "overlays", i, "portageConfig", j];
+          const writer = writers.get(entry);
+          const other = linkedBy.get(entry);
+          if (writer)
+            ctx.addIssue({
+              code: "custom",
+              path,
+              message: `the spec writes etc/portage/${entry} (from ${writer}); link it from the overlay or write it from the spec, not both`,
+            });
+          else if (other)
+            ctx.addIssue({
+              code: "custom",
+              path,
+              message: `already linked into etc/portage/ from overlay ${other}`,
+            });
+          linkedBy.set(entry, o.name);
+        });
+      });
+    },
+    whenParsed(
+      ...[
+        "packageMask",
+        "packageUnmask",
+        "packageUse",
+        "packageAcceptKeywords",
+        "profilePackageUseMask",
+        "packageEnvFiles",
+        "trustedDirs",
+      ].map((f) => ["gentoo", f]),
+    ),
   )
   .superRefine(
     (spec, ctx) => {

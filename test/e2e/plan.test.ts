@@ -44,6 +44,34 @@ describe("compat plan", () => {
     ]);
   });
 
+  it("lists the overlay configuration the overlays stage links (EESSI 2025.06: package.accept_keywords)", () => {
+    const r = compat(["plan", "examples/eessi-2025.06.yaml", "--arch", "x86_64"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("Overlay configuration linked into the prefix (1)");
+    expect(r.stdout).toMatch(
+      /etc\/portage\/package\.accept_keywords +var\/db\/repos\/eessi\/etc\/portage\/package\.accept_keywords +eessi/,
+    );
+    const json = JSON.parse(
+      compat(["plan", "examples/eessi-2025.06.yaml", "--arch", "x86_64", "--json"]).stdout,
+    );
+    expect(json.portageLinks).toEqual([
+      {
+        overlay: "eessi",
+        path: "etc/portage/package.accept_keywords",
+        target: "var/db/repos/eessi/etc/portage/package.accept_keywords",
+      },
+    ]);
+    expect(
+      JSON.parse(compat(["plan", "examples/dev.yaml", "--arch", "x86_64", "--json"]).stdout).portageLinks,
+    ).toEqual([]);
+  });
+
+  it("hints the arch meant by --arch arm64", () => {
+    const r = compat(["plan", "examples/dev.yaml", "--arch", "arm64"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("hint: did you mean --arch aarch64?");
+  });
+
   it("refuses an arch the spec does not list", () => {
     const r = compat(["plan", "examples/dev.yaml", "--arch", "riscv64"]);
     expect(r.status).toBe(2);
@@ -58,7 +86,9 @@ describe("compat plan", () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/invalid layer spec \(3 problems\)/);
-    expect(r.stderr).toMatch(/invalid\.yaml:5:10 arches\[0\]: "x86-64": not an architecture/);
+    expect(r.stderr).toMatch(
+      /invalid\.yaml:5:10 arches\[0\]: "x86-64": not an architecture, did you mean "x86_64"\?/,
+    );
     expect(r.stderr).toMatch(/invalid\.yaml:10:3 gentoo\.pakages: unknown key, did you mean "packages"\?/);
     expect(r.stderr).toMatch(/invalid\.yaml:12:13 gentoo\.packages\[0\]\.name: "bash": not a package name/);
     expect(readFileSync(out, "utf8")).toBe("previous plan\n");

@@ -264,12 +264,14 @@ describe("gentoo flavor", () => {
         join(SHARED_DATA, "eessi/gentoo-overlay-sets", SET),
         join(overlayRepo, "etc/portage/sets", SET),
       );
+      // an accept_keywords line as EESSI's overlay has it (etc/portage/package.accept_keywords)
+      writeFileSync(join(overlayRepo, "etc/portage/package.accept_keywords"), "sys-cluster/lmod ~amd64\n");
       git(overlayRepo, "add", ".");
       git(overlayRepo, "commit", "-qm", "sets");
       overlayCommit = git(overlayRepo, "rev-parse", "HEAD");
     });
 
-    const overlaySpec = (sets: string) => `
+    const overlaySpec = (sets: string, portageConfig = "[]") => `
 repository: software.eessi.io
 stack: eessi
 version: "2025.06"
@@ -277,7 +279,7 @@ arches: [x86_64]
 flavor: gentoo
 gentoo:
   repository: { url: "file://${gitRepo}", commit: ${commits[0]} }
-  overlays: [{ name: eessi, url: "file://${overlayRepo}", branch: main, commit: ${overlayCommit}, eclassOverrides: true }]
+  overlays: [{ name: eessi, url: "file://${overlayRepo}", branch: main, commit: ${overlayCommit}, eclassOverrides: true, portageConfig: ${portageConfig} }]
   sets: [${sets}]
 `;
 
@@ -317,6 +319,32 @@ gentoo:
       // again (a resumed stage): same result
       await stageOf(ctx, "overlays").run(ctx);
       expect(readlinkSync(link)).toBe(`../../../var/db/repos/eessi/etc/portage/sets/${SET}`);
+    });
+
+    it("links the overlay's etc/portage entries the spec names into etc/portage/, readable at the real prefix", async () => {
+      const ctx = context("overlays-config", overlaySpec("", "[package.accept_keywords]"));
+      withEmergeFixture(ctx);
+      await stageOf(ctx, "overlays").run(ctx);
+      const link = join(ctx.prefixDir, "etc/portage/package.accept_keywords");
+      expect(readlinkSync(link)).toBe("../../var/db/repos/eessi/etc/portage/package.accept_keywords");
+      expect(ctx.notes).toContain(
+        "linked etc/portage/package.accept_keywords -> var/db/repos/eessi/etc/portage/package.accept_keywords",
+      );
+      const r = await ctx.inLayer(["cat", `${ctx.layer.prefix}/etc/portage/package.accept_keywords`]);
+      expect(r.stdout).toBe("sys-cluster/lmod ~amd64\n");
+      await stageOf(ctx, "overlays").run(ctx);
+      expect(readlinkSync(link)).toBe("../../var/db/repos/eessi/etc/portage/package.accept_keywords");
+    });
+
+    it("fails naming an entry the overlay does not have, linking nothing", async () => {
+      const ctx = context("overlays-noconfig", overlaySpec("", "[package.accept_keywords, profile]"));
+      withEmergeFixture(ctx);
+      const err = (await stageOf(ctx, "overlays")
+        .run(ctx)
+        .catch((e: unknown) => e)) as CompatError;
+      expect(err).toBeInstanceOf(InputError);
+      expect(err.message).toBe("overlay Portage configuration not found: profile");
+      expect(existsSync(join(ctx.prefixDir, "etc/portage/package.accept_keywords"))).toBe(false);
     });
 
     it("fails naming a set the overlay does not have, and where it looked", async () => {

@@ -29,6 +29,7 @@ import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
 import { fetchBootstrapScript } from "./bootstrap-script.js";
 import { checkoutPinned } from "./git.js";
+import { linkPortageConfig } from "./portage-links.js";
 import { provideSets, USER_SETS_DIR } from "./sets.js";
 import { GENTOO_STAGES, type GentooStageId } from "./stages.js";
 
@@ -235,6 +236,8 @@ async function overlays(ctx: StageContext): Promise<void> {
   // Only repositories with auto-sync (non-git overlays, or git ones that ask for it) change here.
   const autoSync = gentoo.overlays.filter((o) => o.autoSync ?? o.syncType !== "git").map((o) => o.name);
   if (autoSync.length > 0) await emerge(ctx, ["--sync", ...autoSync]);
+  // The overlay's own Portage configuration the spec asks for (EESSI's role before 2026.06).
+  for (const l of await linkPortageConfig(ctx.prefixDir, layer)) ctx.note(`linked ${l.path} -> ${l.target}`);
   // The sets the install stage emerges: in etc/portage/sets/, or an overlay's linked there.
   for (const p of await provideSets(ctx.prefixDir, layer))
     ctx.note(

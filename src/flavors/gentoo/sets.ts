@@ -184,8 +184,11 @@ export async function provideSets(prefixDir: string, layer: ResolvedLayer): Prom
   return provided;
 }
 
-/** `<prefixDir>/<path>` becomes a relative link to `<prefixDir>/<target>`; a stale link is replaced. */
-async function linkInto(prefixDir: string, path: string, target: string): Promise<void> {
+/**
+ * `<prefixDir>/<path>` becomes a relative link to `<prefixDir>/<target>`; a stale link is replaced,
+ * anything else there is an InputError.
+ */
+export async function linkInto(prefixDir: string, path: string, target: string): Promise<void> {
   const link = join(prefixDir, path);
   const text = relative(dirname(link), join(prefixDir, target));
   let stat: ReturnType<typeof lstatSync> | undefined;
@@ -197,7 +200,10 @@ async function linkInto(prefixDir: string, path: string, target: string): Promis
   if (stat?.isSymbolicLink()) {
     if ((await readlink(link)) === text) return;
     await rm(link);
-  } else if (stat) throw new InputError(`${path} is in the way of the set file (it is not a file or a link)`);
+  } else if (stat)
+    throw new InputError(`${path} is in the way of the link to ${target} (it is not a link)`, {
+      hint: `remove ${path} from the prefix, or stop linking it`,
+    });
   await mkdir(dirname(link), { recursive: true });
   await symlink(text, link);
 }

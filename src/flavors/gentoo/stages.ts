@@ -29,7 +29,7 @@ export const GENTOO_STAGES = [
   {
     id: "overlays",
     description:
-      "write a repos.conf file per overlay and eclass-overrides.conf, check out each overlay at its commit, link the sets' files into etc/portage/sets",
+      "write a repos.conf file per overlay and eclass-overrides.conf, check out each overlay at its commit, link the overlays' etc/portage entries the spec names (portageConfig) and the sets' files into etc/portage/",
   },
   {
     id: "trusted-dirs",

@@ -10,6 +10,7 @@ const overlay = (o: Partial<Overlay>): Overlay => ({
   url: "https://github.com/EESSI/gentoo-overlay.git",
   syncType: "git",
   eclassOverrides: false,
+  portageConfig: [],
   ...o,
 });
 

@@ -29,7 +29,7 @@ export function renderGentooReposConf(prefix: string, url: string): string {
  * template prints a YAML boolean (`True`/`False`); Portage lower-cases the value, so `False`
  * means no. Without it: `no` for git overlays (they are pinned), `yes` otherwise.
  */
-export function renderOverlayReposConf(overlay: Overlay, prefix: string): string {
+export function renderOverlayReposConf(overlay: Omit<Overlay, "portageConfig">, prefix: string): string {
   const lines = [
     "# Ansible managed",
     `[${overlay.name}]`,
@@ -44,7 +44,9 @@ export function renderOverlayReposConf(overlay: Overlay, prefix: string): string
 }
 
 /** `[DEFAULT] eclass-overrides = …`; undefined when no overlay overrides eclasses. */
-export function renderEclassOverridesConf(overlays: readonly Overlay[]): string | undefined {
+export function renderEclassOverridesConf(
+  overlays: readonly Omit<Overlay, "portageConfig">[],
+): string | undefined {
   const names = overlays.filter((o) => o.eclassOverrides).map((o) => o.name);
   if (names.length === 0) return undefined;
   return `[DEFAULT]\neclass-overrides = ${names.join(" ")}\n`;

@@ -48,6 +48,25 @@ describe("import-ansible", () => {
     );
   });
 
+  it("links the eessi overlay's package.accept_keywords for 2023.06 and 2025.06, as the role of that time did, and nothing for 2026.06", () => {
+    for (const version of ["2023.06", "2025.06"]) {
+      const { spec } = importAnsible({ defaults, vars: varsOf(version) });
+      // env/, package.env and profile/ come from the vars file and the defaults; the sets one by one
+      expect(spec.gentoo?.overlays.map((o) => [o.name, o.portageConfig])).toEqual([
+        ["eessi", ["package.accept_keywords"]],
+      ]);
+      expect(planLayer(resolveLayer(spec, "x86_64")).portageLinks).toEqual([
+        {
+          overlay: "eessi",
+          path: "etc/portage/package.accept_keywords",
+          target: "var/db/repos/eessi/etc/portage/package.accept_keywords",
+        },
+      ]);
+    }
+    const { spec } = importAnsible({ defaults, vars: varsOf("2026.06") });
+    expect(spec.gentoo?.overlays.every((o) => o.portageConfig.length === 0)).toBe(true);
+  });
+
   it("lists the role variables it does not import", () => {
     const { warnings } = importAnsible({ defaults, vars: varsOf("2026.06") });
     expect(warnings).toContainEqual(

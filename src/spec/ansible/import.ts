@@ -10,7 +10,7 @@ import { Document, isMap, isScalar, isSeq, type Node, type Pair, type YAMLSeq } 
 import { InputError } from "../../errors.js";
 import { formatPath, formatProblem, type SpecProblem } from "../load.js";
 import { type VariantExpression, variableSuffix } from "../resolve.js";
-import { type Arch, type LayerSpec, layerSpecSchema } from "../schema.js";
+import { type Arch, gentooSchema, type LayerSpec, layerSpecSchema, portageEntryWriters } from "../schema.js";
 import { type DefaultsTree, readDefaultsTree } from "./filesystem-layer.js";
 import {
   evaluate,
@@ -112,6 +112,8 @@ const NOT_IMPORTED_NAMES = new Set(Object.values(NOT_IMPORTED).flat());
 
 const OVERLAY_KEYS = ["name", "source", "url", "branch", "commit", "eclass-overrides", "autosync"];
 const PACKAGE_KEYS = ["name", "version", "overlay", "include_on", "exclude_on"];
+/** What the EESSI overlay keeps in its etc/portage/ besides sets/ (reference/compat-layer.md §6.1). */
+const EESSI_OVERLAY_PORTAGE_ENTRIES = ["env", "package.env", "package.accept_keywords", "profile"];
 
 /** A problem already located in a source file (raised from nested variable evaluation). */
 const JINJA_HINT =
@@ -488,6 +490,7 @@ class Importer {
       gentoo[field] = content;
       this.comment(["gentoo", field], ` ${variable}`);
     }
+    if (version !== undefined) this.overlayPortageConfig(gentoo, version);
 
     spec.locales = this.strings(["prefix_locales"], "value", ["locales"]);
     this.comment(["locales"], " prefix_locales: lines of etc/locale.gen");
@@ -608,6 +611,31 @@ class Importer {
         this.comment(at, " not pinned: add `commit:` for a reproducible build");
       }
       return overlay;
+    });
+  }
+
+  /**
+   * Before 2026.06 the role linked every entry of each overlay's etc/portage/ into the prefix
+   * (tasks/add_overlay.yml until commit 11fe497), and the 2023.06 and 2025.06 layers got the EESSI
+   * overlay's env/, package.env, package.accept_keywords, profile/ and sets/ that way
+   * (reference/compat-layer.md §2.6, §6.1). The vars files now write env/ and package.env, the
+   * defaults profile/, and the overlays stage links the sets one by one: the EESSI overlay's entries
+   * the spec does not write are linked (package.accept_keywords: rich and lmod ~amd64).
+   */
+  private overlayPortageConfig(gentoo: Record<string, unknown>, version: string): void {
+    const [year, month] = version.split(".").map(Number);
+    if (year === undefined || month === undefined || year > 2026 || (year === 2026 && month >= 6)) return;
+    const parsed = gentooSchema.safeParse(gentoo);
+    if (!parsed.success) return; // the spec's own validation reports it
+    const writers = portageEntryWriters(parsed.data);
+    const entries = EESSI_OVERLAY_PORTAGE_ENTRIES.filter((e) => !writers.has(e));
+    (gentoo.overlays as Record<string, unknown>[]).forEach((overlay, i) => {
+      if (overlay.name !== "eessi" || entries.length === 0) return;
+      overlay.portageConfig = entries;
+      this.comment(
+        ["gentoo", "overlays", i, "portageConfig"],
+        ` before 2026.06 the role linked every entry of this overlay's etc/portage/ into the prefix;\n these are the ones this spec does not write (the sets are linked one by one)`,
+      );
     });
   }
 
