@@ -1,62 +1,15 @@
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SHARED_DATA } from "../../../test/helpers/shared-data.js";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { InputError } from "../../errors.js";
-import { parseSpec } from "../../spec/load.js";
-import { resolveLayer } from "../../spec/resolve.js";
 import { linkPortageConfig, planPortageLinks } from "./portage-links.js";
 import { provideSets } from "./sets.js";
+import { EESSI_SETS, gentooLayer, scratchPrefixes } from "./testdata/prefix-fixture.js";
 
-/** EESSI's gentoo-overlay etc/portage/sets/ as stored in the shared data. */
-const EESSI_SETS = join(SHARED_DATA, "eessi/gentoo-overlay-sets");
+const { prefixDir, put } = scratchPrefixes("portage-links");
+const layerWith = (portageConfig: Record<string, string[]>, sets: string[] = []) =>
+  gentooLayer(sets, Object.entries(portageConfig));
 
-function layerWith(portageConfig: Record<string, string[]>, sets: string[] = []) {
-  const overlays = Object.entries(portageConfig).map(
-    ([name, entries]) =>
-      `{ name: ${name}, url: "https://example.org/${name}.git", commit: abcdef1, portageConfig: [${entries.join(", ")}] }`,
-  );
-  const text = `
-repository: software.eessi.io
-stack: eessi
-version: "2025.06"
-arches: [x86_64]
-flavor: gentoo
-gentoo:
-  repository: { commit: ${"a".repeat(40)} }
-  overlays: [${overlays.join(", ")}]
-  sets: [${sets.map((s) => `"${s}"`).join(", ")}]
-`;
-  return resolveLayer(parseSpec(text, "links.yaml").spec, "x86_64");
-}
-
-let scratch: string;
-beforeAll(() => {
-  scratch = mkdtempSync(join(tmpdir(), "compat-portage-links-"));
-});
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-let n = 0;
-function prefixDir(): string {
-  const dir = join(scratch, `prefix-${++n}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-function put(dir: string, path: string, content: string) {
-  mkdirSync(dirname(join(dir, path)), { recursive: true });
-  writeFileSync(join(dir, path), content);
-}
 /** An eessi overlay checkout: its sets/ is EESSI's real one, its accept_keywords a line of the same form. */
 function eessiCheckout(dir: string) {
   const portage = join(dir, "var/db/repos/eessi/etc/portage");

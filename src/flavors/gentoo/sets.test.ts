@@ -1,56 +1,13 @@
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SHARED_DATA } from "../../../test/helpers/shared-data.js";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { InputError } from "../../errors.js";
-import { parseSpec } from "../../spec/load.js";
-import { resolveLayer } from "../../spec/resolve.js";
 import { planSetSources, provideSets, setsConfSections } from "./sets.js";
+import { EESSI_SETS, gentooLayer, scratchPrefixes } from "./testdata/prefix-fixture.js";
 
-const EESSI_SETS = join(SHARED_DATA, "eessi/gentoo-overlay-sets");
+const { prefixDir, put } = scratchPrefixes("sets");
+const layerWith = (sets: string[], overlays = ["eessi", "site"]) => gentooLayer(sets, overlays);
 
-function layerWith(sets: string[], overlays = ["eessi", "site"]) {
-  const text = `
-repository: software.eessi.io
-stack: eessi
-version: "2025.06"
-arches: [x86_64]
-flavor: gentoo
-gentoo:
-  repository: { commit: ${"a".repeat(40)} }
-  overlays: [${overlays.map((o) => `{ name: ${o}, url: "https://example.org/${o}.git", commit: abcdef1 }`).join(", ")}]
-  sets: [${sets.map((s) => `"${s}"`).join(", ")}]
-`;
-  return resolveLayer(parseSpec(text, "sets.yaml").spec, "x86_64");
-}
-
-let scratch: string;
-beforeAll(() => {
-  scratch = mkdtempSync(join(tmpdir(), "compat-sets-"));
-});
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-let n = 0;
-function prefixDir(): string {
-  const dir = join(scratch, `prefix-${++n}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-function put(dir: string, path: string, content: string) {
-  mkdirSync(dirname(join(dir, path)), { recursive: true });
-  writeFileSync(join(dir, path), content);
-}
 /** EESSI's real set file (from its gentoo-overlay) in an overlay checkout of the prefix. */
 function putEessiSet(dir: string, overlay: string, name: string) {
   put(dir, `var/db/repos/${overlay}/etc/portage/sets/${name}`, readFileSync(join(EESSI_SETS, name), "utf8"));
