@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import type { TextFile } from "../spec/ansible/import.js";
-import { type Arch, archHint } from "../spec/schema.js";
+import type { Arch } from "../spec/schema.js";
 import { writeResult } from "./output-file.js";
 
 /**
@@ -39,12 +39,12 @@ export function register(program: Command): void {
     .action(async (defaults: string, vars: string, opts: ImportOptions) => {
       const { importAnsible } = await import("../spec/ansible/import.js");
       const { parseSpec } = await import("../spec/load.js");
-      const { ARCHES } = await import("../spec/schema.js");
+      const { ARCHES, archHint } = await import("../spec/schema.js");
       const result = importAnsible({
         defaults: await readText(defaults),
         vars: await readText(vars),
         ...(opts.filesystemLayer ? { filesystemLayer: await readText(opts.filesystemLayer) } : {}),
-        ...(opts.arches ? { arches: parseArches(opts.arches, ARCHES) } : {}),
+        ...(opts.arches ? { arches: parseArches(opts.arches, ARCHES, archHint) } : {}),
         ...(opts.stack ? { stack: opts.stack } : {}),
       });
       // The text must load back to the same spec: what is written is what `plan` and `build` read.
@@ -64,7 +64,11 @@ async function readText(file: string): Promise<TextFile> {
   }
 }
 
-function parseArches(list: string, known: readonly Arch[]): Arch[] {
+function parseArches(
+  list: string,
+  known: readonly Arch[],
+  archHint: (name: string) => Arch | undefined,
+): Arch[] {
   const arches = list.split(",").map((a) => a.trim());
   const bad = arches.filter((a) => !(known as readonly string[]).includes(a));
   if (bad.length > 0) {

@@ -52,13 +52,13 @@ describe("the layer spec validates atoms and versions with these checks (errors 
     }
     expect(details).toEqual([
       expect.stringMatching(
-        /^eessi\.yaml:41:16 gentoo\.packages\[0\]\.version: "0\.2\.x": not a version Portage accepts/,
+        /^eessi\.yaml:45:16 gentoo\.packages\[0\]\.version: "0\.2\.x": not a version Portage accepts/,
       ),
       expect.stringMatching(
-        /^eessi\.yaml:45:7 gentoo\.removePackages\[1\]: "dev-lang\/go-12": not a package name: it ends in a version/,
+        /^eessi\.yaml:49:7 gentoo\.removePackages\[1\]: "dev-lang\/go-12": not a package name: it ends in a version/,
       ),
       expect.stringMatching(
-        /^eessi\.yaml:100:16 gentoo\.packageMask: line 3 of the text: invalid atom ">=sys-devel\/gcc"/,
+        /^eessi\.yaml:104:16 gentoo\.packageMask: line 3 of the text: invalid atom ">=sys-devel\/gcc"/,
       ),
     ]);
   });
