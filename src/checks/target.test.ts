@@ -37,6 +37,19 @@ describe("targetFromPrefix", () => {
     expect((err as Error).message).toContain("not a compatibility layer");
   });
 
+  it("refuses an --arch that is not one, with the name it probably means", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    writeLayout(t.dir, {
+      startprefix: { file: `#!${P}/bin/bash\nEPREFIX="${P}"\nexport EPREFIX\n`, mode: 0o755 },
+      "var/lib/dpkg/status": "",
+    });
+    const err = await targetFromPrefix(t.dir, { arch: "arm64" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toContain("--arch arm64: not an architecture");
+    expect((err as InputError).hint).toBe("did you mean aarch64?");
+  });
+
   it("parses the forms of an EPREFIX assignment", () => {
     expect(eprefixAssignment(`EPREFIX='${P}'`)).toBe(P);
     expect(eprefixAssignment(`  export EPREFIX=${P}/ # comment`)).toBe(P);

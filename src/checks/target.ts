@@ -9,7 +9,7 @@ import { InputError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
 import { readElf } from "../layer/elf.js";
 import { type HostLink, localPrefix, type ResolvedLayer, repositoryRoot } from "../spec/resolve.js";
-import { ARCHES, type Arch, type ChecksSettings, type FlavorName } from "../spec/schema.js";
+import { ARCHES, type Arch, archHint, type ChecksSettings, type FlavorName } from "../spec/schema.js";
 import { LayerFs } from "./layer-fs.js";
 import { loaderRel } from "./loader.js";
 import { describeVersions, type Versions, versionApplies } from "./versions.js";
@@ -214,8 +214,12 @@ function pickTargetArch(
   const known = (a: string | undefined): a is Arch =>
     a !== undefined && (ARCHES as readonly string[]).includes(a);
   if (option !== undefined) {
-    if (!known(option))
-      throw new InputError(`--arch ${option}: not an architecture (expected one of ${ARCHES.join(", ")})`);
+    if (!known(option)) {
+      const meant = archHint(option);
+      throw new InputError(`--arch ${option}: not an architecture (expected one of ${ARCHES.join(", ")})`, {
+        hint: meant ? `did you mean ${meant}?` : undefined,
+      });
+    }
     return option;
   }
   if (known(lastComponent)) return lastComponent;
