@@ -20,9 +20,11 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ValidationError } from "../errors.js";
 import { runInLayer } from "../exec/sandbox.js";
 import { readElf } from "./elf.js";
 import {
+  assertRelocated,
   escapesRoot,
   formatRelocationReport,
   parseShebang,
@@ -211,5 +213,37 @@ describe.skipIf(!canRun)("relocateTree on a tree of this machine's binaries", ()
     for (const so of loaded) expect(so.startsWith(`${PREFIX}/`), so).toBe(true);
     const s = await inLayer([`${PREFIX}/usr/bin/script`]);
     expect(s.stdout.trim()).toBe(`script-ran ${PREFIX}/usr/bin/script`);
+  });
+});
+
+describe.runIf(canRun)("a relocation that leaves objects unpatched", () => {
+  it("fails its stage naming them (here: an executable whose loader is not in the tree)", async () => {
+    const tree = mkdtempSync(join(tmpdir(), "compat-relocate-missing-"));
+    try {
+      mkdirSync(join(tree, "usr/bin"), { recursive: true });
+      mkdirSync(join(tree, MULTIARCH.slice(1)), { recursive: true });
+      copyFileSync(`${MULTIARCH}/libc.so.6`, join(tree, MULTIARCH.slice(1), "libc.so.6"));
+      copyFileSync("/usr/bin/true", join(tree, "usr/bin/true"));
+      const report = await relocateTree({ treeDir: tree, prefix: PREFIX });
+      // libc.so.6 runs as a program too: it names the same missing loader
+      expect(report.failed.map((f) => f.path)).toEqual(["usr/bin/true", `${MULTIARCH.slice(1)}/libc.so.6`]);
+      const err = (() => {
+        try {
+          assertRelocated(report, "runs/R/relocation.json");
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).message).toBe(`2 ELF object(s) could not be relocated into ${PREFIX}`);
+      expect((err as ValidationError).details).toEqual([
+        "usr/bin/true: interpreter /lib64/ld-linux-x86-64.so.2 is not in the tree",
+        `${MULTIARCH.slice(1)}/libc.so.6: interpreter /lib64/ld-linux-x86-64.so.2 is not in the tree`,
+      ]);
+      // and a complete relocation passes
+      expect(() => assertRelocated({ ...report, failed: [] }, "x")).not.toThrow();
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
   });
 });

@@ -43,7 +43,7 @@ import {
 import { availableParallelism } from "node:os";
 import { join, normalize, posix } from "node:path";
 import type { Writable } from "node:stream";
-import { InputError, ToolError } from "../errors.js";
+import { InputError, ToolError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
 import { type ElfInfo, isElfHeader, readElf } from "./elf.js";
 
@@ -518,6 +518,21 @@ export function escapesRoot(dir: string, target: string): boolean {
     } else if (c && c !== ".") depth++;
   }
   return false;
+}
+
+/**
+ * A relocation that left ELF objects unpatched fails its stage here, naming them, instead of
+ * leaving it to the checks: an executable still asking for the host's loader is not a layer.
+ */
+export function assertRelocated(r: RelocationReport, reportPath: string): void {
+  if (r.failed.length === 0) return;
+  throw new ValidationError(`${r.failed.length} ELF object(s) could not be relocated into ${r.prefix}`, {
+    details: [
+      ...r.failed.slice(0, 20).map((f) => `${f.path}: ${f.reason}`),
+      ...(r.failed.length > 20 ? [`… and ${r.failed.length - 20} more`] : []),
+    ],
+    hint: `the whole report is ${reportPath}; after fixing the cause, --resume runs the relocation again (it is idempotent)`,
+  });
 }
 
 /** The report as lines for a stage log (and the checks' summary). */

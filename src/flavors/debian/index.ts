@@ -15,7 +15,7 @@ import { unmountUnder } from "../../exec/mounts.js";
 import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { generateLocales, installLocaleLister } from "../../layer/locales.js";
-import { formatRelocationReport, relocateTree } from "../../layer/relocate.js";
+import { assertRelocated, formatRelocationReport, relocateTree } from "../../layer/relocate.js";
 import {
   assertHostArch,
   checkStage,
@@ -109,6 +109,7 @@ async function relocate(ctx: StageContext): Promise<void> {
   });
   for (const line of formatRelocationReport(report)) ctx.log.write(`${line}\n`);
   await writeRunReport(ctx, RELOCATION_REPORT, report);
+  assertRelocated(report, join(ctx.runDir, RELOCATION_REPORT));
   ctx.note(
     `${report.elf.executables} executables, ${report.elf.libraries} libraries, ${report.shebangs.rewritten} shebangs, ${report.symlinks.rewritten} symlinks relocated`,
   );
