@@ -5,7 +5,8 @@
  */
 import { basename } from "node:path";
 import { type Command, Option } from "commander";
-import { ARCH_KEYWORDS } from "../gentoo/keyword.js";
+import { InputError } from "../errors.js";
+import { ARCH_KEYWORDS, GENTOO_KEYWORDS, isKnownArch } from "../gentoo/keyword.js";
 import { log } from "../log.js";
 import { printJson } from "./output.js";
 
@@ -54,6 +55,10 @@ export function register(program: Command): void {
     )
     .option("--no-cache", "parse every advisory, read and write no cache")
     .action(async (targetArg: string, flags: AuditFlags) => {
+      if (flags.arch !== undefined && !isKnownArch(flags.arch))
+        throw new InputError(`--arch ${flags.arch}: not a CPU family or Gentoo keyword`, {
+          hint: `one of ${Object.keys(ARCH_KEYWORDS).join(", ")}, or a keyword: ${GENTOO_KEYWORDS.join(", ")}`,
+        });
       // the core is loaded here, so other commands do not pay for it
       const { resolveTarget, runAudit } = await import("../security/audit.js");
       const { defaultCacheDir } = await import("../security/glsa/corpus.js");

@@ -12,3 +12,27 @@ export const ARCH_KEYWORDS: Record<string, string> = {
 export function archKeyword(arch: string): string {
   return ARCH_KEYWORDS[arch] ?? arch;
 }
+
+/** Gentoo's architecture keywords (profiles/arch.list, without the prefix ones). */
+export const GENTOO_KEYWORDS = [
+  "alpha",
+  "amd64",
+  "arm",
+  "arm64",
+  "hppa",
+  "ia64",
+  "loong",
+  "m68k",
+  "mips",
+  "ppc",
+  "ppc64",
+  "riscv",
+  "s390",
+  "sparc",
+  "x86",
+] as const;
+
+/** Whether `arch` is a layer CPU family or a Gentoo keyword. */
+export function isKnownArch(arch: string): boolean {
+  return arch in ARCH_KEYWORDS || (GENTOO_KEYWORDS as readonly string[]).includes(arch);
+}

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { readVectors } from "../../test/helpers/shared-data.js";
 import { InvalidAtomError, isJustName, isValidAtom, parseAtom } from "./atom.js";
-import { catpkgsplit, cpvequal } from "./cpv.js";
+import { catpkgsplit, cpvequal, isValidCategory } from "./cpv.js";
 import { bestMatchToList, type Candidate, matchFromList } from "./match.js";
 import { vercmp } from "./version.js";
 
@@ -160,4 +160,53 @@ describe("misc_predicates.json", () => {
       }
     });
   });
+});
+
+/**
+ * pkgcore's component lists (tests/ebuild/test_cpv.py): categories, names, versions and revisions
+ * each valid or not, combined into atoms. pkgcore and Portage disagree on an upper-case version
+ * letter: Portage's version has `[a-z]?` (so `3D` is no version, and `a-3D` is a valid name); the
+ * expectation is Portage's.
+ */
+describe("cpv_component_lists.json", () => {
+  const lists = readVectors<Record<string, string[]>>("cpv_component_lists.json");
+  const PORTAGE_DIFFERS = { goodVers: new Set(["3D"]), badPkgs: new Set(["a-3D"]) };
+  const valid = (atom: string) =>
+    isValidAtom(atom, { allowWildcard: false, allowRepo: false, allowBlockers: false });
+  for (const cat of lists.good_cats!)
+    it(`pkgcore test_cpv good_cats: ${JSON.stringify(cat)}`, () => {
+      expect(isValidCategory(cat)).toBe(true);
+      expect(valid(`${cat}/diffball`)).toBe(true);
+    });
+  for (const cat of lists.bad_cats!)
+    it(`pkgcore test_cpv bad_cats: ${JSON.stringify(cat)}`, () => {
+      expect(isValidCategory(cat) && valid(`${cat}/diffball`)).toBe(false);
+    });
+  for (const pkg of lists.good_pkgs!)
+    it(`pkgcore test_cpv good_pkgs: ${JSON.stringify(pkg)}`, () => {
+      expect(valid(`dev-util/${pkg}`)).toBe(true);
+      expect(valid(`=dev-util/${pkg}-1.0-r1`)).toBe(true);
+    });
+  for (const pkg of lists.bad_pkgs!)
+    it(`pkgcore test_cpv bad_pkgs: ${JSON.stringify(pkg)}${PORTAGE_DIFFERS.badPkgs.has(pkg) ? " (valid for Portage)" : ""}`, () => {
+      expect(valid(`dev-util/${pkg}`)).toBe(PORTAGE_DIFFERS.badPkgs.has(pkg));
+    });
+  for (const cp of lists.good_cp!)
+    it(`pkgcore test_cpv good_cp: ${cp}`, () => {
+      expect(valid(cp)).toBe(true);
+      expect(catpkgsplit(`${cp}-1`)).toEqual([...cp.split("/"), "1", "r0"]);
+    });
+  for (const ver of lists.good_vers!)
+    for (const rev of lists.good_revs!)
+      it(`pkgcore test_cpv good_vers × good_revs: ${ver}${rev}${PORTAGE_DIFFERS.goodVers.has(ver) ? " (no version for Portage)" : ""}`, () => {
+        expect(valid(`=dev-util/diffball-${ver}${rev}`)).toBe(!PORTAGE_DIFFERS.goodVers.has(ver));
+      });
+  for (const ver of lists.bad_vers!)
+    it(`pkgcore test_cpv bad_vers: ${JSON.stringify(ver)}`, () => {
+      expect(valid(`=dev-util/diffball-${ver}`)).toBe(false);
+    });
+  for (const [i, rev] of lists.bad_revs!.entries())
+    it(`pkgcore test_cpv bad_revs #${i}: ${JSON.stringify(rev)}`, () => {
+      expect(valid(`=dev-util/diffball-1${rev}`)).toBe(false);
+    });
 });

@@ -125,7 +125,7 @@ describe("audit targets and bad input", () => {
       /is not a Gentoo prefix: it has no var\/db\/pkg/,
     );
     const bad = join(root, "bad.txt");
-    writeFileSync(bad, "dev-libs/foo-1.0\nfoo bar\n");
+    writeFileSync(bad, "foo bar\nnot a package\n");
     await expect(
       runAudit({
         target: resolveTarget(bad),
@@ -133,7 +133,19 @@ describe("audit targets and bad input", () => {
         arch: "x86_64",
         failOn: "low",
       }),
-    ).rejects.toThrow(/not a package list \(1 bad lines\)/);
+    ).rejects.toThrow(/not a package list \(2 bad lines\)/);
+    // a bad line among good ones is skipped and reported with its line number
+    const partial = join(root, "partial.txt");
+    writeFileSync(partial, "dev-libs/foo-1.0\nfoo bar\n");
+    const report = await runAudit({
+      target: resolveTarget(partial),
+      glsaDir: join(root, "listed/var/db/repos/gentoo/metadata/glsa"),
+      arch: "x86_64",
+      failOn: "low",
+    });
+    expect(report.summary.warnings).toContainEqual(
+      expect.stringMatching(/partial\.txt:2: .*\(line skipped\)/),
+    );
     const noGlsa = join(root, "noglsa");
     writeVdbEntry(noGlsa, "dev-libs/foo-1.0", "0");
     await expect(runAudit({ target: resolveTarget(noGlsa), arch: "x86_64", failOn: "low" })).rejects.toThrow(

@@ -114,11 +114,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     installedCount = vdb.entries.length;
   } else {
     const list = parsePackageList(readFileSync(target.path, "utf8"), target.path);
-    if (list.problems.length > 0)
+    // A file with no package line at all is not a list; bad lines among good ones are skipped
+    // and reported, as a corrupt vdb entry is.
+    if (list.problems.length > 0 && list.packages.length === 0)
       throw new InputError(`${target.path}: not a package list (${list.problems.length} bad lines)`, {
-        details: list.problems.map((p) => `${target.path}:${p.line}: ${p.message}`),
+        details: list.problems.slice(0, 20).map((p) => `${target.path}:${p.line}: ${p.message}`),
         hint: "one category/name-version[::repo] per line, as qlist -IRv prints",
       });
+    for (const p of list.problems) warnings.push(`${target.path}:${p.line}: ${p.message} (line skipped)`);
     if (list.packages.some((p) => p.slot === undefined))
       warnings.push(
         `${target.path} has no slots (qlist without -S): slotted advisory ranges were applied to every slot, as Portage does for slot-less entries`,

@@ -91,6 +91,10 @@ describe("compat audit", () => {
     r = compat(["audit", prefix, "--glsa", glsaDir, "--fail-on", "urgent"]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/Allowed choices are low, normal, high/);
+    r = compat(["audit", prefix, "--glsa", glsaDir, "--arch", "foo"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--arch foo: not a CPU family or Gentoo keyword");
+    expect(compat(["audit", prefix, "--glsa", glsaDir, "--arch", "amd64"]).status).not.toBe(2);
   });
 
   it("audits EESSI 2023.06's openssl against all GLSAs, cold then warm from the cache", () => {

@@ -292,9 +292,29 @@ describe("GLSA fixtures (src/gentoo/glsa/testdata)", () => {
   it("names the smallest unaffected range that is an upgrade as the fix", () => {
     const foo = glsa.packages[0]!;
     expect(fixAtom(foo, { cpv: "dev-libs/foo-1.2.2", slot: "1" })).toBe(">=dev-libs/foo-1.2.3:1");
-    expect(fixAtom(foo, { cpv: "dev-libs/foo-1.1.0-r1", slot: "0" })).toBe(">=dev-libs/foo-1.1.0-r2");
+    // a revision range is not widened to >= (1.2.0 may well be vulnerable)
+    expect(fixAtom(foo, { cpv: "dev-libs/foo-1.1.0-r1", slot: "0" })).toBe(">=~dev-libs/foo-1.1.0-r2");
     expect(fixAtom(glsa.packages[1]!, { cpv: "dev-libs/bar-1.9", slot: "2" })).toBeNull();
     expect(rangeAtom("a/b", versionRange("a/b", "rgt", "1-r1"))).toBe(">~a/b-1-r1");
+  });
+
+  it("names a revision range from revision 0 as the ~ atom emerge accepts (GLSA 202004-13: git 2.24.3-rN)", () => {
+    const range = (r: "rge" | "ge" | "lt", version: string) => ({
+      range: r,
+      version,
+      slot: null,
+      text: version,
+    });
+    const git = {
+      name: "dev-vcs/git",
+      arch: "*",
+      auto: true,
+      vulnerable: [range("lt", "2.26.1")],
+      unaffected: [range("rge", "2.24.3"), range("rge", "2.25.4-r0"), range("ge", "2.26.1")],
+    };
+    expect(fixAtom(git, { cpv: "dev-vcs/git-2.23.4", slot: "0" })).toBe("~dev-vcs/git-2.24.3");
+    expect(fixAtom(git, { cpv: "dev-vcs/git-2.25.0", slot: "0" })).toBe("~dev-vcs/git-2.25.4");
+    expect(fixAtom(git, { cpv: "dev-vcs/git-2.26.0", slot: "0" })).toBe(">=dev-vcs/git-2.26.1");
   });
 
   it.each([

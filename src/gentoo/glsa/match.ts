@@ -190,12 +190,20 @@ export function isGlsaAffecting(
   return glsaHits(glsa.id, compileGlsa(glsa), installed, keyword).length > 0;
 }
 
-const FIX_OPERATORS: Partial<Record<GlsaRange, string>> = { ge: ">=", gt: ">", eq: "=", rge: ">=", rgt: ">" };
+const FIX_OPERATORS: Partial<Record<GlsaRange, string>> = {
+  ge: ">=",
+  gt: ">",
+  eq: "=",
+  rge: ">=~",
+  rgt: ">~",
+};
 
 /**
- * The smallest unaffected range that is an upgrade for this package, as an emerge-able atom
- * (`>=dev-libs/openssl-3.0.13`, `>=dev-vcs/git-2.23.3:0`); null when the GLSA offers none
- * (the package has to be removed). Like getMinUpgrade it stays in the package's slot.
+ * The smallest unaffected range that is an upgrade for this package (`>=dev-libs/openssl-3.0.13`,
+ * `>=dev-vcs/git-2.23.3:0`); null when the GLSA offers none (the package has to be removed). Like
+ * getMinUpgrade it stays in the package's slot. A revision range covers revisions of that one
+ * version only, so it is never widened to `>=`: from revision 0 it is the atom `~cat/pkg-V`, from a
+ * later revision glsa-check's own spelling `>=~cat/pkg-V-rN` (no emerge atom says "V, rN or later").
  */
 export function fixAtom(element: GlsaPackage, pkg: PackageCandidate): string | null {
   const installed = parseCpv(pkg.cpv);
@@ -212,5 +220,9 @@ export function fixAtom(element: GlsaPackage, pkg: PackageCandidate): string | n
     if (!best || (compareVersionsOrUndefined(r.version, best.version) ?? 0) < 0) best = r;
   }
   if (!best) return null;
-  return `${FIX_OPERATORS[best.range]}${element.name}-${best.version}${best.slot ? `:${best.slot}` : ""}`;
+  const inSlot = best.slot ? `:${best.slot}` : "";
+  const fromRevisionZero = !/-r0*[1-9]\d*$/.test(best.version);
+  if (best.range === "rge" && fromRevisionZero)
+    return `~${element.name}-${best.version.replace(/-r0+$/, "")}${inSlot}`;
+  return `${FIX_OPERATORS[best.range]}${element.name}-${best.version}${inSlot}`;
 }
