@@ -12,7 +12,12 @@
  *   directory's data, tar-stream does, so the two lose step and see different members after it;
  * - names that are not UTF-8 (tar-stream decodes them with U+FFFD, GNU tar uses the bytes);
  * - anything but zeros after the end of the archive: GNU tar stops at the first zero block,
- *   tar-stream reads on.
+ *   tar-stream reads on;
+ * - a pax `size` on a member that is not a file: tar-stream skips that much data after a symlink
+ *   or hard link, GNU tar does not, and reads it as a member verify never saw;
+ * - numbers that are not plain octal (or base-256 where ustar allows it): GNU tar decodes its
+ *   obsolete base-64 (`+nt` is mode 04755), tar-stream reads NaN; pax numbers that are not
+ *   plain decimal.
  *
  * Pure bookkeeping over the bytes (no decompression, no allocation per member beyond a pax
  * header's records); it runs beside the member verifier on the same stream.
@@ -45,6 +50,34 @@ function headerSize(block: Buffer): number {
   return text === "" ? 0 : Number.parseInt(text, 8);
 }
 
+/** The numeric fields of a ustar header: name, offset, length, whether base-256 is allowed. */
+const NUMERIC_FIELDS = [
+  ["mode", 100, 8, false],
+  ["uid", 108, 8, true],
+  ["gid", 116, 8, true],
+  ["size", 124, 12, true],
+  ["mtime", 136, 12, true],
+  ["checksum", 148, 8, false],
+  ["devmajor", 329, 8, false],
+  ["devminor", 337, 8, false],
+] as const;
+
+/** Fields that are not plain octal (spaces, digits, then NULs or spaces), or positive base-256. */
+function numericFieldProblems(block: Buffer): string[] {
+  const problems: string[] = [];
+  for (const [name, offset, length, base256] of NUMERIC_FIELDS) {
+    const f = block.subarray(offset, offset + length);
+    if (f[0]! & 0x80) {
+      if (!base256 || f[0] !== 0x80) problems.push(`the ${name} field is not a positive base-256 number`);
+      continue;
+    }
+    const text = f.toString("latin1");
+    if (!/^ *[0-7]*[ \0]*$/.test(text) || (name === "mode" && !/[0-7]/.test(text)))
+      problems.push(`the ${name} field ${JSON.stringify(text)} is not an octal number`);
+  }
+  return problems;
+}
+
 /** A NUL-terminated field's bytes. */
 function field(block: Buffer, offset: number, length: number): Buffer {
   const f = block.subarray(offset, offset + length);
@@ -55,13 +88,26 @@ function field(block: Buffer, offset: number, length: number): Buffer {
 /** What a pax header's records tell about the next member. */
 interface PaxInfo {
   size?: number;
+  /** The pax `path` record's value, if any. */
+  pathValue?: string;
   path: boolean;
   linkpath: boolean;
   utf8: boolean;
+  /** Numeric records whose value is not a plain decimal number. */
+  badNumbers: string[];
 }
 
+const PAX_NUMBERS: Record<string, RegExp> = {
+  size: /^\d+$/,
+  uid: /^\d+$/,
+  gid: /^\d+$/,
+  mtime: /^-?\d+(\.\d+)?$/,
+  atime: /^-?\d+(\.\d+)?$/,
+  ctime: /^-?\d+(\.\d+)?$/,
+};
+
 function paxInfo(data: Buffer): PaxInfo {
-  const info: PaxInfo = { path: false, linkpath: false, utf8: isUtf8(data) };
+  const info: PaxInfo = { path: false, linkpath: false, utf8: isUtf8(data), badNumbers: [] };
   let at = 0;
   while (at < data.length) {
     const space = data.indexOf(0x20, at);
@@ -69,9 +115,16 @@ function paxInfo(data: Buffer): PaxInfo {
     const length = Number(data.subarray(at, space).toString("latin1"));
     if (!Number.isInteger(length) || length <= 0) break;
     const record = data.subarray(space + 1, at + length - 1).toString("utf8");
-    if (record.startsWith("size=")) info.size = Number(record.slice(5));
-    else if (record.startsWith("path=")) info.path = true;
-    else if (record.startsWith("linkpath=")) info.linkpath = true;
+    const eq = record.indexOf("=");
+    const key = record.slice(0, eq);
+    const value = record.slice(eq + 1);
+    const number = PAX_NUMBERS[key];
+    if (number && !number.test(value)) info.badNumbers.push(`${key}=${value}`);
+    if (key === "size") info.size = Number(value);
+    else if (key === "path") {
+      info.path = true;
+      info.pathValue = value;
+    } else if (key === "linkpath") info.linkpath = true;
     at += length;
   }
   return info;
@@ -150,9 +203,16 @@ export class TarHeaderScan extends Writable {
     }
     const type = String.fromCharCode(block[156]!);
     const name = field(block, 0, 100);
-    const where = `the header at byte ${this.headerAt}${name.length ? ` (${name.toString("utf8")})` : ""}`;
+    const prefix = field(block, 345, 155);
+    const pax = this.nextPax;
+    // the member's name as readers take it: a pax path, else the ustar prefix and name
+    const shown =
+      pax?.pathValue ??
+      (prefix.length ? `${prefix.toString("utf8")}/${name.toString("utf8")}` : name.toString("utf8"));
+    const where = `the header at byte ${this.headerAt}${shown ? ` (${shown})` : ""}`;
     const refuse = (message: string) =>
-      this.report({ rule: "unsupported-header", member: name.toString("utf8") || undefined, message });
+      this.report({ rule: "unsupported-header", member: shown || undefined, message });
+    for (const problem of numericFieldProblems(block)) refuse(`${where}: ${problem}`);
     let size = headerSize(block);
     if (!Number.isSafeInteger(size) || size < 0) {
       this.report({ rule: "corrupt-stream", message: `${where} has an unreadable size field` });
@@ -160,7 +220,6 @@ export class TarHeaderScan extends Writable {
     }
     // The ustar name fields of a pax header, and those a pax record replaces, are only fallbacks
     // (GNU tar cuts them at 100 bytes, even inside a UTF-8 sequence).
-    const pax = this.nextPax;
     const fields = [
       ["name", 0, 100, type !== "x" && !pax?.path],
       ["link name", 157, 100, type !== "x" && !pax?.linkpath],
@@ -190,6 +249,12 @@ export class TarHeaderScan extends Writable {
       refuse(`${where}: ${size} bytes of data on a member of type ${type}, which has none`);
     else if (TYPE_FILE.has(type) && name.at(-1) === 0x2f)
       refuse(`${where}: a file member whose name ends in / (old readers take it for a directory)`);
+    if (pax && pax.badNumbers.length > 0)
+      refuse(`${where}: pax numbers that are not plain decimal (${pax.badNumbers.join(", ")})`);
+    if (pax?.size !== undefined && !TYPE_FILE.has(type))
+      refuse(
+        `${where}: a pax size on a member of type ${type}, which has no data (GNU tar does not skip it)`,
+      );
     if (TYPE_FILE.has(type) && pax?.size !== undefined) size = pax.size;
     this.nextPax = undefined;
     // Types the member rules refuse anyway (sparse, volume …) are passed over by their size field.

@@ -9,6 +9,7 @@ export const RULES = {
   "non-normalised-name": "member names have no empty or `.` components and no NUL",
   "outside-top-dir": "every member is the top dir or below it",
   "top-dir-mismatch": "the top dir's version, os and arch agree with the file name",
+  "top-dir-type": "the top dir is a directory (a symlink there would put the whole layer elsewhere)",
   "symlink-escape": "no member is reached through a symlink in the archive",
   "hardlink-outside": "a hard link points at an earlier regular file of the archive",
   "special-file": "no device, fifo or socket nodes",
@@ -124,6 +125,10 @@ export class MemberRules {
       return out;
     }
     if (this.seen.has(name)) add("duplicate-member", "the name appears twice in the archive");
+    if (name === this.topDir && h.type !== "directory")
+      add("top-dir-type", `the top dir is a ${h.type ?? "member of unknown type"}, not a directory`);
+    if (!Number.isInteger(h.mode) || h.mode < 0)
+      add("unsupported-header", "the mode field is not an octal number (readers decode it differently)");
 
     for (const ancestor of ancestorsOf(name))
       if (this.symlinks.has(ancestor)) {

@@ -278,6 +278,58 @@ const cases: Case[] = [
       ),
   },
   {
+    rule: "unsupported-header",
+    title: "a pax size on a symlink, hiding a setuid member from the verifier's reader (GNU tar extracts it)",
+    member: `${TOP_DIR}/etc/link`,
+    make: async (dir) => {
+      const withoutEnd = (tar: Buffer) => tar.subarray(0, tar.length - 1024);
+      const hidden = withoutEnd(
+        await tarOf([{ name: `${TOP_DIR}/etc/hidden`, mode: 0o4755, content: "unverified\n" }]),
+      );
+      const head = withoutEnd(
+        await tarOf(
+          base([
+            {
+              name: `${TOP_DIR}/etc/link`,
+              type: "symlink",
+              linkname: "os-release",
+              pax: { size: String(hidden.length) },
+            },
+          ]),
+        ),
+      );
+      const tail = await tarOf([{ name: `${TOP_DIR}/etc/after`, content: "after\n" }]);
+      return makeArtifact(dir, NAME, compress(Buffer.concat([head, hidden, tail]), "zstd"));
+    },
+  },
+  {
+    rule: "unsupported-header",
+    title: "a setuid mode in GNU tar's obsolete base-64 (+nt = 04755; the verifier's reader sees no number)",
+    member: `${TOP_DIR}/etc/suid`,
+    make: async (dir) =>
+      makeArtifact(
+        dir,
+        NAME,
+        compress(
+          await editedTar(base([{ name: `${TOP_DIR}/etc/suid`, content: "x\n" }]), 3, (h) => {
+            h.write("+nt\0\0\0\0\0", 100, 8, "latin1");
+          }),
+          "zstd",
+        ),
+      ),
+  },
+  {
+    rule: "top-dir-type",
+    title: "the top dir as a symlink to the host (the layer, and any later delta, would land there)",
+    member: TOP_DIR,
+    make: async (dir) =>
+      makeArtifact(
+        dir,
+        NAME,
+        compress(await tarOf([{ name: TOP_DIR, type: "symlink", linkname: escapeDir }]), "zstd"),
+      ),
+  },
+  {
     rule: "data-after-end",
     title: "members after the end-of-archive blocks (GNU tar stops there, other readers go on)",
     make: async (dir) =>
