@@ -143,6 +143,8 @@ export class TarHeaderScan extends Writable {
   private nextPax: PaxInfo | undefined;
   private headerAt = 0;
   private ended = false;
+  /** Every member's name as GNU tar takes it, in archive order (compared with the verifier's reader). */
+  readonly members: string[] = [];
   private afterEndReported = false;
 
   constructor(private readonly report: (v: Violation) => void) {
@@ -203,7 +205,8 @@ export class TarHeaderScan extends Writable {
     }
     const type = String.fromCharCode(block[156]!);
     const name = field(block, 0, 100);
-    const prefix = field(block, 345, 155);
+    const ustar = block.subarray(257, 263).toString("latin1") === "ustar\0";
+    const prefix = ustar ? field(block, 345, 155) : Buffer.alloc(0);
     const pax = this.nextPax;
     // the member's name as readers take it: a pax path, else the ustar prefix and name
     const shown =
@@ -242,10 +245,18 @@ export class TarHeaderScan extends Writable {
       this.skip = padded(size);
       return;
     }
-    if (type === "g") refuse(`${where}: a pax global header (GNU tar applies it to every later member)`);
-    else if (type === "L" || type === "K")
-      refuse(`${where}: a GNU long ${type === "L" ? "name" : "link"} header (artifacts are pax)`);
-    else if (TYPE_NO_DATA.has(type) && size !== 0)
+    if (type === "g" || type === "L" || type === "K") {
+      refuse(
+        type === "g"
+          ? `${where}: a pax global header (GNU tar applies it to every later member)`
+          : `${where}: a GNU long ${type === "L" ? "name" : "link"} header (artifacts are pax)`,
+      );
+      this.skip = padded(size);
+      this.nextPax = undefined;
+      return;
+    }
+    this.members.push(shown);
+    if (TYPE_NO_DATA.has(type) && size !== 0)
       refuse(`${where}: ${size} bytes of data on a member of type ${type}, which has none`);
     else if (TYPE_FILE.has(type) && name.at(-1) === 0x2f)
       refuse(`${where}: a file member whose name ends in / (old readers take it for a directory)`);

@@ -72,6 +72,8 @@ export interface MemberVerifier {
   writable: Writable;
   rules: MemberRules;
   counts: { members: number; files: number; contentBytes: number };
+  /** Every member's name as this reader took it, in archive order. */
+  names: string[];
 }
 
 /** A writable that parses a tar stream and checks every member, reporting to `report`. */
@@ -83,9 +85,11 @@ export function memberVerifier(
 ): MemberVerifier {
   const rules = new MemberRules(topDir, new Set(allowSetuid));
   const counts = { members: 0, files: 0, contentBytes: 0 };
+  const names: string[] = [];
   const ex = extract();
   ex.on("entry", (header, stream, next) => {
     counts.members++;
+    names.push(header.name);
     if (header.type === "file" || header.type === "link") counts.files++;
     if (header.type === "file") counts.contentBytes += header.size ?? 0;
     for (const v of rules.check({
@@ -113,7 +117,13 @@ export function memberVerifier(
     }
   });
   // streamx's extract is a Writable in all but type.
-  return { writable: ex as unknown as Writable, rules, counts };
+  return { writable: ex as unknown as Writable, rules, counts, names };
+}
+
+function firstDifference(a: readonly string[], b: readonly string[]): number | undefined {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return undefined;
 }
 
 function tarProblem(e: unknown): Violation | undefined {
@@ -230,7 +240,8 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
   );
   // tar -x reads what verify approves: a second reading of the raw headers refuses what two tar
   // readers would read differently (header-scan.ts)
-  const consumers: Writable[] = [verifier.writable, new TarHeaderScan((x) => v.add(x))];
+  const scan = new TarHeaderScan((x) => v.add(x));
+  const consumers: Writable[] = [verifier.writable, scan];
   if (opts.tee) consumers.push(opts.tee);
   try {
     const result = await streamArtifact(artifactPath, identity.compression, consumers);
@@ -246,6 +257,14 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
     if (!problem) throw e;
     v.add(problem);
   }
+  // Whatever the rules above do not foresee: both readers must see the same members.
+  const differs = firstDifference(scan.members, verifier.names);
+  if (differs !== undefined)
+    v.add({
+      rule: "unsupported-header",
+      member: scan.members[differs] ?? verifier.names[differs],
+      message: `member ${differs + 1}: GNU tar reads ${JSON.stringify(scan.members[differs] ?? "(the end)")}, the verifier's reader ${JSON.stringify(verifier.names[differs] ?? "(the end)")}`,
+    });
   report.members = verifier.counts.members;
   report.files = verifier.counts.files;
   report.contentBytes = verifier.counts.contentBytes;

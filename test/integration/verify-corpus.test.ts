@@ -628,6 +628,17 @@ describe("verify rejects the corpus, one rule each, and publishing it writes not
     expect(new Set(cases.map((c) => c.rule)).size).toBeGreaterThanOrEqual(12);
   });
 
+  it("sees where GNU tar and the verifier's reader part ways, beyond the named rules", async () => {
+    const c = cases.find((x) => x.title.startsWith("a pax size on a symlink"))!;
+    const made = await c.make(join(work, "two-readers"));
+    const report = await verifyArtifact(made.artifact);
+    expect(report.violations.map((v) => v.message)).toContainEqual(
+      expect.stringMatching(
+        /^member 5: GNU tar reads ".*\/etc\/hidden", the verifier's reader ".*\/etc\/after"$/,
+      ),
+    );
+  });
+
   for (const [i, c] of cases.entries()) {
     it(`${c.rule}: ${c.title}`, async () => {
       const dir = join(work, `case-${i}`);
