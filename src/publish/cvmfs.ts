@@ -29,6 +29,7 @@ import {
   withLockedHistory,
 } from "./history.js";
 import type { CommandHost } from "./host.js";
+import { guardDelta, layerAncestors, requireLayerDirectory } from "./layer-guard.js";
 import {
   checkDeltaBase,
   extractVerified,
@@ -137,6 +138,8 @@ export class CvmfsPublisher implements Publisher {
       const exists = await this.exists(path);
       checkDeltaBase(m, path, exists, current);
       await checkPatchTool(this.o.host, m);
+      // Before the transaction opens: the published tree is the one the transaction starts from.
+      await guardDelta(this.o.host, path, layerAncestors(versions, m.topDir), m, verified.deltaMembers);
       const tar = () =>
         extractVerified(
           req,
@@ -175,6 +178,7 @@ export class CvmfsPublisher implements Publisher {
             await this.o.host.run(["mkdir", "-p", "--", versions]);
             await tar();
             if (m.kind === "delta") await patchAfterExtracting(this.o.host, path, m);
+            await requireLayerDirectory(this.o.host, path, m.artifact);
             if (this.o.catalog) await this.o.host.run(["touch", "--", posix.join(path, ".cvmfscatalog")]);
           },
           `compat: ${m.kind === "delta" ? "delta update of" : "publish"} ${m.topDir} from ${m.artifact} (sha256 ${sha256})`,

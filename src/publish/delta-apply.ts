@@ -3,9 +3,10 @@
  * copy, the cvmfs one inside its transaction), in the order of `deletionPhases`: deletions no patch
  * reads from, extraction of the archive (by the publisher), patches, the remaining deletions and
  * the patch directory. The file work runs as one fixed POSIX sh script on the host that holds the
- * layer (locally or over ssh), in batches: it refuses any path reached through a symlink, a base
- * file whose sha256 is not the one the delta was made against, and a patched file whose sha256 is
- * not the manifest's; every tool's exit status is checked, and the first failure stops it with a
+ * layer (locally or over ssh), in batches: it refuses a layer that is a symlink, any path reached
+ * through a symlink, a patch target that is not a regular file, a base file whose sha256 is not the
+ * one the delta was made against, and a patched file whose sha256 is not the manifest's (what the
+ * published layer's own symlinks could do is refused before anything starts: layer-guard.ts); every tool's exit status is checked, and the first failure stops it with a
  * status the publisher turns into an error (and the cvmfs publisher into `abort -f`).
  */
 import { deletionPhases, PATCH_DIR } from "../artifacts/delta.js";
@@ -17,6 +18,8 @@ const SCRIPT = `set -u
 layer=$1 op=$2
 shift 2
 fail() { printf 'compat delta: %s\\n' "$2" >&2; exit "$1"; }
+# The layer itself must be a directory: through a symlink, every change would land elsewhere.
+if [ -L "$layer" ] || [ ! -d "$layer" ]; then fail 3 "$layer is a symlink or not a directory"; fi
 inside() {
   rest=$1 dir=$layer
   while case $rest in */*) true ;; *) false ;; esac; do
@@ -45,7 +48,11 @@ patch)
     got=$(digest "$tmp") || { rm -f -- "$tmp"; exit 4; }
     [ "$got" = "$want" ] ||
       { rm -f -- "$tmp"; fail 9 "$to: the patched file has sha256 $got, the manifest says $want (corrupt patch)"; }
-    { chmod "$mode" "$tmp" && touch -d "@$mtime" "$tmp" && mv -f -- "$tmp" "$layer/$to"; } ||
+    dst=$layer/$to
+    if [ -L "$dst" ] || { [ -e "$dst" ] && [ ! -f "$dst" ]; }; then
+      rm -f -- "$tmp"; fail 11 "$to exists and is not a regular file: a patch replaces regular files only"
+    fi
+    { chmod "$mode" "$tmp" && touch -d "@$mtime" "$tmp" && mv -fT -- "$tmp" "$dst"; } ||
       { rm -f -- "$tmp"; fail 10 "$to: cannot put the patched file in place"; }
   done
   [ $# -eq 0 ] || fail 2 "patch: arguments come in sevens" ;;
@@ -54,7 +61,7 @@ esac
 `;
 
 /** Exit statuses of the script that mean the delta does not fit the layer, or a patch is corrupt. */
-const REFUSALS = new Set([3, 6, 7, 8, 9]);
+const REFUSALS = new Set([3, 6, 7, 8, 9, 11]);
 /** Arguments per call: over ssh the whole command is one string, and sshd's `sh -c` takes ≤ 128 KiB. */
 const BATCH_BYTES = 64 << 10;
 

@@ -32,6 +32,7 @@ import {
   withLockedHistory,
 } from "./history.js";
 import { LocalHost } from "./host.js";
+import { guardDelta, layerAncestors } from "./layer-guard.js";
 import {
   checkDeltaBase,
   extractVerified,
@@ -174,6 +175,13 @@ export class LocalPublisher implements Publisher {
       const hadPrevious = existsSync(paths.target);
       checkDeltaBase(m, paths.target, hadPrevious, current);
       await checkPatchTool(this.host, m);
+      await guardDelta(
+        this.host,
+        paths.target,
+        layerAncestors(join(this.root, "versions"), m.topDir),
+        m,
+        verified.deltaMembers,
+      );
       const journal: Journal = {
         id: randomUUID(),
         op: "publish",
@@ -198,8 +206,11 @@ export class LocalPublisher implements Publisher {
         );
         await extractVerified(req, verified, tar);
         if (m.kind === "delta") await patchAfterExtracting(this.host, paths.stagingLayer, m);
-        if (!existsSync(paths.stagingLayer))
-          throw new ValidationError(`${m.artifact}: extracting it did not produce ${m.topDir}`);
+        // lstat: a top dir that came out as a symlink would publish a layer aliasing another place.
+        if (!lstatSync(paths.stagingLayer, { throwIfNoEntry: false })?.isDirectory())
+          throw new ValidationError(
+            `${m.artifact}: extracting it did not produce a directory at ${m.topDir} (a symlink or another file is there, or nothing)`,
+          );
       } catch (e) {
         removeTree(paths.stagingRoot);
         rmSync(this.journalPath, { force: true });

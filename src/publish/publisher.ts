@@ -15,6 +15,7 @@ import { BLOCK } from "../artifacts/tar-header.js";
 import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
 import { InputError, ValidationError } from "../errors.js";
 import type { HistoryEvent } from "./history.js";
+import type { DeltaMember } from "./layer-guard.js";
 
 export interface PublishRequest {
   artifact: string;
@@ -58,6 +59,8 @@ export interface Publisher {
 export interface VerifiedArtifact {
   manifest: ArtifactManifest;
   report: VerifyReport;
+  /** A delta's members as verified, checked against the published layer before extracting (none for a full artifact). */
+  deltaMembers: DeltaMember[];
 }
 
 /** `<version>/compat/<os>/<arch>` split and checked (it becomes a path on the publishing host). */
@@ -129,14 +132,28 @@ export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> 
       hint: "compat pack writes it beside the artifact; pass another with --manifest",
     });
   });
+  const deltaMembers: DeltaMember[] = [];
+  const top = `${manifest.topDir}/`;
+  const relative = (name: string) => name.replace(/\/+$/, "").slice(top.length);
   const report = await verifyArtifact(req.artifact, {
     manifestPath,
     publicKeyPath: req.publicKeyPath,
     allowSetuid: req.allowSetuid,
     approvedSha256: req.approvedSha256,
+    onMember:
+      manifest.kind === "delta"
+        ? (h) => {
+            // Members outside the top dir are violations of their own; the top dir itself is "".
+            if (!`${h.name.replace(/\/+$/, "")}/`.startsWith(top)) return;
+            deltaMembers.push({
+              path: relative(h.name),
+              linkTarget: h.type === "link" && h.linkname?.startsWith(top) ? relative(h.linkname) : undefined,
+            });
+          }
+        : undefined,
   });
   if (!report.ok) throw rejection(req.artifact, report.violations, report.violationCount);
-  return { manifest, report };
+  return { manifest, report, deltaMembers };
 }
 
 /**

@@ -6,7 +6,18 @@
  * OpenSSH sshd on a localhost port.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +25,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CvmfsPublisher } from "../../src/publish/cvmfs.js";
 import { LocalHost, SshHost } from "../../src/publish/host.js";
 import { makeStandIn, type StandIn } from "../helpers/cvmfs-standin.js";
+import { type HostileSet, makeHostileSet, snapshot } from "../helpers/hostile-deltas.js";
 import { corruptPatchCopy, makeArtifactPair, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
 
 const REPO = "software.example.org";
@@ -26,6 +38,8 @@ let digestB: string;
 let standIn: StandIn;
 let caseDir: string;
 let counter = 0;
+let outside: string;
+let hostile: HostileSet;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "compat-cvmfs-"));
@@ -33,6 +47,8 @@ beforeAll(async () => {
     files: 50,
     bigFileMiB: 1,
   }));
+  hostile = await makeHostileSet(work);
+  outside = hostile.outside;
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -270,6 +286,57 @@ describe("cvmfs publisher: failures", () => {
     expect(subcommands()).toEqual([`transaction ${REPO}`, `publish ${REPO}`]);
   });
 
+  it("refuses a delta that would reach through a symlink of the published layer, before opening a transaction", async () => {
+    const p = publisher();
+    await p.publish({ artifact: hostile.base });
+    const before = { outside: snapshot(outside), layer: treeDigest(layerPath()) };
+    const refused = async (artifact: string, detail: RegExp) => {
+      await expect(p.publish({ artifact })).rejects.toMatchObject({
+        details: [expect.stringMatching(detail)],
+      });
+      expect(subcommands()).toEqual([`transaction ${REPO}`, `publish ${REPO}`]);
+      expect(snapshot(outside)).toBe(before.outside);
+      expect(treeDigest(layerPath())).toBe(before.layer);
+    };
+    await refused(
+      hostile.throughMember,
+      /^\[symlink-escape\] abs\/evil: reached through abs -> .*outside, a symlink of the published layer$/,
+    );
+    await refused(hostile.patchOntoSymlink, /^\[symlink-escape\] abs: the patch would replace a symlink/);
+    await refused(hostile.deleteThrough, /^\[symlink-escape\] abs\/victim: deletion reached through abs ->/);
+    expect((await p.history()).length).toBe(1);
+    // A symlink the delta deletes first is no way out.
+    await p.publish({ artifact: hostile.symlinkBecomesDir });
+    expect(snapshot(outside)).toBe(before.outside);
+    expect(readFileSync(join(layerPath(), "abs/inside"), "utf8")).toBe("inside\n");
+  });
+
+  it("refuses a delta onto a layer that is itself a symlink, and aborts a full artifact whose top dir is not a directory", async () => {
+    const p = publisher();
+    await p.publish({ artifact: hostile.base });
+    const elsewhere = join(caseDir, "elsewhere");
+    renameSync(layerPath(), elsewhere);
+    symlinkSync(elsewhere, layerPath());
+    const digest = treeDigest(elsewhere);
+    await expect(p.publish({ artifact: hostile.harmless })).rejects.toThrow(
+      /refusing to change .*x86_64: .* is a symlink, not the layer directory/,
+    );
+    expect(subcommands()).toEqual([`transaction ${REPO}`, `publish ${REPO}`]);
+    expect(treeDigest(elsewhere)).toBe(digest);
+    rmSync(layerPath());
+    renameSync(elsewhere, layerPath());
+
+    const outsideBefore = snapshot(outside);
+    await expect(p.publish({ artifact: hostile.topDirSymlink })).rejects.toThrow(
+      /not a directory|did not produce a directory/,
+    );
+    expect(subcommands().at(-1)).not.toBe(`publish ${REPO}`);
+    expect(standIn.transactionOpen()).toBe(false);
+    expect(lstatSync(layerPath()).isDirectory()).toBe(true);
+    expect(treeDigest(layerPath())).toBe(digest);
+    expect(snapshot(outside)).toBe(outsideBefore);
+  });
+
   it("refuses an artifact other than the approved one before any command", async () => {
     await expect(
       publisher().publish({ artifact: artifactA, approvedSha256: "f".repeat(64) }),
@@ -376,6 +443,15 @@ describe("cvmfs publisher over ssh (a real sshd on localhost)", () => {
     ]);
     expect(standIn.calls().every((c) => c[0]!.startsWith("ssh "))).toBe(true);
     expect(treeDigest(layerPath())).toBe(digestB);
+
+    // The published layer's symlinks are listed on the publishing host, over ssh.
+    await p.publish({ artifact: hostile.base });
+    const outsideBefore = snapshot(outside);
+    await expect(p.publish({ artifact: hostile.throughMember })).rejects.toMatchObject({
+      details: [expect.stringMatching(/^\[symlink-escape\] abs\/evil: reached through abs ->/)],
+    });
+    expect(subcommands().slice(4)).toEqual([`ssh transaction ${REPO}`, `ssh publish ${REPO}`]);
+    expect(snapshot(outside)).toBe(outsideBefore);
 
     standIn.openTransaction();
     await expect(p.publish({ artifact: artifactA })).rejects.toThrow(/exit 17/);

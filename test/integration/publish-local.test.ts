@@ -7,12 +7,15 @@
 import { execFileSync, spawn } from "node:child_process";
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyArtifact } from "../../src/artifacts/verify.js";
 import { LocalPublisher } from "../../src/publish/local.js";
 import { compat, compatBin } from "../helpers/cli.js";
+import { type HostileSet, makeHostileSet, snapshot } from "../helpers/hostile-deltas.js";
 import { corruptPatchCopy, makeArtifactPair, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
 
 let work: string;
@@ -29,6 +33,8 @@ let artifactB: string;
 let deltaAB: string;
 let digestA: string;
 let digestB: string;
+let outside: string;
+let hostile: HostileSet;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "compat-publish-"));
@@ -36,8 +42,19 @@ beforeAll(async () => {
     files: 1500,
     bigFileMiB: 6,
   }));
+  hostile = await makeHostileSet(work);
+  outside = hostile.outside;
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A repository in `<work>/<name>` with the hostile set's base layer published. */
+async function publishedHostileBase(name: string) {
+  const repo = join(work, name);
+  mkdirSync(repo);
+  const pub = new LocalPublisher(repo);
+  await pub.publish({ artifact: hostile.base });
+  return { repo, pub, layer: join(repo, "versions", TOP_DIR) };
+}
 
 describe("local publisher", () => {
   it("publishes, keeps the previous layer as .<arch>-NNN, and rolls back exactly", async () => {
@@ -164,6 +181,76 @@ describe("local publisher", () => {
     // And the real delta still applies afterwards.
     await pub.publish({ artifact: deltaAB });
     expect(treeDigest(layer)).toBe(digestB);
+  });
+
+  it("refuses a delta that would reach through a symlink of the published layer, changing nothing", async () => {
+    const { repo, pub, layer } = await publishedHostileBase("repo-symlinks");
+    const parent = join(repo, "versions/2025.06/compat/linux");
+    const before = {
+      outside: snapshot(outside),
+      layer: treeDigest(layer),
+      names: readdirSync(parent).sort(),
+    };
+    const unchanged = () => {
+      expect(snapshot(outside)).toBe(before.outside);
+      expect(treeDigest(layer)).toBe(before.layer);
+      expect(readdirSync(parent).sort()).toEqual(before.names);
+    };
+    // Each passes verify: only the published layer knows `abs` is a symlink.
+    for (const a of [hostile.throughMember, hostile.patchOntoSymlink, hostile.deleteThrough])
+      expect((await verifyArtifact(a)).ok).toBe(true);
+
+    await expect(pub.publish({ artifact: hostile.throughMember })).rejects.toThrow(/nothing was published/);
+    await pub
+      .publish({ artifact: hostile.throughMember })
+      .catch((e) =>
+        expect(e.details).toEqual([
+          `[symlink-escape] abs/evil: reached through abs -> ${outside}, a symlink of the published layer`,
+        ]),
+      );
+    unchanged();
+    await expect(pub.publish({ artifact: hostile.patchOntoSymlink })).rejects.toMatchObject({
+      details: [expect.stringMatching(/^\[symlink-escape\] abs: the patch would replace a symlink/)],
+    });
+    unchanged();
+    await expect(pub.publish({ artifact: hostile.deleteThrough })).rejects.toMatchObject({
+      details: [expect.stringMatching(/^\[symlink-escape\] abs\/victim: deletion reached through abs ->/)],
+    });
+    unchanged();
+    expect((await pub.history()).length).toBe(1);
+
+    // A symlink the delta deletes first is no way out: the new directory is made in the layer.
+    await pub.publish({ artifact: hostile.symlinkBecomesDir });
+    expect(snapshot(outside)).toBe(before.outside);
+    expect(lstatSync(join(layer, "abs")).isDirectory()).toBe(true);
+    expect(readFileSync(join(layer, "abs/inside"), "utf8")).toBe("inside\n");
+  });
+
+  it("refuses a delta onto a layer that is itself a symlink, and a full artifact whose top dir is not a directory", async () => {
+    const { pub, layer } = await publishedHostileBase("repo-layer-symlink");
+    const elsewhere = join(work, "elsewhere");
+    renameSync(layer, elsewhere);
+    symlinkSync(elsewhere, layer);
+    const digest = treeDigest(elsewhere);
+    await expect(pub.publish({ artifact: hostile.harmless })).rejects.toThrow(
+      /refusing to change .*x86_64: .* is a symlink, not the layer directory/,
+    );
+    expect(treeDigest(elsewhere)).toBe(digest);
+    expect(lstatSync(layer).isSymbolicLink()).toBe(true);
+    rmSync(layer);
+    renameSync(elsewhere, layer);
+    await pub.publish({ artifact: hostile.harmless });
+    expect(readFileSync(join(layer, "new.txt"), "utf8")).toBe("new\n");
+
+    // Published, such a layer would alias the outside directory: refused (by verify or after extracting).
+    const outsideBefore = snapshot(outside);
+    const digestNow = treeDigest(layer);
+    await expect(pub.publish({ artifact: hostile.topDirSymlink })).rejects.toThrow(
+      /not a directory|did not produce a directory/,
+    );
+    expect(lstatSync(layer).isDirectory()).toBe(true);
+    expect(treeDigest(layer)).toBe(digestNow);
+    expect(snapshot(outside)).toBe(outsideBefore);
   });
 
   it("survives SIGKILL at random moments: always the whole old or new layer, and the next command works", async () => {
