@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { ArtifactManifest, DeltaPatch } from "../artifacts/manifest.js";
 import { deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
 import { LocalHost } from "./host.js";
-import { deltaLayerViolations, type LayerListing, listLayer } from "./layer-guard.js";
+import { deltaLayerViolations, type LayerListing, listLayer, requireLayerDirectory } from "./layer-guard.js";
 
 const work = mkdtempSync(join(tmpdir(), "compat-guard-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -101,6 +101,16 @@ describe("on the layer's host", () => {
       /is a symlink, not the layer directory/,
     );
     await expect(listLayer(host, join(layer, "f"))).rejects.toThrow(/is not a directory/);
+  });
+
+  it("after extracting, a layer that is a symlink or a file is not published", async () => {
+    const dir = join(work, "extracted");
+    mkdirSync(dir);
+    await requireLayerDirectory(host, dir, "a");
+    symlinkSync(dir, join(work, "extracted-alias"));
+    writeFileSync(join(work, "extracted-file"), "");
+    for (const p of [join(work, "extracted-alias"), join(work, "extracted-file"), join(work, "missing")])
+      await expect(requireLayerDirectory(host, p, "a")).rejects.toThrow(/did not produce a directory/);
   });
 
   it("the apply script refuses a layer that is a symlink, and a patch onto a directory", async () => {

@@ -209,7 +209,7 @@ export class LocalPublisher implements Publisher {
         // lstat: a top dir that came out as a symlink would publish a layer aliasing another place.
         if (!lstatSync(paths.stagingLayer, { throwIfNoEntry: false })?.isDirectory())
           throw new ValidationError(
-            `${m.artifact}: extracting it did not produce a directory at ${m.topDir} (a symlink or another file is there, or nothing)`,
+            `${m.artifact}: extracting it did not produce a directory at ${m.topDir} (a symlink or another file is there, or nothing); nothing was published`,
           );
       } catch (e) {
         removeTree(paths.stagingRoot);
