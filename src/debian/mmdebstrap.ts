@@ -101,7 +101,9 @@ export function mmdebstrapInvocation(
   const args = [
     `--variant=${settings.variant}`,
     `--architectures=${DEBIAN_ARCH[opts.arch]}`,
-    "--format=directory",
+    // a simulation writes nothing; as a tarball target mmdebstrap works in a directory of its own,
+    // which its unshare mode (a user other than root) can write
+    opts.simulate ? "--format=tar" : "--format=directory",
   ];
   if (settings.packages.length) args.push(`--include=${settings.packages.join(",")}`);
   if (opts.simulate) args.push("--simulate");
@@ -197,7 +199,7 @@ export async function checkDebianPackages(
 ): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), "compat-simulate-"));
   try {
-    await invoke({ ...opts, targetDir: join(scratch, "root") }, true);
+    await invoke({ ...opts, targetDir: join(scratch, "simulate.tar") }, true);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -146,3 +146,18 @@ export async function toolVersion(cmd: string, args: readonly string[] = ["--ver
     return "missing";
   }
 }
+
+/**
+ * The debian flavor builds as root. Tried as another user: mmdebstrap's unshare mode builds the
+ * tree, but it holds files of subordinate ids (apt's lists, private dirs) that relocating as the
+ * user cannot read. (Gentoo Prefix bootstraps as any user.)
+ */
+export function assertBuildUser(flavor: string, uid: number | undefined = process.getuid?.()): void {
+  if (flavor !== "debian" || uid === 0 || uid === undefined) return;
+  throw new InputError("the debian flavor builds as root (as another user it is not supported yet)", {
+    details: [
+      "as a user other than root mmdebstrap builds in a user namespace, and the tree it leaves has files owned by subordinate ids that the relocation cannot read",
+    ],
+    hint: "run compat build as root (for example with sudo)",
+  });
+}

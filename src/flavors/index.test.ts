@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseSpec } from "../spec/load.js";
 import { resolveLayer } from "../spec/resolve.js";
-import { assertHostArch } from "./common.js";
+import { assertBuildUser, assertHostArch } from "./common.js";
 import { flavors, getFlavor } from "./index.js";
 import { stagesOf } from "./plan.js";
 import { ACTIVATE_STAGE } from "./stage.js";
@@ -52,6 +52,12 @@ describe("flavor registry", () => {
     expect(() => assertHostArch("aarch64", "x64")).toThrow(
       /this machine is x86_64, the layer is for aarch64/,
     );
+  });
+
+  it("builds a debian layer as root only; a gentoo one as anyone", () => {
+    expect(() => assertBuildUser("debian", 0)).not.toThrow();
+    expect(() => assertBuildUser("debian", 1000)).toThrow(/the debian flavor builds as root/);
+    expect(() => assertBuildUser("gentoo", 1000)).not.toThrow();
   });
 
   it("refuses an unknown flavor, listing the known ones", () => {

@@ -12,7 +12,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { InputError } from "../errors.js";
 import { run as runTool } from "../exec/run.js";
 import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
-import { assertHostArch } from "../flavors/common.js";
+import { assertBuildUser, assertHostArch } from "../flavors/common.js";
 import { getFlavor } from "../flavors/index.js";
 import { planLayer } from "../flavors/plan.js";
 import { ACTIVATE_STAGE } from "../flavors/stage.js";
@@ -108,6 +108,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   const { layer, flavor } = described;
   // Before a run directory or a work directory exists: nothing to resume when the host cannot build it.
   assertHostArch(layer.arch);
+  assertBuildUser(layer.spec.flavor);
   if (o.resume) {
     runDir = RunDir.open(runsDir, o.resume);
     plan = runDir.readPlan();
