@@ -7,6 +7,7 @@
  * /usr/share/doc/openssl-3.0.13/ → openssl-3.0.14/). Pure: two indexes in, a plan out.
  */
 import { contentDigest, type EntryIndex } from "./entry-index.js";
+import { selfAndAncestors } from "./rules.js";
 
 /** The reserved directory (under the top dir) that a delta's patches travel in. */
 export const PATCH_DIR = ".compat-delta";
@@ -44,11 +45,6 @@ function differs(oldIndex: EntryIndex, newIndex: EntryIndex, rel: string): boole
 /** A path with every run of digits replaced: the same for two versions of a versioned file. */
 export function versionlessPath(rel: string): string {
   return rel.replace(/[0-9]+/g, "#");
-}
-
-/** `rel` itself and each of its ancestors, longest first. */
-export function* selfAndAncestors(rel: string): Generator<string> {
-  for (let p = rel; p; p = p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : "") yield p;
 }
 
 /**

@@ -190,10 +190,12 @@ export class MemberRules {
   }
 }
 
-function* ancestorsOf(path: string): Generator<string> {
-  let i = path.indexOf("/");
-  while (i !== -1) {
-    yield path.slice(0, i);
-    i = path.indexOf("/", i + 1);
-  }
+/** `rel` itself and each of its ancestors, longest first. */
+export function* selfAndAncestors(rel: string): Generator<string> {
+  for (let p = rel; p; p = p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : "") yield p;
+}
+
+/** The ancestors of `rel`, without itself. */
+function* ancestorsOf(rel: string): Generator<string> {
+  for (const a of selfAndAncestors(rel)) if (a !== rel) yield a;
 }

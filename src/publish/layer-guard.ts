@@ -11,9 +11,9 @@
  */
 
 import { posix } from "node:path";
-import { deletionPhases, PATCH_DIR, selfAndAncestors } from "../artifacts/delta.js";
+import { deletionPhases, PATCH_DIR } from "../artifacts/delta.js";
 import type { ArtifactManifest } from "../artifacts/manifest.js";
-import type { Violation } from "../artifacts/rules.js";
+import { selfAndAncestors, type Violation } from "../artifacts/rules.js";
 import { ToolError, ValidationError } from "../errors.js";
 import type { CommandHost } from "./host.js";
 import { rejection } from "./publisher.js";
