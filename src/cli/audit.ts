@@ -19,18 +19,12 @@ interface AuditFlags {
   cache: boolean;
 }
 
-const HOST_ARCH: Record<string, string> = {
-  x64: "x86_64",
-  arm64: "aarch64",
-  riscv64: "riscv64",
-  ppc64: "ppc64le",
-};
-
 /** A prefix path ends in its arch (…/compat/linux/x86_64), also for a list kept in it; otherwise the host's. */
-function defaultArch(target: string): string {
+async function defaultArch(target: string): Promise<string> {
   const last = basename(target);
   if (last in ARCH_KEYWORDS) return last;
-  return HOST_ARCH[process.arch] ?? process.arch;
+  const { nodeArchToArch } = await import("../spec/resolve.js");
+  return nodeArchToArch(process.arch) ?? process.arch;
 }
 
 export function register(program: Command): void {
@@ -67,7 +61,7 @@ export function register(program: Command): void {
       const report = await runAudit({
         target,
         glsaDir: flags.glsa,
-        arch: flags.arch ?? defaultArch(target.prefix ?? target.path),
+        arch: flags.arch ?? (await defaultArch(target.prefix ?? target.path)),
         cacheDir: flags.cache ? (flags.cacheDir ?? defaultCacheDir()) : undefined,
         failOn: flags.failOn,
       });
