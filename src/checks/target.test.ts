@@ -9,14 +9,18 @@ afterEach(() => cleanup());
 
 const P = "/cvmfs/software.example.org/versions/2025.06/compat/linux/x86_64";
 
+/** The least a debian layer has: a startprefix naming EPREFIX and a dpkg status file. */
+const writeDebianLayer = (dir: string) =>
+  writeLayout(dir, {
+    startprefix: { file: `#!${P}/bin/bash\nEPREFIX="${P}"\nexport EPREFIX\n`, mode: 0o755 },
+    "var/lib/dpkg/status": "",
+  });
+
 describe("targetFromPrefix", () => {
   it("reads EPREFIX from startprefix and checks the files as that prefix, through the sandbox", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
-    writeLayout(t.dir, {
-      startprefix: { file: `#!${P}/bin/bash\nEPREFIX="${P}"\nexport EPREFIX\n`, mode: 0o755 },
-      "var/lib/dpkg/status": "",
-    });
+    writeDebianLayer(t.dir);
     const target = await targetFromPrefix(t.dir);
     expect(target).toMatchObject({
       prefix: P,
@@ -40,10 +44,7 @@ describe("targetFromPrefix", () => {
   it("refuses an --arch that is not one, with the name it probably means", async () => {
     const t = tempDir();
     cleanup = t.cleanup;
-    writeLayout(t.dir, {
-      startprefix: { file: `#!${P}/bin/bash\nEPREFIX="${P}"\nexport EPREFIX\n`, mode: 0o755 },
-      "var/lib/dpkg/status": "",
-    });
+    writeDebianLayer(t.dir);
     const err = await targetFromPrefix(t.dir, { arch: "arm64" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toContain("--arch arm64: not an architecture");

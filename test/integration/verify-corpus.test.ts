@@ -211,71 +211,51 @@ async function editedTar(entries: Entry[], index: number, edit: (header: Buffer)
   return tar;
 }
 
+/** A case whose first member after `base` has its header changed by `edit`. */
+const editedCase =
+  (entries: Entry[], edit: (header: Buffer) => void) =>
+  async (dir: string): Promise<Made> =>
+    makeArtifact(dir, NAME, compress(await editedTar(base(entries), 3, edit), "zstd"));
+
 const cases: Case[] = [
   {
     rule: "unsupported-header",
     title: "a pax global header whose path GNU tar would give to the next member (it lands in another layer)",
     member: "pax_global_header",
-    make: async (dir) =>
-      makeArtifact(
-        dir,
-        NAME,
-        compress(
-          await editedTar(
-            base([
-              {
-                name: "pax_global_header",
-                content: paxRecords({ path: "2024.01/compat/linux/x86_64/etc/injected" }),
-              },
-              { name: `${TOP_DIR}/etc/x`, content: "x\n" },
-            ]),
-            3,
-            (h) => {
-              h[156] = 0x67; // g
-            },
-          ),
-          "zstd",
-        ),
-      ),
+    make: editedCase(
+      [
+        {
+          name: "pax_global_header",
+          content: paxRecords({ path: "2024.01/compat/linux/x86_64/etc/injected" }),
+        },
+        { name: `${TOP_DIR}/etc/x`, content: "x\n" },
+      ],
+      (h) => {
+        h[156] = 0x67; // g
+      },
+    ),
   },
   {
     rule: "unsupported-header",
     title: "a GNU long-name header (artifacts are pax)",
     member: "././@LongLink",
-    make: async (dir) =>
-      makeArtifact(
-        dir,
-        NAME,
-        compress(
-          await editedTar(
-            base([
-              { name: "././@LongLink", content: `${TOP_DIR}/etc/long\0` },
-              { name: `${TOP_DIR}/etc/short`, content: "x\n" },
-            ]),
-            3,
-            (h) => {
-              h[156] = 0x4c; // L
-            },
-          ),
-          "zstd",
-        ),
-      ),
+    make: editedCase(
+      [
+        { name: "././@LongLink", content: `${TOP_DIR}/etc/long\0` },
+        { name: `${TOP_DIR}/etc/short`, content: "x\n" },
+      ],
+      (h) => {
+        h[156] = 0x4c; // L
+      },
+    ),
   },
   {
     rule: "unsupported-header",
     title: "a directory with data (GNU tar reads the data as the next header, tar-stream skips it)",
     member: `${TOP_DIR}/var`,
-    make: async (dir) =>
-      makeArtifact(
-        dir,
-        NAME,
-        compress(
-          await editedTar(base([{ name: `${TOP_DIR}/var`, content: "0".repeat(1024) }]), 3, (h) => {
-            h[156] = 0x35; // 5
-          }),
-          "zstd",
-        ),
-      ),
+    make: editedCase([{ name: `${TOP_DIR}/var`, content: "0".repeat(1024) }], (h) => {
+      h[156] = 0x35; // 5
+    }),
   },
   {
     rule: "unsupported-header",
@@ -306,17 +286,9 @@ const cases: Case[] = [
     rule: "unsupported-header",
     title: "a setuid mode in GNU tar's obsolete base-64 (+nt = 04755; the verifier's reader sees no number)",
     member: `${TOP_DIR}/etc/suid`,
-    make: async (dir) =>
-      makeArtifact(
-        dir,
-        NAME,
-        compress(
-          await editedTar(base([{ name: `${TOP_DIR}/etc/suid`, content: "x\n" }]), 3, (h) => {
-            h.write("+nt\0\0\0\0\0", 100, 8, "latin1");
-          }),
-          "zstd",
-        ),
-      ),
+    make: editedCase([{ name: `${TOP_DIR}/etc/suid`, content: "x\n" }], (h) => {
+      h.write("+nt\0\0\0\0\0", 100, 8, "latin1");
+    }),
   },
   {
     rule: "top-dir-type",
@@ -348,17 +320,9 @@ const cases: Case[] = [
   {
     rule: "non-normalised-name",
     title: "a member name that is not UTF-8",
-    make: async (dir) =>
-      makeArtifact(
-        dir,
-        NAME,
-        compress(
-          await editedTar(base([{ name: `${TOP_DIR}/etc/caf_`, content: "x\n" }]), 3, (h) => {
-            h[h.indexOf(0x5f)] = 0xe9; // `_` → a Latin-1 é
-          }),
-          "zstd",
-        ),
-      ),
+    make: editedCase([{ name: `${TOP_DIR}/etc/caf_`, content: "x\n" }], (h) => {
+      h[h.indexOf(0x5f)] = 0xe9; // `_` → a Latin-1 é
+    }),
   },
   {
     rule: "outside-top-dir",
