@@ -22,9 +22,9 @@
  * - setuid/setgid bits are kept and reported (manifest `setuid`), so that verify and publish
  *   refuse them unless allow-listed.
  */
-import { isUtf8 } from "node:buffer";
-import { type Dirent, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { InputError } from "../errors.js";
+import { decodeName, specialKind } from "./tree.js";
 
 /** One member to archive: its path relative to the layer's prefix (`""` for the prefix itself). */
 export interface ListedMember {
@@ -32,50 +32,28 @@ export interface ListedMember {
   directory: boolean;
 }
 
-const specialKind = (d: Dirent) =>
-  d.isFIFO() ? "fifo" : d.isSocket() ? "socket" : d.isCharacterDevice() ? "character device" : "block device";
-
-/**
- * Code point order, which is the byte order of UTF-8 names (tree.ts sorts the bytes): UTF-16
- * code units order the same except a surrogate (a code point above U+FFFF) against U+E000–U+FFFF.
- */
-export function compareNames(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800 && x <= 0xdfff) x += 0x10000;
-    if (y >= 0xd800 && y <= 0xdfff) y += 0x10000;
-    return x - y;
-  }
-  return a.length - b.length;
-}
-
 /**
  * The members of a tree in archive order: the root, then each directory's entries in byte order of
  * their names, depth first (the order of tree.ts's walkTree, which also lstat()s every entry:
  * tar does that here). Throws InputError for special files and names that are not UTF-8.
  */
-export function listTree(root: string, include?: (rel: string) => boolean): ListedMember[] {
-  const out: ListedMember[] = [];
+export function listTree(root: string): ListedMember[] {
+  const out: ListedMember[] = [{ rel: "", directory: true }];
   const special: string[] = [];
   const visit = (dir: string, rel: string) => {
-    const entries = readdirSync(dir, { withFileTypes: true });
-    // A name that is not UTF-8 reads with U+FFFD in it: look at its bytes.
-    if (entries.some((d) => d.name.includes("\uFFFD"))) refuseNonUtf8(dir);
-    entries.sort((a, b) => compareNames(a.name, b.name));
+    const entries = readdirSync(dir, { withFileTypes: true, encoding: "buffer" });
+    entries.sort((a, b) => Buffer.compare(a.name, b.name));
     for (const d of entries) {
-      const childRel = rel ? `${rel}/${d.name}` : d.name;
+      const name = decodeName(dir, d.name);
+      const childRel = rel ? `${rel}/${name}` : name;
       if (!(d.isFile() || d.isDirectory() || d.isSymbolicLink())) {
         special.push(`${root}/${childRel}: ${specialKind(d)}`);
         continue;
       }
-      if (!include || include(childRel)) out.push({ rel: childRel, directory: d.isDirectory() });
-      if (d.isDirectory()) visit(`${dir}/${d.name}`, childRel);
+      out.push({ rel: childRel, directory: d.isDirectory() });
+      if (d.isDirectory()) visit(`${dir}/${name}`, childRel);
     }
   };
-  if (!include || include("")) out.push({ rel: "", directory: true });
   visit(root, "");
   if (special.length > 0)
     throw new InputError(
@@ -83,14 +61,6 @@ export function listTree(root: string, include?: (rel: string) => boolean): List
       { details: special.slice(0, 20), hint: "remove them from the layer (compat check lists them too)" },
     );
   return out;
-}
-
-function refuseNonUtf8(dir: string): void {
-  for (const name of readdirSync(dir, { encoding: "buffer" }))
-    if (!isUtf8(name))
-      throw new InputError(`${dir}/${name.toString("latin1")}: file name is not valid UTF-8`, {
-        hint: "rename the file; artifact member names are UTF-8",
-      });
 }
 
 /** tar's input: each member as `./rel` (the root as `.`), NUL-terminated. */

@@ -28,7 +28,10 @@ export interface TreeEntry {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function specialKind(st: import("node:fs").Stats): string {
+/** What a file that is no directory, regular file or symlink is (from its Stats or Dirent). */
+export function specialKind(
+  st: Pick<import("node:fs").Stats, "isFIFO" | "isSocket" | "isCharacterDevice" | "isBlockDevice">,
+): string {
   if (st.isFIFO()) return "fifo";
   if (st.isSocket()) return "socket";
   if (st.isCharacterDevice()) return "character device";
@@ -59,15 +62,7 @@ export function* walkTree(root: string): Generator<TreeEntry> {
       stack.pop();
       continue;
     }
-    const raw = top.names[top.next++]!;
-    let name: string;
-    try {
-      name = utf8.decode(raw);
-    } catch {
-      throw new InputError(`${top.abs}/${raw.toString("latin1")}: file name is not valid UTF-8`, {
-        hint: "rename the file; artifact member names are UTF-8",
-      });
-    }
+    const name = decodeName(top.abs, top.names[top.next++]!);
     const abs = `${top.abs}/${name}`;
     const rel = top.rel ? `${top.rel}/${name}` : name;
     const st = lstatSync(abs);
@@ -91,6 +86,17 @@ export function* walkTree(root: string): Generator<TreeEntry> {
     } else {
       yield { ...base, type: "special", size: 0, special: specialKind(st) };
     }
+  }
+}
+
+/** A file name of directory `dir` as UTF-8; InputError when it is not (member names are UTF-8). */
+export function decodeName(dir: string, raw: Buffer): string {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    throw new InputError(`${dir}/${raw.toString("latin1")}: file name is not valid UTF-8`, {
+      hint: "rename the file; artifact member names are UTF-8",
+    });
   }
 }
 
