@@ -110,6 +110,18 @@ export function validateYamlText<S extends z.ZodType>(
       }
       continue;
     }
+    if (issue.code === "invalid_key") {
+      // a name in a mapping of names (e.g. a target's name): point at the name, not its value
+      const key = path[path.length - 1];
+      const keyNode = findKeyNode(doc.getIn(path.slice(0, -1) as unknown[], true) as Node | undefined, key);
+      problems.push({
+        file,
+        ...(keyNode?.range ? at(keyNode.range[0]) : positionOf(doc, path, at)),
+        field: formatPath(path),
+        message: `${JSON.stringify(String(key))} is not allowed as a name: ${issue.issues.map((i) => i.message).join("; ")}`,
+      });
+      continue;
+    }
     problems.push({
       file,
       ...positionOf(doc, path, at),
