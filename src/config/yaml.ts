@@ -250,7 +250,9 @@ function describeIssue(
       if (issue.origin === "string") return `must not be empty`;
       return issue.message;
     default:
-      // a multi-line value (a file's content) is not repeated: the message says which line
+      // a multi-line value (a file's content) is not repeated: the message says which line; nor is
+      // a value whose rule says it must not be (a URL that may hold a password)
+      if (issue.code === "custom" && issue.params?.echo === false) return issue.message;
       return typeof value === "string" && !value.includes("\n")
         ? `${JSON.stringify(value)}: ${issue.message}`
         : issue.message;

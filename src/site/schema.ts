@@ -29,7 +29,8 @@ export const storeSchema = z
   .string()
   .superRefine((url, ctx) => {
     const problem = storeUrlProblem(url);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
+    // not echoed: the URL may carry a password
+    if (problem) ctx.addIssue({ code: "custom", message: problem, params: { echo: false } });
   })
   .describe(
     "the control plane's database: a SQLite file (`sqlite:PATH` or a path, relative to this file) or PostgreSQL (`postgres://USER@HOST[:PORT]/DB`; give the password in PGPASSWORD or ~/.pgpass, not here); default `sqlite:<state>/compat.db`",
@@ -132,7 +133,7 @@ export const siteConfigSchema = z
           ctx.addIssue({
             code: "custom",
             path: [...path, "approvers", i],
-            message: `${JSON.stringify(approver)} is not under approvers${guess ? `, did you mean "${guess}"?` : ""}${known.length ? ` (expected one of ${known.join(", ")})` : " (no approvers are defined)"}`,
+            message: `not one of the approvers${guess ? `, did you mean "${guess}"?` : ""}${known.length ? ` (expected one of ${known.join(", ")})` : " (no approvers are defined)"}`,
           });
         }
         const eligible = new Set(policy.approvers ?? known).size;

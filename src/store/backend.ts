@@ -38,25 +38,30 @@ export interface Backend {
   lock(trx: Kysely<unknown>, key: string): Promise<void>;
   /** Whether a driver error says the store itself is unusable (gone, locked, full, corrupt). */
   isUnavailable(error: unknown): boolean;
+  /** Settings that change the database itself, applied once it is known to be compat's. */
+  configure(): Promise<void>;
 }
 
 /** How long a SQLite writer waits for another process's write transaction before giving up. */
 export const SQLITE_BUSY_TIMEOUT_MS = 15_000;
 
 /**
- * SQLite: one better-sqlite3 connection in WAL mode (readers never wait for the writer) with
- * foreign keys on. Every transaction begins IMMEDIATE, so it takes the write lock at its start and
+ * SQLite: one better-sqlite3 connection with foreign keys on, in WAL mode once the file is known
+ * to be a compat store (readers never wait for the writer). Every transaction begins IMMEDIATE, so it takes the write lock at its start and
  * waits for it (busy timeout) instead of failing when it upgrades from reading to writing.
  */
 export function sqliteBackend(database: Database.Database): Backend {
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  database.pragma("journal_mode = WAL");
   database.pragma("foreign_keys = ON");
   return {
     name: "sqlite",
     dialect: new ImmediateSqliteDialect({ database }),
     idColumn: (col) => col.primaryKey().autoIncrement(),
     lock: async () => {},
+    // WAL is written into the file's header: only for a file that is compat's
+    configure: async () => {
+      database.pragma("journal_mode = WAL");
+    },
     isUnavailable: (e) =>
       typeof (e as { code?: unknown })?.code === "string" &&
       /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CORRUPT|NOTADB|READONLY|CANTOPEN|PERM|AUTH|PROTOCOL)/.test(
@@ -126,6 +131,7 @@ export function postgresBackend(pool: pg.Pool): Backend {
     name: "postgres",
     dialect: new PostgresDialect({ pool }),
     idColumn: (col) => col.primaryKey().generatedByDefaultAsIdentity(),
+    configure: async () => {},
     lock: async (trx, key) => {
       await sql`select pg_advisory_xact_lock(hashtextextended(${`compat:${key}`}, 0))`.execute(trx);
     },

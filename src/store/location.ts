@@ -60,7 +60,7 @@ export function redactStoreUrl(value: string): string {
     // not parseable: hide whatever sits between "user:" and "@" the way a URL would carry it
     return value.replace(/(\/\/[^/:@]*:)[^@/]*@/, "$1***@");
   }
-  if (!/^postgres(ql)?:$/i.test(url.protocol)) return value;
+  if (!url.password && ![...url.searchParams.keys()].some((k) => /pass/i.test(k))) return value;
   if (url.password) url.password = "***";
   for (const key of [...url.searchParams.keys()]) if (/pass/i.test(key)) url.searchParams.set(key, "***");
   return url.toString();

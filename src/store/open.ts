@@ -118,6 +118,7 @@ async function migrate(store: Store, actor: string): Promise<void> {
       },
     );
   }
+  await store.backend.configure();
   if (names.has("kysely_migration")) {
     const known = new Set(migrationNames(store.backend));
     const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(db);

@@ -179,7 +179,14 @@ export async function startPostgres(): Promise<PostgresCluster> {
     const superuserUrl = (database = "postgres") =>
       `postgres://postgres:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/${database}`;
     // a test worker that dies without stop() must not leave a server behind
-    const killOnExit = () => child.kill("SIGQUIT");
+    const killOnExit = () => {
+      child.kill("SIGKILL");
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {
+        /* best effort while the process is being torn down */
+      }
+    };
     process.once("exit", killOnExit);
     try {
       await waitReady(superuserUrl(), child, log);
