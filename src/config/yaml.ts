@@ -3,7 +3,7 @@
  * problem reported as `file:line:col field: message (expected …)` and near-miss keys answered with
  * "did you mean".
  */
-import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
 import { z } from "zod";
 import { closest } from "./near.js";
 
@@ -85,6 +85,22 @@ export function validateYamlText<S extends z.ZodType>(
       })),
     };
   }
+  // zod drops a `__proto__` key without a word: say so instead of ignoring what it holds
+  const reserved: YamlProblem[] = [];
+  visit(doc, {
+    Pair(_key, pair, path) {
+      if (isScalar(pair.key) && String(pair.key.value) === "__proto__" && pair.key.range) {
+        const field = path.filter(isPair).map((p) => (isScalar(p.key) ? String(p.key.value) : "?"));
+        reserved.push({
+          file,
+          ...at(pair.key.range[0]),
+          field: formatPath([...field, "__proto__"]),
+          message: "__proto__ cannot be a key",
+        });
+      }
+    },
+  });
+  if (reserved.length > 0) return { problems: reserved };
   const data: unknown = doc.toJS();
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     return { problems: [{ file, line: 1, col: 1, field: "", message: `expected a mapping of ${noun}` }] };

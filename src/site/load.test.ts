@@ -109,6 +109,15 @@ describe("site config", () => {
     ]);
   });
 
+  it("refuses names that are properties of every object", () => {
+    expect(problemsOf("layers:\n  __proto__: {spec: a.yaml}\n")).toEqual([
+      expect.stringMatching(/^2:3 layers\.__proto__: __proto__ cannot be a key/),
+    ]);
+    const site = parseSiteConfig("layers:\n  constructor: {spec: a.yaml}\n", "/x/compat.yaml");
+    expect(siteLayer(site, "constructor").spec).toBe("/x/a.yaml");
+    expect(() => siteLayer(site, "toString")).toThrow(/no layer "toString"/);
+  });
+
   it("checks targets with the publishers' own parser, and refuses an ssh host that reads as an option", () => {
     const problems = problemsOf(
       "targets:\n  a: {to: 'ftp:x'}\n  b: {to: 'cvmfs:not_a_repo'}\n  c: {to: 'cvmfs:software.eessi.io@-oProxyCommand=sh'}\n  d: {to: 'local:'}\n",

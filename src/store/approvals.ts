@@ -30,19 +30,16 @@ export interface ApprovalRecord {
   voidReason: string | null;
 }
 
-export interface NewApproval {
-  candidateId: number;
-  verdict: Verdict;
-  artifactSha256: string;
-  manifestSha256: string;
-  gatesDigest: string;
-  approver: string;
+export type NewApproval = Pick<
+  ApprovalRecord,
+  "candidateId" | "verdict" | "artifactSha256" | "manifestSha256" | "gatesDigest" | "approver"
+> & {
   keyId?: string;
   signature?: string;
   reason?: string;
   /** The time the approver signed; default now. */
   at?: string;
-}
+};
 
 /** The bytes an approver signs: every field that binds the verdict, in canonical JSON. */
 export function approvalSigningPayload(

@@ -103,6 +103,7 @@ async function controlPlane(db: Db, backend: Backend): Promise<void> {
     .addColumn("target", "text", (c) => c.notNull())
     .addColumn("base_publication_id", "integer", (c) => c.references("publications.id"))
     .addColumn("base_sha256", "text")
+    // the states as this migration knew them (a migration never changes: candidate-states.ts may grow)
     .addColumn("state", "text", (c) =>
       c
         .notNull()

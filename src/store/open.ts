@@ -83,14 +83,16 @@ export function storeFailure(store: Store, e: unknown): unknown {
 }
 
 function openSqliteFile(path: string, description: string): Database.Database {
-  let isDirectory = false;
+  let kind: string | undefined;
   try {
-    isDirectory = statSync(path).isDirectory();
+    const st = statSync(path);
+    if (!st.isFile()) kind = st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : "a special file";
   } catch {
     /* missing: created below */
   }
-  if (isDirectory)
-    throw new StoreError(`cannot open the store ${description}: it is a directory, not a SQLite file`, {
+  // a FIFO or a device would hang or feed SQLite whatever it holds
+  if (kind !== undefined)
+    throw new StoreError(`cannot open the store ${description}: it is ${kind}, not a SQLite file`, {
       hint: "point store: in the site config at a file, e.g. sqlite:compat-state/compat.db",
     });
   try {

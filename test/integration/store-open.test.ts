@@ -1,4 +1,5 @@
 /** A store that cannot be opened is a StoreError (exit 4) naming it, never its password, and is left as it was. */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -56,6 +57,17 @@ describe("opening a SQLite store", () => {
     mkdirSync(path);
     const e = await openFailure({ backend: "sqlite", path });
     expect(e.message).toMatch(/it is a directory, not a SQLite file/);
+  });
+
+  it("refuses a FIFO and a device instead of hanging on them", async () => {
+    const fifo = join(root, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    expect((await openFailure({ backend: "sqlite", path: fifo })).message).toMatch(
+      /it is a FIFO, not a SQLite file/,
+    );
+    expect((await openFailure({ backend: "sqlite", path: "/dev/null" })).message).toMatch(
+      /it is a special file, not a SQLite file/,
+    );
   });
 
   it("refuses a path under a file", async () => {

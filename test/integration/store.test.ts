@@ -318,56 +318,18 @@ describe.each(BACKENDS)("store on %s", (backend) => {
     expect(await renewLease(store, second)).toBe(true);
     await releaseLease(store, second);
 
-    // a holder on this host whose process is gone
-    await tamper(
-      location,
-      "insert into leases (name, token, owner, host, pid, pid_start, purpose, acquired_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      [
-        "dead",
-        "t",
-        "ghost",
-        hostname(),
-        2 ** 22 + 1,
-        "1",
-        "killed",
-        "2026-01-01T00:00:00.000Z",
-        "2999-01-01T00:00:00.000Z",
-      ],
-    );
+    // a lease another process left: on this host with its process gone, or on another host
+    const leftBy = (name: string, host: string, pid: number, expiresAt: string) =>
+      tamper(
+        location,
+        "insert into leases (name, token, owner, host, pid, pid_start, purpose, acquired_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [name, "t", "bob", host, pid, "1", "build", "2026-01-01T00:00:00.000Z", expiresAt],
+      );
+    await leftBy("dead", hostname(), 2 ** 22 + 1, "2999-01-01T00:00:00.000Z");
     expect("lease" in (await tryTakeLease(store, "dead", { purpose: "after a crash" }))).toBe(true);
-    // another host's, expired
-    await tamper(
-      location,
-      "insert into leases (name, token, owner, host, pid, pid_start, purpose, acquired_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      [
-        "remote",
-        "t",
-        "bob",
-        "elsewhere",
-        1,
-        null,
-        "build",
-        "2026-01-01T00:00:00.000Z",
-        "2026-01-01T00:05:00.000Z",
-      ],
-    );
+    await leftBy("remote", "elsewhere", 1, "2026-01-01T00:05:00.000Z"); // expired
     expect("lease" in (await tryTakeLease(store, "remote", { purpose: "later" }))).toBe(true);
-    // another host's, not expired: only its expiry can free it
-    await tamper(
-      location,
-      "insert into leases (name, token, owner, host, pid, pid_start, purpose, acquired_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      [
-        "busy",
-        "t",
-        "bob",
-        "elsewhere",
-        1,
-        null,
-        "build",
-        "2026-01-01T00:00:00.000Z",
-        "2999-01-01T00:00:00.000Z",
-      ],
-    );
+    await leftBy("busy", "elsewhere", 1, "2999-01-01T00:00:00.000Z"); // only its expiry can free it
     expect(await tryTakeLease(store, "busy", { purpose: "x" })).toMatchObject({
       heldBy: { owner: "bob", host: "elsewhere" },
     });
