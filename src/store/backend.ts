@@ -20,7 +20,7 @@ import {
   SqliteQueryCompiler,
   sql,
 } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 import { log } from "../log.js";
 
 export type BackendName = "sqlite" | "postgres";
@@ -106,8 +106,12 @@ class ImmediateSqliteDialect extends SqliteDialect {
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
-/** PostgreSQL: a pool of `pg` connections; bigint and count(*) come back as numbers (sizes fit in 2^53). */
-export function postgresPool(url: string, connectTimeoutMs: number): pg.Pool {
+/**
+ * PostgreSQL: a pool of `pg` connections; bigint and count(*) come back as numbers (sizes fit in
+ * 2^53). `pg` is loaded only for a PostgreSQL store.
+ */
+export async function postgresPool(url: string, connectTimeoutMs: number): Promise<pg.Pool> {
+  const { default: pg } = await import("pg");
   const pool = new pg.Pool({
     connectionString: url,
     max: 8,

@@ -48,7 +48,7 @@ export async function openStore(location: StoreLocation, opts: OpenStoreOptions 
     backend =
       location.backend === "sqlite"
         ? sqliteBackend(openSqliteFile(location.path, description))
-        : postgresBackend(postgresPool(location.url, opts.connectTimeoutMs ?? 10_000));
+        : postgresBackend(await postgresPool(location.url, opts.connectTimeoutMs ?? 10_000));
     db = new Kysely<Tables>({ dialect: backend.dialect });
     await sql`select 1`.execute(db);
     const store = Store.over(db, backend, description);
