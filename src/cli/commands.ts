@@ -10,6 +10,7 @@ import { register as diff } from "./diff.js";
 import { register as history } from "./history.js";
 import { register as importAnsible } from "./import-ansible.js";
 import { register as keygen } from "./keygen.js";
+import { register as log } from "./log.js";
 import { register as pack } from "./pack.js";
 import { register as plan } from "./plan.js";
 import { register as publish } from "./publish.js";
@@ -33,4 +34,5 @@ export const commands: RegisterCommand[] = [
   rollback,
   history,
   keygen,
+  log,
 ];

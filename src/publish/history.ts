@@ -4,9 +4,10 @@
  * in `<state dir>/history.db`; for a local repository the state dir is `<root>/.compat/`.
  */
 import { existsSync, mkdirSync } from "node:fs";
-import { hostname, userInfo } from "node:os";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
+import { currentUser } from "../store/actor.js";
 import { acquireLock } from "./lock.js";
 
 export type HistoryAction = "publish" | "rollback";
@@ -53,17 +54,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_layer ON events (target, layer, id);
 `;
-
-function currentUser(): string {
-  const sudo = process.env.SUDO_USER;
-  let name = "unknown";
-  try {
-    name = userInfo().username;
-  } catch {
-    /* no passwd entry */
-  }
-  return sudo && sudo !== name ? `${sudo} (as ${name})` : name;
-}
 
 export class History {
   private readonly db: Database.Database;

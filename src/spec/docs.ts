@@ -2,29 +2,12 @@
  * docs/spec.md, generated from the schema's descriptions (`npm run docs:spec`); a test fails when
  * the committed file differs from what this renders, so the reference cannot go stale.
  */
-import { z } from "zod";
+import { jsonSchemaOf, renderReference } from "../config/reference.js";
 import { layerSpecSchema } from "./schema.js";
-
-interface JsonSchema {
-  type?: string | string[];
-  description?: string;
-  default?: unknown;
-  enum?: unknown[];
-  pattern?: string;
-  minItems?: number;
-  minLength?: number;
-  format?: string;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  items?: JsonSchema;
-  anyOf?: JsonSchema[];
-  additionalProperties?: JsonSchema | boolean;
-  propertyNames?: JsonSchema;
-}
 
 /** The spec's JSON Schema (input side: fields with defaults are optional), e.g. for editors. */
 export function specJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(layerSpecSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return jsonSchemaOf(layerSpecSchema);
 }
 
 const INTRO = `# Layer spec reference
@@ -76,81 +59,5 @@ See [examples/dev.yaml](../examples/dev.yaml) and [examples/eessi-2025.06.yaml](
 `;
 
 export function renderSpecReference(): string {
-  const root = specJsonSchema() as JsonSchema;
-  const sections: string[] = [];
-  const queue: Array<{ name: string; schema: JsonSchema }> = [{ name: "", schema: root }];
-  while (queue.length > 0) {
-    const { name, schema } = queue.shift()!;
-    sections.push(renderObject(name, schema, (child, s) => queue.push({ name: child, schema: s })));
-  }
-  return `${INTRO}\n${sections.join("\n")}`;
-}
-
-function renderObject(
-  name: string,
-  schema: JsonSchema,
-  nested: (name: string, s: JsonSchema) => void,
-): string {
-  const title = name === "" ? "Top level" : `\`${name}\``;
-  const lines = [`## ${title}`, ""];
-  if (name !== "" && schema.description) lines.push(`${capitalise(schema.description)}.`, "");
-  lines.push("| field | type | default | description |", "|---|---|---|---|");
-  const required = new Set(schema.required ?? []);
-  for (const [key, prop] of Object.entries(schema.properties ?? {})) {
-    const path = name === "" ? key : `${name}.${key}`;
-    const def =
-      prop.default !== undefined ? code(JSON.stringify(prop.default)) : required.has(key) ? "required" : "—";
-    lines.push(`| \`${key}\` | ${typeOf(prop, path, nested)} | ${def} | ${cell(prop.description ?? "")} |`);
-  }
-  return `${lines.join("\n")}\n`;
-}
-
-function typeOf(s: JsonSchema, path: string, nested: (name: string, s: JsonSchema) => void): string {
-  if (s.anyOf)
-    return s.anyOf
-      .map((alt) => {
-        const type = typeOf(alt, path, nested);
-        return alt.type !== "object" && alt.description ? `${type}: ${cell(alt.description)}` : type;
-      })
-      .join("; or ");
-  if (s.enum) return `one of ${s.enum.map((e) => code(String(e))).join(", ")}`;
-  if (s.type === "object" && s.properties) {
-    nested(path, s);
-    return `mapping, see [\`${path}\`](#${anchor(path)})`;
-  }
-  if (s.type === "object" && typeof s.additionalProperties === "object") {
-    const key = s.propertyNames?.pattern ? ` (names: ${code(s.propertyNames.pattern)})` : "";
-    return `mapping of name → ${typeOf(s.additionalProperties, `${path}.*`, nested)}${key}`;
-  }
-  if (s.type === "array" && s.items) {
-    const objectItems = (x: JsonSchema) => x.type === "object" && x.properties !== undefined;
-    const item = objectItems(s.items) || s.items.anyOf?.some(objectItems) ? `${path}[]` : path;
-    const min = s.minItems ? ` (at least ${s.minItems})` : "";
-    return `list${min} of ${typeOf(s.items, item, nested)}`;
-  }
-  const parts = [String(s.type ?? "any")];
-  if (s.pattern && !s.format) parts.push(`matching ${code(s.pattern)}`);
-  if (s.format === "starts_with") parts.push("(an absolute path)");
-  return parts.join(" ");
-}
-
-function anchor(heading: string): string {
-  return heading
-    .toLowerCase()
-    .replace(/[^a-z0-9 _-]/g, "")
-    .replace(/ /g, "-");
-}
-
-/** Inline code that survives a table cell (pipes escaped, backticks fenced). */
-function code(s: string): string {
-  const escaped = s.replace(/\|/g, "\\|");
-  return escaped.includes("`") ? `\`\` ${escaped} \`\`` : `\`${escaped}\``;
-}
-
-function cell(s: string): string {
-  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
-
-function capitalise(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
+  return renderReference(layerSpecSchema, INTRO);
 }

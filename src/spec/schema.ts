@@ -8,8 +8,9 @@
  *   {os} {arch} {prefix} (the resolved EPREFIX)
  */
 import { z } from "zod";
+import { closest } from "../config/near.js";
+import { whenParsed } from "../config/yaml.js";
 import { atomLinesProblems, packageNameProblem, versionProblem } from "../gentoo/validate.js";
-import { closest } from "./near.js";
 
 export const ARCHES = ["x86_64", "aarch64", "riscv64", "ppc64le"] as const;
 export type Arch = (typeof ARCHES)[number];
@@ -68,27 +69,6 @@ const templatedPath = z.string().regex(/^(\/|\{[A-Za-z]+\})/, {
 const fileContents = z
   .string()
   .describe("file content, written as given (a trailing newline is added when missing)");
-
-/**
- * Run a cross-field rule whenever the fields it reads parsed, whatever else is wrong: zod skips
- * refinements after any issue by default, which hid these problems until every other one was fixed.
- * An issue at, above or below one of `fields` (other than an unknown key beside it) skips the rule,
- * so the rule only ever sees those fields in their parsed form.
- */
-function whenParsed(...fields: PropertyKey[][]): { when: (payload: z.core.ParsePayload) => boolean } {
-  const touches = (issue: z.core.$ZodRawIssue, field: PropertyKey[]) => {
-    const path = issue.path ?? [];
-    const n = Math.min(path.length, field.length);
-    for (let i = 0; i < n; i++) if (path[i] !== field[i]) return false;
-    return true;
-  };
-  return {
-    when: (payload) =>
-      !payload.issues.some(
-        (issue) => issue.code !== "unrecognized_keys" && fields.some((f) => touches(issue, f)),
-      ),
-  };
-}
 
 /** A Portage config file whose entries start with an atom (package.use, package.mask …). */
 const atomLines = fileContents.superRefine((text, ctx) => {
