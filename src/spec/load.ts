@@ -3,62 +3,84 @@
  * `file:line:col field: message (expected …)` and near-miss keys answered with "did you mean".
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import { readFile, stat } from "node:fs/promises";
+import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.js";
 import { closest } from "./near.js";
+import { type FieldProblem, formatPath, formatProblem, type SpecProblem } from "./problem.js";
+import { resolutionProblems } from "./resolve.js";
 import { type LayerSpec, layerSpecSchema } from "./schema.js";
 
-export { closest };
-
-export interface SpecProblem {
-  file: string;
-  line: number;
-  col: number;
-  /** Dotted path of the field, e.g. `gentoo.packages[3].name`; empty for the document itself. */
-  field: string;
-  message: string;
-}
+export { closest, formatPath, formatProblem, type SpecProblem };
 
 export interface LoadedSpec {
   spec: LayerSpec;
   file: string;
+  /** The text it was read from (what a build records). */
+  text: string;
   /** sha256 of the validated spec in canonical JSON: comments and key order do not change it. */
   hash: string;
 }
 
-export function formatProblem(p: SpecProblem): string {
-  return `${p.file}:${p.line}:${p.col} ${p.field ? `${p.field}: ` : ""}${p.message}`;
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const seg of path) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
-  }
-  return out;
+export interface SpecChecks {
+  /**
+   * More rules for a spec that passed the schema and resolves (e.g. flavors/plan.ts's planProblems,
+   * which spec/ cannot import): their problems are reported with their line like the others.
+   */
+  check?: (spec: LayerSpec) => FieldProblem[];
 }
 
 /** Validate spec text; throws InputError listing every problem (exit 2). */
-export function parseSpec(text: string, file: string): LoadedSpec {
-  const problems = validateSpecText(text, file);
+export function parseSpec(text: string, file: string, opts: SpecChecks = {}): LoadedSpec {
+  const problems = validateSpecText(text, file, opts);
   if (problems.problems.length > 0 || problems.spec === undefined) throw specError(file, problems.problems);
-  return { spec: problems.spec, file, hash: specHash(problems.spec) };
+  return { spec: problems.spec, file, text, hash: specHash(problems.spec) };
 }
 
-export async function loadSpec(file: string): Promise<LoadedSpec> {
-  let text: string;
+export async function loadSpec(file: string, opts: SpecChecks = {}): Promise<LoadedSpec> {
+  return parseSpec(await readSpecFile(file), file, opts);
+}
+
+/** The largest spec file read: EESSI's biggest is 6 kB; a larger file is not a spec. */
+export const MAX_SPEC_BYTES = 4 * 1024 * 1024;
+
+const READ_HINT = "give the path of a layer spec YAML file, e.g. examples/dev.yaml";
+
+/**
+ * A spec file's text: a regular file of at most MAX_SPEC_BYTES of UTF-8 without NUL bytes. Anything
+ * else (a directory, a FIFO or device that would never end, a binary or Latin-1 file) is an
+ * InputError saying what it is.
+ */
+export async function readSpecFile(file: string): Promise<string> {
+  const fail = (why: string, hint = READ_HINT) =>
+    new InputError(`cannot read spec ${file}: ${why}`, { hint });
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    const st = await stat(file);
+    if (st.isDirectory()) throw fail("it is a directory, not a file");
+    if (!st.isFile()) throw fail("it is not a regular file (a device, FIFO or socket)");
+    if (st.size > MAX_SPEC_BYTES)
+      throw fail(`it has ${st.size} bytes; a layer spec has at most ${MAX_SPEC_BYTES} (4 MiB)`);
+    bytes = await readFile(file);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`cannot read spec ${file}: ${code === "ENOENT" ? "no such file" : String(e)}`, {
-      hint: "give the path of a layer spec YAML file, e.g. examples/dev.yaml",
-    });
+    throw fail(
+      code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (e as Error).message,
+    );
   }
-  return parseSpec(text, file);
+  if (bytes.length > MAX_SPEC_BYTES) throw fail(`it has more than ${MAX_SPEC_BYTES} bytes`);
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) throw fail(`it is a binary file (a NUL byte at offset ${nul}), not YAML text`);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const lossy = bytes.toString("utf8");
+    const at = lossy.indexOf("\uFFFD");
+    const line = lossy.slice(0, at).split("\n").length;
+    throw fail(`line ${line} is not UTF-8 text`, "save the spec as UTF-8");
+  }
 }
 
 export function specError(file: string, problems: SpecProblem[]): InputError {
@@ -82,7 +104,11 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** All problems of a spec text, in document order; `spec` is set when there are none. */
-export function validateSpecText(text: string, file: string): { spec?: LayerSpec; problems: SpecProblem[] } {
+export function validateSpecText(
+  text: string,
+  file: string,
+  opts: SpecChecks = {},
+): { spec?: LayerSpec; problems: SpecProblem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => {
@@ -99,12 +125,40 @@ export function validateSpecText(text: string, file: string): { spec?: LayerSpec
       })),
     };
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // yaml throws a ReferenceError when aliases expand past maxAliasCount (a "billion laughs")
+    const alias = firstAlias(doc);
+    return {
+      problems: [
+        {
+          file,
+          ...(alias ? at(alias) : { line: 1, col: 1 }),
+          field: "",
+          message: `YAML: ${e instanceof ReferenceError ? `its aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an alias bomb?); write the values out instead of aliasing them` : (e as Error).message}`,
+        },
+      ],
+    };
+  }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     return { problems: [{ file, line: 1, col: 1, field: "", message: "expected a mapping of spec fields" }] };
   }
   const result = layerSpecSchema.safeParse(data);
-  if (result.success) return { spec: result.data, problems: [] };
+  if (result.success) {
+    // what is only wrong once placeholders are expanded (a host link's path, a set's name …)
+    let found = resolutionProblems(result.data);
+    if (found.length === 0 && opts.check) found = opts.check(result.data);
+    const resolved = found.map((p) => ({
+      file,
+      ...positionOf(doc, p.path, at),
+      field: formatPath(p.path),
+      message: p.message,
+    }));
+    if (resolved.length === 0) return { spec: result.data, problems: [] };
+    return { problems: resolved.sort((a, b) => a.line - b.line || a.col - b.col) };
+  }
 
   const problems: SpecProblem[] = [];
   for (const issue of flattenIssues(result.error.issues, data)) {
@@ -124,6 +178,18 @@ export function validateSpecText(text: string, file: string): { spec?: LayerSpec
       }
       continue;
     }
+    if (issue.code === "invalid_key") {
+      // a record's key (a file name): point at the key and say what is wrong with it
+      const key = path[path.length - 1];
+      const keyNode = findKeyNode(doc.getIn(path.slice(0, -1) as unknown[], true) as Node | undefined, key);
+      problems.push({
+        file,
+        ...(keyNode?.range ? at(keyNode.range[0]) : positionOf(doc, path, at)),
+        field: formatPath(path),
+        message: `the key ${JSON.stringify(String(key))}: ${issue.issues.map((i) => i.message).join("; ")}`,
+      });
+      continue;
+    }
     problems.push({
       file,
       ...positionOf(doc, path, at),
@@ -133,6 +199,20 @@ export function validateSpecText(text: string, file: string): { spec?: LayerSpec
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { problems };
+}
+
+/** yaml's own default: enough for any spec, far from what an alias bomb needs. */
+const MAX_ALIAS_COUNT = 100;
+
+function firstAlias(doc: ReturnType<typeof parseDocument>): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }
 
 type Issue = z.core.$ZodIssue;

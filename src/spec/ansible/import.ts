@@ -9,7 +9,7 @@
 import { Document, isMap, isScalar, isSeq, type Node, type Pair, type YAMLSeq } from "yaml";
 import { InputError } from "../../errors.js";
 import { formatPath, formatProblem, type SpecProblem } from "../load.js";
-import { type VariantExpression, variableSuffix } from "../resolve.js";
+import { resolutionProblems, type VariantExpression, variableSuffix } from "../resolve.js";
 import { type Arch, gentooSchema, type LayerSpec, layerSpecSchema, portageEntryWriters } from "../schema.js";
 import { type DefaultsTree, readDefaultsTree } from "./filesystem-layer.js";
 import {
@@ -189,6 +189,16 @@ class Importer {
         }),
       );
     }
+    // the same rules as loading a spec: every value that becomes a path stays inside its directory
+    const resolved = resolutionProblems(checked.data);
+    if (resolved.length > 0)
+      throw this.error(
+        resolved.map((p) => ({
+          ...this.originOf(p.path as PathKey[]),
+          field: formatPath(p.path),
+          message: p.message,
+        })),
+      );
     return { yaml: this.render(spec), spec: checked.data, warnings: this.warnings };
   }
 
