@@ -186,7 +186,7 @@ export function validateSpecText(
         file,
         ...(keyNode?.range ? at(keyNode.range[0]) : positionOf(doc, path, at)),
         field: formatPath(path),
-        message: `the key ${JSON.stringify(String(key))}: ${issue.issues.map((i) => i.message).join("; ")}`,
+        message: invalidKeyMessage(issue),
       });
       continue;
     }
@@ -199,6 +199,12 @@ export function validateSpecText(
   }
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { problems };
+}
+
+/** What is wrong with a record's key (a file name): `the key "..": is "..", the directory above …`. */
+export function invalidKeyMessage(issue: z.core.$ZodIssueInvalidKey): string {
+  const key = String(issue.path[issue.path.length - 1]);
+  return `the key ${JSON.stringify(key)}: ${issue.issues.map((i) => i.message).join("; ")}`;
 }
 
 /** yaml's own default: enough for any spec, far from what an alias bomb needs. */

@@ -8,7 +8,7 @@
  */
 import { Document, isMap, isScalar, isSeq, type Node, type Pair, type YAMLSeq } from "yaml";
 import { InputError } from "../../errors.js";
-import { formatPath, formatProblem, type SpecProblem } from "../load.js";
+import { formatPath, formatProblem, invalidKeyMessage, type SpecProblem } from "../load.js";
 import { resolutionProblems, type VariantExpression, variableSuffix } from "../resolve.js";
 import { type Arch, gentooSchema, type LayerSpec, layerSpecSchema, portageEntryWriters } from "../schema.js";
 import { type DefaultsTree, readDefaultsTree } from "./filesystem-layer.js";
@@ -185,7 +185,8 @@ class Importer {
       throw this.error(
         checked.error.issues.map((issue) => {
           const path = issue.path as PathKey[];
-          return { ...this.originOf(path), field: formatPath(path), message: issue.message };
+          const message = issue.code === "invalid_key" ? invalidKeyMessage(issue) : issue.message;
+          return { ...this.originOf(path), field: formatPath(path), message };
         }),
       );
     }
