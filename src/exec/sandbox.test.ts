@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   existsSync,
@@ -14,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ToolError } from "../errors.js";
 import { hostTopLevel, probeSandbox, runInLayer, sandboxArgs, sandboxUnavailable } from "./sandbox.js";
 
-const REPO = "software.example.org";
+// A repository name of this run's own: a maintainer's host (a stratum 0, a CVMFS client) may have
+// software.example.org or any common name under its /cvmfs, and nothing here may depend on that.
+const REPO = `sandbox-${process.pid}-${randomBytes(3).toString("hex")}.example.org`;
 const PREFIX = `/cvmfs/${REPO}/versions/2025.06/compat/linux/x86_64`;
 let scratch: string;
 const hostCvmfsBefore = existsSync("/cvmfs") ? readdirSync("/cvmfs").sort() : undefined;
@@ -101,6 +104,7 @@ describe("runInLayer (real bwrap)", () => {
     });
     expect(r.stdout.trim()).toBe(PREFIX);
     expect(readFileSync(join(dir, "marker"), "utf8")).toBe("/bin/sh\n");
+    // nothing was made on the host for this run's own repository name
     expect(existsSync(`/cvmfs/${REPO}`)).toBe(false);
   });
 
