@@ -123,6 +123,20 @@ describe("runInLayer (real bwrap)", () => {
     expect(existsSync(join(wdir, "ok"))).toBe(true);
   });
 
+  it("gives build stages a /tmp and /var/tmp of their own, not the host's", async () => {
+    const name = `compat-private-tmp-${process.pid}`;
+    const hostFile = join(scratch, "host-tmp-file"); // scratch is under the host's /tmp
+    writeFileSync(hostFile, "host\n");
+    const r = await runInLayer(
+      { root: join(scratch, "root"), repository: REPO },
+      `test -e ${hostFile} && echo seen; ls -A /var/tmp | wc -l; touch /tmp/${name} /var/tmp/${name} && echo made`,
+      { privateTmp: true },
+    );
+    expect(r.stdout).toBe("0\nmade\n");
+    expect(existsSync(`/tmp/${name}`)).toBe(false);
+    expect(existsSync(`/var/tmp/${name}`)).toBe(false);
+  });
+
   it("binds the layer read-only on request", async () => {
     const err = await runInLayer(
       { root: join(scratch, "root"), repository: REPO },

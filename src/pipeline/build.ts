@@ -326,6 +326,8 @@ export function createStageContext(a: StageContextInput): StageContext {
         logTo: stageLog,
         signal,
         env: cleanEnvironment(),
+        // what a spec brings (overlay ebuilds, package scripts) runs here: not the host's /tmp
+        privateTmp: true,
         ...opts,
       }),
     note: (message) => {
