@@ -125,6 +125,19 @@ export function validateSpecText(
       })),
     };
   }
+  const protoKey = keyNamed(doc, "__proto__");
+  if (protoKey !== undefined)
+    return {
+      problems: [
+        {
+          file,
+          ...at(protoKey),
+          field: "",
+          message:
+            'the key "__proto__" is not allowed (JavaScript would read it as the object\'s prototype and lose it)',
+        },
+      ],
+    };
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -209,6 +222,21 @@ export function invalidKeyMessage(issue: z.core.$ZodIssueInvalidKey): string {
 
 /** yaml's own default: enough for any spec, far from what an alias bomb needs. */
 const MAX_ALIAS_COUNT = 100;
+
+/** The offset of the first mapping key spelled `name`, anywhere in the document. */
+function keyNamed(doc: ReturnType<typeof parseDocument>, name: string): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Pair(_key, pair) {
+      if (isScalar(pair.key) && pair.key.value === name) {
+        offset = pair.key.range?.[0] ?? 0;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return offset;
+}
 
 function firstAlias(doc: ReturnType<typeof parseDocument>): number | undefined {
   let offset: number | undefined;

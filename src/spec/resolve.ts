@@ -58,7 +58,7 @@ const PLACEHOLDER_RE = /\{([A-Za-z_]+)\}/g;
 /** Expand `{name}` placeholders; an unknown one is a SpecFieldError naming the field (`at`). */
 export function expandPlaceholders(template: string, vars: Placeholders, at: PropertyKey[]): string {
   return template.replace(PLACEHOLDER_RE, (whole, name: string) => {
-    const v = vars[name];
+    const v = Object.hasOwn(vars, name) ? vars[name] : undefined;
     if (v === undefined) {
       const known = Object.keys(vars)
         .map((k) => `{${k}}`)
@@ -213,7 +213,8 @@ export function resolveHostLinks(
     if (fallback.startsWith(`${defaultsDir}/compat/`)) return fallback.slice(`${defaultsDir}/compat`.length);
     if (fallback.startsWith(`${defaultsDir}/`)) {
       const name = fallback.slice(defaultsDir.length + 1);
-      const target = v.hostDefaults[name];
+      // own keys only: `constructor` or `__proto__` must not find Object's
+      const target = Object.hasOwn(v.hostDefaults, name) ? v.hostDefaults[name] : undefined;
       if (target === undefined) {
         problems.add(
           at,

@@ -30,7 +30,9 @@ const ARCH_ALIASES: Record<string, Arch> = {
 export function archHint(name: string): Arch | undefined {
   const lower = name.toLowerCase();
   return (
-    ARCH_ALIASES[lower] ?? ARCHES.find((a) => a === lower) ?? (closest(lower, ARCHES) as Arch | undefined)
+    (Object.hasOwn(ARCH_ALIASES, lower) ? ARCH_ALIASES[lower] : undefined) ??
+    ARCHES.find((a) => a === lower) ??
+    (closest(lower, ARCHES) as Arch | undefined)
   );
 }
 

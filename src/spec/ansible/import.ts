@@ -244,7 +244,7 @@ class Importer {
   }
 
   private lookup = (name: string): Part[] => {
-    const placeholder = PLACEHOLDER_VARIABLES[name];
+    const placeholder = Object.hasOwn(PLACEHOLDER_VARIABLES, name) ? PLACEHOLDER_VARIABLES[name] : undefined;
     if (placeholder) {
       const value =
         placeholder === "arch" || placeholder === "prefix" ? undefined : this.placeholderValue(name);
