@@ -176,7 +176,10 @@ describe("spec loader and planners (property)", () => {
           expect(strictlyInside(target, root)).toBe(true);
           const plan = planLayer(layer);
           const paths = [
-            ...plannedPaths(plan).map((p) => p.path),
+            ...plannedPaths(
+              plan,
+              (loaded.spec.gentoo?.overlays ?? []).map((o) => o.name),
+            ).map((p) => p.path),
             ...plan.hostSymlinks.map((l) => l.path),
             ...plan.portageLinks.flatMap((l) => [l.path, l.target]),
             ...plan.setSources.flatMap((s) => (s.from === "file" ? s.lookIn : [])),

@@ -82,8 +82,13 @@ const RECORD_DIR = "reprod";
  * Every path the plan writes or links below EPREFIX, each proven to be a relative path without
  * `..` (src/paths/rules.ts), with what writes it.
  */
-export function plannedPaths(plan: Omit<LayerPlan, "warnings">): Array<{ path: string; by: string }> {
+export function plannedPaths(
+  plan: Omit<LayerPlan, "warnings">,
+  overlays: readonly string[] = [],
+): Array<{ path: string; by: string }> {
   const out: Array<{ path: string; by: string }> = [
+    ...overlays.map((o) => ({ path: `var/db/repos/${o}`, by: `the checkout of overlay ${o}` })),
+    { path: "startprefix", by: "the layer's startprefix" },
     ...Object.entries(plan.files).map(([path, f]) => ({ path, by: f.from })),
     ...plan.portageLinks.map((l) => ({ path: l.path, by: `gentoo.overlays (${l.overlay}).portageConfig` })),
     ...plan.setSources.flatMap((s) =>
@@ -99,8 +104,8 @@ export function plannedPaths(plan: Omit<LayerPlan, "warnings">): Array<{ path: s
  * A host link at or above a path the build writes would send that write to the host, or be
  * removed by it: each such link is a problem of its hostSymlinks entry.
  */
-function hostLinkConflicts(plan: Omit<LayerPlan, "warnings">): FieldProblem[] {
-  const written = plannedPaths(plan);
+function hostLinkConflicts(plan: Omit<LayerPlan, "warnings">, overlays: readonly string[]): FieldProblem[] {
+  const written = plannedPaths(plan, overlays);
   const problems: FieldProblem[] = [];
   plan.hostSymlinks.forEach((l, i) => {
     const hit = written.find((w) => w.path === l.path || w.path.startsWith(`${l.path}/`));
@@ -165,7 +170,10 @@ export function planLayer(layer: ResolvedLayer): LayerPlan {
     hostSymlinks: layer.hostLinks.map(plannedLink),
     warnings,
   };
-  const conflicts = hostLinkConflicts(plan);
+  const conflicts = hostLinkConflicts(
+    plan,
+    (spec.gentoo?.overlays ?? []).map((o) => o.name),
+  );
   if (conflicts.length > 0)
     throw new SpecFieldError("host links in the way of what the build writes", conflicts);
   return plan;

@@ -86,6 +86,13 @@ describe("writes", () => {
     expect(readFileSync(join(outside, "canary"), "utf8")).toBe("keep me\n");
   });
 
+  it("says what is in the way instead of failing with an errno", async () => {
+    mkdirSync(join(base, "usr/lib/dir.conf"));
+    await expect(writeFileInside(c(), "lib/dir.conf", "x")).rejects.toThrow(
+      "test path: cannot write lib/dir.conf: a directory is there",
+    );
+  });
+
   it("follows a last-component link only inside; a dangling inside link gets its target made", async () => {
     symlinkSync("usr/lib/target.conf", join(base, "conf"));
     await writeFileInside(c(), "conf", "y\n");

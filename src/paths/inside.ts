@@ -137,7 +137,15 @@ export async function writeFileInside(
     file,
     constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
     mode,
-  );
+  ).catch((e: NodeJS.ErrnoException) => {
+    const why: Record<string, string> = {
+      EISDIR: "a directory is there",
+      ELOOP: "a symlink appeared there while it was being written",
+    };
+    if (e.code && Object.hasOwn(why, e.code))
+      throw new InputError(`${c.what}: cannot write ${rel}: ${why[e.code]}`);
+    throw e;
+  });
   try {
     await fh.writeFile(data);
     await fh.chmod(mode);

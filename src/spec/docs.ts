@@ -72,7 +72,7 @@ everywhere, never read away.
 | \`root\` | the working directory | relative and inside it (a directory elsewhere: \`--root DIR\`, which is the operator's choice) |
 | \`hostSymlinks[]\` (a string) | EPREFIX | an absolute, normalised host path below \`/\` (not \`/\` itself) |
 | \`hostSymlinks[].dest\` | EPREFIX | relative (\`etc/hosts\`) or under the prefix (\`{prefix}/etc/hosts\`), not EPREFIX itself |
-| \`hostSymlinks\` (all) | EPREFIX | no link inside another link, none twice, none at or above a path the build writes (its Portage files, locale.gen, the sets' and overlays' links, \`reprod/\`) |
+| \`hostSymlinks\` (all) | EPREFIX | no link inside another link, none twice, none at or above a path the build writes (its Portage files, locale.gen, the sets' and overlays' links and checkouts, \`startprefix\`, \`reprod/\`) |
 | \`gentoo.packageEnvFiles\` keys | \`etc/portage/\` | \`package.env\`, or a normalised path below \`env/\` |
 | \`gentoo.makeConf\` keys | \`etc/portage/make.conf/\` | one file name (not \`.\` or \`..\`) |
 | \`gentoo.sets[]\` | \`etc/portage/sets/\` | one name, also after expanding placeholders (so no \`{prefix}\`) |
