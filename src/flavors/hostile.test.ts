@@ -4,21 +4,11 @@
  * still refused where the stage would write, and nothing outside the prefix is touched. The spec
  * side (refused at `compat plan`) is test/e2e/hostile-spec.test.ts.
  */
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { canaryPerTest } from "../../test/helpers/canary.js";
 import { InputError } from "../errors.js";
 import { writeReprod } from "../layer/reprod.js";
 import { UnsafePathError } from "../paths/rules.js";
@@ -32,30 +22,9 @@ import { api as gentoo } from "./gentoo/index.js";
 import { planLayer } from "./plan.js";
 import type { StageContext } from "./types.js";
 
-const scratch = mkdtempSync(join(tmpdir(), "compat-hostile-stages-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const canary = canaryPerTest("hostile-stages");
 // a repository of this run's own: nothing depends on the host's /cvmfs
 const REPO = `stages-${process.pid}.example.org`;
-
-let work: string;
-let canaryDir: string;
-beforeEach(() => {
-  work = mkdtempSync(join(scratch, "case-"));
-  canaryDir = join(work, "victim");
-  mkdirSync(join(canaryDir, "sub"), { recursive: true });
-  writeFileSync(join(canaryDir, "canary"), "keep\n");
-  writeFileSync(join(canaryDir, "sub", "canary"), "keep too\n");
-});
-
-function canarySurvived(): void {
-  expect(readdirSync(canaryDir, { recursive: true, encoding: "utf8" }).sort()).toEqual([
-    "canary",
-    "sub",
-    "sub/canary",
-  ]);
-  expect(readFileSync(join(canaryDir, "canary"), "utf8")).toBe("keep\n");
-  expect(readFileSync(join(canaryDir, "sub", "canary"), "utf8")).toBe("keep too\n");
-}
 
 const SPEC = {
   debian: `repository: ${REPO}\nstack: dev\nversion: "2025.06"\narches: [x86_64]\nflavor: debian\ndebian: { suite: bookworm }\nhostSymlinks: [/etc/passwd]\nvariantSymlinks: { enabled: false }\n`,
@@ -66,17 +35,17 @@ const layerOf = (flavor: keyof typeof SPEC): ResolvedLayer =>
   resolveLayer(parseSpec(SPEC[flavor], "spec.yaml").spec, "x86_64");
 
 function context(layer: ResolvedLayer): StageContext {
-  const prefixDir = join(work, "root", ".build-x", "prefix");
+  const prefixDir = join(canary.work, "root", ".build-x", "prefix");
   mkdirSync(join(prefixDir, "etc"), { recursive: true });
   return createStageContext({
     layer,
-    specFile: join(work, "spec.yaml"),
+    specFile: join(canary.work, "spec.yaml"),
     specText: "",
     specHash: "0".repeat(64),
     runId: "test",
-    runDir: work,
+    runDir: canary.work,
     prefixDir,
-    workDir: join(work, "root", ".build-x"),
+    workDir: join(canary.work, "root", ".build-x"),
     startedAt: new Date(),
     log: new PassThrough(),
     signal: new AbortController().signal,
@@ -87,44 +56,44 @@ describe("the stages refuse a hostile layer that skipped validation", () => {
   it("finding 1: the host-links stage never removes or links outside the prefix", async () => {
     const layer = layerOf("debian");
     const ctx = context(layer);
-    for (const path of [`etc/${"../".repeat(25)}${canaryDir.slice(1)}`, "", "..", "etc/../../.."]) {
+    for (const path of [`etc/${"../".repeat(25)}${canary.dir.slice(1)}`, "", "..", "etc/../../.."]) {
       layer.hostLinks = [
         { path: "etc/passwd", plain: "/etc/passwd", final: "/etc/passwd" },
         { path, plain: "/pwned", final: "/pwned" },
       ];
       await expect(hostLinksStage().run(ctx)).rejects.toThrow(UnsafePathError);
     }
-    canarySurvived();
+    canary.survived();
     // refused before any link of the list was made
     expect(existsSync(join(ctx.prefixDir, "etc/passwd"))).toBe(false);
   });
 
   it("finding 2: the configure stage never writes a Portage file outside the prefix", async () => {
     const layer = layerOf("gentoo");
-    const key = `env/${"../".repeat(30)}${canaryDir.slice(1)}/PWNED.conf`;
+    const key = `env/${"../".repeat(30)}${canary.dir.slice(1)}/PWNED.conf`;
     layer.spec.gentoo!.packageEnvFiles[key] = "echo pwned\n";
     const ctx = context(layer);
     const configure = gentoo.plan(layer).find((s) => s.id === "configure")!;
     const err = await configure.run(ctx).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsafePathError);
     expect((err as UnsafePathError).message).toMatch(/has a "\.\." component/);
-    expect(existsSync(join(canaryDir, "PWNED.conf"))).toBe(false);
-    canarySurvived();
+    expect(existsSync(join(canary.dir, "PWNED.conf"))).toBe(false);
+    canary.survived();
   });
 
   it("finding 3: a prefix outside /cvmfs/<repository> has no place in the root", () => {
     const layer = layerOf("debian");
     layer.prefixInRepository = "../x/x86_64";
-    expect(() => localPrefix(layer, join(work, "root"))).toThrow(UnsafePathError);
+    expect(() => localPrefix(layer, join(canary.work, "root"))).toThrow(UnsafePathError);
     layer.prefixInRepository = "";
-    expect(() => localPrefix(layer, join(work, "root"))).toThrow(UnsafePathError);
+    expect(() => localPrefix(layer, join(canary.work, "root"))).toThrow(UnsafePathError);
   });
 
   it("a resumed run whose plan.json names other paths is refused before any stage runs", async () => {
-    const specFile = join(work, "spec.yaml");
+    const specFile = join(canary.work, "spec.yaml");
     writeFileSync(specFile, SPEC.gentoo);
-    const runs = join(work, "runs");
-    const root = join(work, "root");
+    const runs = join(canary.work, "runs");
+    const root = join(canary.work, "root");
     const runId = "20250101-000000-x86_64-abcd";
     mkdirSync(join(runs, runId, "stages"), { recursive: true });
     const target = localPrefix(layerOf("gentoo"), root);
@@ -139,8 +108,8 @@ describe("the stages refuse a hostile layer that skipped validation", () => {
       prefix: layerOf("gentoo").prefix,
       root,
       target,
-      workDir: canaryDir,
-      prefixDir: canaryDir,
+      workDir: canary.dir,
+      prefixDir: canary.dir,
       stages: [],
       layerPlan: {},
       createdAt: new Date().toISOString(),
@@ -157,15 +126,15 @@ describe("the stages refuse a hostile layer that skipped validation", () => {
       `cannot resume run ${runId}: its plan.json does not match the run`,
     );
     expect((err as InputError).details.join("\n")).toMatch(/workDir: .*victim.* in plan.json/);
-    canarySurvived();
+    canary.survived();
   });
 
   it("a write never follows a symlink in the prefix that leads out of it (a host link, `etc -> /etc`)", async () => {
     const layer = layerOf("gentoo");
     const ctx = context(layer);
     rmSync(join(ctx.prefixDir, "etc"), { recursive: true });
-    symlinkSync(canaryDir, join(ctx.prefixDir, "etc"));
-    symlinkSync(canaryDir, join(ctx.prefixDir, "reprod"));
+    symlinkSync(canary.dir, join(ctx.prefixDir, "etc"));
+    symlinkSync(canary.dir, join(ctx.prefixDir, "reprod"));
     // the locales stage's write of etc/locale.gen, then the configure stage's Portage files
     await expect(
       applyPlannedFiles(prefixConfinement(ctx), planLayer(layer).files, (p) => p === "etc/locale.gen"),
@@ -181,7 +150,7 @@ describe("the stages refuse a hostile layer that skipped validation", () => {
     await expect(writeReprod(prefixConfinement(ctx), record)).rejects.toThrow(
       /leads through the symlink reprod -> /,
     );
-    canarySurvived();
+    canary.survived();
     expect(lstatSync(join(ctx.prefixDir, "etc")).isSymbolicLink()).toBe(true);
   });
 });

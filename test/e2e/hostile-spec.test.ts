@@ -5,43 +5,23 @@
  * written; a canary file and directory outside the root survive each attempt.
  */
 import { execFileSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { canaryPerTest } from "../helpers/canary.js";
 import { compat, projectRoot } from "../helpers/cli.js";
 
-const scratch = mkdtempSync(join(tmpdir(), "compat-hostile-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const canary = canaryPerTest("hostile-spec");
 // a repository name of this run's own: nothing here depends on the host's /cvmfs
 const REPO = `hostile-${process.pid}.example.org`;
 
-let work: string;
-let canaryDir: string;
-beforeEach(() => {
-  work = mkdtempSync(join(scratch, "case-"));
-  canaryDir = join(work, "victim");
-  mkdirSync(join(canaryDir, "sub"), { recursive: true });
-  writeFileSync(join(canaryDir, "canary"), "keep\n");
-  writeFileSync(join(canaryDir, "sub", "canary"), "keep too\n");
-});
-
-/** Everything under `work` (the canary included), to compare before and after. */
-function tree(dir = work): string[] {
+/** Everything under `canary.work` (the canary included), to compare before and after. */
+function tree(dir = canary.work): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" }).sort();
 }
 
 function writeSpec(body: string): string {
-  const file = join(work, "spec.yaml");
+  const file = join(canary.work, "spec.yaml");
   writeFileSync(file, `repository: ${REPO}\nstack: dev\nversion: "2025.06"\narches: [x86_64]\n${body}`);
   return file;
 }
@@ -49,25 +29,25 @@ function writeSpec(body: string): string {
 /** `compat plan`, `build --dry-run` and `build` of the spec: each exit 2 with `want`, nothing written. */
 function refusedEverywhere(spec: string, want: RegExp) {
   const before = tree();
-  const root = join(work, "root");
+  const root = join(canary.work, "root");
   for (const args of [
     ["plan", spec, "--arch", "x86_64"],
     ["build", spec, "--arch", "x86_64", "--root", root, "--dry-run"],
-    ["build", spec, "--arch", "x86_64", "--root", root, "--runs-dir", join(work, "runs")],
+    ["build", spec, "--arch", "x86_64", "--root", root, "--runs-dir", join(canary.work, "runs")],
   ]) {
-    const r = compat(args, { cwd: work });
+    const r = compat(args, { cwd: canary.work });
     expect(r.status, `${args.join(" ")}: ${r.stderr}`).toBe(2);
     expect(r.stderr).toMatch(want);
     expect(r.stderr).not.toMatch(/internal error/);
   }
   expect(tree()).toEqual(before);
-  expect(readFileSync(join(canaryDir, "canary"), "utf8")).toBe("keep\n");
-  expect(readFileSync(join(canaryDir, "sub", "canary"), "utf8")).toBe("keep too\n");
+  expect(readFileSync(join(canary.dir, "canary"), "utf8")).toBe("keep\n");
+  expect(readFileSync(join(canary.dir, "sub", "canary"), "utf8")).toBe("keep too\n");
 }
 
 describe("a spec is refused before anything is written when a value leads out of its directory", () => {
   it("finding 1: a hostSymlinks entry with `..`, and `/`", () => {
-    const upAndOut = `/etc/${"../".repeat(25)}${canaryDir.slice(1)}`;
+    const upAndOut = `/etc/${"../".repeat(25)}${canary.dir.slice(1)}`;
     const spec = writeSpec(
       `flavor: debian\ndebian: { suite: bookworm }\nhostSymlinks:\n  - /etc/passwd\n  - ${upAndOut}\nvariantSymlinks: { enabled: false }\n`,
     );
@@ -81,7 +61,7 @@ describe("a spec is refused before anything is written when a value leads out of
   });
 
   it("finding 2: a gentoo packageEnvFiles key with `..`", () => {
-    const key = `env/${"../".repeat(30)}${canaryDir.slice(1)}/PWNED.conf`;
+    const key = `env/${"../".repeat(30)}${canary.dir.slice(1)}/PWNED.conf`;
     const spec = writeSpec(
       `flavor: gentoo\ngentoo:\n  repository: { commit: ${"a".repeat(40)} }\n  packageEnvFiles:\n    "${key}": 'echo pwned'\n`,
     );
@@ -89,7 +69,7 @@ describe("a spec is refused before anything is written when a value leads out of
       spec,
       /spec\.yaml:9:5 gentoo\.packageEnvFiles\..*PWNED\.conf: the key ".*": has a "\.\." component/,
     );
-    expect(existsSync(join(canaryDir, "PWNED.conf"))).toBe(false);
+    expect(existsSync(join(canary.dir, "PWNED.conf"))).toBe(false);
   });
 
   it("finding 3: a prefix that leaves /cvmfs/{repository}/", () => {
@@ -97,7 +77,7 @@ describe("a spec is refused before anything is written when a value leads out of
       `flavor: debian\ndebian: { suite: bookworm }\nprefix: /cvmfs/{repository}/../x/{arch}\n`,
     );
     refusedEverywhere(spec, /spec\.yaml:7:9 prefix: ".*": has a "\.\." component/);
-    expect(existsSync(join(work, "x"))).toBe(false);
+    expect(existsSync(join(canary.work, "x"))).toBe(false);
   });
 
   it("every other path-bearing field, reported together with its line", () => {
@@ -112,7 +92,7 @@ gentoo:
   bootstrap: { script: { path: /etc/shadow } }
 checks: { requiredTools: ["../bin/sh"] }
 `);
-    const r = compat(["plan", spec], { cwd: work });
+    const r = compat(["plan", spec], { cwd: canary.work });
     expect(r.status).toBe(2);
     for (const want of [
       /spec\.yaml:6:7 root: "\.\.\/elsewhere": has a "\.\." component/,
@@ -136,7 +116,7 @@ hostSymlinks:
   - { src: /tmp, dest: opt/x }
   - { src: /x, dest: "{prefix}/opt/x/y" }
 `);
-    const r = compat(["plan", spec], { cwd: work });
+    const r = compat(["plan", spec], { cwd: canary.work });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/spec\.yaml:9:10 gentoo\.sets\[0\]: "\/cvmfs\/.*" contains a "\/"/);
     expect(r.stderr).toMatch(/spec\.yaml:12:5 hostSymlinks\[1\]: opt\/x\/y is inside the host link opt\/x/);
@@ -146,7 +126,7 @@ gentoo:
   packageEnvFiles: { env/x: "y" }
 hostSymlinks: [/etc/portage, /reprod]
 `);
-    const o = compat(["plan", over], { cwd: work });
+    const o = compat(["plan", over], { cwd: canary.work });
     expect(o.status).toBe(2);
     expect(o.stderr).toMatch(
       /spec\.yaml:9:16 hostSymlinks\[0\]: etc\/portage is a host link, and the build writes etc\/portage\/env\/x/,
@@ -164,10 +144,12 @@ hostSymlinks: [/etc/portage, /reprod]
         'eessi_version: "2025.06"',
         'eessi_version: "2025.06"\ngentoo_prefix_path: /cvmfs/{{ cvmfs_repository }}/../x/{{ eessi_host_arch }}',
       );
-    const file = join(work, "vars.yml");
+    const file = join(canary.work, "vars.yml");
     writeFileSync(file, vars);
-    const out = join(work, "imported.yaml");
-    const r = compat(["import-ansible", join(role, "defaults_main.yml"), file, "-o", out], { cwd: work });
+    const out = join(canary.work, "imported.yaml");
+    const r = compat(["import-ansible", join(role, "defaults_main.yml"), file, "-o", out], {
+      cwd: canary.work,
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/vars\.yml:4:21 prefix: has a "\.\." component/);
     expect(r.stderr).toMatch(
@@ -178,7 +160,7 @@ hostSymlinks: [/etc/portage, /reprod]
 });
 
 describe("a spec file that is not YAML text is a clear error, exit 2", () => {
-  const plan = (file: string) => compat(["plan", file], { cwd: work });
+  const plan = (file: string) => compat(["plan", file], { cwd: canary.work });
 
   it("an alias bomb (billion laughs)", () => {
     const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
@@ -186,7 +168,7 @@ describe("a spec file that is not YAML text is a clear error, exit 2", () => {
       const [prev, cur] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)];
       lines.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(",")}]`);
     }
-    const file = join(work, "bomb.yaml");
+    const file = join(canary.work, "bomb.yaml");
     writeFileSync(file, `${lines.join("\n")}\n`);
     const r = plan(file);
     expect(r.status).toBe(2);
@@ -219,19 +201,19 @@ describe("a spec file that is not YAML text is a clear error, exit 2", () => {
 });
 
 function writeFileReturning(name: string, data: Buffer): string {
-  writeFileSync(join(work, name), data);
-  return join(work, name);
+  writeFileSync(join(canary.work, name), data);
+  return join(canary.work, name);
 }
 function mkdirReturning(name: string): string {
-  mkdirSync(join(work, name));
-  return join(work, name);
+  mkdirSync(join(canary.work, name));
+  return join(canary.work, name);
 }
 function fifo(name: string): string {
-  execFileSync("mkfifo", [join(work, name)]);
-  return join(work, name);
+  execFileSync("mkfifo", [join(canary.work, name)]);
+  return join(canary.work, name);
 }
 function huge(name: string): string {
-  writeFileSync(join(work, name), "");
-  truncateSync(join(work, name), 5 * 1024 * 1024);
-  return join(work, name);
+  writeFileSync(join(canary.work, name), "");
+  truncateSync(join(canary.work, name), 5 * 1024 * 1024);
+  return join(canary.work, name);
 }
