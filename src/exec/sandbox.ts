@@ -123,14 +123,17 @@ export function sandboxArgs(
     args.push(layerBind, mount.prefixDir, mount.prefix);
   }
   for (const b of opts.binds ?? []) args.push(b.readOnly ? "--ro-bind" : "--bind", b.src, b.dest);
-  args.push("--chdir", opts.cwd ?? defaultCwd(writable));
+  args.push("--chdir", opts.cwd ?? defaultCwd(writable, opts.privateTmp ?? false));
   return args;
 }
 
-function defaultCwd(writable: string[]): string {
+function defaultCwd(writable: string[], privateTmp: boolean): string {
   const cwd = process.cwd();
-  // The host is visible read-only everywhere except /cvmfs, so the caller's directory exists inside.
-  return cwd.startsWith("/cvmfs") && !writable.includes(cwd) ? "/" : cwd;
+  const under = (dir: string) => cwd === dir || cwd.startsWith(`${dir}/`);
+  // The host is visible read-only everywhere except /cvmfs (and, with privateTmp, /tmp and
+  // /var/tmp), so the caller's directory exists inside unless it is under one of those.
+  const hidden = ["/cvmfs", ...(privateTmp ? ALWAYS_WRITABLE : [])].some(under);
+  return hidden && !writable.some(under) ? "/" : cwd;
 }
 
 function assertRepositoryName(name: string): void {

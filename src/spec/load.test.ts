@@ -245,6 +245,9 @@ gentoo:
     expect(lines(`${minimal}variantSymlinks:\n  hostDefaults:\n    __proto__: /dev/null\n`)).toEqual([
       '12:5 : the key "__proto__" is not allowed (JavaScript would read it as the object\'s prototype and lose it)',
     ]);
+    expect(lines(`${minimal}? [complex]\n: key\n`)).toEqual([
+      "10:3 : a key must be a plain name, not a list or a mapping",
+    ]);
     expect(lines(minimal.replace("arches: [x86_64]", "arches: [constructor]"))).toEqual([
       expect.stringMatching(/^5:10 arches\[0\]: "constructor": not an architecture \(expected one of/),
     ]);

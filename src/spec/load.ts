@@ -125,19 +125,8 @@ export function validateSpecText(
       })),
     };
   }
-  const protoKey = keyNamed(doc, "__proto__");
-  if (protoKey !== undefined)
-    return {
-      problems: [
-        {
-          file,
-          ...at(protoKey),
-          field: "",
-          message:
-            'the key "__proto__" is not allowed (JavaScript would read it as the object\'s prototype and lose it)',
-        },
-      ],
-    };
+  const key = badKey(doc);
+  if (key) return { problems: [{ file, ...at(key.offset), field: "", message: key.message }] };
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -223,19 +212,29 @@ export function invalidKeyMessage(issue: z.core.$ZodIssueInvalidKey): string {
 /** yaml's own default: enough for any spec, far from what an alias bomb needs. */
 const MAX_ALIAS_COUNT = 100;
 
-/** The offset of the first mapping key spelled `name`, anywhere in the document. */
-function keyNamed(doc: ReturnType<typeof parseDocument>, name: string): number | undefined {
-  let offset: number | undefined;
+/**
+ * The first mapping key a spec cannot have: a list or mapping used as a key (JavaScript would make
+ * it a string, and yaml warns on stderr), or `__proto__` (JavaScript would read it as the object's
+ * prototype and lose it).
+ */
+function badKey(doc: ReturnType<typeof parseDocument>): { offset: number; message: string } | undefined {
+  let found: { offset: number; message: string } | undefined;
   visit(doc, {
     Pair(_key, pair) {
-      if (isScalar(pair.key) && pair.key.value === name) {
-        offset = pair.key.range?.[0] ?? 0;
-        return visit.BREAK;
-      }
-      return undefined;
+      const node = pair.key as Node | null;
+      const offset = node?.range?.[0] ?? 0;
+      if (node !== null && !isScalar(node))
+        found = { offset, message: "a key must be a plain name, not a list or a mapping" };
+      else if (isScalar(node) && node.value === "__proto__")
+        found = {
+          offset,
+          message:
+            'the key "__proto__" is not allowed (JavaScript would read it as the object\'s prototype and lose it)',
+        };
+      return found ? visit.BREAK : undefined;
     },
   });
-  return offset;
+  return found;
 }
 
 function firstAlias(doc: ReturnType<typeof parseDocument>): number | undefined {
