@@ -11,6 +11,7 @@ import { hostFacts, writeReprod } from "../layer/reprod.js";
 import { makeHostLinks } from "../layer/symlinks.js";
 import { nodeArchToArch, type ResolvedLayer } from "../spec/resolve.js";
 import type { Arch } from "../spec/schema.js";
+import { prefixConfinement } from "./files.js";
 import { CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE } from "./stage.js";
 import type { BuildStage, Flavor, StageContext } from "./types.js";
 
@@ -47,11 +48,9 @@ async function linkHostFiles(ctx: StageContext, phase: "plain" | "final"): Promi
     return;
   }
   const r = await makeHostLinks(
-    { prefixDir: ctx.prefixDir, prefix: layer.prefix },
-    layer.prefix,
+    { ...prefixConfinement(ctx), mountedAt: layer.prefix },
     layer.hostLinks,
     phase,
-    { logTo: ctx.log, signal: ctx.signal },
   );
   const inPrefix = (p: string) => p.slice(layer.prefix.length + 1);
   ctx.note(
@@ -106,7 +105,7 @@ export function recordStage(
             .map((p) => `${p.name}-${p.version}\n`)
             .sort()
             .join("");
-      const dir = await writeReprod(ctx.prefixDir, {
+      const dir = await writeReprod(prefixConfinement(ctx, "the build record"), {
         packagesTxt,
         specText: ctx.specText,
         extra: extras.files ? await extras.files(ctx) : {},

@@ -7,17 +7,18 @@
  * it was; `--resume RUN` continues after the last completed stage.
  */
 import { readdirSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { InputError } from "../errors.js";
 import { run as runTool } from "../exec/run.js";
 import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
 import { assertBuildUser, assertHostArch } from "../flavors/common.js";
 import { getFlavor } from "../flavors/index.js";
-import { planLayer } from "../flavors/plan.js";
+import { planLayer, planProblems } from "../flavors/plan.js";
 import { ACTIVATE_STAGE } from "../flavors/stage.js";
 import type { BuildStage, StageContext } from "../flavors/types.js";
 import { log } from "../log.js";
+import { safeName } from "../paths/rules.js";
 import { loadSpec } from "../spec/load.js";
 import { localPrefix, pickArch, repositoryRoot, resolveLayer } from "../spec/resolve.js";
 import type { LayerSpec } from "../spec/schema.js";
@@ -57,7 +58,7 @@ export const DEFAULT_RUNS_DIR = "runs";
 export async function planBuild(
   o: Pick<BuildOptions, "specFile" | "arch" | "root">,
 ): Promise<Omit<RunPlan, "runId" | "workDir" | "prefixDir" | "createdAt">> {
-  const loaded = await loadSpec(o.specFile);
+  const loaded = await loadSpec(o.specFile, { check: planProblems });
   return describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root).plan;
 }
 
@@ -103,7 +104,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   let runDir: RunDir;
   let plan: RunPlan;
   let specText: string;
-  const loaded = await loadSpec(o.specFile);
+  const loaded = await loadSpec(o.specFile, { check: planProblems });
   const described = describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root);
   const { layer, flavor } = described;
   // Before a run directory or a work directory exists: nothing to resume when the host cannot build it.
@@ -116,16 +117,14 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
     checkResumable(plan, described.plan, runDir);
   } else {
     const runId = newRunId(described.plan.arch);
-    const workDir = join(dirname(described.plan.target), `.build-${runId}`);
     plan = {
       ...described.plan,
       runId,
-      workDir,
-      prefixDir: join(workDir, "prefix"),
+      ...workPaths(described.plan.target, runId),
       createdAt: new Date().toISOString(),
     };
     runDir = await RunDir.create(runsDir, runId);
-    specText = await readFile(o.specFile, "utf8");
+    specText = loaded.text;
     await runDir.writePlan(plan, specText);
   }
   const stages: BuildStage[] = [
@@ -253,6 +252,15 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   }
 }
 
+/**
+ * Where a run builds: `.build-<run id>/` beside the target, the layer in its `prefix/`. A resumed
+ * run's plan.json must name exactly these (its stages remove and rename them).
+ */
+export function workPaths(target: string, runId: string): { workDir: string; prefixDir: string } {
+  const workDir = join(dirname(target), `.build-${safeName(runId, "run id")}`);
+  return { workDir, prefixDir: join(workDir, "prefix") };
+}
+
 function checkResumable(
   saved: RunPlan,
   now: Omit<RunPlan, "runId" | "workDir" | "prefixDir" | "createdAt">,
@@ -269,6 +277,16 @@ function checkResumable(
     throw new InputError(`cannot resume run ${run.id}`, {
       details: diffs,
       hint: "start a new build without --resume, or resume with the spec, --arch and --root the run was started with",
+    });
+  // plan.json is a file on disk: what the stages remove and rename is recomputed, not trusted
+  const want = { runId: run.id, target: now.target, ...workPaths(now.target, run.id) };
+  const edited = (Object.keys(want) as Array<keyof typeof want>).filter((k) => saved[k] !== want[k]);
+  if (edited.length > 0)
+    throw new InputError(`cannot resume run ${run.id}: its plan.json does not match the run`, {
+      details: edited.map(
+        (k) => `${k}: ${JSON.stringify(saved[k])} in plan.json, ${JSON.stringify(want[k])} expected`,
+      ),
+      hint: "plan.json was edited or belongs to another run: start a new build without --resume",
     });
   const result = run.readResult();
   if (result?.status === "success")
@@ -308,6 +326,8 @@ export function createStageContext(a: StageContextInput): StageContext {
         logTo: stageLog,
         signal,
         env: cleanEnvironment(),
+        // what a spec brings (overlay ebuilds, package scripts) runs here: not the host's /tmp
+        privateTmp: true,
         ...opts,
       }),
     note: (message) => {

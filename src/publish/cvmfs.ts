@@ -31,6 +31,7 @@ import {
 import type { CommandHost } from "./host.js";
 import { guardDelta, layerAncestors, requireLayerDirectory } from "./layer-guard.js";
 import {
+  backupPath,
   checkDeltaBase,
   extractVerified,
   layerParts,
@@ -236,7 +237,7 @@ export class CvmfsPublisher implements Publisher {
               ? "a delta is applied in place and keeps no copy; roll the repository back with cvmfs_server rollback -t TAG, or publish the previous full artifact"
               : "the last publication replaced no layer",
         });
-      const kept = posix.join(parent, last.backup);
+      const kept = backupPath(parent, arch, last.backup, posix.join);
       let keptAs = "";
       await this.inTransaction(async () => {
         if (!(await this.exists(kept)))

@@ -17,11 +17,12 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { spawnStreaming } from "../artifacts/process.js";
 import { InputError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
 import { log } from "../log.js";
+import { relativeInside } from "../paths/rules.js";
 import { checkPatchTool, deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
 import { exchangePaths } from "./exchange.js";
 import {
@@ -34,6 +35,7 @@ import {
 import { LocalHost } from "./host.js";
 import { guardDelta, layerAncestors } from "./layer-guard.js";
 import {
+  backupPath,
   checkDeltaBase,
   extractVerified,
   layerParts,
@@ -142,6 +144,7 @@ export class LocalPublisher implements Publisher {
       return;
     }
     const paths = this.layerPaths(j.layer);
+    this.checkJournal(j, paths);
     // A swap still on its way (its process was killed a moment ago) lands within milliseconds or
     // not at all (exchange.ts): look once more before deciding it did not happen.
     const swapped = () => j.expectTargetIno !== undefined && inode(paths.target) === j.expectTargetIno;
@@ -155,6 +158,33 @@ export class LocalPublisher implements Publisher {
         removeTree(j.cleanup);
       }
       rmSync(this.journalPath, { force: true });
+    }
+  }
+
+  /**
+   * The journal is a file on disk that recovery removes and renames by: it may only name this
+   * layer's staging dirs and a kept layer beside it, else nothing is done and the admin is asked.
+   */
+  private checkJournal(j: Journal, paths: LayerPaths): void {
+    const what = `${this.journalPath} (a journal of compat ${j.op})`;
+    const bad = (p: string) =>
+      new ValidationError(`${what} names ${p}, which is not ${j.layer}'s staging or kept layer`, {
+        hint: `nothing was changed; check ${paths.parent} by hand, then remove ${this.journalPath}`,
+      });
+    const staging = (p: string) => {
+      let rel: string;
+      try {
+        rel = relativeInside(paths.parent, p, what);
+      } catch {
+        throw bad(p);
+      }
+      if (!rel.split("/")[0]!.startsWith(`.${paths.arch}.staging-`)) throw bad(p);
+    };
+    if (j.cleanup !== undefined) staging(j.cleanup);
+    if (j.moveAside) {
+      staging(j.moveAside.from);
+      if (backupPath(paths.parent, paths.arch, basename(j.moveAside.to), join) !== j.moveAside.to)
+        throw bad(j.moveAside.to);
     }
   }
 
@@ -260,7 +290,7 @@ export class LocalPublisher implements Publisher {
         throw new InputError(`${this.target}: nothing to roll back for ${layer}`, {
           hint: last ? "the last publication replaced no layer" : "compat has not published this layer here",
         });
-      const kept = join(paths.parent, last.backup);
+      const kept = backupPath(paths.parent, paths.arch, last.backup, join);
       const restored = restoredEvent(history.events(this.target, layer), last);
       if (!existsSync(kept) || !existsSync(paths.target))
         throw new ValidationError(

@@ -14,6 +14,7 @@ import { RECORD_BYTES } from "../artifacts/tar-gnu.js";
 import { BLOCK } from "../artifacts/tar-header.js";
 import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
 import { InputError, ValidationError } from "../errors.js";
+import { safeName } from "../paths/rules.js";
 import type { HistoryEvent } from "./history.js";
 import type { DeltaMember } from "./layer-guard.js";
 
@@ -71,9 +72,32 @@ export function layerParts(layer: string): { version: string; os: string; arch: 
   return { version: parts[0]!, os: parts[2]!, arch: parts[3]! };
 }
 
+/**
+ * Where a kept layer named in the history is: `<parent>/.<arch>-NNN`. The name comes from a file
+ * on disk (history.db), so anything else (`../x`, a path) is refused, not joined.
+ */
+export function backupPath(
+  parent: string,
+  arch: string,
+  backup: string,
+  join: (a: string, b: string) => string,
+): string {
+  if (!backupNameRe(arch).test(safeName(backup, "the kept layer named in the history")))
+    throw new ValidationError(
+      `the history names the kept layer ${JSON.stringify(backup)}, not .${arch}-NNN`,
+      {
+        hint: "the history was edited or is corrupt: check the repository's kept layers by hand",
+      },
+    );
+  return join(parent, backup);
+}
+
+/** `.<arch>-NNN`, NNN in m[1]. */
+const backupNameRe = (arch: string) => new RegExp(`^\\.${arch.replace(/[^\w]/g, "\\$&")}-(\\d{3,})$`);
+
 /** `.<arch>-NNN` one above the highest among `names` (a directory listing). */
 export function nextBackupName(names: Iterable<string>, arch: string): string {
-  const re = new RegExp(`^\\.${arch.replace(/[^\w]/g, "\\$&")}-(\\d{3,})$`);
+  const re = backupNameRe(arch);
   let max = 0;
   for (const name of names) {
     const m = re.exec(name.trim());

@@ -24,7 +24,7 @@ import {
   recordStage,
   toolVersion,
 } from "../common.js";
-import { applyPlannedFiles } from "../files.js";
+import { applyPlannedFiles, prefixConfinement } from "../files.js";
 import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
 import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
@@ -129,7 +129,7 @@ async function configure(ctx: StageContext): Promise<void> {
 
 /** The spec's locale.gen lines, compiled by the layer's localedef in directory form. */
 async function locales(ctx: StageContext): Promise<void> {
-  await applyPlannedFiles(ctx.prefixDir, planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
+  await applyPlannedFiles(prefixConfinement(ctx), planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
   const r = await generateLocales({
     treeDir: ctx.prefixDir,
     prefix: ctx.layer.prefix,

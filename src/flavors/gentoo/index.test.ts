@@ -82,7 +82,7 @@ gentoo:
   trustedDirs: ["{prefix}/lib/nvidia"]
   overlays: [{ name: eessi, url: "https://github.com/EESSI/gentoo-overlay.git", commit: ea41ecc, eclassOverrides: true }]
   bootstrap:
-    script: { path: "${extra.script ?? join(testdata, "record-invocation.sh")}"${extra.sha256 ? `, sha256: "${extra.sha256}"` : ""} }
+    script: { path: "${extra.script ?? "record-invocation.sh"}"${extra.sha256 ? `, sha256: "${extra.sha256}"` : ""} }
     requiredSpace: "${extra.space ?? "1 MB"}"
 `;
 }
@@ -99,7 +99,8 @@ function context(name: string, text: string): StageContext & { notes: string[]; 
   const notes: string[] = [];
   const ctx = createStageContext({
     layer,
-    specFile: join(scratch, "gentoo.yaml"),
+    // the bootstrap script's path is relative to the spec's directory
+    specFile: join(testdata, "gentoo.yaml"),
     specText: text,
     specHash: "0".repeat(64),
     runId: `test-${name}`,
@@ -192,7 +193,7 @@ describe("gentoo flavor", () => {
       `bootstrap-prefix.sh from ${join(testdata, "record-invocation.sh")} has sha256 ${FIXTURE_SHA}, the spec requires ${"0".repeat(64)}`,
     );
     expect(existsSync(join(ctx.prefixDir, "invocations.txt"))).toBe(false);
-    await expect(fetchBootstrapScript({ path: join(testdata, "not-a-script.sh") }, testdata)).rejects.toThrow(
+    await expect(fetchBootstrapScript({ path: "not-a-script.sh" }, testdata)).rejects.toThrow(
       /is not a script/,
     );
     const downloaded = await fetchBootstrapScript(

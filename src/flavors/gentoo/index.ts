@@ -15,6 +15,8 @@ import { requireTool } from "../../exec/run.js";
 import { cleanEnvironment, ensureSandbox, type LayerRunOptions } from "../../exec/sandbox.js";
 import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
 import { readVardb, VDB_PATH } from "../../gentoo/vardb.js";
+import { mkdirInside, removeInside, resolveInside, writeFileInside } from "../../paths/inside.js";
+import { safeName } from "../../paths/rules.js";
 import type { ResolvedLayer } from "../../spec/resolve.js";
 import {
   assertHostArch,
@@ -24,7 +26,7 @@ import {
   recordStage,
   toolVersion,
 } from "../common.js";
-import { applyPlannedFiles } from "../files.js";
+import { applyPlannedFiles, prefixConfinement } from "../files.js";
 import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
 import { fetchBootstrapScript } from "./bootstrap-script.js";
@@ -146,15 +148,16 @@ async function preflight(ctx: StageContext): Promise<void> {
 
 async function repos(ctx: StageContext): Promise<void> {
   const repo = ctx.layer.spec.gentoo!.repository;
+  const inPrefix = prefixConfinement(ctx);
   await applyPlannedFiles(
-    ctx.prefixDir,
+    inPrefix,
     planLayer(ctx.layer).files,
     (p) => p === "etc/portage/repos.conf/gentoo.conf",
   );
-  const dir = join(ctx.prefixDir, "var/db/repos/gentoo");
+  const dir = resolveInside(inPrefix, "var/db/repos/gentoo", { followLast: false });
   const head = await checkoutPinned(ctx, { url: repo.url, branch: repo.branch, commit: repo.commit, dir });
   // Tells bootstrap-prefix.sh's do_tree() not to unpack a snapshot over the pinned checkout.
-  await writeFile(join(dir, ".unpacked"), "");
+  await writeFileInside(inPrefix, "var/db/repos/gentoo/.unpacked", "");
   ctx.note(`Gentoo tree at ${head}`);
 }
 
@@ -164,9 +167,9 @@ export function isPortageConfigFile(path: string): boolean {
 }
 
 async function configure(ctx: StageContext): Promise<void> {
-  for (const d of ["etc/portage/make.conf", "etc/portage/profile"])
-    await mkdir(join(ctx.prefixDir, d), { recursive: true });
-  const written = await applyPlannedFiles(ctx.prefixDir, planLayer(ctx.layer).files, isPortageConfigFile);
+  const inPrefix = prefixConfinement(ctx);
+  for (const d of ["etc/portage/make.conf", "etc/portage/profile"]) await mkdirInside(inPrefix, d);
+  const written = await applyPlannedFiles(inPrefix, planLayer(ctx.layer).files, isPortageConfigFile);
   ctx.note(`${written.length} Portage configuration file(s)`);
 }
 
@@ -199,7 +202,7 @@ async function bootstrap(ctx: StageContext): Promise<void> {
       captureStdout: false,
     });
   }
-  const varTmp = join(ctx.prefixDir, "var/tmp");
+  const varTmp = resolveInside(prefixConfinement(ctx), "var/tmp");
   for (const e of existsSync(varTmp) ? await readdir(varTmp) : [])
     await rm(join(varTmp, e), { recursive: true, force: true });
   if (!existsSync(join(ctx.prefixDir, "startprefix")))
@@ -218,28 +221,29 @@ async function overlays(ctx: StageContext): Promise<void> {
   const gentoo = layer.spec.gentoo!;
   // EESSI's add_overlay.yml: gentoolkit (equery, used by the checks) and git first.
   await emerge(ctx, ["--noreplace", "--verbose", "app-portage/gentoolkit", "dev-vcs/git"]);
-  const reposConf = join(ctx.prefixDir, "etc/portage/repos.conf");
-  await mkdir(reposConf, { recursive: true });
+  const inPrefix = prefixConfinement(ctx);
+  const reposConf = "etc/portage/repos.conf";
   for (const o of gentoo.overlays) {
-    await writeFile(join(reposConf, `${o.name}.conf`), renderOverlayReposConf(o, layer.prefix));
+    const name = safeName(o.name, "gentoo.overlays[].name");
+    await writeFileInside(inPrefix, `${reposConf}/${name}.conf`, renderOverlayReposConf(o, layer.prefix));
     if (o.syncType === "git")
       await checkoutPinned(ctx, {
         url: o.url,
         branch: o.branch,
         commit: o.commit,
-        dir: join(ctx.prefixDir, "var/db/repos", o.name),
+        dir: resolveInside(inPrefix, `var/db/repos/${name}`, { followLast: false }),
       });
   }
   const eclass = renderEclassOverridesConf(gentoo.overlays);
-  if (eclass) await writeFile(join(reposConf, "eclass-overrides.conf"), eclass);
-  else await rm(join(reposConf, "eclass-overrides.conf"), { force: true });
+  if (eclass) await writeFileInside(inPrefix, `${reposConf}/eclass-overrides.conf`, eclass);
+  else await removeInside(inPrefix, `${reposConf}/eclass-overrides.conf`);
   // Only repositories with auto-sync (non-git overlays, or git ones that ask for it) change here.
   const autoSync = gentoo.overlays.filter((o) => o.autoSync ?? o.syncType !== "git").map((o) => o.name);
   if (autoSync.length > 0) await emerge(ctx, ["--sync", ...autoSync]);
   // The overlay's own Portage configuration the spec asks for (EESSI's role before 2026.06).
-  for (const l of await linkPortageConfig(ctx.prefixDir, layer)) ctx.note(`linked ${l.path} -> ${l.target}`);
+  for (const l of await linkPortageConfig(inPrefix, layer)) ctx.note(`linked ${l.path} -> ${l.target}`);
   // The sets the install stage emerges: in etc/portage/sets/, or an overlay's linked there.
-  for (const p of await provideSets(ctx.prefixDir, layer))
+  for (const p of await provideSets(inPrefix, layer))
     ctx.note(
       p.how === "linked"
         ? `${p.set}: linked ${USER_SETS_DIR}/${p.set.slice(1)} -> ${p.source}`
@@ -284,7 +288,7 @@ async function remove(ctx: StageContext): Promise<void> {
 }
 
 async function locales(ctx: StageContext): Promise<void> {
-  await applyPlannedFiles(ctx.prefixDir, planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
+  await applyPlannedFiles(prefixConfinement(ctx), planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
   await ctx.inLayer(["locale-gen"], await asBuildUser(ctx));
 }
 

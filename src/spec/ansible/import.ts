@@ -8,8 +8,8 @@
  */
 import { Document, isMap, isScalar, isSeq, type Node, type Pair, type YAMLSeq } from "yaml";
 import { InputError } from "../../errors.js";
-import { formatPath, formatProblem, type SpecProblem } from "../load.js";
-import { type VariantExpression, variableSuffix } from "../resolve.js";
+import { formatPath, formatProblem, invalidKeyMessage, type SpecProblem } from "../load.js";
+import { resolutionProblems, type VariantExpression, variableSuffix } from "../resolve.js";
 import { type Arch, gentooSchema, type LayerSpec, layerSpecSchema, portageEntryWriters } from "../schema.js";
 import { type DefaultsTree, readDefaultsTree } from "./filesystem-layer.js";
 import {
@@ -185,10 +185,21 @@ class Importer {
       throw this.error(
         checked.error.issues.map((issue) => {
           const path = issue.path as PathKey[];
-          return { ...this.originOf(path), field: formatPath(path), message: issue.message };
+          const message = issue.code === "invalid_key" ? invalidKeyMessage(issue) : issue.message;
+          return { ...this.originOf(path), field: formatPath(path), message };
         }),
       );
     }
+    // the same rules as loading a spec: every value that becomes a path stays inside its directory
+    const resolved = resolutionProblems(checked.data);
+    if (resolved.length > 0)
+      throw this.error(
+        resolved.map((p) => ({
+          ...this.originOf(p.path as PathKey[]),
+          field: formatPath(p.path),
+          message: p.message,
+        })),
+      );
     return { yaml: this.render(spec), spec: checked.data, warnings: this.warnings };
   }
 
@@ -233,7 +244,7 @@ class Importer {
   }
 
   private lookup = (name: string): Part[] => {
-    const placeholder = PLACEHOLDER_VARIABLES[name];
+    const placeholder = Object.hasOwn(PLACEHOLDER_VARIABLES, name) ? PLACEHOLDER_VARIABLES[name] : undefined;
     if (placeholder) {
       const value =
         placeholder === "arch" || placeholder === "prefix" ? undefined : this.placeholderValue(name);
