@@ -81,6 +81,10 @@ describe("the dev layer as an artifact", () => {
     expect(first.status, first.stderr).toBe(0);
     const published = JSON.parse(first.stdout).path;
     expect(treeDigest(published)).toBe(treeDigest(dev.localPrefix));
+    // The published prefix, checked without its spec (EESSI 2025.06's host links, /etc/localtime too).
+    const check = compat(["check", published, "--json"]);
+    expect(check.status, check.stdout).toBe(0);
+    expect(JSON.parse(check.stdout).summary).toMatchObject({ failed: 0, ok: true });
     const again = compat(["publish", artifact, "--to", `local:${repo}`, "--json"]);
     expect(JSON.parse(again.stdout).backup).toBe(".x86_64-001");
     expect(compat(["rollback", "--to", `local:${repo}`]).status).toBe(0);
