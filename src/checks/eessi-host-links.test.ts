@@ -13,9 +13,9 @@ afterEach(() => cleanup());
 
 /** The link paths (relative to EPREFIX) of `symlinks_to_host` in EESSI's vars file of a version. */
 function varsFileLinks(version: string): string[] {
-  const vars = parse(
-    readFileSync(`${SHARED_DATA}eessi/compatibility-layer/vars_${version}.yml`, "utf8"),
-  ) as { symlinks_to_host: (string | { dest: string; src: string })[] };
+  const vars = parse(readFileSync(`${SHARED_DATA}eessi/compatibility-layer/vars_${version}.yml`, "utf8")) as {
+    symlinks_to_host: (string | { dest: string; src: string })[];
+  };
   return vars.symlinks_to_host.map((e) =>
     typeof e === "string" ? e.slice(1) : e.dest.replace("{{ gentoo_prefix_path }}/", ""),
   );
@@ -42,9 +42,10 @@ describe("EESSI's host links for a prefix without a spec", () => {
   });
 
   it("give 2026.06's trusted dirs their exact variant, from the repository in the prefix", () => {
-    const amd = eessiHostLinks("2026.06", "/cvmfs/software.eessi.io/versions/2026.06/compat/linux/x86_64").links.find(
-      (l) => l.path === "lib/amd",
-    );
+    const amd = eessiHostLinks(
+      "2026.06",
+      "/cvmfs/software.eessi.io/versions/2026.06/compat/linux/x86_64",
+    ).links.find((l) => l.path === "lib/amd");
     expect(amd?.variant).toBe("$(EESSI_202606_AMD_OVERRIDE:-/cvmfs/software.eessi.io/defaults/amd)");
   });
 

@@ -86,7 +86,10 @@ function repositoryOf(prefix: string): string | undefined {
  */
 export function eessiHostLinks(version: string | undefined, prefix: string): EessiHostLinks {
   if (version === "2023.06" || version === "2025.06")
-    return { links: PLAIN_2023.map(plainLink), from: `EESSI's host links of ${version} (vars/${version}.yml)` };
+    return {
+      links: PLAIN_2023.map(plainLink),
+      from: `EESSI's host links of ${version} (vars/${version}.yml)`,
+    };
   if (version === "2026.06") {
     const repo = repositoryOf(prefix);
     const tag = version.replace(".", "");
