@@ -14,9 +14,10 @@ import {
   sign,
   verify,
 } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { InputError } from "../errors.js";
+import { InputError, isSystemError, systemError } from "../errors.js";
 
 export interface SignatureFile {
   algorithm: "ed25519";
@@ -40,31 +41,43 @@ export function keyFingerprint(publicKey: KeyObject): string {
     .digest("hex");
 }
 
-/** Write `<base>.key` (mode 0600) and `<base>.pub`; refuses to overwrite an existing key. */
+/** Write `<base>.key` (mode 0600) and `<base>.pub`; refuses to overwrite an existing key, leaves nothing behind on failure. */
 export async function generateKeyPair(
   base: string,
 ): Promise<{ privateKey: string; publicKey: string; fingerprint: string }> {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const privatePath = `${base}.key`;
   const publicPath = `${base}.pub`;
+  let wrotePrivate = false;
   try {
     await writeFile(privatePath, privateKey.export({ type: "pkcs8", format: "pem" }), {
       mode: 0o600,
       flag: "wx",
     });
+    wrotePrivate = true;
     await writeFile(publicPath, publicKey.export({ type: "spki", format: "pem" }), {
       mode: 0o644,
       flag: "wx",
     });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST")
-      throw new InputError(
-        `${(e as NodeJS.ErrnoException).path}: already exists; keygen never overwrites a key`,
-        {
-          hint: "choose another name with --out, or remove the old pair yourself",
-        },
-      );
-    throw e;
+    if (wrotePrivate) await rm(privatePath, { force: true });
+    if (!isSystemError(e)) throw e;
+    if (e.code === "EEXIST")
+      throw new InputError(`${e.path}: already exists; keygen never overwrites a key`, {
+        hint: "choose another name with --output, or remove the old pair yourself",
+      });
+    const dir = dirname(resolve(privatePath));
+    throw systemError(
+      e,
+      `cannot write the key pair ${privatePath} and ${publicPath}`,
+      e.code === "ENOENT"
+        ? {
+            userPath: true,
+            where: `the directory ${dir}`,
+            hint: "create it, or give --output a path in an existing directory",
+          }
+        : { userPath: true },
+    );
   }
   return { privateKey: privatePath, publicKey: publicPath, fingerprint: keyFingerprint(publicKey) };
 }

@@ -19,7 +19,7 @@ import {
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { spawnStreaming } from "../artifacts/process.js";
-import { InputError, ValidationError } from "../errors.js";
+import { InputError, IoError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
 import { log } from "../log.js";
 import { checkPatchTool, deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
@@ -27,6 +27,8 @@ import { exchangePaths } from "./exchange.js";
 import {
   type History,
   type HistoryEvent,
+  historyFileState,
+  historyPath,
   type NewHistoryEvent,
   readHistory,
   withLockedHistory,
@@ -42,6 +44,7 @@ import {
   type PublishRequest,
   type PublishResult,
   preVerify,
+  type RepositoryInventory,
   type RollbackResult,
   restoredEvent,
 } from "./publisher.js";
@@ -124,6 +127,8 @@ export class LocalPublisher implements Publisher {
       throw new InputError(`${this.root}: no such directory`, {
         hint: "create the repository root first (mkdir -p)",
       });
+    // Starting a new history over a truncated one would lose the record of what is live.
+    if (historyFileState(this.stateDir) === "empty") this.refuseLostHistory();
     return withLockedHistory(join(this.stateDir, "lock"), this.stateDir, what, async (history) => {
       this.recover(history);
       return fn(history);
@@ -298,6 +303,47 @@ export class LocalPublisher implements Publisher {
   }
 
   async history(layer?: string): Promise<HistoryEvent[]> {
+    if (historyFileState(this.stateDir) === "empty") this.refuseLostHistory();
     return readHistory(this.stateDir, this.target, layer);
+  }
+
+  async inventory(): Promise<RepositoryInventory> {
+    return this.listLayers();
+  }
+
+  /** The layers under `versions/` and the kept ones beside them, whatever the history says. */
+  private listLayers(): RepositoryInventory {
+    const layers: string[] = [];
+    const kept: string[] = [];
+    const dirs = (p: string) => {
+      try {
+        return readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory());
+      } catch {
+        return [];
+      }
+    };
+    const versions = join(this.root, "versions");
+    for (const v of dirs(versions))
+      for (const os of dirs(join(versions, v.name, "compat")))
+        for (const a of dirs(join(versions, v.name, "compat", os.name))) {
+          const rel = `${v.name}/compat/${os.name}/${a.name}`;
+          if (/^\.[^.]+-\d{3,}$/.test(a.name)) kept.push(rel);
+          else if (!a.name.startsWith(".")) layers.push(rel);
+        }
+    return { layers: layers.sort(), kept: kept.sort() };
+  }
+
+  /** A history file of 0 bytes: refuse when layers are live (it was truncated), else it is just new. */
+  private refuseLostHistory(): void {
+    const file = historyPath(this.stateDir);
+    const inv = this.listLayers();
+    if (inv.layers.length + inv.kept.length === 0) return;
+    throw new IoError(
+      `${file} is empty (0 bytes), but ${this.target} holds ${inv.layers.length} layer(s) and ${inv.kept.length} kept layer(s): the publication history was lost (truncated), not "nothing published"`,
+      {
+        details: [...inv.layers.map((l) => `layer ${l}`), ...inv.kept.map((k) => `kept  ${k}`)],
+        hint: `the layers are not affected; restore ${file} from a backup, or move it aside (mv ${file} ${file}.lost) to start a new history (rollback then knows nothing to roll back, and a delta needs a full publish first)`,
+      },
+    );
   }
 }

@@ -48,12 +48,21 @@ export interface RollbackResult {
   keptAs: string;
 }
 
+/** What a repository holds, whatever its history says: `<version>/compat/<os>/<arch>` paths. */
+export interface RepositoryInventory {
+  layers: string[];
+  /** Layers kept by a publish or rollback (`.<arch>-NNN`). */
+  kept: string[];
+}
+
 export interface Publisher {
   readonly target: string;
   publish(req: PublishRequest): Promise<PublishResult>;
   /** Put back the layer replaced by the last publish or rollback of `layer`. */
   rollback(layer: string): Promise<RollbackResult>;
   history(layer?: string): Promise<HistoryEvent[]>;
+  /** The layers the target holds (publishers that can list them cheaply). */
+  inventory?(): Promise<RepositoryInventory>;
 }
 
 export interface VerifiedArtifact {
