@@ -112,6 +112,10 @@ export function recordStage(
         extra: extras.files ? await extras.files(ctx) : {},
         record: {
           runId: ctx.runId,
+          stack: ctx.layer.stack,
+          repository: ctx.layer.repository,
+          version: ctx.layer.version,
+          os: ctx.layer.os,
           ...(await hostFacts()),
           flavor: ctx.layer.spec.flavor,
           arch: ctx.layer.arch,

@@ -14,6 +14,11 @@ import { join } from "node:path";
 
 export interface BuildRecord {
   runId: string;
+  /** The layer's identity, so a prefix can be packed (and named) from its record alone. */
+  stack: string;
+  repository: string;
+  version: string;
+  os: string;
   user: string;
   uid: number;
   host: string;

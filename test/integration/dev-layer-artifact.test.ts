@@ -60,6 +60,20 @@ describe("the dev layer as an artifact", () => {
     // The build time is the build's end: the name's epoch.
     expect(manifest.buildTime).toBe(Math.floor(Date.parse(manifest.buildRecord.end) / 1000));
     artifact = ra.artifact;
+
+    // The prefix alone packs to the same artifact: build.json names the stack.
+    expect(manifest.buildRecord).toMatchObject({
+      stack: "dev",
+      repository: "software.example.org",
+      version: "2025.06",
+      os: "linux",
+    });
+    const fromPrefix = compat(["pack", dev.localPrefix, "-o", join(work, "from-prefix"), "--json"]);
+    expect(fromPrefix.status, fromPrefix.stderr).toBe(0);
+    expect(JSON.parse(fromPrefix.stdout)).toMatchObject({ sha256: ra.sha256 });
+    expect(JSON.parse(fromPrefix.stdout).artifact).toMatch(
+      /\/dev-2025\.06-compat-linux-x86_64-\d+\.tar\.zst$/,
+    );
   });
 
   it("is accepted by verify", () => {
