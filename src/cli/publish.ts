@@ -86,6 +86,12 @@ export function register(program: Command): void {
         printJson(r);
         return;
       }
+      if (r.method === "unchanged") {
+        process.stdout.write(
+          `${style.green("already published")} ${r.artifact}: ${r.path} is this artifact (sha256 ${r.sha256}); nothing changed\n`,
+        );
+        return;
+      }
       process.stdout.write(
         `${style.green("published")} ${r.artifact} (${r.kind})\n  layer    ${r.path}\n  target   ${r.target}\n  sha256   ${r.sha256}\n` +
           (r.backup ? `  previous kept as ${r.backup}\n` : "") +

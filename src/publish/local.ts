@@ -47,6 +47,7 @@ import {
   type RepositoryInventory,
   type RollbackResult,
   restoredEvent,
+  unchangedResult,
 } from "./publisher.js";
 
 interface Journal {
@@ -178,6 +179,8 @@ export class LocalPublisher implements Publisher {
     return this.withLock(`compat publish ${m.artifact}`, async (history) => {
       const current = history.latest(this.target, m.topDir);
       const hadPrevious = existsSync(paths.target);
+      const unchanged = unchangedResult(this.target, paths.target, m, sha256, current, hadPrevious);
+      if (unchanged) return unchanged;
       checkDeltaBase(m, paths.target, hadPrevious, current);
       await checkPatchTool(this.host, m);
       await guardDelta(

@@ -91,6 +91,31 @@ export function nextBackupName(names: Iterable<string>, arch: string): string {
   return `.${arch}-${String(max + 1).padStart(3, "0")}`;
 }
 
+/**
+ * Publishing the artifact the layer was last published (or rolled back) from changes nothing: no
+ * copy, no transaction, no kept layer, no history event. The result says `method: "unchanged"`.
+ */
+export function unchangedResult(
+  target: string,
+  path: string,
+  m: ArtifactManifest,
+  sha256: string,
+  current: HistoryEvent | undefined,
+  exists: boolean,
+): PublishResult | undefined {
+  if (!exists || current?.sha256 !== sha256) return undefined;
+  return {
+    target,
+    layer: m.topDir,
+    path,
+    artifact: m.artifact,
+    sha256,
+    kind: m.kind,
+    backup: null,
+    method: "unchanged",
+  };
+}
+
 /** A delta applies only onto the layer published from its base artifact. */
 export function checkDeltaBase(
   m: ArtifactManifest,
