@@ -12,6 +12,7 @@ import { register as importAnsible } from "./import-ansible.js";
 import { register as keygen } from "./keygen.js";
 import { register as pack } from "./pack.js";
 import { register as plan } from "./plan.js";
+import { register as prune } from "./prune.js";
 import { register as publish } from "./publish.js";
 import { register as rollback } from "./rollback.js";
 import { register as shell } from "./shell.js";
@@ -32,5 +33,6 @@ export const commands: RegisterCommand[] = [
   publish,
   rollback,
   history,
+  prune,
   keygen,
 ];

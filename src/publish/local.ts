@@ -43,6 +43,7 @@ import {
   type Publisher,
   type PublishRequest,
   type PublishResult,
+  parseKeptLayerName,
   preVerify,
   type RepositoryInventory,
   type RollbackResult,
@@ -330,7 +331,7 @@ export class LocalPublisher implements Publisher {
       for (const os of dirs(join(versions, v.name, "compat")))
         for (const a of dirs(join(versions, v.name, "compat", os.name))) {
           const rel = `${v.name}/compat/${os.name}/${a.name}`;
-          if (/^\.[^.]+-\d{3,}$/.test(a.name)) kept.push(rel);
+          if (parseKeptLayerName(a.name)) kept.push(rel);
           else if (!a.name.startsWith(".")) layers.push(rel);
         }
     return { layers: layers.sort(), kept: kept.sort() };

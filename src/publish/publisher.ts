@@ -14,6 +14,7 @@ import { RECORD_BYTES } from "../artifacts/tar-gnu.js";
 import { BLOCK } from "../artifacts/tar-header.js";
 import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
 import { InputError, ValidationError } from "../errors.js";
+import { ARCHES, type Arch } from "../spec/schema.js";
 import type { HistoryEvent } from "./history.js";
 import type { DeltaMember } from "./layer-guard.js";
 
@@ -78,6 +79,14 @@ export function layerParts(layer: string): { version: string; os: string; arch: 
   if (parts.length !== 4 || parts[1] !== "compat" || parts.some((p) => !p || p === "." || p === ".."))
     throw new InputError(`${layer}: not a layer (expected <version>/compat/<os>/<arch>)`);
   return { version: parts[0]!, os: parts[2]!, arch: parts[3]! };
+}
+
+const KEPT_LAYER = new RegExp(`^\\.(${ARCHES.join("|")})-(\\d{3,})$`);
+
+/** A kept layer's name `.<arch>-NNN` (an arch compat knows, three digits or more) read, or undefined. */
+export function parseKeptLayerName(name: string): { arch: Arch; n: number } | undefined {
+  const m = KEPT_LAYER.exec(name);
+  return m ? { arch: m[1] as Arch, n: Number(m[2]) } : undefined;
 }
 
 /** `.<arch>-NNN` one above the highest among `names` (a directory listing). */
