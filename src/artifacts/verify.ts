@@ -39,6 +39,8 @@ export interface VerifyOptions {
   tee?: Writable;
   /** Every member header as it is read (indexing). */
   onMember?: (h: Header, content: AsyncIterable<Buffer>) => Promise<void> | void;
+  /** Stop reading when aborted (SIGINT): verifyArtifact rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface VerifyReport {
@@ -253,7 +255,13 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
   const consumers: Writable[] = [verifier.writable, scan];
   if (opts.tee) consumers.push(opts.tee);
   try {
-    const result = await streamArtifact(artifactPath, identity.compression, consumers);
+    const result = await streamArtifact(
+      artifactPath,
+      identity.compression,
+      consumers,
+      undefined,
+      opts.signal,
+    );
     report.sha256 = result.sha256;
     report.size = result.size;
     if (!result.endsWithEndOfArchive)
@@ -262,7 +270,7 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
         message: "the tar archive has no end-of-archive blocks: it was cut short",
       });
   } catch (e) {
-    const problem = tarProblem(e);
+    const problem = opts.signal?.aborted ? undefined : tarProblem(e);
     if (!problem) throw e;
     v.add(problem);
   }

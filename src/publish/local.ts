@@ -41,6 +41,7 @@ import {
   layerParts,
   nextBackupName,
   type Publisher,
+  PublishInterrupted,
   type PublishRequest,
   type PublishResult,
   parseKeptLayerName,
@@ -48,6 +49,7 @@ import {
   type RepositoryInventory,
   type RollbackResult,
   restoredEvent,
+  throwIfInterrupted,
   unchangedResult,
 } from "./publisher.js";
 
@@ -177,7 +179,9 @@ export class LocalPublisher implements Publisher {
     const m = verified.manifest;
     const sha256 = verified.report.sha256!;
     const paths = this.layerPaths(m.topDir);
+    throwIfInterrupted(req, this.target);
     return this.withLock(`compat publish ${m.artifact}`, async (history) => {
+      throwIfInterrupted(req, this.target);
       const current = history.latest(this.target, m.topDir);
       const hadPrevious = existsSync(paths.target);
       const unchanged = unchangedResult(this.target, paths.target, m, sha256, current, hadPrevious);
@@ -203,7 +207,7 @@ export class LocalPublisher implements Publisher {
         removeStaleStaging(paths.parent, paths.arch);
         mkdirSync(dirname(paths.stagingLayer), { recursive: true });
         if (m.kind === "delta") {
-          await run("cp", ["-a", "--", paths.target, paths.stagingLayer]);
+          await run("cp", ["-a", "--", paths.target, paths.stagingLayer], { signal: req.signal });
           await deleteBeforeExtracting(this.host, paths.stagingLayer, m);
         }
         const tar = spawnStreaming(
@@ -220,10 +224,12 @@ export class LocalPublisher implements Publisher {
           throw new ValidationError(
             `${m.artifact}: extracting it did not produce a directory at ${m.topDir} (a symlink or another file is there, or nothing); nothing was published`,
           );
+        // the last moment an interrupt stops the publish: from the swap on, it completes
+        throwIfInterrupted(req, this.target);
       } catch (e) {
         removeTree(paths.stagingRoot);
         rmSync(this.journalPath, { force: true });
-        throw e;
+        throw req.signal?.aborted ? new PublishInterrupted(this.target) : e;
       }
       const backup = hadPrevious ? nextBackupName(readdirSync(paths.parent), paths.arch) : null;
       const event: NewHistoryEvent = {

@@ -20,6 +20,8 @@ import type { DeltaMember } from "./layer-guard.js";
 
 export interface PublishRequest {
   artifact: string;
+  /** Aborted on SIGINT/SIGTERM: a publish that has not replaced the layer yet stops and changes nothing. */
+  signal?: AbortSignal;
   manifestPath?: string;
   publicKeyPath?: string;
   allowSetuid?: string[];
@@ -71,6 +73,19 @@ export interface VerifiedArtifact {
   report: VerifyReport;
   /** A delta's members as verified, checked against the published layer before extracting (none for a full artifact). */
   deltaMembers: DeltaMember[];
+}
+
+/** A publish stopped by a signal before it replaced the layer: nothing changed (exit 130). */
+export class PublishInterrupted extends Error {
+  constructor(readonly target?: string) {
+    super(`interrupted; nothing changed${target ? `: ${target} is as it was` : ""}`);
+    this.name = "PublishInterrupted";
+  }
+}
+
+/** Stop here when the publish was interrupted (only before the layer is replaced). */
+export function throwIfInterrupted(req: PublishRequest, target?: string): void {
+  if (req.signal?.aborted) throw new PublishInterrupted(target);
 }
 
 /** `<version>/compat/<os>/<arch>` split and checked (it becomes a path on the publishing host). */
@@ -183,6 +198,7 @@ export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> 
     publicKeyPath: req.publicKeyPath,
     allowSetuid: req.allowSetuid,
     approvedSha256: req.approvedSha256,
+    signal: req.signal,
     onMember:
       manifest.kind === "delta"
         ? (h) => {
@@ -194,6 +210,8 @@ export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> 
             });
           }
         : undefined,
+  }).catch((e: unknown) => {
+    throw req.signal?.aborted ? new PublishInterrupted() : e;
   });
   if (!report.ok) throw rejection(req.artifact, report.violations, report.violationCount);
   return { manifest, report, deltaMembers };
@@ -246,6 +264,9 @@ export async function extractVerified(
 ): Promise<void> {
   let report: VerifyReport;
   const holdBack = new HoldBack(extractor.stdin);
+  // An interrupt stops the extractor before it sees the end of the archive: it takes nothing.
+  const stop = () => extractor.kill("SIGKILL");
+  req.signal?.addEventListener("abort", stop, { once: true });
   try {
     report = await verifyArtifact(req.artifact, {
       manifestPath: req.manifestPath ?? manifestPathFor(req.artifact),
@@ -253,8 +274,15 @@ export async function extractVerified(
       allowSetuid: req.allowSetuid,
       approvedSha256: verified.report.sha256,
       tee: holdBack,
+      signal: req.signal,
     });
   } catch (e) {
+    req.signal?.removeEventListener("abort", stop);
+    if (req.signal?.aborted) {
+      extractor.kill("SIGKILL");
+      await extractor.done.catch(() => {});
+      throw new PublishInterrupted();
+    }
     // An extractor that died (disk full, remote gone) breaks the pipe: its own error says why.
     const early = await Promise.race([
       extractor.done.then(
@@ -267,6 +295,7 @@ export async function extractVerified(
     await extractor.done.catch(() => {});
     throw early ?? e;
   }
+  req.signal?.removeEventListener("abort", stop);
   if (!report.ok) {
     extractor.kill("SIGKILL");
     await extractor.done.catch(() => {});

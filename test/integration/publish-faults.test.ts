@@ -4,13 +4,22 @@
  * clear error with its exit code (2 bad input, 4 I/O) and a hint, never an internal error (70)
  * with a stack trace, and the published layer is never touched.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compat, compatBin } from "../helpers/cli.js";
-import { makeArtifactPair, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
+import { LAYER, makeArtifactPair, makeLayerTree, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
 
 let work: string;
 let artifactA: string;
@@ -135,6 +144,71 @@ describe("a damaged history database", () => {
       /has no publication, but it holds layers compat did not publish there/,
     );
   });
+});
+
+describe("SIGINT during publish", () => {
+  let big: string;
+  beforeAll(async () => {
+    const { packLayer } = await import("../../src/artifacts/pack.js");
+    const prefix = join(work, "big/versions", TOP_DIR);
+    makeLayerTree(prefix, { files: 8000, bigFileMiB: 32, seed: "big" });
+    big = (await packLayer({ ...LAYER, prefix, outDir: join(work, "big-out"), epoch: 1_750_000_300 }))
+      .artifact;
+  }, 300_000);
+
+  /** `compat publish big` into a repository where B is live, interrupted once `when(parent's entries, stderr)` holds. */
+  async function interrupted(name: string, when: (entries: string[], stderr: string) => boolean) {
+    const { repo, layer, db } = publishedRepo(name);
+    const parent = dirname(layer);
+    const before = { tree: treeDigest(layer), history: readFileSync(db) };
+    const child = spawn(process.execPath, [compatBin, "publish", big, "--to", `local:${repo}`], {
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    let stdout = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    let sent = false;
+    for (let i = 0; i < 3000 && !sent && child.exitCode === null; i++) {
+      if (when(readdirSync(parent), stderr)) {
+        child.kill("SIGINT");
+        sent = true;
+      } else await new Promise((r) => setTimeout(r, 5));
+    }
+    const status = await closed;
+    expect(sent, stderr).toBe(true);
+    return { status, stdout, stderr, parent, layer, repo, before, db };
+  }
+
+  it.each([
+    ["while it verifies the artifact", (_: string[], stderr: string) => stderr.includes("verifying")],
+    [
+      "while it extracts into the staging dir",
+      (e: string[]) => e.some((n) => n.startsWith(".x86_64.staging-")),
+    ],
+  ])(
+    "%s: 'interrupted; nothing changed', exit 130, no staging dir left",
+    async (_, when) => {
+      const r = await interrupted(`sigint-${Math.random().toString(36).slice(2, 8)}`, when);
+      expect(r.status, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/warn: SIGINT: stopping the publish/);
+      expect(r.stderr).toMatch(/error: publish of .* interrupted; nothing changed/);
+      expect(r.stdout).not.toMatch(/published/);
+      expect(readdirSync(r.parent).sort()).toEqual([".x86_64-001", "x86_64"]);
+      expect(existsSync(join(r.repo, ".compat/journal.json"))).toBe(false);
+      expect(treeDigest(r.layer)).toBe(r.before.tree);
+      expect(readFileSync(r.db).equals(r.before.history)).toBe(true);
+      // and the next publish works
+      expect(compat(["publish", big, "--to", `local:${r.repo}`, "-q"]).status).toBe(0);
+    },
+    120_000,
+  );
 });
 
 describe("keygen", () => {
