@@ -3,7 +3,7 @@
  * [--dry-run] [--json]`: remove what builds, packs and publishes left and nothing uses any more.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { DEFAULT_RUNS_DIR } from "./build.js";

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { InputError, ToolError } from "../../errors.js";
+import { ToolError } from "../../errors.js";
 import { requireTool } from "../../exec/run.js";
 import { cleanEnvironment, ensureSandbox, type LayerRunOptions } from "../../exec/sandbox.js";
 import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
