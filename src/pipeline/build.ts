@@ -6,7 +6,7 @@
  * passed is it moved into place (activate.ts). A failed or killed build leaves the prefix path as
  * it was; `--resume RUN` continues after the last completed stage.
  */
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, rm, rmdir } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { CompatError, InputError } from "../errors.js";
@@ -311,6 +311,13 @@ function checkResumable(
   if (result?.status === "success")
     throw new InputError(`run ${run.id} already finished: the layer is at ${result.layer}`, {
       hint: "start a new build without --resume to build it again",
+    });
+  // What the completed stages made lives in the build directory: without it they would be skipped over nothing.
+  const built = saved.stages.some((s) => s.id !== "preflight" && run.isDone(s.id));
+  if (built && !existsSync(saved.workDir))
+    throw new InputError(`cannot resume run ${run.id}: its build directory ${saved.workDir} is gone`, {
+      details: ["it was removed (by hand, or by compat prune as abandoned) after the run stopped"],
+      hint: "start a new build without --resume",
     });
 }
 

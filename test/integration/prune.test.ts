@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PidLock } from "../../src/pipeline/lock.js";
-import { compat, compatBin } from "../helpers/cli.js";
+import { compat, compatBin, projectRoot } from "../helpers/cli.js";
 import { makeArtifactPair, makeLayerTree, TOP_DIR } from "../helpers/layer-tree.js";
 
 let work: string;
@@ -172,6 +172,32 @@ describe("compat prune", () => {
       prune(["--root", root, "--runs-dir", runs, "--artifacts", art, "--dry-run"]).items.map((i) => i.path),
     ).toContain(liveWork);
   }, 120_000);
+
+  it("a run whose build directory was pruned says so when resumed (exit 2), instead of building on nothing", () => {
+    const spec = join(projectRoot, "examples/dev.yaml");
+    const root = join(work, "resume-root");
+    const runs = join(work, "resume-runs");
+    const dry = compat(["build", spec, "--root", root, "--dry-run", "--json"]);
+    expect(dry.status, dry.stderr).toBe(0);
+    const runId = "20260103-000000-x86_64-ffff";
+    const workDir = join(root, "versions/2025.06/compat/linux", `.build-${runId}`);
+    const plan = {
+      ...JSON.parse(dry.stdout),
+      runId,
+      workDir,
+      prefixDir: join(workDir, "prefix"),
+      createdAt: "",
+    };
+    mkdirSync(join(runs, runId, "stages"), { recursive: true });
+    writeFileSync(join(runs, runId, "plan.json"), JSON.stringify(plan));
+    writeFileSync(join(runs, runId, "spec.yaml"), readFileSync(spec));
+    for (const stage of ["preflight", "bootstrap"])
+      writeFileSync(join(runs, runId, `stages/${stage}.done`), "{}");
+    const r = compat(["build", spec, "--root", root, "--runs-dir", runs, "--resume", runId]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`cannot resume run ${runId}: its build directory ${workDir} is gone`);
+    expect(r.stderr).toContain("hint: start a new build without --resume");
+  });
 
   it("removes kept layers beyond --keep-backups, never the one rollback restores", () => {
     const repo = join(work, "repo");
