@@ -3,11 +3,11 @@
  * [--dry-run] [--json]`: remove what builds, packs and publishes left and nothing uses any more.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { DEFAULT_RUNS_DIR } from "./build.js";
-import { printJson, renderTable, style } from "./output.js";
+import { printJson, renderTable, shown, style } from "./output.js";
 
 interface PruneCliOptions {
   root: string[];
@@ -37,11 +37,6 @@ function existingDirs(option: string, dirs: string[]): string[] {
       throw new InputError(`${option} ${d}: no such directory`);
   return dirs.map((d) => resolve(d));
 }
-
-const shown = (p: string) => {
-  const r = relative(process.cwd(), p);
-  return r && !r.startsWith("..") ? r : p;
-};
 
 export function register(program: Command): void {
   program
