@@ -31,10 +31,16 @@ function count(option: string, value: string): number {
   return Number(value);
 }
 
+const isDirectory = (d: string) => {
+  try {
+    return statSync(d).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
 function existingDirs(option: string, dirs: string[]): string[] {
-  for (const d of dirs)
-    if (!existsSync(d) || !statSync(d).isDirectory())
-      throw new InputError(`${option} ${d}: no such directory`);
+  for (const d of dirs) if (!isDirectory(d)) throw new InputError(`${option} ${d}: no such directory`);
   return dirs.map((d) => resolve(d));
 }
 
@@ -71,12 +77,12 @@ export function register(program: Command): void {
           : existsSync(DEFAULT_ROOTS_DIR)
             ? readdirSync(DEFAULT_ROOTS_DIR)
                 .map((d) => resolve(DEFAULT_ROOTS_DIR, d))
-                .filter((d) => statSync(d).isDirectory())
+                .filter(isDirectory)
             : [];
       const artifactDirs =
         opts.artifacts.length > 0
           ? existingDirs("--artifacts", opts.artifacts)
-          : [resolve(DEFAULT_ARTIFACTS_DIR)].filter((d) => existsSync(d));
+          : [resolve(DEFAULT_ARTIFACTS_DIR)].filter(isDirectory);
       const runsDir = resolve(opts.runsDir);
       const { findPrunable, removePrunable } = await import("../pipeline/prune.js");
       const { formatBytes } = await import("../exec/disk.js");
