@@ -262,12 +262,14 @@ describe("the GLSA corpus cache", () => {
     expect(changed.advisories[1]!.glsa().title).toBe("Changed! 209004-02");
     expect((await loadGlsaCorpus(dir, cache)).advisories[1]!.glsa().title).toBe("Changed! 209004-02");
 
-    // edited in place, same size, its mtime put back: still seen (the cache is keyed by content)
-    const stat = statSync(file);
+    // edited in place, same size, its mtime (a minute old) put back: still seen (the cache is keyed by content)
+    const minuteAgo = Math.floor(Date.now() / 1000) - 60;
+    utimesSync(file, minuteAgo, minuteAgo);
+    expect((await loadGlsaCorpus(dir, cache)).advisories[1]!.glsa().title).toBe("Changed! 209004-02");
+    const size = statSync(file).size;
     writeFileSync(file, readFileSync(file, "utf8").replace("Changed! 209004-02", "Altered! 209004-02"));
-    utimesSync(file, stat.atime, stat.mtime);
-    expect(statSync(file).size).toBe(stat.size);
-    expect(Math.floor(statSync(file).mtimeMs)).toBe(Math.floor(stat.mtimeMs));
+    utimesSync(file, minuteAgo, minuteAgo);
+    expect(statSync(file)).toMatchObject({ size, mtimeMs: minuteAgo * 1000 });
     const edited = await loadGlsaCorpus(dir, cache);
     expect(edited.cache).toBe("partial");
     expect(edited.advisories[1]!.glsa().title).toBe("Altered! 209004-02");
