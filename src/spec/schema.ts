@@ -301,7 +301,7 @@ export const debianSchema = z
     requiredSpace: sizeSchema
       .default("1 GB")
       .describe(
-        "free space needed where the layer is built before bootstrapping (the dev layer takes about 0.5 GB while it is built)",
+        "free space needed where the layer is built before bootstrapping (examples/dev.yaml peaks at about 360 MiB while it is built)",
       ),
   })
   .describe("settings of the debian flavor");
