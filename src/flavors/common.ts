@@ -6,6 +6,7 @@
 import { arch as nodeArch } from "node:process";
 import { runCheckStage } from "../checks/stage.js";
 import { InputError } from "../errors.js";
+import { describeFileSystem, fileSystemOf, formatBytes } from "../exec/disk.js";
 import { run } from "../exec/run.js";
 import { hostFacts, writeReprod } from "../layer/reprod.js";
 import { makeHostLinks } from "../layer/symlinks.js";
@@ -25,6 +26,33 @@ export function assertHostArch(arch: Arch, host: string = nodeArch): void {
         hint: `build on ${/^[aeiox]/.test(arch) ? "an" : "a"} ${arch} machine, or choose --arch ${hostArch ?? host} if the spec lists it`,
       },
     );
+}
+
+/** Ansible's human_to_bytes, which EESSI's disk check uses: K, M, G, T are powers of 1024. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new InputError(`not a size: ${text} (expected e.g. 15 GB)`);
+  const power = ["", "K", "M", "G", "T"].indexOf(m[2]!.toUpperCase());
+  return Math.round(Number(m[1]) * 1024 ** power);
+}
+
+/**
+ * The preflight's free-space check (EESSI's role checks it before bootstrapping): the file system
+ * the layer is built on must have `required` (a spec size, named by `field`) free.
+ */
+export function requireFreeSpace(ctx: StageContext, required: string, field: string, what: string): void {
+  const need = parseSize(required);
+  const fs = fileSystemOf(ctx.workDir);
+  if (!fs) throw new InputError(`cannot tell how much space is free at ${ctx.workDir}`);
+  if (fs.available < need)
+    throw new InputError(
+      `not enough free space for ${what}: ${formatBytes(fs.available)} free at ${ctx.workDir}, the spec requires ${required} (${field})`,
+      {
+        details: [`file system ${describeFileSystem(fs)}`],
+        hint: `free some space, use another --root, or lower ${field}`,
+      },
+    );
+  ctx.note(`${formatBytes(fs.available)} free on ${fs.mountPoint} (${required} required)`);
 }
 
 export function hostLinksStage(): BuildStage {
@@ -111,6 +139,10 @@ export function recordStage(
         extra: extras.files ? await extras.files(ctx) : {},
         record: {
           runId: ctx.runId,
+          stack: ctx.layer.stack,
+          repository: ctx.layer.repository,
+          version: ctx.layer.version,
+          os: ctx.layer.os,
           ...(await hostFacts()),
           flavor: ctx.layer.spec.flavor,
           arch: ctx.layer.arch,

@@ -16,6 +16,11 @@ import { safeName } from "../paths/rules.js";
 
 export interface BuildRecord {
   runId: string;
+  /** The layer's identity, so a prefix can be packed (and named) from its record alone. */
+  stack: string;
+  repository: string;
+  version: string;
+  os: string;
   user: string;
   uid: number;
   host: string;

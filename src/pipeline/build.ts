@@ -6,10 +6,11 @@
  * passed is it moved into place (activate.ts). A failed or killed build leaves the prefix path as
  * it was; `--resume RUN` continues after the last completed stage.
  */
-import { readdirSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdir, rm, rmdir } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { InputError } from "../errors.js";
+import { CompatError, InputError } from "../errors.js";
+import { diskUsage, formatBytes } from "../exec/disk.js";
 import { run as runTool } from "../exec/run.js";
 import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
 import { assertBuildUser, assertHostArch } from "../flavors/common.js";
@@ -110,6 +111,12 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   // Before a run directory or a work directory exists: nothing to resume when the host cannot build it.
   assertHostArch(layer.arch);
   assertBuildUser(layer.spec.flavor);
+  const targetLockFile = (target: string) => join(dirname(target), `.${basename(target)}.build-lock`);
+  const lockTarget = (target: string, runId: string) =>
+    PidLock.acquire(targetLockFile(target), `a build of ${target} (run ${runId})`);
+  let targetLock: PidLock | undefined;
+  /** Directories a new run made above the work dir (removed again when nothing was built). */
+  let madeParents: string | undefined;
   if (o.resume) {
     runDir = RunDir.open(runsDir, o.resume);
     plan = runDir.readPlan();
@@ -123,9 +130,23 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
       ...workPaths(described.plan.target, runId),
       createdAt: new Date().toISOString(),
     };
-    runDir = await RunDir.create(runsDir, runId);
     specText = loaded.text;
-    await runDir.writePlan(plan, specText);
+    // A build of the same layer in progress refuses this one before it writes a run or work dir.
+    madeParents = await mkdir(dirname(plan.target), { recursive: true });
+    try {
+      targetLock = await lockTarget(plan.target, runId);
+    } catch (e) {
+      await removeEmptyParents(madeParents, dirname(plan.target));
+      throw e;
+    }
+    try {
+      runDir = await RunDir.create(runsDir, runId);
+      await runDir.writePlan(plan, specText);
+    } catch (e) {
+      await targetLock.release();
+      await removeEmptyParents(madeParents, dirname(plan.target));
+      throw e;
+    }
   }
   const stages: BuildStage[] = [
     ...flavor.api.plan(layer),
@@ -139,15 +160,17 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   ];
   let previousLayer: string | undefined;
 
-  await mkdir(plan.workDir, { recursive: true });
-  const runLock = await PidLock.acquire(runDir.path("lock"), `build run ${runDir.id}`);
-  let targetLock: PidLock | undefined;
+  let runLock: PidLock;
+  try {
+    await mkdir(plan.workDir, { recursive: true });
+    runLock = await PidLock.acquire(runDir.path("lock"), `build run ${runDir.id}`);
+  } catch (e) {
+    await targetLock?.release();
+    throw e;
+  }
   const savedRunId = process.env[RUN_ID_ENV];
   try {
-    targetLock = await PidLock.acquire(
-      join(dirname(plan.target), `.${basename(plan.target)}.build-lock`),
-      `a build of ${plan.target} (run ${runDir.id})`,
-    );
+    targetLock ??= await lockTarget(plan.target, runDir.id);
     const leftovers = await killLeftovers(runDir.id);
     if (leftovers > 0) log.warn(`stopped ${leftovers} process(es) left running by the interrupted build`);
     warnAboutAbandonedBuilds(plan);
@@ -201,6 +224,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
         emit,
         signal,
         resumeCommand: resumeHint(runDir.id),
+        writesTo: [plan.workDir, runDir.dir],
         context: (stage, stageLog) =>
           createStageContext({
             layer,
@@ -232,6 +256,19 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
               }
             : { message: String(e), details: [] },
       });
+      if (e instanceof BuildInterrupted || !(e instanceof CompatError)) throw e;
+      // Nothing built (a new run whose first stage, the preflight, failed): nothing is left behind.
+      if (!o.resume && stages.every((s) => !runDir.isDone(s.id))) {
+        await removeWorkDir(plan.workDir);
+        await rm(runDir.dir, { recursive: true, force: true });
+        await targetLock?.release();
+        targetLock = undefined;
+        await removeEmptyParents(madeParents, dirname(plan.target));
+        throw nothingBuilt(e);
+      }
+      e.details.push(
+        `--- the build directory ${plan.workDir} holds ${formatBytes(diskUsage(plan.workDir))}: continue with --resume, or remove it (and the run) with: compat prune`,
+      );
       throw e;
     }
     const durationMs = await finish("success", { layer: plan.target, previousLayer });
@@ -293,6 +330,13 @@ function checkResumable(
     throw new InputError(`run ${run.id} already finished: the layer is at ${result.layer}`, {
       hint: "start a new build without --resume to build it again",
     });
+  // What the completed stages made lives in the build directory: without it they would be skipped over nothing.
+  const built = saved.stages.some((s) => s.id !== "preflight" && run.isDone(s.id));
+  if (built && !existsSync(saved.workDir))
+    throw new InputError(`cannot resume run ${run.id}: its build directory ${saved.workDir} is gone`, {
+      details: ["it was removed (by hand, or by compat prune as abandoned) after the run stopped"],
+      hint: "start a new build without --resume",
+    });
 }
 
 /** Build directories of earlier runs beside the prefix that nobody is resuming: say so, they take space. */
@@ -304,7 +348,7 @@ function warnAboutAbandonedBuilds(plan: RunPlan): void {
   );
   if (others.length > 0)
     log.warn(
-      `earlier builds that did not finish left ${others.map((e) => join(relative(process.cwd(), parent) || ".", e)).join(", ")}: resume them (--resume <run id>) or delete them`,
+      `earlier builds that did not finish left ${others.map((e) => join(relative(process.cwd(), parent) || ".", e)).join(", ")}: resume them (--resume <run id>), or remove what no build is using with: compat prune`,
     );
 }
 
@@ -335,4 +379,33 @@ export function createStageContext(a: StageContextInput): StageContext {
       onNote?.(message);
     },
   };
+}
+
+/**
+ * The error of a new build that failed before any stage completed: its run and work directories
+ * are gone, so it cannot be resumed; the log's tail is in the message.
+ */
+function nothingBuilt(e: CompatError): CompatError {
+  const details = e.details.map((d) =>
+    d.startsWith("--- full log: ")
+      ? "--- nothing was built: the run directory and the build directory were removed"
+      : d,
+  );
+  const hint =
+    e.kind === "input"
+      ? "fix the spec and build again"
+      : "fix the cause and build again (a new build, no --resume)";
+  return new CompatError(e.kind, e.message, { details, hint, cause: e.cause });
+}
+
+/** Remove `top` and the empty directories below it down to `bottom` (those a new run made), deepest first. */
+async function removeEmptyParents(top: string | undefined, bottom: string): Promise<void> {
+  if (!top) return;
+  for (let dir = bottom; dir.length >= top.length; dir = dirname(dir)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty (another build's), or gone
+    }
+  }
 }

@@ -42,6 +42,7 @@ import {
   preVerify,
   type RollbackResult,
   restoredEvent,
+  unchangedResult,
 } from "./publisher.js";
 
 export interface CvmfsPublisherOptions {
@@ -137,6 +138,8 @@ export class CvmfsPublisher implements Publisher {
     return this.withLock(`compat publish ${m.artifact}`, async (history) => {
       const current = history.latest(this.historyKey, m.topDir);
       const exists = await this.exists(path);
+      const unchanged = unchangedResult(this.target, path, m, sha256, current, exists);
+      if (unchanged) return unchanged;
       checkDeltaBase(m, path, exists, current);
       await checkPatchTool(this.o.host, m);
       // Before the transaction opens: the published tree is the one the transaction starts from.

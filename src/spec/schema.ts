@@ -198,6 +198,11 @@ export const overlaySchema = z.strictObject({
     ),
 });
 
+/** A size as Ansible's human_to_bytes reads it (K, M, G, T are powers of 1024): `15 GB`, `512M`. */
+const sizeSchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, { message: "not a size (expected e.g. 15 GB)" });
+
 export const gentooSchema = z
   .strictObject({
     repository: z
@@ -291,9 +296,7 @@ export const gentooSchema = z
           .array(z.string().regex(/^-?[A-Za-z0-9][A-Za-z0-9+_@-]*$/, { message: "not a USE flag" }))
           .default([])
           .describe("global USE flags for the bootstrap (MAKE_CONF_ADDITIONAL_USE)"),
-        requiredSpace: z
-          .string()
-          .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, { message: "not a size (expected e.g. 15 GB)" })
+        requiredSpace: sizeSchema
           .default("15 GB")
           .describe("free space needed at the prefix before bootstrapping"),
       })
@@ -363,6 +366,11 @@ export const debianSchema = z
       .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { message: "not a Debian package name" }))
       .default([])
       .describe("packages to install on top of the variant"),
+    requiredSpace: sizeSchema
+      .default("1 GB")
+      .describe(
+        "free space needed where the layer is built before bootstrapping (examples/dev.yaml peaks at about 360 MiB while it is built)",
+      ),
   })
   .describe("settings of the debian flavor");
 

@@ -58,6 +58,22 @@ async function publishedHostileBase(name: string) {
 }
 
 describe("local publisher", () => {
+  it("publishes the artifact the layer already comes from as a no-op: no copy, no kept layer, no event", async () => {
+    const repo = join(work, "repo-same");
+    mkdirSync(repo);
+    const pub = new LocalPublisher(repo);
+    const first = await pub.publish({ artifact: artifactA });
+    const again = await pub.publish({ artifact: artifactA });
+    expect(again).toMatchObject({ method: "unchanged", backup: null, sha256: first.sha256 });
+    expect(readdirSync(join(repo, "versions/2025.06/compat/linux"))).toEqual(["x86_64"]);
+    expect((await pub.history()).map((e) => e.action)).toEqual(["publish"]);
+    // after a rollback, the restored artifact is the current one
+    await pub.publish({ artifact: artifactB });
+    await pub.rollback(TOP_DIR);
+    expect((await pub.publish({ artifact: artifactA })).method).toBe("unchanged");
+    expect((await pub.publish({ artifact: artifactB })).backup).toBe(".x86_64-002");
+  });
+
   it("publishes, keeps the previous layer as .<arch>-NNN, and rolls back exactly", async () => {
     const repo = join(work, "repo-rollback");
     mkdirSync(repo);

@@ -22,6 +22,7 @@ import {
   finalizeStage,
   hostLinksStage,
   recordStage,
+  requireFreeSpace,
   toolVersion,
 } from "../common.js";
 import { applyPlannedFiles, prefixConfinement } from "../files.js";
@@ -62,6 +63,7 @@ async function preflight(ctx: StageContext): Promise<void> {
   assertHostArch(ctx.layer.arch);
   for (const t of HOST_TOOLS) await requireTool(t);
   await ensureSandbox();
+  requireFreeSpace(ctx, settingsOf(ctx).requiredSpace, "debian.requiredSpace", "a debian layer");
   // A package apt does not have would otherwise stop mmdebstrap only after it installed the
   // essential packages (about a minute); `mmdebstrap --simulate` says so in about 3 s.
   const s = settingsOf(ctx);

@@ -3,6 +3,7 @@
  * the bootstrap for real: the pinned checkout against a local git repository, the Portage files,
  * the disk check, the script's sha256 check, and the bootstrap's command lines in the sandbox.
  */
+
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -25,6 +26,7 @@ import { type CompatError, InputError, ValidationError } from "../../errors.js";
 import { createStageContext } from "../../pipeline/build.js";
 import { parseSpec } from "../../spec/load.js";
 import { resolveLayer } from "../../spec/resolve.js";
+import { parseSize } from "../common.js";
 import type { StageContext } from "../types.js";
 import { fetchBootstrapScript } from "./bootstrap-script.js";
 import {
@@ -34,7 +36,6 @@ import {
   bootstrapCommand,
   gentooInstalled,
   isPortageConfigFile,
-  parseSize,
 } from "./index.js";
 
 const testdata = join(import.meta.dirname, "testdata");

@@ -8,9 +8,9 @@
  * is still owned by the caller outside.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { chmod, mkdir, readdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { InputError, ToolError } from "../../errors.js";
+import { ToolError } from "../../errors.js";
 import { requireTool } from "../../exec/run.js";
 import { cleanEnvironment, ensureSandbox, type LayerRunOptions } from "../../exec/sandbox.js";
 import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
@@ -24,6 +24,7 @@ import {
   finalizeStage,
   hostLinksStage,
   recordStage,
+  requireFreeSpace,
   toolVersion,
 } from "../common.js";
 import { applyPlannedFiles, prefixConfinement } from "../files.js";
@@ -48,14 +49,6 @@ const BUILD_USER = "portage";
 
 /** Host programs the bootstrap needs (it compiles its stage 1 with the host's toolchain). */
 export const HOST_TOOLS = ["git", "gcc", "g++", "make", "perl", "patch"];
-
-/** Ansible's human_to_bytes, which EESSI's disk check uses: K, M, G, T are powers of 1024. */
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
-  if (!m) throw new InputError(`not a size: ${text} (expected e.g. 15 GB)`);
-  const power = ["", "K", "M", "G", "T"].indexOf(m[2]!.toUpperCase());
-  return Math.round(Number(m[1]) * 1024 ** power);
-}
 
 const workFile = (ctx: StageContext, name: string) => join(ctx.workDir, name);
 const SCRIPT = "bootstrap-prefix.sh";
@@ -134,16 +127,12 @@ async function preflight(ctx: StageContext): Promise<void> {
   assertHostArch(ctx.layer.arch);
   for (const t of HOST_TOOLS) await requireTool(t);
   await ensureSandbox();
-  const gentoo = ctx.layer.spec.gentoo!;
-  const need = parseSize(gentoo.bootstrap.requiredSpace);
-  const fs = await statfs(ctx.workDir);
-  const avail = fs.bavail * fs.bsize;
-  if (avail < need)
-    throw new InputError(
-      `not enough free space for a Gentoo Prefix bootstrap: ${(avail / 2 ** 30).toFixed(1)} GiB free at ${ctx.workDir}, the spec requires ${gentoo.bootstrap.requiredSpace}`,
-      { hint: "free some space, use another --root, or lower gentoo.bootstrap.requiredSpace" },
-    );
-  ctx.note(`${(avail / 2 ** 30).toFixed(1)} GiB free (${gentoo.bootstrap.requiredSpace} required)`);
+  requireFreeSpace(
+    ctx,
+    ctx.layer.spec.gentoo!.bootstrap.requiredSpace,
+    "gentoo.bootstrap.requiredSpace",
+    "a Gentoo Prefix bootstrap",
+  );
 }
 
 async function repos(ctx: StageContext): Promise<void> {
