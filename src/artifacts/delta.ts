@@ -139,3 +139,34 @@ export function deletionPhases(
     after: deletions.filter((d) => read.has(d)),
   };
 }
+
+/**
+ * The index of the tree a delta produces from the tree indexed as `base`: its deletions (with
+ * everything below them) removed, then its archive's members (`members`, indexed relative to the
+ * top dir; the patch directory left out) and its patches' results put in. Pure; what publishing a
+ * delta must give, so the next delta made from that tree can be checked against it.
+ */
+export function applyDeltaToIndex(
+  base: EntryIndex,
+  deletions: readonly string[],
+  members: EntryIndex,
+  patches: readonly { path: string; sha256: string; size: number; mode: number; mtime: number }[],
+): EntryIndex {
+  const out: EntryIndex = new Map(base);
+  const gone = new Set(deletions);
+  for (const rel of base.keys()) {
+    if (rel === "") continue;
+    for (const a of selfAndAncestors(rel))
+      if (gone.has(a)) {
+        out.delete(rel);
+        break;
+      }
+  }
+  for (const [rel, e] of members) {
+    if (rel === PATCH_DIR || rel.startsWith(`${PATCH_DIR}/`)) continue;
+    out.set(rel, e);
+  }
+  for (const p of patches)
+    out.set(p.path, { type: "file", mode: p.mode, size: p.size, digest: p.sha256, mtime: p.mtime });
+  return out;
+}

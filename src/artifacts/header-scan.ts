@@ -30,13 +30,13 @@ import { BLOCK } from "./tar-header.js";
 /** A pax header's records are read whole; one this large is not a header compat writes. */
 const MAX_PAX_HEADER = 1 << 20;
 
-const TYPE_FILE = new Set(["0", "\0", "7"]);
-const TYPE_NO_DATA = new Set(["1", "2", "3", "4", "5", "6"]);
+export const TYPE_FILE = new Set(["0", "\0", "7"]);
+export const TYPE_NO_DATA = new Set(["1", "2", "3", "4", "5", "6"]);
 
 const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
 /** The size field: octal text, or base-256 when its first byte has the high bit set. */
-function headerSize(block: Buffer): number {
+export function headerSize(block: Buffer): number {
   const field = block.subarray(124, 136);
   if (field[0]! & 0x80) {
     let n = field[0]! & 0x7f;
@@ -79,14 +79,14 @@ function numericFieldProblems(block: Buffer): string[] {
 }
 
 /** A NUL-terminated field's bytes. */
-function field(block: Buffer, offset: number, length: number): Buffer {
+export function field(block: Buffer, offset: number, length: number): Buffer {
   const f = block.subarray(offset, offset + length);
   const end = f.indexOf(0);
   return end === -1 ? f : f.subarray(0, end);
 }
 
 /** What a pax header's records tell about the next member. */
-interface PaxInfo {
+export interface PaxInfo {
   size?: number;
   /** The pax `path` record's value, if any. */
   pathValue?: string;
@@ -106,7 +106,7 @@ const PAX_NUMBERS: Record<string, RegExp> = {
   ctime: /^-?\d+(\.\d+)?$/,
 };
 
-function paxInfo(data: Buffer): PaxInfo {
+export function paxInfo(data: Buffer): PaxInfo {
   const info: PaxInfo = { path: false, linkpath: false, utf8: isUtf8(data), badNumbers: [] };
   let at = 0;
   while (at < data.length) {
@@ -128,6 +128,17 @@ function paxInfo(data: Buffer): PaxInfo {
     at += length;
   }
   return info;
+}
+
+/** A member's name as readers take it: a pax path, else the ustar prefix and name. */
+export function memberName(block: Buffer, pax: PaxInfo | undefined): string {
+  const name = field(block, 0, 100);
+  const ustar = block.subarray(257, 263).toString("latin1") === "ustar\0";
+  const prefix = ustar ? field(block, 345, 155) : Buffer.alloc(0);
+  return (
+    pax?.pathValue ??
+    (prefix.length ? `${prefix.toString("utf8")}/${name.toString("utf8")}` : name.toString("utf8"))
+  );
 }
 
 export class TarHeaderScan extends Writable {
@@ -205,13 +216,8 @@ export class TarHeaderScan extends Writable {
     }
     const type = String.fromCharCode(block[156]!);
     const name = field(block, 0, 100);
-    const ustar = block.subarray(257, 263).toString("latin1") === "ustar\0";
-    const prefix = ustar ? field(block, 345, 155) : Buffer.alloc(0);
     const pax = this.nextPax;
-    // the member's name as readers take it: a pax path, else the ustar prefix and name
-    const shown =
-      pax?.pathValue ??
-      (prefix.length ? `${prefix.toString("utf8")}/${name.toString("utf8")}` : name.toString("utf8"));
+    const shown = memberName(block, pax);
     const where = `the header at byte ${this.headerAt}${shown ? ` (${shown})` : ""}`;
     const refuse = (message: string) =>
       this.report({ rule: "unsupported-header", member: shown || undefined, message });

@@ -1,6 +1,6 @@
 /**
  * `compat publish ARTIFACT --to TARGET [--approved-sha256 H] [--manifest M] [--pubkey K]
- *  [--allow-setuid P]… [--state DIR] [--ssh-config F] [--cvmfs-root DIR] [--cvmfs-catalog] [--ingest] [--json]`
+ *  [--allow-setuid P]… [--reason TEXT] [--state DIR] [--ssh-config F] [--cvmfs-root DIR] [--keep-copy] [--ingest] [--json]`
  */
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
@@ -13,7 +13,7 @@ export interface TargetCliOptions {
   state?: string;
   sshConfig?: string;
   cvmfsRoot?: string;
-  cvmfsCatalog?: boolean;
+  keepCopy?: boolean;
   ingest?: boolean;
 }
 
@@ -22,6 +22,7 @@ interface PublishCliOptions extends TargetCliOptions {
   manifest?: string;
   pubkey?: string;
   allowSetuid: string[];
+  reason?: string;
   json?: boolean;
 }
 
@@ -43,7 +44,7 @@ export async function publisherFromOptions(opts: TargetCliOptions): Promise<Publ
     stateDir: opts.state,
     sshConfig: opts.sshConfig,
     cvmfsRoot: opts.cvmfsRoot,
-    catalog: opts.cvmfsCatalog,
+    keepCopy: opts.keepCopy,
     ingest: opts.ingest,
   });
 }
@@ -65,7 +66,14 @@ export function register(program: Command): void {
       collect,
       [],
     )
-    .option("--cvmfs-catalog", "cvmfs: make the layer its own nested catalog (.cvmfscatalog at its top)")
+    .option(
+      "--reason <text>",
+      "why: recorded in the history (and, shell-safe, in the cvmfs revision's description)",
+    )
+    .option(
+      "--keep-copy",
+      "cvmfs: keep the layer a change replaces as .<arch>-NNN (a template transaction: its catalog entries, one more revision)",
+    )
     .option("--ingest", "cvmfs: publish a layer that does not exist yet with cvmfs_server ingest")
     .option("--json", "print the result as JSON (schema in docs/cli.md)")
     .action(async (artifact: string, opts: PublishCliOptions) => {
@@ -81,6 +89,7 @@ export function register(program: Command): void {
         publicKeyPath: opts.pubkey,
         allowSetuid: opts.allowSetuid,
         approvedSha256: opts.approvedSha256,
+        reason: opts.reason,
       });
       if (opts.json) {
         printJson(r);
@@ -89,6 +98,10 @@ export function register(program: Command): void {
       process.stdout.write(
         `${style.green("published")} ${r.artifact} (${r.kind})\n  layer    ${r.path}\n  target   ${r.target}\n  sha256   ${r.sha256}\n` +
           (r.backup ? `  previous kept as ${r.backup}\n` : "") +
+          (r.changes
+            ? `  changes  ${r.changes.written} entries written, ${r.changes.deleted} deleted\n`
+            : "") +
+          (r.tag ? `  tag      ${r.tag}\n` : "") +
           `  method   ${r.method}\n`,
       );
     });

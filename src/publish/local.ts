@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { indexTree, treeSha256 } from "../artifacts/entry-index.js";
 import { spawnStreaming } from "../artifacts/process.js";
 import { InputError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
@@ -190,6 +191,7 @@ export class LocalPublisher implements Publisher {
         cleanup: paths.stagingRoot,
       };
       this.writeJournal(journal);
+      let tree: string | undefined;
       try {
         removeStaleStaging(paths.parent, paths.arch);
         mkdirSync(dirname(paths.stagingLayer), { recursive: true });
@@ -211,6 +213,11 @@ export class LocalPublisher implements Publisher {
           throw new ValidationError(
             `${m.artifact}: extracting it did not produce a directory at ${m.topDir} (a symlink or another file is there, or nothing); nothing was published`,
           );
+        tree = m.kind === "full" ? treeSha256(verified.index) : treeSha256(indexTree(paths.stagingLayer));
+        if (m.kind === "delta" && m.delta?.treeSha256 !== undefined && m.delta.treeSha256 !== tree)
+          throw new ValidationError(
+            `${m.artifact}: applied to the published layer it gives tree ${tree}, but its manifest says ${m.delta.treeSha256}; nothing was published`,
+          );
       } catch (e) {
         removeTree(paths.stagingRoot);
         rmSync(this.journalPath, { force: true });
@@ -226,7 +233,8 @@ export class LocalPublisher implements Publisher {
         sha256,
         previousSha256: current?.sha256 ?? null,
         backup,
-        detail: null,
+        detail: req.reason ? `reason: ${req.reason}` : null,
+        treeSha256: tree ?? null,
       };
       Object.assign(journal, {
         phase: "swap",
@@ -248,11 +256,13 @@ export class LocalPublisher implements Publisher {
         kind: m.kind,
         backup,
         method: hadPrevious ? "exchange" : "rename",
+        tag: null,
+        changes: null,
       };
     });
   }
 
-  async rollback(layer: string): Promise<RollbackResult> {
+  async rollback(layer: string, reason?: string): Promise<RollbackResult> {
     const paths = this.layerPaths(layer);
     return this.withLock(`compat rollback ${layer}`, async (history) => {
       const last = history.latest(this.target, layer);
@@ -281,7 +291,8 @@ export class LocalPublisher implements Publisher {
           sha256: last.previousSha256,
           previousSha256: last.sha256,
           backup: last.backup,
-          detail: `undid event ${last.id}`,
+          detail: `undid event ${last.id}${reason ? `; reason: ${reason}` : ""}`,
+          treeSha256: restored?.treeSha256 ?? null,
         },
       };
       this.writeJournal(journal);
@@ -293,6 +304,7 @@ export class LocalPublisher implements Publisher {
         path: paths.target,
         restoredSha256: last.previousSha256,
         keptAs: kept,
+        tag: null,
       };
     });
   }
