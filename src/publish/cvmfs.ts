@@ -230,10 +230,15 @@ export class CvmfsPublisher implements Publisher {
           hint: decision.hint,
           details: [`publish journal: ${this.journal.file}`],
         });
-      case "record":
+      case "record": {
         this.finish(history, e, `recorded after the fact by compat pid ${process.pid}`);
         log.warn(`recovered: ${decision.why}; recorded it in the history`);
+        // Killed after its revision was signed but before it closed the transaction: close it now.
+        const left = facts.lock && e.lock && facts.lock.inode === e.lock.inode && facts.lock.ctime === e.lock.ctime;
+        if (left && (await this.server.abort()) === "aborted")
+          log.warn(`closed the transaction cvmfs_server left open after publishing ${e.tag} (cvmfs_server abort -f)`);
         return `recovered: ${decision.why} (recorded)`;
+      }
       case "record-ingest":
         await this.finishIngest(history, e, decision.why);
         return `recovered: ${decision.why} (recorded, nested catalog made)`;
