@@ -234,9 +234,12 @@ export class CvmfsPublisher implements Publisher {
         this.finish(history, e, `recorded after the fact by compat pid ${process.pid}`);
         log.warn(`recovered: ${decision.why}; recorded it in the history`);
         // Killed after its revision was signed but before it closed the transaction: close it now.
-        const left = facts.lock && e.lock && facts.lock.inode === e.lock.inode && facts.lock.ctime === e.lock.ctime;
+        const left =
+          facts.lock && e.lock && facts.lock.inode === e.lock.inode && facts.lock.ctime === e.lock.ctime;
         if (left && (await this.server.abort()) === "aborted")
-          log.warn(`closed the transaction cvmfs_server left open after publishing ${e.tag} (cvmfs_server abort -f)`);
+          log.warn(
+            `closed the transaction cvmfs_server left open after publishing ${e.tag} (cvmfs_server abort -f)`,
+          );
         return `recovered: ${decision.why} (recorded)`;
       }
       case "record-ingest":
