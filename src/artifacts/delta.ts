@@ -6,7 +6,7 @@
  * differs only in its numbers (a renamed versioned file: libfoo.so.1.2.3 → libfoo.so.1.2.4,
  * /usr/share/doc/openssl-3.0.13/ → openssl-3.0.14/). Pure: two indexes in, a plan out.
  */
-import { contentDigest, type EntryIndex } from "./entry-index.js";
+import { contentDigest, type EntryIndex, type IndexEntry } from "./entry-index.js";
 import { selfAndAncestors } from "./rules.js";
 
 /** The reserved directory (under the top dir) that a delta's patches travel in. */
@@ -34,11 +34,20 @@ export interface DeltaPlan {
 function differs(oldIndex: EntryIndex, newIndex: EntryIndex, rel: string): boolean {
   const a = oldIndex.get(rel);
   const b = newIndex.get(rel)!;
+  if (b.type === "hardlink" && a?.type === "hardlink")
+    return (
+      a.mode !== b.mode ||
+      a.digest !== b.digest ||
+      contentDigest(oldIndex, rel) !== contentDigest(newIndex, rel)
+    );
+  return entryDiffers(a, b);
+}
+
+/** Whether entry `b` differs from `a` (none: new) in type, mode, or content (a symlink's target; not a directory's). */
+export function entryDiffers(a: IndexEntry | undefined, b: IndexEntry): boolean {
   if (!a) return true;
   if (a.type !== b.type || a.mode !== b.mode) return true;
   if (b.type === "directory") return false;
-  if (b.type === "hardlink")
-    return a.digest !== b.digest || contentDigest(oldIndex, rel) !== contentDigest(newIndex, rel);
   return a.digest !== b.digest;
 }
 

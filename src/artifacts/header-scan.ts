@@ -92,6 +92,8 @@ export interface PaxInfo {
   pathValue?: string;
   path: boolean;
   linkpath: boolean;
+  /** The pax `linkpath` record's value, if any. */
+  linkpathValue?: string;
   utf8: boolean;
   /** Numeric records whose value is not a plain decimal number. */
   badNumbers: string[];
@@ -124,7 +126,10 @@ export function paxInfo(data: Buffer): PaxInfo {
     else if (key === "path") {
       info.path = true;
       info.pathValue = value;
-    } else if (key === "linkpath") info.linkpath = true;
+    } else if (key === "linkpath") {
+      info.linkpath = true;
+      info.linkpathValue = value;
+    }
     at += length;
   }
   return info;

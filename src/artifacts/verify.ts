@@ -51,6 +51,11 @@ export interface VerifyReport {
   files: number;
   contentBytes: number;
   setuid: string[];
+  /**
+   * Directories (relative to the layer, "" its top) that the artifact makes nested CernVM-FS
+   * catalogs with a `.cvmfscatalog` member. Publishing to cvmfs adds one at the top when it is missing.
+   */
+  catalogMarkers: string[];
   manifest?: string;
   signature?: { publicKey: string; fingerprint: string };
   /** Total number of violations; `violations` lists at most 200. */
@@ -147,6 +152,7 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
     files: 0,
     contentBytes: 0,
     setuid: [],
+    catalogMarkers: [],
     violationCount: 0,
     violations: [],
     warnings,
@@ -270,6 +276,11 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
   report.contentBytes = verifier.counts.contentBytes;
   deltaCheck.finish();
   report.setuid = [...verifier.rules.setuidMembers, ...deltaCheck.setuid];
+  const marker = "/.cvmfscatalog";
+  report.catalogMarkers = verifier.names
+    .filter((n) => n.startsWith(`${topDir}/`) && n.endsWith(marker))
+    .map((n) => n.slice(0, -marker.length))
+    .map((dir) => (dir === topDir ? "" : dir.slice(topDir.length + 1)));
 
   if (manifest && report.sha256 !== undefined) {
     if (manifest.sha256 !== report.sha256)

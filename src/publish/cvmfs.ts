@@ -21,12 +21,20 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, posix } from "node:path";
-import { applyDeltaToIndex } from "../artifacts/delta.js";
-import { contentIndex, type EntryIndex, type IndexEntryType, treeSha256 } from "../artifacts/entry-index.js";
+import { applyDeltaToIndex, entryDiffers } from "../artifacts/delta.js";
+import {
+  contentIndex,
+  type EntryIndex,
+  type IndexEntry,
+  type IndexEntryType,
+  treeSha256,
+} from "../artifacts/entry-index.js";
 import { type ArtifactManifest, readManifest } from "../artifacts/manifest.js";
+import { type StreamingProcess, writeWithBackpressure } from "../artifacts/process.js";
+import { TarSpool } from "../artifacts/tar-spool.js";
 import { InputError, isCompatError, ToolError, ValidationError } from "../errors.js";
 import { commandLine, processesWithEnv, processStart } from "../exec/processes.js";
 import { log } from "../log.js";
@@ -64,6 +72,7 @@ import {
   type RollbackResult,
   rejection,
   restoredEvent,
+  rollbackEvent,
   type VerifiedArtifact,
 } from "./publisher.js";
 import { makeUndo, pruneUndo, undoDir } from "./undo.js";
@@ -94,8 +103,8 @@ interface Change {
   /** What is extracted (a rollback: the undo archive). */
   req: PublishRequest;
   verified: VerifiedArtifact;
-  /** A full artifact onto an existing layer: only these members are extracted. */
-  keep?: (rel: string) => boolean;
+  /** A full artifact onto an existing layer: the file holding only the entries that differ (tar-spool.ts). */
+  spool?: string;
   /** A full replacement's deletions (a delta's come from its manifest). */
   deletions: string[];
   /** The layer's tree after the change, and its sha256. */
@@ -130,6 +139,23 @@ interface Transaction {
   template?: { from: string; to: string };
   /** Continue this journal entry (after an ingest) instead of beginning one. */
   continues?: boolean;
+}
+
+/** Stream a spool (a private, complete tar of the entries to write) into the extractor. */
+async function extractSpool(path: string, extractor: StreamingProcess): Promise<void> {
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+      const wait = writeWithBackpressure(extractor.stdin, chunk);
+      if (wait) await wait;
+    }
+    extractor.stdin.end();
+  } catch (e) {
+    // The extractor died (disk full, remote gone): its own error says why.
+    extractor.kill("SIGKILL");
+    await extractor.done;
+    throw e;
+  }
+  await extractor.done;
 }
 
 function messageOf(e: unknown): string {
@@ -184,7 +210,14 @@ export class CvmfsPublisher implements Publisher {
       join(this.o.stateDir, "locks", `${this.o.repository}.lock`),
       this.o.stateDir,
       what,
-      async (history) => fn(history, await this.recover(history)),
+      async (history) => {
+        // Spools of publishes that were killed (we hold the lock: no live publish owns one).
+        const spools = join(this.o.stateDir, "spool");
+        if (existsSync(spools))
+          for (const f of readdirSync(spools))
+            if (f.startsWith(`${this.o.repository}-`)) rmSync(join(spools, f), { force: true });
+        return fn(history, await this.recover(history));
+      },
     );
   }
 
@@ -419,12 +452,9 @@ export class CvmfsPublisher implements Publisher {
           if (m.kind === "delta") await deleteBeforeExtracting(host, path, m);
           else await deletePaths(host, path, c.deletions);
           await host.run(["mkdir", "-p", "--", versions]);
-          await extractVerified(
-            c.req,
-            c.verified,
-            host.spawn(["tar", "-x", "-p", "--no-same-owner", "-C", versions, "-f", "-"]),
-            c.keep,
-          );
+          const tar = host.spawn(["tar", "-x", "-p", "--no-same-owner", "-C", versions, "-f", "-"]);
+          if (c.spool) await extractSpool(c.spool, tar);
+          else await extractVerified(c.req, c.verified, tar);
           if (m.kind === "delta") await patchAfterExtracting(host, path, m);
           await requireLayerDirectory(host, path, m.artifact);
           await this.ensureCatalogMarker(host, path);
@@ -434,6 +464,8 @@ export class CvmfsPublisher implements Publisher {
       rmSync(staged, { force: true });
       if (undo) rmSync(dirname(undo.artifact), { recursive: true, force: true });
       throw e;
+    } finally {
+      if (c.spool) rmSync(c.spool, { force: true });
     }
     this.finish(history, { id, event, tree: staged, layer: c.layer });
     return { tag, undo: event.undo ?? null, backup };
@@ -441,12 +473,46 @@ export class CvmfsPublisher implements Publisher {
 
   // ---- planning --------------------------------------------------------------------------
 
+  /**
+   * A spool for a full artifact replacing `layer`: it keeps each member that differs from the tree
+   * indexed as `from` (entryDiffers, as the plan compares them: hard links as the files they are),
+   * or, given `names`, the members at those paths.
+   */
+  private spoolFor(layer: string, from: EntryIndex | Set<string>): TarSpool {
+    const before = from instanceof Set ? undefined : contentIndex(from, { keepMarkers: true });
+    const digests = new Map<string, string>();
+    const rel = (name: string) =>
+      name === layer ? "" : name.startsWith(`${layer}/`) ? name.slice(layer.length + 1) : undefined;
+    const dir = join(this.o.stateDir, "spool");
+    mkdirSync(dir, { recursive: true });
+    return new TarSpool(join(dir, `${this.o.repository}-${randomUUID()}.tar`), (m) => {
+      const path = rel(m.name);
+      if (path === undefined) return false;
+      if (!before) return (from as Set<string>).has(path);
+      let entry: IndexEntry;
+      if (m.typeflag === "5") entry = { type: "directory", mode: m.mode, size: 0, digest: "" };
+      else if (m.typeflag === "2") entry = { type: "symlink", mode: m.mode, size: 0, digest: m.linkname };
+      else if (m.typeflag === "1")
+        entry = { type: "file", mode: m.mode, size: 0, digest: digests.get(rel(m.linkname) ?? "") ?? "" };
+      else {
+        entry = { type: "file", mode: m.mode, size: m.size, digest: m.sha256 ?? "" };
+        digests.set(path, entry.digest);
+      }
+      return entryDiffers(before.get(path), entry);
+    });
+  }
+
+  /** The kept index of the tree compat last published at `layer`, when it is the history's current one. */
+  private keptTree(layer: string, current: HistoryEvent | undefined): EntryIndex | undefined {
+    const kept = readStoredTree(this.storedTree(layer));
+    return kept && current?.treeSha256 === kept.treeSha256 ? kept.index : undefined;
+  }
+
   /** The published layer as it is: listed on its host, indexed (kept sha256s where the quick check holds). */
   private async live(layer: string, current: HistoryEvent | undefined): Promise<LiveLayer> {
     const { path, versions } = this.layerPath(layer);
     const listing = await listLayer(this.o.host, path, layerAncestors(versions, layer));
-    const kept = readStoredTree(this.storedTree(layer));
-    const usable = kept && current?.treeSha256 === kept.treeSha256 ? kept.index : undefined;
+    const usable = this.keptTree(layer, current);
     const { index, hashed } = await liveIndex(this.o.host, path, listing, usable);
     if (hashed > 0)
       log.info(
@@ -502,6 +568,7 @@ export class CvmfsPublisher implements Publisher {
     req: PublishRequest,
     verified: VerifiedArtifact,
     live: LiveLayer | undefined,
+    spool: TarSpool | undefined,
   ): PlannedChange {
     const m = verified.manifest;
     const target = verified.index;
@@ -518,36 +585,45 @@ export class CvmfsPublisher implements Publisher {
       };
     const { path } = this.layerPath(m.topDir);
     const plan = planReplacement(live.index, target);
+    // What the spool kept as the artifact passed: what the plan writes (and, when compared with the
+    // kept index, entries an out-of-band change made equal again: written anyway, and undone).
+    const kept = this.spooled(m.topDir, spool!);
+    if (spool!.problem || [...plan.include].some((rel) => !kept.has(rel)))
+      throw new Error(
+        `internal: the spool of ${m.artifact} (${kept.size} entries${spool!.problem ? `; ${spool!.problem}` : ""}) lacks entries of the plan's ${plan.include.size}`,
+      );
     // The plan's deletions go first, so a member where the layer has a symlink of a changed type is no way out.
     const asDelta = {
       ...m,
       delta: { base: { artifact: "", sha256: "0".repeat(64) }, deletions: plan.deletions, patches: [] },
     } as ArtifactManifest;
-    const members = [...plan.include].map((p) => ({ path: p }));
+    const members = [...kept].map((p) => ({ path: p }));
     const violations = deltaLayerViolations(asDelta, members, live.listing);
     if (violations.length > 0) throw rejection(`${m.artifact} onto ${path}`, violations);
     // Entries the change does not write keep the layer's mtimes (the quick check of the next change).
     const resultIndex = contentIndex(target);
     for (const [rel, e] of resultIndex) {
       const before = live.index.get(rel);
-      if (!plan.include.has(rel) && before?.mtime !== undefined)
-        resultIndex.set(rel, { ...e, mtime: before.mtime });
+      if (!kept.has(rel) && before?.mtime !== undefined) resultIndex.set(rel, { ...e, mtime: before.mtime });
     }
     const writes = new Map<string, IndexEntryType>();
-    for (const rel of plan.include) writes.set(rel, target.get(rel)!.type);
-    log.info(
-      `${path}: ${plan.include.size} of ${target.size} entries differ, ${plan.deletions.length} to delete`,
-    );
+    for (const rel of kept) writes.set(rel, target.get(rel)!.type);
+    log.info(`${path}: ${kept.size} of ${target.size} entries differ, ${plan.deletions.length} to delete`);
     return {
       ...base,
-      keep: (rel) => plan.include.has(rel),
+      spool: spool!.path,
       deletions: plan.deletions,
       resultIndex,
       liveTree: live.tree,
       undoPlan: planUndo(live.index, { writes, deletions: plan.deletions }),
-      written: plan.include.size,
+      written: kept.size,
       deleted: plan.deletions.length,
     };
+  }
+
+  /** The paths (relative to the layer) a spool kept. */
+  private spooled(layer: string, spool: TarSpool): Set<string> {
+    return new Set(spool.kept.map((n) => (n === layer ? "" : n.slice(layer.length + 1))));
   }
 
   // ---- publish, ingest, rollback ---------------------------------------------------------
@@ -557,19 +633,45 @@ export class CvmfsPublisher implements Publisher {
     const { path } = this.layerPath(unverified.topDir);
     return this.withLock(`compat publish ${unverified.artifact}`, async (history, recovered) => {
       const current = history.latest(this.historyKey, unverified.topDir);
-      // Verifying (CPU here) and listing the layer (I/O on its host) overlap; nothing changes until both are done.
-      const verifying = preVerify(req, unverified);
-      verifying.catch(() => {}); // awaited below, after the listing has started
-      const exists = await this.exists(path).catch(async (e) => {
-        await verifying;
-        throw e;
-      });
-      const listing =
-        exists && !(this.o.ingest && unverified.kind === "full")
-          ? this.live(unverified.topDir, current)
-          : undefined;
-      listing?.catch(() => {});
-      const verified = await verifying;
+      const exists = await this.exists(path);
+      let verified: VerifiedArtifact;
+      let live: LiveLayer | undefined;
+      let spool: TarSpool | undefined;
+      if (exists && unverified.kind === "full") {
+        // One pass over the artifact verifies it and keeps (spools) the entries that differ from the
+        // layer: compared with the kept index of what compat published there while the layer is
+        // listed (then checked against the listing), or, without one, with the listed layer.
+        const kept = this.keptTree(unverified.topDir, current);
+        const listing = kept ? this.live(unverified.topDir, current) : undefined;
+        listing?.catch(() => {});
+        const spooling = kept ?? (await this.live(unverified.topDir, current));
+        live = listing ? undefined : (spooling as LiveLayer);
+        spool = this.spoolFor(unverified.topDir, kept ?? (spooling as LiveLayer).index);
+        try {
+          verified = await preVerify(req, unverified, spool);
+          live ??= await listing;
+          const plan = planReplacement(live!.index, verified.index);
+          const spooled = this.spooled(unverified.topDir, spool);
+          if ([...plan.include].some((p) => !spooled.has(p))) {
+            // Changed since compat published it: read the artifact again for what differs now.
+            log.info(`${path} was changed since compat published it: reading ${unverified.artifact} again`);
+            rmSync(spool.path, { force: true });
+            spool = this.spoolFor(unverified.topDir, plan.include);
+            verified = await preVerify(req, unverified, spool);
+          }
+        } catch (e) {
+          rmSync(spool.path, { force: true });
+          throw e;
+        }
+      } else {
+        // Verifying (CPU here) and listing the layer (I/O on its host) overlap; nothing changes until both are done.
+        const verifying = preVerify(req, unverified);
+        verifying.catch(() => {}); // awaited below, after the listing has started
+        const listing = exists ? this.live(unverified.topDir, current) : undefined;
+        listing?.catch(() => {});
+        verified = await verifying;
+        live = await listing;
+      }
       const m = verified.manifest;
       const sha256 = verified.report.sha256!;
       checkDeltaBase(m, path, exists, current);
@@ -589,11 +691,10 @@ export class CvmfsPublisher implements Publisher {
         return this.ingestNew(history, req, verified, event, recovered);
       if (this.o.ingest && exists)
         log.info(`${path} exists: replacing it in a transaction instead of ingest`);
-      const live = exists ? await (listing ?? this.live(m.topDir, current)) : undefined;
       const planned =
         m.kind === "delta"
           ? this.planDeltaChange(req, verified, live!)
-          : this.planFullChange(req, verified, live);
+          : this.planFullChange(req, verified, live, spool);
       const done = await this.applyChange(
         history,
         {
@@ -756,22 +857,11 @@ export class CvmfsPublisher implements Publisher {
         {
           ...planned,
           action: "rollback",
-          event: {
-            target: this.historyKey,
-            layer,
-            action: "rollback",
-            kind: null,
-            artifact: restored?.artifact ?? null,
-            sha256: last.previousSha256,
-            previousSha256: last.sha256,
+          event: rollbackEvent(this.historyKey, last, restored, {
             backup: null,
-            detail: [
-              `undid event ${last.id}${last.tag ? ` (${last.tag})` : ""}`,
-              reason ? `reason: ${reason}` : "",
-            ]
-              .filter(Boolean)
-              .join("; "),
-          },
+            detail: `undid event ${last.id}${last.tag ? ` (${last.tag})` : ""}`,
+            reason,
+          }),
           message: `compat rollback ${layer} undo of ${last.tag ?? `event ${last.id}`}${reason ? ` reason: ${reason}` : ""}`,
         },
         recovered,

@@ -45,6 +45,7 @@ import {
   preVerify,
   type RollbackResult,
   restoredEvent,
+  rollbackEvent,
 } from "./publisher.js";
 
 interface Journal {
@@ -282,18 +283,11 @@ export class LocalPublisher implements Publisher {
         layer,
         phase: "swap",
         expectTargetIno: inode(kept),
-        event: {
-          target: this.target,
-          layer,
-          action: "rollback",
-          kind: null,
-          artifact: restored?.artifact ?? null,
-          sha256: last.previousSha256,
-          previousSha256: last.sha256,
+        event: rollbackEvent(this.target, last, restored, {
           backup: last.backup,
-          detail: `undid event ${last.id}${reason ? `; reason: ${reason}` : ""}`,
-          treeSha256: restored?.treeSha256 ?? null,
-        },
+          detail: `undid event ${last.id}`,
+          reason,
+        }),
       };
       this.writeJournal(journal);
       await exchangePaths(kept, paths.target);

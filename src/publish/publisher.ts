@@ -11,12 +11,11 @@ import { readManifest } from "../artifacts/manifest.js";
 import { manifestPathFor } from "../artifacts/name.js";
 import { type StreamingProcess, writeWithBackpressure } from "../artifacts/process.js";
 import type { Violation } from "../artifacts/rules.js";
-import { TarMemberFilter } from "../artifacts/tar-filter.js";
 import { RECORD_BYTES } from "../artifacts/tar-gnu.js";
 import { BLOCK } from "../artifacts/tar-header.js";
 import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
 import { InputError, ValidationError } from "../errors.js";
-import type { HistoryEvent } from "./history.js";
+import type { HistoryEvent, NewHistoryEvent } from "./history.js";
 import type { DeltaMember } from "./layer-guard.js";
 
 export interface PublishRequest {
@@ -130,6 +129,27 @@ export function deltaBaseMatches(m: ArtifactManifest, current: HistoryEvent | un
   return base.treeSha256 !== undefined && current.treeSha256 === base.treeSha256;
 }
 
+/** The history event of a rollback that undid `last` (the newest event of the layer), bringing back `restored`. */
+export function rollbackEvent(
+  target: string,
+  last: HistoryEvent,
+  restored: HistoryEvent | undefined,
+  fields: { backup: string | null; detail: string; reason?: string },
+): NewHistoryEvent {
+  return {
+    target,
+    layer: last.layer,
+    action: "rollback",
+    kind: null,
+    artifact: restored?.artifact ?? null,
+    sha256: last.previousSha256,
+    previousSha256: last.sha256,
+    backup: fields.backup,
+    detail: [fields.detail, fields.reason ? `reason: ${fields.reason}` : ""].filter(Boolean).join("; "),
+    treeSha256: restored?.treeSha256 ?? null,
+  };
+}
+
 /** The history event a rollback of `last` brings back (the newest one with the restored sha256). */
 export function restoredEvent(events: HistoryEvent[], last: HistoryEvent): HistoryEvent | undefined {
   return [...events].reverse().find((e) => e.id !== last.id && e.sha256 === last.previousSha256);
@@ -159,7 +179,15 @@ export async function publishManifest(req: PublishRequest): Promise<ArtifactMani
   return manifest;
 }
 
-export async function preVerify(req: PublishRequest, read?: ArtifactManifest): Promise<VerifiedArtifact> {
+/**
+ * Verify fully before anything is written (`read`: the manifest already read; `tee`: where the
+ * verified tar stream also goes, e.g. a spool of the entries a replacement writes).
+ */
+export async function preVerify(
+  req: PublishRequest,
+  read?: ArtifactManifest,
+  tee?: Writable,
+): Promise<VerifiedArtifact> {
   const manifestPath = req.manifestPath ?? manifestPathFor(req.artifact);
   const manifest = read ?? (await publishManifest(req));
   const deltaMembers: DeltaMember[] = [];
@@ -172,6 +200,7 @@ export async function preVerify(req: PublishRequest, read?: ArtifactManifest): P
     publicKeyPath: req.publicKeyPath,
     allowSetuid: req.allowSetuid,
     approvedSha256: req.approvedSha256,
+    tee,
     onMember: async (h, content) => {
       // Members outside the top dir are violations of their own; the top dir itself is "".
       if (manifest.kind === "delta" && `${h.name.replace(/\/+$/, "")}/`.startsWith(top))
@@ -237,19 +266,9 @@ export async function extractVerified(
   req: PublishRequest,
   verified: VerifiedArtifact,
   extractor: StreamingProcess,
-  /** Only the members whose path (relative to the layer) this keeps reach the extractor. */
-  keep?: (rel: string) => boolean,
 ): Promise<void> {
   let report: VerifyReport;
-  const top = verified.manifest.topDir;
-  const into = keep
-    ? new TarMemberFilter(extractor.stdin, (name) =>
-        name === top ? keep("") : name.startsWith(`${top}/`) && keep(name.slice(top.length + 1)),
-      )
-    : extractor.stdin;
-  // A filter that fails never ends the extractor's input: stop the extractor instead.
-  if (into !== extractor.stdin) into.on("error", () => extractor.kill("SIGKILL"));
-  const holdBack = new HoldBack(into);
+  const holdBack = new HoldBack(extractor.stdin);
   try {
     report = await verifyArtifact(req.artifact, {
       manifestPath: req.manifestPath ?? manifestPathFor(req.artifact),

@@ -17,7 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packLayer } from "../../src/artifacts/pack.js";
 import { type CliResult, compat, compatBin } from "../helpers/cli.js";
 import { cvmfsUnavailable, makeTestRepository, type TestRepository } from "../helpers/cvmfs-server.js";
-import { LAYER, makeArtifactPair, makeLayerTree, TOP_DIR } from "../helpers/layer-tree.js";
+import { makeHostileSet, snapshot } from "../helpers/hostile-deltas.js";
+import { corruptPatchCopy, LAYER, makeArtifactPair, makeLayerTree, TOP_DIR } from "../helpers/layer-tree.js";
 import { startSshd } from "../helpers/sshd.js";
 import { differencesFromArtifact } from "../helpers/tree-compare.js";
 
@@ -304,5 +305,43 @@ describe.skipIf(unavailable)("cvmfs publisher on a real CernVM-FS 2.12 stratum 0
     } finally {
       sshd.stop();
     }
+  });
+
+  it("refuses a corrupt patch and a changed base file inside the transaction, aborting, with nothing changed", async () => {
+    ok(publish(a.A!));
+    const dir = join(work, "corrupt-patch");
+    mkdirSync(dir, { recursive: true });
+    const tags = (await repo.server(["tag", "-l", "-x"])).stdout;
+    const r = publish(corruptPatchCopy(a.AB!, dir));
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/zstd could not apply the patch .*corrupt patch|the patched file has sha256/);
+    expect(repo.transactionOpen()).toBe(false);
+    expect((await repo.server(["tag", "-l", "-x"])).stdout).toBe(tags);
+    expectTree(a.A!);
+  });
+
+  it("refuses deltas that would reach outside the layer through its own symlinks, before any transaction", async () => {
+    mkdirSync(join(work, "hostile"));
+    const hostile = await makeHostileSet(join(work, "hostile"));
+    ok(publish(hostile.base));
+    const before = snapshot(hostile.outside);
+    const tags = (await repo.server(["tag", "-l", "-x"])).stdout;
+    for (const [artifact, detail] of [
+      [
+        hostile.throughMember,
+        /\[symlink-escape\] abs\/evil: reached through abs -> .*outside, a symlink of the published layer/,
+      ],
+      [hostile.patchOntoSymlink, /\[symlink-escape\] abs: the patch would replace a symlink/],
+      [hostile.deleteThrough, /\[symlink-escape\] abs\/victim: deletion reached through abs ->/],
+    ] as const) {
+      const r = publish(artifact);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(detail);
+    }
+    expect(snapshot(hostile.outside)).toBe(before);
+    expect((await repo.server(["tag", "-l", "-x"])).stdout).toBe(tags);
+    ok(publish(hostile.symlinkBecomesDir));
+    expect(snapshot(hostile.outside)).toBe(before);
+    expect(readFileSync(join(layer(), "abs/inside"), "utf8")).toBe("inside\n");
   });
 });

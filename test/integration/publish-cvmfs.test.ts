@@ -125,17 +125,26 @@ describe("cvmfs publisher: faults only a stand-in can produce", () => {
     expect(undoDirs()).toEqual([]); // the aborted publish's undo archive is gone (the first one made none)
   });
 
-  it("aborts when the artifact changes under it after verification (the second verification)", async () => {
+  it("aborts a first publish when the artifact changes under it after verification (the second verification)", async () => {
+    const copy = join(caseDir, "dev-2025.06-compat-linux-x86_64-1750000100.tar.zst");
+    execFileSync("cp", [artifactB, `${artifactB}.manifest.json`, caseDir]);
+    standIn.script("transaction", 0, `truncate -s 5000 '${copy}'`);
+    await expect(publisher().publish({ artifact: copy })).rejects.toThrow(
+      /changed since it was verified|truncated|corrupt/,
+    );
+    expect(subcommands()).toEqual([`transaction ${REPO}`, `abort -f ${REPO}`]);
+    expect(existsSync(layerPath())).toBe(false);
+  });
+
+  it("replaces a layer from the entries it kept while verifying: changing the artifact afterwards changes nothing", async () => {
     const p = publisher();
     await p.publish({ artifact: artifactA });
     const copy = join(caseDir, "dev-2025.06-compat-linux-x86_64-1750000100.tar.zst");
     execFileSync("cp", [artifactB, `${artifactB}.manifest.json`, caseDir]);
     standIn.script("transaction", 0, `truncate -s 5000 '${copy}'`);
-    await expect(p.publish({ artifact: copy })).rejects.toThrow(
-      /changed since it was verified|truncated|corrupt/,
-    );
-    expect(subcommands().slice(2)).toEqual([`transaction ${REPO}`, `abort -f ${REPO}`]);
-    expect(treeDigest(layerPath())).toBe(digestA);
+    const r = await p.publish({ artifact: copy });
+    expect(r.changes!.written).toBeLessThan(10);
+    expect(treeDigest(layerPath())).toBe(digestB);
   });
 
   it("aborts when tar fails inside the transaction (its exit status)", async () => {
