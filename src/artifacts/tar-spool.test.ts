@@ -87,3 +87,32 @@ describe("TarSpool", () => {
     expect(cut.problem).toMatch(/without its end-of-archive/);
   });
 });
+
+describe("a path whose first 100 bytes end at a slash (GNU tar's pax fallback name)", () => {
+  it("is packed, verified and indexed as the file it is", async () => {
+    const { verifyArtifact } = await import("./verify.js");
+    const { indexArtifact } = await import("./entry-index.js");
+    const prefix = join(work, "slash/versions", TOP_DIR);
+    // 28 + 61 + 11 = 100 bytes of member name end with "__pycache__/"
+    const rel =
+      "usr/lib/python3/dist-packages/pip/_vendor/pyparsing/diagram/__pycache__/__init__.cpython-311.pyc";
+    expect(Buffer.byteLength(`${TOP_DIR}/${rel}`.slice(0, 100)).toString()).toBe("100");
+    expect(`${TOP_DIR}/${rel}`.slice(0, 100).endsWith("/")).toBe(true);
+    mkdirSync(join(prefix, rel, ".."), { recursive: true });
+    execFileSync("sh", [
+      "-c",
+      `printf 'pyc' > '${join(prefix, rel)}' && printf 'after' > '${join(prefix, "zz-after")}'`,
+    ]);
+    const { artifact } = await packLayer({
+      ...LAYER,
+      prefix,
+      outDir: join(work, "slash-out"),
+      epoch: 1_750_000_000,
+    });
+    const report = await verifyArtifact(artifact);
+    expect(report.violations).toEqual([]);
+    const { index } = await indexArtifact(artifact);
+    expect(index.get(rel)).toMatchObject({ type: "file", size: 3 });
+    expect(index.get("zz-after")).toMatchObject({ type: "file", size: 5 });
+  });
+});

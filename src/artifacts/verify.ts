@@ -9,7 +9,7 @@ import { basename } from "node:path";
 import type { Writable } from "node:stream";
 import { extract, type Header } from "tar-stream";
 import { DeltaPatchCheck } from "./delta-verify.js";
-import { TarHeaderScan } from "./header-scan.js";
+import { PaxFallbackNameFix, TarHeaderScan } from "./header-scan.js";
 import type { ArtifactManifest } from "./manifest.js";
 import { readManifest } from "./manifest.js";
 import {
@@ -247,7 +247,7 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
   // tar -x reads what verify approves: a second reading of the raw headers refuses what two tar
   // readers would read differently (header-scan.ts)
   const scan = new TarHeaderScan((x) => v.add(x));
-  const consumers: Writable[] = [verifier.writable, scan];
+  const consumers: Writable[] = [new PaxFallbackNameFix(verifier.writable), scan];
   if (opts.tee) consumers.push(opts.tee);
   try {
     const result = await streamArtifact(artifactPath, identity.compression, consumers);

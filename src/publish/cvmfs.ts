@@ -21,24 +21,15 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, posix } from "node:path";
-import { applyDeltaToIndex, entryDiffers } from "../artifacts/delta.js";
-import {
-  contentIndex,
-  type EntryIndex,
-  type IndexEntry,
-  type IndexEntryType,
-  treeSha256,
-} from "../artifacts/entry-index.js";
-import { type ArtifactManifest, readManifest } from "../artifacts/manifest.js";
-import { type StreamingProcess, writeWithBackpressure } from "../artifacts/process.js";
-import { TarSpool } from "../artifacts/tar-spool.js";
+import { contentIndex, treeSha256 } from "../artifacts/entry-index.js";
+import { readManifest } from "../artifacts/manifest.js";
 import { InputError, isCompatError, ToolError, ValidationError } from "../errors.js";
 import { commandLine, processesWithEnv, processStart } from "../exec/processes.js";
 import { log } from "../log.js";
-import { planReplacement, planUndo, type UndoPlan } from "./change-plan.js";
+import { type Change, ChangePlanner, extractSpool } from "./cvmfs-change.js";
 import { assess, type JournalEntry, PublishJournal } from "./cvmfs-journal.js";
 import { CvmfsServer, type HostProcess } from "./cvmfs-server.js";
 import { cvmfsTagName } from "./cvmfs-text.js";
@@ -51,14 +42,8 @@ import {
   withLockedHistory,
 } from "./history.js";
 import type { CommandHost } from "./host.js";
-import {
-  deltaLayerViolations,
-  type LayerListing,
-  layerAncestors,
-  listLayer,
-  requireLayerDirectory,
-} from "./layer-guard.js";
-import { liveIndex, readStoredTree, storedTreePath, writeStoredTree } from "./layer-state.js";
+import { requireLayerDirectory } from "./layer-guard.js";
+import { storedTreePath, writeStoredTree } from "./layer-state.js";
 import {
   checkDeltaBase,
   extractVerified,
@@ -70,7 +55,6 @@ import {
   preVerify,
   publishManifest,
   type RollbackResult,
-  rejection,
   restoredEvent,
   rollbackEvent,
   type VerifiedArtifact,
@@ -96,38 +80,6 @@ export interface CvmfsPublisherOptions {
 /** Every program a publish starts carries its journal id, so a killed publish's programs are found again. */
 export const JOURNAL_ENV = "COMPAT_PUBLISH_ID";
 
-/** A change of one layer, ready to be applied in a transaction. */
-interface Change {
-  action: "publish" | "rollback";
-  layer: string;
-  /** What is extracted (a rollback: the undo archive). */
-  req: PublishRequest;
-  verified: VerifiedArtifact;
-  /** A full artifact onto an existing layer: the file holding only the entries that differ (tar-spool.ts). */
-  spool?: string;
-  /** A full replacement's deletions (a delta's come from its manifest). */
-  deletions: string[];
-  /** The layer's tree after the change, and its sha256. */
-  resultIndex: EntryIndex;
-  resultTree: string;
-  /** The layer's tree before it; undefined when the layer does not exist. */
-  liveTree?: string;
-  undoPlan: UndoPlan | null;
-  event: NewHistoryEvent;
-  message: string;
-  written: number;
-  deleted: number;
-}
-
-/** The published layer as it is: its listing, its index, its tree's sha256. */
-interface LiveLayer {
-  listing: LayerListing;
-  index: EntryIndex;
-  tree: string;
-}
-
-type PlannedChange = Omit<Change, "action" | "event" | "message">;
-
 interface Transaction {
   id: string;
   tag: string;
@@ -139,23 +91,6 @@ interface Transaction {
   template?: { from: string; to: string };
   /** Continue this journal entry (after an ingest) instead of beginning one. */
   continues?: boolean;
-}
-
-/** Stream a spool (a private, complete tar of the entries to write) into the extractor. */
-async function extractSpool(path: string, extractor: StreamingProcess): Promise<void> {
-  try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-      const wait = writeWithBackpressure(extractor.stdin, chunk);
-      if (wait) await wait;
-    }
-    extractor.stdin.end();
-  } catch (e) {
-    // The extractor died (disk full, remote gone): its own error says why.
-    extractor.kill("SIGKILL");
-    await extractor.done;
-    throw e;
-  }
-  await extractor.done;
 }
 
 function messageOf(e: unknown): string {
@@ -175,11 +110,19 @@ export class CvmfsPublisher implements Publisher {
   private readonly server: CvmfsServer;
   private readonly journal: PublishJournal;
 
+  private readonly planner: ChangePlanner;
+
   constructor(private readonly o: CvmfsPublisherOptions) {
     this.target = `cvmfs:${o.repository}${o.hostName ? `@${o.hostName}` : ""}`;
     this.historyKey = `cvmfs:${o.repository}`;
     this.server = new CvmfsServer(o.repository, o.host, o.configDir);
     this.journal = new PublishJournal(o.stateDir, o.repository);
+    this.planner = new ChangePlanner({
+      host: o.host,
+      repository: o.repository,
+      stateDir: o.stateDir,
+      layerPath: (layer) => this.layerPath(layer),
+    });
   }
 
   private layerPath(layer: string): { parent: string; arch: string; path: string; versions: string } {
@@ -471,161 +414,6 @@ export class CvmfsPublisher implements Publisher {
     return { tag, undo: event.undo ?? null, backup };
   }
 
-  // ---- planning --------------------------------------------------------------------------
-
-  /**
-   * A spool for a full artifact replacing `layer`: it keeps each member that differs from the tree
-   * indexed as `from` (entryDiffers, as the plan compares them: hard links as the files they are),
-   * or, given `names`, the members at those paths.
-   */
-  private spoolFor(layer: string, from: EntryIndex | Set<string>): TarSpool {
-    const before = from instanceof Set ? undefined : contentIndex(from, { keepMarkers: true });
-    const digests = new Map<string, string>();
-    const rel = (name: string) =>
-      name === layer ? "" : name.startsWith(`${layer}/`) ? name.slice(layer.length + 1) : undefined;
-    const dir = join(this.o.stateDir, "spool");
-    mkdirSync(dir, { recursive: true });
-    return new TarSpool(join(dir, `${this.o.repository}-${randomUUID()}.tar`), (m) => {
-      const path = rel(m.name);
-      if (path === undefined) return false;
-      if (!before) return (from as Set<string>).has(path);
-      let entry: IndexEntry;
-      if (m.typeflag === "5") entry = { type: "directory", mode: m.mode, size: 0, digest: "" };
-      else if (m.typeflag === "2") entry = { type: "symlink", mode: m.mode, size: 0, digest: m.linkname };
-      else if (m.typeflag === "1")
-        entry = { type: "file", mode: m.mode, size: 0, digest: digests.get(rel(m.linkname) ?? "") ?? "" };
-      else {
-        entry = { type: "file", mode: m.mode, size: m.size, digest: m.sha256 ?? "" };
-        digests.set(path, entry.digest);
-      }
-      return entryDiffers(before.get(path), entry);
-    });
-  }
-
-  /** The kept index of the tree compat last published at `layer`, when it is the history's current one. */
-  private keptTree(layer: string, current: HistoryEvent | undefined): EntryIndex | undefined {
-    const kept = readStoredTree(this.storedTree(layer));
-    return kept && current?.treeSha256 === kept.treeSha256 ? kept.index : undefined;
-  }
-
-  /** The published layer as it is: listed on its host, indexed (kept sha256s where the quick check holds). */
-  private async live(layer: string, current: HistoryEvent | undefined): Promise<LiveLayer> {
-    const { path, versions } = this.layerPath(layer);
-    const listing = await listLayer(this.o.host, path, layerAncestors(versions, layer));
-    const usable = this.keptTree(layer, current);
-    const { index, hashed } = await liveIndex(this.o.host, path, listing, usable);
-    if (hashed > 0)
-      log.info(
-        usable
-          ? `${path}: ${hashed} file(s) changed since compat published it were hashed on ${this.o.host.description}`
-          : `${path}: no kept index of this layer; hashed its ${hashed} file(s) on ${this.o.host.description}`,
-      );
-    return { listing, index, tree: treeSha256(index) };
-  }
-
-  /** Plan a delta (a published one, or a rollback's undo archive) onto the published layer. */
-  private planDeltaChange(req: PublishRequest, verified: VerifiedArtifact, live: LiveLayer): PlannedChange {
-    const m = verified.manifest;
-    const delta = m.delta!;
-    const { path } = this.layerPath(m.topDir);
-    const violations = deltaLayerViolations(m, verified.deltaMembers, live.listing);
-    if (violations.length > 0) throw rejection(`${m.artifact} onto ${path}`, violations);
-    if (delta.base.treeSha256 !== undefined && delta.base.treeSha256 !== live.tree)
-      throw new ValidationError(
-        `${m.artifact} applies to the tree of ${delta.base.artifact}, but the layer at ${path} is not that tree (changed behind compat's back?); nothing was published`,
-        {
-          details: [`layer's tree: ${live.tree}`, `delta base:   ${delta.base.treeSha256}`],
-          hint: "publish the full artifact instead",
-        },
-      );
-    const resultIndex = contentIndex(
-      applyDeltaToIndex(live.index, delta.deletions, verified.index, delta.patches),
-    );
-    const resultTree = treeSha256(resultIndex);
-    if (delta.treeSha256 !== undefined && delta.treeSha256 !== resultTree)
-      throw new ValidationError(
-        `${m.artifact}: applied to the published layer it would give tree ${resultTree}, but its manifest says ${delta.treeSha256}; nothing was published`,
-      );
-    const writes = new Map<string, IndexEntryType>();
-    for (const [rel, e] of verified.index) writes.set(rel, e.type);
-    for (const p of delta.patches) writes.set(p.path, "file");
-    return {
-      layer: m.topDir,
-      req,
-      verified,
-      deletions: [],
-      resultIndex,
-      resultTree,
-      liveTree: live.tree,
-      undoPlan: planUndo(live.index, { writes, deletions: delta.deletions }),
-      written: writes.size,
-      deleted: delta.deletions.length,
-    };
-  }
-
-  /** Plan a full artifact: everything for a new layer, only what differs for an existing one. */
-  private planFullChange(
-    req: PublishRequest,
-    verified: VerifiedArtifact,
-    live: LiveLayer | undefined,
-    spool: TarSpool | undefined,
-  ): PlannedChange {
-    const m = verified.manifest;
-    const target = verified.index;
-    const resultTree = treeSha256(target);
-    const base = { layer: m.topDir, req, verified, resultTree };
-    if (!live)
-      return {
-        ...base,
-        deletions: [],
-        resultIndex: contentIndex(target),
-        undoPlan: null,
-        written: target.size,
-        deleted: 0,
-      };
-    const { path } = this.layerPath(m.topDir);
-    const plan = planReplacement(live.index, target);
-    // What the spool kept as the artifact passed: what the plan writes (and, when compared with the
-    // kept index, entries an out-of-band change made equal again: written anyway, and undone).
-    const kept = this.spooled(m.topDir, spool!);
-    if (spool!.problem || [...plan.include].some((rel) => !kept.has(rel)))
-      throw new Error(
-        `internal: the spool of ${m.artifact} (${kept.size} entries${spool!.problem ? `; ${spool!.problem}` : ""}) lacks entries of the plan's ${plan.include.size}`,
-      );
-    // The plan's deletions go first, so a member where the layer has a symlink of a changed type is no way out.
-    const asDelta = {
-      ...m,
-      delta: { base: { artifact: "", sha256: "0".repeat(64) }, deletions: plan.deletions, patches: [] },
-    } as ArtifactManifest;
-    const members = [...kept].map((p) => ({ path: p }));
-    const violations = deltaLayerViolations(asDelta, members, live.listing);
-    if (violations.length > 0) throw rejection(`${m.artifact} onto ${path}`, violations);
-    // Entries the change does not write keep the layer's mtimes (the quick check of the next change).
-    const resultIndex = contentIndex(target);
-    for (const [rel, e] of resultIndex) {
-      const before = live.index.get(rel);
-      if (!kept.has(rel) && before?.mtime !== undefined) resultIndex.set(rel, { ...e, mtime: before.mtime });
-    }
-    const writes = new Map<string, IndexEntryType>();
-    for (const rel of kept) writes.set(rel, target.get(rel)!.type);
-    log.info(`${path}: ${kept.size} of ${target.size} entries differ, ${plan.deletions.length} to delete`);
-    return {
-      ...base,
-      spool: spool!.path,
-      deletions: plan.deletions,
-      resultIndex,
-      liveTree: live.tree,
-      undoPlan: planUndo(live.index, { writes, deletions: plan.deletions }),
-      written: kept.size,
-      deleted: plan.deletions.length,
-    };
-  }
-
-  /** The paths (relative to the layer) a spool kept. */
-  private spooled(layer: string, spool: TarSpool): Set<string> {
-    return new Set(spool.kept.map((n) => (n === layer ? "" : n.slice(layer.length + 1))));
-  }
-
   // ---- publish, ingest, rollback ---------------------------------------------------------
 
   async publish(req: PublishRequest): Promise<PublishResult> {
@@ -634,44 +422,7 @@ export class CvmfsPublisher implements Publisher {
     return this.withLock(`compat publish ${unverified.artifact}`, async (history, recovered) => {
       const current = history.latest(this.historyKey, unverified.topDir);
       const exists = await this.exists(path);
-      let verified: VerifiedArtifact;
-      let live: LiveLayer | undefined;
-      let spool: TarSpool | undefined;
-      if (exists && unverified.kind === "full") {
-        // One pass over the artifact verifies it and keeps (spools) the entries that differ from the
-        // layer: compared with the kept index of what compat published there while the layer is
-        // listed (then checked against the listing), or, without one, with the listed layer.
-        const kept = this.keptTree(unverified.topDir, current);
-        const listing = kept ? this.live(unverified.topDir, current) : undefined;
-        listing?.catch(() => {});
-        const spooling = kept ?? (await this.live(unverified.topDir, current));
-        live = listing ? undefined : (spooling as LiveLayer);
-        spool = this.spoolFor(unverified.topDir, kept ?? (spooling as LiveLayer).index);
-        try {
-          verified = await preVerify(req, unverified, spool);
-          live ??= await listing;
-          const plan = planReplacement(live!.index, verified.index);
-          const spooled = this.spooled(unverified.topDir, spool);
-          if ([...plan.include].some((p) => !spooled.has(p))) {
-            // Changed since compat published it: read the artifact again for what differs now.
-            log.info(`${path} was changed since compat published it: reading ${unverified.artifact} again`);
-            rmSync(spool.path, { force: true });
-            spool = this.spoolFor(unverified.topDir, plan.include);
-            verified = await preVerify(req, unverified, spool);
-          }
-        } catch (e) {
-          rmSync(spool.path, { force: true });
-          throw e;
-        }
-      } else {
-        // Verifying (CPU here) and listing the layer (I/O on its host) overlap; nothing changes until both are done.
-        const verifying = preVerify(req, unverified);
-        verifying.catch(() => {}); // awaited below, after the listing has started
-        const listing = exists ? this.live(unverified.topDir, current) : undefined;
-        listing?.catch(() => {});
-        verified = await verifying;
-        live = await listing;
-      }
+      const { verified, live, spool } = await this.planner.verifyAndList(req, unverified, exists, current);
       const m = verified.manifest;
       const sha256 = verified.report.sha256!;
       checkDeltaBase(m, path, exists, current);
@@ -693,8 +444,8 @@ export class CvmfsPublisher implements Publisher {
         log.info(`${path} exists: replacing it in a transaction instead of ingest`);
       const planned =
         m.kind === "delta"
-          ? this.planDeltaChange(req, verified, live!)
-          : this.planFullChange(req, verified, live, spool);
+          ? this.planner.planDelta(req, verified, live!)
+          : this.planner.planFull(req, verified, live, spool);
       const done = await this.applyChange(
         history,
         {
@@ -850,7 +601,7 @@ export class CvmfsPublisher implements Publisher {
         throw new ValidationError(
           `cannot roll back ${layer}: ${last.undo} is not the undo of event ${last.id}`,
         );
-      const planned = this.planDeltaChange(req, verified, await this.live(layer, last));
+      const planned = this.planner.planDelta(req, verified, await this.planner.live(layer, last));
       const restored = restoredEvent(history.events(this.historyKey, layer), last);
       const done = await this.applyChange(
         history,

@@ -14,7 +14,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
@@ -60,11 +60,26 @@ async function install(): Promise<string | undefined> {
   return undefined;
 }
 
-/** A fresh repository `<tag>-<random>.compat.test`, owned by root. */
+const CONFIG = "/etc/cvmfs/repositories.d";
+const NAME_RE = /^[a-z]+-p(\d+)-[0-9a-f]{8}\.compat\.test$/;
+
+/** Repositories of test runs that were killed before removing theirs (the pid in the name is gone). */
+async function removeAbandoned(): Promise<void> {
+  if (!existsSync(CONFIG)) return;
+  for (const name of readdirSync(CONFIG)) {
+    const pid = NAME_RE.exec(name)?.[1];
+    if (pid === undefined || existsSync(`/proc/${pid}`)) continue;
+    await exec("cvmfs_server", ["abort", "-f", name]).catch(() => {});
+    await exec("cvmfs_server", ["rmfs", "-f", name]).catch(() => {});
+  }
+}
+
+/** A fresh repository `<tag>-p<pid>-<random>.compat.test`, owned by root. */
 export async function makeTestRepository(tag: string): Promise<TestRepository> {
+  await removeAbandoned();
   let name: string;
-  do name = `${tag}-${randomBytes(4).toString("hex")}.compat.test`;
-  while (existsSync(join("/etc/cvmfs/repositories.d", name)) || existsSync(join("/cvmfs", name)));
+  do name = `${tag}-p${process.pid}-${randomBytes(4).toString("hex")}.compat.test`;
+  while (existsSync(join(CONFIG, name)) || existsSync(join("/cvmfs", name)));
   await exec("cvmfs_server", ["mkfs", "-o", "root", name], { maxBuffer: 1 << 24 });
   const server = (args: string[]) => exec("cvmfs_server", [...args, name], { maxBuffer: 1 << 26 });
   return {
