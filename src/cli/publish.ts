@@ -28,6 +28,18 @@ interface PublishCliOptions extends TargetCliOptions {
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
+/** A reason is shown in `compat history` tables and cvmfs tags: one line of printable text. */
+export function checkReason(reason: string | undefined): void {
+  if (reason === undefined) return;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  const bad = /[\u0000-\u001f\u007f-\u009f]/.exec(reason);
+  if (bad || reason.trim() === "" || reason.length > 500)
+    throw new InputError(
+      `--reason: ${bad ? `a control character (U+${bad[0].charCodeAt(0).toString(16).padStart(4, "0")}) is not allowed` : reason.trim() === "" ? "empty" : `${reason.length} characters, at most 500`}`,
+      { hint: 'give one line of text, e.g. --reason "openssl security update"' },
+    );
+}
+
 /** The options every command that talks to a publish target shares. */
 export function addTargetOptions(cmd: Command, toDescription: string): Command {
   return cmd
@@ -81,6 +93,7 @@ export function register(program: Command): void {
         throw new InputError(
           `--approved-sha256 ${opts.approvedSha256}: not a sha256 (64 lower-case hex digits)`,
         );
+      checkReason(opts.reason);
       const publisher = await publisherFromOptions(opts);
       log.info(`verifying ${artifact}`);
       const r = await publisher.publish({

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import type { Publisher } from "../publish/publisher.js";
 import { printJson, style } from "./output.js";
-import { addTargetOptions, publisherFromOptions, type TargetCliOptions } from "./publish.js";
+import { addTargetOptions, checkReason, publisherFromOptions, type TargetCliOptions } from "./publish.js";
 
 /** The layer to act on: --layer, or the only layer the target's history knows. */
 export async function chooseLayer(publisher: Publisher, layer: string | undefined): Promise<string> {
@@ -33,6 +33,7 @@ export function register(program: Command): void {
     )
     .option("--json", "print the result as JSON")
     .action(async (opts: TargetCliOptions & { layer?: string; reason?: string; json?: boolean }) => {
+      checkReason(opts.reason);
       const publisher = await publisherFromOptions(opts);
       const r = await publisher.rollback(await chooseLayer(publisher, opts.layer), opts.reason);
       if (opts.json) printJson(r);

@@ -179,6 +179,12 @@ describe.skipIf(unavailable)("cvmfs publisher on a real CernVM-FS 2.12 stratum 0
     expect(history().at(-1)!.detail).toContain(HOSTILE);
     ok(rollback("--reason", HOSTILE));
     expect(existsSync("/tmp/compat-pwned")).toBe(false);
+    // A reason is one line of printable text: a terminal escape or a newline is refused before anything runs.
+    for (const bad of ["\u001b[31mred", "two\nlines", ""]) {
+      const r = publish(a.C!, "--reason", bad);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/--reason: /);
+    }
   });
 
   it("publishes a new version with --ingest, and the repository's .cvmfsdirtab and compat make its nested catalog", async () => {
