@@ -22,6 +22,7 @@ import { TarSpool } from "../artifacts/tar-spool.js";
 import { ValidationError } from "../errors.js";
 import { log } from "../log.js";
 import { planReplacement, planUndo, type UndoPlan } from "./change-plan.js";
+import type { CvmfsServer } from "./cvmfs-server.js";
 import type { HistoryEvent, NewHistoryEvent } from "./history.js";
 import type { CommandHost } from "./host.js";
 import { deltaLayerViolations, type LayerListing, layerAncestors, listLayer } from "./layer-guard.js";
@@ -77,8 +78,28 @@ export async function extractSpool(path: string, extractor: StreamingProcess): P
   await extractor.done;
 }
 
+/** What a listing of the layer would give, from the kept index of a layer unchanged since compat published it. */
+function listingOf(index: EntryIndex): LayerListing {
+  const listing: LayerListing = { entries: new Map(), symlinks: new Map(), nonRegular: new Map() };
+  for (const [rel, e] of index) {
+    const type = e.type === "directory" ? "d" : e.type === "symlink" ? "l" : "f";
+    listing.entries.set(rel, {
+      type,
+      mode: e.mode,
+      size: e.size,
+      mtime: e.mtime ?? 0,
+      target: e.type === "symlink" ? e.digest : "",
+    });
+    if (rel === "" || type === "f") continue;
+    listing.nonRegular.set(rel, type === "d" ? "directory" : "symlink");
+    if (type === "l") listing.symlinks.set(rel, e.digest);
+  }
+  return listing;
+}
+
 export interface PlannerContext {
   host: CommandHost;
+  server: CvmfsServer;
   repository: string;
   stateDir: string;
   layerPath(layer: string): { path: string; versions: string };
@@ -171,8 +192,10 @@ export class ChangePlanner {
   /** The published layer as it is: listed on its host, indexed (kept sha256s where the quick check holds). */
   async live(layer: string, current: HistoryEvent | undefined): Promise<LiveLayer> {
     const { path, versions } = this.c.layerPath(layer);
-    const listing = await listLayer(this.c.host, path, layerAncestors(versions, layer));
     const usable = this.keptTree(layer, current);
+    if (usable && current?.tag && (await this.unchangedSince(current.tag, layer)))
+      return { listing: listingOf(usable), index: usable, tree: current.treeSha256! };
+    const listing = await listLayer(this.c.host, path, layerAncestors(versions, layer));
     const { index, hashed } = await liveIndex(this.c.host, path, listing, usable);
     if (hashed > 0)
       log.info(
@@ -181,6 +204,32 @@ export class ChangePlanner {
           : `${path}: no kept index of this layer; hashed its ${hashed} file(s) on ${this.c.host.description}`,
       );
     return { listing, index, tree: treeSha256(index) };
+  }
+
+  /**
+   * Whether nothing in the layer, and no directory above it, changed in the repository since the
+   * revision `tag` compat published it in: `cvmfs_server diff` from the tag to trunk, which reads
+   * the catalogs only (and skips the layer's own nested catalog when its hash is the same). Any
+   * doubt (no such tag, a diff that fails) is a no: the layer is then listed.
+   */
+  private async unchangedSince(tag: string, layer: string): Promise<boolean> {
+    let stdout: string;
+    try {
+      ({ stdout } = await this.c.server.call(["diff", "-m", "-s", tag, "-d", "trunk", this.c.repository]));
+    } catch (e) {
+      log.debug(`cvmfs_server diff from ${tag}: ${(e as Error).message}; listing the layer instead`);
+      return false;
+    }
+    const own = `/versions/${layer}`;
+    const above = new Set(["/versions", ...layerAncestors("/versions", layer)]);
+    for (const line of stdout.split("\n")) {
+      const [change, type, path] = line.trim().split(/\s+/);
+      if (!change || change === "S" || !path) continue;
+      if (path === own || path.startsWith(`${own}/`)) return false;
+      // A directory above the layer whose metadata changed (a sibling published) is no matter; anything else is.
+      if (above.has(path) && !(change.startsWith("M") && type === "D")) return false;
+    }
+    return true;
   }
 
   /** Plan a delta (a published one, or a rollback's undo archive) onto the published layer. */

@@ -119,6 +119,7 @@ export class CvmfsPublisher implements Publisher {
     this.journal = new PublishJournal(o.stateDir, o.repository);
     this.planner = new ChangePlanner({
       host: o.host,
+      server: this.server,
       repository: o.repository,
       stateDir: o.stateDir,
       layerPath: (layer) => this.layerPath(layer),
@@ -159,9 +160,26 @@ export class CvmfsPublisher implements Publisher {
         if (existsSync(spools))
           for (const f of readdirSync(spools))
             if (f.startsWith(`${this.o.repository}-`)) rmSync(join(spools, f), { force: true });
-        return fn(history, await this.recover(history));
+        const recovered = await this.recover(history);
+        // After recovery, an open transaction is not compat's: refuse before reading a layer someone is changing.
+        if (await this.server.transactionLock()) throw this.foreignTransaction();
+        return fn(history, recovered);
       },
     );
+  }
+
+  /**
+   * Read the layer and plan (before compat's own transaction): a failure while someone else has
+   * opened a transaction meanwhile (the layer changing under the reading) is refused as theirs.
+   */
+  private async reading<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      if (!(e instanceof ValidationError) && (await this.server.transactionLock().catch(() => null)))
+        throw this.foreignTransaction();
+      throw e;
+    }
   }
 
   private tagFor(action: string, layer: string, id: string): string {
@@ -351,17 +369,20 @@ export class CvmfsPublisher implements Publisher {
     const id = randomUUID();
     const tag = this.tagFor(c.action, c.layer, id);
     const { version, os } = layerParts(c.layer);
-    const undo = c.undoPlan
-      ? await makeUndo({
-          host: this.o.host,
-          versionsPath: versions,
-          topDir: c.layer,
-          plan: c.undoPlan,
-          dir: undoDir(this.o.stateDir, this.o.repository, c.layer, id),
-          identity: { stack: m.stack, version, os, arch: m.arch },
-          base: { artifact: m.artifact, sha256: c.verified.report.sha256!, treeSha256: c.resultTree },
-          treeSha256: c.liveTree!,
-        })
+    const undoPlan = c.undoPlan;
+    const undo = undoPlan
+      ? await this.reading(() =>
+          makeUndo({
+            host: this.o.host,
+            versionsPath: versions,
+            topDir: c.layer,
+            plan: undoPlan,
+            dir: undoDir(this.o.stateDir, this.o.repository, c.layer, id),
+            identity: { stack: m.stack, version, os, arch: m.arch },
+            base: { artifact: m.artifact, sha256: c.verified.report.sha256!, treeSha256: c.resultTree },
+            treeSha256: c.liveTree!,
+          }),
+        )
       : null;
     const staged = `${this.storedTree(c.layer)}.${id}`;
     writeStoredTree(staged, c.resultIndex);
@@ -422,7 +443,9 @@ export class CvmfsPublisher implements Publisher {
     return this.withLock(`compat publish ${unverified.artifact}`, async (history, recovered) => {
       const current = history.latest(this.historyKey, unverified.topDir);
       const exists = await this.exists(path);
-      const { verified, live, spool } = await this.planner.verifyAndList(req, unverified, exists, current);
+      const { verified, live, spool } = await this.reading(() =>
+        this.planner.verifyAndList(req, unverified, exists, current),
+      );
       const m = verified.manifest;
       const sha256 = verified.report.sha256!;
       checkDeltaBase(m, path, exists, current);
@@ -601,7 +624,11 @@ export class CvmfsPublisher implements Publisher {
         throw new ValidationError(
           `cannot roll back ${layer}: ${last.undo} is not the undo of event ${last.id}`,
         );
-      const planned = this.planner.planDelta(req, verified, await this.planner.live(layer, last));
+      const planned = this.planner.planDelta(
+        req,
+        verified,
+        await this.reading(() => this.planner.live(layer, last)),
+      );
       const restored = restoredEvent(history.events(this.historyKey, layer), last);
       const done = await this.applyChange(
         history,

@@ -13,7 +13,8 @@
  * open → 22, a failed `publish` → 1 with the transaction left open). Its lock file lives in a
  * spool dir named by a `server.conf` under `configDir`, as the real one's does, and `transaction`
  * snapshots the repository directory so `abort` can restore it, as the union file system would.
- * `transaction -T /from=/to` copies the directory first (the real one commits that as a revision).
+ * `transaction -T /from=/to` copies the directory first (the real one commits that as a revision);
+ * `diff` has no history to compare (compat then lists the layer instead).
  * A script file can force the next status of a subcommand and run a command at that moment.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -126,6 +127,7 @@ case $sub in
     if tar -x -C '${repoDir}'/"$base" -f -; then rm -rf '${snapshot}'; exit 0; fi
     echo "ingest: corrupt tar, aborting" >&2
     rm -rf '${repoDir}'; mv '${snapshot}' '${repoDir}'; exit 1 ;;
+  diff) echo "stand-in: no revision history to compare" >&2; exit 1 ;;
   *) echo "stand-in: unknown subcommand $sub" >&2; exit 2 ;;
 esac
 `;

@@ -149,6 +149,20 @@ describe.skipIf(unavailable)("cvmfs publisher on a real CernVM-FS 2.12 stratum 0
     expect(history().at(-1)!.treeSha256).toBe(events.at(-1)!.treeSha256);
   });
 
+  it("brings a layer changed behind compat's back (a manual transaction) exactly to the artifact's tree", async () => {
+    // C is published; someone edits a file, adds one and removes one in a transaction of their own.
+    await repo.server(["transaction"]);
+    writeFileSync(join(layer(), "usr/bin/tool"), "#!/bin/sh\necho edited by hand\n");
+    writeFileSync(join(layer(), "usr/share/by-hand"), "x\n");
+    rmSync(join(layer(), "etc/empty"));
+    await repo.server(["publish"]);
+    const r = publish(a.C!);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/was changed since compat published it: reading .* again/);
+    expectTree(a.C!);
+    expect(JSON.parse(r.stdout).changes).toEqual({ written: 2, deleted: 1 });
+  });
+
   it("refuses a delta whose base is not the published tree, before opening a transaction", async () => {
     const tags = (await repo.server(["tag", "-l", "-x"])).stdout;
     const r = publish(a.AB!);
@@ -259,7 +273,7 @@ describe.skipIf(unavailable)("cvmfs publisher on a real CernVM-FS 2.12 stratum 0
       const losers = [x, y].filter((r) => r.status !== 0);
       expect(winners.length).toBeGreaterThanOrEqual(1);
       for (const l of losers) {
-        expect(l.status).toBe(3);
+        expect(l.status, l.stderr).toBe(3);
         expect(l.stderr).toMatch(/locked by compat publish|already has an open transaction/);
       }
       expect(repo.transactionOpen()).toBe(false);

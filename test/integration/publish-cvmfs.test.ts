@@ -67,10 +67,11 @@ const publisher = (opts: { ingest?: boolean } = {}) =>
   });
 
 const layerPath = () => join(standIn.cvmfsRoot, REPO, "versions", TOP_DIR);
-/** The calls without their tag names and messages. */
+/** The calls without their tag names and messages (nor the `diff`s the stand-in answers with "no history"). */
 const subcommands = () =>
   standIn
     .calls()
+    .filter((c) => c[0] !== "diff")
     .map((c) =>
       c.filter((a, i) => !["-m", "-a"].includes(a) && !["-m", "-a"].includes(c[i - 1] ?? "")).join(" "),
     );
@@ -243,12 +244,29 @@ describe("cvmfs publisher: faults only a stand-in can produce", () => {
     expect(subcommands()).toEqual([`tag -i t-killed -x ${REPO}`]);
   });
 
-  it("does not abort after a failed ingest (ingest aborts itself; an open transaction is someone else's)", async () => {
-    standIn.openTransaction();
+  it("does not abort after a failed ingest (ingest aborts its own transaction)", async () => {
+    standIn.script("ingest", 1);
     await expect(publisher({ ingest: true }).publish({ artifact: artifactA })).rejects.toThrow(
-      /failed with exit status 1/,
+      /cvmfs_server failed with exit status 1|ingest .* failed/,
     );
     expect(subcommands()).toEqual([`ingest --tar_file - --base_dir versions ${REPO}`]);
+    expect(existsSync(layerPath())).toBe(false);
+    expect(journal().entries().at(-1)?.outcome).toMatch(/^failed: /);
+  });
+
+  it("refuses before reading anything when someone else's transaction is open, and leaves it open", async () => {
+    standIn.openTransaction();
+    const err = await publisher({ ingest: true })
+      .publish({ artifact: artifactA })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).message).toMatch(
+      /already has an open transaction .* that compat did not open/,
+    );
+    expect((err as ValidationError).hint).toMatch(
+      /cvmfs_server abort -f software\.example\.org, then run this again$/,
+    );
+    expect(subcommands()).toEqual([]);
     expect(standIn.transactionOpen()).toBe(true);
   });
 
