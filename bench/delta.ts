@@ -11,7 +11,7 @@
  *   npm run build && npx tsx bench/delta.ts [dev|big]… [--only NAME]…
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { indexTree } from "../src/artifacts/entry-index.js";
 import { compatBin, type Measured, mb, measure, newest, treeStats } from "./common.js";
