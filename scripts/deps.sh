@@ -22,6 +22,7 @@ DEB_PACKAGES=(
   strace          # tests: prove no host library is mapped in layer processes
   time            # bench/audit: GNU time for wall time and peak RSS of whole processes
   binutils        # tests: readelf is the reference for the ELF reader
+  postgresql      # tests: the store on PostgreSQL (a throwaway cluster per test file, test/helpers/postgres.ts)
 )
 
 missing=()

@@ -10,8 +10,10 @@ import { register as diff } from "./diff.js";
 import { register as history } from "./history.js";
 import { register as importAnsible } from "./import-ansible.js";
 import { register as keygen } from "./keygen.js";
+import { register as log } from "./log.js";
 import { register as pack } from "./pack.js";
 import { register as plan } from "./plan.js";
+import { register as prune } from "./prune.js";
 import { register as publish } from "./publish.js";
 import { register as rollback } from "./rollback.js";
 import { register as shell } from "./shell.js";
@@ -32,5 +34,7 @@ export const commands: RegisterCommand[] = [
   publish,
   rollback,
   history,
+  prune,
   keygen,
+  log,
 ];

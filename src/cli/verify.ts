@@ -94,7 +94,9 @@ export function register(program: Command): void {
         `${style.green("ok")} ${artifact}\n  sha256   ${report.sha256}\n  members  ${report.members} (${report.files} files, ${(report.contentBytes / 1e6).toFixed(1)} MB)\n` +
           `  catalogs ${markers.length === 0 ? "no .cvmfscatalog (publishing to cvmfs makes the layer's top one)" : markers.map((m) => m || "(the layer's top)").join(", ")}\n` +
           (report.manifest ? `  manifest ${report.manifest}\n` : "") +
-          (report.signature ? `  signed   by sha256:${report.signature.fingerprint}\n` : "") +
+          (report.signature
+            ? `  signed   by sha256:${report.signature.fingerprint}${report.signature.publicKey ? "" : " (the key the signature carries; not a trusted key)"}\n`
+            : "") +
           (against
             ? `  matches  ${against.path} (paths, types, modes, link targets, sha256; .cvmfscatalog markers left out)\n`
             : ""),

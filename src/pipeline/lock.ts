@@ -9,6 +9,7 @@
  * patchelf, …) keep running; before a resumed build reruns a stage they are found through
  * /proc/<pid>/environ and killed, so they cannot write into what the rerun rebuilds.
  */
+import { readFileSync } from "node:fs";
 import { open, readFile, rm } from "node:fs/promises";
 import { InputError } from "../errors.js";
 import { isZombie, processesWithEnv, processStart } from "../exec/processes.js";
@@ -24,6 +25,16 @@ interface LockHolder {
 
 function holderAlive(h: LockHolder): boolean {
   return processStart(h.pid) === h.start;
+}
+
+/** What the live holder of a lock file is doing (its `what`), or undefined when no live process holds it. */
+export function liveLockHolder(file: string): string | undefined {
+  try {
+    const h = JSON.parse(readFileSync(file, "utf8")) as LockHolder;
+    return holderAlive(h) ? h.what : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export class PidLock {

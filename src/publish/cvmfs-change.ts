@@ -62,7 +62,14 @@ export interface LiveLayer {
 export type PlannedChange = Omit<Change, "action" | "event" | "message">;
 
 /** Stream a spool (a private, complete tar of the entries to write) into the extractor. */
-export async function extractSpool(path: string, extractor: StreamingProcess): Promise<void> {
+export async function extractSpool(
+  path: string,
+  extractor: StreamingProcess,
+  signal?: AbortSignal,
+): Promise<void> {
+  // An interrupt stops the extractor (the transaction is then aborted).
+  const stop = () => extractor.kill("SIGKILL");
+  signal?.addEventListener("abort", stop, { once: true });
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
       const wait = writeWithBackpressure(extractor.stdin, chunk);
@@ -72,8 +79,10 @@ export async function extractSpool(path: string, extractor: StreamingProcess): P
   } catch (e) {
     // The extractor died (disk full, remote gone): its own error says why.
     extractor.kill("SIGKILL");
-    await extractor.done;
+    await extractor.done.catch(() => {});
     throw e;
+  } finally {
+    signal?.removeEventListener("abort", stop);
   }
   await extractor.done;
 }
@@ -189,12 +198,21 @@ export class ChangePlanner {
     return kept && current?.treeSha256 === kept.treeSha256 ? kept.index : undefined;
   }
 
+  /**
+   * Whether the layer is still the tree compat last published there: its kept index is the
+   * history's current tree and nothing in or above it changed since that revision (catalogs only).
+   */
+  async untouched(layer: string, current: HistoryEvent | undefined): Promise<boolean> {
+    const tag = current?.tag;
+    return this.keptTree(layer, current) !== undefined && !!tag && (await this.unchangedSince(tag, layer));
+  }
+
   /** The published layer as it is: listed on its host, indexed (kept sha256s where the quick check holds). */
   async live(layer: string, current: HistoryEvent | undefined): Promise<LiveLayer> {
     const { path, versions } = this.c.layerPath(layer);
     const usable = this.keptTree(layer, current);
-    if (usable && current?.tag && (await this.unchangedSince(current.tag, layer)))
-      return { listing: listingOf(usable), index: usable, tree: current.treeSha256! };
+    if (usable && (await this.untouched(layer, current)))
+      return { listing: listingOf(usable), index: usable, tree: current!.treeSha256! };
     const listing = await listLayer(this.c.host, path, layerAncestors(versions, layer));
     const { index, hashed } = await liveIndex(this.c.host, path, listing, usable);
     if (hashed > 0)

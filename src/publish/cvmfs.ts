@@ -50,6 +50,7 @@ import {
   layerParts,
   nextBackupName,
   type Publisher,
+  PublishInterrupted,
   type PublishRequest,
   type PublishResult,
   preVerify,
@@ -57,9 +58,11 @@ import {
   type RollbackResult,
   restoredEvent,
   rollbackEvent,
+  throwIfInterrupted,
+  unchangedResult,
   type VerifiedArtifact,
 } from "./publisher.js";
-import { makeUndo, pruneUndo, undoDir } from "./undo.js";
+import { isUndoArchiveOf, makeUndo, pruneUndo, undoDir } from "./undo.js";
 
 export { CVMFS_STATUS } from "./cvmfs-server.js";
 
@@ -91,6 +94,8 @@ interface Transaction {
   template?: { from: string; to: string };
   /** Continue this journal entry (after an ingest) instead of beginning one. */
   continues?: boolean;
+  /** An interrupt before `cvmfs_server publish` stops the change: not opened, or aborted. */
+  signal?: AbortSignal;
 }
 
 function messageOf(e: unknown): string {
@@ -176,7 +181,10 @@ export class CvmfsPublisher implements Publisher {
     try {
       return await work();
     } catch (e) {
-      if (!(e instanceof ValidationError) && (await this.server.transactionLock().catch(() => null)))
+      if (
+        !(e instanceof ValidationError || e instanceof PublishInterrupted) &&
+        (await this.server.transactionLock().catch(() => null))
+      )
         throw this.foreignTransaction();
       throw e;
     }
@@ -208,6 +216,7 @@ export class CvmfsPublisher implements Publisher {
   private async recover(history: History): Promise<string | undefined> {
     const e = this.journal.unfinished();
     if (!e) return undefined;
+    this.checkJournalEntry(e);
     const ownerAlive =
       e.host !== hostname() ? undefined : e.pid !== process.pid && processStart(e.pid) === e.pidStart;
     const facts = {
@@ -253,6 +262,37 @@ export class CvmfsPublisher implements Publisher {
         log.warn(`recovered: ${decision.why}; nothing to undo`);
         return `recovered: ${decision.why}`;
     }
+  }
+
+  /**
+   * The journal is a file on disk that recovery removes, renames and records by: its entry may only
+   * name a layer, this repository's history key, its own staged tree and undo archive in the state
+   * dir and a tag of compat's shape; else nothing is done and the admin is asked.
+   */
+  private checkJournalEntry(e: JournalEntry): void {
+    const bad = (what: string) =>
+      new ValidationError(
+        `${this.journal.file}: its unfinished entry ${JSON.stringify(e.id)} names ${what}, which is not what compat writes there`,
+        {
+          hint: `nothing was changed; check ${this.o.repository} (cvmfs_server list) and the state dir by hand, then remove the last lines of ${this.journal.file}`,
+        },
+      );
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(String(e.id)))
+      throw bad("an id that is not a journal id");
+    try {
+      layerParts(String(e.layer));
+    } catch {
+      throw bad(`the layer ${JSON.stringify(e.layer)}`);
+    }
+    if (typeof e.tag !== "string" || !/^[A-Za-z0-9_.-]*$/.test(e.tag))
+      throw bad(`the tag ${JSON.stringify(e.tag)}`);
+    if (e.tree !== undefined && e.tree !== `${this.storedTree(e.layer)}.${e.id}`)
+      throw bad(`the staged tree ${JSON.stringify(e.tree)}`);
+    if (e.event && (e.event.layer !== e.layer || e.event.target !== this.historyKey))
+      throw bad(`an event of ${JSON.stringify(e.event.target)} ${JSON.stringify(e.event.layer)}`);
+    const undo = e.event?.undo;
+    if (undo && !isUndoArchiveOf(undo, this.o.stateDir, this.o.repository, e.layer, e.id))
+      throw bad(`the undo archive ${JSON.stringify(undo)}`);
   }
 
   /** Close a journal entry whose change was not published, and drop what was staged for it. */
@@ -308,6 +348,7 @@ export class CvmfsPublisher implements Publisher {
 
   /** One journaled transaction: open, work, publish with a tag; on any failure abort -f and rethrow. */
   private async transact(t: Transaction, work: (host: CommandHost) => Promise<void>): Promise<void> {
+    if (t.signal?.aborted) throw new PublishInterrupted(this.target);
     if (!t.continues)
       this.journal.begin({
         id: t.id,
@@ -336,14 +377,21 @@ export class CvmfsPublisher implements Publisher {
     }
     const lock = await this.server.transactionLock();
     this.journal.step(t.id, { step: "open", ...(lock ? { lock } : {}) });
+    let publishing = false;
     try {
       await work(host);
+      // The last moment an interrupt stops the change: from cvmfs_server publish on, it completes.
+      if (t.signal?.aborted) throw new PublishInterrupted(this.target);
       this.journal.step(t.id, { step: "publishing" });
+      publishing = true;
       await server.publish(t.tag, t.message);
     } catch (e) {
-      if ((await this.abortAfterFailure()) && !t.continues)
-        this.journal.close(t.id, `aborted: ${messageOf(e)}`);
-      throw e;
+      const aborted = await this.abortAfterFailure();
+      const interrupted = aborted && !publishing && t.signal?.aborted;
+      if (aborted && !t.continues)
+        this.journal.close(t.id, interrupted ? "aborted: interrupted" : `aborted: ${messageOf(e)}`);
+      // What the interrupt stopped (tar killed) fails too: it is the interrupt, and nothing changed.
+      throw interrupted ? new PublishInterrupted(this.target) : e;
     }
   }
 
@@ -411,13 +459,14 @@ export class CvmfsPublisher implements Publisher {
           tree: staged,
           message: c.message,
           template,
+          signal: c.req.signal,
         },
         async (host) => {
           if (m.kind === "delta") await deleteBeforeExtracting(host, path, m);
           else await deletePaths(host, path, c.deletions);
           await host.run(["mkdir", "-p", "--", versions]);
           const tar = host.spawn(["tar", "-x", "-p", "--no-same-owner", "-C", versions, "-f", "-"]);
-          if (c.spool) await extractSpool(c.spool, tar);
+          if (c.spool) await extractSpool(c.spool, tar, c.req.signal);
           else await extractVerified(c.req, c.verified, tar);
           if (m.kind === "delta") await patchAfterExtracting(host, path, m);
           await requireLayerDirectory(host, path, m.artifact);
@@ -443,11 +492,34 @@ export class CvmfsPublisher implements Publisher {
     return this.withLock(`compat publish ${unverified.artifact}`, async (history, recovered) => {
       const current = history.latest(this.historyKey, unverified.topDir);
       const exists = await this.exists(path);
+      if (
+        exists &&
+        current?.sha256 === unverified.sha256 &&
+        (await this.planner.untouched(unverified.topDir, current))
+      ) {
+        // The artifact the layer was last published from, and the layer is still that tree (a layer
+        // changed behind compat's back is brought back to it below): verified in full, then nothing
+        // is changed (no listing, no transaction, no history event).
+        const again = await preVerify(req, unverified);
+        const unchanged = unchangedResult(
+          this.target,
+          path,
+          again.manifest,
+          again.report.sha256!,
+          current,
+          exists,
+        );
+        if (unchanged) return unchanged;
+      }
       const { verified, live, spool } = await this.reading(() =>
         this.planner.verifyAndList(req, unverified, exists, current),
       );
       const m = verified.manifest;
       const sha256 = verified.report.sha256!;
+      if (req.signal?.aborted) {
+        if (spool) rmSync(spool.path, { force: true });
+        throw new PublishInterrupted(this.target);
+      }
       checkDeltaBase(m, path, exists, current);
       await checkPatchTool(this.o.host, m);
       const event: NewHistoryEvent = {
@@ -526,9 +598,11 @@ export class CvmfsPublisher implements Publisher {
       tree: staged,
     });
     try {
-      // ingest opens and publishes its own transaction; it is never given --delete.
+      throwIfInterrupted(req, this.target);
+      // ingest opens and publishes its own transaction; it is never given --delete. Once it runs it
+      // completes (an ingest killed midway would leave its transaction open): no signal to stop it.
       await extractVerified(
-        req,
+        { ...req, signal: undefined },
         verified,
         this.server.on(this.o.host.withEnv({ [JOURNAL_ENV]: id })).ingest("versions"),
       );
@@ -613,6 +687,13 @@ export class CvmfsPublisher implements Publisher {
               ? "the last publication was made by an older compat, which kept no undo archive; publish the previous artifact again (only what differs is written)"
               : "the last publication made the layer (there was none before it); publish another artifact instead",
         });
+      if (!isUndoArchiveOf(last.undo, this.o.stateDir, this.o.repository, layer))
+        throw new ValidationError(
+          `the history names ${JSON.stringify(last.undo)} as the undo archive of ${layer}, which is not where compat keeps them`,
+          {
+            hint: "the history was edited or is corrupt: nothing was changed; check it and the state dir's undo/ by hand",
+          },
+        );
       if (!existsSync(last.undo))
         throw new ValidationError(`cannot roll back ${layer}: its undo archive ${last.undo} is missing`, {
           hint: "publish the previous artifact again (only what differs is written), or roll the whole repository back with cvmfs_server rollback -t TAG",

@@ -16,10 +16,11 @@ export type PublishTarget =
 
 const REPO_RE = /^[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]+$/;
 
-export function parseTarget(s: string): PublishTarget {
+/** `context` starts every error message: the flag (`--to …: `) or nothing when the caller places it. */
+export function parseTarget(s: string, context = `--to ${s}: `): PublishTarget {
   if (s.startsWith("local:")) {
     const root = s.slice("local:".length);
-    if (!root) throw new InputError(`--to ${s}: local: needs a directory (local:DIR)`);
+    if (!root) throw new InputError(`${context}local: needs a directory (local:DIR)`);
     return { kind: "local", root };
   }
   if (s.startsWith("cvmfs:")) {
@@ -29,12 +30,17 @@ export function parseTarget(s: string): PublishTarget {
     const host = at === -1 ? undefined : rest.slice(at + 1);
     if (!REPO_RE.test(repository))
       throw new InputError(
-        `--to ${s}: ${repository || "(empty)"} is not a CVMFS repository name (e.g. software.eessi.io)`,
+        `${context}${repository || "(empty)"} is not a CVMFS repository name (e.g. software.eessi.io)`,
       );
-    if (host !== undefined && !host) throw new InputError(`--to ${s}: empty host after @`);
+    if (host !== undefined && !host) throw new InputError(`${context}empty host after @`);
+    // ssh reads a destination starting with "-" as an option (-oProxyCommand=… runs a command)
+    if (host !== undefined && (host.startsWith("-") || /\s/.test(host)))
+      throw new InputError(`${context}${JSON.stringify(host)} is not a host name`, {
+        hint: "expected cvmfs:REPO@HOST, e.g. cvmfs:software.eessi.io@stratum0.example.org",
+      });
     return { kind: "cvmfs", repository, ...(host ? { host } : {}) };
   }
-  throw new InputError(`--to ${s}: unknown target`, {
+  throw new InputError(`${context}unknown target`, {
     hint: "expected local:DIR (a repository root directory) or cvmfs:REPO[@HOST]",
   });
 }

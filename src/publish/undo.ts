@@ -9,12 +9,13 @@
  */
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { type ArtifactManifest, MANIFEST_FORMAT, serializeManifest } from "../artifacts/manifest.js";
 import { artifactFileName, manifestPathFor } from "../artifacts/name.js";
 import { compressTo } from "../artifacts/pack.js";
 import { writeWithBackpressure } from "../artifacts/process.js";
 import { verifyArtifact } from "../artifacts/verify.js";
+import { nameProblem } from "../paths/rules.js";
 import type { Arch } from "../spec/schema.js";
 import type { UndoPlan } from "./change-plan.js";
 import type { CommandHost } from "./host.js";
@@ -117,6 +118,30 @@ export async function makeUndo(req: UndoRequest): Promise<UndoArchive> {
 /** The directory the undo of journal entry `id` of `layer` goes in. */
 export function undoDir(stateDir: string, repository: string, layer: string, id: string): string {
   return join(stateDir, "undo", repository, layer.replaceAll("/", "_"), id);
+}
+
+const JOURNAL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Whether `path` (read from the history or a journal: files on disk) is an undo archive of `layer`
+ * where compat puts them, `undoDir(…, id)/<archive>`, for the journal id `id` when given. Anything
+ * else (`..`, another layer's, a path outside the state dir) is never read, removed or published.
+ */
+export function isUndoArchiveOf(
+  path: string,
+  stateDir: string,
+  repository: string,
+  layer: string,
+  id?: string,
+): boolean {
+  const dir = dirname(path);
+  const name = basename(path);
+  return (
+    JOURNAL_ID.test(basename(dir)) &&
+    (id === undefined || basename(dir) === id) &&
+    dir === undoDir(stateDir, repository, layer, basename(dir)) &&
+    nameProblem(name) === undefined
+  );
 }
 
 /** Remove every undo archive of `layer` but the one in `keep` (only the latest change can be undone). */

@@ -4,6 +4,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -190,6 +191,42 @@ describe("audit targets and bad input", () => {
     expect(warnings).toMatch(/invalid GLSA skipped: glsa-209003-02.xml: no DOCTYPE/);
     expect(warnings).toMatch(/GLSA 209003-03 skipped: Unrecognized arch list/);
     expect(warnings).toMatch(/dev-libs\/foo-0.9: partial entry: no SLOT; skipped/);
+    // the skipped entry is not counted as audited, and the summary says so
+    expect(report.summary).toMatchObject({ installedPackages: 1, skippedPackages: 1 });
+    expect(warnings).toMatch(
+      /1 installed package that an advisory names could not be read and was not audited/,
+    );
+  });
+
+  it("never passes an audit of nothing: an empty vdb, unreadable entries only, an empty or comment-only list", async () => {
+    const glsaDir = join(root, "mixed-glsa");
+    const empty = join(root, "empty-vdb");
+    mkdirSync(join(empty, "var/db/pkg"), { recursive: true });
+    await expect(
+      runAudit({ target: resolveTarget(empty), glsaDir, arch: "x86_64", failOn: "low" }),
+    ).rejects.toThrow(/has no installed packages: there is nothing to audit/);
+
+    const unreadable = join(root, "slotless-vdb");
+    mkdirSync(join(unreadable, "var/db/pkg/dev-libs/foo-0.9"), { recursive: true });
+    const err = await runAudit({
+      target: resolveTarget(unreadable),
+      glsaDir,
+      arch: "x86_64",
+      failOn: "low",
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).message).toMatch(
+      /none of the 1 entries .* could be read: nothing was audited/,
+    );
+    expect((err as InputError).details.join("\n")).toMatch(/foo-0\.9: partial entry: no SLOT/);
+
+    for (const text of ["", "# qlist -IRv\n\n# nothing else\n"]) {
+      const list = join(root, "comments.txt");
+      writeFileSync(list, text);
+      await expect(
+        runAudit({ target: resolveTarget(list), glsaDir, arch: "x86_64", failOn: "low" }),
+      ).rejects.toThrow(/no package in it \(empty, or only comments\): there is nothing to audit/);
+    }
   });
 });
 
@@ -224,6 +261,18 @@ describe("the GLSA corpus cache", () => {
     expect(changed.cache).toBe("partial");
     expect(changed.advisories[1]!.glsa().title).toBe("Changed! 209004-02");
     expect((await loadGlsaCorpus(dir, cache)).advisories[1]!.glsa().title).toBe("Changed! 209004-02");
+
+    // edited in place, same size, its mtime (a minute old) put back: still seen (the cache is keyed by content)
+    const minuteAgo = Math.floor(Date.now() / 1000) - 60;
+    utimesSync(file, minuteAgo, minuteAgo);
+    expect((await loadGlsaCorpus(dir, cache)).advisories[1]!.glsa().title).toBe("Changed! 209004-02");
+    const size = statSync(file).size;
+    writeFileSync(file, readFileSync(file, "utf8").replace("Changed! 209004-02", "Altered! 209004-02"));
+    utimesSync(file, minuteAgo, minuteAgo);
+    expect(statSync(file)).toMatchObject({ size, mtimeMs: minuteAgo * 1000 });
+    const edited = await loadGlsaCorpus(dir, cache);
+    expect(edited.cache).toBe("partial");
+    expect(edited.advisories[1]!.glsa().title).toBe("Altered! 209004-02");
 
     rmSync(join(dir, "glsa-209004-03.xml"));
     expect((await loadGlsaCorpus(dir, cache)).advisories.map((a) => a.id)).toEqual([

@@ -58,7 +58,10 @@ export interface AuditSummary {
   advisories: number;
   invalidAdvisories: number;
   cache: string;
+  /** Installed packages audited (vdb entries or list lines read). */
   installedPackages: number;
+  /** vdb entries an advisory names that could not be read (corrupt or partial): not audited. */
+  skippedPackages: number;
   findings: number;
   affectedPackages: number;
   advisoriesHit: number;
@@ -102,33 +105,54 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const warnings: string[] = advisories.invalid.map((i) => `invalid GLSA skipped: ${i}`);
 
   let packages: InstalledPackage[];
-  let installedCount: number;
+  /** Installed packages audited: found in the target and read, whether or not an advisory names them. */
+  let auditedCount: number;
+  /** Entries an advisory names that could not be read (corrupt, partial): not audited. */
+  let skippedCount = 0;
   if (target.kind === "prefix") {
     // Only packages some advisory names need their metadata read.
-    const vdb = readVardb(target.path, {
-      only: (cp) => advisories.packageNames.has(cp),
-      fields: ["SLOT"],
-    });
+    const only = (cp: string) => advisories.packageNames.has(cp);
+    const vdb = readVardb(target.path, { only, fields: ["SLOT"] });
     for (const p of vdb.problems) warnings.push(`${p.path}: ${p.message}`);
     packages = vdb.packages;
-    installedCount = vdb.entries.length;
+    skippedCount = vdb.entries.filter((e) => only(e.cp)).length - vdb.packages.length;
+    auditedCount = vdb.entries.length - skippedCount;
+    if (auditedCount === 0)
+      throw new InputError(
+        vdb.entries.length === 0
+          ? `${vdb.directory} has no installed packages: there is nothing to audit`
+          : `none of the ${vdb.entries.length} entries of ${vdb.directory} could be read: nothing was audited`,
+        {
+          details: vdb.problems.slice(0, 20).map((p) => `${p.path}: ${p.message}`),
+          hint: "audit a layer's prefix (EPREFIX) whose var/db/pkg holds its installed packages, or its reprod/<stamp>/packages.txt",
+        },
+      );
   } else {
     const list = parsePackageList(readFileSync(target.path, "utf8"), target.path);
     // A file with no package line at all is not a list; bad lines among good ones are skipped
     // and reported, as a corrupt vdb entry is.
-    if (list.problems.length > 0 && list.packages.length === 0)
-      throw new InputError(`${target.path}: not a package list (${list.problems.length} bad lines)`, {
-        details: list.problems.slice(0, 20).map((p) => `${target.path}:${p.line}: ${p.message}`),
-        hint: "one category/name-version[::repo] per line, as qlist -IRv prints",
-      });
+    if (list.packages.length === 0)
+      throw new InputError(
+        list.problems.length > 0
+          ? `${target.path}: not a package list (${list.problems.length} bad lines)`
+          : `${target.path}: no package in it (empty, or only comments): there is nothing to audit`,
+        {
+          details: list.problems.slice(0, 20).map((p) => `${target.path}:${p.line}: ${p.message}`),
+          hint: "one category/name-version[::repo] per line, as qlist -IRv prints",
+        },
+      );
     for (const p of list.problems) warnings.push(`${target.path}:${p.line}: ${p.message} (line skipped)`);
     if (list.packages.some((p) => p.slot === undefined))
       warnings.push(
         `${target.path} has no slots (qlist without -S): slotted advisory ranges were applied to every slot, as Portage does for slot-less entries`,
       );
     packages = list.packages;
-    installedCount = packages.length;
+    auditedCount = packages.length;
   }
+  if (skippedCount > 0)
+    warnings.push(
+      `${skippedCount} installed package${skippedCount === 1 ? "" : "s"} that an advisory names could not be read and ${skippedCount === 1 ? "was" : "were"} not audited (see the warnings above)`,
+    );
 
   const result = advisories.detect(packages, { arch: options.arch });
   warnings.push(...result.warnings);
@@ -146,7 +170,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       advisories: advisories.count,
       invalidAdvisories: advisories.invalid.length,
       cache: advisories.cache,
-      installedPackages: installedCount,
+      installedPackages: auditedCount,
+      skippedPackages: skippedCount,
       findings: findings.length,
       affectedPackages: new Set(findings.map((f) => f.installed)).size,
       advisoriesHit: new Set(findings.map((f) => f.id)).size,

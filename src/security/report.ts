@@ -44,7 +44,11 @@ export function renderAuditText(report: AuditReport): string {
   const counts = `${s.bySeverity.high} high, ${s.bySeverity.normal} normal, ${s.bySeverity.low} low`;
   out.push(
     report.findings.length === 0
-      ? style.green("No advisory affects the installed packages.")
+      ? s.skippedPackages > 0
+        ? style.yellow(
+            `No advisory affects the ${plural(s.installedPackages, "audited package")}; ${plural(s.skippedPackages, "package")} an advisory names could not be read and ${s.skippedPackages === 1 ? "was" : "were"} not audited (see the warnings).`,
+          )
+        : style.green(`No advisory affects the ${plural(s.installedPackages, "audited package")}.`)
       : `${plural(s.findings, "finding")} in ${plural(s.affectedPackages, "package")} from ${plural(s.advisoriesHit, "advisory", "advisories")}: ${counts}`,
   );
   return `${out.join("\n")}\n`;

@@ -2,29 +2,12 @@
  * docs/spec.md, generated from the schema's descriptions (`npm run docs:spec`); a test fails when
  * the committed file differs from what this renders, so the reference cannot go stale.
  */
-import { z } from "zod";
+import { jsonSchemaOf, renderReference } from "../config/reference.js";
 import { layerSpecSchema } from "./schema.js";
-
-interface JsonSchema {
-  type?: string | string[];
-  description?: string;
-  default?: unknown;
-  enum?: unknown[];
-  pattern?: string;
-  minItems?: number;
-  minLength?: number;
-  format?: string;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  items?: JsonSchema;
-  anyOf?: JsonSchema[];
-  additionalProperties?: JsonSchema | boolean;
-  propertyNames?: JsonSchema;
-}
 
 /** The spec's JSON Schema (input side: fields with defaults are optional), e.g. for editors. */
 export function specJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(layerSpecSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return jsonSchemaOf(layerSpecSchema);
 }
 
 const INTRO = `# Layer spec reference
@@ -38,7 +21,9 @@ makes one from EESSI's Ansible variables. The JSON Schema of the same fields is
 [spec.schema.json](spec.schema.json) (for editors: \`# yaml-language-server: $schema=…\`).
 
 Unknown keys are errors ("did you mean" for near misses); every problem is reported as
-\`file:line:col field: message\` and the command exits with code 2.
+\`file:line:col field: message\` and the command exits with code 2. A spec file is a regular file of at
+most 4 MiB of UTF-8 text without NUL bytes, and its YAML aliases expand to at most 100 nodes (an alias
+bomb is refused, exit 2).
 
 ## Placeholders
 
@@ -55,6 +40,36 @@ contents (\`gentoo.makeConf\`, \`gentoo.packageEnvFiles\`, \`gentoo.package*\`) 
 | \`{os}\` | \`os\` | \`linux\` |
 | \`{arch}\` | the arch being built | \`x86_64\` |
 | \`{prefix}\` | the resolved \`prefix\` (EPREFIX) | \`/cvmfs/software.eessi.io/versions/2026.06/compat/linux/x86_64\` |
+
+## Values that become paths
+
+A spec may come from a pull request or an imported Ansible vars file, so every value that becomes a
+path is proven to stay inside the directory it belongs to, when the spec is loaded (\`compat plan\`
+already refuses it, exit 2, \`file:line:col field: message\`), and again, after placeholders are
+expanded, where the build writes (src/paths/). No value may hold a NUL byte; \`..\` is refused
+everywhere, never read away.
+
+| field | belongs to | rule |
+|---|---|---|
+| \`prefix\` | \`/cvmfs/{repository}/\` | a path below it, at least one component, normalised (no \`//\`, \`.\`, trailing \`/\`), no \`..\` |
+| \`root\` | the working directory | relative and inside it (a directory elsewhere: \`--root DIR\`, which is the operator's choice) |
+| \`hostSymlinks[]\` (a string) | EPREFIX | an absolute, normalised host path below \`/\` (not \`/\` itself) |
+| \`hostSymlinks[].dest\` | EPREFIX | relative (\`etc/hosts\`) or under the prefix (\`{prefix}/etc/hosts\`), not EPREFIX itself |
+| \`hostSymlinks\` (all) | EPREFIX | no link inside another link, none twice, none at or above a path the build writes (its Portage files, locale.gen, the sets' and overlays' links and checkouts, \`startprefix\`, \`reprod/\`) |
+| \`gentoo.packageEnvFiles\` keys | \`etc/portage/\` | \`package.env\`, or a normalised path below \`env/\` |
+| \`gentoo.makeConf\` keys | \`etc/portage/make.conf/\` | one file name (not \`.\` or \`..\`) |
+| \`gentoo.sets[]\` | \`etc/portage/sets/\` | one name, also after expanding placeholders (so no \`{prefix}\`) |
+| \`gentoo.overlays[].name\`, \`.portageConfig[]\` | \`var/db/repos/\`, \`etc/portage/\` | one name |
+| \`gentoo.bootstrap.script.path\` | the spec's directory | relative and inside it; a symlink there that leads out is not followed |
+| \`gentoo.trustedDirs[]\` | (glibc's search path) | absolute, no \`..\`, no blank, quote, \`$\`, \`\\\` or \`:\` |
+| \`locales[]\` | \`usr/lib/locale/\` | \`<locale> <charmap>\`, each one name |
+| \`variantSymlinks.defaultsDir\`, \`.hostDefaults\` | (link targets) | absolute without \`..\`; keys normalised relative paths |
+| \`checks.requiredTools[]\` | the layer's PATH | one program name |
+
+While a layer is built, compat writes into it from outside the sandbox (as root for the debian flavor). Each
+such write resolves its path inside the prefix being built the way the layer sees itself: a symlink that stays
+inside (\`lib64 -> usr/lib64\`, or an absolute link to the prefix path) is followed, one that leads out of it (a
+host link such as \`etc -> /etc\`) stops the build before anything is written there (exit 2).
 
 ## Example
 
@@ -76,81 +91,5 @@ See [examples/dev.yaml](../examples/dev.yaml) and [examples/eessi-2025.06.yaml](
 `;
 
 export function renderSpecReference(): string {
-  const root = specJsonSchema() as JsonSchema;
-  const sections: string[] = [];
-  const queue: Array<{ name: string; schema: JsonSchema }> = [{ name: "", schema: root }];
-  while (queue.length > 0) {
-    const { name, schema } = queue.shift()!;
-    sections.push(renderObject(name, schema, (child, s) => queue.push({ name: child, schema: s })));
-  }
-  return `${INTRO}\n${sections.join("\n")}`;
-}
-
-function renderObject(
-  name: string,
-  schema: JsonSchema,
-  nested: (name: string, s: JsonSchema) => void,
-): string {
-  const title = name === "" ? "Top level" : `\`${name}\``;
-  const lines = [`## ${title}`, ""];
-  if (name !== "" && schema.description) lines.push(`${capitalise(schema.description)}.`, "");
-  lines.push("| field | type | default | description |", "|---|---|---|---|");
-  const required = new Set(schema.required ?? []);
-  for (const [key, prop] of Object.entries(schema.properties ?? {})) {
-    const path = name === "" ? key : `${name}.${key}`;
-    const def =
-      prop.default !== undefined ? code(JSON.stringify(prop.default)) : required.has(key) ? "required" : "—";
-    lines.push(`| \`${key}\` | ${typeOf(prop, path, nested)} | ${def} | ${cell(prop.description ?? "")} |`);
-  }
-  return `${lines.join("\n")}\n`;
-}
-
-function typeOf(s: JsonSchema, path: string, nested: (name: string, s: JsonSchema) => void): string {
-  if (s.anyOf)
-    return s.anyOf
-      .map((alt) => {
-        const type = typeOf(alt, path, nested);
-        return alt.type !== "object" && alt.description ? `${type}: ${cell(alt.description)}` : type;
-      })
-      .join("; or ");
-  if (s.enum) return `one of ${s.enum.map((e) => code(String(e))).join(", ")}`;
-  if (s.type === "object" && s.properties) {
-    nested(path, s);
-    return `mapping, see [\`${path}\`](#${anchor(path)})`;
-  }
-  if (s.type === "object" && typeof s.additionalProperties === "object") {
-    const key = s.propertyNames?.pattern ? ` (names: ${code(s.propertyNames.pattern)})` : "";
-    return `mapping of name → ${typeOf(s.additionalProperties, `${path}.*`, nested)}${key}`;
-  }
-  if (s.type === "array" && s.items) {
-    const objectItems = (x: JsonSchema) => x.type === "object" && x.properties !== undefined;
-    const item = objectItems(s.items) || s.items.anyOf?.some(objectItems) ? `${path}[]` : path;
-    const min = s.minItems ? ` (at least ${s.minItems})` : "";
-    return `list${min} of ${typeOf(s.items, item, nested)}`;
-  }
-  const parts = [String(s.type ?? "any")];
-  if (s.pattern && !s.format) parts.push(`matching ${code(s.pattern)}`);
-  if (s.format === "starts_with") parts.push("(an absolute path)");
-  return parts.join(" ");
-}
-
-function anchor(heading: string): string {
-  return heading
-    .toLowerCase()
-    .replace(/[^a-z0-9 _-]/g, "")
-    .replace(/ /g, "-");
-}
-
-/** Inline code that survives a table cell (pipes escaped, backticks fenced). */
-function code(s: string): string {
-  const escaped = s.replace(/\|/g, "\\|");
-  return escaped.includes("`") ? `\`\` ${escaped} \`\`` : `\`${escaped}\``;
-}
-
-function cell(s: string): string {
-  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
-
-function capitalise(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
+  return renderReference(layerSpecSchema, INTRO);
 }

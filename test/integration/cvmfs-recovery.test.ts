@@ -83,10 +83,15 @@ function childrenMatching(pid: number, re: RegExp): number[] {
 }
 
 /**
- * Run `compat publish ARTIFACT` and SIGKILL it the moment it has a child matching `moment`
- * (polled every 5 ms); resolves once it is dead, with what it printed.
+ * Run `compat publish ARTIFACT` and send it `signal` (SIGKILL) the moment it has a child matching
+ * `moment`, or has printed a line matching it on stderr (polled every 5 ms); resolves once it has
+ * exited, with its status and what it printed.
  */
-function publishKilledAt(artifact: string, moment: RegExp): Promise<{ killed: boolean; stderr: string }> {
+function publishKilledAt(
+  artifact: string,
+  moment: RegExp | { stderr: RegExp },
+  signal: NodeJS.Signals = "SIGKILL",
+): Promise<{ killed: boolean; status: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child: ChildProcess = spawn(process.execPath, [compatBin, ...args(artifact)], {
       env: { ...process.env, NO_COLOR: "1" },
@@ -96,15 +101,19 @@ function publishKilledAt(artifact: string, moment: RegExp): Promise<{ killed: bo
     let killed = false;
     child.stderr!.on("data", (c) => (stderr += c));
     const timer = setInterval(() => {
-      if (child.pid !== undefined && childrenMatching(child.pid, moment).length > 0) {
+      const now =
+        moment instanceof RegExp
+          ? child.pid !== undefined && childrenMatching(child.pid, moment).length > 0
+          : moment.stderr.test(stderr);
+      if (now) {
         killed = true;
-        child.kill("SIGKILL");
+        child.kill(signal);
         clearInterval(timer);
       }
     }, 5);
-    child.on("close", () => {
+    child.on("close", (status) => {
       clearInterval(timer);
-      resolve({ killed, stderr });
+      resolve({ killed, status, stderr });
     });
   });
 }
@@ -227,10 +236,12 @@ describe.skipIf(unavailable)(
       if (!recorded) expect(r.stderr).toMatch(/was killed with its transaction open: aborted it/);
       expectTree(synthetic.S1!, NEXT);
       const events = history().slice(before);
-      expect(events.map((e) => e.artifact)).toEqual(
-        Array(recorded ? 2 : 1).fill(synthetic.S1!.split("/").pop()),
-      );
-      if (recorded) expect(events[0]!.detail).toMatch(/recorded after the fact/);
+      expect(events.map((e) => e.artifact)).toEqual([synthetic.S1!.split("/").pop()]);
+      // Recorded: the layer already comes from S1, so publishing it again is a no-op (no transaction).
+      if (recorded) {
+        expect(events[0]!.detail).toMatch(/recorded after the fact/);
+        expect(JSON.parse(r.stdout).method).toBe("unchanged");
+      }
       expect(repo.transactionOpen()).toBe(false);
     });
 
@@ -254,6 +265,56 @@ describe.skipIf(unavailable)(
       expect(back.status, back.stderr).toBe(0);
       expectTree(synthetic.S1!, NEXT);
       expect(existsSync(JSON.parse(back.stdout).keptAs)).toBe(true);
+    });
+
+    it.each([
+      ["while it verifies the artifact (before the transaction)", { stderr: /verifying/ }, false],
+      ["while tar extracts in the transaction", /^tar -x /, true],
+    ] as const)(
+      "SIGINT %s: 'interrupted; nothing changed', exit 130, no transaction left, no recovery needed",
+      async (_, moment, opened) => {
+        const tags = (await repo.server(["tag", "-l", "-x"])).stdout;
+        const events = history().length;
+        const undo = readdirSync(join(state, "undo", repo.name, NEXT.replaceAll("/", "_")));
+        const entries = new PublishJournal(state, repo.name).entries().length;
+        const k = await publishKilledAt(synthetic.S2!, moment, "SIGINT");
+        expect(k.killed).toBe(true);
+        expect(k.status, k.stderr).toBe(130);
+        expect(k.stderr).toMatch(/warn: SIGINT: stopping the publish/);
+        expect(k.stderr).toMatch(/error: publish of .* interrupted; nothing changed/);
+        expect(repo.transactionOpen()).toBe(false);
+        expectTree(synthetic.S1!, NEXT);
+        expect((await repo.server(["tag", "-l", "-x"])).stdout).toBe(tags);
+        expect(history().length).toBe(events);
+        expect(readdirSync(join(state, "undo", repo.name, NEXT.replaceAll("/", "_")))).toEqual(undo);
+        expect(readdirSync(join(state, "spool")).filter((f) => f.startsWith(repo.name))).toEqual([]);
+        const journal = new PublishJournal(state, repo.name);
+        expect(journal.unfinished()).toBeUndefined();
+        // Interrupted inside the transaction: aborted, and the journal says so.
+        expect(journal.entries().length).toBe(opened ? entries + 1 : entries);
+        if (opened) {
+          expect(k.stderr).toMatch(/aborted the transaction/);
+          expect(journal.entries().at(-1)!.outcome).toBe("aborted: interrupted");
+        }
+      },
+      300_000,
+    );
+
+    it("publishes after the interrupts without any recovery, and the same artifact again as a no-op", async () => {
+      const r = publish(synthetic.S2!);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/recovered:/);
+      expectTree(synthetic.S2!, NEXT);
+      const tags = (await repo.server(["tag", "-l", "-x"])).stdout;
+      const events = history().length;
+      const again = publish(synthetic.S2!);
+      expect(again.status, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({
+        method: "unchanged",
+        changes: { written: 0, deleted: 0 },
+      });
+      expect((await repo.server(["tag", "-l", "-x"])).stdout).toBe(tags);
+      expect(history().length).toBe(events);
     });
   },
 );

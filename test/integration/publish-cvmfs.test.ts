@@ -12,6 +12,7 @@ import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -20,10 +21,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ValidationError } from "../../src/errors.js";
 import { CvmfsPublisher } from "../../src/publish/cvmfs.js";
-import { PublishJournal } from "../../src/publish/cvmfs-journal.js";
+import { type JournalStart, PublishJournal } from "../../src/publish/cvmfs-journal.js";
 import { cvmfsMessage } from "../../src/publish/cvmfs-text.js";
 import { LocalHost } from "../../src/publish/host.js";
 import { compat } from "../helpers/cli.js";
@@ -76,6 +78,20 @@ const subcommands = () =>
       c.filter((a, i) => !["-m", "-a"].includes(a) && !["-m", "-a"].includes(c[i - 1] ?? "")).join(" "),
     );
 const journal = () => new PublishJournal(stateDir(), REPO);
+/** An unfinished journal entry of a compat publish that was killed (its pid is a process that is gone). */
+const KILLED = {
+  id: "0b9e1c1e-5f0a-4d4e-9c3b-2a1d0e9f8c7b",
+  repository: REPO,
+  publisher: "this host",
+  command: "compat publish X",
+  layer: TOP_DIR,
+  tag: "t-killed",
+};
+function killedEntry(entry: JournalStart): void {
+  const j = journal();
+  j.begin(entry);
+  writeFileSync(j.file, readFileSync(j.file, "utf8").replaceAll(`"pid":${process.pid}`, '"pid":999999999'));
+}
 const undoDirs = () => {
   const dir = join(stateDir(), "undo", REPO, TOP_DIR.replaceAll("/", "_"));
   return existsSync(dir) ? readdirSync(dir) : [];
@@ -206,7 +222,9 @@ describe("cvmfs publisher: faults only a stand-in can produce", () => {
     expect(standIn.tags()).toHaveLength(2);
     expect((await p.history()).length).toBe(1);
     expect(journal().unfinished()?.step).toBe("publishing");
-    await p.publish({ artifact: artifactB });
+    // Recorded by the recovery, B is what the layer comes from; the stand-in has no `cvmfs_server diff`
+    // to prove the layer unchanged since, so B is published again (nothing differs: nothing written).
+    expect(await p.publish({ artifact: artifactB })).toMatchObject({ changes: { written: 0, deleted: 0 } });
     const after = await p.history();
     expect(after.map((e) => e.artifact?.slice(-25))).toEqual([
       "x86_64-1750000000.tar.zst",
@@ -218,19 +236,7 @@ describe("cvmfs publisher: faults only a stand-in can produce", () => {
   });
 
   it("refuses, and says to abort, when a killed compat was opening a transaction (no proof the open one is its)", async () => {
-    const j = journal();
-    j.begin({
-      id: "killed-1",
-      repository: REPO,
-      publisher: "this host",
-      command: "compat publish X",
-      layer: TOP_DIR,
-      tag: "t-killed",
-      step: "opening",
-    });
-    // pid of the entry: a process that is gone
-    const entries = readFileSync(j.file, "utf8").replace(`"pid":${process.pid}`, '"pid":999999999');
-    writeFileSync(j.file, entries);
+    killedEntry({ ...KILLED, step: "opening" });
     standIn.openTransaction();
     const err = await publisher()
       .publish({ artifact: artifactA })
@@ -242,6 +248,52 @@ describe("cvmfs publisher: faults only a stand-in can produce", () => {
     );
     expect(standIn.transactionOpen()).toBe(true);
     expect(subcommands()).toEqual([`tag -i t-killed -x ${REPO}`]);
+  });
+
+  it("refuses a journal entry naming paths that are not its own, and removes or records nothing", async () => {
+    const p = publisher();
+    await p.publish({ artifact: artifactA });
+    const canary = join(caseDir, "canary");
+    writeFileSync(join(caseDir, "canary-file"), "x");
+    mkdirSync(canary);
+    writeFileSync(join(canary, "keep"), "x");
+    const base = { ...KILLED, step: "open" as const };
+    const { id: _id, user: _u, host: _h, at: _at, journalId: _j, ...event } = (await p.history())[0]!;
+    for (const [entry, refusal] of [
+      [{ ...base, tree: join(caseDir, "canary-file") }, /names the staged tree/],
+      [{ ...base, event: { ...event, undo: join(canary, "keep") } }, /names the undo archive/],
+      [{ ...base, layer: "../../etc/compat/linux/x86_64" }, /names the layer/],
+      [{ ...base, id: "../x" }, /an id that is not a journal id/],
+      [{ ...base, tag: "t; rm -rf /" }, /names the tag/],
+    ] as [JournalStart, RegExp][]) {
+      rmSync(journal().file, { force: true });
+      killedEntry(entry);
+      const calls = standIn.calls().length;
+      const err = await p.publish({ artifact: artifactB }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).message).toMatch(refusal);
+      expect(standIn.calls().length).toBe(calls);
+    }
+    expect(readFileSync(join(caseDir, "canary-file"), "utf8")).toBe("x");
+    expect(readdirSync(canary)).toEqual(["keep"]);
+    expect((await p.history()).length).toBe(1);
+    expect(treeDigest(layerPath())).toBe(digestA);
+  });
+
+  it("refuses a rollback whose undo archive in the history is not where compat keeps them", async () => {
+    const p = publisher();
+    await p.publish({ artifact: artifactA });
+    await p.publish({ artifact: artifactB });
+    const outside = join(caseDir, "outside.tar.zst");
+    writeFileSync(outside, "x");
+    const db = new Database(join(stateDir(), "history.db"));
+    db.prepare("UPDATE events SET undo = ? WHERE id = 2").run(outside);
+    db.close();
+    const calls = standIn.calls().length;
+    await expect(p.rollback(TOP_DIR)).rejects.toThrow(/which is not where compat keeps them/);
+    expect(standIn.calls().length).toBe(calls);
+    expect(existsSync(outside)).toBe(true);
+    expect(treeDigest(layerPath())).toBe(digestB);
   });
 
   it("does not abort after a failed ingest (ingest aborts its own transaction)", async () => {

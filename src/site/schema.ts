@@ -1,0 +1,153 @@
+/**
+ * The site config, `compat.yaml`: what one site runs compat over. Each top-level key is one
+ * section with its own schema below; adding a section (advisories, schedule, notifications,
+ * executors, impact, server …) is adding one schema here, one line in `siteConfigSchema`, and its
+ * resolution in load.ts. docs/site-config.md is generated from the descriptions (`npm run docs:site`)
+ * and a test keeps the two equal.
+ */
+import { z } from "zod";
+import { closest } from "../config/near.js";
+import { whenParsed } from "../config/yaml.js";
+import { InputError } from "../errors.js";
+import { parseTarget } from "../publish/target.js";
+import { ARCHES, notAnArchMessage } from "../spec/schema.js";
+import { storeUrlProblem } from "../store/location.js";
+import { NAME_RE, NAME_RULE } from "./names.js";
+
+const name = z.string().regex(NAME_RE, { message: `not a name (expected ${NAME_RULE})` });
+
+const relativeOrAbsolutePath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.includes("\0"), { message: "a path cannot hold a NUL byte" });
+
+export const stateSchema = relativeOrAbsolutePath.describe(
+  "directory for artifacts, run records and candidates (created when missing); relative to this file",
+);
+
+export const storeSchema = z
+  .string()
+  .superRefine((url, ctx) => {
+    const problem = storeUrlProblem(url);
+    // not echoed: the URL may carry a password
+    if (problem) ctx.addIssue({ code: "custom", message: problem, params: { echo: false } });
+  })
+  .describe(
+    "the control plane's database: a SQLite file (`sqlite:PATH` or a path, relative to this file) or PostgreSQL (`postgres://USER@HOST[:PORT]/DB`; give the password in PGPASSWORD or ~/.pgpass, not here); default `sqlite:<state>/compat.db`",
+  );
+
+export const siteLayerSchema = z
+  .strictObject({
+    spec: relativeOrAbsolutePath.describe("the layer spec file, relative to this file"),
+    arches: z
+      .array(z.enum(ARCHES, { error: (issue) => notAnArchMessage(String(issue.input)) }))
+      .min(1)
+      .optional()
+      .describe("the arches compat updates and publishes; default: every arch of the spec"),
+  })
+  .describe("a layer compat keeps up to date");
+
+/** A `cvmfs:` host becomes an ssh destination: one that starts with `-` would be read as an option. */
+const SSH_DESTINATION_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@:-]*$/;
+
+const publishTo = z
+  .string()
+  .superRefine((to, ctx) => {
+    try {
+      const target = parseTarget(to, "");
+      if (target.kind === "cvmfs" && target.host !== undefined && !SSH_DESTINATION_RE.test(target.host))
+        ctx.addIssue({
+          code: "custom",
+          message: `${JSON.stringify(target.host)} is not a host name (letters, digits, '.', '-', '_', user@host)`,
+        });
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      ctx.addIssue({ code: "custom", message: `${e.message}${e.hint ? ` (${e.hint})` : ""}` });
+    }
+  })
+  .describe(
+    "where it publishes: `local:DIR` (a directory standing for the repository root, relative to this file) or `cvmfs:REPO[@HOST]` (cvmfs_server here, or on HOST over ssh)",
+  );
+
+export const approvalPolicySchema = z
+  .strictObject({
+    approvals: z
+      .int()
+      .min(0)
+      .max(16)
+      .default(1)
+      .describe("how many different approvers must approve a candidate before it is published here; 0: none"),
+    requesterMayApprove: z
+      .boolean()
+      .default(false)
+      .describe("whether the person who started an update may count as one of its approvers"),
+    approvers: z
+      .array(name)
+      .min(1)
+      .optional()
+      .describe("who may approve, by their names under `approvers`; default: every approver"),
+  })
+  .describe("who must approve what is published to a target");
+
+export const targetSchema = z
+  .strictObject({
+    to: publishTo,
+    policy: approvalPolicySchema.default({ approvals: 1, requesterMayApprove: false }),
+  })
+  .describe("a named place layers are published to, e.g. `staging` or `production`");
+
+export const approverSchema = z
+  .strictObject({
+    key: relativeOrAbsolutePath.describe(
+      "the approver's ed25519 public key (PEM, made by `compat keygen`), relative to this file",
+    ),
+  })
+  .describe("a person who may approve candidates, known by the key that signs their approvals");
+
+export const siteConfigSchema = z
+  .strictObject({
+    state: stateSchema.default("compat-state"),
+    store: storeSchema.optional(),
+    layers: z
+      .record(name, siteLayerSchema)
+      .default({})
+      .describe("the layers compat keeps up to date, by name (the name used on the command line)"),
+    targets: z
+      .record(name, targetSchema)
+      .default({})
+      .describe("the targets layers are published to, by name"),
+    approvers: z
+      .record(name, approverSchema)
+      .default({})
+      .describe("the people who may approve candidates, by name"),
+  })
+  .superRefine(
+    (config, ctx) => {
+      const known = Object.keys(config.approvers);
+      for (const [targetName, target] of Object.entries(config.targets)) {
+        const policy = target.policy;
+        const path = ["targets", targetName, "policy"];
+        for (const [i, approver] of (policy.approvers ?? []).entries()) {
+          if (known.includes(approver)) continue;
+          const guess = closest(approver, known);
+          ctx.addIssue({
+            code: "custom",
+            path: [...path, "approvers", i],
+            message: `not one of the approvers${guess ? `, did you mean "${guess}"?` : ""}${known.length ? ` (expected one of ${known.join(", ")})` : " (no approvers are defined)"}`,
+          });
+        }
+        const eligible = new Set(policy.approvers ?? known).size;
+        if (policy.approvals > eligible)
+          ctx.addIssue({
+            code: "custom",
+            path: [...path, "approvals"],
+            message: `needs ${policy.approvals} approval${policy.approvals === 1 ? "" : "s"} but only ${eligible} approver${eligible === 1 ? " is" : "s are"} allowed to give one: add approvers (with their keys from compat keygen) or set approvals: 0`,
+          });
+      }
+    },
+    whenParsed(["approvers"], ["targets"]),
+  )
+  .describe("a site's compat configuration");
+
+export type SiteConfigInput = z.input<typeof siteConfigSchema>;
+export type SiteConfigFile = z.output<typeof siteConfigSchema>;

@@ -1,0 +1,192 @@
+/**
+ * The findings table: one advisory hitting one installed package of a layer published on a
+ * target, over time. A watch reports what it sees for one scope (target × layer × arch × source)
+ * with `observeFindings`: new ones are opened, seen ones get their last_seen, and open ones it no
+ * longer sees are resolved (with the publication that resolved them, when the caller knows it).
+ */
+import type { Selectable } from "kysely";
+import { fromJsonText, toJsonText } from "./json.js";
+import type { FindingsTable } from "./schema.js";
+import { isoNow, type Store } from "./store.js";
+
+export interface FindingScope {
+  target: string;
+  layer: string;
+  arch: string;
+  source: string;
+}
+
+export interface ObservedFinding {
+  advisoryId: string;
+  package: string;
+  installed: string;
+  slot?: string | null;
+  fix?: string | null;
+  cves: string[];
+  severity: string;
+  title?: string | null;
+}
+
+export interface FindingRecord extends FindingScope, Required<ObservedFinding> {
+  id: number;
+  firstSeen: string;
+  lastSeen: string;
+  resolvedAt: string | null;
+  resolvedByPublicationId: number | null;
+}
+
+export interface Observation {
+  /** New, or seen again after they had been resolved. */
+  opened: FindingRecord[];
+  /** Open before and still there. */
+  stillOpen: FindingRecord[];
+  /** Open before and gone now. */
+  resolved: FindingRecord[];
+}
+
+const identity = (f: { advisoryId: string; installed: string }) => `${f.advisoryId}\0${f.installed}`;
+
+/** Record one complete audit of a scope. */
+export async function observeFindings(
+  store: Store,
+  scope: FindingScope,
+  observed: readonly ObservedFinding[],
+  opts: { at?: string; publicationId?: number } = {},
+): Promise<Observation> {
+  const at = opts.at ?? isoNow();
+  return store.transaction(async (tx) => {
+    await tx.lock(`findings:${scope.target}:${scope.layer}:${scope.arch}:${scope.source}`);
+    const known = new Map(
+      (
+        await tx.db
+          .selectFrom("findings")
+          .selectAll()
+          .where("target", "=", scope.target)
+          .where("layer", "=", scope.layer)
+          .where("arch", "=", scope.arch)
+          .where("source", "=", scope.source)
+          .execute()
+      ).map((row) => [identity({ advisoryId: row.advisory_id, installed: row.installed }), row]),
+    );
+    const out: Observation = { opened: [], stillOpen: [], resolved: [] };
+    const seen = new Set<string>();
+    for (const f of observed) {
+      const key = identity(f);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const details = {
+        package: f.package,
+        slot: f.slot ?? null,
+        fix: f.fix ?? null,
+        cves: toJsonText([...f.cves].sort()),
+        severity: f.severity,
+        title: f.title ?? null,
+        last_seen: at,
+      };
+      const old = known.get(key);
+      if (old) {
+        const reopened = old.resolved_at !== null;
+        const row = await tx.db
+          .updateTable("findings")
+          .set({ ...details, resolved_at: null, resolved_by_publication_id: null })
+          .where("id", "=", old.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        (reopened ? out.opened : out.stillOpen).push(toFinding(row));
+        continue;
+      }
+      const row = await tx.db
+        .insertInto("findings")
+        .values({
+          ...scope,
+          advisory_id: f.advisoryId,
+          installed: f.installed,
+          ...details,
+          first_seen: at,
+          resolved_at: null,
+          resolved_by_publication_id: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      out.opened.push(toFinding(row));
+    }
+    for (const [key, old] of known) {
+      if (seen.has(key) || old.resolved_at !== null) continue;
+      const row = await tx.db
+        .updateTable("findings")
+        .set({ resolved_at: at, resolved_by_publication_id: opts.publicationId ?? null })
+        .where("id", "=", old.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      out.resolved.push(toFinding(row));
+    }
+    return out;
+  });
+}
+
+export interface FindingFilter {
+  target?: string;
+  layer?: string;
+  arch?: string;
+  source?: string;
+  severity?: readonly string[];
+  /** true: only open; false: only resolved; undefined: both. */
+  open?: boolean;
+  limit?: number;
+}
+
+/** Newest first seen first. */
+export async function listFindings(store: Store, filter: FindingFilter = {}): Promise<FindingRecord[]> {
+  let q = store.db.selectFrom("findings").selectAll();
+  if (filter.target !== undefined) q = q.where("target", "=", filter.target);
+  if (filter.layer !== undefined) q = q.where("layer", "=", filter.layer);
+  if (filter.arch !== undefined) q = q.where("arch", "=", filter.arch);
+  if (filter.source !== undefined) q = q.where("source", "=", filter.source);
+  if (filter.severity !== undefined && filter.severity.length > 0)
+    q = q.where("severity", "in", filter.severity);
+  if (filter.open === true) q = q.where("resolved_at", "is", null);
+  if (filter.open === false) q = q.where("resolved_at", "is not", null);
+  const rows = await q
+    .orderBy("first_seen", "desc")
+    .orderBy("id", "desc")
+    .limit(filter.limit ?? 1000)
+    .execute();
+  return rows.map(toFinding);
+}
+
+/** Open findings counted by layer and severity (the dashboard's cells). */
+export async function countOpenFindings(
+  store: Store,
+): Promise<Array<{ layer: string; severity: string; count: number }>> {
+  const rows = await store.db
+    .selectFrom("findings")
+    .select(["layer", "severity", (eb) => eb.fn.countAll<number>().as("count")])
+    .where("resolved_at", "is", null)
+    .groupBy(["layer", "severity"])
+    .orderBy("layer")
+    .orderBy("severity")
+    .execute();
+  return rows.map((r) => ({ layer: r.layer, severity: r.severity, count: Number(r.count) }));
+}
+
+function toFinding(row: Selectable<FindingsTable>): FindingRecord {
+  return {
+    id: row.id,
+    target: row.target,
+    layer: row.layer,
+    arch: row.arch,
+    source: row.source,
+    advisoryId: row.advisory_id,
+    package: row.package,
+    installed: row.installed,
+    slot: row.slot,
+    fix: row.fix,
+    cves: fromJsonText<string[]>(row.cves),
+    severity: row.severity,
+    title: row.title,
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+    resolvedAt: row.resolved_at,
+    resolvedByPublicationId: row.resolved_by_publication_id,
+  };
+}

@@ -1,0 +1,20 @@
+/** The control plane's database: open it, then use the module of the table at hand. */
+export * from "./actor.js";
+export * from "./approvals.js";
+export * from "./artifacts.js";
+export * from "./audit.js";
+export type { Backend, BackendName } from "./backend.js";
+export * from "./candidate-states.js";
+export * from "./candidates.js";
+export * from "./errors.js";
+export * from "./findings.js";
+export * from "./gates.js";
+export type { JsonValue } from "./json.js";
+export * from "./layers.js";
+export * from "./leases.js";
+export * from "./location.js";
+export * from "./open.js";
+export * from "./publications.js";
+export * from "./runs.js";
+export type { Database } from "./schema.js";
+export * from "./store.js";

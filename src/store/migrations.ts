@@ -1,0 +1,250 @@
+/**
+ * The store's versioned migrations, in code, applied in name order when a store is opened (Kysely's
+ * Migrator records them in `kysely_migration`). Never edit a migration that has shipped: add the
+ * next one. Each is written once with Kysely's schema builder; the backend supplies the one column
+ * type that differs (the auto-increment key).
+ */
+import { type Kysely, type Migration, sql } from "kysely";
+import type { Backend } from "./backend.js";
+
+type Db = Kysely<unknown>;
+
+export function migrations(backend: Backend): Record<string, Migration> {
+  return {
+    "0001-control-plane": { up: (db) => controlPlane(db, backend) },
+  };
+}
+
+/** Names of the migrations this program knows, in order. */
+export function migrationNames(backend: Backend): string[] {
+  return Object.keys(migrations(backend)).sort();
+}
+
+async function controlPlane(db: Db, backend: Backend): Promise<void> {
+  const ts = "text";
+  await db.schema
+    .createTable("layers")
+    .addColumn("name", "text", (c) => c.primaryKey())
+    .addColumn("spec_path", "text", (c) => c.notNull())
+    .addColumn("spec_sha256", "text", (c) => c.notNull())
+    .addColumn("flavor", "text", (c) => c.notNull())
+    .addColumn("stack", "text", (c) => c.notNull())
+    .addColumn("version", "text", (c) => c.notNull())
+    .addColumn("arches", "text", (c) => c.notNull())
+    .addColumn("created_at", ts, (c) => c.notNull())
+    .addColumn("updated_at", ts, (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable("runs")
+    .addColumn("id", "integer", backend.idColumn)
+    .addColumn("kind", "text", (c) => c.notNull())
+    .addColumn("layer", "text")
+    .addColumn("arch", "text")
+    .addColumn("state", "text", (c) =>
+      c.notNull().check(inList("state", ["running", "succeeded", "failed", "interrupted"])),
+    )
+    .addColumn("started_at", ts, (c) => c.notNull())
+    .addColumn("ended_at", ts)
+    .addColumn("host", "text", (c) => c.notNull())
+    .addColumn("pid", "integer", (c) => c.notNull())
+    .addColumn("pid_start", "text")
+    .addColumn("log_path", "text")
+    .addColumn("exit_code", "integer")
+    .addColumn("detail", "text")
+    .execute();
+  await db.schema.createIndex("runs_state").on("runs").columns(["state", "host"]).execute();
+  await db.schema.createIndex("runs_layer").on("runs").columns(["layer", "arch", "started_at"]).execute();
+
+  await db.schema
+    .createTable("artifacts")
+    .addColumn("sha256", "text", (c) => c.primaryKey())
+    .addColumn("kind", "text", (c) => c.notNull().check(inList("kind", ["full", "delta"])))
+    .addColumn("base_sha256", "text")
+    .addColumn("path", "text", (c) => c.notNull())
+    .addColumn("size", "bigint", (c) => c.notNull())
+    .addColumn("manifest", "text", (c) => c.notNull())
+    .addColumn("manifest_sha256", "text", (c) => c.notNull())
+    .addColumn("layer", "text")
+    .addColumn("arch", "text")
+    .addColumn("created_at", ts, (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex("artifacts_layer").on("artifacts").columns(["layer", "arch"]).execute();
+
+  await db.schema
+    .createTable("publications")
+    .addColumn("id", "integer", backend.idColumn)
+    .addColumn("target", "text", (c) => c.notNull())
+    .addColumn("layer", "text", (c) => c.notNull())
+    .addColumn("action", "text", (c) => c.notNull().check(inList("action", ["publish", "rollback"])))
+    .addColumn("kind", "text")
+    .addColumn("sha256", "text")
+    .addColumn("previous_sha256", "text")
+    .addColumn("artifact", "text")
+    .addColumn("backup", "text")
+    .addColumn("candidate_id", "integer")
+    .addColumn("user", "text", (c) => c.notNull())
+    .addColumn("host", "text", (c) => c.notNull())
+    .addColumn("at", ts, (c) => c.notNull())
+    .addColumn("detail", "text")
+    .addColumn("journal_id", "text", (c) => c.unique())
+    .execute();
+  await db.schema
+    .createIndex("publications_layer")
+    .on("publications")
+    .columns(["target", "layer", "id"])
+    .execute();
+
+  await db.schema
+    .createTable("candidates")
+    .addColumn("id", "integer", backend.idColumn)
+    .addColumn("layer", "text", (c) => c.notNull().references("layers.name"))
+    .addColumn("arch", "text", (c) => c.notNull())
+    .addColumn("target", "text", (c) => c.notNull())
+    .addColumn("base_publication_id", "integer", (c) => c.references("publications.id"))
+    .addColumn("base_sha256", "text")
+    // the states as this migration knew them (a migration never changes: candidate-states.ts may grow)
+    .addColumn("state", "text", (c) =>
+      c
+        .notNull()
+        .check(
+          inList("state", [
+            "building",
+            "gating",
+            "ready",
+            "approved",
+            "published",
+            "failed",
+            "rejected",
+            "superseded",
+          ]),
+        ),
+    )
+    .addColumn("full_sha256", "text", (c) => c.references("artifacts.sha256"))
+    .addColumn("delta_sha256", "text", (c) => c.references("artifacts.sha256"))
+    .addColumn("package_diff", "text")
+    .addColumn("reason", "text")
+    .addColumn("requested_by", "text", (c) => c.notNull())
+    .addColumn("run_id", "integer", (c) => c.references("runs.id"))
+    .addColumn("created_at", ts, (c) => c.notNull())
+    .addColumn("updated_at", ts, (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex("candidates_state").on("candidates").columns(["state", "updated_at"]).execute();
+  await db.schema
+    .createIndex("candidates_layer")
+    .on("candidates")
+    .columns(["layer", "arch", "target", "state"])
+    .execute();
+
+  await db.schema
+    .createTable("gates")
+    .addColumn("id", "integer", backend.idColumn)
+    .addColumn("candidate_id", "integer", (c) => c.notNull().references("candidates.id"))
+    .addColumn("gate", "text", (c) => c.notNull())
+    .addColumn("state", "text", (c) =>
+      c.notNull().check(inList("state", ["running", "passed", "failed", "error"])),
+    )
+    .addColumn("attempt", "integer", (c) => c.notNull())
+    .addColumn("report", "text")
+    .addColumn("report_sha256", "text")
+    .addColumn("run_id", "integer", (c) => c.references("runs.id"))
+    .addColumn("started_at", ts, (c) => c.notNull())
+    .addColumn("ended_at", ts)
+    .addUniqueConstraint("gates_candidate_gate", ["candidate_id", "gate"])
+    .execute();
+
+  await db.schema
+    .createTable("approvals")
+    .addColumn("id", "integer", backend.idColumn)
+    .addColumn("candidate_id", "integer", (c) => c.notNull().references("candidates.id"))
+    .addColumn("verdict", "text", (c) => c.notNull().check(inList("verdict", ["approve", "reject"])))
+    .addColumn("artifact_sha256", "text", (c) => c.notNull())
+    .addColumn("manifest_sha256", "text", (c) => c.notNull())
+    .addColumn("gates_digest", "text", (c) => c.notNull())
+    .addColumn("approver", "text", (c) => c.notNull())
+    .addColumn("key_id", "text")
+    .addColumn("signature", "text")
+    .addColumn("reason", "text")
+    .addColumn("at", ts, (c) => c.notNull())
+    .addColumn("voided_at", ts)
+    .addColumn("voided_by", "text")
+    .addColumn("void_reason", "text")
+    .execute();
+  await db.schema
+    .createIndex("approvals_candidate")
+    .on("approvals")
+    .columns(["candidate_id", "voided_at"])
+    .execute();
+
+  await db.schema
+    .createTable("findings")
+    .addColumn("id", "integer", backend.idColumn)
+    .addColumn("target", "text", (c) => c.notNull())
+    .addColumn("layer", "text", (c) => c.notNull())
+    .addColumn("arch", "text", (c) => c.notNull())
+    .addColumn("source", "text", (c) => c.notNull())
+    .addColumn("advisory_id", "text", (c) => c.notNull())
+    .addColumn("package", "text", (c) => c.notNull())
+    .addColumn("installed", "text", (c) => c.notNull())
+    .addColumn("slot", "text")
+    .addColumn("fix", "text")
+    .addColumn("cves", "text", (c) => c.notNull())
+    .addColumn("severity", "text", (c) => c.notNull())
+    .addColumn("title", "text")
+    .addColumn("first_seen", ts, (c) => c.notNull())
+    .addColumn("last_seen", ts, (c) => c.notNull())
+    .addColumn("resolved_at", ts)
+    .addColumn("resolved_by_publication_id", "integer", (c) => c.references("publications.id"))
+    .addUniqueConstraint("findings_identity", [
+      "target",
+      "layer",
+      "arch",
+      "source",
+      "advisory_id",
+      "installed",
+    ])
+    .execute();
+  // the dashboard's questions: open findings by layer and severity, and by severity across layers
+  await db.schema
+    .createIndex("findings_layer_open")
+    .on("findings")
+    .columns(["layer", "resolved_at", "severity"])
+    .execute();
+  await db.schema
+    .createIndex("findings_severity_open")
+    .on("findings")
+    .columns(["resolved_at", "severity"])
+    .execute();
+
+  await db.schema
+    .createTable("leases")
+    .addColumn("name", "text", (c) => c.primaryKey())
+    .addColumn("token", "text", (c) => c.notNull())
+    .addColumn("owner", "text", (c) => c.notNull())
+    .addColumn("host", "text", (c) => c.notNull())
+    .addColumn("pid", "integer", (c) => c.notNull())
+    .addColumn("pid_start", "text")
+    .addColumn("purpose", "text", (c) => c.notNull())
+    .addColumn("acquired_at", ts, (c) => c.notNull())
+    .addColumn("expires_at", ts, (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable("audit_log")
+    .addColumn("seq", "integer", (c) => c.primaryKey())
+    .addColumn("at", ts, (c) => c.notNull())
+    .addColumn("actor", "text", (c) => c.notNull())
+    .addColumn("action", "text", (c) => c.notNull())
+    .addColumn("subject", "text", (c) => c.notNull())
+    .addColumn("detail", "text", (c) => c.notNull())
+    // unique: two rows naming the same predecessor would be a fork of the chain
+    .addColumn("prev_sha256", "text", (c) => c.notNull().unique())
+    .addColumn("sha256", "text", (c) => c.notNull().unique())
+    .execute();
+  await db.schema.createIndex("audit_log_subject").on("audit_log").columns(["subject", "seq"]).execute();
+}
+
+/** `column in ('a', 'b')` as a CHECK constraint (the values are ours, never user input). */
+function inList(column: string, values: readonly string[]) {
+  return sql<boolean>`${sql.ref(column)} in (${sql.join(values.map((v) => sql.lit(v)))})`;
+}
