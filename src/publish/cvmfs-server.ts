@@ -75,7 +75,8 @@ const lines = (text: string) =>
 
 /** The line that says why: a refusal or error (stderr's, then stdout's), else stderr's first or stdout's last line. */
 function reason(r: RunResult): string | undefined {
-  const err = lines(r.stderr);
+  // lsof (run by publish to find open files) warns about every other FUSE mount it cannot stat: not the reason.
+  const err = lines(r.stderr).filter((l) => !/^lsof: WARNING|^Output information may be incomplete/.test(l));
   const out = lines(r.stdout);
   return err.find((l) => REFUSAL.test(l)) ?? out.find((l) => REFUSAL.test(l)) ?? err[0] ?? out.at(-1);
 }
