@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import type { Publisher } from "../publish/publisher.js";
 import { printJson, style } from "./output.js";
-import { addTargetOptions, publisherFromOptions, type TargetCliOptions } from "./publish.js";
+import { addTargetOptions, checkReason, publisherFromOptions, type TargetCliOptions } from "./publish.js";
 
 /** The layer to act on: --layer, or the only layer the target's history knows. */
 export async function chooseLayer(publisher: Publisher, layer: string | undefined): Promise<string> {
@@ -38,14 +38,22 @@ export function register(program: Command): void {
       "--layer <dir>",
       "the layer, as <version>/compat/<os>/<arch> (default: the only one published there)",
     )
+    .option(
+      "--reason <text>",
+      "why: recorded in the history (and, shell-safe, in the cvmfs revision's description)",
+    )
     .option("--json", "print the result as JSON")
-    .action(async (opts: TargetCliOptions & { layer?: string; json?: boolean }) => {
+    .action(async (opts: TargetCliOptions & { layer?: string; reason?: string; json?: boolean }) => {
+      checkReason(opts.reason);
       const publisher = await publisherFromOptions(opts);
-      const r = await publisher.rollback(await chooseLayer(publisher, opts.layer));
+      const r = await publisher.rollback(await chooseLayer(publisher, opts.layer), opts.reason);
       if (opts.json) printJson(r);
       else
         process.stdout.write(
-          `${style.green("rolled back")} ${r.path}\n  now      ${r.restoredSha256 ?? "(a layer compat did not publish)"}\n  replaced layer kept as ${r.keptAs}\n`,
+          `${style.green("rolled back")} ${r.path}\n  now      ${r.restoredSha256 ?? "(a layer compat did not publish)"}\n` +
+            (r.tag
+              ? `  tag      ${r.tag}\n  undo     ${r.keptAs} (a second rollback redoes it)\n`
+              : `  replaced layer kept as ${r.keptAs}\n`),
         );
     });
 }
