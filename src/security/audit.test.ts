@@ -113,7 +113,7 @@ describe("audit targets and bad input", () => {
     expect(report.summary).toMatchObject({
       installedPackages: 2,
       failed: true,
-      bySeverity: { high: 1, normal: 0, low: 0 },
+      bySeverity: { critical: 0, high: 1, normal: 0, low: 0 },
     });
     expect(report.summary.warnings.join("\n")).toMatch(/has no slots/);
   });
@@ -122,7 +122,7 @@ describe("audit targets and bad input", () => {
     expect(() => resolveTarget(join(root, "nope"))).toThrow(InputError);
     mkdirSync(join(root, "empty"), { recursive: true });
     expect(() => resolveTarget(join(root, "empty"))).toThrow(
-      /is not a Gentoo prefix: it has no var\/db\/pkg/,
+      /is not a layer: it has neither var\/db\/pkg nor var\/lib\/dpkg\/status/,
     );
     const bad = join(root, "bad.txt");
     writeFileSync(bad, "foo bar\nnot a package\n");

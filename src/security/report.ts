@@ -1,11 +1,16 @@
-/** An audit report for people: one table row per finding, then the counts by severity. */
+/**
+ * An audit report for people: one table row per finding, then the counts by severity, then one
+ * line per source that has no data, failed or is stale (so "no findings" is never silently
+ * "no data").
+ */
 import { renderTable, style } from "../cli/output.js";
-import type { Finding, Severity } from "./advisory.js";
+import { type Finding, SEVERITIES, type Severity } from "./advisory.js";
 import type { AuditReport } from "./audit.js";
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 const paint: Record<Severity, (s: string) => string> = {
+  critical: (s) => style.bold(style.red(s)),
   high: style.red,
   normal: style.yellow,
   low: style.dim,
@@ -16,14 +21,22 @@ function cveCell(f: Finding): string {
   return `${f.cves.slice(0, 2).join(" ")} (+${f.cves.length - 2})`;
 }
 
+const DATABASE = { prefix: "installed", list: "package list", artifact: "artifact manifest" } as const;
+
 export function renderAuditText(report: AuditReport): string {
   const s = report.summary;
   const out = [
     style.bold(`Security audit of ${s.target}`),
-    `${plural(s.installedPackages, "installed package")} (${s.targetType === "prefix" ? "vdb" : "package list"}), ` +
-      `${plural(s.advisories, "advisory", "advisories")} from ${s.advisoriesDir} (cache: ${s.cache}), arch ${s.arch}`,
-    "",
+    `${plural(s.installedPackages, "installed package")} (${s.ecosystem}, ${DATABASE[s.targetType]}), arch ${s.arch}`,
   ];
+  for (const src of s.sources) {
+    const data =
+      src.status === "ok" || src.status === "stale"
+        ? `${plural(src.advisories, src.id === "debian-security" ? "source package" : src.id === "gentoo-git" ? "commit range" : "advisory", src.id === "debian-security" ? "source packages" : src.id === "gentoo-git" ? "commit ranges" : "advisories")} from ${src.location}${src.cache && src.cache !== "off" ? ` (cache: ${src.cache})` : ""}${src.freshness?.asOf ? `, data of ${src.freshness.asOf.slice(0, 10)}` : ""}`
+        : "";
+    out.push(`  ${src.id}: ${src.status === "ok" ? data : `${src.status.toUpperCase()}: ${src.reason}`}`);
+  }
+  out.push("");
   if (report.findings.length > 0) {
     out.push(
       renderTable(
@@ -33,7 +46,7 @@ export function renderAuditText(report: AuditReport): string {
           paint[f.severity](f.severity),
           f.installed,
           f.slot ?? "-",
-          f.fix ?? "(none: remove it)",
+          f.fix ?? (f.source === "glsa" ? "(none: remove it)" : "(none yet)"),
           cveCell(f),
           f.title,
         ]),
@@ -41,10 +54,15 @@ export function renderAuditText(report: AuditReport): string {
       "",
     );
   }
-  const counts = `${s.bySeverity.high} high, ${s.bySeverity.normal} normal, ${s.bySeverity.low} low`;
+  const counts = [...SEVERITIES]
+    .reverse()
+    .map((sev) => `${s.bySeverity[sev]} ${sev}`)
+    .join(", ");
   out.push(
     report.findings.length === 0
-      ? style.green("No advisory affects the installed packages.")
+      ? s.incomplete
+        ? style.yellow("No findings, but not every source had current data (see above).")
+        : style.green("No advisory affects the installed packages.")
       : `${plural(s.findings, "finding")} in ${plural(s.affectedPackages, "package")} from ${plural(s.advisoriesHit, "advisory", "advisories")}: ${counts}`,
   );
   return `${out.join("\n")}\n`;

@@ -1,0 +1,137 @@
+/**
+ * gentoo.git commits as data: one `git log` over the range after the layer's commit, limited to
+ * the installed packages' directories, parsed into hash, committer time, message and the files
+ * each commit added, deleted or modified. Paths are fed on stdin (`--stdin`, literal pathspecs),
+ * so a thousand packages make no long command line. git only reads the repository.
+ */
+import { InputError, ToolError } from "../../errors.js";
+import { run } from "../../exec/run.js";
+
+export interface CommitFile {
+  status: string;
+  path: string;
+}
+
+export interface Commit {
+  hash: string;
+  /** Committer time, unix seconds. */
+  time: number;
+  subject: string;
+  message: string;
+  files: CommitFile[];
+}
+
+export const COMMIT_RE = /^[0-9a-f]{7,40}$/;
+/** `category/package` as gentoo.git's directories are named. */
+export const CP_RE = /^[A-Za-z0-9][A-Za-z0-9+_.-]*\/[A-Za-z0-9+_][A-Za-z0-9+_-]*$/;
+
+const RS = "\x1e";
+const US = "\x1f";
+
+const git = (repo: string, args: string[], input?: string) =>
+  run("git", ["-C", repo, ...args], {
+    env: { ...process.env, GIT_LITERAL_PATHSPECS: "1", GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
+    ...(input !== undefined ? { input } : {}),
+  });
+
+/** The full hash of `commit` in `repo`; InputError when the repository does not have it. */
+export async function resolveCommit(repo: string, commit: string): Promise<string> {
+  if (!COMMIT_RE.test(commit)) throw new InputError(`${JSON.stringify(commit)} is not a git commit id`);
+  try {
+    return (await git(repo, ["rev-parse", "--verify", "--quiet", `${commit}^{commit}`])).stdout.trim();
+  } catch (e) {
+    if (!(e instanceof ToolError)) throw e;
+    throw new InputError(`${repo} does not have the layer's gentoo.git commit ${commit}`, {
+      hint: "update the checkout (git fetch), or unshallow it: the commits after the layer's are compared",
+    });
+  }
+}
+
+/** HEAD's hash and committer time; InputError when `repo` is not a git repository. */
+export async function headOf(repo: string): Promise<{ hash: string; time: number }> {
+  try {
+    const out = (await git(repo, ["log", "-1", "--format=%H %ct", "HEAD"])).stdout.trim();
+    const [hash, time] = out.split(" ");
+    return { hash: hash!, time: Number(time) };
+  } catch (e) {
+    if (!(e instanceof ToolError)) throw e;
+    throw new InputError(`${repo} is not a gentoo.git checkout (${e.stderrTail.trim() || e.message})`, {
+      hint: "give --gentoo-git a clone of https://github.com/gentoo/gentoo (or anongit.gentoo.org/git/repo/gentoo.git)",
+    });
+  }
+}
+
+/** Parse `git log --format=<RS>%H<US>%ct<US>%B<US> --name-status` output; bad records go to `problems`. */
+export function parseLog(text: string): { commits: Commit[]; problems: string[] } {
+  const commits: Commit[] = [];
+  const problems: string[] = [];
+  for (const record of text.split(RS)) {
+    if (record.trim() === "") continue;
+    const parts = record.split(US);
+    const hash = parts[0]?.trim() ?? "";
+    if (parts.length !== 4 || !/^[0-9a-f]{40}$/.test(hash) || !/^\d+$/.test(parts[1] ?? "")) {
+      problems.push(
+        `commit ${/^[0-9a-f]{40}/.exec(hash)?.[0] ?? "(unknown)"}: git log record not understood; skipped`,
+      );
+      continue;
+    }
+    const message = parts[2]!.replace(/\s+$/, "");
+    const files: CommitFile[] = [];
+    for (const line of parts[3]!.split("\n")) {
+      if (line.trim() === "") continue;
+      const m = /^([AMDT])\t(.+)$/.exec(line);
+      if (m) files.push({ status: m[1]!, path: m[2]! });
+    }
+    commits.push({ hash, time: Number(parts[1]), subject: message.split("\n")[0] ?? "", message, files });
+  }
+  return { commits, problems };
+}
+
+/** Commits after `from` up to HEAD that touch any of `packages` (category/package directories), newest first. */
+export async function commitsTouching(
+  repo: string,
+  from: string,
+  packages: readonly string[],
+): Promise<{ commits: Commit[]; problems: string[] }> {
+  const paths = packages.filter((p) => CP_RE.test(p));
+  if (paths.length === 0) return { commits: [], problems: [] };
+  const r = await git(
+    repo,
+    [
+      "log",
+      "--stdin",
+      "--no-merges",
+      "--no-renames",
+      "--name-status",
+      `--format=${RS}%H${US}%ct${US}%B${US}`,
+    ],
+    `${from}..HEAD\n--\n${paths.join("\n")}\n`,
+  );
+  return parseLog(r.stdout);
+}
+
+/** The text of `rev:path` for each request, via one `git cat-file --batch`; undefined where missing. */
+export async function readBlobs(repo: string, requests: readonly string[]): Promise<(string | undefined)[]> {
+  if (requests.length === 0) return [];
+  const out = Buffer.from(
+    (await git(repo, ["cat-file", "--batch"], `${requests.join("\n")}\n`)).stdout,
+    "utf8",
+  );
+  const results: (string | undefined)[] = [];
+  let i = 0;
+  for (let n = 0; n < requests.length; n++) {
+    const nl = out.indexOf(10, i);
+    if (nl < 0) break;
+    const header = out.toString("utf8", i, nl);
+    i = nl + 1;
+    const m = /^[0-9a-f]{40} blob (\d+)$/.exec(header);
+    if (!m) {
+      results.push(undefined);
+      continue;
+    }
+    const size = Number(m[1]);
+    results.push(out.toString("utf8", i, i + size));
+    i += size + 1;
+  }
+  return results;
+}
