@@ -26,6 +26,9 @@ export interface Changelog {
 // `openssl (3.0.15-1~deb12u1) bookworm-security; urgency=medium`
 const HEADER_RE = /^(\w[-+0-9a-z.]*) \(([^()\s]+)\)((?:\s+[-+0-9a-z.]+)+);(.*)$/i;
 
+/** Bullet lines that say who uploaded, not what changed. */
+const BOILERPLATE_RE = /^(?:non-maintainer upload|team upload|security upload|upload by|rebuild for)/i;
+
 export function parseChangelog(text: string): Changelog {
   const entries: ChangelogEntry[] = [];
   let current: { entry: ChangelogEntry; body: string[] } | undefined;
@@ -35,7 +38,7 @@ export function parseChangelog(text: string): Changelog {
     current.entry.summary =
       current.body
         .map((l) => l.trim().replace(/^[*+-]\s*/, ""))
-        .find((l) => l !== "" && !/^\[.*\]$/.test(l)) ?? "";
+        .find((l) => l !== "" && !/^\[.*\]$/.test(l) && !BOILERPLATE_RE.test(l)) ?? "";
     entries.push(current.entry);
     current = undefined;
   };

@@ -32,6 +32,9 @@ export interface ChangelogLookup {
   note: string;
 }
 
+/** Binary packages larger than this are not downloaded for their changelog (linux-source, -doc). */
+export const MAX_DEB_BYTES = 64 << 20;
+
 const fileName = (source: string, version: string) => `${source}_${version}.changelog`;
 
 export class ChangelogStore {
@@ -60,12 +63,15 @@ export class ChangelogStore {
     return fetched;
   }
 
-  /** The smallest binaries first; up to three tried (a binary whose doc directory is a link to another's has none). */
+  /**
+   * In the order given (the caller puts the layer's own binaries first); up to three tried, none
+   * larger than MAX_DEB_BYTES (a binary whose doc directory is a link to another's has none).
+   */
   private async fetch(binaries: readonly IndexBinary[]): Promise<ChangelogLookup> {
     const tried: string[] = [];
-    const order = [...binaries]
-      .filter((b) => PACKAGE_NAME_RE.test(b.name) && isValidVersion(b.version))
-      .sort((a, b) => (a.size ?? Number.MAX_SAFE_INTEGER) - (b.size ?? Number.MAX_SAFE_INTEGER));
+    const order = binaries.filter(
+      (b) => PACKAGE_NAME_RE.test(b.name) && isValidVersion(b.version) && (b.size ?? 0) <= MAX_DEB_BYTES,
+    );
     for (const b of order.slice(0, 3)) {
       const work = mkdtempSync(join(tmpdir(), "compat-deb-"));
       try {
@@ -79,7 +85,7 @@ export class ChangelogStore {
         await run("dpkg-deb", ["-x", join(work, deb), tree]);
         const text = changelogIn(tree, b.name);
         if (text !== undefined) return { text, note: `${b.name}_${b.version}.deb` };
-        tried.push(`${b.name}: no usr/share/doc/${b.name}/changelog.Debian.gz`);
+        tried.push(`${b.name}: no usr/share/doc/${b.name}/changelog{.Debian,}.gz`);
       } catch (e) {
         if (!isCompatError(e)) throw e;
         tried.push(`${b.name}: ${e.message}`);
@@ -91,11 +97,16 @@ export class ChangelogStore {
   }
 }
 
-/** The changelog of an extracted binary package, when it ships one as a regular file. */
+/**
+ * The changelog of an extracted binary package, when it ships one as a regular file:
+ * `changelog.Debian.gz`, or `changelog.gz` for a native package (apt, ca-certificates).
+ */
 function changelogIn(tree: string, binary: string): string | undefined {
   const doc = join(tree, "usr/share/doc", binary);
   if (!existsSync(doc) || !lstatSync(doc).isDirectory()) return undefined;
-  const file = join(doc, "changelog.Debian.gz");
-  if (!existsSync(file) || !lstatSync(file).isFile()) return undefined;
-  return gunzipSync(readFileSync(file)).toString("utf8");
+  for (const name of ["changelog.Debian.gz", "changelog.gz"]) {
+    const file = join(doc, name);
+    if (existsSync(file) && lstatSync(file).isFile()) return gunzipSync(readFileSync(file)).toString("utf8");
+  }
+  return undefined;
 }
