@@ -15,6 +15,7 @@ import { register as pack } from "./pack.js";
 import { register as plan } from "./plan.js";
 import { register as publish } from "./publish.js";
 import { register as rollback } from "./rollback.js";
+import { register as sbom } from "./sbom.js";
 import { register as shell } from "./shell.js";
 import { register as verify } from "./verify.js";
 
@@ -26,6 +27,7 @@ export const commands: RegisterCommand[] = [
   shell,
   check,
   audit,
+  sbom,
   importAnsible,
   pack,
   verify,
