@@ -25,6 +25,7 @@ export interface ObservedFinding {
   cves: string[];
   severity: string;
   title?: string | null;
+  url?: string | null;
 }
 
 export interface FindingRecord extends FindingScope, Required<ObservedFinding> {
@@ -46,12 +47,16 @@ export interface Observation {
 
 const identity = (f: { advisoryId: string; installed: string }) => `${f.advisoryId}\0${f.installed}`;
 
-/** Record one complete audit of a scope. */
+/**
+ * Record one complete audit of a scope. A finding gone is resolved by `publicationId` when given,
+ * or by `publication` when that happened after the finding was last seen (what the target holds
+ * now replaced what the finding was seen on); otherwise by nothing (the advisory changed).
+ */
 export async function observeFindings(
   store: Store,
   scope: FindingScope,
   observed: readonly ObservedFinding[],
-  opts: { at?: string; publicationId?: number } = {},
+  opts: { at?: string; publicationId?: number; publication?: { id: number; at: string } } = {},
 ): Promise<Observation> {
   const at = opts.at ?? isoNow();
   return store.transaction(async (tx) => {
@@ -81,6 +86,7 @@ export async function observeFindings(
         cves: toJsonText([...f.cves].sort()),
         severity: f.severity,
         title: f.title ?? null,
+        url: f.url ?? null,
         last_seen: at,
       };
       const old = known.get(key);
@@ -114,7 +120,12 @@ export async function observeFindings(
       if (seen.has(key) || old.resolved_at !== null) continue;
       const row = await tx.db
         .updateTable("findings")
-        .set({ resolved_at: at, resolved_by_publication_id: opts.publicationId ?? null })
+        .set({
+          resolved_at: at,
+          resolved_by_publication_id:
+            opts.publicationId ??
+            (opts.publication && opts.publication.at > old.last_seen ? opts.publication.id : null),
+        })
         .where("id", "=", old.id)
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -184,6 +195,7 @@ function toFinding(row: Selectable<FindingsTable>): FindingRecord {
     cves: fromJsonText<string[]>(row.cves),
     severity: row.severity,
     title: row.title,
+    url: row.url,
     firstSeen: row.first_seen,
     lastSeen: row.last_seen,
     resolvedAt: row.resolved_at,
