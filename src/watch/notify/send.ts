@@ -15,6 +15,14 @@ export function signBody(body: string, key: string): string {
   return `sha256=${createHmac("sha256", key).update(body, "utf8").digest("hex")}`;
 }
 
+/** The system error code under fetch's "fetch failed" (its cause, or one of an AggregateError's). */
+function errorCode(e: unknown, depth = 0): string | undefined {
+  if (e === null || typeof e !== "object" || depth > 4) return undefined;
+  const x = e as { code?: unknown; cause?: unknown; errors?: unknown[] };
+  if (typeof x.code === "string" && /^E[A-Z]+$/.test(x.code)) return x.code;
+  return errorCode(x.cause, depth + 1) ?? x.errors?.map((c) => errorCode(c, depth + 1)).find(Boolean);
+}
+
 export interface SendOptions {
   attempts: number;
   backoffMs: number;
@@ -54,7 +62,8 @@ export async function postJson(
       error = `HTTP ${r.status}${text ? `: ${text}` : ""}`;
       retry = r.status === 429 || r.status >= 500;
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      const cause =
+        errorCode(e) ?? ((e as { cause?: { message?: unknown } }).cause?.message as string | undefined);
       error = `${(e as Error).name === "TimeoutError" ? "timed out" : (e as Error).message}${cause ? ` (${cause})` : ""}`;
     }
     log.warn(`notify ${channel}: try ${attempt} of ${opts.attempts} failed: ${error}`);
