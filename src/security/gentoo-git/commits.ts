@@ -25,9 +25,6 @@ export const COMMIT_RE = /^[0-9a-f]{7,40}$/;
 /** `category/package` as gentoo.git's directories are named. */
 export const CP_RE = /^[A-Za-z0-9][A-Za-z0-9+_.-]*\/[A-Za-z0-9+_][A-Za-z0-9+_-]*$/;
 
-const RS = "\x1e";
-const US = "\x1f";
-
 const git = (repo: string, args: string[], input?: string) =>
   run("git", ["-C", repo, ...args], {
     env: { ...process.env, GIT_LITERAL_PATHSPECS: "1", GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
@@ -61,28 +58,45 @@ export async function headOf(repo: string): Promise<{ hash: string; time: number
   }
 }
 
-/** Parse `git log --format=<RS>%H<US>%ct<US>%B<US> --name-status` output; bad records go to `problems`. */
+/**
+ * Parse `git log -z --name-status --format=%x01%H%x00%ct%x00%B` output: NUL-separated tokens, which
+ * neither a message nor a path can hold. A commit is `\x01<hash>`, its time, its message, then
+ * (status, path) pairs until the next `\x01<hash>`; statuses are one letter, so a path or a message
+ * can never be taken for the start of a commit. Records that do not fit go to `problems`.
+ */
 export function parseLog(text: string): { commits: Commit[]; problems: string[] } {
   const commits: Commit[] = [];
   const problems: string[] = [];
-  for (const record of text.split(RS)) {
-    if (record.trim() === "") continue;
-    const parts = record.split(US);
-    const hash = parts[0]?.trim() ?? "";
-    if (parts.length !== 4 || !/^[0-9a-f]{40}$/.test(hash) || !/^\d+$/.test(parts[1] ?? "")) {
-      problems.push(
-        `commit ${/^[0-9a-f]{40}/.exec(hash)?.[0] ?? "(unknown)"}: git log record not understood; skipped`,
-      );
+  const tokens = text.split("\0");
+  let i = 0;
+  const isStart = (t: string | undefined) => t !== undefined && /^\n?\x01[0-9a-f]{40}$/.test(t);
+  while (i < tokens.length) {
+    const head = tokens[i]!;
+    if (!isStart(head)) {
+      if (head.trim() !== "") problems.push(`git log output not understood near ${JSON.stringify(head.slice(0, 40))}; skipped`);
+      i++;
       continue;
     }
-    const message = parts[2]!.replace(/\s+$/, "");
-    const files: CommitFile[] = [];
-    for (const line of parts[3]!.split("\n")) {
-      if (line.trim() === "") continue;
-      const m = /^([AMDT])\t(.+)$/.exec(line);
-      if (m) files.push({ status: m[1]!, path: m[2]! });
+    const hash = head.replace(/^\n?\x01/, "");
+    const time = tokens[i + 1] ?? "";
+    const message = (tokens[i + 2] ?? "").replace(/\s+$/, "");
+    i += 3;
+    if (!/^\d+$/.test(time)) {
+      problems.push(`commit ${hash}: git log record not understood; skipped`);
+      continue;
     }
-    commits.push({ hash, time: Number(parts[1]), subject: message.split("\n")[0] ?? "", message, files });
+    const files: CommitFile[] = [];
+    while (i < tokens.length && !isStart(tokens[i])) {
+      const status = tokens[i]!.trim();
+      if (status === "") {
+        i++;
+        continue;
+      }
+      const path = tokens[i + 1];
+      i += 2;
+      if (/^[AMDT]$/.test(status) && path) files.push({ status, path });
+    }
+    commits.push({ hash, time: Number(time), subject: message.split("\n")[0] ?? "", message, files });
   }
   return { commits, problems };
 }
@@ -97,14 +111,7 @@ export async function commitsTouching(
   if (paths.length === 0) return { commits: [], problems: [] };
   const r = await git(
     repo,
-    [
-      "log",
-      "--stdin",
-      "--no-merges",
-      "--no-renames",
-      "--name-status",
-      `--format=${RS}%H${US}%ct${US}%B${US}`,
-    ],
+    ["log", "-z", "--stdin", "--no-merges", "--no-renames", "--name-status", "--format=%x01%H%x00%ct%x00%B"],
     `${from}..HEAD\n--\n${paths.join("\n")}\n`,
   );
   return parseLog(r.stdout);

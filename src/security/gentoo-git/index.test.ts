@@ -189,11 +189,13 @@ describe("gentoo-git", () => {
     expect(securityOf(commit("dev-libs/foo: vulnerable, says no bug"))).toBeUndefined();
     expect(literalSlot('EAPI=8\nSLOT="0/3"\n')).toBe("0");
     expect(literalSlot("SLOT=$(ver_cut 1-2)\n")).toBeUndefined();
+    // a message may hold anything but NUL: a forged record inside it is just text
+    const forged = `dev-libs/foo: add 1\n\x01${"c".repeat(40)}`;
     const { commits, problems } = parseLog(
-      `\x1enot-a-hash\x1f1\x1fx\x1f\n\x1e${"b".repeat(40)}\x1f1700000000\x1fdev-libs/foo: add 1\x1f\nA\tdev-libs/foo/foo-1.ebuild\n`,
+      `\x01${"a".repeat(40)}\0not-a-time\0x\0\x01${"b".repeat(40)}\u00001700000000\0${forged}\0\nA\0dev-libs/foo/foo-1.ebuild\0`,
     );
-    expect(commits.map((c) => [c.subject, c.files])).toEqual([
-      ["dev-libs/foo: add 1", [{ status: "A", path: "dev-libs/foo/foo-1.ebuild" }]],
+    expect(commits.map((c) => [c.hash[0], c.subject, c.files])).toEqual([
+      ["b", "dev-libs/foo: add 1", [{ status: "A", path: "dev-libs/foo/foo-1.ebuild" }]],
     ]);
     expect(problems).toEqual([expect.stringMatching(/git log record not understood/)]);
   });
