@@ -101,7 +101,10 @@ export async function prefixSubject(
     );
   const m = PREFIX_RE.exec(prefix);
   const arch = opts.arch ?? m?.[3] ?? "unknown";
-  const inventory = await readInventory({ kind: "prefix", path: prefix, prefix }, arch);
+  const inventory = await readInventory({ kind: "prefix", path: prefix, prefix }, arch, [
+    "SLOT",
+    "repository",
+  ]);
   const build = readBuildRecord(prefix);
   const stack = opts.stack ?? (typeof build?.record.stack === "string" ? build.record.stack : undefined);
   const distro = parseOsRelease(

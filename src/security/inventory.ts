@@ -20,7 +20,12 @@ import {
 import { InputError } from "../errors.js";
 import { run } from "../exec/run.js";
 import { parsePackageList } from "../gentoo/qlist.js";
-import { type InstalledPackage as GentooPackage, readVardb, VDB_PATH } from "../gentoo/vardb.js";
+import {
+  type InstalledPackage as GentooPackage,
+  readVardb,
+  type VardbField,
+  VDB_PATH,
+} from "../gentoo/vardb.js";
 import type { LayerFacts } from "./source.js";
 
 export type TargetKind = "prefix" | "list" | "artifact";
@@ -146,15 +151,26 @@ export async function prefixFacts(prefix: string, arch: string, label = prefix):
   return facts;
 }
 
-/** The installed packages and facts of a target. */
-export async function readInventory(target: AuditTarget, arch: string): Promise<Inventory> {
-  if (target.kind === "prefix") return prefixInventory(target, arch);
+/**
+ * The installed packages and facts of a target. `vdbFields`: what is read of each vdb entry
+ * besides its name (an audit needs SLOT only; an SBOM also the repository).
+ */
+export async function readInventory(
+  target: AuditTarget,
+  arch: string,
+  vdbFields: readonly VardbField[] = ["SLOT"],
+): Promise<Inventory> {
+  if (target.kind === "prefix") return prefixInventory(target, arch, vdbFields);
   if (target.kind === "artifact")
     return artifactInventory(target, (await readManifest(manifestPathFor(target.path))).manifest);
   return listInventory(target, arch);
 }
 
-async function prefixInventory(target: AuditTarget, arch: string): Promise<Inventory> {
+async function prefixInventory(
+  target: AuditTarget,
+  arch: string,
+  vdbFields: readonly VardbField[],
+): Promise<Inventory> {
   const prefix = target.prefix!;
   const facts = await prefixFacts(prefix, arch, target.path);
   if (!existsSync(join(prefix, VDB_PATH))) {
@@ -173,7 +189,7 @@ async function prefixInventory(target: AuditTarget, arch: string): Promise<Inven
       facts,
     };
   }
-  const vdb = readVardb(target.path, { fields: ["SLOT", "repository"] });
+  const vdb = readVardb(target.path, { fields: vdbFields });
   return {
     ecosystem: "gentoo",
     target,

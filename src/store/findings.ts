@@ -75,6 +75,8 @@ export async function observeFindings(
     );
     const out: Observation = { opened: [], stillOpen: [], resolved: [] };
     const seen = new Set<string>();
+    // open findings seen again as they were: one UPDATE for all of them (a layer can have hundreds)
+    const unchanged: Selectable<FindingsTable>[] = [];
     for (const f of observed) {
       const key = identity(f);
       if (seen.has(key)) continue;
@@ -87,14 +89,17 @@ export async function observeFindings(
         severity: f.severity,
         title: f.title ?? null,
         url: f.url ?? null,
-        last_seen: at,
       };
       const old = known.get(key);
+      if (old && old.resolved_at === null && sameDetails(old, details)) {
+        unchanged.push(old);
+        continue;
+      }
       if (old) {
         const reopened = old.resolved_at !== null;
         const row = await tx.db
           .updateTable("findings")
-          .set({ ...details, resolved_at: null, resolved_by_publication_id: null })
+          .set({ ...details, last_seen: at, resolved_at: null, resolved_by_publication_id: null })
           .where("id", "=", old.id)
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -108,6 +113,7 @@ export async function observeFindings(
           advisory_id: f.advisoryId,
           installed: f.installed,
           ...details,
+          last_seen: at,
           first_seen: at,
           resolved_at: null,
           resolved_by_publication_id: null,
@@ -116,6 +122,11 @@ export async function observeFindings(
         .executeTakeFirstOrThrow();
       out.opened.push(toFinding(row));
     }
+    for (let i = 0; i < unchanged.length; i += 500) {
+      const ids = unchanged.slice(i, i + 500).map((r) => r.id);
+      await tx.db.updateTable("findings").set({ last_seen: at }).where("id", "in", ids).execute();
+    }
+    for (const old of unchanged) out.stillOpen.push(toFinding({ ...old, last_seen: at }));
     for (const [key, old] of known) {
       if (seen.has(key) || old.resolved_at !== null) continue;
       const row = await tx.db
@@ -178,6 +189,29 @@ export async function countOpenFindings(
     .orderBy("severity")
     .execute();
   return rows.map((r) => ({ layer: r.layer, severity: r.severity, count: Number(r.count) }));
+}
+
+function sameDetails(
+  row: Selectable<FindingsTable>,
+  d: {
+    package: string;
+    slot: string | null;
+    fix: string | null;
+    cves: string;
+    severity: string;
+    title: string | null;
+    url: string | null;
+  },
+): boolean {
+  return (
+    row.package === d.package &&
+    row.slot === d.slot &&
+    row.fix === d.fix &&
+    row.cves === d.cves &&
+    row.severity === d.severity &&
+    row.title === d.title &&
+    row.url === d.url
+  );
 }
 
 function toFinding(row: Selectable<FindingsTable>): FindingRecord {

@@ -1,8 +1,7 @@
 /**
- * gentoo.git commits as data: one `git log` over the range after the layer's commit, limited to
- * the installed packages' directories, parsed into hash, committer time, message and the files
- * each commit added, deleted or modified. Paths are fed on stdin (`--stdin`, literal pathspecs),
- * so a thousand packages make no long command line. git only reads the repository.
+ * gentoo.git commits as data: one `git log` over the range after the layer's commit, parsed into
+ * hash, committer time, message and the files each commit added, deleted or modified. git only
+ * reads the repository.
  */
 import { InputError, ToolError } from "../../errors.js";
 import { run } from "../../exec/run.js";
@@ -22,8 +21,6 @@ export interface Commit {
 }
 
 export const COMMIT_RE = /^[0-9a-f]{7,40}$/;
-/** `category/package` as gentoo.git's directories are named. */
-export const CP_RE = /^[A-Za-z0-9][A-Za-z0-9+_.-]*\/[A-Za-z0-9+_][A-Za-z0-9+_-]*$/;
 
 const git = (repo: string, args: string[], input?: string) =>
   run("git", ["-C", repo, ...args], {
@@ -73,7 +70,8 @@ export function parseLog(text: string): { commits: Commit[]; problems: string[] 
   while (i < tokens.length) {
     const head = tokens[i]!;
     if (!isStart(head)) {
-      if (head.trim() !== "") problems.push(`git log output not understood near ${JSON.stringify(head.slice(0, 40))}; skipped`);
+      if (head.trim() !== "")
+        problems.push(`git log output not understood near ${JSON.stringify(head.slice(0, 40))}; skipped`);
       i++;
       continue;
     }
@@ -101,19 +99,26 @@ export function parseLog(text: string): { commits: Commit[]; problems: string[] 
   return { commits, problems };
 }
 
-/** Commits after `from` up to HEAD that touch any of `packages` (category/package directories), newest first. */
-export async function commitsTouching(
+/**
+ * Commits after `from` up to HEAD with the files each changed, newest first. Not limited by
+ * pathspecs: the caller keeps the ones touching its packages (git matching a thousand literal
+ * pathspecs per commit costs more than reading every commit's file list), so the same list
+ * serves every layer built from that commit.
+ */
+export async function commitsSince(
   repo: string,
   from: string,
-  packages: readonly string[],
 ): Promise<{ commits: Commit[]; problems: string[] }> {
-  const paths = packages.filter((p) => CP_RE.test(p));
-  if (paths.length === 0) return { commits: [], problems: [] };
-  const r = await git(
-    repo,
-    ["log", "-z", "--stdin", "--no-merges", "--no-renames", "--name-status", "--format=%x01%H%x00%ct%x00%B"],
-    `${from}..HEAD\n--\n${paths.join("\n")}\n`,
-  );
+  const r = await git(repo, [
+    "log",
+    "-z",
+    "--no-merges",
+    "--no-renames",
+    "--name-status",
+    "--format=%x01%H%x00%ct%x00%B",
+    `${from}..HEAD`,
+    "--",
+  ]);
   return parseLog(r.stdout);
 }
 

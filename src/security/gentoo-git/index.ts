@@ -13,7 +13,7 @@ import { vercmp } from "../../gentoo/version.js";
 import type { Finding } from "../advisory.js";
 import { type AdvisorySource, freshnessOf } from "../source.js";
 import { ebuildChanges, literalSlot, securityOf } from "./classify.js";
-import { commitsTouching, headOf, readBlobs, resolveCommit } from "./commits.js";
+import { commitsSince, headOf, readBlobs, resolveCommit } from "./commits.js";
 
 export const GENTOO_COMMIT_URL = "https://gitweb.gentoo.org/repo/gentoo.git/commit/?id=";
 
@@ -52,7 +52,7 @@ export const gentooGitSource: AdvisorySource<InstalledPackage> = {
       async detect(packages) {
         const byCp = new Map<string, InstalledPackage[]>();
         for (const p of packages) byCp.set(p.cp, [...(byCp.get(p.cp) ?? []), p]);
-        const log = await commitsTouching(repo, from, [...byCp.keys()].sort());
+        const log = await session.memo(`gentoo-git-log:${repo}:${from}`, () => commitsSince(repo, from));
         const warnings = [...log.problems];
         const candidates: {
           finding: Finding;
