@@ -14,7 +14,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { generateVardb } from "./audit-vardb.js";
+import { generateVardb, rng } from "./audit-vardb.js";
 import { compatBin, measure } from "./common.js";
 
 const { values } = parseArgs({
@@ -30,18 +30,6 @@ const VERSIONS = ["2023.06", "2025.06", "2026.06"];
 const ARCHES = ["x86_64", "aarch64", "riscv64"] as const;
 const DEB_ARCH = { x86_64: "amd64", aarch64: "arm64", riscv64: "riscv64" } as const;
 const repo = join(work, "repo");
-
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // --- gentoo layers and a gentoo.git with commits touching their packages ---
 const cps = new Set<string>();

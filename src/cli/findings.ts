@@ -3,9 +3,9 @@
  *  [--severity S] [--limit N] [--json]`: the findings the watch recorded, over time: when each was
  * first and last seen, and when and by which publication it was resolved.
  */
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { SEVERITIES, type Severity, severityRank } from "../security/advisory.js";
-import { printable } from "./log.js";
+import { positiveInt, printable } from "./log.js";
 import { printJson, renderTable, style } from "./output.js";
 
 interface FindingsFlags {
@@ -19,11 +19,6 @@ interface FindingsFlags {
   severity?: Severity;
   limit?: number;
   json?: boolean;
-}
-
-function positiveInt(value: string): number {
-  if (!/^[1-9][0-9]{0,6}$/.test(value)) throw new InvalidArgumentError("expected a whole number ≥ 1");
-  return Number(value);
 }
 
 const day = (iso: string | null) => (iso ? iso.replace("T", " ").replace(/:\d\d\.\d+Z$/, "Z") : "-");

@@ -66,7 +66,9 @@ export function parseLog(text: string): { commits: Commit[]; problems: string[] 
   const problems: string[] = [];
   const tokens = text.split("\0");
   let i = 0;
-  const isStart = (t: string | undefined) => t !== undefined && /^\n?\x01[0-9a-f]{40}$/.test(t);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: \x01 is the marker the format puts before each commit
+  const START_RE = /^\n?\x01([0-9a-f]{40})$/;
+  const isStart = (t: string | undefined) => t !== undefined && START_RE.test(t);
   while (i < tokens.length) {
     const head = tokens[i]!;
     if (!isStart(head)) {
@@ -75,7 +77,7 @@ export function parseLog(text: string): { commits: Commit[]; problems: string[] 
       i++;
       continue;
     }
-    const hash = head.replace(/^\n?\x01/, "");
+    const hash = START_RE.exec(head)![1]!;
     const time = tokens[i + 1] ?? "";
     const message = (tokens[i + 2] ?? "").replace(/\s+$/, "");
     i += 3;
