@@ -8,6 +8,7 @@ import { type Command, Option } from "commander";
 import { log } from "../log.js";
 import { SEVERITIES, type Severity, severityRank } from "../security/advisory.js";
 import type { WatchReport } from "../watch/run.js";
+import { printable } from "./log.js";
 import { printJson, renderTable, style } from "./output.js";
 
 interface WatchFlags {
@@ -41,10 +42,13 @@ function renderReport(r: WatchReport): string {
   for (const l of r.layers)
     for (const f of l.opened)
       lines.push(
-        `  new ${f.severity.padEnd(8)} ${l.target}/${l.layer}/${l.arch}  ${f.source} ${f.id}  ${f.installed}${f.fix ? ` → ${f.fix}` : ""}  ${f.cves.join(" ")}`,
+        // advisory text on a terminal: control characters shown escaped
+        printable(
+          `  new ${f.severity.padEnd(8)} ${l.target}/${l.layer}/${l.arch}  ${f.source} ${f.id}  ${f.installed}${f.fix ? ` → ${f.fix}` : ""}  ${f.cves.join(" ")}`,
+        ),
       );
   for (const p of r.proposals)
-    lines.push(`  proposed update of ${p.target}/${p.layer}/${p.arch}: ${p.packages.join(" ")}`);
+    lines.push(printable(`  proposed update of ${p.target}/${p.layer}/${p.arch}: ${p.packages.join(" ")}`));
   const n = r.notifications;
   lines.push(
     `notifications: ${n.queued} queued, ${n.delivered} delivered${n.failed.length ? style.yellow(`, ${n.failed.length} not delivered (tried again next run)`) : ""}`,

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { resolveTarget, runAudit } from "../audit.js";
 import { parseChangelog } from "./changelog.js";
+import { securitySuiteOf } from "./index.js";
 import { addPackagesIndex, emptyIndex } from "./packages.js";
 import { parseRelease } from "./release.js";
 import { pickTopLevel, TrackerFormatError, trackerIssues } from "./tracker.js";
@@ -236,5 +237,34 @@ describe("debian-security audits (offline, a given index)", () => {
     await expect(
       runAudit({ target: resolveTarget(prefix), arch: "x86_64", settings: { now: NOW }, failOn: "low" }),
     ).rejects.toThrow(/the cache is off/);
+    await expect(
+      runAudit({ target: resolveTarget(prefix), arch: "x86_64", sources: ["nvd"], failOn: "low" }),
+    ).rejects.toThrow(/--source nvd: no such advisory source/);
+  });
+
+  it("takes only a plain http(s) URI, suite and components from the layer's own apt sources", () => {
+    const facts = (uris: string[], suites: string[], components: string[]) => ({
+      label: "l",
+      arch: "x86_64",
+      debianRelease: "bookworm",
+      aptSources: [{ uris, suites, components, origin: "layer" }],
+    });
+    expect(
+      securitySuiteOf(facts(["http://mirror.example/debian-security"], ["bookworm-security"], ["main"])),
+    ).toEqual({
+      suite: "bookworm-security",
+      uri: "http://mirror.example/debian-security",
+      components: ["main"],
+    });
+    expect(securitySuiteOf(facts(["file:///etc"], ["bookworm-security"], ["main", "[trusted=yes]"]))).toEqual(
+      {
+        suite: "bookworm-security",
+        components: ["main"],
+      },
+    );
+    expect(securitySuiteOf(facts(["http://x/"], ["bookworm"], []))).toEqual({
+      suite: "bookworm-security",
+      components: ["main"],
+    });
   });
 });

@@ -23,13 +23,28 @@ import { pickTopLevel, TrackerFormatError, trackerIssues } from "./tracker.js";
 
 const isSecuritySuite = (s: string) => /-security$|\/updates$/.test(s);
 
-/** The layer's security suite and where its apt sources fetch it from. */
+/**
+ * The layer's security suite and where its apt sources fetch it from. The sources are the layer's
+ * own text: only an http(s) URI, a plain suite and plain components are taken from them (they
+ * become a sources.list line; apt still checks the index against Debian's archive keyring).
+ */
 export function securitySuiteOf(layer: LayerFacts): { suite?: string; uri?: string; components: string[] } {
+  const plainUri = (u: string | undefined) =>
+    u && /^https?:\/\/[A-Za-z0-9._~:/%@+-]+$/.test(u) ? u : undefined;
+  const plain = (xs: string[]) => xs.filter((x) => /^[a-z0-9][a-z0-9-]*$/.test(x));
   for (const s of layer.aptSources ?? []) {
-    const suite = s.suites.find(isSecuritySuite);
-    if (suite) return { suite, uri: s.uris[0], components: s.components.length ? s.components : ["main"] };
+    const suite = s.suites.find((x) => isSecuritySuite(x) && /^[a-z0-9][a-z0-9./-]*$/.test(x));
+    if (suite) {
+      const uri = plainUri(s.uris[0]);
+      return {
+        suite,
+        ...(uri ? { uri } : {}),
+        components: plain(s.components).length ? plain(s.components) : ["main"],
+      };
+    }
   }
-  const components = layer.aptSources?.find((s) => s.components.length)?.components ?? ["main"];
+  const components = plain(layer.aptSources?.find((s) => plain(s.components).length)?.components ?? []);
+  if (components.length === 0) components.push("main");
   return { ...(layer.debianRelease ? { suite: `${layer.debianRelease}-security` } : {}), components };
 }
 
