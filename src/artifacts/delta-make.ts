@@ -17,6 +17,7 @@ import { type DeltaPlan, MIN_PATCH_BYTES, PATCH_DIR, planDelta, versionlessPath 
 import { type ContentSink, type EntryIndex, indexArtifact, indexTree } from "./entry-index.js";
 import type { ArtifactManifest, DeltaPatch } from "./manifest.js";
 import { parseArtifactName } from "./name.js";
+import { deltaWorkPrefix } from "./partial.js";
 import { spawnStreaming, writeWithBackpressure } from "./process.js";
 import type { TarWriter } from "./tar-writer.js";
 
@@ -236,7 +237,7 @@ export async function prepareDelta(req: DeltaRequest): Promise<PreparedDelta> {
     throw new InputError(`${join(req.prefix, PATCH_DIR)}: this name is reserved for a delta's patches`, {
       hint: "remove or rename it in the layer",
     });
-  const dir = await mkdtemp(join(req.workDir, ".delta-work-"));
+  const dir = await mkdtemp(deltaWorkPrefix(req.workDir));
   try {
     const renameKeys = new Set<string>();
     for (const [rel, e] of newIndex) if (e.type === "file") renameKeys.add(versionlessPath(rel));

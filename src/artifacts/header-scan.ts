@@ -118,7 +118,7 @@ function paxInfo(data: Buffer): PaxInfo {
     const eq = record.indexOf("=");
     const key = record.slice(0, eq);
     const value = record.slice(eq + 1);
-    const number = PAX_NUMBERS[key];
+    const number = Object.hasOwn(PAX_NUMBERS, key) ? PAX_NUMBERS[key] : undefined;
     if (number && !number.test(value)) info.badNumbers.push(`${key}=${value}`);
     if (key === "size") info.size = Number(value);
     else if (key === "path") {

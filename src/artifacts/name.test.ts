@@ -21,6 +21,21 @@ describe("artifact names", () => {
     expect(topDirOf(id)).toBe("2025.06/compat/linux/x86_64");
   });
 
+  it("refuses to name an artifact whose parts would not read back (a stack from a build record is input too)", () => {
+    const id = {
+      version: "2025.06",
+      os: "linux",
+      arch: "x86_64",
+      epoch: 1,
+      kind: "full",
+      compression: "zstd",
+    } as const;
+    for (const stack of ["../../tmp/x", "a/b", "", "Eessi", "dev-1"])
+      expect(() => artifactFileName({ ...id, stack })).toThrow(/does not read back/);
+    expect(() => artifactFileName({ ...id, stack: "eessi", version: "../x" })).toThrow(/does not read back/);
+    expect(() => artifactFileName({ ...id, stack: "eessi", os: "linux/../x" })).toThrow(/does not read back/);
+  });
+
   it("reads stacks and versions with dashes", () => {
     expect(parseArtifactName("my-stack-2025.06-001-compat-linux-aarch64-17.tar.gz")).toMatchObject({
       stack: "my-stack",

@@ -25,9 +25,22 @@ export const EXTENSIONS: Record<Compression, string> = { zstd: "zst", gzip: "gz"
 const NAME_RE =
   /^(?<stack>[a-z0-9][a-z0-9_-]*?)-(?<version>[0-9][0-9A-Za-z._-]*)-compat-(?<os>[a-z]+)-(?<arch>[a-z0-9_]+)-(?<epoch>[0-9]+)(?<delta>\.delta)?\.tar\.(?<ext>zst|gz)$/;
 
+/**
+ * The file name of an artifact. Its parts come from a spec, a build record or a flag: the name must
+ * read back as the same identity (so it is one file name, without "/" or ".."), else InputError.
+ */
 export function artifactFileName(id: ArtifactIdentity): string {
   const delta = id.kind === "delta" ? ".delta" : "";
-  return `${id.stack}-${id.version}-compat-${id.os}-${id.arch}-${id.epoch}${delta}.tar.${EXTENSIONS[id.compression]}`;
+  const name = `${id.stack}-${id.version}-compat-${id.os}-${id.arch}-${id.epoch}${delta}.tar.${EXTENSIONS[id.compression]}`;
+  const back = NAME_RE.exec(name)?.groups;
+  if (!back || (["stack", "version", "os", "arch"] as const).some((k) => back[k] !== String(id[k])))
+    throw new InputError(
+      `cannot name an artifact of stack ${JSON.stringify(id.stack)}, version ${JSON.stringify(id.version)}, os ${JSON.stringify(id.os)}: ${JSON.stringify(name)} does not read back as it`,
+      {
+        hint: "a stack is lower-case letters, digits and _ (a - only where no digit follows it), a version starts with a digit, an os is lower-case letters (as in the spec)",
+      },
+    );
+  return name;
 }
 
 /** `<version>/compat/<os>/<arch>`: the one directory every member lives in. */

@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { type FileHandle, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { InputError, ToolError } from "../errors.js";
 import { requireTool, run } from "../exec/run.js";
@@ -30,6 +30,7 @@ import {
   signaturePathFor,
   topDirOf,
 } from "./name.js";
+import { partialPath } from "./partial.js";
 import { type StreamingProcess, spawnStreaming } from "./process.js";
 import { endWritable } from "./read.js";
 import { signBytes } from "./sign.js";
@@ -214,9 +215,8 @@ export async function compressTo(
   compression: Compression,
   produce: (out: Writable) => Promise<TarStreamSummary>,
 ): Promise<{ summary: TarStreamSummary; sha256: string; size: number }> {
-  const base = join(dirname(path), `.${basename(path)}`);
-  const tmp = `${base}.partial-${process.pid}`;
-  const fifo = `${base}.fifo-${process.pid}`;
+  const tmp = partialPath(path, "partial");
+  const fifo = partialPath(path, "fifo");
   const comp = compressorFor(compression);
   await requireTool(comp.cmd);
   await run("mkfifo", ["-m", "600", fifo]);
@@ -268,9 +268,8 @@ export async function packTo(
   stream: { prefix: string; topDir: string; epoch: number; members: readonly ListedMember[] },
   onProgress?: (members: number, bytes: number) => void,
 ): Promise<{ summary: TarStreamSummary; sha256: string; size: number }> {
-  const base = join(dirname(path), `.${basename(path)}`);
-  const tmp = `${base}.partial-${process.pid}`;
-  const fifo = `${base}.fifo-${process.pid}`;
+  const tmp = partialPath(path, "partial");
+  const fifo = partialPath(path, "fifo");
   const comp = compressorFor(compression);
   await requireTool("tar");
   await requireTool(comp.cmd);
@@ -512,7 +511,7 @@ export async function packLayer(opts: PackOptions): Promise<PackResult> {
 }
 
 async function writeAtomic(path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.partial-${process.pid}`;
+  const tmp = partialPath(path, "partial");
   await writeFile(tmp, data, { mode: 0o644 });
   await rename(tmp, path);
 }

@@ -43,6 +43,8 @@ export async function streamArtifact(
   compression: Compression,
   consumers: Writable[],
   onCompressedChunk?: (chunk: Buffer) => void,
+  /** Stops the reading (and the decompressor) when aborted; the promise rejects with the signal's reason. */
+  signal?: AbortSignal,
 ): Promise<ArtifactStreamResult> {
   const hash = createHash("sha256");
   let size = 0;
@@ -108,11 +110,16 @@ export async function streamArtifact(
       );
     }
   };
+  const aborted = new Promise<never>((_, reject) => {
+    if (signal?.aborted) reject(signal.reason);
+    signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+  aborted.catch(() => {});
   try {
-    await Promise.race([Promise.all([feeding, draining]), consumerFailed]);
+    await Promise.race([Promise.all([feeding, draining]), consumerFailed, aborted]);
   } catch (e) {
     input.destroy();
-    if (e instanceof ArtifactStreamError || e === consumerError) {
+    if (e instanceof ArtifactStreamError || e === consumerError || signal?.aborted) {
       proc.kill("SIGKILL");
       await proc.done.catch(() => {});
       throw e;

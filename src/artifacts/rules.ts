@@ -2,6 +2,8 @@
  * The rules every member of an artifact must pass, checked one header at a time in archive order
  * (pure: headers in, violations out). Each rule has an id that error messages and --json name.
  */
+import { relativePathProblem } from "../paths/rules.js";
+
 export const RULES = {
   "artifact-name": "the file name is <stack>-<version>-compat-<os>-<arch>-<epoch>[.delta].tar.<zst|gz>",
   "absolute-name": "member names are relative",
@@ -64,15 +66,16 @@ const PAX_KEYS = new Set([
   "gname",
 ]);
 
-/** Split a relative member path into components, reporting names that are not normalised. */
+/**
+ * A member name's problem as a relative, normalised path (src/paths/rules.ts, the rules every value
+ * that becomes a path passes), under this module's rule ids.
+ */
 export function pathProblem(name: string): { rule: RuleId; message: string } | undefined {
-  if (name.includes("\0")) return { rule: "non-normalised-name", message: "the name contains a NUL byte" };
-  if (name.startsWith("/")) return { rule: "absolute-name", message: "absolute member name" };
-  const parts = name.split("/");
-  if (parts.includes("..")) return { rule: "dot-dot", message: "the name has a `..` component" };
-  if (parts.some((p) => p === "" || p === "."))
-    return { rule: "non-normalised-name", message: "the name has an empty or `.` component" };
-  return undefined;
+  const p = relativePathProblem(name, { normalised: true });
+  if (!p) return undefined;
+  const rule: RuleId =
+    p.rule === "absolute" ? "absolute-name" : p.rule === "dot-dot" ? "dot-dot" : "non-normalised-name";
+  return { rule, message: `the name ${p.message}` };
 }
 
 export class MemberRules {

@@ -1,7 +1,9 @@
 /**
  * ed25519 signatures of manifests with Node's crypto. Keys are PEM files (PKCS#8 private key,
  * SPKI public key); a signature file is a small JSON document naming the algorithm and the key's
- * fingerprint beside the base64 signature, so a wrong key is told apart from a forged manifest.
+ * fingerprint beside the base64 signature, so a wrong key is told apart from a forged manifest,
+ * and the public key itself, so a signature can be checked when no trusted key is given: that
+ * proves the manifest is unchanged since it was signed (a stale signature fails), not who signed.
  */
 import {
   createHash,
@@ -12,20 +14,24 @@ import {
   sign,
   verify,
 } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { InputError } from "../errors.js";
+import { InputError, isSystemError, systemError } from "../errors.js";
 
 export interface SignatureFile {
   algorithm: "ed25519";
   /** sha256 of the public key's DER (SPKI) encoding, hex. */
   keyFingerprint: string;
+  /** The public key, base64 of its DER (SPKI) encoding; absent in signatures of older versions. */
+  publicKey?: string;
   signature: string;
 }
 
 const signatureSchema = z.object({
   algorithm: z.literal("ed25519"),
   keyFingerprint: z.string().regex(/^[0-9a-f]{64}$/),
+  publicKey: z.string().min(1).optional(),
   signature: z.string().min(1),
 });
 
@@ -35,31 +41,43 @@ export function keyFingerprint(publicKey: KeyObject): string {
     .digest("hex");
 }
 
-/** Write `<base>.key` (mode 0600) and `<base>.pub`; refuses to overwrite an existing key. */
+/** Write `<base>.key` (mode 0600) and `<base>.pub`; refuses to overwrite an existing key, leaves nothing behind on failure. */
 export async function generateKeyPair(
   base: string,
 ): Promise<{ privateKey: string; publicKey: string; fingerprint: string }> {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const privatePath = `${base}.key`;
   const publicPath = `${base}.pub`;
+  let wrotePrivate = false;
   try {
     await writeFile(privatePath, privateKey.export({ type: "pkcs8", format: "pem" }), {
       mode: 0o600,
       flag: "wx",
     });
+    wrotePrivate = true;
     await writeFile(publicPath, publicKey.export({ type: "spki", format: "pem" }), {
       mode: 0o644,
       flag: "wx",
     });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST")
-      throw new InputError(
-        `${(e as NodeJS.ErrnoException).path}: already exists; keygen never overwrites a key`,
-        {
-          hint: "choose another name with --out, or remove the old pair yourself",
-        },
-      );
-    throw e;
+    if (wrotePrivate) await rm(privatePath, { force: true });
+    if (!isSystemError(e)) throw e;
+    if (e.code === "EEXIST")
+      throw new InputError(`${e.path}: already exists; keygen never overwrites a key`, {
+        hint: "choose another name with --output, or remove the old pair yourself",
+      });
+    const dir = dirname(resolve(privatePath));
+    throw systemError(
+      e,
+      `cannot write the key pair ${privatePath} and ${publicPath}`,
+      e.code === "ENOENT"
+        ? {
+            userPath: true,
+            where: `the directory ${dir}`,
+            hint: "create it, or give --output a path in an existing directory",
+          }
+        : { userPath: true },
+    );
   }
   return { privateKey: privatePath, publicKey: publicPath, fingerprint: keyFingerprint(publicKey) };
 }
@@ -89,21 +107,45 @@ async function readKey(path: string, kind: "private" | "public"): Promise<KeyObj
 
 export async function signBytes(data: Buffer, privateKeyPath: string): Promise<SignatureFile> {
   const key = await readKey(privateKeyPath, "private");
+  const publicKey = createPublicKey(key);
   return {
     algorithm: "ed25519",
-    keyFingerprint: keyFingerprint(createPublicKey(key)),
+    keyFingerprint: keyFingerprint(publicKey),
+    publicKey: publicKey.export({ type: "spki", format: "der" }).toString("base64"),
     signature: sign(null, data, key).toString("base64"),
   };
 }
 
-export type SignatureCheck = { ok: true; fingerprint: string } | { ok: false; reason: string };
+export type SignatureCheck =
+  /** `trusted`: checked with the key the caller gave; otherwise with the key the signature carries. */
+  { ok: true; fingerprint: string; trusted: boolean } | { ok: false; reason: string };
 
+/** The public key a signature file carries, when it is an ed25519 key with the fingerprint it names. */
+function embeddedKey(sig: SignatureFile): KeyObject | string {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(sig.publicKey!, "base64"), format: "der", type: "spki" });
+  } catch (e) {
+    return `the public key it carries is not a key (${(e as Error).message})`;
+  }
+  if (key.asymmetricKeyType !== "ed25519")
+    return `the public key it carries is ${key.asymmetricKeyType}, not ed25519`;
+  if (keyFingerprint(key) !== sig.keyFingerprint)
+    return `the public key it carries (${keyFingerprint(key).slice(0, 16)}…) is not the key it names (${sig.keyFingerprint.slice(0, 16)}…)`;
+  return key;
+}
+
+/**
+ * Check the signature file at `signaturePath` over `data`. With `publicKeyPath` the signature must
+ * be by that key. Without one, a signature that is there is still checked, with the public key it
+ * carries; one that carries none cannot be checked and fails (it is never ignored).
+ */
 export async function verifySignature(
   data: Buffer,
   signaturePath: string,
-  publicKeyPath: string,
+  publicKeyPath?: string,
 ): Promise<SignatureCheck> {
-  const key = await readKey(publicKeyPath, "public");
+  const given = publicKeyPath ? await readKey(publicKeyPath, "public") : undefined;
   let raw: string;
   try {
     raw = await readFile(signaturePath, "utf8");
@@ -116,14 +158,36 @@ export async function verifySignature(
   } catch {
     return { ok: false, reason: `${signaturePath} is not a compat signature file` };
   }
-  const fingerprint = keyFingerprint(key);
-  if (sig.keyFingerprint !== fingerprint)
-    return {
-      ok: false,
-      reason: `signed by key ${sig.keyFingerprint.slice(0, 16)}…, not by ${publicKeyPath} (${fingerprint.slice(0, 16)}…)`,
-    };
-  const good = verify(null, data, key, Buffer.from(sig.signature, "base64"));
+  let key: KeyObject;
+  if (given) {
+    const fingerprint = keyFingerprint(given);
+    if (sig.keyFingerprint !== fingerprint)
+      return {
+        ok: false,
+        reason: `signed by key ${sig.keyFingerprint.slice(0, 16)}…, not by ${publicKeyPath} (${fingerprint.slice(0, 16)}…)`,
+      };
+    key = given;
+  } else {
+    if (!sig.publicKey)
+      return {
+        ok: false,
+        reason: `signed by key ${sig.keyFingerprint.slice(0, 16)}…, but the signature does not carry its public key, so without --pubkey it cannot be checked`,
+      };
+    const carried = embeddedKey(sig);
+    if (typeof carried === "string") return { ok: false, reason: carried };
+    key = carried;
+  }
+  let good: boolean;
+  try {
+    good = verify(null, data, key, Buffer.from(sig.signature, "base64"));
+  } catch {
+    good = false;
+  }
   return good
-    ? { ok: true, fingerprint }
-    : { ok: false, reason: "the signature does not match the manifest's bytes" };
+    ? { ok: true, fingerprint: sig.keyFingerprint, trusted: given !== undefined }
+    : {
+        ok: false,
+        reason:
+          "the signature does not match the manifest's bytes (the manifest changed after it was signed)",
+      };
 }

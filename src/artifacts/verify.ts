@@ -39,6 +39,8 @@ export interface VerifyOptions {
   tee?: Writable;
   /** Every member header as it is read (indexing). */
   onMember?: (h: Header, content: AsyncIterable<Buffer>) => Promise<void> | void;
+  /** Stop reading when aborted (SIGINT): verifyArtifact rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface VerifyReport {
@@ -52,7 +54,11 @@ export interface VerifyReport {
   contentBytes: number;
   setuid: string[];
   manifest?: string;
-  signature?: { publicKey: string; fingerprint: string };
+  /**
+   * The manifest's signature, when it verified. `publicKey` is the trusted key it was checked with;
+   * null when none was given and the key the signature carries was used.
+   */
+  signature?: { publicKey: string | null; fingerprint: string };
   /** Total number of violations; `violations` lists at most 200. */
   violationCount: number;
   violations: Violation[];
@@ -206,18 +212,23 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
     warnings.push(`no manifest (${manifestPath}): sha256, size and member count were not compared`);
   }
 
-  if (opts.publicKeyPath) {
-    if (!manifestBytes) {
-      v.add({
-        rule: "signature",
-        member: manifestPath,
-        message: "a public key was given but there is no manifest to check",
-      });
-    } else {
-      const sigPath = signaturePathFor(manifestPath);
-      const check = await verifySignature(manifestBytes, sigPath, opts.publicKeyPath);
-      if (check.ok) report.signature = { publicKey: opts.publicKeyPath, fingerprint: check.fingerprint };
-      else v.add({ rule: "signature", member: sigPath, message: check.reason });
+  // Every signature present is verified, with or without a trusted key.
+  const sigPath = signaturePathFor(manifestPath);
+  if (opts.publicKeyPath && !manifestBytes) {
+    v.add({
+      rule: "signature",
+      member: manifestPath,
+      message: "a public key was given but there is no manifest to check",
+    });
+  } else if (manifestBytes && (opts.publicKeyPath || existsSync(sigPath))) {
+    const check = await verifySignature(manifestBytes, sigPath, opts.publicKeyPath);
+    if (!check.ok) v.add({ rule: "signature", member: sigPath, message: check.reason });
+    else {
+      report.signature = { publicKey: opts.publicKeyPath ?? null, fingerprint: check.fingerprint };
+      if (!check.trusted)
+        warnings.push(
+          `the manifest's signature matches the key it carries (sha256:${check.fingerprint.slice(0, 16)}…): the manifest is unchanged since it was signed, but who signed it was not checked (give --pubkey)`,
+        );
     }
   }
 
@@ -244,7 +255,13 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
   const consumers: Writable[] = [verifier.writable, scan];
   if (opts.tee) consumers.push(opts.tee);
   try {
-    const result = await streamArtifact(artifactPath, identity.compression, consumers);
+    const result = await streamArtifact(
+      artifactPath,
+      identity.compression,
+      consumers,
+      undefined,
+      opts.signal,
+    );
     report.sha256 = result.sha256;
     report.size = result.size;
     if (!result.endsWithEndOfArchive)
@@ -253,7 +270,7 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
         message: "the tar archive has no end-of-archive blocks: it was cut short",
       });
   } catch (e) {
-    const problem = tarProblem(e);
+    const problem = opts.signal?.aborted ? undefined : tarProblem(e);
     if (!problem) throw e;
     v.add(problem);
   }

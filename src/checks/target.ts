@@ -10,6 +10,7 @@ import type { LayerMount } from "../exec/sandbox.js";
 import { readElf } from "../layer/elf.js";
 import { type HostLink, localPrefix, type ResolvedLayer, repositoryRoot } from "../spec/resolve.js";
 import { ARCHES, type Arch, archHint, type ChecksSettings, type FlavorName } from "../spec/schema.js";
+import { eessiHostLinks } from "./eessi-host-links.js";
 import { LayerFs } from "./layer-fs.js";
 import { loaderRel } from "./loader.js";
 import { describeVersions, type Versions, versionApplies } from "./versions.js";
@@ -29,6 +30,8 @@ export interface LayerTarget {
   layer?: ResolvedLayer;
   /** Host links the layer is meant to have (from the spec, or EESSI's list for a bare prefix). */
   hostLinks: HostLink[];
+  /** Where `hostLinks` comes from when no spec gave it (a bare prefix), for the evidence. */
+  hostLinksFrom?: string;
   /** glibc user-defined trusted dirs, in order; undefined when unknown (bare prefix). */
   trustedDirs?: string[];
   /** Package sets that must be defined and installed (gentoo). */
@@ -43,15 +46,6 @@ export interface LayerTarget {
 }
 
 export const DEFAULT_SETTINGS: ChecksSettings = { skip: [], locale: "en_US.utf8" };
-
-/** EESSI's host links (vars/2023.06.yml and 2025.06.yml, symlinks_to_host), for a prefix without a spec. */
-export const EESSI_HOST_PATHS = [
-  "/etc/group",
-  "/etc/passwd",
-  "/etc/hosts",
-  "/etc/resolv.conf",
-  "/lib64/libnss_centrifydc.so.2",
-];
 
 /**
  * The EESSI versions whose layers are built from the set `eessi-<version>-<os>-<arch>` (the role's
@@ -146,6 +140,8 @@ export async function targetFromPrefix(dir: string, opts: { arch?: string } = {}
   const versionsAt = parts.lastIndexOf("versions");
   const compatAt = parts.lastIndexOf("compat");
   const eessiSet = flavor === "gentoo" ? eessiSetOf(prefix) : undefined;
+  const version = versionsAt >= 0 ? parts[versionsAt + 1] : undefined;
+  const hostLinks = eessiHostLinks(version, prefix);
   return {
     prefix,
     localPrefix: local,
@@ -153,8 +149,9 @@ export async function targetFromPrefix(dir: string, opts: { arch?: string } = {}
     flavor,
     arch,
     os: compatAt > 0 && parts[compatAt + 1] ? parts[compatAt + 1]! : "linux",
-    version: versionsAt >= 0 ? parts[versionsAt + 1] : undefined,
-    hostLinks: EESSI_HOST_PATHS.map((p) => ({ path: p.slice(1), plain: p, final: p })),
+    version,
+    hostLinks: hostLinks.links,
+    hostLinksFrom: hostLinks.from,
     trustedDirs: undefined,
     sets: eessiSet ? [eessiSet.set] : [],
     setsFrom: eessiSet?.from,

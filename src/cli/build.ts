@@ -1,11 +1,11 @@
 /**
  * `compat build SPEC [--arch A] [--root DIR] [--resume RUN] [--dry-run] [--json]`: build one layer.
  */
-import { dirname, relative } from "node:path";
+import { dirname } from "node:path";
 import type { Command } from "commander";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
-import { printJson, style } from "./output.js";
+import { printJson, shown, style } from "./output.js";
 import { renderPlanText } from "./plan.js";
 
 /** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
@@ -25,11 +25,6 @@ interface BuildCliOptions {
   json?: boolean;
   runsDir?: string;
 }
-
-const shown = (p: string) => {
-  const r = relative(process.cwd(), p);
-  return r && !r.startsWith("..") ? r : p;
-};
 
 export function register(program: Command): void {
   program

@@ -14,6 +14,7 @@ import { register as keygen } from "./keygen.js";
 import { register as log } from "./log.js";
 import { register as pack } from "./pack.js";
 import { register as plan } from "./plan.js";
+import { register as prune } from "./prune.js";
 import { register as publish } from "./publish.js";
 import { register as rollback } from "./rollback.js";
 import { register as sbom } from "./sbom.js";
@@ -39,6 +40,7 @@ export const commands: RegisterCommand[] = [
   publish,
   rollback,
   history,
+  prune,
   keygen,
   log,
 ];

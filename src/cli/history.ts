@@ -11,13 +11,22 @@ export function register(program: Command): void {
     .option("--layer <dir>", "only this layer (<version>/compat/<os>/<arch>)")
     .option("--json", "print the events as JSON")
     .action(async (opts: TargetCliOptions & { layer?: string; json?: boolean }) => {
-      const events = await (await publisherFromOptions(opts)).history(opts.layer?.replace(/^\/+|\/+$/g, ""));
+      const publisher = await publisherFromOptions(opts);
+      const layer = opts.layer?.replace(/^\/+|\/+$/g, "");
+      const events = await publisher.history(layer);
+      // No event is not "nothing published" when layers are there: say what is.
+      const inventory = events.length === 0 ? await publisher.inventory?.() : undefined;
+      const unrecorded = inventory ? [...inventory.layers, ...inventory.kept] : [];
       if (opts.json) {
-        printJson({ target: opts.to, events });
+        printJson({ target: opts.to, events, ...(inventory ? { unrecorded } : {}) });
         return;
       }
       if (events.length === 0) {
-        process.stdout.write(`nothing published to ${opts.to} yet\n`);
+        process.stdout.write(
+          unrecorded.length === 0
+            ? `nothing published to ${opts.to} yet\n`
+            : `compat's history of ${opts.to} has no publication, but it holds layers compat did not publish there (or whose history is gone):\n${unrecorded.map((l) => `  ${l}\n`).join("")}`,
+        );
         return;
       }
       process.stdout.write(

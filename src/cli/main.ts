@@ -3,7 +3,7 @@
  * `register(program)`; this file only wires them together and maps errors to exit codes.
  */
 import { Command, CommanderError } from "commander";
-import { CompatError, EXIT_CODES } from "../errors.js";
+import { CompatError, EXIT_CODES, IoError, isSystemError, systemError } from "../errors.js";
 import { log, setLogLevel } from "../log.js";
 import { commands } from "./commands.js";
 
@@ -27,7 +27,28 @@ export function buildProgram(): Command {
   return program;
 }
 
-export function reportError(e: unknown): number {
+/**
+ * What a user or a disk causes is never an internal error: a system error (errno: read-only,
+ * full, no permission …) and a SQLite error (a damaged or unwritable database) that no command
+ * caught on its way up are reported with what, where and why, exit 4.
+ */
+function asUserError(e: unknown): CompatError | undefined {
+  if (e instanceof CompatError) return e;
+  if (isSystemError(e)) return systemError(e);
+  if (e instanceof Error && e.name === "SqliteError") {
+    const code = String((e as Error & { code?: unknown }).code ?? "SQLITE_ERROR");
+    return new IoError(`SQLite database: ${e.message} (${code})`, {
+      hint: /CORRUPT|NOTADB/.test(code)
+        ? "the database file is damaged: restore it from a backup, or move it aside"
+        : "check that the database file and its directory are writable and the disk is not full",
+      cause: e,
+    });
+  }
+  return undefined;
+}
+
+export function reportError(thrown: unknown): number {
+  const e = asUserError(thrown) ?? thrown;
   if (e instanceof CommanderError) {
     if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
       return 0;

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { InputError } from "../errors.js";
+import { InputError, isSystemError, systemReason } from "../errors.js";
 
 /**
  * Write `text` to `file` through a temporary file in the same directory and a rename, so the
@@ -19,15 +19,10 @@ export async function writeResult(text: string, file?: string): Promise<void> {
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    const why: Record<string, string> = {
-      ENOENT: `the directory ${dirname(file)} does not exist`,
-      EACCES: `no permission to write in ${dirname(file)}`,
-      EISDIR: "it is a directory",
-      EROFS: "the file system is read-only",
-      ENOTDIR: `a part of ${dirname(file)} is not a directory`,
-    };
-    throw new InputError(`cannot write ${file}: ${(code && why[code]) ?? code ?? String(e)}`, {
+    if (!isSystemError(e)) throw e;
+    // the temporary file is what failed: name the directory or the file the user gave
+    const where = e.code === "EISDIR" ? file : `the directory ${dirname(file)}`;
+    throw new InputError(`cannot write ${file}: ${systemReason(e.code, where)}`, {
       cause: e,
       hint: "give -o a file in an existing, writable directory, or leave -o out to print to stdout",
     });

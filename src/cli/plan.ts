@@ -25,8 +25,8 @@ export function register(program: Command): void {
     .action(async (specFile: string, opts: PlanOptions) => {
       const { loadSpec } = await import("../spec/load.js");
       const { pickArch, resolveLayer } = await import("../spec/resolve.js");
-      const { planLayer } = await import("../flavors/plan.js");
-      const { spec } = await loadSpec(specFile);
+      const { planLayer, planProblems } = await import("../flavors/plan.js");
+      const { spec } = await loadSpec(specFile, { check: planProblems });
       const plan = planLayer(resolveLayer(spec, pickArch(spec, opts.arch)));
       for (const w of plan.warnings) log.warn(w);
       await writeResult(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlanText(plan), opts.output);

@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import type { Publisher } from "../publish/publisher.js";
+import { INTERRUPTED_EXIT } from "./build.js";
 import { printJson, style } from "./output.js";
 
 export interface TargetCliOptions {
@@ -74,16 +75,45 @@ export function register(program: Command): void {
           `--approved-sha256 ${opts.approvedSha256}: not a sha256 (64 lower-case hex digits)`,
         );
       const publisher = await publisherFromOptions(opts);
+      const { PublishInterrupted } = await import("../publish/publisher.js");
+      // SIGINT/SIGTERM stop a publish that has not replaced the layer yet; from the swap on, it completes.
+      const controller = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        log.warn(`${sig}: stopping the publish`);
+        controller.abort();
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
       log.info(`verifying ${artifact}`);
-      const r = await publisher.publish({
-        artifact,
-        manifestPath: opts.manifest,
-        publicKeyPath: opts.pubkey,
-        allowSetuid: opts.allowSetuid,
-        approvedSha256: opts.approvedSha256,
-      });
+      let r: Awaited<ReturnType<typeof publisher.publish>>;
+      try {
+        r = await publisher.publish({
+          artifact,
+          manifestPath: opts.manifest,
+          publicKeyPath: opts.pubkey,
+          allowSetuid: opts.allowSetuid,
+          approvedSha256: opts.approvedSha256,
+          signal: controller.signal,
+        });
+      } catch (e) {
+        if (!(e instanceof PublishInterrupted)) throw e;
+        log.error(`publish of ${artifact} ${e.message}`);
+        process.exitCode = INTERRUPTED_EXIT;
+        return;
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      if (controller.signal.aborted)
+        log.warn("the interrupt came after the layer was replaced: the publish completed");
       if (opts.json) {
         printJson(r);
+        return;
+      }
+      if (r.method === "unchanged") {
+        process.stdout.write(
+          `${style.green("already published")} ${r.artifact}: ${r.path} is this artifact (sha256 ${r.sha256}); nothing changed\n`,
+        );
         return;
       }
       process.stdout.write(

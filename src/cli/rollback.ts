@@ -10,11 +10,22 @@ export async function chooseLayer(publisher: Publisher, layer: string | undefine
   if (layer) return layer.replace(/^\/+|\/+$/g, "");
   const layers = [...new Set((await publisher.history()).map((e) => e.layer))];
   if (layers.length === 1) return layers[0]!;
+  if (layers.length > 0)
+    throw new InputError(`${publisher.target} has several layers: choose one with --layer`, {
+      details: layers,
+    });
+  const inventory = await publisher.inventory?.();
+  const there = inventory ? [...inventory.layers, ...inventory.kept] : [];
   throw new InputError(
-    layers.length === 0
-      ? `${publisher.target}: compat has published nothing there`
-      : `${publisher.target} has several layers: choose one with --layer`,
-    layers.length ? { details: layers } : {},
+    `${publisher.target}: compat has published nothing there, so there is nothing to roll back`,
+    {
+      ...(there.length > 0
+        ? {
+            details: ["it holds layers compat did not publish there (or whose history is gone):", ...there],
+            hint: "compat rolls back only what its history records; put a kept layer back by hand (mv), or publish its artifact",
+          }
+        : {}),
+    },
   );
 }
 

@@ -62,7 +62,9 @@ export function register(program: Command): void {
       process.stdout.write(
         `${style.green("ok")} ${artifact}\n  sha256   ${report.sha256}\n  members  ${report.members} (${report.files} files, ${(report.contentBytes / 1e6).toFixed(1)} MB)\n` +
           (report.manifest ? `  manifest ${report.manifest}\n` : "") +
-          (report.signature ? `  signed   by sha256:${report.signature.fingerprint}\n` : ""),
+          (report.signature
+            ? `  signed   by sha256:${report.signature.fingerprint}${report.signature.publicKey ? "" : " (the key the signature carries; not a trusted key)"}\n`
+            : ""),
       );
     });
 }

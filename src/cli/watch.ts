@@ -86,13 +86,21 @@ export function register(program: Command): void {
       try {
         if (flags.once) {
           const report = await runOnce();
+          // a run in which no layer had a source with data checked nothing: not a clean run
+          if (!report.layers.some((l) => l.sources.some((s) => s.status === "ok" || s.status === "stale"))) {
+            log.error(
+              report.layers.length === 0
+                ? "nothing was checked: the site config names no published layer"
+                : "nothing was checked: no published layer could be read with a source that has data (see the report)",
+            );
+            process.exitCode = 3;
+          }
           if (flags.failOn) {
             const { listFindings } = await import("../store/findings.js");
             const open = await listFindings(store, { open: true, limit: 100_000 });
             if (open.some((f) => severityRank(f.severity as Severity) >= severityRank(flags.failOn!)))
               process.exitCode = 1;
           }
-          void report;
           return;
         }
         await runScheduled(site.watch.schedule, site.watch.timezone, runOnce);

@@ -29,15 +29,17 @@ const problems = (text: string) =>
 describe("YAML checked against a schema", () => {
   it("points at a bad name in a mapping of names, not at its value", () => {
     expect(problems("items:\n  ok: {n: 1}\n  Bad: {n: 2}\n")).toEqual([
-      '3:3 items.Bad: "Bad" is not allowed as a name: lower-case letters only',
+      '3:3 items.Bad: the key "Bad": lower-case letters only',
     ]);
   });
 
   it("refuses a __proto__ key, which the schema would drop without a word", () => {
     expect(problems("items:\n  __proto__: {n: 1}\n")).toEqual([
-      "2:3 items.__proto__: __proto__ cannot be a key",
+      '2:3 items.__proto__: the key "__proto__" is not allowed (JavaScript would read it as the object\'s prototype and lose it)',
     ]);
-    expect(problems("__proto__: {word: x}\n")).toEqual(["1:1 __proto__: __proto__ cannot be a key"]);
+    expect(problems("__proto__: {word: x}\n")).toEqual([
+      '1:1 __proto__: the key "__proto__" is not allowed (JavaScript would read it as the object\'s prototype and lose it)',
+    ]);
   });
 
   it("repeats a value in its problem unless the rule says not to", () => {

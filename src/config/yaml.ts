@@ -20,13 +20,22 @@ export function formatProblem(p: YamlProblem): string {
   return `${p.file}:${p.line}:${p.col} ${p.field ? `${p.field}: ` : ""}${p.message}`;
 }
 
+/** `gentoo.packages[3].name`; a key that would read wrongly there (`..`, `a b`, "") is quoted: `makeConf[".."]`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const seg of path) {
+    const key = String(seg);
     if (typeof seg === "number") out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
+    else if (/^\.*$|[\s\p{Cc}[\]]/u.test(key)) out += `[${JSON.stringify(key)}]`;
+    else out += out ? `.${key}` : key;
   }
   return out;
+}
+
+/** A problem of one field found after the schema passed (a cross-document rule), before it is placed in a file. */
+export interface FieldProblem {
+  path: PropertyKey[];
+  message: string;
 }
 
 /** JSON with the keys of every object sorted: the same value always gives the same text. */
@@ -68,6 +77,7 @@ export function validateYamlText<S extends z.ZodType>(
   text: string,
   file: string,
   noun: string,
+  opts: { check?: (value: z.output<S>) => FieldProblem[] } = {},
 ): { value?: z.output<S>; problems: YamlProblem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -85,28 +95,39 @@ export function validateYamlText<S extends z.ZodType>(
       })),
     };
   }
-  // zod drops a `__proto__` key without a word: say so instead of ignoring what it holds
-  const reserved: YamlProblem[] = [];
-  visit(doc, {
-    Pair(_key, pair, path) {
-      if (isScalar(pair.key) && String(pair.key.value) === "__proto__" && pair.key.range) {
-        const field = path.filter(isPair).map((p) => (isScalar(p.key) ? String(p.key.value) : "?"));
-        reserved.push({
+  const key = badKey(doc);
+  if (key)
+    return { problems: [{ file, ...at(key.offset), field: formatPath(key.path), message: key.message }] };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // yaml throws a ReferenceError when aliases expand past maxAliasCount (a "billion laughs")
+    const alias = firstAlias(doc);
+    return {
+      problems: [
+        {
           file,
-          ...at(pair.key.range[0]),
-          field: formatPath([...field, "__proto__"]),
-          message: "__proto__ cannot be a key",
-        });
-      }
-    },
-  });
-  if (reserved.length > 0) return { problems: reserved };
-  const data: unknown = doc.toJS();
+          ...(alias === undefined ? { line: 1, col: 1 } : at(alias)),
+          field: "",
+          message: `YAML: ${e instanceof ReferenceError ? `its aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an alias bomb?); write the values out instead of aliasing them` : (e as Error).message}`,
+        },
+      ],
+    };
+  }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     return { problems: [{ file, line: 1, col: 1, field: "", message: `expected a mapping of ${noun}` }] };
   }
   const result = schema.safeParse(data);
-  if (result.success) return { value: result.data, problems: [] };
+  if (result.success) {
+    const found = opts.check?.(result.data) ?? [];
+    if (found.length === 0) return { value: result.data, problems: [] };
+    return {
+      problems: found
+        .map((p) => ({ file, ...positionOf(doc, p.path, at), field: formatPath(p.path), message: p.message }))
+        .sort((a, b) => a.line - b.line || a.col - b.col),
+    };
+  }
 
   const problems: YamlProblem[] = [];
   for (const issue of flattenIssues(result.error.issues, data)) {
@@ -134,7 +155,7 @@ export function validateYamlText<S extends z.ZodType>(
         file,
         ...(keyNode?.range ? at(keyNode.range[0]) : positionOf(doc, path, at)),
         field: formatPath(path),
-        message: `${JSON.stringify(String(key))} is not allowed as a name: ${issue.issues.map((i) => i.message).join("; ")}`,
+        message: invalidKeyMessage(issue),
       });
       continue;
     }
@@ -148,6 +169,55 @@ export function validateYamlText<S extends z.ZodType>(
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return { problems };
 }
+/** What is wrong with a key of a mapping of names (a file name, a target's name): `the key "..": …`. */
+export function invalidKeyMessage(issue: z.core.$ZodIssueInvalidKey): string {
+  const key = String(issue.path[issue.path.length - 1]);
+  return `the key ${JSON.stringify(key)}: ${issue.issues.map((i) => i.message).join("; ")}`;
+}
+
+/** yaml's own default: enough for any config, far from what an alias bomb needs. */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * The first mapping key a config cannot have: a list or mapping used as a key (JavaScript would
+ * make it a string, and yaml warns on stderr), or `__proto__` (JavaScript would read it as the
+ * object's prototype, and zod drops it without a word).
+ */
+function badKey(
+  doc: ReturnType<typeof parseDocument>,
+): { offset: number; path: string[]; message: string } | undefined {
+  let found: { offset: number; path: string[]; message: string } | undefined;
+  visit(doc, {
+    Pair(_key, pair, ancestors) {
+      const node = pair.key as Node | null;
+      const offset = node?.range?.[0] ?? 0;
+      const path = ancestors.filter(isPair).map((p) => (isScalar(p.key) ? String(p.key.value) : "?"));
+      if (node !== null && !isScalar(node))
+        found = { offset, path, message: "a key must be a plain name, not a list or a mapping" };
+      else if (isScalar(node) && String(node.value) === "__proto__")
+        found = {
+          offset,
+          path: [...path, "__proto__"],
+          message:
+            'the key "__proto__" is not allowed (JavaScript would read it as the object\'s prototype and lose it)',
+        };
+      return found ? visit.BREAK : undefined;
+    },
+  });
+  return found;
+}
+
+function firstAlias(doc: ReturnType<typeof parseDocument>): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
 type Issue = z.core.$ZodIssue;
 
 /** Unions report one issue list per branch; keep the branch that matches the value's shape. */

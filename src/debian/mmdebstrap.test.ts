@@ -18,6 +18,7 @@ const settings: DebianSettings = {
   components: ["main"],
   variant: "minbase",
   packages: ["bash", "python3"],
+  requiredSpace: "1 GB",
 };
 
 describe("mmdebstrapInvocation", () => {

@@ -16,6 +16,7 @@ const settings = (over: Partial<DebianSettings> = {}): DebianSettings => ({
   components: ["main"],
   variant: "minbase",
   packages: [],
+  requiredSpace: "1 GB",
   ...over,
 });
 

@@ -14,6 +14,7 @@
 import { existsSync } from "node:fs";
 import { lstat, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { resolveInside } from "../paths/inside.js";
 
 export interface TextRelocationReport {
   packages: string[];
@@ -68,7 +69,12 @@ export async function relocatePackageText(opts: {
     }
     for (const f of files) {
       if (f.startsWith("/usr/share/doc/")) continue;
-      const abs = join(opts.treeDir, f);
+      // a name from dpkg's list, followed through the tree's links as the layer sees them, never out
+      const abs = resolveInside(
+        { base: opts.treeDir, mountedAt: opts.prefix, what: `a file of ${pkg} (dpkg's list)` },
+        f.slice(1),
+        { followLast: false },
+      );
       let st: Awaited<ReturnType<typeof lstat>>;
       try {
         st = await lstat(abs);

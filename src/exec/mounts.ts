@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import { run } from "./run.js";
 
 /** `\040` and the other octal escapes the kernel writes for spaces, tabs, newlines and `\` in mountinfo. */
-function unescapeMountPath(s: string): string {
+export function unescapeMountPath(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }
 

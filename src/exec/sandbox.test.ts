@@ -1,23 +1,17 @@
 import { execFileSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ToolError } from "../errors.js";
 import { hostTopLevel, probeSandbox, runInLayer, sandboxArgs, sandboxUnavailable } from "./sandbox.js";
 
-const REPO = "software.example.org";
+// A repository name of this run's own: a maintainer's host (a stratum 0, a CVMFS client) may have
+// software.example.org or any common name under its /cvmfs, and nothing here may depend on that.
+const REPO = `sandbox-${process.pid}-${randomBytes(3).toString("hex")}.example.org`;
 const PREFIX = `/cvmfs/${REPO}/versions/2025.06/compat/linux/x86_64`;
 let scratch: string;
-const hostCvmfsBefore = existsSync("/cvmfs") ? readdirSync("/cvmfs").sort() : undefined;
 
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), "compat-sandbox-"));
@@ -28,8 +22,9 @@ beforeAll(() => {
 
 afterAll(() => {
   execFileSync("rm", ["-rf", scratch]);
-  // The sandbox's mount points live in its own tmpfs: the host's /cvmfs is as it was.
-  expect(existsSync("/cvmfs") ? readdirSync("/cvmfs").sort() : undefined).toEqual(hostCvmfsBefore);
+  // The sandbox's mount points live in its own tmpfs: nothing of this run's repository is on the
+  // host (only its name is checked: a CVMFS server or other tests may change /cvmfs meanwhile).
+  expect(existsSync(`/cvmfs/${REPO}`)).toBe(false);
 });
 
 describe("sandboxArgs", () => {
@@ -62,6 +57,23 @@ describe("sandboxArgs", () => {
     );
     expect(asUser.join(" ")).toContain("--unshare-user --uid 1001 --gid 1001");
     expect(asUser.join(" ")).toContain(`--bind /p ${PREFIX}`);
+  });
+
+  it("starts in / when a private /tmp hides the caller's directory", () => {
+    const saved = process.cwd();
+    process.chdir(scratch); // under the host's /tmp
+    try {
+      const mount = { root: "/r", repository: REPO };
+      expect(sandboxArgs(mount, { privateTmp: true }, { entries, root: true }).join(" ")).toMatch(
+        /--tmpfs \/tmp --tmpfs \/var\/tmp .* --chdir \/$/,
+      );
+      expect(sandboxArgs(mount, {}, { entries, root: true }).at(-1)).toBe(process.cwd());
+      expect(
+        sandboxArgs(mount, { privateTmp: true, writable: [scratch] }, { entries, root: true }).at(-1),
+      ).toBe(process.cwd());
+    } finally {
+      process.chdir(saved);
+    }
   });
 
   it("refuses writable paths under /cvmfs and prefixes outside it", () => {
@@ -101,6 +113,7 @@ describe("runInLayer (real bwrap)", () => {
     });
     expect(r.stdout.trim()).toBe(PREFIX);
     expect(readFileSync(join(dir, "marker"), "utf8")).toBe("/bin/sh\n");
+    // nothing was made on the host for this run's own repository name
     expect(existsSync(`/cvmfs/${REPO}`)).toBe(false);
   });
 
@@ -117,6 +130,20 @@ describe("runInLayer (real bwrap)", () => {
       writable: [wdir],
     });
     expect(existsSync(join(wdir, "ok"))).toBe(true);
+  });
+
+  it("gives build stages a /tmp and /var/tmp of their own, not the host's", async () => {
+    const name = `compat-private-tmp-${process.pid}`;
+    const hostFile = join(scratch, "host-tmp-file"); // scratch is under the host's /tmp
+    writeFileSync(hostFile, "host\n");
+    const r = await runInLayer(
+      { root: join(scratch, "root"), repository: REPO },
+      `test -e ${hostFile} && echo seen; ls -A /var/tmp | wc -l; touch /tmp/${name} /var/tmp/${name} && echo made`,
+      { privateTmp: true },
+    );
+    expect(r.stdout).toBe("0\nmade\n");
+    expect(existsSync(`/tmp/${name}`)).toBe(false);
+    expect(existsSync(`/var/tmp/${name}`)).toBe(false);
   });
 
   it("binds the layer read-only on request", async () => {

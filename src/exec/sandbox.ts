@@ -8,7 +8,8 @@
  * (directories bound, symlinks re-created), with its own tmpfs at /cvmfs. Mount points that do
  * not exist are therefore created in that tmpfs, never on the host (binding onto a missing path
  * under a bound host `/` would make bwrap create it on the host). The host is read-only inside,
- * except /tmp, /var/tmp and the paths a caller lists as writable.
+ * except /tmp, /var/tmp (for build stages: empty ones of their own) and the paths a caller lists
+ * as writable.
  *
  * Works as root (no user namespace needed) and unprivileged (bwrap creates a user namespace); when
  * that is impossible the error says which sysctl to set.
@@ -46,6 +47,12 @@ export interface SandboxOptions {
   gid?: number;
   /** Keep the host network (default true: mmdebstrap, emerge and git need it). */
   network?: boolean;
+  /**
+   * A fresh, empty /tmp and /var/tmp (tmpfs) instead of the host's: build stages run code a spec
+   * brings (ebuilds of its overlays, its packages' scripts), which must not reach the host's
+   * temporary directories.
+   */
+  privateTmp?: boolean;
 }
 
 /** Host top-level entries never bound into the sandbox: bwrap makes its own /proc and /dev, and /cvmfs is ours. */
@@ -93,7 +100,8 @@ export function sandboxArgs(
     else args.push("--ro-bind", p, p);
   }
   args.push("--proc", "/proc", "--dev", "/dev");
-  const writable = [...ALWAYS_WRITABLE, ...(opts.writable ?? [])];
+  if (opts.privateTmp) for (const t of ALWAYS_WRITABLE) args.push("--tmpfs", t);
+  const writable = [...(opts.privateTmp ? [] : ALWAYS_WRITABLE), ...(opts.writable ?? [])];
   for (const w of writable) {
     if (!isAbsolute(w)) throw new InputError(`sandbox: writable path ${w} is not absolute`);
     if (w === "/")
@@ -115,14 +123,17 @@ export function sandboxArgs(
     args.push(layerBind, mount.prefixDir, mount.prefix);
   }
   for (const b of opts.binds ?? []) args.push(b.readOnly ? "--ro-bind" : "--bind", b.src, b.dest);
-  args.push("--chdir", opts.cwd ?? defaultCwd(writable));
+  args.push("--chdir", opts.cwd ?? defaultCwd(writable, opts.privateTmp ?? false));
   return args;
 }
 
-function defaultCwd(writable: string[]): string {
+function defaultCwd(writable: string[], privateTmp: boolean): string {
   const cwd = process.cwd();
-  // The host is visible read-only everywhere except /cvmfs, so the caller's directory exists inside.
-  return cwd.startsWith("/cvmfs") && !writable.includes(cwd) ? "/" : cwd;
+  const under = (dir: string) => cwd === dir || cwd.startsWith(`${dir}/`);
+  // The host is visible read-only everywhere except /cvmfs (and, with privateTmp, /tmp and
+  // /var/tmp), so the caller's directory exists inside unless it is under one of those.
+  const hidden = ["/cvmfs", ...(privateTmp ? ALWAYS_WRITABLE : [])].some(under);
+  return hidden && !writable.some(under) ? "/" : cwd;
 }
 
 function assertRepositoryName(name: string): void {

@@ -6,11 +6,13 @@
 import { arch as nodeArch } from "node:process";
 import { runCheckStage } from "../checks/stage.js";
 import { InputError } from "../errors.js";
+import { describeFileSystem, fileSystemOf, formatBytes } from "../exec/disk.js";
 import { run } from "../exec/run.js";
 import { hostFacts, writeReprod } from "../layer/reprod.js";
 import { makeHostLinks } from "../layer/symlinks.js";
 import { nodeArchToArch, type ResolvedLayer } from "../spec/resolve.js";
 import type { Arch } from "../spec/schema.js";
+import { prefixConfinement } from "./files.js";
 import { CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE } from "./stage.js";
 import type { BuildStage, Flavor, StageContext } from "./types.js";
 
@@ -24,6 +26,33 @@ export function assertHostArch(arch: Arch, host: string = nodeArch): void {
         hint: `build on ${/^[aeiox]/.test(arch) ? "an" : "a"} ${arch} machine, or choose --arch ${hostArch ?? host} if the spec lists it`,
       },
     );
+}
+
+/** Ansible's human_to_bytes, which EESSI's disk check uses: K, M, G, T are powers of 1024. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new InputError(`not a size: ${text} (expected e.g. 15 GB)`);
+  const power = ["", "K", "M", "G", "T"].indexOf(m[2]!.toUpperCase());
+  return Math.round(Number(m[1]) * 1024 ** power);
+}
+
+/**
+ * The preflight's free-space check (EESSI's role checks it before bootstrapping): the file system
+ * the layer is built on must have `required` (a spec size, named by `field`) free.
+ */
+export function requireFreeSpace(ctx: StageContext, required: string, field: string, what: string): void {
+  const need = parseSize(required);
+  const fs = fileSystemOf(ctx.workDir);
+  if (!fs) throw new InputError(`cannot tell how much space is free at ${ctx.workDir}`);
+  if (fs.available < need)
+    throw new InputError(
+      `not enough free space for ${what}: ${formatBytes(fs.available)} free at ${ctx.workDir}, the spec requires ${required} (${field})`,
+      {
+        details: [`file system ${describeFileSystem(fs)}`],
+        hint: `free some space, use another --root, or lower ${field}`,
+      },
+    );
+  ctx.note(`${formatBytes(fs.available)} free on ${fs.mountPoint} (${required} required)`);
 }
 
 export function hostLinksStage(): BuildStage {
@@ -47,11 +76,9 @@ async function linkHostFiles(ctx: StageContext, phase: "plain" | "final"): Promi
     return;
   }
   const r = await makeHostLinks(
-    { prefixDir: ctx.prefixDir, prefix: layer.prefix },
-    layer.prefix,
+    { ...prefixConfinement(ctx), mountedAt: layer.prefix },
     layer.hostLinks,
     phase,
-    { logTo: ctx.log, signal: ctx.signal },
   );
   const inPrefix = (p: string) => p.slice(layer.prefix.length + 1);
   ctx.note(
@@ -106,12 +133,16 @@ export function recordStage(
             .map((p) => `${p.name}-${p.version}\n`)
             .sort()
             .join("");
-      const dir = await writeReprod(ctx.prefixDir, {
+      const dir = await writeReprod(prefixConfinement(ctx, "the build record"), {
         packagesTxt,
         specText: ctx.specText,
         extra: extras.files ? await extras.files(ctx) : {},
         record: {
           runId: ctx.runId,
+          stack: ctx.layer.stack,
+          repository: ctx.layer.repository,
+          version: ctx.layer.version,
+          os: ctx.layer.os,
           ...(await hostFacts()),
           flavor: ctx.layer.spec.flavor,
           arch: ctx.layer.arch,

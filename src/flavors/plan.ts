@@ -4,8 +4,10 @@
  * what the build writes.
  */
 import { gentooConfigFiles } from "../gentoo/config/index.js";
-import type { HostLink, ResolvedLayer } from "../spec/resolve.js";
-import type { Arch, FlavorName } from "../spec/schema.js";
+import { safeRelative } from "../paths/rules.js";
+import { type FieldProblem, SpecFieldError } from "../spec/problem.js";
+import { type HostLink, type ResolvedLayer, resolveLayer } from "../spec/resolve.js";
+import type { Arch, FlavorName, LayerSpec } from "../spec/schema.js";
 import { DEBIAN_STAGES } from "./debian/stages.js";
 import { type PortageLink, planPortageLinks } from "./gentoo/portage-links.js";
 import { planSetSources, type SetSource } from "./gentoo/sets.js";
@@ -73,6 +75,63 @@ export function renderLocaleGen(locales: readonly string[]): string {
   return locales.map((l) => `${l}\n`).join("");
 }
 
+/** The build record's directory, relative to EPREFIX (layer/reprod.ts; written by the record stage). */
+const RECORD_DIR = "reprod";
+
+/**
+ * Every path the plan writes or links below EPREFIX, each proven to be a relative path without
+ * `..` (src/paths/rules.ts), with what writes it.
+ */
+export function plannedPaths(
+  plan: Omit<LayerPlan, "warnings">,
+  overlays: readonly string[] = [],
+): Array<{ path: string; by: string }> {
+  const out: Array<{ path: string; by: string }> = [
+    ...overlays.map((o) => ({ path: `var/db/repos/${o}`, by: `the checkout of overlay ${o}` })),
+    { path: "startprefix", by: "the layer's startprefix" },
+    ...Object.entries(plan.files).map(([path, f]) => ({ path, by: f.from })),
+    ...plan.portageLinks.map((l) => ({ path: l.path, by: `gentoo.overlays (${l.overlay}).portageConfig` })),
+    ...plan.setSources.flatMap((s) =>
+      s.from === "file" ? [{ path: s.path, by: `gentoo.sets (${s.set})` }] : [],
+    ),
+    { path: RECORD_DIR, by: "the build record" },
+  ];
+  for (const p of out) safeRelative(p.path, `a path the plan writes (${p.by})`);
+  return out;
+}
+
+/**
+ * A host link at or above a path the build writes would send that write to the host, or be
+ * removed by it: each such link is a problem of its hostSymlinks entry.
+ */
+function hostLinkConflicts(plan: Omit<LayerPlan, "warnings">, overlays: readonly string[]): FieldProblem[] {
+  const written = plannedPaths(plan, overlays);
+  const problems: FieldProblem[] = [];
+  plan.hostSymlinks.forEach((l, i) => {
+    const hit = written.find((w) => w.path === l.path || w.path.startsWith(`${l.path}/`));
+    if (hit)
+      problems.push({
+        path: ["hostSymlinks", i],
+        message: `${l.path} is a host link, and the build writes ${hit.path} (${hit.by})${hit.path === l.path ? "" : " below it"}: link a path the build does not write`,
+      });
+  });
+  return problems;
+}
+
+/** The problems planLayer finds for each of the spec's arches (for spec loading, with lines). */
+export function planProblems(spec: LayerSpec): FieldProblem[] {
+  const out = new Map<string, FieldProblem>();
+  for (const arch of spec.arches) {
+    try {
+      planLayer(resolveLayer(spec, arch));
+    } catch (e) {
+      if (!(e instanceof SpecFieldError)) throw e;
+      for (const p of e.problems) out.set(`${String(p.path)}\0${p.message}`, p);
+    }
+  }
+  return [...out.values()];
+}
+
 export function planLayer(layer: ResolvedLayer): LayerPlan {
   const { spec } = layer;
   const files: Array<[string, PlannedFile]> = [];
@@ -93,7 +152,7 @@ export function planLayer(layer: ResolvedLayer): LayerPlan {
     ]);
   files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-  return {
+  const plan = {
     repository: layer.repository,
     stack: layer.stack,
     version: layer.version,
@@ -111,6 +170,13 @@ export function planLayer(layer: ResolvedLayer): LayerPlan {
     hostSymlinks: layer.hostLinks.map(plannedLink),
     warnings,
   };
+  const conflicts = hostLinkConflicts(
+    plan,
+    (spec.gentoo?.overlays ?? []).map((o) => o.name),
+  );
+  if (conflicts.length > 0)
+    throw new SpecFieldError("host links in the way of what the build writes", conflicts);
+  return plan;
 }
 
 function plannedLink(l: HostLink): PlannedHostLink {

@@ -11,6 +11,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
@@ -193,7 +194,9 @@ describe.skipIf(!canRun)("relocateTree on a tree of this machine's binaries", ()
     expect(await r.resolve("/bin/csh")).toBeUndefined();
   });
 
-  it("changes nothing when run again (a resumed stage)", async () => {
+  it("changes nothing when run again (a resumed stage), and removes a new link a killed run left aside", async () => {
+    // killed between making the new link of usr/bin/awk and renaming it over the old one
+    symlinkSync(`${PREFIX}/etc/alternatives/awk`, join(tree, "usr/bin/awk.compat-relink-12345"));
     const before = await readElf(join(tree, "usr/bin/expr"));
     const again = await relocateTree({ treeDir: tree, prefix: PREFIX });
     expect(again.failed).toEqual([]);
@@ -202,6 +205,8 @@ describe.skipIf(!canRun)("relocateTree on a tree of this machine's binaries", ()
     expect(again.setidCleared).toEqual([]);
     expect(await readElf(join(tree, "usr/bin/expr"))).toEqual(before);
     expect(readFileSync(join(tree, "usr/bin/script"), "utf8").split("\n")[0]).toBe(`#!${PREFIX}/bin/sh -e`);
+    expect(existsSync(join(tree, "usr/bin/awk.compat-relink-12345"))).toBe(false);
+    expect(readdirSync(join(tree, "usr/bin")).filter((n) => n.includes("compat-relink"))).toEqual([]);
   });
 
   it("runs at the prefix path with the prefix's loader and libraries only", async () => {

@@ -35,9 +35,9 @@ import {
   readFile,
   readlink,
   realpath,
+  rename,
   rm,
   symlink,
-  unlink,
   writeFile,
 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -289,6 +289,10 @@ interface PatchJob {
   rpath: string;
 }
 
+/** A new link waits under `<link>.compat-relink-<pid>` until it is renamed over the old one. */
+const RELINK_SUFFIX = ".compat-relink-";
+const RELINK_RE = /\.compat-relink-\d+$/;
+
 /** Relocate `treeDir` for `prefix`. Throws InputError for a bad prefix or a tree without libc. */
 export async function relocateTree(opts: RelocationOptions): Promise<RelocationReport> {
   const started = Date.now();
@@ -364,6 +368,11 @@ export async function relocateTree(opts: RelocationOptions): Promise<RelocationR
 
   async function relocateSymlink(rel: string): Promise<void> {
     const abs = join(tree, rel);
+    // what a relocation killed between making a new link and renaming it over the old one left
+    if (RELINK_RE.test(rel)) {
+      await rm(abs, { force: true });
+      return;
+    }
     const target = await readlink(abs);
     let newTarget: string | undefined;
     if (target.startsWith("/")) {
@@ -378,8 +387,11 @@ export async function relocateTree(opts: RelocationOptions): Promise<RelocationR
       if (!escapesRoot(posix.dirname(rel), target)) return;
       newTarget = `${prefix}${posix.join("/", posix.dirname(rel), target)}`;
     }
-    await unlink(abs);
-    await symlink(newTarget, abs);
+    // made aside and renamed over the old link: killed at any moment, the link is the old or the new one
+    const tmp = `${abs}${RELINK_SUFFIX}${process.pid}`;
+    await rm(tmp, { force: true });
+    await symlink(newTarget, tmp);
+    await rename(tmp, abs);
     report.symlinks.rewritten++;
   }
 

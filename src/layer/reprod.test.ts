@@ -15,6 +15,10 @@ const testdata = join(import.meta.dirname, "testdata");
 async function record(runId: string): Promise<BuildRecord> {
   return {
     runId,
+    stack: "dev",
+    repository: "software.example.org",
+    version: "2025.06",
+    os: "linux",
     ...(await hostFacts()),
     flavor: "debian",
     arch: "x86_64",

@@ -11,9 +11,16 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname, release, totalmem, userInfo } from "node:os";
 import { join } from "node:path";
+import { type Confinement, mkdirInside } from "../paths/inside.js";
+import { safeName } from "../paths/rules.js";
 
 export interface BuildRecord {
   runId: string;
+  /** The layer's identity, so a prefix can be packed (and named) from its record alone. */
+  stack: string;
+  repository: string;
+  version: string;
+  os: string;
   user: string;
   uid: number;
   host: string;
@@ -73,14 +80,17 @@ export interface ReprodContent {
   extra?: Record<string, string | Buffer>;
 }
 
-/** Write the record; returns its directory. */
+/**
+ * Write the record; returns its directory. `prefixDir` may be a Confinement (the prefix being built,
+ * seen at its prefix path): `reprod/` is then resolved inside it, never through a link out of it.
+ */
 export async function writeReprod(
-  prefixDir: string,
+  prefixDir: string | Confinement,
   content: ReprodContent,
   now: Date = new Date(),
 ): Promise<string> {
-  const base = join(prefixDir, "reprod");
-  await mkdir(base, { recursive: true });
+  const into = typeof prefixDir === "string" ? { base: prefixDir, what: "the build record" } : prefixDir;
+  const base = await mkdirInside({ ...into, what: "the build record" }, "reprod");
   for (const e of await readdir(base)) {
     if (e.startsWith(".")) await rm(join(base, e), { recursive: true, force: true });
     else if (await recordOfRun(join(base, e), content.record.runId))
@@ -92,7 +102,8 @@ export async function writeReprod(
   await writeFile(join(tmp, "packages.txt"), content.packagesTxt);
   await writeFile(join(tmp, "build.json"), `${JSON.stringify(content.record, null, 2)}\n`);
   await writeFile(join(tmp, "spec.yaml"), content.specText);
-  for (const [name, data] of Object.entries(content.extra ?? {})) await writeFile(join(tmp, name), data);
+  for (const [name, data] of Object.entries(content.extra ?? {}))
+    await writeFile(join(tmp, safeName(name, "a build record file")), data);
   const dir = join(base, stamp);
   await rename(tmp, dir);
   return dir;

@@ -3,6 +3,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readlinkSync,
   rmSync,
   symlinkSync,
@@ -11,9 +12,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UnsafePathError } from "../paths/rules.js";
 import { parseSpec } from "../spec/load.js";
 import { resolveLayer } from "../spec/resolve.js";
-import { hostLinkScript, linkActions, makeHostLinks } from "./symlinks.js";
+import { linkActions, makeHostLinks } from "./symlinks.js";
 
 const SPEC = `
 repository: software.example.org
@@ -54,8 +56,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("host links", () => {
   it("plans plain links during the build and variant ones at the end", () => {
-    const plain = linkActions(layer.prefix, layer.hostLinks, "plain");
-    const final = linkActions(layer.prefix, layer.hostLinks, "final");
+    const plain = linkActions(layer.hostLinks, "plain");
+    const final = linkActions(layer.hostLinks, "final");
     expect(plain.map((a) => a.target)).toEqual([
       "/etc/passwd",
       "/var/tmp",
@@ -70,12 +72,12 @@ describe("host links", () => {
     expect(final[0]!.target).toBe(
       "$(DEV_202506_COMPAT_ETC_PASSWD:-/cvmfs/software.example.org/defaults/compat/etc/passwd)",
     );
-    expect(hostLinkScript(plain)).toContain(`link '${layer.prefix}/etc/passwd' '/etc/passwd'`);
+    expect(plain[0]).toEqual({ path: "etc/passwd", target: "/etc/passwd" });
   });
 
-  it("makes them inside the sandbox, replacing files and directories that are not links", async () => {
-    const mount = { prefixDir, prefix: layer.prefix };
-    const r = await makeHostLinks(mount, layer.prefix, layer.hostLinks, "plain");
+  it("makes them as the layer sees its prefix, replacing files and directories that are not links", async () => {
+    const mount = { base: prefixDir, mountedAt: layer.prefix, what: "the prefix" };
+    const r = await makeHostLinks(mount, layer.hostLinks, "plain");
     expect(r.linked).toHaveLength(5);
     expect(r.replaced.map((p) => p.slice(layer.prefix.length + 1)).sort()).toEqual([
       "etc/hosts",
@@ -90,7 +92,7 @@ describe("host links", () => {
     );
     expect(readlinkSync(join(prefixDir, "lib/nvidia"))).toBe("/dev/null");
 
-    const f = await makeHostLinks(mount, layer.prefix, layer.hostLinks, "final");
+    const f = await makeHostLinks(mount, layer.hostLinks, "final");
     expect(f.replaced).toEqual([]);
     expect(readlinkSync(join(prefixDir, "etc/hosts"))).toBe(
       "$(DEV_202506_COMPAT_ETC_HOSTS:-/cvmfs/software.example.org/defaults/compat/etc/hosts)",
@@ -99,5 +101,29 @@ describe("host links", () => {
       "$(DEV_202506_OVERRIDE:-/cvmfs/software.example.org/defaults/nvidia)",
     );
     expect(lstatSync(join(prefixDir, "etc/passwd")).isSymbolicLink()).toBe(true);
+  });
+
+  it("never touches the host: a path out of the prefix or through a link out is refused before anything is done", async () => {
+    // finding 1 of issue 10: `/etc/` + 25 × `../` + `tmp/victim` deleted the host directory
+    const outside = join(scratch, "victim");
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, "canary"), "keep\n");
+    const mount = { base: prefixDir, mountedAt: layer.prefix, what: "the prefix" };
+    const hostile = (path: string) => [
+      { path: "etc/group", plain: "/etc/group", final: "/etc/group" },
+      { path, plain: "/pwned", final: "/pwned" },
+    ];
+    for (const path of [`etc/${"../".repeat(25)}${outside.slice(1)}`, "../victim", "", "."])
+      await expect(makeHostLinks(mount, hostile(path), "plain")).rejects.toThrow(UnsafePathError);
+    // an earlier link to a host directory is a way out for a later one
+    const through = [
+      { path: "opt", plain: outside, final: outside },
+      { path: "opt/canary", plain: "/pwned", final: "/pwned" },
+    ];
+    await makeHostLinks(mount, through.slice(0, 1), "plain");
+    await expect(makeHostLinks(mount, through, "plain")).rejects.toThrow(/leads through the symlink opt ->/);
+    expect(readFileSync(join(outside, "canary"), "utf8")).toBe("keep\n");
+    expect(lstatSync(join(outside, "canary")).isFile()).toBe(true);
+    expect(() => lstatSync(join(prefixDir, "etc/group"))).toThrow(); // nothing of the refused lists was made
   });
 });

@@ -7,73 +7,67 @@
  * Like the role's create_host_symlinks.yml, whatever is at a link's path and is not a symlink
  * (a file, or a directory such as var/tmp) is removed first; an existing link is replaced.
  *
- * The links are made inside the sandbox, with the layer at its real prefix path, so a parent
- * directory that is itself a link into the prefix (lib64 -> usr/lib64, or a relocated absolute
- * link) resolves the way it will for users of the layer.
+ * A parent directory that is itself a link into the prefix (lib64 -> usr/lib64, or a relocated
+ * absolute link to the prefix path) is followed the way it resolves for users of the layer
+ * (src/paths/inside.ts, with the prefix directory seen at the prefix path). A link's path that is
+ * not below EPREFIX, or a parent that leads out of the prefix (an earlier host link, `etc -> /etc`),
+ * is refused before anything is removed or linked: the host's files are never touched.
  */
-import type { LayerMount, LayerRunOptions } from "../exec/sandbox.js";
-import { runInLayer } from "../exec/sandbox.js";
+import { lstat, mkdir, rename, rm, symlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { type Confinement, resolveInside } from "../paths/inside.js";
 import type { HostLink } from "../spec/resolve.js";
 
 export type HostLinkPhase = "plain" | "final";
 
 export interface LinkAction {
-  /** Absolute path of the link (under EPREFIX). */
-  link: string;
+  /** The link, relative to EPREFIX. */
+  path: string;
   target: string;
 }
 
-export function linkActions(prefix: string, links: readonly HostLink[], phase: HostLinkPhase): LinkAction[] {
-  return links.map((l) => ({ link: `${prefix}/${l.path}`, target: phase === "plain" ? l.plain : l.final }));
-}
-
-const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-
-/**
- * The shell script that makes the links. It prints `replaced <path>` for each non-link it removed
- * and `linked <path>` for each link it made.
- */
-export function hostLinkScript(actions: readonly LinkAction[]): string {
-  const lines = [
-    "set -eu",
-    "link() {",
-    "  d=$1; t=$2",
-    '  if [ -e "$d" ] && [ ! -L "$d" ]; then rm -rf -- "$d"; echo "replaced $d"; fi',
-    '  mkdir -p -- "$(dirname -- "$d")"',
-    '  ln -sfn -- "$t" "$d"',
-    '  echo "linked $d"',
-    "}",
-  ];
-  for (const a of actions) lines.push(`link ${sq(a.link)} ${sq(a.target)}`);
-  return `${lines.join("\n")}\n`;
+export function linkActions(links: readonly HostLink[], phase: HostLinkPhase): LinkAction[] {
+  return links.map((l) => ({ path: l.path, target: phase === "plain" ? l.plain : l.final }));
 }
 
 export interface HostLinkResult {
+  /** The links made, absolute under EPREFIX. */
   linked: string[];
   /** Paths where a file or directory was removed to make room for the link. */
   replaced: string[];
 }
 
 /**
- * Make the host links of a layer, in their plain or final form. `mount` shows the layer at
- * `prefix` (a repository root, or a prefix being built aside).
+ * Make the host links of a layer, in their plain or final form, in the prefix directory
+ * `into.base`, which the layer's programs see at `into.mountedAt` (EPREFIX). Every link's place
+ * is resolved inside the prefix before any of them is touched.
  */
 export async function makeHostLinks(
-  mount: LayerMount,
-  prefix: string,
+  into: Confinement & { mountedAt: string },
   links: readonly HostLink[],
   phase: HostLinkPhase,
-  opts: LayerRunOptions = {},
 ): Promise<HostLinkResult> {
-  if (links.length === 0) return { linked: [], replaced: [] };
-  const r = await runInLayer(
-    mount,
-    ["/bin/sh", "-c", hostLinkScript(linkActions(prefix, links, phase))],
-    opts,
-  );
-  const out = r.stdout.split("\n");
-  return {
-    linked: out.filter((l) => l.startsWith("linked ")).map((l) => l.slice(7)),
-    replaced: out.filter((l) => l.startsWith("replaced ")).map((l) => l.slice(9)),
-  };
+  const prefix = into.mountedAt;
+  const result: HostLinkResult = { linked: [], replaced: [] };
+  const actions = linkActions(links, phase);
+  const place = (a: LinkAction) =>
+    resolveInside({ ...into, what: `host link ${a.path}` }, a.path, { followLast: false });
+  for (const a of actions) place(a);
+  for (const a of actions) {
+    // resolved again: an earlier link of this list may have replaced a directory on the way
+    const at = place(a);
+    const st = await lstat(at).catch(() => undefined);
+    if (st && !st.isSymbolicLink()) {
+      await rm(at, { recursive: true, force: true });
+      result.replaced.push(`${prefix}/${a.path}`);
+    }
+    await mkdir(dirname(at), { recursive: true });
+    // ln -sfn: the new link replaces an old one in one rename
+    const tmp = `${at}.compat-link-${process.pid}`;
+    await rm(tmp, { force: true });
+    await symlink(a.target, tmp);
+    await rename(tmp, at);
+    result.linked.push(`${prefix}/${a.path}`);
+  }
+  return result;
 }

@@ -8,7 +8,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { CompatError } from "../errors.js";
+import { InputError } from "../errors.js";
 import { unmountUnder } from "../exec/mounts.js";
 import { writeJsonAtomic } from "./run-dir.js";
 
@@ -57,7 +57,8 @@ export async function activateLayer(
   if (!present(built)) {
     // Only a completed move takes the built tree away.
     if (intent && present(target)) return intent.previous ?? undefined;
-    throw new CompatError("internal", `the built layer ${built} is missing; cannot move it to ${target}`, {
+    // removed behind the build's back (by hand, or compat prune of an abandoned run)
+    throw new InputError(`the built layer ${built} is missing; cannot move it to ${target}`, {
       hint: "start a new build (without --resume)",
     });
   }

@@ -6,18 +6,20 @@
  * passed is it moved into place (activate.ts). A failed or killed build leaves the prefix path as
  * it was; `--resume RUN` continues after the last completed stage.
  */
-import { readdirSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdir, rm, rmdir } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { InputError } from "../errors.js";
+import { CompatError, InputError } from "../errors.js";
+import { diskUsage, formatBytes } from "../exec/disk.js";
 import { run as runTool } from "../exec/run.js";
 import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
 import { assertBuildUser, assertHostArch } from "../flavors/common.js";
 import { getFlavor } from "../flavors/index.js";
-import { planLayer } from "../flavors/plan.js";
+import { planLayer, planProblems } from "../flavors/plan.js";
 import { ACTIVATE_STAGE } from "../flavors/stage.js";
 import type { BuildStage, StageContext } from "../flavors/types.js";
 import { log } from "../log.js";
+import { safeName } from "../paths/rules.js";
 import { loadSpec } from "../spec/load.js";
 import { localPrefix, pickArch, repositoryRoot, resolveLayer } from "../spec/resolve.js";
 import type { LayerSpec } from "../spec/schema.js";
@@ -57,7 +59,7 @@ export const DEFAULT_RUNS_DIR = "runs";
 export async function planBuild(
   o: Pick<BuildOptions, "specFile" | "arch" | "root">,
 ): Promise<Omit<RunPlan, "runId" | "workDir" | "prefixDir" | "createdAt">> {
-  const loaded = await loadSpec(o.specFile);
+  const loaded = await loadSpec(o.specFile, { check: planProblems });
   return describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root).plan;
 }
 
@@ -103,12 +105,18 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   let runDir: RunDir;
   let plan: RunPlan;
   let specText: string;
-  const loaded = await loadSpec(o.specFile);
+  const loaded = await loadSpec(o.specFile, { check: planProblems });
   const described = describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root);
   const { layer, flavor } = described;
   // Before a run directory or a work directory exists: nothing to resume when the host cannot build it.
   assertHostArch(layer.arch);
   assertBuildUser(layer.spec.flavor);
+  const targetLockFile = (target: string) => join(dirname(target), `.${basename(target)}.build-lock`);
+  const lockTarget = (target: string, runId: string) =>
+    PidLock.acquire(targetLockFile(target), `a build of ${target} (run ${runId})`);
+  let targetLock: PidLock | undefined;
+  /** Directories a new run made above the work dir (removed again when nothing was built). */
+  let madeParents: string | undefined;
   if (o.resume) {
     runDir = RunDir.open(runsDir, o.resume);
     plan = runDir.readPlan();
@@ -116,17 +124,29 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
     checkResumable(plan, described.plan, runDir);
   } else {
     const runId = newRunId(described.plan.arch);
-    const workDir = join(dirname(described.plan.target), `.build-${runId}`);
     plan = {
       ...described.plan,
       runId,
-      workDir,
-      prefixDir: join(workDir, "prefix"),
+      ...workPaths(described.plan.target, runId),
       createdAt: new Date().toISOString(),
     };
-    runDir = await RunDir.create(runsDir, runId);
-    specText = await readFile(o.specFile, "utf8");
-    await runDir.writePlan(plan, specText);
+    specText = loaded.text;
+    // A build of the same layer in progress refuses this one before it writes a run or work dir.
+    madeParents = await mkdir(dirname(plan.target), { recursive: true });
+    try {
+      targetLock = await lockTarget(plan.target, runId);
+    } catch (e) {
+      await removeEmptyParents(madeParents, dirname(plan.target));
+      throw e;
+    }
+    try {
+      runDir = await RunDir.create(runsDir, runId);
+      await runDir.writePlan(plan, specText);
+    } catch (e) {
+      await targetLock.release();
+      await removeEmptyParents(madeParents, dirname(plan.target));
+      throw e;
+    }
   }
   const stages: BuildStage[] = [
     ...flavor.api.plan(layer),
@@ -140,15 +160,17 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   ];
   let previousLayer: string | undefined;
 
-  await mkdir(plan.workDir, { recursive: true });
-  const runLock = await PidLock.acquire(runDir.path("lock"), `build run ${runDir.id}`);
-  let targetLock: PidLock | undefined;
+  let runLock: PidLock;
+  try {
+    await mkdir(plan.workDir, { recursive: true });
+    runLock = await PidLock.acquire(runDir.path("lock"), `build run ${runDir.id}`);
+  } catch (e) {
+    await targetLock?.release();
+    throw e;
+  }
   const savedRunId = process.env[RUN_ID_ENV];
   try {
-    targetLock = await PidLock.acquire(
-      join(dirname(plan.target), `.${basename(plan.target)}.build-lock`),
-      `a build of ${plan.target} (run ${runDir.id})`,
-    );
+    targetLock ??= await lockTarget(plan.target, runDir.id);
     const leftovers = await killLeftovers(runDir.id);
     if (leftovers > 0) log.warn(`stopped ${leftovers} process(es) left running by the interrupted build`);
     warnAboutAbandonedBuilds(plan);
@@ -202,6 +224,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
         emit,
         signal,
         resumeCommand: resumeHint(runDir.id),
+        writesTo: [plan.workDir, runDir.dir],
         context: (stage, stageLog) =>
           createStageContext({
             layer,
@@ -233,6 +256,19 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
               }
             : { message: String(e), details: [] },
       });
+      if (e instanceof BuildInterrupted || !(e instanceof CompatError)) throw e;
+      // Nothing built (a new run whose first stage, the preflight, failed): nothing is left behind.
+      if (!o.resume && stages.every((s) => !runDir.isDone(s.id))) {
+        await removeWorkDir(plan.workDir);
+        await rm(runDir.dir, { recursive: true, force: true });
+        await targetLock?.release();
+        targetLock = undefined;
+        await removeEmptyParents(madeParents, dirname(plan.target));
+        throw nothingBuilt(e);
+      }
+      e.details.push(
+        `--- the build directory ${plan.workDir} holds ${formatBytes(diskUsage(plan.workDir))}: continue with --resume, or remove it (and the run) with: compat prune`,
+      );
       throw e;
     }
     const durationMs = await finish("success", { layer: plan.target, previousLayer });
@@ -253,6 +289,15 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   }
 }
 
+/**
+ * Where a run builds: `.build-<run id>/` beside the target, the layer in its `prefix/`. A resumed
+ * run's plan.json must name exactly these (its stages remove and rename them).
+ */
+export function workPaths(target: string, runId: string): { workDir: string; prefixDir: string } {
+  const workDir = join(dirname(target), `.build-${safeName(runId, "run id")}`);
+  return { workDir, prefixDir: join(workDir, "prefix") };
+}
+
 function checkResumable(
   saved: RunPlan,
   now: Omit<RunPlan, "runId" | "workDir" | "prefixDir" | "createdAt">,
@@ -270,10 +315,27 @@ function checkResumable(
       details: diffs,
       hint: "start a new build without --resume, or resume with the spec, --arch and --root the run was started with",
     });
+  // plan.json is a file on disk: what the stages remove and rename is recomputed, not trusted
+  const want = { runId: run.id, target: now.target, ...workPaths(now.target, run.id) };
+  const edited = (Object.keys(want) as Array<keyof typeof want>).filter((k) => saved[k] !== want[k]);
+  if (edited.length > 0)
+    throw new InputError(`cannot resume run ${run.id}: its plan.json does not match the run`, {
+      details: edited.map(
+        (k) => `${k}: ${JSON.stringify(saved[k])} in plan.json, ${JSON.stringify(want[k])} expected`,
+      ),
+      hint: "plan.json was edited or belongs to another run: start a new build without --resume",
+    });
   const result = run.readResult();
   if (result?.status === "success")
     throw new InputError(`run ${run.id} already finished: the layer is at ${result.layer}`, {
       hint: "start a new build without --resume to build it again",
+    });
+  // What the completed stages made lives in the build directory: without it they would be skipped over nothing.
+  const built = saved.stages.some((s) => s.id !== "preflight" && run.isDone(s.id));
+  if (built && !existsSync(saved.workDir))
+    throw new InputError(`cannot resume run ${run.id}: its build directory ${saved.workDir} is gone`, {
+      details: ["it was removed (by hand, or by compat prune as abandoned) after the run stopped"],
+      hint: "start a new build without --resume",
     });
 }
 
@@ -286,7 +348,7 @@ function warnAboutAbandonedBuilds(plan: RunPlan): void {
   );
   if (others.length > 0)
     log.warn(
-      `earlier builds that did not finish left ${others.map((e) => join(relative(process.cwd(), parent) || ".", e)).join(", ")}: resume them (--resume <run id>) or delete them`,
+      `earlier builds that did not finish left ${others.map((e) => join(relative(process.cwd(), parent) || ".", e)).join(", ")}: resume them (--resume <run id>), or remove what no build is using with: compat prune`,
     );
 }
 
@@ -308,6 +370,8 @@ export function createStageContext(a: StageContextInput): StageContext {
         logTo: stageLog,
         signal,
         env: cleanEnvironment(),
+        // what a spec brings (overlay ebuilds, package scripts) runs here: not the host's /tmp
+        privateTmp: true,
         ...opts,
       }),
     note: (message) => {
@@ -315,4 +379,33 @@ export function createStageContext(a: StageContextInput): StageContext {
       onNote?.(message);
     },
   };
+}
+
+/**
+ * The error of a new build that failed before any stage completed: its run and work directories
+ * are gone, so it cannot be resumed; the log's tail is in the message.
+ */
+function nothingBuilt(e: CompatError): CompatError {
+  const details = e.details.map((d) =>
+    d.startsWith("--- full log: ")
+      ? "--- nothing was built: the run directory and the build directory were removed"
+      : d,
+  );
+  const hint =
+    e.kind === "input"
+      ? "fix the spec and build again"
+      : "fix the cause and build again (a new build, no --resume)";
+  return new CompatError(e.kind, e.message, { details, hint, cause: e.cause });
+}
+
+/** Remove `top` and the empty directories below it down to `bottom` (those a new run made), deepest first. */
+async function removeEmptyParents(top: string | undefined, bottom: string): Promise<void> {
+  if (!top) return;
+  for (let dir = bottom; dir.length >= top.length; dir = dirname(dir)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty (another build's), or gone
+    }
+  }
 }

@@ -37,6 +37,16 @@ function holderAlive(h: LockHolder): boolean {
   return processStart(h.pid) === h.start;
 }
 
+/** What the live holder of a lock file is doing (its `what`), or undefined when no live process holds it. */
+export function liveLockHolder(file: string): string | undefined {
+  try {
+    const h = JSON.parse(readFileSync(file, "utf8")) as LockHolder;
+    return holderAlive(h) ? h.what : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class PidLock {
   private constructor(readonly file: string) {}
 

@@ -130,6 +130,58 @@ describe("runStages", () => {
     expect(err.hint).toMatch(/fix the spec and start a new build/);
   });
 
+  it("names a full disk in the headline, with the file system, from the log or from compat's own ENOSPC", async () => {
+    const fromTool = (await runStages({
+      run: await RunDir.create(dir, newRunId("x86_64")),
+      stages: [
+        shellStage(
+          "bootstrap",
+          "echo 'tar: ./usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0: Cannot write: No space left on device' >&2; echo 'E: unshare failed' >&2; exit 25",
+        ),
+      ],
+      context: context(new AbortController().signal),
+      emit: () => {},
+      signal: new AbortController().signal,
+      resumeCommand: "compat build x --resume R",
+      writesTo: [dir],
+    }).catch((e: unknown) => e)) as CompatError;
+    expect(fromTool.exitCode).toBe(4);
+    expect(fromTool.message).toMatch(
+      /^build failed in stage bootstrap: no space left on device \(ENOSPC\) on \/\S* \(\w+.*\): [\d.]+ \w+ free of [\d.]+ \w+: sh failed with exit status 25/,
+    );
+    expect(fromTool.hint).toMatch(
+      /free some space there .* continue from this stage with: compat build x --resume R/,
+    );
+
+    const fromNode = (await runStages({
+      run: await RunDir.create(dir, newRunId("x86_64")),
+      stages: [
+        {
+          id: "relocate",
+          description: "d",
+          run: async () => {
+            throw Object.assign(new Error("ENOSPC: no space left on device, write"), {
+              code: "ENOSPC",
+              syscall: "write",
+              path: join(dir, "prefix/usr/bin/python3"),
+            });
+          },
+        },
+      ],
+      context: context(new AbortController().signal),
+      emit: () => {},
+      signal: new AbortController().signal,
+      resumeCommand: "r",
+      writesTo: [dir],
+    }).catch((e: unknown) => e)) as CompatError;
+    // a system error is I/O (exit 4), never an internal error (70)
+    expect(fromNode.exitCode).toBe(4);
+    expect(fromNode.message).toMatch(
+      /^build failed in stage relocate: no space left on device \(ENOSPC\) on \//,
+    );
+    expect(fromNode.message).toMatch(/write .*python3: no space left on the device \(ENOSPC\)$/);
+  });
+
   it("stops on a signal with BuildInterrupted and no marker", async () => {
     const runDir = await RunDir.create(dir, newRunId("x86_64"));
     const controller = new AbortController();

@@ -5,8 +5,9 @@
  */
 import { createWriteStream, type WriteStream } from "node:fs";
 import { appendFile, open } from "node:fs/promises";
-import { CompatError, isCompatError } from "../errors.js";
+import { CompatError, isCompatError, isSystemError, systemError } from "../errors.js";
 import type { BuildStage, StageContext } from "../flavors/types.js";
+import { diskFullHeadline } from "./disk-full.js";
 import type { BuildEventInput } from "./progress.js";
 import type { RunDir } from "./run-dir.js";
 
@@ -30,6 +31,8 @@ export interface RunStagesOptions {
   signal: AbortSignal;
   /** The command that continues this run, for the failure hint. */
   resumeCommand: string;
+  /** Where the stages write (work dir, run dir): a failure for lack of space names their file systems. */
+  writesTo?: readonly string[];
 }
 
 export const LOG_TAIL_LINES = 25;
@@ -73,7 +76,7 @@ export async function runStages(o: RunStagesOptions): Promise<void> {
         log: logFile,
         logTail,
       });
-      throw stageFailure(stage, e, logFile, logTail, o.resumeCommand);
+      throw stageFailure(stage, e, logFile, logTail, o.resumeCommand, o.writesTo ?? []);
     }
     const ended = new Date();
     const durationMs = ended.getTime() - started.getTime();
@@ -89,29 +92,41 @@ export async function runStages(o: RunStagesOptions): Promise<void> {
   }
 }
 
-/** The error a failed stage ends the build with: same kind (exit code) as the cause. */
+/**
+ * The error a failed stage ends the build with: same kind (exit code) as the cause; a system
+ * error (a full or read-only disk) is an I/O error (exit 4), not an internal one; a stage that
+ * failed because a file system the build writes (`writesTo`) filled up says so first.
+ */
 export function stageFailure(
   stage: BuildStage,
   cause: unknown,
   logFile: string,
   logTail: readonly string[],
   resumeCommand: string,
+  writesTo: readonly string[] = [],
 ): CompatError {
-  const kind = isCompatError(cause) ? cause.kind : "internal";
-  const message = cause instanceof Error ? cause.message : String(cause);
+  const known = isCompatError(cause) ? cause : isSystemError(cause) ? systemError(cause) : undefined;
+  const kind = known?.kind ?? "internal";
+  const message = known?.message ?? (cause instanceof Error ? cause.message : String(cause));
+  const full = diskFullHeadline(cause, logTail, writesTo);
   const details = [
-    ...(isCompatError(cause) ? cause.details : []),
-    ...(isCompatError(cause) && cause.hint ? [`hint: ${cause.hint}`] : []),
+    ...(known ? known.details : []),
+    ...(known?.hint ? [`hint: ${known.hint}`] : []),
     `--- last ${logTail.length} lines of the ${stage.id} log ---`,
     ...logTail,
     `--- full log: ${logFile}`,
   ];
   // A resumed run keeps the spec it started with: a spec error needs a new build.
-  const hint =
-    kind === "input"
+  const hint = full
+    ? `free some space there (or build on another file system with --root), then continue from this stage with: ${resumeCommand}`
+    : kind === "input"
       ? "fix the spec and start a new build (a resumed run keeps the spec it started with)"
       : `fix the cause, then continue from this stage with: ${resumeCommand}`;
-  return new CompatError(kind, `build failed in stage ${stage.id}: ${message}`, { details, hint, cause });
+  return new CompatError(
+    full && kind === "internal" ? "tool" : kind,
+    `build failed in stage ${stage.id}: ${full ? `${full}: ` : ""}${message}`,
+    { details, hint, cause },
+  );
 }
 
 function errorText(e: unknown): string {

@@ -31,6 +31,7 @@ import {
 import type { CommandHost } from "./host.js";
 import { guardDelta, layerAncestors, requireLayerDirectory } from "./layer-guard.js";
 import {
+  backupPath,
   checkDeltaBase,
   extractVerified,
   layerParts,
@@ -41,6 +42,7 @@ import {
   preVerify,
   type RollbackResult,
   restoredEvent,
+  unchangedResult,
 } from "./publisher.js";
 
 export interface CvmfsPublisherOptions {
@@ -136,6 +138,8 @@ export class CvmfsPublisher implements Publisher {
     return this.withLock(`compat publish ${m.artifact}`, async (history) => {
       const current = history.latest(this.historyKey, m.topDir);
       const exists = await this.exists(path);
+      const unchanged = unchangedResult(this.target, path, m, sha256, current, exists);
+      if (unchanged) return unchanged;
       checkDeltaBase(m, path, exists, current);
       await checkPatchTool(this.o.host, m);
       // Before the transaction opens: the published tree is the one the transaction starts from.
@@ -236,7 +240,7 @@ export class CvmfsPublisher implements Publisher {
               ? "a delta is applied in place and keeps no copy; roll the repository back with cvmfs_server rollback -t TAG, or publish the previous full artifact"
               : "the last publication replaced no layer",
         });
-      const kept = posix.join(parent, last.backup);
+      const kept = backupPath(parent, arch, last.backup, posix.join);
       let keptAs = "";
       await this.inTransaction(async () => {
         if (!(await this.exists(kept)))

@@ -3,10 +3,11 @@
  * when, which artifact and sha256, and where the replaced layer was kept. SQLite (better-sqlite3)
  * in `<state dir>/history.db`; for a local repository the state dir is `<root>/.compat/`.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { hostname } from "node:os";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
+import { CompatError, IoError, isSystemError, systemError } from "../errors.js";
 import { currentUser } from "../store/actor.js";
 import { acquireLock } from "./lock.js";
 
@@ -55,41 +56,157 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_layer ON events (target, layer, id);
 `;
 
-export class History {
-  private readonly db: Database.Database;
+/** Where a state dir keeps its history. */
+export function historyPath(stateDir: string): string {
+  return join(stateDir, "history.db");
+}
 
-  constructor(stateDir: string) {
-    mkdirSync(stateDir, { recursive: true });
-    this.db = new Database(join(stateDir, "history.db"));
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("busy_timeout = 5000");
-    this.db.exec(SCHEMA);
+/** `absent`: no file; `empty`: a file of 0 bytes (never written, or truncated); `present`: anything else. */
+export function historyFileState(stateDir: string): "absent" | "empty" | "present" {
+  try {
+    return statSync(historyPath(stateDir)).size === 0 ? "empty" : "present";
+  } catch {
+    return "absent";
+  }
+}
+
+/** SQLite's codes for a file that is not (or no longer) a database. */
+const DAMAGED = /^SQLITE_(NOTADB|CORRUPT)/;
+
+/** A failure to open, read or write the history, as the error a user sees (exit 4, never 70). */
+export function historyError(e: unknown, file: string, doing: string): unknown {
+  if (e instanceof CompatError) return e;
+  if (isSystemError(e))
+    return systemError(e, `cannot ${doing} ${file}`, {
+      hint:
+        e.code === "EROFS" || e.code === "EACCES" || e.code === "EPERM"
+          ? "publish and rollback write the repository's state (lock, journal, history); give a writable target"
+          : undefined,
+    });
+  if (!(e instanceof Error) || e.name !== "SqliteError") return e;
+  const code = String((e as Error & { code?: unknown }).code);
+  if (DAMAGED.test(code))
+    return new IoError(`${file} is damaged: ${e.message} (${code}); compat cannot tell what was published`, {
+      hint: `the published layers are not affected; restore ${file} from a backup, or move it aside (mv ${file} ${file}.damaged) to start a new history (a delta then needs a full publish first)`,
+      cause: e,
+    });
+  const readOnly = /^SQLITE_(READONLY|CANTOPEN|PERM|AUTH)/.test(code);
+  return new IoError(`cannot ${doing} ${file}: ${e.message} (${code})`, {
+    hint: readOnly
+      ? "publish and rollback write the repository's state (lock, journal, history); give a writable target"
+      : /^SQLITE_FULL/.test(code)
+        ? `free some space on the file system of ${dirname(file)}`
+        : undefined,
+    cause: e,
+  });
+}
+
+export class History {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly file: string,
+  ) {}
+
+  /** Open for recording (creates the file and its table when they do not exist). */
+  static openForWriting(stateDir: string): History {
+    const file = historyPath(stateDir);
+    let db: Database.Database | undefined;
+    try {
+      mkdirSync(stateDir, { recursive: true });
+      db = new Database(file);
+      db.pragma("journal_mode = WAL");
+      db.pragma("busy_timeout = 5000");
+      db.exec(SCHEMA);
+      return new History(db, file);
+    } catch (e) {
+      db?.close();
+      throw historyError(e, file, "write the publication history");
+    }
+  }
+
+  /**
+   * Open an existing history for reading. On a read-only file system SQLite cannot open a WAL
+   * database (it needs its -shm file): then a copy is read.
+   */
+  static openForReading(stateDir: string): History {
+    const file = historyPath(stateDir);
+    const open = (path: string) => {
+      const db = new Database(path, { readonly: true, fileMustExist: true });
+      try {
+        db.pragma("busy_timeout = 5000");
+        const table = db
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'")
+          .get();
+        if (!table)
+          throw new IoError(
+            `${file} has no table of events (${statSync(file).size} bytes): it is not compat's history, or it was truncated`,
+            {
+              hint: `restore ${file} from a backup, or move it aside (mv ${file} ${file}.damaged) to start a new history`,
+            },
+          );
+        return new History(db, file);
+      } catch (e) {
+        db.close();
+        throw e;
+      }
+    };
+    try {
+      return open(file);
+    } catch (e) {
+      if (!(e instanceof Error && (e as Error & { code?: unknown }).code === "SQLITE_CANTOPEN"))
+        throw historyError(e, file, "read the publication history");
+    }
+    const copy = mkdtempSync(join(tmpdir(), "compat-history-"));
+    try {
+      for (const suffix of ["", "-wal"])
+        if (existsSync(`${file}${suffix}`))
+          copyFileSync(`${file}${suffix}`, join(copy, `history.db${suffix}`));
+      return open(join(copy, "history.db"));
+    } catch (e) {
+      throw historyError(e, file, "read the publication history");
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   }
 
   /** Record an event; with a journal id, recording twice (recovery after a crash) keeps one row. */
   record(e: NewHistoryEvent): void {
-    this.db
-      .prepare(
-        `INSERT OR IGNORE INTO events (target, layer, action, kind, artifact, sha256, previous_sha256, backup, user, host, at, detail, journal_id)
+    this.guard("write the publication history", () =>
+      this.db
+        .prepare(
+          `INSERT OR IGNORE INTO events (target, layer, action, kind, artifact, sha256, previous_sha256, backup, user, host, at, detail, journal_id)
          VALUES (@target, @layer, @action, @kind, @artifact, @sha256, @previousSha256, @backup, @user, @host, @at, @detail, @journalId)`,
-      )
-      .run({
-        ...e,
-        journalId: e.journalId ?? null,
-        user: currentUser(),
-        host: hostname(),
-        at: new Date().toISOString(),
-      });
+        )
+        .run({
+          ...e,
+          journalId: e.journalId ?? null,
+          user: currentUser(),
+          host: hostname(),
+          at: new Date().toISOString(),
+        }),
+    );
   }
 
   events(target: string, layer?: string): HistoryEvent[] {
-    const rows = this.db
-      .prepare(
-        `SELECT id, target, layer, action, kind, artifact, sha256, previous_sha256 AS previousSha256, backup, user, host, at, detail
+    return this.guard(
+      "read the publication history",
+      () =>
+        this.db
+          .prepare(
+            `SELECT id, target, layer, action, kind, artifact, sha256, previous_sha256 AS previousSha256, backup, user, host, at, detail
          FROM events WHERE target = ? ${layer ? "AND layer = ?" : ""} ORDER BY id`,
-      )
-      .all(...(layer ? [target, layer] : [target])) as HistoryEvent[];
-    return rows;
+          )
+          .all(...(layer ? [target, layer] : [target])) as HistoryEvent[],
+    );
+  }
+
+  /** A database that fails under a query (damaged pages, a full disk) is reported as such. */
+  private guard<T>(doing: string, query: () => T): T {
+    try {
+      return query();
+    } catch (e) {
+      throw historyError(e, this.file, doing);
+    }
   }
 
   latest(target: string, layer: string): HistoryEvent | undefined {
@@ -108,21 +225,29 @@ export async function withLockedHistory<T>(
   what: string,
   fn: (history: History) => Promise<T>,
 ): Promise<T> {
-  mkdirSync(dirname(lockPath), { recursive: true });
-  const lock = acquireLock(lockPath, what);
-  const history = new History(stateDir);
+  let lock: ReturnType<typeof acquireLock>;
   try {
-    return await fn(history);
+    mkdirSync(dirname(lockPath), { recursive: true });
+    lock = acquireLock(lockPath, what);
+  } catch (e) {
+    throw historyError(e, dirname(lockPath), "take the repository lock in");
+  }
+  try {
+    const history = History.openForWriting(stateDir);
+    try {
+      return await fn(history);
+    } finally {
+      history.close();
+    }
   } finally {
-    history.close();
     lock.release();
   }
 }
 
 /** The events of a target, without taking the lock (reading is safe under SQLite's WAL). */
 export function readHistory(stateDir: string, target: string, layer?: string): HistoryEvent[] {
-  if (!existsSync(join(stateDir, "history.db"))) return [];
-  const h = new History(stateDir);
+  if (historyFileState(stateDir) === "absent") return [];
+  const h = History.openForReading(stateDir);
   try {
     return h.events(target, layer);
   } finally {

@@ -17,16 +17,19 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { spawnStreaming } from "../artifacts/process.js";
-import { InputError, ValidationError } from "../errors.js";
+import { InputError, IoError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
 import { log } from "../log.js";
+import { relativeInside } from "../paths/rules.js";
 import { checkPatchTool, deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
 import { exchangePaths } from "./exchange.js";
 import {
   type History,
   type HistoryEvent,
+  historyFileState,
+  historyPath,
   type NewHistoryEvent,
   readHistory,
   withLockedHistory,
@@ -34,16 +37,22 @@ import {
 import { LocalHost } from "./host.js";
 import { guardDelta, layerAncestors } from "./layer-guard.js";
 import {
+  backupPath,
   checkDeltaBase,
   extractVerified,
   layerParts,
   nextBackupName,
   type Publisher,
+  PublishInterrupted,
   type PublishRequest,
   type PublishResult,
+  parseKeptLayerName,
   preVerify,
+  type RepositoryInventory,
   type RollbackResult,
   restoredEvent,
+  throwIfInterrupted,
+  unchangedResult,
 } from "./publisher.js";
 
 interface Journal {
@@ -124,6 +133,8 @@ export class LocalPublisher implements Publisher {
       throw new InputError(`${this.root}: no such directory`, {
         hint: "create the repository root first (mkdir -p)",
       });
+    // Starting a new history over a truncated one would lose the record of what is live.
+    if (historyFileState(this.stateDir) === "empty") this.refuseLostHistory();
     return withLockedHistory(join(this.stateDir, "lock"), this.stateDir, what, async (history) => {
       this.recover(history);
       return fn(history);
@@ -142,6 +153,7 @@ export class LocalPublisher implements Publisher {
       return;
     }
     const paths = this.layerPaths(j.layer);
+    this.checkJournal(j, paths);
     // A swap still on its way (its process was killed a moment ago) lands within milliseconds or
     // not at all (exchange.ts): look once more before deciding it did not happen.
     const swapped = () => j.expectTargetIno !== undefined && inode(paths.target) === j.expectTargetIno;
@@ -158,6 +170,33 @@ export class LocalPublisher implements Publisher {
     }
   }
 
+  /**
+   * The journal is a file on disk that recovery removes and renames by: it may only name this
+   * layer's staging dirs and a kept layer beside it, else nothing is done and the admin is asked.
+   */
+  private checkJournal(j: Journal, paths: LayerPaths): void {
+    const what = `${this.journalPath} (a journal of compat ${j.op})`;
+    const bad = (p: string) =>
+      new ValidationError(`${what} names ${p}, which is not ${j.layer}'s staging or kept layer`, {
+        hint: `nothing was changed; check ${paths.parent} by hand, then remove ${this.journalPath}`,
+      });
+    const staging = (p: string) => {
+      let rel: string;
+      try {
+        rel = relativeInside(paths.parent, p, what);
+      } catch {
+        throw bad(p);
+      }
+      if (!rel.split("/")[0]!.startsWith(`.${paths.arch}.staging-`)) throw bad(p);
+    };
+    if (j.cleanup !== undefined) staging(j.cleanup);
+    if (j.moveAside) {
+      staging(j.moveAside.from);
+      if (backupPath(paths.parent, paths.arch, basename(j.moveAside.to), join) !== j.moveAside.to)
+        throw bad(j.moveAside.to);
+    }
+  }
+
   private completeSwap(j: Journal, history: History): void {
     if (j.moveAside && existsSync(j.moveAside.from)) renameSync(j.moveAside.from, j.moveAside.to);
     if (j.event) history.record({ ...j.event, journalId: j.id });
@@ -170,9 +209,13 @@ export class LocalPublisher implements Publisher {
     const m = verified.manifest;
     const sha256 = verified.report.sha256!;
     const paths = this.layerPaths(m.topDir);
+    throwIfInterrupted(req, this.target);
     return this.withLock(`compat publish ${m.artifact}`, async (history) => {
+      throwIfInterrupted(req, this.target);
       const current = history.latest(this.target, m.topDir);
       const hadPrevious = existsSync(paths.target);
+      const unchanged = unchangedResult(this.target, paths.target, m, sha256, current, hadPrevious);
+      if (unchanged) return unchanged;
       checkDeltaBase(m, paths.target, hadPrevious, current);
       await checkPatchTool(this.host, m);
       await guardDelta(
@@ -194,7 +237,7 @@ export class LocalPublisher implements Publisher {
         removeStaleStaging(paths.parent, paths.arch);
         mkdirSync(dirname(paths.stagingLayer), { recursive: true });
         if (m.kind === "delta") {
-          await run("cp", ["-a", "--", paths.target, paths.stagingLayer]);
+          await run("cp", ["-a", "--", paths.target, paths.stagingLayer], { signal: req.signal });
           await deleteBeforeExtracting(this.host, paths.stagingLayer, m);
         }
         const tar = spawnStreaming(
@@ -211,10 +254,12 @@ export class LocalPublisher implements Publisher {
           throw new ValidationError(
             `${m.artifact}: extracting it did not produce a directory at ${m.topDir} (a symlink or another file is there, or nothing); nothing was published`,
           );
+        // the last moment an interrupt stops the publish: from the swap on, it completes
+        throwIfInterrupted(req, this.target);
       } catch (e) {
         removeTree(paths.stagingRoot);
         rmSync(this.journalPath, { force: true });
-        throw e;
+        throw req.signal?.aborted ? new PublishInterrupted(this.target) : e;
       }
       const backup = hadPrevious ? nextBackupName(readdirSync(paths.parent), paths.arch) : null;
       const event: NewHistoryEvent = {
@@ -260,7 +305,7 @@ export class LocalPublisher implements Publisher {
         throw new InputError(`${this.target}: nothing to roll back for ${layer}`, {
           hint: last ? "the last publication replaced no layer" : "compat has not published this layer here",
         });
-      const kept = join(paths.parent, last.backup);
+      const kept = backupPath(paths.parent, paths.arch, last.backup, join);
       const restored = restoredEvent(history.events(this.target, layer), last);
       if (!existsSync(kept) || !existsSync(paths.target))
         throw new ValidationError(
@@ -298,6 +343,47 @@ export class LocalPublisher implements Publisher {
   }
 
   async history(layer?: string): Promise<HistoryEvent[]> {
+    if (historyFileState(this.stateDir) === "empty") this.refuseLostHistory();
     return readHistory(this.stateDir, this.target, layer);
+  }
+
+  async inventory(): Promise<RepositoryInventory> {
+    return this.listLayers();
+  }
+
+  /** The layers under `versions/` and the kept ones beside them, whatever the history says. */
+  private listLayers(): RepositoryInventory {
+    const layers: string[] = [];
+    const kept: string[] = [];
+    const dirs = (p: string) => {
+      try {
+        return readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory());
+      } catch {
+        return [];
+      }
+    };
+    const versions = join(this.root, "versions");
+    for (const v of dirs(versions))
+      for (const os of dirs(join(versions, v.name, "compat")))
+        for (const a of dirs(join(versions, v.name, "compat", os.name))) {
+          const rel = `${v.name}/compat/${os.name}/${a.name}`;
+          if (parseKeptLayerName(a.name)) kept.push(rel);
+          else if (!a.name.startsWith(".")) layers.push(rel);
+        }
+    return { layers: layers.sort(), kept: kept.sort() };
+  }
+
+  /** A history file of 0 bytes: refuse when layers are live (it was truncated), else it is just new. */
+  private refuseLostHistory(): void {
+    const file = historyPath(this.stateDir);
+    const inv = this.listLayers();
+    if (inv.layers.length + inv.kept.length === 0) return;
+    throw new IoError(
+      `${file} is empty (0 bytes), but ${this.target} holds ${inv.layers.length} layer(s) and ${inv.kept.length} kept layer(s): the publication history was lost (truncated), not "nothing published"`,
+      {
+        details: [...inv.layers.map((l) => `layer ${l}`), ...inv.kept.map((k) => `kept  ${k}`)],
+        hint: `the layers are not affected; restore ${file} from a backup, or move it aside (mv ${file} ${file}.lost) to start a new history (rollback then knows nothing to roll back, and a delta needs a full publish first)`,
+      },
+    );
   }
 }

@@ -9,6 +9,7 @@ import { linkSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { ValidationError } from "../errors.js";
+import { pidAlive } from "../exec/pid.js";
 import { log } from "../log.js";
 
 export interface LockOwner {
@@ -21,15 +22,6 @@ export interface LockOwner {
 export interface RepositoryLock {
   path: string;
   release(): void;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function readOwner(path: string): LockOwner | undefined {
@@ -80,7 +72,7 @@ function removeAbandonedDrafts(path: string): void {
   for (const name of readdirSync(dirname(path))) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length));
-    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid))
+    if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid))
       rmSync(join(dirname(path), name), { force: true });
   }
 }
@@ -91,7 +83,7 @@ const UNREADABLE_STALE_MS = 10_000;
 function recoverIfStale(path: string, me: LockOwner): void {
   const owner = readOwner(path);
   let stale: boolean;
-  if (owner) stale = owner.host === me.host && !processAlive(owner.pid);
+  if (owner) stale = owner.host === me.host && !pidAlive(owner.pid);
   else {
     try {
       stale = Date.now() - statSync(path).mtimeMs > UNREADABLE_STALE_MS;

@@ -14,11 +14,15 @@ import { RECORD_BYTES } from "../artifacts/tar-gnu.js";
 import { BLOCK } from "../artifacts/tar-header.js";
 import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
 import { InputError, ValidationError } from "../errors.js";
+import { safeName } from "../paths/rules.js";
+import { ARCHES, type Arch } from "../spec/schema.js";
 import type { HistoryEvent } from "./history.js";
 import type { DeltaMember } from "./layer-guard.js";
 
 export interface PublishRequest {
   artifact: string;
+  /** Aborted on SIGINT/SIGTERM: a publish that has not replaced the layer yet stops and changes nothing. */
+  signal?: AbortSignal;
   manifestPath?: string;
   publicKeyPath?: string;
   allowSetuid?: string[];
@@ -48,12 +52,21 @@ export interface RollbackResult {
   keptAs: string;
 }
 
+/** What a repository holds, whatever its history says: `<version>/compat/<os>/<arch>` paths. */
+export interface RepositoryInventory {
+  layers: string[];
+  /** Layers kept by a publish or rollback (`.<arch>-NNN`). */
+  kept: string[];
+}
+
 export interface Publisher {
   readonly target: string;
   publish(req: PublishRequest): Promise<PublishResult>;
   /** Put back the layer replaced by the last publish or rollback of `layer`. */
   rollback(layer: string): Promise<RollbackResult>;
   history(layer?: string): Promise<HistoryEvent[]>;
+  /** The layers the target holds (publishers that can list them cheaply). */
+  inventory?(): Promise<RepositoryInventory>;
 }
 
 export interface VerifiedArtifact {
@@ -61,6 +74,19 @@ export interface VerifiedArtifact {
   report: VerifyReport;
   /** A delta's members as verified, checked against the published layer before extracting (none for a full artifact). */
   deltaMembers: DeltaMember[];
+}
+
+/** A publish stopped by a signal before it replaced the layer: nothing changed (exit 130). */
+export class PublishInterrupted extends Error {
+  constructor(readonly target?: string) {
+    super(`interrupted; nothing changed${target ? `: ${target} is as it was` : ""}`);
+    this.name = "PublishInterrupted";
+  }
+}
+
+/** Stop here when the publish was interrupted (only before the layer is replaced). */
+export function throwIfInterrupted(req: PublishRequest, target?: string): void {
+  if (req.signal?.aborted) throw new PublishInterrupted(target);
 }
 
 /** `<version>/compat/<os>/<arch>` split and checked (it becomes a path on the publishing host). */
@@ -71,15 +97,67 @@ export function layerParts(layer: string): { version: string; os: string; arch: 
   return { version: parts[0]!, os: parts[2]!, arch: parts[3]! };
 }
 
+/**
+ * Where a kept layer named in the history is: `<parent>/.<arch>-NNN`. The name comes from a file
+ * on disk (history.db), so anything else (`../x`, a path) is refused, not joined.
+ */
+export function backupPath(
+  parent: string,
+  arch: string,
+  backup: string,
+  join: (a: string, b: string) => string,
+): string {
+  if (parseKeptLayerName(safeName(backup, "the kept layer named in the history"))?.arch !== arch)
+    throw new ValidationError(
+      `the history names the kept layer ${JSON.stringify(backup)}, not .${arch}-NNN`,
+      {
+        hint: "the history was edited or is corrupt: check the repository's kept layers by hand",
+      },
+    );
+  return join(parent, backup);
+}
+
+const KEPT_LAYER = new RegExp(`^\\.(${ARCHES.join("|")})-(\\d{3,})$`);
+
+/** A kept layer's name `.<arch>-NNN` (an arch compat knows, three digits or more) read, or undefined. */
+export function parseKeptLayerName(name: string): { arch: Arch; n: number } | undefined {
+  const m = KEPT_LAYER.exec(name);
+  return m ? { arch: m[1] as Arch, n: Number(m[2]) } : undefined;
+}
+
 /** `.<arch>-NNN` one above the highest among `names` (a directory listing). */
 export function nextBackupName(names: Iterable<string>, arch: string): string {
-  const re = new RegExp(`^\\.${arch.replace(/[^\w]/g, "\\$&")}-(\\d{3,})$`);
   let max = 0;
   for (const name of names) {
-    const m = re.exec(name.trim());
-    if (m) max = Math.max(max, Number(m[1]));
+    const kept = parseKeptLayerName(name.trim());
+    if (kept?.arch === arch) max = Math.max(max, kept.n);
   }
   return `.${arch}-${String(max + 1).padStart(3, "0")}`;
+}
+
+/**
+ * Publishing the artifact the layer was last published (or rolled back) from changes nothing: no
+ * copy, no transaction, no kept layer, no history event. The result says `method: "unchanged"`.
+ */
+export function unchangedResult(
+  target: string,
+  path: string,
+  m: ArtifactManifest,
+  sha256: string,
+  current: HistoryEvent | undefined,
+  exists: boolean,
+): PublishResult | undefined {
+  if (!exists || current?.sha256 !== sha256) return undefined;
+  return {
+    target,
+    layer: m.topDir,
+    path,
+    artifact: m.artifact,
+    sha256,
+    kind: m.kind,
+    backup: null,
+    method: "unchanged",
+  };
 }
 
 /** A delta applies only onto the layer published from its base artifact. */
@@ -140,6 +218,7 @@ export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> 
     publicKeyPath: req.publicKeyPath,
     allowSetuid: req.allowSetuid,
     approvedSha256: req.approvedSha256,
+    signal: req.signal,
     onMember:
       manifest.kind === "delta"
         ? (h) => {
@@ -151,6 +230,8 @@ export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> 
             });
           }
         : undefined,
+  }).catch((e: unknown) => {
+    throw req.signal?.aborted ? new PublishInterrupted() : e;
   });
   if (!report.ok) throw rejection(req.artifact, report.violations, report.violationCount);
   return { manifest, report, deltaMembers };
@@ -203,6 +284,9 @@ export async function extractVerified(
 ): Promise<void> {
   let report: VerifyReport;
   const holdBack = new HoldBack(extractor.stdin);
+  // An interrupt stops the extractor before it sees the end of the archive: it takes nothing.
+  const stop = () => extractor.kill("SIGKILL");
+  req.signal?.addEventListener("abort", stop, { once: true });
   try {
     report = await verifyArtifact(req.artifact, {
       manifestPath: req.manifestPath ?? manifestPathFor(req.artifact),
@@ -210,8 +294,15 @@ export async function extractVerified(
       allowSetuid: req.allowSetuid,
       approvedSha256: verified.report.sha256,
       tee: holdBack,
+      signal: req.signal,
     });
   } catch (e) {
+    req.signal?.removeEventListener("abort", stop);
+    if (req.signal?.aborted) {
+      extractor.kill("SIGKILL");
+      await extractor.done.catch(() => {});
+      throw new PublishInterrupted();
+    }
     // An extractor that died (disk full, remote gone) breaks the pipe: its own error says why.
     const early = await Promise.race([
       extractor.done.then(
@@ -224,6 +315,7 @@ export async function extractVerified(
     await extractor.done.catch(() => {});
     throw early ?? e;
   }
+  req.signal?.removeEventListener("abort", stop);
   if (!report.ok) {
     extractor.kill("SIGKILL");
     await extractor.done.catch(() => {});

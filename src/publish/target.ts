@@ -33,6 +33,11 @@ export function parseTarget(s: string, context = `--to ${s}: `): PublishTarget {
         `${context}${repository || "(empty)"} is not a CVMFS repository name (e.g. software.eessi.io)`,
       );
     if (host !== undefined && !host) throw new InputError(`${context}empty host after @`);
+    // ssh reads a destination starting with "-" as an option (-oProxyCommand=… runs a command)
+    if (host !== undefined && (host.startsWith("-") || /\s/.test(host)))
+      throw new InputError(`${context}${JSON.stringify(host)} is not a host name`, {
+        hint: "expected cvmfs:REPO@HOST, e.g. cvmfs:software.eessi.io@stratum0.example.org",
+      });
     return { kind: "cvmfs", repository, ...(host ? { host } : {}) };
   }
   throw new InputError(`${context}unknown target`, {

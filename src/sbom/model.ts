@@ -101,10 +101,12 @@ export async function prefixSubject(
     );
   const m = PREFIX_RE.exec(prefix);
   const arch = opts.arch ?? m?.[3] ?? "unknown";
-  const inventory = await readInventory({ kind: "prefix", path: prefix, prefix }, arch, [
-    "SLOT",
-    "repository",
-  ]);
+  const inventory = await readInventory(
+    { kind: "prefix", path: prefix, prefix },
+    arch,
+    ["SLOT", "repository"],
+    "describe",
+  );
   const build = readBuildRecord(prefix);
   const stack = opts.stack ?? (typeof build?.record.stack === "string" ? build.record.stack : undefined);
   const distro = parseOsRelease(
@@ -144,7 +146,7 @@ export async function artifactSubject(path: string, opts: { verify?: boolean } =
       });
   }
   const target: AuditTarget = { kind: "artifact", path };
-  const inventory = await artifactInventory(target, manifest);
+  const inventory = await artifactInventory(target, manifest, "describe");
   const record = (manifest.buildRecord ?? {}) as Record<string, unknown>;
   const distro: Distro | undefined =
     inventory.ecosystem === "debian"

@@ -4,6 +4,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -148,13 +149,47 @@ describe("audit targets and bad input", () => {
     );
     const noGlsa = join(root, "noglsa");
     writeVdbEntry(noGlsa, "dev-libs/foo-1.0", "0");
-    await expect(runAudit({ target: resolveTarget(noGlsa), arch: "x86_64", failOn: "low" })).rejects.toThrow(
-      /no GLSAs to audit against/,
+    // every source without data: refused, each source saying why
+    const refusal = async (p: Promise<unknown>) => {
+      const e = await p.catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).message).toMatch(/no advisory data for .*: none of its sources has any/);
+      return (e as InputError).details.join("\n");
+    };
+    expect(await refusal(runAudit({ target: resolveTarget(noGlsa), arch: "x86_64", failOn: "low" }))).toMatch(
+      /glsa: no GLSAs to audit against.*\n {2}hint: give --glsa DIR/,
     );
+    expect(
+      await refusal(
+        runAudit({
+          target: resolveTarget(noGlsa),
+          glsaDir: join(root, "empty"),
+          arch: "x86_64",
+          failOn: "low",
+        }),
+      ),
+    ).toMatch(/glsa: no GLSA files \(glsa-\*\.xml\) in/);
+    // a GLSA directory whose every file is invalid holds nothing to check against
+    const allBad = join(root, "all-bad-glsa");
+    mkdirSync(allBad, { recursive: true });
+    writeFileSync(join(allBad, "glsa-209005-01.xml"), "<glsa>broken");
+    const invalidOnly = await runAudit({
+      target: resolveTarget(noGlsa),
+      glsaDir: allBad,
+      sources: ["glsa"],
+      arch: "x86_64",
+      failOn: "low",
+    }).catch((e: unknown) => e);
+    expect(invalidOnly).toBeInstanceOf(InputError);
+    expect((invalidOnly as InputError).message).toMatch(
+      /no usable advisory in it: there is nothing to check against/,
+    );
+    // asked for by name, the one source's own error
     await expect(
       runAudit({
         target: resolveTarget(noGlsa),
         glsaDir: join(root, "empty"),
+        sources: ["glsa"],
         arch: "x86_64",
         failOn: "low",
       }),
@@ -190,6 +225,40 @@ describe("audit targets and bad input", () => {
     expect(warnings).toMatch(/invalid GLSA skipped: glsa-209003-02.xml: no DOCTYPE/);
     expect(warnings).toMatch(/GLSA 209003-03 skipped: Unrecognized arch list/);
     expect(warnings).toMatch(/dev-libs\/foo-0.9: partial entry: no SLOT; skipped/);
+    // the skipped entry is not counted as audited, and the summary says so
+    expect(report.summary).toMatchObject({ installedPackages: 1, skippedPackages: 1 });
+    expect(warnings).toMatch(/1 installed package could not be read and was not audited/);
+  });
+
+  it("never passes an audit of nothing: an empty vdb, unreadable entries only, an empty or comment-only list", async () => {
+    const glsaDir = join(root, "mixed-glsa");
+    const empty = join(root, "empty-vdb");
+    mkdirSync(join(empty, "var/db/pkg"), { recursive: true });
+    await expect(
+      runAudit({ target: resolveTarget(empty), glsaDir, arch: "x86_64", failOn: "low" }),
+    ).rejects.toThrow(/has no installed packages: there is nothing to audit/);
+
+    const unreadable = join(root, "slotless-vdb");
+    mkdirSync(join(unreadable, "var/db/pkg/dev-libs/foo-0.9"), { recursive: true });
+    const err = await runAudit({
+      target: resolveTarget(unreadable),
+      glsaDir,
+      arch: "x86_64",
+      failOn: "low",
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).message).toMatch(
+      /none of the 1 entries .* could be read: nothing was audited/,
+    );
+    expect((err as InputError).details.join("\n")).toMatch(/foo-0\.9: partial entry: no SLOT/);
+
+    for (const text of ["", "# qlist -IRv\n\n# nothing else\n"]) {
+      const list = join(root, "comments.txt");
+      writeFileSync(list, text);
+      await expect(
+        runAudit({ target: resolveTarget(list), glsaDir, arch: "x86_64", failOn: "low" }),
+      ).rejects.toThrow(/no package in it \(empty, or only comments\): there is nothing to audit/);
+    }
   });
 });
 
@@ -224,6 +293,18 @@ describe("the GLSA corpus cache", () => {
     expect(changed.cache).toBe("partial");
     expect(changed.advisories[1]!.glsa().title).toBe("Changed! 209004-02");
     expect((await loadGlsaCorpus(dir, cache)).advisories[1]!.glsa().title).toBe("Changed! 209004-02");
+
+    // edited in place, same size, its mtime (a minute old) put back: still seen (the cache is keyed by content)
+    const minuteAgo = Math.floor(Date.now() / 1000) - 60;
+    utimesSync(file, minuteAgo, minuteAgo);
+    expect((await loadGlsaCorpus(dir, cache)).advisories[1]!.glsa().title).toBe("Changed! 209004-02");
+    const size = statSync(file).size;
+    writeFileSync(file, readFileSync(file, "utf8").replace("Changed! 209004-02", "Altered! 209004-02"));
+    utimesSync(file, minuteAgo, minuteAgo);
+    expect(statSync(file)).toMatchObject({ size, mtimeMs: minuteAgo * 1000 });
+    const edited = await loadGlsaCorpus(dir, cache);
+    expect(edited.cache).toBe("partial");
+    expect(edited.advisories[1]!.glsa().title).toBe("Altered! 209004-02");
 
     rmSync(join(dir, "glsa-209004-03.xml"));
     expect((await loadGlsaCorpus(dir, cache)).advisories.map((a) => a.id)).toEqual([

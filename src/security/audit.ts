@@ -64,7 +64,10 @@ export interface AuditSummary {
   advisories: number;
   invalidAdvisories: number;
   cache: string;
+  /** Installed packages audited (vdb entries, status stanzas or list lines read). */
   installedPackages: number;
+  /** Installed packages present but unreadable (corrupt or partial): not audited. */
+  skippedPackages: number;
   findings: number;
   affectedPackages: number;
   advisoriesHit: number;
@@ -162,6 +165,11 @@ export async function auditInventory(
       report.freshness = loaded.freshness ?? null;
       for (const i of loaded.invalid)
         warnings.push(`invalid ${id === "glsa" ? "GLSA" : `${id} entry`} skipped: ${i}`);
+      // a source that loaded but holds nothing to judge by checked nothing: no data, not "no findings"
+      if (loaded.count === 0)
+        throw new InputError(
+          `${loaded.location}: no usable advisory in it: there is nothing to check against`,
+        );
       const result = await loaded.detect(inventory.packages as never[], { arch: inventory.facts.arch });
       warnings.push(...result.warnings);
       findings.push(...result.findings);
@@ -203,6 +211,7 @@ export function summarize(
     invalidAdvisories: used.reduce((n, s) => n + s.invalid, 0),
     cache: used[0]?.cache ?? "off",
     installedPackages: inventory.installedCount,
+    skippedPackages: inventory.skippedCount,
     findings: findings.length,
     affectedPackages: new Set(findings.map((f) => f.installed)).size,
     advisoriesHit: new Set(findings.map((f) => `${f.source}:${f.id}`)).size,
@@ -230,7 +239,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const first = result.errors.get(unusable[0]!.id);
     if (unusable.length === 1 && isCompatError(first)) throw first;
     throw new InputError(
-      `no advisory data for ${options.target.path}: ${unusable.map((s) => `${s.id}: ${s.reason}`).join("; ")}`,
+      `no advisory data for ${options.target.path}: ${unusable.length === result.sources.length ? "none of its sources has any" : `${unusable.map((s) => s.id).join(", ")} ha${unusable.length === 1 ? "s" : "ve"} none`}`,
+      {
+        details: unusable.flatMap((s) => {
+          const e = result.errors.get(s.id);
+          if (!isCompatError(e)) return [`${s.id}: ${s.reason}`];
+          return [`${s.id}: ${e.message}`, ...(e.hint ? [`  hint: ${e.hint}`] : [])];
+        }),
+      },
     );
   }
   return {

@@ -67,8 +67,10 @@ export function resolveTarget(input: string): AuditTarget {
 
 interface InventoryBase {
   target: AuditTarget;
-  /** vdb entries, status stanzas of installed packages, list lines or manifest packages. */
+  /** Installed packages read (vdb entries, status stanzas, list lines or manifest packages): never 0. */
   installedCount: number;
+  /** Installed packages present but unreadable (corrupt or partial vdb entries, bad status stanzas): not judged. */
+  skippedCount: number;
   /** Entries that could not be read, each naming where. */
   warnings: string[];
   facts: LayerFacts;
@@ -151,25 +153,55 @@ export async function prefixFacts(prefix: string, arch: string, label = prefix):
   return facts;
 }
 
+/** What an inventory is read for, in its refusals ("there is nothing to audit"). */
+export type InventoryPurpose = "audit" | "describe";
+
+const LAYER_HINT =
+  "give a layer's prefix (EPREFIX) whose var/db/pkg or var/lib/dpkg/status holds its installed packages, or its reprod/<stamp>/packages.txt";
+
+/**
+ * An inventory of nothing is refused (InputError, exit 2): a database with no installed package,
+ * or none that could be read, would otherwise pass as "no findings" with nothing checked.
+ */
+function refuseEmpty(
+  where: string,
+  entries: number,
+  read: number,
+  problems: string[],
+  purpose: InventoryPurpose,
+  unit = "entries",
+): void {
+  if (read > 0) return;
+  throw new InputError(
+    entries === 0
+      ? `${where} has no installed packages: there is nothing to ${purpose}`
+      : `none of the ${entries} ${unit} of ${where} could be read: nothing was ${purpose === "audit" ? "audited" : "described"}`,
+    { details: problems.slice(0, 20), hint: LAYER_HINT },
+  );
+}
+
 /**
  * The installed packages and facts of a target. `vdbFields`: what is read of each vdb entry
- * besides its name (an audit needs SLOT only; an SBOM also the repository).
+ * besides its name (an audit needs SLOT only; an SBOM also the repository). A target with no
+ * installed package that could be read is refused.
  */
 export async function readInventory(
   target: AuditTarget,
   arch: string,
   vdbFields: readonly VardbField[] = ["SLOT"],
+  purpose: InventoryPurpose = "audit",
 ): Promise<Inventory> {
-  if (target.kind === "prefix") return prefixInventory(target, arch, vdbFields);
+  if (target.kind === "prefix") return prefixInventory(target, arch, vdbFields, purpose);
   if (target.kind === "artifact")
-    return artifactInventory(target, (await readManifest(manifestPathFor(target.path))).manifest);
-  return listInventory(target, arch);
+    return artifactInventory(target, (await readManifest(manifestPathFor(target.path))).manifest, purpose);
+  return listInventory(target, arch, purpose);
 }
 
 async function prefixInventory(
   target: AuditTarget,
   arch: string,
   vdbFields: readonly VardbField[],
+  purpose: InventoryPurpose,
 ): Promise<Inventory> {
   const prefix = target.prefix!;
   const facts = await prefixFacts(prefix, arch, target.path);
@@ -180,35 +212,64 @@ async function prefixInventory(
         hint: "the dpkg status database must be a regular file of the layer (not a link out of it)",
       });
     const status = parseDpkgStatus(readFileSync(file, "utf8"));
+    const warnings = status.problems.map((p) => `${file}:${p.line}: ${p.message} (stanza skipped)`);
+    refuseEmpty(
+      file,
+      status.packages.length + status.problems.length,
+      status.packages.length,
+      warnings,
+      purpose,
+      "stanzas",
+    );
     return {
       ecosystem: "debian",
       target,
       packages: status.packages,
       installedCount: status.packages.length,
-      warnings: status.problems.map((p) => `${file}:${p.line}: ${p.message} (stanza skipped)`),
+      skippedCount: status.problems.length,
+      warnings: withSkipped(warnings, status.problems.length, purpose),
       facts,
     };
   }
   const vdb = readVardb(target.path, { fields: vdbFields });
+  const warnings = vdb.problems.map((p) => `${p.path}: ${p.message}`);
+  refuseEmpty(vdb.directory, vdb.entries.length, vdb.packages.length, warnings, purpose);
+  const skipped = vdb.entries.length - vdb.packages.length;
   return {
     ecosystem: "gentoo",
     target,
     packages: vdb.packages,
-    installedCount: vdb.entries.length,
-    warnings: vdb.problems.map((p) => `${p.path}: ${p.message}`),
+    installedCount: vdb.packages.length,
+    skippedCount: skipped,
+    warnings: withSkipped(warnings, skipped, purpose),
     facts,
   };
 }
 
-function listInventory(target: AuditTarget, arch: string): Inventory {
+/** The warnings, and one more saying how many installed packages were left out. */
+function withSkipped(warnings: string[], skipped: number, purpose: InventoryPurpose): string[] {
+  if (skipped === 0) return warnings;
+  const were = skipped === 1 ? "was" : "were";
+  return [
+    ...warnings,
+    `${skipped} installed package${skipped === 1 ? "" : "s"} could not be read and ${were} not ${purpose === "audit" ? "audited" : "described"} (see the warnings above)`,
+  ];
+}
+
+function listInventory(target: AuditTarget, arch: string, purpose: InventoryPurpose): Inventory {
   const list = parsePackageList(readFileSync(target.path, "utf8"), target.path);
   // A file with no package line at all is not a list; bad lines among good ones are skipped
   // and reported, as a corrupt vdb entry is.
-  if (list.problems.length > 0 && list.packages.length === 0)
-    throw new InputError(`${target.path}: not a package list (${list.problems.length} bad lines)`, {
-      details: list.problems.slice(0, 20).map((p) => `${target.path}:${p.line}: ${p.message}`),
-      hint: "one category/name-version[::repo] per line, as qlist -IRv prints",
-    });
+  if (list.packages.length === 0)
+    throw new InputError(
+      list.problems.length > 0
+        ? `${target.path}: not a package list (${list.problems.length} bad lines)`
+        : `${target.path}: no package in it (empty, or only comments): there is nothing to ${purpose}`,
+      {
+        details: list.problems.slice(0, 20).map((p) => `${target.path}:${p.line}: ${p.message}`),
+        hint: "one category/name-version[::repo] per line, as qlist -IRv prints",
+      },
+    );
   const warnings = list.problems.map((p) => `${target.path}:${p.line}: ${p.message} (line skipped)`);
   if (list.packages.some((p) => p.slot === undefined))
     warnings.push(
@@ -223,6 +284,7 @@ function listInventory(target: AuditTarget, arch: string): Inventory {
     target,
     packages: list.packages,
     installedCount: list.packages.length,
+    skippedCount: 0,
     warnings,
     facts,
   };
@@ -232,7 +294,11 @@ function listInventory(target: AuditTarget, arch: string): Inventory {
  * An artifact's packages: from its manifest, and for dpkg from the status file in the archive
  * (GNU tar reads the one member to stdout; nothing is extracted to disk).
  */
-export async function artifactInventory(target: AuditTarget, manifest: ArtifactManifest): Promise<Inventory> {
+export async function artifactInventory(
+  target: AuditTarget,
+  manifest: ArtifactManifest,
+  purpose: InventoryPurpose = "audit",
+): Promise<Inventory> {
   const record = (manifest.buildRecord ?? {}) as Record<string, unknown>;
   const facts: LayerFacts = { label: target.path, arch: manifest.arch };
   const warnings: string[] = [];
@@ -256,8 +322,9 @@ export async function artifactInventory(target: AuditTarget, manifest: ArtifactM
         );
       }
     }
-    const packages: DebianPackage[] = text
-      ? parseDpkgStatus(text).packages
+    const status = text ? parseDpkgStatus(text) : undefined;
+    const packages: DebianPackage[] = status
+      ? status.packages
       : (manifest.packages ?? []).map((p) => ({
           name: p.name,
           version: p.version,
@@ -266,7 +333,26 @@ export async function artifactInventory(target: AuditTarget, manifest: ArtifactM
           sourceVersion: p.version,
           status: "install ok installed",
         }));
-    return { ecosystem: "debian", target, packages, installedCount: packages.length, warnings, facts };
+    const skipped = status?.problems.length ?? 0;
+    for (const p of status?.problems ?? [])
+      warnings.push(`${target.path}: ${DPKG_STATUS_PATH}:${p.line}: ${p.message} (stanza skipped)`);
+    refuseEmpty(
+      `${target.path} (${status ? DPKG_STATUS_PATH : "its manifest"})`,
+      packages.length + skipped,
+      packages.length,
+      warnings,
+      purpose,
+      "stanzas",
+    );
+    return {
+      ecosystem: "debian",
+      target,
+      packages,
+      installedCount: packages.length,
+      skippedCount: skipped,
+      warnings: withSkipped(warnings, skipped, purpose),
+      facts,
+    };
   }
   if (manifest.packageDatabase === "vardb") {
     if (typeof record.gentooCommit === "string") facts.gentooCommit = record.gentooCommit;
@@ -284,7 +370,16 @@ export async function artifactInventory(target: AuditTarget, manifest: ArtifactM
         source: `${target.path} (manifest)`,
       });
     }
-    return { ecosystem: "gentoo", target, packages, installedCount: packages.length, warnings, facts };
+    refuseEmpty(`${target.path} (its manifest)`, packages.length, packages.length, [], purpose);
+    return {
+      ecosystem: "gentoo",
+      target,
+      packages,
+      installedCount: packages.length,
+      skippedCount: 0,
+      warnings,
+      facts,
+    };
   }
   throw new InputError(`${target.path}: its manifest lists no installed packages`, {
     hint: "pack the layer again with this compat: the manifest keeps its package database",

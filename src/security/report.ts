@@ -21,6 +21,12 @@ function cveCell(f: Finding): string {
   return `${f.cves.slice(0, 2).join(" ")} (+${f.cves.length - 2})`;
 }
 
+/** What a source's count counts. */
+const UNITS: Record<string, [string, string]> = {
+  "debian-security": ["source package", "source packages"],
+  "gentoo-git": ["commit", "commits"],
+};
+
 const DATABASE = { prefix: "installed", list: "package list", artifact: "artifact manifest" } as const;
 
 export function renderAuditText(report: AuditReport): string {
@@ -32,7 +38,7 @@ export function renderAuditText(report: AuditReport): string {
   for (const src of s.sources) {
     const data =
       src.status === "ok" || src.status === "stale"
-        ? `${plural(src.advisories, src.id === "debian-security" ? "source package" : src.id === "gentoo-git" ? "commit range" : "advisory", src.id === "debian-security" ? "source packages" : src.id === "gentoo-git" ? "commit ranges" : "advisories")} from ${src.location}${src.cache && src.cache !== "off" ? ` (cache: ${src.cache})` : ""}${src.freshness?.asOf ? `, data of ${src.freshness.asOf.slice(0, 10)}` : ""}`
+        ? `${plural(src.advisories, ...(UNITS[src.id] ?? ["advisory", "advisories"]))} from ${src.location}${src.cache && src.cache !== "off" ? ` (cache: ${src.cache})` : ""}${src.freshness?.asOf ? `, data of ${src.freshness.asOf.slice(0, 10)}` : ""}`
         : "";
     out.push(`  ${src.id}: ${src.status === "ok" ? data : `${src.status.toUpperCase()}: ${src.reason}`}`);
   }
@@ -60,9 +66,18 @@ export function renderAuditText(report: AuditReport): string {
     .join(", ");
   out.push(
     report.findings.length === 0
-      ? s.incomplete
-        ? style.yellow("No findings, but not every source had current data (see above).")
-        : style.green("No advisory affects the installed packages.")
+      ? s.incomplete || s.skippedPackages > 0
+        ? style.yellow(
+            `No findings in the ${plural(s.installedPackages, "audited package")}, but ${[
+              ...(s.incomplete ? ["not every source had current data"] : []),
+              ...(s.skippedPackages > 0
+                ? [
+                    `${plural(s.skippedPackages, "package")} could not be read and ${s.skippedPackages === 1 ? "was" : "were"} not audited`,
+                  ]
+                : []),
+            ].join(", and ")} (see above).`,
+          )
+        : style.green(`No advisory affects the ${plural(s.installedPackages, "audited package")}.`)
       : `${plural(s.findings, "finding")} in ${plural(s.affectedPackages, "package")} from ${plural(s.advisoriesHit, "advisory", "advisories")}: ${counts}`,
   );
   return `${out.join("\n")}\n`;

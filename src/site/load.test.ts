@@ -104,14 +104,14 @@ describe("site config", () => {
   it("refuses names that would leave the state directory, at the name", () => {
     const problems = problemsOf("layers:\n  ../etc:\n    spec: a.yaml\ntargets:\n  .hidden: {to: local:x}\n");
     expect(problems).toEqual([
-      expect.stringMatching(/^2:3 layers\.\.\.\/etc: "\.\.\/etc" is not allowed as a name: not a name/),
-      expect.stringMatching(/^5:3 targets\.\.hidden: "\.hidden" is not allowed as a name/),
+      expect.stringMatching(/^2:3 layers\.\.\.\/etc: the key "\.\.\/etc": not a name/),
+      expect.stringMatching(/^5:3 targets\.\.hidden: the key "\.hidden"/),
     ]);
   });
 
   it("refuses names that are properties of every object", () => {
     expect(problemsOf("layers:\n  __proto__: {spec: a.yaml}\n")).toEqual([
-      expect.stringMatching(/^2:3 layers\.__proto__: __proto__ cannot be a key/),
+      expect.stringMatching(/^2:3 layers\.__proto__: the key "__proto__" is not allowed/),
     ]);
     const site = parseSiteConfig("layers:\n  constructor: {spec: a.yaml}\n", "/x/compat.yaml");
     expect(siteLayer(site, "constructor").spec).toBe("/x/a.yaml");

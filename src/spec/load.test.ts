@@ -230,4 +230,26 @@ gentoo:
     );
     expect(problems[0]?.field).toBe("gentoo.packageEnvFiles.env/glibc-user-defined-trusted-dirs.conf");
   });
+
+  it("finds no placeholder, default or key among Object's own members (constructor, __proto__)", () => {
+    const lines = (text: string) =>
+      validateSpecText(text, "p.yaml").problems.map((p) => `${p.line}:${p.col} ${p.field}: ${p.message}`);
+    expect(lines(`${minimal}prefix: /cvmfs/{repository}/{constructor}/{__proto__}\n`)).toEqual([
+      expect.stringMatching(/^10:9 prefix: unknown placeholder \{constructor\} \(placeholders here are/),
+    ]);
+    expect(
+      lines(
+        `${minimal}hostSymlinks:\n  - { src: "$(X:-/cvmfs/{repository}/defaults/constructor)", dest: etc/x }\n`,
+      ),
+    ).toEqual([expect.stringMatching(/^11:12 hostSymlinks\[0\]\.src: .*has no plain target/)]);
+    expect(lines(`${minimal}variantSymlinks:\n  hostDefaults:\n    __proto__: /dev/null\n`)).toEqual([
+      '12:5 variantSymlinks.hostDefaults.__proto__: the key "__proto__" is not allowed (JavaScript would read it as the object\'s prototype and lose it)',
+    ]);
+    expect(lines(`${minimal}? [complex]\n: key\n`)).toEqual([
+      "10:3 : a key must be a plain name, not a list or a mapping",
+    ]);
+    expect(lines(minimal.replace("arches: [x86_64]", "arches: [constructor]"))).toEqual([
+      expect.stringMatching(/^5:10 arches\[0\]: "constructor": not an architecture \(expected one of/),
+    ]);
+  });
 });

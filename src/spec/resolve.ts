@@ -3,8 +3,18 @@
  * repository root, the package atoms after the platform filters, and the host links in their
  * plain and variant forms. Pure: values in, values out.
  */
-import { isAbsolute, join, relative, resolve as resolvePath } from "node:path";
+import { resolve as resolvePath } from "node:path";
 import { InputError } from "../errors.js";
+import {
+  absolutePathProblem,
+  joinInside,
+  nameProblem,
+  type PathProblem,
+  relativeInside,
+  safeRelative,
+  UnsafePathError,
+} from "../paths/rules.js";
+import { type FieldProblem, formatPath, SpecFieldError } from "./problem.js";
 import { type Arch, archHint, type GentooPackage, type LayerSpec } from "./schema.js";
 
 export interface HostLink {
@@ -45,16 +55,18 @@ export type Placeholders = Record<string, string>;
 
 const PLACEHOLDER_RE = /\{([A-Za-z_]+)\}/g;
 
-/** Expand `{name}` placeholders; an unknown one is an input error naming the field. */
-export function expandPlaceholders(template: string, vars: Placeholders, field: string): string {
+/** Expand `{name}` placeholders; an unknown one is a SpecFieldError naming the field (`at`). */
+export function expandPlaceholders(template: string, vars: Placeholders, at: PropertyKey[]): string {
   return template.replace(PLACEHOLDER_RE, (whole, name: string) => {
-    const v = vars[name];
-    if (v === undefined)
-      throw new InputError(`${field}: unknown placeholder ${whole}`, {
-        hint: `placeholders are ${Object.keys(vars)
-          .map((k) => `{${k}}`)
-          .join(" ")}`,
-      });
+    const v = Object.hasOwn(vars, name) ? vars[name] : undefined;
+    if (v === undefined) {
+      const known = Object.keys(vars)
+        .map((k) => `{${k}}`)
+        .join(" ");
+      throw new SpecFieldError(`${formatPath(at)}: unknown placeholder ${whole}`, [
+        { path: at, message: `unknown placeholder ${whole} (placeholders here are ${known})` },
+      ]);
+    }
     return v;
   });
 }
@@ -68,7 +80,42 @@ export function placeholdersFor(spec: LayerSpec, arch: Arch): Placeholders {
     os: spec.os,
     arch,
   };
-  return { ...base, prefix: expandPlaceholders(spec.prefix, base, "prefix") };
+  return { ...base, prefix: expandPlaceholders(spec.prefix, base, ["prefix"]) };
+}
+
+/**
+ * Collects the problems of a resolution: `check` runs `fn` and keeps the SpecFieldError's or
+ * UnsafePathError's problems (at `at`) instead of stopping at the first; `throwIfAny` ends it.
+ */
+class Problems {
+  readonly list: FieldProblem[] = [];
+
+  add(at: PropertyKey[], message: string): void {
+    this.list.push({ path: at, message });
+  }
+
+  /** A path problem of the resolved value (rules.ts), with what would be right. */
+  addPath(at: PropertyKey[], value: string, p: PathProblem | undefined, expected: string): boolean {
+    if (p) this.add(at, `${JSON.stringify(value)} ${p.message} (expected ${expected})`);
+    return p !== undefined;
+  }
+
+  check<T>(at: PropertyKey[], fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof SpecFieldError) this.list.push(...e.problems);
+      else if (e instanceof UnsafePathError)
+        this.add(at, `${JSON.stringify(e.value)} ${e.reason}${e.hint ? ` (${e.hint})` : ""}`);
+      else throw e;
+      return undefined;
+    }
+  }
+
+  throwIfAny(what: string): void {
+    const n = this.list.length;
+    if (n > 0) throw new SpecFieldError(`invalid ${what} (${n} problem${n === 1 ? "" : "s"})`, this.list);
+  }
 }
 
 export function pickArch(spec: LayerSpec, arch: string | undefined, hostArch: string = process.arch): Arch {
@@ -137,29 +184,41 @@ export function variableSuffix(hostPath: string): string {
     .replace(/[^A-Z0-9]/g, "_");
 }
 
+const LINK_PATH_EXPECTED = "a path below EPREFIX, e.g. etc/hosts or {prefix}/etc/hosts";
+
+/**
+ * The host links of one arch. Each link's path is proven to be below EPREFIX (no `..`, not EPREFIX
+ * itself), and no link is inside another (it would be made through that link, on the host); a
+ * problem throws a SpecFieldError naming the entry.
+ */
 export function resolveHostLinks(
   spec: LayerSpec,
   vars: Placeholders,
 ): { links: HostLink[]; variablePrefix: string } {
   const v = spec.variantSymlinks;
-  const defaultsDir = expandPlaceholders(v.defaultsDir, vars, "variantSymlinks.defaultsDir").replace(
-    /\/+$/,
-    "",
-  );
+  const problems = new Problems();
+  const defaultsAt = ["variantSymlinks", "defaultsDir"];
+  const defaultsDir = (
+    problems.check(defaultsAt, () => expandPlaceholders(v.defaultsDir, vars, defaultsAt)) ?? "/"
+  ).replace(/\/+$/, "");
+  problems.addPath(defaultsAt, defaultsDir, absolutePathProblem(defaultsDir), "an absolute path");
   const variablePrefix = v.variablePrefix
-    ? expandPlaceholders(v.variablePrefix, vars, "variantSymlinks.variablePrefix")
+    ? (problems.check(["variantSymlinks", "variablePrefix"], () =>
+        expandPlaceholders(v.variablePrefix!, vars, ["variantSymlinks", "variablePrefix"]),
+      ) ?? "")
     : `${spec.stack.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_${vars.versionTag}`;
   const prefix = vars.prefix!;
-  const problems: string[] = [];
 
-  const plainOf = (fallback: string, field: string): string | undefined => {
+  const plainOf = (fallback: string, at: PropertyKey[]): string | undefined => {
     if (fallback.startsWith(`${defaultsDir}/compat/`)) return fallback.slice(`${defaultsDir}/compat`.length);
     if (fallback.startsWith(`${defaultsDir}/`)) {
       const name = fallback.slice(defaultsDir.length + 1);
-      const target = v.hostDefaults[name];
+      // own keys only: `constructor` or `__proto__` must not find Object's
+      const target = Object.hasOwn(v.hostDefaults, name) ? v.hostDefaults[name] : undefined;
       if (target === undefined) {
-        problems.push(
-          `${field}: ${fallback} is in the repository's defaults tree but has no plain target (expected variantSymlinks.hostDefaults.${name}, e.g. /dev/null)`,
+        problems.add(
+          at,
+          `${fallback} is in the repository's defaults tree but has no plain target (expected variantSymlinks.hostDefaults.${name}, e.g. /dev/null)`,
         );
         return undefined;
       }
@@ -169,65 +228,105 @@ export function resolveHostLinks(
   };
 
   const links: HostLink[] = [];
+  const entryOf: number[] = [];
   spec.hostSymlinks.forEach((entry, i) => {
-    const field = `hostSymlinks[${i}]`;
+    const at = ["hostSymlinks", i];
     if (typeof entry === "string") {
+      const expected = "an absolute host path below /, such as /etc/passwd";
+      if (problems.addPath(at, entry, absolutePathProblem(entry, { normalised: true }), expected)) return;
       const variant = `$(${variablePrefix}_COMPAT_${variableSuffix(entry)}:-${defaultsDir}/compat${entry})`;
-      links.push({
-        path: entry.replace(/^\/+/, ""),
-        plain: entry,
-        variant,
-        final: v.enabled ? variant : entry,
-      });
+      links.push({ path: entry.slice(1), plain: entry, variant, final: v.enabled ? variant : entry });
+      entryOf.push(i);
       return;
     }
-    const dest = expandPlaceholders(entry.dest, vars, `${field}.dest`);
-    let path: string;
-    if (isAbsolute(dest)) {
-      const rel = relative(prefix, dest);
-      if (rel.startsWith("..") || isAbsolute(rel) || rel === "") {
-        problems.push(`${field}.dest: ${dest} is not inside the prefix ${prefix}`);
-        return;
-      }
-      path = rel;
-    } else path = dest.replace(/^\.\//, "");
-    const src = expandPlaceholders(entry.src, vars, `${field}.src`);
+    const destAt = [...at, "dest"];
+    const path = problems.check(destAt, () => {
+      const dest = expandPlaceholders(entry.dest, vars, destAt);
+      return dest.startsWith("/")
+        ? relativeInside(prefix, dest, `the link ${dest}`, { expected: LINK_PATH_EXPECTED })
+        : safeRelative(dest, `the link ${dest}`, LINK_PATH_EXPECTED);
+    });
+    const srcAt = [...at, "src"];
+    const src = problems.check(srcAt, () => expandPlaceholders(entry.src, vars, srcAt));
+    if (path === undefined || src === undefined) return;
     if (src.startsWith("$(")) {
       const parsed = parseVariant(src);
       if (!parsed) {
-        problems.push(`${field}.src: ${src} is not a variant symlink (expected $(VARIABLE:-/default/path))`);
+        problems.add(srcAt, `${src} is not a variant symlink (expected $(VARIABLE:-/default/path))`);
         return;
       }
-      const plain = plainOf(parsed.fallback, `${field}.src`);
+      const plain = plainOf(parsed.fallback, srcAt);
       if (plain === undefined) return;
       links.push({ path, plain, variant: src, final: v.enabled ? src : plain });
     } else {
       links.push({ path, plain: src, final: src });
     }
+    entryOf.push(i);
   });
   const seen = new Map<string, number>();
   links.forEach((l, i) => {
-    if (seen.has(l.path))
-      problems.push(`hostSymlinks: ${l.path} is linked twice (entries ${seen.get(l.path)} and ${i})`);
-    seen.set(l.path, i);
+    const other = seen.get(l.path);
+    if (other !== undefined)
+      problems.add(
+        ["hostSymlinks", entryOf[i]!],
+        `${l.path} is linked twice (entries ${other} and ${entryOf[i]})`,
+      );
+    seen.set(l.path, entryOf[i]!);
   });
-  if (problems.length > 0)
-    throw new InputError(
-      `invalid host symlinks (${problems.length} problem${problems.length === 1 ? "" : "s"})`,
-      {
-        details: problems,
-      },
-    );
+  for (const [i, l] of links.entries()) {
+    const outer = links.find((o) => l.path.startsWith(`${o.path}/`));
+    if (outer)
+      problems.add(
+        ["hostSymlinks", entryOf[i]!],
+        `${l.path} is inside the host link ${outer.path} (entry ${entryOf[links.indexOf(outer)]}): it would be made through that link, on the host (expected links that are not inside one another)`,
+      );
+  }
+  problems.throwIfAny("host symlinks");
   return { links, variablePrefix };
 }
 
+/**
+ * The spec for one arch, every templated value expanded and every value that becomes a path
+ * checked again after expanding (src/paths/rules.ts). Throws a SpecFieldError listing each
+ * problem with its field; resolutionProblems() collects them for every arch.
+ */
 export function resolveLayer(spec: LayerSpec, arch: Arch): ResolvedLayer {
+  const problems = new Problems();
   const vars = placeholdersFor(spec, arch);
   const repositoryMount = `/cvmfs/${spec.repository}`;
   const prefix = vars.prefix!;
-  const { links, variablePrefix } = resolveHostLinks(spec, vars);
+  const prefixInRepository = problems.check(["prefix"], () =>
+    relativeInside(repositoryMount, prefix, "prefix", { expected: `a path below ${repositoryMount}` }),
+  );
+  const hostLinks = problems.check([], () => resolveHostLinks(spec, vars));
   const osArch = `${spec.os}-${arch}`;
   const gentoo = spec.gentoo;
+  const expand = (
+    list: readonly string[],
+    field: string,
+    check: (v: string) => PathProblem | undefined,
+    expected: string,
+  ) =>
+    list.map((t, i) => {
+      const at = ["gentoo", field, i];
+      const value = problems.check(at, () => expandPlaceholders(t, vars, at)) ?? t;
+      problems.addPath(at, value, check(value), expected);
+      return value;
+    });
+  const trustedDirs = expand(
+    gentoo?.trustedDirs ?? [],
+    "trustedDirs",
+    (d) => absolutePathProblem(d),
+    "an absolute path",
+  );
+  const sets = expand(
+    gentoo?.sets ?? [],
+    "sets",
+    nameProblem,
+    "a set name (a file name in etc/portage/sets/)",
+  );
+  problems.throwIfAny("layer spec values");
+  const { links, variablePrefix } = hostLinks!;
   return {
     spec,
     arch,
@@ -238,28 +337,51 @@ export function resolveLayer(spec: LayerSpec, arch: Arch): ResolvedLayer {
     versionTag: vars.versionTag!,
     prefix,
     repositoryMount,
-    prefixInRepository: relative(repositoryMount, prefix),
+    prefixInRepository: prefixInRepository!,
     hostLinks: links,
     variablePrefix,
-    trustedDirs: (gentoo?.trustedDirs ?? []).map((d, i) =>
-      expandPlaceholders(d, vars, `gentoo.trustedDirs[${i}]`),
-    ),
-    sets: (gentoo?.sets ?? []).map((s, i) => expandPlaceholders(s, vars, `gentoo.sets[${i}]`)),
+    trustedDirs,
+    sets,
     packageAtoms: (gentoo?.packages ?? []).filter((p) => packageApplies(p, osArch)).map(packageAtom),
   };
 }
 
 /**
- * The local directory that stands for `/cvmfs/<repository>`: `--root` wins, then the spec's `root`,
- * then `compat-root/<repository>` in the working directory.
+ * Every problem of the spec's values once resolved, for each of its arches (the same problem for
+ * several arches once). Pure; load.ts reports them with their line, as it does the schema's.
+ */
+export function resolutionProblems(spec: LayerSpec): FieldProblem[] {
+  const out = new Map<string, FieldProblem>();
+  for (const arch of spec.arches) {
+    try {
+      resolveLayer(spec, arch);
+    } catch (e) {
+      if (!(e instanceof SpecFieldError)) throw e;
+      for (const p of e.problems) out.set(`${formatPath(p.path)}\0${p.message}`, p);
+    }
+  }
+  return [...out.values()];
+}
+
+/**
+ * The local directory that stands for `/cvmfs/<repository>`: `--root` wins (the operator's: any
+ * directory), then the spec's `root` (relative to the working directory and inside it: a spec may
+ * come from a pull request), then `compat-root/<repository>` in the working directory.
  */
 export function repositoryRoot(spec: LayerSpec, rootOption?: string, cwd: string = process.cwd()): string {
   if (rootOption) return resolvePath(cwd, rootOption);
-  if (spec.root) return resolvePath(cwd, spec.root);
-  return join(cwd, "compat-root", spec.repository);
+  const base = resolvePath(cwd);
+  if (spec.root)
+    return joinInside(
+      base,
+      spec.root,
+      "root",
+      "a directory relative to the working directory (or --root DIR)",
+    );
+  return joinInside(base, `compat-root/${spec.repository}`, "repository");
 }
 
-/** Where a resolved layer's prefix lives inside a local repository root. */
+/** Where a resolved layer's prefix lives inside a local repository root (proven to be below it). */
 export function localPrefix(layer: ResolvedLayer, root: string): string {
-  return join(root, layer.prefixInRepository);
+  return joinInside(root, layer.prefixInRepository, "prefix", "a prefix below /cvmfs/<repository>/");
 }

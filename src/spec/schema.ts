@@ -11,6 +11,7 @@ import { z } from "zod";
 import { closest } from "../config/near.js";
 import { whenParsed } from "../config/yaml.js";
 import { atomLinesProblems, packageNameProblem, versionProblem } from "../gentoo/validate.js";
+import { absolutePathProblem, nameProblem, type PathProblem, relativePathProblem } from "../paths/rules.js";
 
 export const ARCHES = ["x86_64", "aarch64", "riscv64", "ppc64le"] as const;
 export type Arch = (typeof ARCHES)[number];
@@ -30,7 +31,9 @@ const ARCH_ALIASES: Record<string, Arch> = {
 export function archHint(name: string): Arch | undefined {
   const lower = name.toLowerCase();
   return (
-    ARCH_ALIASES[lower] ?? ARCHES.find((a) => a === lower) ?? (closest(lower, ARCHES) as Arch | undefined)
+    (Object.hasOwn(ARCH_ALIASES, lower) ? ARCH_ALIASES[lower] : undefined) ??
+    ARCHES.find((a) => a === lower) ??
+    (closest(lower, ARCHES) as Arch | undefined)
   );
 }
 
@@ -59,12 +62,69 @@ const osArch = z
   .string()
   .regex(/^[a-z]+-[a-z0-9_]+$/, { message: "not an os-arch pair (expected e.g. linux-x86_64)" });
 
-const absolutePath = z.string().startsWith("/", { message: "must be an absolute path" });
+/**
+ * A string that becomes a path (or part of one): refused when `check` finds a problem, saying what
+ * would be right. The checks are src/paths/rules.ts's, the ones the code that writes runs again.
+ */
+function pathString(
+  check: (v: string) => PathProblem | undefined,
+  expected: string,
+  pattern?: { re: RegExp; message: string },
+) {
+  // a value that does not match the pattern gets that one message (and editors get the pattern)
+  const base = pattern ? z.string().regex(pattern.re, { message: pattern.message, abort: true }) : z.string();
+  return base.superRefine((v, ctx) => {
+    const p = check(v);
+    if (p) ctx.addIssue({ code: "custom", message: `${p.message} (expected ${expected})` });
+  });
+}
 
-/** An absolute path that may start with a placeholder such as `{prefix}`. */
-const templatedPath = z.string().regex(/^(\/|\{[A-Za-z]+\})/, {
-  message: "must be an absolute path or start with a placeholder such as {prefix}",
-});
+/** A host path, e.g. a link target's fallback: absolute, no `..`, not `/` itself. */
+const ABSOLUTE = { re: /^\//, message: "must be an absolute path" };
+const absolutePath = pathString(
+  (v) => absolutePathProblem(v),
+  "an absolute path such as /etc/hosts",
+  ABSOLUTE,
+);
+
+/** Placeholders, a `{prefix}` included, expand to values without `..` (checked again after expanding). */
+const templatedPath = pathString(
+  (v) => absolutePathProblem(v.replace(/^\{[A-Za-z]+\}/, "/x")),
+  "an absolute path, or one that starts with a placeholder such as {prefix}",
+  {
+    re: /^(\/|\{[A-Za-z]+\})/,
+    message: "must be an absolute path or start with a placeholder such as {prefix}",
+  },
+);
+
+/**
+ * Where a host link goes in the layer: relative to EPREFIX (`etc/hosts`), or absolute under
+ * `{prefix}` (`{prefix}/etc/hosts`); an absolute path without the placeholder must be under the
+ * resolved prefix, which resolve.ts checks.
+ */
+export function linkDestProblem(v: string): PathProblem | undefined {
+  if (v.startsWith("{prefix}")) {
+    const rest = v.slice("{prefix}".length);
+    if (rest !== "" && !rest.startsWith("/"))
+      return {
+        rule: "not-normalised",
+        message: 'has text right after {prefix} (expected "{prefix}/" and a path)',
+      };
+    return relativePathProblem(rest.replace(/^\/+/, ""));
+  }
+  return v.startsWith("/") ? absolutePathProblem(v) : relativePathProblem(v);
+}
+
+/** A `gentoo.packageEnvFiles` key: `package.env`, or a file below `env/` (`env/sys-libs/glibc`). */
+export function packageEnvKeyProblem(v: string): PathProblem | undefined {
+  if (v === "package.env") return undefined;
+  if (!v.startsWith("env/"))
+    return { rule: "not-normalised", message: "is neither package.env nor below env/" };
+  return relativePathProblem(v.slice("env/".length), { normalised: true });
+}
+
+/** The part of the prefix template below `/cvmfs/{repository}/`. */
+export const PREFIX_START = "/cvmfs/{repository}/";
 
 const fileContents = z
   .string()
@@ -138,6 +198,11 @@ export const overlaySchema = z.strictObject({
     ),
 });
 
+/** A size as Ansible's human_to_bytes reads it (K, M, G, T are powers of 1024): `15 GB`, `512M`. */
+const sizeSchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, { message: "not a size (expected e.g. 15 GB)" });
+
 export const gentooSchema = z
   .strictObject({
     repository: z
@@ -161,12 +226,19 @@ export const gentooSchema = z
       .default([])
       .describe("extra ebuild repositories, one `repos.conf` file each"),
     makeConf: z
-      .record(z.string().regex(/^[\w.-]+$/, { message: "not a file name" }), fileContents)
+      .record(
+        pathString(nameProblem, "a file name such as 01-use", {
+          re: /^[\w.-]+$/,
+          message: "not a file name",
+        }),
+        fileContents,
+      )
       .default({})
       .describe("files in `etc/portage/make.conf/`, by name"),
     packageEnvFiles: z
       .record(
-        z.string().regex(/^(package\.env|env\/[\w.+/-]+)$/, {
+        pathString(packageEnvKeyProblem, "`package.env` or a path below `env/`, e.g. env/sys-libs/glibc", {
+          re: /^(package\.env|env\/[\w.+/-]+)$/,
           message: "expected `package.env` or a path under `env/`",
         }),
         fileContents,
@@ -202,7 +274,14 @@ export const gentooSchema = z
               .url()
               .optional()
               .describe("where to download bootstrap-prefix.sh (Gentoo's, by default)"),
-            path: z.string().min(1).optional().describe("a local bootstrap-prefix.sh instead of the URL"),
+            path: pathString(
+              (v) => relativePathProblem(v),
+              "a path relative to the spec's directory and inside it, e.g. bootstrap-prefix.sh beside the spec (or a url with a sha256)",
+            )
+              .optional()
+              .describe(
+                "a local bootstrap-prefix.sh instead of the URL, relative to the spec's directory and inside it",
+              ),
             sha256: z
               .string()
               .regex(/^[0-9a-f]{64}$/, { message: "not a sha256 (expected 64 hex digits)" })
@@ -217,9 +296,7 @@ export const gentooSchema = z
           .array(z.string().regex(/^-?[A-Za-z0-9][A-Za-z0-9+_@-]*$/, { message: "not a USE flag" }))
           .default([])
           .describe("global USE flags for the bootstrap (MAKE_CONF_ADDITIONAL_USE)"),
-        requiredSpace: z
-          .string()
-          .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, { message: "not a size (expected e.g. 15 GB)" })
+        requiredSpace: sizeSchema
           .default("15 GB")
           .describe("free space needed at the prefix before bootstrapping"),
       })
@@ -230,7 +307,12 @@ export const gentooSchema = z
       })
       .describe("Gentoo Prefix bootstrap settings"),
     sets: z
-      .array(z.string().regex(/^[\w.{}-]+$/, { message: "not a set name" }))
+      .array(
+        pathString(nameProblem, "a set name such as eessi-{version}-{os}-{arch}", {
+          re: /^[\w.{}-]+$/,
+          message: "not a set name",
+        }),
+      )
       .default([])
       .describe(
         "package sets to install (`@set`), before the packages; placeholders allowed, e.g. `eessi-{version}-{os}-{arch}`. A set is one of Portage's own, a `sets.conf` section, a file in `etc/portage/sets/`, or a file in an overlay's `etc/portage/sets/` that the overlays stage links there (EESSI's sets); `compat plan` shows where each is looked for",
@@ -238,7 +320,16 @@ export const gentooSchema = z
     packages: z.array(gentooPackageSchema).default([]).describe("packages to install after the sets"),
     removePackages: z.array(packageName).default([]).describe("build-only packages removed at the end"),
     trustedDirs: z
-      .array(templatedPath)
+      .array(
+        templatedPath.superRefine((v, ctx) => {
+          // the list is written into a quoted shell variable, separated by ":"
+          if (/[\s"'`$\\:]/.test(v))
+            ctx.addIssue({
+              code: "custom",
+              message: "contains a blank, a quote, $, \\ or : (expected a directory path without them)",
+            });
+        }),
+      )
       .default([])
       .describe(
         "glibc `user-defined-trusted-dirs`, in search order; placeholders allowed, e.g. `{prefix}/lib/nvidia`",
@@ -275,18 +366,35 @@ export const debianSchema = z
       .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { message: "not a Debian package name" }))
       .default([])
       .describe("packages to install on top of the variant"),
+    requiredSpace: sizeSchema
+      .default("1 GB")
+      .describe(
+        "free space needed where the layer is built before bootstrapping (examples/dev.yaml peaks at about 360 MiB while it is built)",
+      ),
   })
   .describe("settings of the debian flavor");
 
 export const hostSymlinkSchema = z.union([
-  absolutePath.describe("a host path P: the layer gets `$EPREFIX/P -> P` (or its variant form)"),
+  pathString(
+    (v) => absolutePathProblem(v, { normalised: true }),
+    "an absolute host path below /, such as /etc/passwd, without `..`, `.` or doubled slashes",
+    ABSOLUTE,
+  ).describe(
+    "a host path P: the layer gets `$EPREFIX/P -> P` (or its variant form); absolute and normalised, without `..`",
+  ),
   z
     .strictObject({
-      src: z.string().min(1).describe("link target: a host path, or a variant expression `$(VAR:-default)`"),
-      dest: z
+      src: z
         .string()
         .min(1)
-        .describe("the link in the layer: relative to EPREFIX, or absolute under `{prefix}`"),
+        .refine((v) => !v.includes("\0"), { message: "contains a NUL byte" })
+        .describe("link target: a host path, or a variant expression `$(VAR:-default)`"),
+      dest: pathString(
+        linkDestProblem,
+        "a path below EPREFIX, e.g. etc/hosts or {prefix}/etc/hosts",
+      ).describe(
+        "the link in the layer: relative to EPREFIX, or absolute under `{prefix}`; without `..`, and not EPREFIX itself",
+      ),
     })
     .describe("an explicit link"),
 ]);
@@ -299,8 +407,7 @@ export const variantSymlinksSchema = z
       .describe(
         "make the final host links CVMFS variant symlinks (`$(VAR:-default)`) instead of plain links",
       ),
-    defaultsDir: z
-      .string()
+    defaultsDir: templatedPath
       .default("/cvmfs/{repository}/defaults")
       .describe("the repository's `defaults/` tree, the second level of the variant links"),
     variablePrefix: z
@@ -309,7 +416,13 @@ export const variantSymlinksSchema = z
       .optional()
       .describe("prefix of the variable names; default `<STACK>_<versionTag>`, e.g. `EESSI_202606`"),
     hostDefaults: z
-      .record(z.string().min(1), absolutePath)
+      .record(
+        pathString(
+          (v) => relativePathProblem(v, { normalised: true }),
+          "an entry of the defaults tree, e.g. nvidia",
+        ),
+        absolutePath,
+      )
       .default({})
       .describe(
         "plain targets of entries of the defaults tree outside `compat/` (e.g. `nvidia: /dev/null`), mirroring the repository's second level; `compat/P` always maps to `/P`",
@@ -323,7 +436,7 @@ export const checksSchema = z
     skip: z.array(z.string().min(1)).default([]).describe("ids of checks not to run"),
     only: z.array(z.string().min(1)).optional().describe("run only these checks"),
     requiredTools: z
-      .array(z.string().min(1))
+      .array(pathString(nameProblem, "a program name such as bash"))
       .optional()
       .describe("tools that must come from the prefix; default depends on the flavor"),
     locale: z.string().default("en_US.utf8").describe("the UTF-8 locale `locale -a` must list"),
@@ -384,25 +497,30 @@ export const layerSpecSchema = z
     flavor: z
       .enum(FLAVORS)
       .describe("how packages are made: `gentoo` (Gentoo Prefix) or `debian` (relocated)"),
-    prefix: z
-      .string()
-      .regex(/^\/cvmfs\/\{repository\}\//, { message: "must start with /cvmfs/{repository}/" })
+    prefix: pathString(
+      (v) => relativePathProblem(v.slice(PREFIX_START.length), { normalised: true }),
+      `a path below ${PREFIX_START} without \`..\`, e.g. ${PREFIX_START}versions/{version}/compat/{os}/{arch}`,
+      { re: /^\/cvmfs\/\{repository\}\//, message: `must start with ${PREFIX_START}` },
+    )
       .default("/cvmfs/{repository}/versions/{version}/compat/{os}/{arch}")
       .describe(
-        "EPREFIX template; the layer is installed at this path and runs from it (placeholders: {repository} {version} {os} {arch} …)",
+        "EPREFIX template; the layer is installed at this path and runs from it (placeholders: {repository} {version} {os} {arch} …); below `/cvmfs/{repository}/`, normalised, without `..`",
       ),
-    root: z
-      .string()
-      .min(1)
+    root: pathString(
+      (v) => relativePathProblem(v),
+      "a directory relative to the working directory and inside it, e.g. compat-root (give a directory elsewhere with --root)",
+    )
       .optional()
       .describe(
-        "local directory that stands for `/cvmfs/<repository>`; default `compat-root/<repository>` in the working directory",
+        "local directory that stands for `/cvmfs/<repository>`, relative to the working directory and inside it (a directory elsewhere is given with `--root`); default `compat-root/<repository>`",
       ),
     locales: z
       .array(
-        z
-          .string()
-          .regex(/^[^\s]+ [^\s]+$/, { message: "not a locale.gen line (expected e.g. en_US.UTF-8 UTF-8)" }),
+        pathString(
+          (v) => v.split(" ").map(nameProblem).find(Boolean),
+          "a locale.gen line such as en_US.UTF-8 UTF-8",
+          { re: /^[^\s]+ [^\s]+$/, message: "not a locale.gen line (expected e.g. en_US.UTF-8 UTF-8)" },
+        ),
       )
       .default(["en_US.UTF-8 UTF-8"])
       .describe("`locale.gen` lines the build adds and generates (e.g. `en_US.UTF-8 UTF-8`)"),

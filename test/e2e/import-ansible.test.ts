@@ -53,6 +53,18 @@ describe("compat import-ansible", () => {
     );
   });
 
+  it("takes VARS DEFAULTS given the other way round in the right order, and says so", () => {
+    const r = compat(["import-ansible", join(role, "vars_2025.06.yml"), join(role, "defaults_main.yml")]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      compat(["import-ansible", join(role, "defaults_main.yml"), join(role, "vars_2025.06.yml")]).stdout,
+    );
+    expect(r.stdout).toContain('version: "2025.06"');
+    expect(r.stderr).toMatch(
+      /warn: .*defaults_main\.yml is the role's defaults\/main\.yml .* given the other way round/,
+    );
+  });
+
   it("exits 2 on variables it cannot import and leaves an existing -o file untouched", () => {
     const out = join(dir, "kept.yaml");
     writeFileSync(out, "# my spec\n");

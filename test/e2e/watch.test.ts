@@ -347,6 +347,23 @@ describe("compat watch --once", () => {
     expect(problem).toEqual([expect.objectContaining({ source: "glsa", status: "no-data", previous: "ok" })]);
   });
 
+  it("exits 3 from a run that checked nothing (no layer published where the targets say)", async () => {
+    const config = writeSite();
+    const nowhere = join(work, "compat-nowhere.yaml");
+    writeFileSync(nowhere, readFileSync(config, "utf8").replace('"local:repo"', '"local:nowhere"'));
+    const run = await compatAsync(["watch", "--once", "--json", "--config", nowhere], {
+      cwd: work,
+      env: env(),
+    });
+    expect(run.status, run.stderr).toBe(3);
+    expect(run.stderr).toMatch(/nothing was checked: no published layer could be read/);
+    expect(JSON.parse(run.stdout).layers.map((l: { kind: string }) => l.kind)).toEqual([
+      "absent",
+      "absent",
+      "absent",
+    ]);
+  });
+
   it("refuses a config with policy build, a literal webhook URL, and a webhook without a key", () => {
     const bad = (extra: string) => {
       const config = join(work, "bad.yaml");

@@ -3,6 +3,7 @@
  * SIGKILL during stages and --resume, a previous layer kept intact, a package Debian does not
  * have, a missing tool.
  */
+import { spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -13,13 +14,13 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mountsUnder } from "../../src/exec/mounts.js";
-import { processesOfRun } from "../../src/pipeline/lock.js";
+import { PidLock, processesOfRun } from "../../src/pipeline/lock.js";
 import { loadSpec } from "../../src/spec/load.js";
 import { localPrefix, nodeArchToArch, resolveLayer } from "../../src/spec/resolve.js";
-import { compatAsync, projectRoot } from "../helpers/cli.js";
+import { compatAsync, compatBin, projectRoot } from "../helpers/cli.js";
 
 const SPEC = join(projectRoot, "examples/dev.yaml");
 const ARCH = nodeArchToArch(process.arch)!;
@@ -162,33 +163,14 @@ describe("compat build (integration)", () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("build failed in stage preflight");
     expect(r.stderr).toContain("has no package compat-no-such-package");
-    expect(r.stderr).toMatch(/--- full log: .*\/stages\/preflight\.log/);
-    expect(r.stderr).toContain("fix the spec and start a new build");
+    // nothing was built: no run and no build directory are left, and the tail is in the message
+    expect(r.stderr).toContain(
+      "--- nothing was built: the run directory and the build directory were removed",
+    );
+    expect(r.stderr).toContain("hint: fix the spec and build again");
     expect(existsSync(await targetOf(spec, root))).toBe(false);
-
-    // the run cannot be resumed with another spec: it keeps the one it started with
-    const runId = readdirSync(join(work, "runs-unknown"))[0]!;
-    writeFileSync(spec, readFileSync(SPEC, "utf8"));
-    const resumed = await compatAsync(
-      [
-        "build",
-        spec,
-        "--arch",
-        ARCH,
-        "--root",
-        root,
-        "--runs-dir",
-        join(work, "runs-unknown"),
-        "--resume",
-        runId,
-      ],
-      { cwd: work },
-    );
-    expect(resumed.status).toBe(2);
-    expect(resumed.stderr).toContain(`cannot resume run ${runId}`);
-    expect(resumed.stderr).toMatch(
-      /the spec changed since the run started \(spec hash [0-9a-f]{12} → [0-9a-f]{12}\)/,
-    );
+    expect(existsSync(root)).toBe(false);
+    expect(readdirSync(join(work, "runs-unknown"))).toEqual([]);
   }, 300_000);
 
   it("stops on SIGINT: the running tool is stopped, the run is recorded as interrupted (exit 130)", async () => {
@@ -217,7 +199,123 @@ describe("compat build (integration)", () => {
         .map((l) => (JSON.parse(l) as Event).event)
         .at(-1),
     ).toBe("build-end");
+
+    // the run cannot be resumed with another spec: it keeps the one it started with
+    const spec = join(work, "changed.yaml");
+    writeFileSync(spec, readFileSync(SPEC, "utf8").replace("packages: [bash,", "packages: [less, bash,"));
+    const resumed = await compatAsync(
+      ["build", spec, "--arch", ARCH, "--root", join(work, "int"), "--runs-dir", runs, "--resume", runId],
+      { cwd: work },
+    );
+    expect(resumed.status).toBe(2);
+    expect(resumed.stderr).toContain(`cannot resume run ${runId}`);
+    expect(resumed.stderr).toMatch(
+      /the spec changed since the run started \(spec hash [0-9a-f]{12} → [0-9a-f]{12}\)/,
+    );
   }, 120_000);
+
+  it("refuses a build of a layer another build is making, before it writes a run or a build directory", async () => {
+    const root = join(work, "busy");
+    const runs = join(work, "runs-busy");
+    const target = await targetOf(SPEC, root);
+    mkdirSync(dirname(target), { recursive: true });
+    // this test process stands for the other build: alive, holding the layer's build lock
+    const other = await PidLock.acquire(
+      join(dirname(target), `.${ARCH}.build-lock`),
+      `a build of ${target} (run 20260101-000000-${ARCH}-beef)`,
+    );
+    try {
+      const r = await compatAsync(["build", SPEC, "--arch", ARCH, "--root", root, "--runs-dir", runs], {
+        cwd: work,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(
+        /a build of .* \(run 20260101-000000-\S+-beef\) is in progress \(pid \d+; lock /,
+      );
+      expect(readdirSync(dirname(target))).toEqual([`.${ARCH}.build-lock`]);
+      expect(existsSync(runs)).toBe(false);
+    } finally {
+      await other.release();
+    }
+  });
+
+  it("refuses a build when the file system has less free space than debian.requiredSpace, leaving nothing", async () => {
+    const spec = join(work, "space.yaml");
+    writeFileSync(
+      spec,
+      readFileSync(SPEC, "utf8").replace(
+        "  variant: minbase",
+        "  variant: minbase\n  requiredSpace: 100000 TB",
+      ),
+    );
+    const root = join(work, "space-root");
+    const runs = join(work, "runs-space");
+    const r = await compatAsync(["build", spec, "--arch", ARCH, "--root", root, "--runs-dir", runs], {
+      cwd: work,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /build failed in stage preflight: not enough free space for a debian layer: .* free at .*, the spec requires 100000 TB \(debian\.requiredSpace\)/,
+    );
+    expect(r.stderr).toMatch(/file system \/\S* \(\w+.*\): .* free of /);
+    expect(existsSync(root)).toBe(false);
+    expect(readdirSync(runs)).toEqual([]);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "names a full disk in the headline (ENOSPC, the file system) and says how much the build directory holds",
+    async () => {
+      const spec = join(work, "small.yaml");
+      writeFileSync(
+        spec,
+        readFileSync(SPEC, "utf8").replace("  variant: minbase", "  variant: minbase\n  requiredSpace: 1 MB"),
+      );
+      const mnt = join(work, "small-fs");
+      mkdirSync(mnt);
+      // a 120 MiB tmpfs in a mount namespace of the build's own: gone when the build exits
+      const r = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(
+          "unshare",
+          [
+            "-m",
+            "sh",
+            "-c",
+            'mount -t tmpfs -o size=120m tmpfs "$1" && shift && exec "$@"',
+            "sh",
+            mnt,
+            process.execPath,
+            compatBin,
+            "build",
+            spec,
+            "--arch",
+            ARCH,
+            "--root",
+            join(mnt, "root"),
+            "--runs-dir",
+            join(work, "runs-small"),
+          ],
+          { cwd: work, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "ignore", "pipe"] },
+        );
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => {
+          stderr += c.toString();
+        });
+        child.on("error", reject);
+        child.on("close", (status) => resolve({ status, stderr }));
+      });
+      expect(r.status, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `error: build failed in stage bootstrap: no space left on device \\(ENOSPC\\) on ${mnt} \\(tmpfs\\): [\\d.]+ \\w+ free of 120 MiB: `,
+        ),
+      );
+      expect(r.stderr).toMatch(
+        /--- the build directory .*\.build-\S+ holds [\d.]+ \w+: continue with --resume, or remove it \(and the run\) with: compat prune/,
+      );
+      expect(r.stderr).toContain("hint: free some space there");
+    },
+    300_000,
+  );
 
   it("refuses a layer of another CPU family before it writes a run or a work directory", async () => {
     const other = ARCH === "x86_64" ? "aarch64" : "x86_64";

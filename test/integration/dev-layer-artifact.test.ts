@@ -3,9 +3,9 @@
  * through the built CLI: packed twice to identical bytes, accepted by verify, published into a
  * local repository and rolled back, and the same as its artifact by diff.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compat } from "../helpers/cli.js";
 import { type DevLayer, devLayer } from "../helpers/dev-layer.js";
@@ -21,7 +21,7 @@ beforeAll(async () => {
 }, 900_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const pack = (out: string) =>
+const pack = (out: string, extra: string[] = []) =>
   compat([
     "pack",
     dev.specFile,
@@ -32,6 +32,7 @@ const pack = (out: string) =>
     "-o",
     join(work, out),
     "--json",
+    ...extra,
   ]);
 
 describe("the dev layer as an artifact", () => {
@@ -61,6 +62,20 @@ describe("the dev layer as an artifact", () => {
     // The build time is the build's end: the name's epoch.
     expect(manifest.buildTime).toBe(Math.floor(Date.parse(manifest.buildRecord.end) / 1000));
     artifact = ra.artifact;
+
+    // The prefix alone packs to the same artifact: build.json names the stack.
+    expect(manifest.buildRecord).toMatchObject({
+      stack: "dev",
+      repository: "software.example.org",
+      version: "2025.06",
+      os: "linux",
+    });
+    const fromPrefix = compat(["pack", dev.localPrefix, "-o", join(work, "from-prefix"), "--json"]);
+    expect(fromPrefix.status, fromPrefix.stderr).toBe(0);
+    expect(JSON.parse(fromPrefix.stdout)).toMatchObject({ sha256: ra.sha256 });
+    expect(JSON.parse(fromPrefix.stdout).artifact).toMatch(
+      /\/dev-2025\.06-compat-linux-x86_64-\d+\.tar\.zst$/,
+    );
   });
 
   it("has a CycloneDX 1.6 SBOM beside its manifest; compat sbom of the layer and of the artifact validate too", () => {
@@ -115,8 +130,29 @@ describe("the dev layer as an artifact", () => {
     expect(first.status, first.stderr).toBe(0);
     const published = JSON.parse(first.stdout).path;
     expect(treeDigest(published)).toBe(treeDigest(dev.localPrefix));
+    // The published prefix, checked without its spec (EESSI 2025.06's host links, /etc/localtime too).
+    const check = compat(["check", published, "--json"]);
+    expect(check.status, check.stdout).toBe(0);
+    expect(JSON.parse(check.stdout).summary).toMatchObject({ failed: 0, ok: true });
+    // The same artifact again changes nothing and keeps no second copy.
     const again = compat(["publish", artifact, "--to", `local:${repo}`, "--json"]);
-    expect(JSON.parse(again.stdout).backup).toBe(".x86_64-001");
+    expect(JSON.parse(again.stdout)).toMatchObject({ method: "unchanged", backup: null });
+    expect(readdirSync(dirname(published))).toEqual(["x86_64"]);
+    expect(compat(["publish", artifact, "--to", `local:${repo}`]).stdout).toMatch(
+      /already published .*: .* is this artifact \(sha256 [0-9a-f]{64}\); nothing changed/,
+    );
+    // The same tree with another build time is another artifact: it replaces the layer, which is kept.
+    const epoch = JSON.parse(readFileSync(`${artifact}.manifest.json`, "utf8")).buildTime + 1;
+    const other = pack("other", ["--epoch", String(epoch)]);
+    expect(other.status, other.stderr).toBe(0);
+    const replaced = compat([
+      "publish",
+      JSON.parse(other.stdout).artifact,
+      "--to",
+      `local:${repo}`,
+      "--json",
+    ]);
+    expect(JSON.parse(replaced.stdout).backup).toBe(".x86_64-001");
     expect(compat(["rollback", "--to", `local:${repo}`]).status).toBe(0);
     expect(treeDigest(published)).toBe(treeDigest(dev.localPrefix));
     const h = JSON.parse(compat(["history", "--to", `local:${repo}`, "--json"]).stdout);

@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -23,6 +24,7 @@ import { readManifest } from "../../src/artifacts/manifest.js";
 import { packLayer } from "../../src/artifacts/pack.js";
 import { generateKeyPair } from "../../src/artifacts/sign.js";
 import { verifyArtifact } from "../../src/artifacts/verify.js";
+import { compat } from "../helpers/cli.js";
 import { dpkgStatus, LAYER, makeLayerTree, TOP_DIR, treeDigest } from "../helpers/layer-tree.js";
 
 let work: string;
@@ -102,6 +104,57 @@ describe("pack", () => {
     await generateKeyPair(other);
     const wrongKey = await verifyArtifact(r.artifact, { publicKeyPath: `${other}.pub` });
     expect(wrongKey.violations[0]?.message).toMatch(/signed by key/);
+  });
+
+  it("verifies a signature beside the manifest even without --pubkey: a stale one fails verify and publish", async () => {
+    const r = await pack("signed-no-key", { signingKey: await keyPair() });
+    const fresh = await verifyArtifact(r.artifact);
+    expect(fresh.violations).toEqual([]);
+    expect(fresh.signature).toEqual({
+      publicKey: null,
+      fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(fresh.warnings.join("\n")).toMatch(/who signed it was not checked \(give --pubkey\)/);
+
+    writeFileSync(
+      r.manifestPath,
+      readFileSync(r.manifestPath, "utf8").replace('"flavor": null', '"flavor": "x"'),
+    );
+    const stale = await verifyArtifact(r.artifact);
+    expect(stale.ok).toBe(false);
+    expect(stale.violations.map((v) => [v.rule, v.member])).toEqual([["signature", `${r.manifestPath}.sig`]]);
+    expect(stale.violations[0]?.message).toMatch(/does not match the manifest's bytes/);
+
+    const cli = compat(["verify", r.artifact]);
+    expect(cli.status, cli.stderr).toBe(3);
+    expect(cli.stderr).toMatch(/\[signature\] .*\.sig: the signature does not match/);
+    const repo = join(work, "stale-sig-repo");
+    mkdirSync(repo);
+    const pub = compat(["publish", r.artifact, "--to", `local:${repo}`]);
+    expect(pub.status, pub.stderr).toBe(3);
+    expect(readdirSync(repo)).toEqual([]);
+  });
+
+  it("fails a signature that names a key but does not carry it, unless that key is given", async () => {
+    const r = await pack("signed-old-format", { signingKey: await keyPair() });
+    const sigPath = `${r.manifestPath}.sig`;
+    const { publicKey: _, ...oldFormat } = JSON.parse(readFileSync(sigPath, "utf8"));
+    writeFileSync(sigPath, JSON.stringify(oldFormat));
+    const noKey = await verifyArtifact(r.artifact);
+    expect(noKey.violations.map((v) => v.rule)).toEqual(["signature"]);
+    expect(noKey.violations[0]?.message).toMatch(
+      /does not carry its public key, so without --pubkey it cannot be checked/,
+    );
+    const withKey = await verifyArtifact(r.artifact, { publicKeyPath: `${keyBase}.pub` });
+    expect(withKey.ok).toBe(true);
+    // A carried key swapped for another one is named as such.
+    const other = join(work, "other-carried");
+    await generateKeyPair(other);
+    const { createPublicKey } = await import("node:crypto");
+    const otherKey = createPublicKey(readFileSync(`${other}.pub`)).export({ type: "spki", format: "der" });
+    writeFileSync(sigPath, JSON.stringify({ ...oldFormat, publicKey: otherKey.toString("base64") }));
+    const swapped = await verifyArtifact(r.artifact);
+    expect(swapped.violations[0]?.message).toMatch(/the public key it carries .* is not the key it names/);
   });
 
   it("makes a small delta after one package changes, and diff names the upgrade", async () => {
@@ -209,5 +262,6 @@ describe("pack", () => {
 let keyBase = "";
 async function keyPair(): Promise<string> {
   keyBase = join(work, "signing");
-  return (await generateKeyPair(keyBase)).privateKey;
+  if (!existsSync(`${keyBase}.key`)) await generateKeyPair(keyBase);
+  return `${keyBase}.key`;
 }

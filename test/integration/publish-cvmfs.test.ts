@@ -112,6 +112,15 @@ describe("cvmfs publisher: command sequences", () => {
     expect((await p.history()).map((e) => e.action)).toEqual(["publish", "publish", "rollback"]);
   });
 
+  it("publishes the artifact the layer already comes from as a no-op: no transaction, no kept layer", async () => {
+    const p = publisher();
+    await p.publish({ artifact: artifactA });
+    const again = await p.publish({ artifact: artifactA });
+    expect(again).toMatchObject({ method: "unchanged", backup: null });
+    expect(subcommands()).toEqual([`transaction ${REPO}`, `publish ${REPO}`]);
+    expect((await p.history()).map((e) => e.action)).toEqual(["publish"]);
+  });
+
   it("applies a delta in one transaction: deletions removed, entries extracted", async () => {
     const p = publisher();
     await p.publish({ artifact: artifactA });

@@ -20,6 +20,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyArtifact } from "../../src/artifacts/verify.js";
 import { LocalPublisher } from "../../src/publish/local.js";
@@ -57,6 +58,22 @@ async function publishedHostileBase(name: string) {
 }
 
 describe("local publisher", () => {
+  it("publishes the artifact the layer already comes from as a no-op: no copy, no kept layer, no event", async () => {
+    const repo = join(work, "repo-same");
+    mkdirSync(repo);
+    const pub = new LocalPublisher(repo);
+    const first = await pub.publish({ artifact: artifactA });
+    const again = await pub.publish({ artifact: artifactA });
+    expect(again).toMatchObject({ method: "unchanged", backup: null, sha256: first.sha256 });
+    expect(readdirSync(join(repo, "versions/2025.06/compat/linux"))).toEqual(["x86_64"]);
+    expect((await pub.history()).map((e) => e.action)).toEqual(["publish"]);
+    // after a rollback, the restored artifact is the current one
+    await pub.publish({ artifact: artifactB });
+    await pub.rollback(TOP_DIR);
+    expect((await pub.publish({ artifact: artifactA })).method).toBe("unchanged");
+    expect((await pub.publish({ artifact: artifactB })).backup).toBe(".x86_64-002");
+  });
+
   it("publishes, keeps the previous layer as .<arch>-NNN, and rolls back exactly", async () => {
     const repo = join(work, "repo-rollback");
     mkdirSync(repo);
@@ -91,6 +108,52 @@ describe("local publisher", () => {
       "x86_64",
     ]);
     expect(existsSync(join(repo, ".compat/journal.json"))).toBe(false);
+  });
+
+  it("a journal or history edited on disk cannot make recovery or rollback touch anything outside the layer's place", async () => {
+    const repo = join(work, "repo-state-edited");
+    mkdirSync(repo);
+    const pub = new LocalPublisher(repo);
+    await pub.publish({ artifact: artifactA });
+    await pub.publish({ artifact: artifactB });
+    const victim = join(work, "state-victim");
+    mkdirSync(join(victim, "sub"), { recursive: true });
+    writeFileSync(join(victim, "sub", "canary"), "keep\n");
+    const journal = join(repo, ".compat/journal.json");
+    for (const j of [
+      { id: "x", op: "publish", layer: TOP_DIR, phase: "staging", cleanup: victim },
+      {
+        id: "x",
+        op: "publish",
+        layer: TOP_DIR,
+        phase: "staging",
+        cleanup: join(repo, "versions/2025.06/compat/linux/x86_64"),
+      },
+      {
+        id: "x",
+        op: "publish",
+        layer: TOP_DIR,
+        phase: "swap",
+        expectTargetIno: 1,
+        moveAside: { from: victim, to: join(work, "moved") },
+      },
+    ]) {
+      writeFileSync(journal, JSON.stringify(j));
+      await expect(pub.rollback(TOP_DIR)).rejects.toThrow(
+        /a journal of compat publish\) names .*, which is not 2025\.06\/compat\/linux\/x86_64's staging or kept layer/,
+      );
+    }
+    rmSync(journal);
+    // a kept layer's name in history.db that leads elsewhere
+    const db = new Database(join(repo, ".compat/history.db"));
+    db.prepare("UPDATE events SET backup = ? WHERE id = (SELECT max(id) FROM events)").run(
+      "../../../../../../state-victim",
+    );
+    db.close();
+    await expect(pub.rollback(TOP_DIR)).rejects.toThrow(/the kept layer named in the history/);
+    expect(readFileSync(join(victim, "sub", "canary"), "utf8")).toBe("keep\n");
+    expect(existsSync(join(work, "moved"))).toBe(false);
+    expect(treeDigest(join(repo, "versions", TOP_DIR))).toBe(digestB);
   });
 
   it("applies a delta onto its base only, giving the same tree as the full artifact", async () => {

@@ -494,6 +494,19 @@ const cases: Case[] = [
     make: tarCase([{ name: `${TOP_DIR}/etc/sparse`, content: "s\n", pax: { "GNU.sparse.major": "1" } }]),
   },
   {
+    rule: "unsupported-header",
+    title:
+      "pax records named after Object's own members (constructor, __proto__: a lookup by key must not find them)",
+    member: `${TOP_DIR}/etc/proto`,
+    make: tarCase([
+      {
+        name: `${TOP_DIR}/etc/proto`,
+        content: "p\n",
+        pax: { constructor: "x", ["__proto__"]: "y", toString: "z" },
+      },
+    ]),
+  },
+  {
     rule: "duplicate-member",
     title: "the same file twice (the second silently wins on extraction)",
     member: `${TOP_DIR}/etc/os-release`,

@@ -68,7 +68,7 @@ export const hostSymlinks: Check = {
     }
     const evidence = {
       read: links.map((l) => ctx.fs.abs(l.path)),
-      expected: `${links.length} host links${fromSpec ? " as the spec resolves them (plain or variant)" : " to EESSI's host files (plain or variant)"}`,
+      expected: `${links.length} host links${fromSpec ? " as the spec resolves them (plain or variant)" : `, ${ctx.target.hostLinksFrom ?? "EESSI's"} (plain or variant)`}`,
     };
     if (links.length === 0) return skip("the spec asks for no host links");
     if (bad.length === 0) return pass({ ...evidence, found: `all ${links.length} right`, details: good });

@@ -36,7 +36,7 @@ export function debianTools(packages: readonly string[] | undefined): string[] {
     patchelf: "patchelf",
   };
   const tools = ["bash", "tar", "perl"];
-  for (const p of packages ?? []) if (byPackage[p]) tools.push(byPackage[p]);
+  for (const p of packages ?? []) if (Object.hasOwn(byPackage, p)) tools.push(byPackage[p]!);
   return [...new Set(tools)];
 }
 

@@ -22,9 +22,10 @@ import {
   finalizeStage,
   hostLinksStage,
   recordStage,
+  requireFreeSpace,
   toolVersion,
 } from "../common.js";
-import { applyPlannedFiles } from "../files.js";
+import { applyPlannedFiles, prefixConfinement } from "../files.js";
 import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
 import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
@@ -62,6 +63,7 @@ async function preflight(ctx: StageContext): Promise<void> {
   assertHostArch(ctx.layer.arch);
   for (const t of HOST_TOOLS) await requireTool(t);
   await ensureSandbox();
+  requireFreeSpace(ctx, settingsOf(ctx).requiredSpace, "debian.requiredSpace", "a debian layer");
   // A package apt does not have would otherwise stop mmdebstrap only after it installed the
   // essential packages (about a minute); `mmdebstrap --simulate` says so in about 3 s.
   const s = settingsOf(ctx);
@@ -129,7 +131,7 @@ async function configure(ctx: StageContext): Promise<void> {
 
 /** The spec's locale.gen lines, compiled by the layer's localedef in directory form. */
 async function locales(ctx: StageContext): Promise<void> {
-  await applyPlannedFiles(ctx.prefixDir, planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
+  await applyPlannedFiles(prefixConfinement(ctx), planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
   const r = await generateLocales({
     treeDir: ctx.prefixDir,
     prefix: ctx.layer.prefix,

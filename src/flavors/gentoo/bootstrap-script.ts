@@ -1,12 +1,12 @@
 /**
  * The Gentoo Prefix bootstrap script: downloaded from Gentoo at build time or read from a path the
- * spec gives, checked against the spec's sha256 when it has one (a mismatch stops the build before
+ * spec gives (relative to the spec's directory and inside it, links included), checked against the spec's sha256 when it has one (a mismatch stops the build before
  * anything runs). It is never copied into this repository; the build record keeps the copy used.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { InputError, ToolError, ValidationError } from "../../errors.js";
+import { CompatError, InputError, ToolError, ValidationError } from "../../errors.js";
+import { readFileInside } from "../../paths/inside.js";
 import type { GentooSettings } from "../../spec/schema.js";
 
 export type BootstrapScriptSource = GentooSettings["bootstrap"]["script"];
@@ -28,13 +28,15 @@ export async function fetchBootstrapScript(
   let content: Buffer;
   let origin: string;
   if (source.path) {
+    // A spec may come from a pull request: its script is one beside it, never a file of the host
+    // (the script is copied into the build record and published with the layer).
+    const what = "gentoo.bootstrap.script.path";
     origin = resolve(specDir, source.path);
     try {
-      content = await readFile(origin);
+      ({ path: origin, content } = await readFileInside({ base: resolve(specDir), what }, source.path));
     } catch (e) {
-      throw new InputError(
-        `gentoo.bootstrap.script.path: cannot read ${origin}: ${(e as NodeJS.ErrnoException).code ?? e}`,
-      );
+      if (e instanceof CompatError) throw e;
+      throw new InputError(`${what}: cannot read ${origin}: ${(e as NodeJS.ErrnoException).code ?? e}`);
     }
   } else if (source.url) {
     origin = source.url;

@@ -3,6 +3,7 @@
  * the bootstrap for real: the pinned checkout against a local git repository, the Portage files,
  * the disk check, the script's sha256 check, and the bootstrap's command lines in the sandbox.
  */
+
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -25,6 +26,7 @@ import { type CompatError, InputError, ValidationError } from "../../errors.js";
 import { createStageContext } from "../../pipeline/build.js";
 import { parseSpec } from "../../spec/load.js";
 import { resolveLayer } from "../../spec/resolve.js";
+import { parseSize } from "../common.js";
 import type { StageContext } from "../types.js";
 import { fetchBootstrapScript } from "./bootstrap-script.js";
 import {
@@ -34,7 +36,6 @@ import {
   bootstrapCommand,
   gentooInstalled,
   isPortageConfigFile,
-  parseSize,
 } from "./index.js";
 
 const testdata = join(import.meta.dirname, "testdata");
@@ -82,7 +83,7 @@ gentoo:
   trustedDirs: ["{prefix}/lib/nvidia"]
   overlays: [{ name: eessi, url: "https://github.com/EESSI/gentoo-overlay.git", commit: ea41ecc, eclassOverrides: true }]
   bootstrap:
-    script: { path: "${extra.script ?? join(testdata, "record-invocation.sh")}"${extra.sha256 ? `, sha256: "${extra.sha256}"` : ""} }
+    script: { path: "${extra.script ?? "record-invocation.sh"}"${extra.sha256 ? `, sha256: "${extra.sha256}"` : ""} }
     requiredSpace: "${extra.space ?? "1 MB"}"
 `;
 }
@@ -99,7 +100,8 @@ function context(name: string, text: string): StageContext & { notes: string[]; 
   const notes: string[] = [];
   const ctx = createStageContext({
     layer,
-    specFile: join(scratch, "gentoo.yaml"),
+    // the bootstrap script's path is relative to the spec's directory
+    specFile: join(testdata, "gentoo.yaml"),
     specText: text,
     specHash: "0".repeat(64),
     runId: `test-${name}`,
@@ -192,7 +194,7 @@ describe("gentoo flavor", () => {
       `bootstrap-prefix.sh from ${join(testdata, "record-invocation.sh")} has sha256 ${FIXTURE_SHA}, the spec requires ${"0".repeat(64)}`,
     );
     expect(existsSync(join(ctx.prefixDir, "invocations.txt"))).toBe(false);
-    await expect(fetchBootstrapScript({ path: join(testdata, "not-a-script.sh") }, testdata)).rejects.toThrow(
+    await expect(fetchBootstrapScript({ path: "not-a-script.sh" }, testdata)).rejects.toThrow(
       /is not a script/,
     );
     const downloaded = await fetchBootstrapScript(

@@ -8,13 +8,15 @@
  * is still owned by the caller outside.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { chmod, mkdir, readdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { InputError, ToolError } from "../../errors.js";
+import { ToolError } from "../../errors.js";
 import { requireTool } from "../../exec/run.js";
 import { cleanEnvironment, ensureSandbox, type LayerRunOptions } from "../../exec/sandbox.js";
 import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
 import { readVardb, VDB_PATH } from "../../gentoo/vardb.js";
+import { mkdirInside, removeInside, resolveInside, writeFileInside } from "../../paths/inside.js";
+import { safeName } from "../../paths/rules.js";
 import type { ResolvedLayer } from "../../spec/resolve.js";
 import {
   assertHostArch,
@@ -22,9 +24,10 @@ import {
   finalizeStage,
   hostLinksStage,
   recordStage,
+  requireFreeSpace,
   toolVersion,
 } from "../common.js";
-import { applyPlannedFiles } from "../files.js";
+import { applyPlannedFiles, prefixConfinement } from "../files.js";
 import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
 import { fetchBootstrapScript } from "./bootstrap-script.js";
@@ -46,14 +49,6 @@ const BUILD_USER = "portage";
 
 /** Host programs the bootstrap needs (it compiles its stage 1 with the host's toolchain). */
 export const HOST_TOOLS = ["git", "gcc", "g++", "make", "perl", "patch"];
-
-/** Ansible's human_to_bytes, which EESSI's disk check uses: K, M, G, T are powers of 1024. */
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
-  if (!m) throw new InputError(`not a size: ${text} (expected e.g. 15 GB)`);
-  const power = ["", "K", "M", "G", "T"].indexOf(m[2]!.toUpperCase());
-  return Math.round(Number(m[1]) * 1024 ** power);
-}
 
 const workFile = (ctx: StageContext, name: string) => join(ctx.workDir, name);
 const SCRIPT = "bootstrap-prefix.sh";
@@ -132,29 +127,26 @@ async function preflight(ctx: StageContext): Promise<void> {
   assertHostArch(ctx.layer.arch);
   for (const t of HOST_TOOLS) await requireTool(t);
   await ensureSandbox();
-  const gentoo = ctx.layer.spec.gentoo!;
-  const need = parseSize(gentoo.bootstrap.requiredSpace);
-  const fs = await statfs(ctx.workDir);
-  const avail = fs.bavail * fs.bsize;
-  if (avail < need)
-    throw new InputError(
-      `not enough free space for a Gentoo Prefix bootstrap: ${(avail / 2 ** 30).toFixed(1)} GiB free at ${ctx.workDir}, the spec requires ${gentoo.bootstrap.requiredSpace}`,
-      { hint: "free some space, use another --root, or lower gentoo.bootstrap.requiredSpace" },
-    );
-  ctx.note(`${(avail / 2 ** 30).toFixed(1)} GiB free (${gentoo.bootstrap.requiredSpace} required)`);
+  requireFreeSpace(
+    ctx,
+    ctx.layer.spec.gentoo!.bootstrap.requiredSpace,
+    "gentoo.bootstrap.requiredSpace",
+    "a Gentoo Prefix bootstrap",
+  );
 }
 
 async function repos(ctx: StageContext): Promise<void> {
   const repo = ctx.layer.spec.gentoo!.repository;
+  const inPrefix = prefixConfinement(ctx);
   await applyPlannedFiles(
-    ctx.prefixDir,
+    inPrefix,
     planLayer(ctx.layer).files,
     (p) => p === "etc/portage/repos.conf/gentoo.conf",
   );
-  const dir = join(ctx.prefixDir, "var/db/repos/gentoo");
+  const dir = resolveInside(inPrefix, "var/db/repos/gentoo", { followLast: false });
   const head = await checkoutPinned(ctx, { url: repo.url, branch: repo.branch, commit: repo.commit, dir });
   // Tells bootstrap-prefix.sh's do_tree() not to unpack a snapshot over the pinned checkout.
-  await writeFile(join(dir, ".unpacked"), "");
+  await writeFileInside(inPrefix, "var/db/repos/gentoo/.unpacked", "");
   ctx.note(`Gentoo tree at ${head}`);
 }
 
@@ -164,9 +156,9 @@ export function isPortageConfigFile(path: string): boolean {
 }
 
 async function configure(ctx: StageContext): Promise<void> {
-  for (const d of ["etc/portage/make.conf", "etc/portage/profile"])
-    await mkdir(join(ctx.prefixDir, d), { recursive: true });
-  const written = await applyPlannedFiles(ctx.prefixDir, planLayer(ctx.layer).files, isPortageConfigFile);
+  const inPrefix = prefixConfinement(ctx);
+  for (const d of ["etc/portage/make.conf", "etc/portage/profile"]) await mkdirInside(inPrefix, d);
+  const written = await applyPlannedFiles(inPrefix, planLayer(ctx.layer).files, isPortageConfigFile);
   ctx.note(`${written.length} Portage configuration file(s)`);
 }
 
@@ -199,7 +191,7 @@ async function bootstrap(ctx: StageContext): Promise<void> {
       captureStdout: false,
     });
   }
-  const varTmp = join(ctx.prefixDir, "var/tmp");
+  const varTmp = resolveInside(prefixConfinement(ctx), "var/tmp");
   for (const e of existsSync(varTmp) ? await readdir(varTmp) : [])
     await rm(join(varTmp, e), { recursive: true, force: true });
   if (!existsSync(join(ctx.prefixDir, "startprefix")))
@@ -218,28 +210,29 @@ async function overlays(ctx: StageContext): Promise<void> {
   const gentoo = layer.spec.gentoo!;
   // EESSI's add_overlay.yml: gentoolkit (equery, used by the checks) and git first.
   await emerge(ctx, ["--noreplace", "--verbose", "app-portage/gentoolkit", "dev-vcs/git"]);
-  const reposConf = join(ctx.prefixDir, "etc/portage/repos.conf");
-  await mkdir(reposConf, { recursive: true });
+  const inPrefix = prefixConfinement(ctx);
+  const reposConf = "etc/portage/repos.conf";
   for (const o of gentoo.overlays) {
-    await writeFile(join(reposConf, `${o.name}.conf`), renderOverlayReposConf(o, layer.prefix));
+    const name = safeName(o.name, "gentoo.overlays[].name");
+    await writeFileInside(inPrefix, `${reposConf}/${name}.conf`, renderOverlayReposConf(o, layer.prefix));
     if (o.syncType === "git")
       await checkoutPinned(ctx, {
         url: o.url,
         branch: o.branch,
         commit: o.commit,
-        dir: join(ctx.prefixDir, "var/db/repos", o.name),
+        dir: resolveInside(inPrefix, `var/db/repos/${name}`, { followLast: false }),
       });
   }
   const eclass = renderEclassOverridesConf(gentoo.overlays);
-  if (eclass) await writeFile(join(reposConf, "eclass-overrides.conf"), eclass);
-  else await rm(join(reposConf, "eclass-overrides.conf"), { force: true });
+  if (eclass) await writeFileInside(inPrefix, `${reposConf}/eclass-overrides.conf`, eclass);
+  else await removeInside(inPrefix, `${reposConf}/eclass-overrides.conf`);
   // Only repositories with auto-sync (non-git overlays, or git ones that ask for it) change here.
   const autoSync = gentoo.overlays.filter((o) => o.autoSync ?? o.syncType !== "git").map((o) => o.name);
   if (autoSync.length > 0) await emerge(ctx, ["--sync", ...autoSync]);
   // The overlay's own Portage configuration the spec asks for (EESSI's role before 2026.06).
-  for (const l of await linkPortageConfig(ctx.prefixDir, layer)) ctx.note(`linked ${l.path} -> ${l.target}`);
+  for (const l of await linkPortageConfig(inPrefix, layer)) ctx.note(`linked ${l.path} -> ${l.target}`);
   // The sets the install stage emerges: in etc/portage/sets/, or an overlay's linked there.
-  for (const p of await provideSets(ctx.prefixDir, layer))
+  for (const p of await provideSets(inPrefix, layer))
     ctx.note(
       p.how === "linked"
         ? `${p.set}: linked ${USER_SETS_DIR}/${p.set.slice(1)} -> ${p.source}`
@@ -284,7 +277,7 @@ async function remove(ctx: StageContext): Promise<void> {
 }
 
 async function locales(ctx: StageContext): Promise<void> {
-  await applyPlannedFiles(ctx.prefixDir, planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
+  await applyPlannedFiles(prefixConfinement(ctx), planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
   await ctx.inLayer(["locale-gen"], await asBuildUser(ctx));
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { InputError } from "../../errors.js";
 import { linkPortageConfig, planPortageLinks } from "./portage-links.js";
 import { provideSets } from "./sets.js";
-import { EESSI_SETS, gentooLayer, scratchPrefixes } from "./testdata/prefix-fixture.js";
+import { EESSI_SETS, gentooLayer, inPrefix, scratchPrefixes } from "./testdata/prefix-fixture.js";
 
 const { prefixDir, put } = scratchPrefixes("portage-links");
 const layerWith = (portageConfig: Record<string, string[]>, sets: string[] = []) =>
@@ -41,7 +41,7 @@ describe("linkPortageConfig", () => {
     const dir = prefixDir();
     eessiCheckout(dir);
     const layer = layerWith({ eessi: ["package.accept_keywords", "env"] });
-    await linkPortageConfig(dir, layer);
+    await linkPortageConfig(inPrefix(dir), layer);
     expect(readlinkSync(join(dir, "etc/portage/package.accept_keywords"))).toBe(
       "../../var/db/repos/eessi/etc/portage/package.accept_keywords",
     );
@@ -49,7 +49,7 @@ describe("linkPortageConfig", () => {
       "sys-cluster/lmod ~amd64\n",
     );
     expect(readFileSync(join(dir, "etc/portage/env/test.conf"), "utf8")).toBe('FEATURES="test"\n');
-    await linkPortageConfig(dir, layer);
+    await linkPortageConfig(inPrefix(dir), layer);
     expect(lstatSync(join(dir, "etc/portage/env")).isSymbolicLink()).toBe(true);
   });
 
@@ -57,8 +57,8 @@ describe("linkPortageConfig", () => {
     const dir = prefixDir();
     eessiCheckout(dir);
     const layer = layerWith({ eessi: ["sets"] }, ["eessi-{version}-{os}-{arch}"]);
-    await linkPortageConfig(dir, layer);
-    const provided = await provideSets(dir, layer);
+    await linkPortageConfig(inPrefix(dir), layer);
+    const provided = await provideSets(inPrefix(dir), layer);
     expect(provided).toEqual([
       {
         set: "@eessi-2025.06-linux-x86_64",
@@ -75,7 +75,7 @@ describe("linkPortageConfig", () => {
     const dir = prefixDir();
     eessiCheckout(dir);
     const err = await linkPortageConfig(
-      dir,
+      inPrefix(dir),
       layerWith({ eessi: ["package.accept_keywords", "profile", "package.use"] }),
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
@@ -91,9 +91,9 @@ describe("linkPortageConfig", () => {
     const dir = prefixDir();
     eessiCheckout(dir);
     put(dir, "etc/portage/package.accept_keywords", "mine\n");
-    await expect(linkPortageConfig(dir, layerWith({ eessi: ["package.accept_keywords"] }))).rejects.toThrow(
-      /etc\/portage\/package\.accept_keywords is in the way of the link/,
-    );
+    await expect(
+      linkPortageConfig(inPrefix(dir), layerWith({ eessi: ["package.accept_keywords"] })),
+    ).rejects.toThrow(/etc\/portage\/package\.accept_keywords is in the way of the link/);
     expect(readFileSync(join(dir, "etc/portage/package.accept_keywords"), "utf8")).toBe("mine\n");
   });
 });

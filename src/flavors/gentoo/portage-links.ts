@@ -15,6 +15,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../../errors.js";
+import type { Confinement } from "../../paths/inside.js";
 import type { ResolvedLayer } from "../../spec/resolve.js";
 import { linkInto } from "./sets.js";
 
@@ -38,9 +39,9 @@ export function planPortageLinks(layer: ResolvedLayer): PortageLink[] {
 }
 
 /** Make the links in the prefix being built (`prefixDir`, seen at `layer.prefix`). */
-export async function linkPortageConfig(prefixDir: string, layer: ResolvedLayer): Promise<PortageLink[]> {
+export async function linkPortageConfig(into: Confinement, layer: ResolvedLayer): Promise<PortageLink[]> {
   const links = planPortageLinks(layer);
-  const missing = links.filter((l) => !existsSync(join(prefixDir, l.target)));
+  const missing = links.filter((l) => !existsSync(join(into.base, l.target)));
   if (missing.length > 0)
     throw new InputError(
       `overlay Portage configuration not found: ${missing.map((l) => l.path.slice("etc/portage/".length)).join(", ")}`,
@@ -52,6 +53,6 @@ export async function linkPortageConfig(prefixDir: string, layer: ResolvedLayer)
         hint: "list only entries the overlay has in its etc/portage/ at the pinned commit",
       },
     );
-  for (const l of links) await linkInto(prefixDir, l.path, l.target);
+  for (const l of links) await linkInto(into, l.path, l.target);
   return links;
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../errors.js";
 import { planSetSources, provideSets, setsConfSections } from "./sets.js";
-import { EESSI_SETS, gentooLayer, scratchPrefixes } from "./testdata/prefix-fixture.js";
+import { EESSI_SETS, gentooLayer, inPrefix, scratchPrefixes } from "./testdata/prefix-fixture.js";
 
 const { prefixDir, put } = scratchPrefixes("sets");
 const layerWith = (sets: string[], overlays = ["eessi", "site"]) => gentooLayer(sets, overlays);
@@ -46,7 +46,7 @@ describe("provideSets", () => {
     const dir = prefixDir();
     const layer = layerWith(["eessi-{version}-{os}-{arch}"]);
     putEessiSet(dir, "eessi", "eessi-2025.06-linux-x86_64");
-    expect(await provideSets(dir, layer)).toEqual([
+    expect(await provideSets(inPrefix(dir), layer)).toEqual([
       {
         set: "@eessi-2025.06-linux-x86_64",
         how: "linked",
@@ -60,7 +60,7 @@ describe("provideSets", () => {
     );
     expect(readFileSync(link, "utf8")).toContain("=sys-apps/archspec-0.2.5::eessi\n");
     // rerun (a resumed stage): the same link, still a link
-    await provideSets(dir, layer);
+    await provideSets(inPrefix(dir), layer);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
   });
 
@@ -70,7 +70,7 @@ describe("provideSets", () => {
     putEessiSet(dir, "eessi", "eessi-2023.06-linux-x86_64");
     mkdirSync(join(dir, "etc/portage/sets"), { recursive: true });
     symlinkSync("../../../var/db/repos/gone/x", join(dir, "etc/portage/sets/eessi-2023.06-linux-x86_64"));
-    const [p] = await provideSets(dir, layer);
+    const [p] = await provideSets(inPrefix(dir), layer);
     expect(p?.source).toBe("var/db/repos/eessi/etc/portage/sets/eessi-2023.06-linux-x86_64");
     expect(readlinkSync(join(dir, "etc/portage/sets/eessi-2023.06-linux-x86_64"))).toBe(
       "../../../var/db/repos/eessi/etc/portage/sets/eessi-2023.06-linux-x86_64",
@@ -87,7 +87,7 @@ describe("provideSets", () => {
     putEessiSet(old, "eessi", "eessi-2025.06-linux-aarch64");
     mkdirSync(join(old, "etc/portage"), { recursive: true });
     symlinkSync("../../var/db/repos/eessi/etc/portage/sets", join(old, "etc/portage/sets"));
-    const fromOld = await provideSets(old, layerWith(["eessi-2025.06-linux-aarch64"]));
+    const fromOld = await provideSets(inPrefix(old), layerWith(["eessi-2025.06-linux-aarch64"]));
     expect(fromOld).toEqual([
       {
         set: "@eessi-2025.06-linux-aarch64",
@@ -95,7 +95,7 @@ describe("provideSets", () => {
         source: "etc/portage/sets/eessi-2025.06-linux-aarch64",
       },
     ]);
-    const provided = await provideSets(dir, layer);
+    const provided = await provideSets(inPrefix(dir), layer);
     expect(provided.map((p) => p.how)).toEqual(["in place", "linked"]);
     expect(lstatSync(join(dir, "etc/portage/sets/site-tools")).isFile()).toBe(true);
   });
@@ -108,7 +108,7 @@ describe("provideSets", () => {
       "[world]\nclass = a\n[golang-rebuild]\nclass = b\n",
     );
     put(dir, "var/db/repos/site/sets.conf", "[site-python]\nclass = portage.sets.dbapi.VariableSet\n");
-    const provided = await provideSets(dir, layerWith(["system", "golang-rebuild", "site-python"]));
+    const provided = await provideSets(inPrefix(dir), layerWith(["system", "golang-rebuild", "site-python"]));
     expect(provided).toEqual([
       { set: "@system", how: "portage" },
       { set: "@golang-rebuild", how: "sets.conf", source: "usr/share/portage/config/sets/portage.conf" },
@@ -121,7 +121,7 @@ describe("provideSets", () => {
     const dir = prefixDir();
     const layer = layerWith(["eessi-2026.06-linux-x86_64", "eessi-2025.06-linux-x86_64", "typo-set"]);
     putEessiSet(dir, "eessi", "eessi-2025.06-linux-x86_64");
-    const err = (await provideSets(dir, layer).catch((e: unknown) => e)) as InputError;
+    const err = (await provideSets(inPrefix(dir), layer).catch((e: unknown) => e)) as InputError;
     expect(err).toBeInstanceOf(InputError);
     expect(err.exitCode).toBe(2);
     expect(err.message).toBe("package sets @eessi-2026.06-linux-x86_64, @typo-set not found");
@@ -138,7 +138,7 @@ describe("provideSets", () => {
     const dir = prefixDir();
     putEessiSet(dir, "eessi", "eessi-2025.06-linux-x86_64");
     mkdirSync(join(dir, "etc/portage/sets/eessi-2025.06-linux-x86_64"), { recursive: true });
-    await expect(provideSets(dir, layerWith(["eessi-2025.06-linux-x86_64"]))).rejects.toThrow(
+    await expect(provideSets(inPrefix(dir), layerWith(["eessi-2025.06-linux-x86_64"]))).rejects.toThrow(
       /etc\/portage\/sets\/eessi-2025\.06-linux-x86_64 is in the way/,
     );
   });

@@ -18,6 +18,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node
 import { mkdir, readlink, rm, symlink } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { InputError } from "../../errors.js";
+import { type Confinement, resolveInside } from "../../paths/inside.js";
 import type { ResolvedLayer } from "../../spec/resolve.js";
 
 /** The sets of Portage's own cnf/sets/portage.conf (Portage 3.0), which are not files. */
@@ -141,7 +142,8 @@ function isFile(path: string): boolean {
  * relative link. Throws an InputError naming each set found nowhere and where it looked, before
  * linking anything.
  */
-export async function provideSets(prefixDir: string, layer: ResolvedLayer): Promise<ProvidedSet[]> {
+export async function provideSets(into: Confinement, layer: ResolvedLayer): Promise<ProvidedSet[]> {
+  const prefixDir = into.base;
   const conf = new Map<string, string>();
   for (const f of setsConfFiles(prefixDir, layer))
     for (const name of setsConfSections(readFileSync(join(prefixDir, f), "utf8")))
@@ -180,17 +182,21 @@ export async function provideSets(prefixDir: string, layer: ResolvedLayer): Prom
         hint: "check gentoo.sets and the overlays (EESSI's sets are files in its overlay's etc/portage/sets/, named <set>-<os>-<arch>; 2026.06 has no set and lists gentoo.packages instead)",
       },
     );
-  for (const p of provided) if (p.how === "linked") await linkInto(prefixDir, p.path!, p.source!);
+  for (const p of provided) if (p.how === "linked") await linkInto(into, p.path!, p.source!);
   return provided;
 }
 
 /**
- * `<prefixDir>/<path>` becomes a relative link to `<prefixDir>/<target>`; a stale link is replaced,
- * anything else there is an InputError.
+ * `<prefix>/<path>` becomes a relative link to `<prefix>/<target>`; a stale link is replaced,
+ * anything else there is an InputError. Both are resolved inside the prefix (src/paths/inside.ts):
+ * a directory on the way that is a link out of it is refused, not followed.
  */
-export async function linkInto(prefixDir: string, path: string, target: string): Promise<void> {
-  const link = join(prefixDir, path);
-  const text = relative(dirname(link), join(prefixDir, target));
+export async function linkInto(into: Confinement, path: string, target: string): Promise<void> {
+  const link = resolveInside({ ...into, what: `the link ${path}` }, path, { followLast: false });
+  const text = relative(
+    dirname(link),
+    resolveInside({ ...into, what: `the link target ${target}` }, target, { followLast: false }),
+  );
   let stat: ReturnType<typeof lstatSync> | undefined;
   try {
     stat = lstatSync(link);

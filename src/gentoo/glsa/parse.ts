@@ -41,7 +41,10 @@ const isElement = (n: XmlNode): n is XmlElement => "tag" in n;
 /** Entities a GLSA does not define read as nothing, as expat skips them (the DTD is external). */
 const SKIPPED_ENTITIES: Record<string, string> = new Proxy(
   { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" } as Record<string, string>,
-  { get: (known, name) => (typeof name === "string" ? (known[name] ?? "") : undefined) },
+  {
+    get: (known, name) =>
+      typeof name === "string" ? (Object.hasOwn(known, name) ? known[name] : "") : undefined,
+  },
 );
 
 /** Parse the document into the root elements' tree; GlsaFormatError when it is not well-formed. */

@@ -240,6 +240,16 @@ describe("debian-security audits (offline, a given index)", () => {
     await expect(
       runAudit({ target: resolveTarget(prefix), arch: "x86_64", sources: ["nvd"], failOn: "low" }),
     ).rejects.toThrow(/--source nvd: no such advisory source/);
+    // a status database with no installed package, or none readable: an audit of nothing is refused
+    const status = join(prefix, "var/lib/dpkg/status");
+    writeFileSync(status, "Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n");
+    await expect(
+      runAudit({ target: resolveTarget(prefix), arch: "x86_64", settings: settings(), failOn: "low" }),
+    ).rejects.toThrow(/status has no installed packages: there is nothing to audit/);
+    writeFileSync(status, "Package: broken\nVersion: 1\n");
+    await expect(
+      runAudit({ target: resolveTarget(prefix), arch: "x86_64", settings: settings(), failOn: "low" }),
+    ).rejects.toThrow(/none of the 1 stanzas of .*status could be read: nothing was audited/);
   });
 
   it("takes only a plain http(s) URI, suite and components from the layer's own apt sources", () => {

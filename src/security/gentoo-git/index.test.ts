@@ -168,6 +168,10 @@ describe("gentoo-git", () => {
     await expect(audit({ commit: "--output=/tmp/x" })).rejects.toThrow(/is not a git commit id/);
     await expect(audit({ repository: join(work, "nope") })).rejects.toThrow(/does not exist/);
     await expect(audit({ repository: prefix })).rejects.toThrow(/is not a gentoo.git checkout/);
+    // a checkout with no commit after the layer's checked nothing: no data, never "no findings"
+    await expect(audit({ commit: hashes[hashes.length - 1] })).rejects.toThrow(
+      /has no commit after the layer's [0-9a-f]{12}: there is nothing to check/,
+    );
   });
 
   it("classifies messages as gentoo.git writes them, and skips log records it cannot read", () => {

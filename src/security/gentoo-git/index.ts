@@ -37,10 +37,17 @@ export const gentooGitSource: AdvisorySource<InstalledPackage> = {
       });
     const head = await session.memo(`gentoo-git-head:${repo}`, () => headOf(repo));
     const from = await session.memo(`gentoo-git-commit:${repo}:${pinned}`, () => resolveCommit(repo, pinned));
+    const log = await session.memo(`gentoo-git-log:${repo}:${from}`, () => commitsSince(repo, from));
+    // no commit after the layer's: nothing was checked, which is not "no security commits"
+    if (log.commits.length === 0 && log.problems.length === 0)
+      throw new InputError(
+        `${repo} has no commit after the layer's ${from.slice(0, 12)}: there is nothing to check`,
+        { hint: "update the gentoo.git checkout (git fetch, then check out origin/master)" },
+      );
     return {
       source: "gentoo-git",
       location: `${repo} (${from.slice(0, 12)}..${head.hash.slice(0, 12)})`,
-      count: 0,
+      count: log.commits.length,
       invalid: [],
       cache: "off",
       freshness: freshnessOf(
@@ -52,7 +59,6 @@ export const gentooGitSource: AdvisorySource<InstalledPackage> = {
       async detect(packages) {
         const byCp = new Map<string, InstalledPackage[]>();
         for (const p of packages) byCp.set(p.cp, [...(byCp.get(p.cp) ?? []), p]);
-        const log = await session.memo(`gentoo-git-log:${repo}:${from}`, () => commitsSince(repo, from));
         const warnings = [...log.problems];
         const candidates: {
           finding: Finding;

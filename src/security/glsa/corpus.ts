@@ -2,14 +2,14 @@
  * A directory of GLSA files (`metadata/glsa` of a Gentoo repository) as a parsed corpus,
  * cached between runs.
  *
- * The cache is keyed by content: every file's sha256 is recorded with its parse result, and a
- * file whose content changed is parsed again (the others are reused). To avoid hashing 17 MB
- * on every run, a file whose size and mtime are those recorded, and whose mtime is older than
- * the cache itself (not "racily clean", in git's words), keeps its recorded hash; git's index
- * makes the same bargain.
+ * The cache is keyed by content: every file's sha256 is recorded with its parse result, every
+ * run reads and hashes every file (about 10 MB for Gentoo's 3,817 advisories: ~40 ms, about what
+ * reading them alone costs), and a file whose content changed is parsed again (the others are
+ * reused). Size and mtime are not trusted: a file edited in place with its mtime restored is
+ * still seen as changed.
  *
  * The cache is one file per GLSA directory, read with one read: a header line (JSON, per GLSA
- * file its name, size, mtime, hash, package names and where its parts are) and then each
+ * file its name, hash, package names and where its parts are) and then each
  * file's parts as JSON texts, decoded only for what an audit touches: the ranges of the
  * advisories that name an installed package, the title, severity and CVEs of those that hit,
  * the whole advisory on demand. (An index of 3,817 objects holding nested JSON, as before,
@@ -19,13 +19,16 @@
  */
 import { createHash } from "node:crypto";
 import {
+  closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -35,6 +38,7 @@ import { Worker } from "node:worker_threads";
 import type { Glsa, GlsaPackage } from "../../gentoo/glsa/model.js";
 import { log } from "../../log.js";
 import {
+  contentHash,
   type FileCheck,
   GLSA_FILE_RE,
   type GlsaRest,
@@ -46,7 +50,7 @@ import {
 export { GLSA_FILE_RE, type GlsaSummary } from "./stored.js";
 
 /** Bump when the parsed model or the cache's layout changes, so old caches are rebuilt. */
-export const CORPUS_FORMAT = 4;
+export const CORPUS_FORMAT = 5;
 
 export interface CorpusAdvisory {
   id: string;
@@ -71,12 +75,9 @@ export interface GlsaCorpus {
 interface CacheHeader {
   format: number;
   directory: string;
-  writtenAtMs: number;
   /** Bytes after the header line: fewer (a write cut short) and the whole cache is ignored. */
   partsBytes: number;
   files: string[];
-  sizes: number[];
-  mtimes: number[];
   hashes: string[];
   /** Per file: why it is not a usable GLSA, or null. */
   errors: (string | null)[];
@@ -90,11 +91,9 @@ interface Cache {
   parts: Buffer;
 }
 
-/** One GLSA file: its stat and hash, and its parse (from the old cache, or just made). */
+/** One GLSA file: its content hash, and its parse (from the old cache, or just made). */
 interface Entry {
   name: string;
-  size: number;
-  mtimeMs: number;
   hash: string;
   error: string | null;
   packageNames: string[];
@@ -103,8 +102,6 @@ interface Entry {
   at?: PartsAt;
 }
 
-/** Files modified this close to the cache's own write are hashed again. */
-const RACY_MS = 2000;
 /** Below this many files to parse, a worker thread costs more than it saves. */
 const PARALLEL_FROM = 200;
 const CACHE_SUFFIX = `.glsa-v${CORPUS_FORMAT}.cache`;
@@ -142,18 +139,39 @@ function readCache(file: string, directory: string): Cache | undefined {
 }
 
 /** The entry of cached file i. */
-function cachedEntry(cache: Cache, i: number, st: { size: number; mtimeMs: number }): Entry {
+function cachedEntry(cache: Cache, i: number): Entry {
   const h = cache.header;
   const error = h.errors[i]!;
   return {
     name: h.files[i]!,
-    size: st.size,
-    mtimeMs: st.mtimeMs,
     hash: h.hashes[i]!,
     error,
     packageNames: h.packageNames[i]!,
     ...(error === null ? { source: cache.parts, at: { offsets: h.offsets, base: 3 * i } } : {}),
   };
+}
+
+/** The content hash of a file (as parse-file.ts's checkFile makes it), read into a reused buffer. */
+function hashFile(path: string, scratch: { buffer: Buffer }): string {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (scratch.buffer.length < size + 1) scratch.buffer = Buffer.allocUnsafe(size + 1);
+    let off = 0;
+    for (;;) {
+      if (off === scratch.buffer.length) {
+        const bigger = Buffer.allocUnsafe(2 * off);
+        scratch.buffer.copy(bigger);
+        scratch.buffer = bigger;
+      }
+      const n = readSync(fd, scratch.buffer, off, scratch.buffer.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return contentHash(scratch.buffer.subarray(0, off));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -207,21 +225,15 @@ export async function loadGlsaCorpus(directory: string, cacheDir?: string): Prom
 
   const entries: Entry[] = new Array(names.length);
   const toCheck: { at: number; name: string; knownHash?: string; cachedAt?: number }[] = [];
+  const scratch = { buffer: Buffer.allocUnsafe(1 << 16) };
   // both lists are sorted: walk them together
   for (let at = 0, i = 0; at < names.length; at++) {
     const name = names[at]!;
     while (header && i < header.files.length && header.files[i]! < name) i++;
     const known = header?.files[i] === name;
-    if (known) {
-      const st = statSync(`${dir}/${name}`);
-      if (
-        st.size === header.sizes[i] &&
-        st.mtimeMs === header.mtimes[i] &&
-        st.mtimeMs < header.writtenAtMs - RACY_MS
-      ) {
-        entries[at] = cachedEntry(cached!, i, st);
-        continue;
-      }
+    if (known && hashFile(`${dir}/${name}`, scratch) === header.hashes[i]) {
+      entries[at] = cachedEntry(cached!, i);
+      continue;
     }
     toCheck.push(known ? { at, name, knownHash: header.hashes[i], cachedAt: i } : { at, name });
   }
@@ -229,15 +241,14 @@ export async function loadGlsaCorpus(directory: string, cacheDir?: string): Prom
   (await checkMany(dir, toCheck)).forEach(({ check, source }, k) => {
     const { at, cachedAt } = toCheck[k]!;
     if (!check.parsed) {
-      entries[at] = cachedEntry(cached!, cachedAt!, check);
+      // changed between the two reads back to what the cache has
+      entries[at] = cachedEntry(cached!, cachedAt!);
       return;
     }
     parsed++;
     const p = check.parsed;
     entries[at] = {
       name: check.name,
-      size: check.size,
-      mtimeMs: check.mtimeMs,
       hash: check.hash,
       ...("error" in p
         ? { error: p.error, packageNames: [] }
@@ -252,8 +263,6 @@ export async function loadGlsaCorpus(directory: string, cacheDir?: string): Prom
       : parsed === names.length
         ? "cold"
         : "partial";
-  // A file checked again (its stat changed, or it was racily clean) is recorded anew even when
-  // its content did not change, so the next run trusts its stat.
   const changed = !cached || toCheck.length > 0 || header!.files.length !== names.length;
   if (paths && changed) writeCache(paths, dir, entries);
   return corpusOf(dir, entries, cacheState);
@@ -305,11 +314,8 @@ function writeCache(paths: ReturnType<typeof cachePaths>, directory: string, ent
   const header: CacheHeader = {
     format: CORPUS_FORMAT,
     directory,
-    writtenAtMs: Date.now(),
     partsBytes: end,
     files: entries.map((e) => e.name),
-    sizes: entries.map((e) => e.size),
-    mtimes: entries.map((e) => e.mtimeMs),
     hashes: entries.map((e) => e.hash),
     errors: entries.map((e) => e.error),
     packageNames: entries.map((e) => e.packageNames),

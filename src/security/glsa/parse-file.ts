@@ -1,18 +1,14 @@
 /**
- * Reading one GLSA file of a directory for the corpus: its size, mtime and content hash, and,
+ * Reading one GLSA file of a directory for the corpus: its content hash, and,
  * unless the content is the one already cached, its parse (a model, or the reason glsa-check
  * would skip it). The model's parts are written as JSON into a byte buffer at once: bytes cross
  * between threads as one copy and, off the JS heap, cost the garbage collector nothing. The main
  * thread and the worker threads of a parse run the same code.
  */
-import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { GlsaFormatError } from "../../gentoo/glsa/model.js";
 import { parseGlsa } from "../../gentoo/glsa/parse.js";
-import { type FileCheck, GLSA_FILE_RE, type StoredParse, splitGlsa } from "./stored.js";
-
-export const contentHash = (b: Uint8Array): string =>
-  createHash("sha256").update(b).digest("hex").slice(0, 32);
+import { contentHash, type FileCheck, GLSA_FILE_RE, type StoredParse, splitGlsa } from "./stored.js";
 
 /** The parts of the files one thread parses, appended into one buffer. */
 export class PartsWriter {
@@ -74,7 +70,7 @@ export function checkFile(
     closeSync(fd);
   }
   const hash = contentHash(content);
-  const check: FileCheck = { name, size: st.size, mtimeMs: st.mtimeMs, hash };
+  const check: FileCheck = { name, hash };
   if (hash !== knownHash) check.parsed = parseGlsaText(name, content.toString("utf8"), parts);
   return check;
 }

@@ -4,7 +4,12 @@
  * packages (all that matching reads), its summary (what a finding shows) and the rest, so an
  * audit decodes only what it touches.
  */
+import { createHash } from "node:crypto";
 import type { Glsa, GlsaPackage } from "../../gentoo/glsa/model.js";
+
+/** A file's content key: the first 128 bits of its sha256. */
+export const contentHash = (b: Uint8Array): string =>
+  createHash("sha256").update(b).digest("hex").slice(0, 32);
 
 /** The GLSA file name pattern; the id is between `glsa-` and `.xml`. */
 export const GLSA_FILE_RE = /^glsa-(.+)\.xml$/;
@@ -59,8 +64,6 @@ export type StoredParse = { error: string } | { packageNames: string[]; at: Part
 
 export interface FileCheck {
   name: string;
-  size: number;
-  mtimeMs: number;
   /** Content key: the first 128 bits of its sha256, plenty to tell versions of a file apart. */
   hash: string;
   /** Absent when the content hashed to the known hash: the cached parse still holds. */

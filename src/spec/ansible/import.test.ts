@@ -190,6 +190,41 @@ describe("import-ansible", () => {
     }
   });
 
+  it("tells the defaults from a vars file by their variables: swapped files give the right spec", () => {
+    for (const version of ["2023.06", "2025.06", "2026.06"]) {
+      const right = importAnsible({ defaults, vars: varsOf(version), filesystemLayer });
+      const swapped = importAnsible({ defaults: varsOf(version), vars: defaults, filesystemLayer });
+      expect(swapped.yaml).toBe(right.yaml);
+      expect(swapped.spec.version).toBe(version);
+      expect(swapped.warnings).toContainEqual(
+        expect.stringMatching(
+          new RegExp(
+            `defaults_main\\.yml is the role's defaults/main\\.yml \\(it sets gentoo_prefix_path, .*\\) and vars_${version.replace(".", "\\.")}\\.yml a vars/<version>\\.yml: given the other way round`,
+          ),
+        ),
+      );
+    }
+  });
+
+  it("refuses two files of the same kind: the defaults twice, or two vars files", () => {
+    const problem = (d: typeof defaults, v: typeof defaults) => {
+      try {
+        importAnsible({ defaults: d, vars: v });
+      } catch (e) {
+        expect(e).toBeInstanceOf(InputError);
+        expect((e as InputError).hint).toMatch(/defaults\/main\.yml, then one of its vars\/<version>\.yml/);
+        return (e as InputError).details.join("\n");
+      }
+      throw new Error("imported");
+    };
+    expect(problem(defaults, defaults)).toMatch(
+      /^defaults_main\.yml:\d+:\d+ this is the role's defaults\/main\.yml too \(it sets gentoo_prefix_path, /,
+    );
+    expect(problem(varsOf("2023.06"), varsOf("2025.06"))).toMatch(
+      /^vars_2023\.06\.yml:\d+:\d+ this is not the role's defaults\/main\.yml: it sets none of the variables the defaults set/,
+    );
+  });
+
   it("says which files it expects when it is given something that is not the role's variables", () => {
     const notVars = { file: "list.yml", text: "# not variables\n- one\n- two\n" };
     const err = (() => {

@@ -8,8 +8,8 @@
  */
 import { Document, isMap, isScalar, isSeq, type Node, type Pair, type YAMLSeq } from "yaml";
 import { InputError } from "../../errors.js";
-import { formatPath, formatProblem, type SpecProblem } from "../load.js";
-import { type VariantExpression, variableSuffix } from "../resolve.js";
+import { formatPath, formatProblem, invalidKeyMessage, type SpecProblem } from "../load.js";
+import { resolutionProblems, type VariantExpression, variableSuffix } from "../resolve.js";
 import { type Arch, gentooSchema, type LayerSpec, layerSpecSchema, portageEntryWriters } from "../schema.js";
 import { type DefaultsTree, readDefaultsTree } from "./filesystem-layer.js";
 import {
@@ -121,6 +121,40 @@ const JINJA_HINT =
 const ROLE_FILES_HINT =
   "give the compatibility-layer role's defaults/main.yml, then one of its vars/<version>.yml (both YAML mappings of variables)";
 
+/**
+ * Variables the role's defaults/main.yml sets and no vars/<version>.yml does (2023.06 to 2026.06):
+ * how the two files are told apart when they are given the other way round.
+ */
+const DEFAULTS_ONLY = [
+  "gentoo_prefix_path",
+  "cvmfs_repository",
+  "compat_defaults_dir",
+  "gentoo_git_repo",
+  "gentoo_git_branch",
+  "prefix_required_space",
+  "prefix_locales",
+  "prefix_use_builtin_bootstrap",
+  "prefix_custom_bootstrap_script",
+  "prefix_source_options",
+  "prefix_install",
+  "prefix_reprod_dir",
+  "prefix_packages_file",
+  "prefix_metadata_json",
+  "eessi_log_dir",
+  "prefix_build_log",
+  "emerge_log",
+  "reframe_venv_dir",
+  "create_variant_symlinks",
+];
+/** A file setting at least this many of DEFAULTS_ONLY is the role's defaults (the real one sets all 19). */
+const DEFAULTS_THRESHOLD = 5;
+
+/** The DEFAULTS_ONLY variables a role file sets. */
+function defaultsMarks(data: unknown): string[] {
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return [];
+  return DEFAULTS_ONLY.filter((name) => Object.hasOwn(data, name));
+}
+
 class LocatedProblem extends Error {
   readonly problem: SpecProblem;
   constructor(problem: SpecProblem) {
@@ -141,8 +175,8 @@ export function importAnsible(input: ImportInput): ImportResult {
 }
 
 class Importer {
-  private readonly defaults: YamlSource;
-  private readonly vars: YamlSource;
+  private defaults: YamlSource;
+  private vars: YamlSource;
   private readonly variables = new Map<string, Variable>();
   private readonly problems: SpecProblem[] = [];
   private readonly warnings: string[] = [];
@@ -164,6 +198,7 @@ class Importer {
   run(): ImportResult {
     const syntax = [...this.defaults.syntaxProblems(), ...this.vars.syntaxProblems()];
     if (syntax.length > 0) throw this.error(syntax, ROLE_FILES_HINT);
+    this.checkRoleFiles();
     for (const src of [this.defaults, this.vars]) {
       const data = src.toJS();
       if (data === null || data === undefined) continue;
@@ -185,11 +220,59 @@ class Importer {
       throw this.error(
         checked.error.issues.map((issue) => {
           const path = issue.path as PathKey[];
-          return { ...this.originOf(path), field: formatPath(path), message: issue.message };
+          const message = issue.code === "invalid_key" ? invalidKeyMessage(issue) : issue.message;
+          return { ...this.originOf(path), field: formatPath(path), message };
         }),
       );
     }
+    // the same rules as loading a spec: every value that becomes a path stays inside its directory
+    const resolved = resolutionProblems(checked.data);
+    if (resolved.length > 0)
+      throw this.error(
+        resolved.map((p) => ({
+          ...this.originOf(p.path as PathKey[]),
+          field: formatPath(p.path),
+          message: p.message,
+        })),
+      );
     return { yaml: this.render(spec), spec: checked.data, warnings: this.warnings };
+  }
+
+  /**
+   * Which file is the defaults and which the vars file, by the variables they set: given the other
+   * way round, the vars file's values would lose to the defaults (version 2026.06, no removals …)
+   * and a plausible, wrong spec would come out. Swapped files are taken in the right order, with
+   * a warning; two files of the same kind are refused.
+   */
+  private checkRoleFiles(): void {
+    const marks = [this.defaults, this.vars].map((src) => defaultsMarks(src.toJS()));
+    const [asDefaults, asVars] = marks.map((m) => m.length >= DEFAULTS_THRESHOLD) as [boolean, boolean];
+    const sample = (m: string[]) => `${m.slice(0, 4).join(", ")}${m.length > 4 ? ", …" : ""}`;
+    if (!asDefaults && asVars) {
+      this.warnings.push(
+        `${this.vars.file} is the role's defaults/main.yml (it sets ${sample(marks[1]!)}) and ${this.defaults.file} a vars/<version>.yml: given the other way round, they are read as defaults ${this.vars.file}, vars ${this.defaults.file}`,
+      );
+      [this.defaults, this.vars] = [this.vars, this.defaults];
+      return;
+    }
+    if (asDefaults && !asVars) return;
+    const position = (src: YamlSource) => ({ ...src.position([]), field: "" });
+    throw this.error(
+      asDefaults
+        ? [
+            {
+              ...position(this.vars),
+              message: `this is the role's defaults/main.yml too (it sets ${sample(marks[1]!)}), not a vars/<version>.yml`,
+            },
+          ]
+        : [
+            {
+              ...position(this.defaults),
+              message: `this is not the role's defaults/main.yml: it sets ${marks[0]!.length ? `only ${sample(marks[0]!)} of` : "none of"} the variables the defaults set (${sample(DEFAULTS_ONLY)})`,
+            },
+          ],
+      ROLE_FILES_HINT,
+    );
   }
 
   // ---- variables and Jinja --------------------------------------------------------------------
@@ -233,7 +316,7 @@ class Importer {
   }
 
   private lookup = (name: string): Part[] => {
-    const placeholder = PLACEHOLDER_VARIABLES[name];
+    const placeholder = Object.hasOwn(PLACEHOLDER_VARIABLES, name) ? PLACEHOLDER_VARIABLES[name] : undefined;
     if (placeholder) {
       const value =
         placeholder === "arch" || placeholder === "prefix" ? undefined : this.placeholderValue(name);
@@ -808,7 +891,7 @@ class Importer {
 
   private render(spec: Record<string, unknown>): string {
     const doc = new Document(dropUndefined(spec));
-    const sources = [this.input.defaults.file, this.input.vars.file, this.input.filesystemLayer?.file]
+    const sources = [this.defaults.file, this.vars.file, this.input.filesystemLayer?.file]
       .filter((f): f is string => f !== undefined)
       .map((f) => `   ${f}`);
     doc.commentBefore = [

@@ -199,7 +199,7 @@ const FILTERS: Record<string, { arity: number; fn: (s: string, args: string[]) =
 };
 
 function applyFilter(name: string, args: string[], value: Part[], at: number): Part[] {
-  const filter = FILTERS[name];
+  const filter = Object.hasOwn(FILTERS, name) ? FILTERS[name] : undefined;
   if (!filter)
     throw new TemplateError(
       `unsupported filter "${name}" (this importer knows ${Object.keys(FILTERS).join(", ")})`,

@@ -3,6 +3,7 @@
  * problem is reported as `file:line:col`.
  */
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { InputError } from "../../errors.js";
 import type { SpecProblem } from "../load.js";
 
 export interface Position {
@@ -88,7 +89,15 @@ export class YamlSource {
   }
 
   toJS(): unknown {
-    return this.doc.toJS();
+    try {
+      return this.doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      if (!(e instanceof ReferenceError)) throw e;
+      throw new InputError(
+        `${this.file}: its YAML aliases expand to more than 100 nodes (an alias bomb?); nothing was imported`,
+        { hint: "write the values out instead of aliasing them" },
+      );
+    }
   }
 
   /**

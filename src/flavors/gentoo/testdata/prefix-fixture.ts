@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { SHARED_DATA } from "../../../../test/helpers/shared-data.js";
+import type { Confinement } from "../../../paths/inside.js";
 import { parseSpec } from "../../../spec/load.js";
 import { type ResolvedLayer, resolveLayer } from "../../../spec/resolve.js";
 
@@ -29,6 +30,13 @@ gentoo:
 `;
   return resolveLayer(parseSpec(text, "layer.yaml").spec, "x86_64");
 }
+
+/** A prefix dir as the stages confine their writes to it (src/paths/inside.ts). */
+export const inPrefix = (base: string): Confinement => ({
+  base,
+  mountedAt: "/cvmfs/software.eessi.io/versions/2025.06/compat/linux/x86_64",
+  what: "a path in the prefix",
+});
 
 /** Fresh prefix dirs under one scratch dir removed after the file's tests; `put` writes a file in one. */
 export function scratchPrefixes(name: string) {
