@@ -15,6 +15,7 @@ import { type AptSource, readHostAptSources } from "../debian/sources.js";
 import {
   type InstalledPackage as DebianPackage,
   DPKG_STATUS_PATH,
+  type DpkgStatus,
   parseDpkgStatus,
 } from "../debian/status.js";
 import { InputError } from "../errors.js";
@@ -211,25 +212,7 @@ async function prefixInventory(
       throw new InputError(`${join(prefix, DPKG_STATUS_PATH)}: not a file inside the layer`, {
         hint: "the dpkg status database must be a regular file of the layer (not a link out of it)",
       });
-    const status = parseDpkgStatus(readFileSync(file, "utf8"));
-    const warnings = status.problems.map((p) => `${file}:${p.line}: ${p.message} (stanza skipped)`);
-    refuseEmpty(
-      file,
-      status.packages.length + status.problems.length,
-      status.packages.length,
-      warnings,
-      purpose,
-      "stanzas",
-    );
-    return {
-      ecosystem: "debian",
-      target,
-      packages: status.packages,
-      installedCount: status.packages.length,
-      skippedCount: status.problems.length,
-      warnings: withSkipped(warnings, status.problems.length, purpose),
-      facts,
-    };
+    return dpkgInventory(target, facts, parseDpkgStatus(readFileSync(file, "utf8")), file, [], purpose);
   }
   const vdb = readVardb(target.path, { fields: vdbFields });
   const warnings = vdb.problems.map((p) => `${p.path}: ${p.message}`);
@@ -240,6 +223,29 @@ async function prefixInventory(
     target,
     packages: vdb.packages,
     installedCount: vdb.packages.length,
+    skippedCount: skipped,
+    warnings: withSkipped(warnings, skipped, purpose),
+    facts,
+  };
+}
+
+/** A debian inventory of a status database read from `where`: stanzas that could not be read are skipped and counted. */
+function dpkgInventory(
+  target: AuditTarget,
+  facts: LayerFacts,
+  status: Pick<DpkgStatus, "packages" | "problems">,
+  where: string,
+  warnings: string[],
+  purpose: InventoryPurpose,
+): Inventory {
+  const skipped = status.problems.length;
+  for (const p of status.problems) warnings.push(`${where}:${p.line}: ${p.message} (stanza skipped)`);
+  refuseEmpty(where, status.packages.length + skipped, status.packages.length, warnings, purpose, "stanzas");
+  return {
+    ecosystem: "debian",
+    target,
+    packages: status.packages,
+    installedCount: status.packages.length,
     skippedCount: skipped,
     warnings: withSkipped(warnings, skipped, purpose),
     facts,
@@ -322,37 +328,31 @@ export async function artifactInventory(
         );
       }
     }
-    const status = text ? parseDpkgStatus(text) : undefined;
-    const packages: DebianPackage[] = status
-      ? status.packages
-      : (manifest.packages ?? []).map((p) => ({
-          name: p.name,
-          version: p.version,
-          architecture: p.arch ?? "unknown",
-          source: p.name,
-          sourceVersion: p.version,
-          status: "install ok installed",
-        }));
-    const skipped = status?.problems.length ?? 0;
-    for (const p of status?.problems ?? [])
-      warnings.push(`${target.path}: ${DPKG_STATUS_PATH}:${p.line}: ${p.message} (stanza skipped)`);
-    refuseEmpty(
-      `${target.path} (${status ? DPKG_STATUS_PATH : "its manifest"})`,
-      packages.length + skipped,
-      packages.length,
+    if (text)
+      return dpkgInventory(
+        target,
+        facts,
+        parseDpkgStatus(text),
+        `${target.path} (${DPKG_STATUS_PATH})`,
+        warnings,
+        purpose,
+      );
+    const packages: DebianPackage[] = (manifest.packages ?? []).map((p) => ({
+      name: p.name,
+      version: p.version,
+      architecture: p.arch ?? "unknown",
+      source: p.name,
+      sourceVersion: p.version,
+      status: "install ok installed",
+    }));
+    return dpkgInventory(
+      target,
+      facts,
+      { packages, problems: [] },
+      `${target.path} (its manifest)`,
       warnings,
       purpose,
-      "stanzas",
     );
-    return {
-      ecosystem: "debian",
-      target,
-      packages,
-      installedCount: packages.length,
-      skippedCount: skipped,
-      warnings: withSkipped(warnings, skipped, purpose),
-      facts,
-    };
   }
   if (manifest.packageDatabase === "vardb") {
     if (typeof record.gentooCommit === "string") facts.gentooCommit = record.gentooCommit;

@@ -34,6 +34,8 @@ export interface ChangelogLookup {
 
 /** Binary packages larger than this are not downloaded for their changelog (linux-source, -doc). */
 export const MAX_DEB_BYTES = 64 << 20;
+/** A changelog larger than this, unpacked, is not read (the largest in bookworm is a few MiB). */
+export const MAX_CHANGELOG_BYTES = 32 << 20;
 
 const fileName = (source: string, version: string) => `${source}_${version}.changelog`;
 
@@ -83,9 +85,9 @@ export class ChangelogStore {
         }
         const tree = join(work, "tree");
         await run("dpkg-deb", ["-x", join(work, deb), tree]);
-        const text = changelogIn(tree, b.name);
-        if (text !== undefined) return { text, note: `${b.name}_${b.version}.deb` };
-        tried.push(`${b.name}: no usr/share/doc/${b.name}/changelog{.Debian,}.gz`);
+        const found = changelogIn(tree, b.name);
+        if (typeof found === "string") return { text: found, note: `${b.name}_${b.version}.deb` };
+        tried.push(`${b.name}: ${found?.problem ?? `no usr/share/doc/${b.name}/changelog{.Debian,}.gz`}`);
       } catch (e) {
         if (!isCompatError(e)) throw e;
         tried.push(`${b.name}: ${e.message}`);
@@ -101,12 +103,18 @@ export class ChangelogStore {
  * The changelog of an extracted binary package, when it ships one as a regular file:
  * `changelog.Debian.gz`, or `changelog.gz` for a native package (apt, ca-certificates).
  */
-function changelogIn(tree: string, binary: string): string | undefined {
+export function changelogIn(tree: string, binary: string): string | { problem: string } | undefined {
   const doc = join(tree, "usr/share/doc", binary);
   if (!existsSync(doc) || !lstatSync(doc).isDirectory()) return undefined;
   for (const name of ["changelog.Debian.gz", "changelog.gz"]) {
     const file = join(doc, name);
-    if (existsSync(file) && lstatSync(file).isFile()) return gunzipSync(readFileSync(file)).toString("utf8");
+    if (!existsSync(file) || !lstatSync(file).isFile()) continue;
+    // a corrupt or oversized (a gzip bomb) changelog is a problem of this package, never a crash
+    try {
+      return gunzipSync(readFileSync(file), { maxOutputLength: MAX_CHANGELOG_BYTES }).toString("utf8");
+    } catch (e) {
+      return { problem: `${name} unreadable (${(e as Error).message})` };
+    }
   }
   return undefined;
 }

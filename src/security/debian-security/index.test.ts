@@ -1,9 +1,11 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { resolveTarget, runAudit } from "../audit.js";
 import { parseChangelog } from "./changelog.js";
+import { changelogIn, MAX_CHANGELOG_BYTES } from "./changelogs.js";
 import { securitySuiteOf } from "./index.js";
 import { addPackagesIndex, emptyIndex } from "./packages.js";
 import { parseRelease } from "./release.js";
@@ -110,6 +112,27 @@ describe("debian-security data formats", () => {
     // a string value holding braces and escaped quotes does not confuse the scanner
     const tricky = Buffer.from('{"x": "}{\\"", "a": {"v": "}"}}');
     expect(pickTopLevel(tricky, new Set(["a"])).get("a")).toEqual({ v: "}" });
+  });
+});
+
+describe("a changelog in an extracted .deb", () => {
+  it("is read gunzipped; a corrupt one or a gzip bomb is a problem of that package, not a crash", () => {
+    const tree = join(work, "deb-tree");
+    const doc = join(tree, "usr/share/doc");
+    for (const b of ["good", "corrupt", "bomb", "native"]) mkdirSync(join(doc, b), { recursive: true });
+    writeFileSync(join(doc, "good/changelog.Debian.gz"), gzipSync("good (1.0-1) bookworm; urgency=low\n"));
+    writeFileSync(join(doc, "native/changelog.gz"), gzipSync("native (2.0) bookworm; urgency=low\n"));
+    writeFileSync(join(doc, "corrupt/changelog.Debian.gz"), "not gzip at all");
+    writeFileSync(join(doc, "bomb/changelog.Debian.gz"), gzipSync(Buffer.alloc(MAX_CHANGELOG_BYTES + 1)));
+    expect(changelogIn(tree, "good")).toMatch(/^good \(1\.0-1\)/);
+    expect(changelogIn(tree, "native")).toMatch(/^native \(2\.0\)/);
+    expect(changelogIn(tree, "corrupt")).toEqual({
+      problem: expect.stringMatching(/changelog.Debian.gz unreadable/),
+    });
+    expect(changelogIn(tree, "bomb")).toEqual({
+      problem: expect.stringMatching(/changelog.Debian.gz unreadable/),
+    });
+    expect(changelogIn(tree, "absent")).toBeUndefined();
   });
 });
 
