@@ -7,6 +7,7 @@ import { register as audit } from "./audit.js";
 import { register as build } from "./build.js";
 import { register as check } from "./check.js";
 import { register as diff } from "./diff.js";
+import { register as findings } from "./findings.js";
 import { register as history } from "./history.js";
 import { register as importAnsible } from "./import-ansible.js";
 import { register as keygen } from "./keygen.js";
@@ -16,8 +17,10 @@ import { register as plan } from "./plan.js";
 import { register as prune } from "./prune.js";
 import { register as publish } from "./publish.js";
 import { register as rollback } from "./rollback.js";
+import { register as sbom } from "./sbom.js";
 import { register as shell } from "./shell.js";
 import { register as verify } from "./verify.js";
+import { register as watch } from "./watch.js";
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -27,6 +30,9 @@ export const commands: RegisterCommand[] = [
   shell,
   check,
   audit,
+  sbom,
+  watch,
+  findings,
   importAnsible,
   pack,
   verify,
