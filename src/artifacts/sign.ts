@@ -82,7 +82,8 @@ export async function generateKeyPair(
   return { privateKey: privatePath, publicKey: publicPath, fingerprint: keyFingerprint(publicKey) };
 }
 
-async function readKey(path: string, kind: "private" | "public"): Promise<KeyObject> {
+/** An ed25519 key from a PEM file; InputError (exit 2) naming the file when it is not one. */
+export async function readKey(path: string, kind: "private" | "public"): Promise<KeyObject> {
   let pem: Buffer;
   try {
     pem = await readFile(path);
@@ -114,6 +115,15 @@ export async function signBytes(data: Buffer, privateKeyPath: string): Promise<S
     publicKey: publicKey.export({ type: "spki", format: "der" }).toString("base64"),
     signature: sign(null, data, key).toString("base64"),
   };
+}
+
+/** Whether `signature` (base64) is `publicKey`'s ed25519 signature of `data`. Never throws. */
+export function verifyDetached(data: Buffer, signature: string, publicKey: KeyObject): boolean {
+  try {
+    return verify(null, data, publicKey, Buffer.from(signature, "base64"));
+  } catch {
+    return false;
+  }
 }
 
 export type SignatureCheck =
