@@ -81,6 +81,8 @@ interface Common {
   base: { sha256: string; artifact: string } | null;
   buildRunId: string | null;
   durationMs: { total: number; build: number };
+  /** Peak resident memory of this process (MB), external tools aside. */
+  peakRssMb: number;
 }
 
 export type UpdateOutcome =
@@ -169,6 +171,7 @@ export async function runUpdate(site: SiteConfig, store: Store, o: UpdateOptions
           base,
           buildRunId: record.buildRunId,
           durationMs: { total: 0, build: buildMs },
+          peakRssMb: 0,
         };
         const baseSpecHash = (held?.tree.manifest as { specHash?: string | null } | undefined)?.specHash;
         if (held && !packagesChanged(packageDiff) && baseSpecHash === l.spec.hash) {
@@ -181,6 +184,7 @@ export async function runUpdate(site: SiteConfig, store: Store, o: UpdateOptions
             unchanged: true,
             message: `nothing to update: the rebuilt layer has the same ${packageDiff.unchanged} packages and the same spec as what ${target.name} holds`,
             durationMs: { total: Date.now() - started, build: buildMs },
+            peakRssMb: peakRssMb(),
           };
         }
         const packStarted = Date.now();
@@ -230,6 +234,7 @@ export async function runUpdate(site: SiteConfig, store: Store, o: UpdateOptions
           delta: artifacts.delta,
           packageDiff,
           gates: gated.gates,
+          peakRssMb: peakRssMb(),
           durationMs: {
             total: Date.now() - started,
             build: buildMs,
@@ -253,6 +258,8 @@ export async function runUpdate(site: SiteConfig, store: Store, o: UpdateOptions
     },
   );
 }
+
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
 /** Stands in for the base while the flavor checks the packages it is given (nothing is unpacked). */
 const placeholderBase = {
