@@ -97,8 +97,13 @@ export function renderApprovals(
     );
   for (const v of verdicts) {
     const counted = v.counted.map((c) => c.approver);
+    const have = counted.length ? ` (${counted.join(", ")})` : "";
+    const needs =
+      v.needed === 0
+        ? "needs no approval"
+        : `${Math.min(counted.length, v.needed)}/${v.needed} approval${v.needed === 1 ? "" : "s"}${have}`;
     lines.push(
-      `  ${v.target.padEnd(10)} ${v.ok ? style.green("may be published") : style.yellow("not yet")}: ${counted.length}/${v.needed} approval${v.needed === 1 ? "" : "s"}${counted.length ? ` (${counted.join(", ")})` : ""}${v.rejectedBy.length ? `; rejected by ${v.rejectedBy.join(", ")}` : ""}`,
+      `  ${v.target.padEnd(10)} ${v.ok ? style.green("may be published") : style.yellow("not yet")}: ${needs}${v.rejectedBy.length ? `; rejected by ${v.rejectedBy.join(", ")}` : ""}`,
     );
     for (const r of v.refused)
       lines.push(

@@ -91,7 +91,8 @@ export function register(program: Command): void {
           onGateEnd: (g, res) => log.info(`gate ${g.id}: ${res.state}`),
         });
         if (opts.json) {
-          printJson(r.unchanged ? r : { ...r, candidate: r.candidate });
+          printJson(r);
+          if (!r.unchanged && r.candidate.state !== "ready") process.exitCode = 3;
           return;
         }
         if (r.unchanged) {

@@ -23,7 +23,7 @@ import { gatesDigest, listGates } from "../store/gates.js";
 import { isoNow, type Store } from "../store/store.js";
 import { type ApproverKey, evaluateApprovals, type PolicyVerdict } from "./approval-policy.js";
 import { assertArtifactUnchanged } from "./artifact-files.js";
-import { GATES } from "./gates/registry.js";
+import { requiredGates } from "./gates/registry.js";
 import { reapInterruptedUpdates } from "./interrupted.js";
 
 /** Every site approver's public key, read now; an unreadable key is that approver's problem, not a crash. */
@@ -39,12 +39,12 @@ export async function loadApproverKeys(site: SiteConfig): Promise<Map<string, Ap
   return keys;
 }
 
-/** The gates of a candidate as approval needs them: every registered gate present and passed. */
-export async function greenGates(store: Store, candidate: Candidate) {
+/** The gates of a candidate as approval needs them: every gate its layer requires present and passed. */
+export async function greenGates(site: SiteConfig, store: Store, candidate: Candidate) {
   const gates = await listGates(store, candidate.id);
   const byId = new Map(gates.map((g) => [g.gate, g]));
   const problems: string[] = [];
-  for (const g of GATES) {
+  for (const g of requiredGates(site.layers[candidate.layer])) {
     const r = byId.get(g.id);
     if (!r) problems.push(`${g.id}: has not run`);
     else if (r.state !== "passed") problems.push(`${g.id}: ${r.state}${summaryOf(r.report)}`);
@@ -88,7 +88,7 @@ export async function recordVerdict(
       `candidate ${candidate.id} is ${candidate.state}: it cannot be ${req.verdict === "approve" ? "approved" : "rejected"}`,
       { hint: stateHint(candidate) },
     );
-  const { digest, problems } = await greenGates(store, candidate);
+  const { digest, problems } = await greenGates(site, store, candidate);
   if (req.verdict === "approve" && problems.length > 0)
     throw new ValidationError(`candidate ${candidate.id} cannot be approved: not every gate passed`, {
       details: problems,

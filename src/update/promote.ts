@@ -68,7 +68,7 @@ async function requireApproved(
       `candidate ${candidate.id} is ${candidate.state}: only a candidate whose gates passed can be published`,
       { hint: `compat candidate ${candidate.id} shows why` },
     );
-  const { digest, problems } = await greenGates(store, candidate);
+  const { digest, problems } = await greenGates(site, store, candidate);
   if (problems.length > 0)
     throw new ValidationError(`candidate ${candidate.id} cannot be published: not every gate passed`, {
       details: problems,

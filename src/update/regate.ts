@@ -22,9 +22,9 @@ export async function regateCandidate(
   id: number,
   opts: Omit<GateRunOptions, "actor" | "runId"> & { only?: string[] },
 ): Promise<GatesOutcome> {
-  const gates = selectGates(opts.only);
   await reapInterruptedUpdates(store);
   const first = await requireCandidate(store, id);
+  const gates = selectGates(opts.only, site.layers[first.layer]);
   if (!["ready", "approved", "failed"].includes(first.state))
     throw new ValidationError(`candidate ${id} is ${first.state}: its gates cannot run again`, {
       hint:

@@ -22,7 +22,7 @@ async function run(ctx: GateContext): Promise<GateOutcome> {
   const report = await runChecks(createContext(target), { phase: "finished" });
   const s = report.summary;
   const failed = report.results.filter((r) => r.status === "fail").map((r) => r.id);
-  const json = reportJson(report) as { [key: string]: JsonValue };
+  const json = { checks: reportJson(report) as JsonValue };
   if (s.executed === 0)
     return { state: "failed", summary: "no check ran to a verdict: the run proves nothing", report: json };
   if (failed.length > 0)

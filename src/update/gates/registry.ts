@@ -5,19 +5,38 @@
  * later also holds back older candidates until it has run on them (`compat gate`).
  */
 import { InputError } from "../../errors.js";
+import type { SiteLayer } from "../../site/load.js";
+import { auditGate } from "./audit.js";
 import { checksGate } from "./checks.js";
 import { deltaGate } from "./delta.js";
 import type { Gate } from "./types.js";
 
-export const GATES: readonly Gate[] = [checksGate, deltaGate];
+export const GATES: readonly Gate[] = [checksGate, auditGate, deltaGate];
 
 export const GATE_IDS = GATES.map((g) => g.id);
 
-/** The gates of `ids` (every gate when none are given); InputError for an id that is not a gate. */
-export function selectGates(ids: readonly string[] | undefined): Gate[] {
-  if (!ids || ids.length === 0) return [...GATES];
+/**
+ * The gates a candidate of `layer` must pass: those that apply to it. A layer no longer in the
+ * site config (undefined) gets every gate, so nothing is waved through for lack of its settings.
+ */
+export function requiredGates(layer: SiteLayer | undefined, gates: readonly Gate[] = GATES): Gate[] {
+  return gates.filter((g) => !g.applies || layer === undefined || g.applies(layer));
+}
+
+/**
+ * The gates of `ids` (every gate `layer` requires when none are given); InputError for an id that
+ * is not a gate.
+ */
+export function selectGates(ids: readonly string[] | undefined, layer: SiteLayer | undefined): Gate[] {
+  const required = requiredGates(layer);
+  if (!ids || ids.length === 0) return required;
   const unknown = ids.filter((id) => !GATE_IDS.includes(id));
   if (unknown.length > 0)
     throw new InputError(`no gate ${unknown.join(", ")}`, { hint: `the gates are ${GATE_IDS.join(", ")}` });
-  return GATES.filter((g) => ids.includes(g.id));
+  const inapplicable = ids.filter((id) => !required.some((g) => g.id === id));
+  if (inapplicable.length > 0)
+    throw new InputError(`gate ${inapplicable.join(", ")} does not apply to layer ${layer?.name}`, {
+      hint: `its gates are ${required.map((g) => g.id).join(", ")}`,
+    });
+  return required.filter((g) => ids.includes(g.id));
 }

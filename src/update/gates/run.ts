@@ -15,7 +15,7 @@ import { finishGate, type GateResult, listGates, startGate } from "../../store/g
 import type { Store } from "../../store/store.js";
 import type { CandidateContext } from "../candidate-context.js";
 import { emitUpdateEvent } from "../events.js";
-import { GATES } from "./registry.js";
+import { requiredGates } from "./registry.js";
 import type { Gate, GateOutcome } from "./types.js";
 
 export interface GateRunOptions {
@@ -40,8 +40,9 @@ export async function runGates(
   store: Store,
   cc: CandidateContext,
   opts: GateRunOptions,
-  gates: readonly Gate[] = GATES,
+  gates: readonly Gate[] = requiredGates(site.layers[cc.layer.name]),
 ): Promise<GatesOutcome> {
+  const required = requiredGates(site.layers[cc.layer.name]);
   const id = cc.candidate.id;
   const ref = { target: cc.target.name, layer: cc.layer.name, arch: cc.layer.arch };
   for (const gate of gates) {
@@ -81,7 +82,7 @@ export async function runGates(
     }
     const result = await finishGate(store, id, gate.id, {
       state: outcome.state,
-      report: { summary: outcome.summary, ...outcome.report },
+      report: { ...outcome.report, summary: outcome.summary },
       actor: opts.actor,
     });
     opts.onEnd?.(gate, result);
@@ -96,8 +97,8 @@ export async function runGates(
   }
   const all = await listGates(store, id);
   const passed = new Set(all.filter((g) => g.state === "passed").map((g) => g.gate));
-  const green = GATES.every((g) => passed.has(g.id));
-  const failing = GATES.filter((g) => !passed.has(g.id)).map((g) => g.id);
+  const green = required.every((g) => passed.has(g.id));
+  const failing = required.filter((g) => !passed.has(g.id)).map((g) => g.id);
   const candidate = await transitionCandidate(store, id, green ? "ready" : "failed", {
     actor: opts.actor,
     reason: green ? "every gate passed" : `gate ${failing.join(", ")} did not pass`,
@@ -109,7 +110,7 @@ export async function runGates(
       event: "candidate-ready",
       candidate: id,
       sha256: candidate.fullSha256!,
-      gates: GATES.map((g) => g.id),
+      gates: required.map((g) => g.id),
     });
   }
   return { candidate, gates: all };

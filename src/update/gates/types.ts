@@ -5,7 +5,7 @@
  * exactly the results the approvers saw.
  */
 
-import type { SiteConfig, SiteTarget } from "../../site/load.js";
+import type { SiteConfig, SiteLayer, SiteTarget } from "../../site/load.js";
 import type { ArtifactRecord } from "../../store/artifacts.js";
 import type { Candidate } from "../../store/candidates.js";
 import type { JsonValue } from "../../store/json.js";
@@ -40,7 +40,10 @@ export interface GateOutcome {
   state: "passed" | "failed";
   /** One line for tables and notifications. */
   summary: string;
-  /** What the gate found, stored with the gate (its sha256 goes into the gates' digest). */
+  /**
+   * What the gate found, stored with the gate (its sha256 goes into the gates' digest); the runner
+   * adds `summary`, so a report has no `summary` of its own.
+   */
   report: { [key: string]: JsonValue };
 }
 
@@ -50,5 +53,14 @@ export interface Gate {
   readonly title: string;
   /** What passing proves, for people (docs/cli.md lists it). */
   readonly proves: string;
+  /**
+   * Whether the gate applies to a layer of the site config (absent: to every layer). A gate that
+   * does not apply to a candidate's layer is neither run on it nor required for its approval.
+   */
+  applies?(layer: SiteLayer): boolean;
+  /**
+   * Judge the candidate. Return `passed` or `failed` with what was found; throw for a gate that
+   * could not judge (the runner records `error`, which holds approval back as `failed` does).
+   */
   run(ctx: GateContext): Promise<GateOutcome>;
 }
