@@ -233,6 +233,24 @@ describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
     expect(held(t.production)).toBeNull();
   });
 
+  it("refuses approvals after a gate's report was edited in the database (the gates' digest changed)", async () => {
+    const { store, location } = await stores.fresh();
+    const t = await makeTestSite(join(work, `${backend}-${++n}`), location);
+    await publishToSiteTarget(t.site, store, pair.artifactA, "staging");
+    const c = await candidateB(t, store);
+    for (const key of [t.keys.alice.privateKey, t.keys.bob.privateKey])
+      await recordVerdict(t.site, store, { candidateId: c.id, verdict: "approve", keyPath: key });
+    // the column beside the report is left as it was: only the report itself says it changed
+    await tamper(location, "update gates set report = ? where candidate_id = ? and gate = ?", [
+      JSON.stringify({ summary: "all fine, trust me" }),
+      c.id,
+      "checks",
+    ]);
+    const e = await refusal(promoteCandidate(t.site, store, c.id, "production"));
+    expect(e.details.join("\n")).toMatch(/the gates changed since it was given/);
+    expect(held(t.production)).toBeNull();
+  });
+
   it("refuses a forged approval: signed by a key the policy does not know, or for another sha256", async () => {
     const { t, store } = await fresh();
     const c = await candidateB(t, store);
