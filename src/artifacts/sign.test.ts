@@ -30,7 +30,11 @@ describe("readKey", () => {
 
   it("refuses a file that is not an ed25519 PEM key, and a missing one", async () => {
     writeFileSync(join(dir, "junk.key"), "hello");
-    await expect(readKey(join(dir, "junk.key"), "private")).rejects.toThrow(/not an ed25519 private key in PEM/);
-    await expect(readKey(join(dir, "missing.key"), "public")).rejects.toThrow(/cannot read public key .*ENOENT/);
+    await expect(readKey(join(dir, "junk.key"), "private")).rejects.toThrow(
+      /not an ed25519 private key in PEM/,
+    );
+    await expect(readKey(join(dir, "missing.key"), "public")).rejects.toThrow(
+      /cannot read public key .*ENOENT/,
+    );
   });
 });

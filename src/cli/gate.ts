@@ -1,16 +1,9 @@
 /** `compat gate CANDIDATE [--only IDS] [--json] [--config FILE]`: run a candidate's gates again (voids its approvals). */
 import type { Command } from "commander";
 import { log } from "../log.js";
+import { commaList } from "./args.js";
 import { printJson } from "./output.js";
 import { addConfigOption, candidateIdArg, type SiteCliOptions, withSiteStore } from "./site-store.js";
-
-const collectIds = (value: string, previous: string[] = []) => [
-  ...previous,
-  ...value
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
 
 export function register(program: Command): void {
   const cmd = program
@@ -19,7 +12,7 @@ export function register(program: Command): void {
       "run a candidate's gates again (e.g. after new advisory data); voids the approvals given so far",
     )
     .argument("<candidate>", "candidate id (compat status lists them)", candidateIdArg)
-    .option("--only <ids>", "run only these gates (comma-separated, repeatable)", collectIds)
+    .option("--only <ids>", "run only these gates (comma-separated, repeatable)", commaList)
     .option("--json", "print the candidate and its gates as JSON");
   addConfigOption(cmd).action(
     async (id: number, opts: SiteCliOptions & { only?: string[]; json?: boolean }) => {

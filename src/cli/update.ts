@@ -6,6 +6,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
+import { commaList } from "./args.js";
 import { INTERRUPTED_EXIT } from "./build.js";
 import { printJson, style } from "./output.js";
 import { addConfigOption, type SiteCliOptions, withSiteStore } from "./site-store.js";
@@ -20,14 +21,6 @@ interface UpdateCliOptions extends SiteCliOptions {
   wait?: number;
   json?: boolean;
 }
-
-const collectList = (value: string, previous: string[] = []) => [
-  ...previous,
-  ...value
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
 
 function seconds(value: string): number {
   if (!/^[0-9]{1,6}$/.test(value)) throw new InvalidArgumentError("expected a whole number of seconds");
@@ -49,7 +42,7 @@ export function register(program: Command): void {
     .option(
       "--packages <atoms>",
       "the packages the update is for (gentoo: atoms to emerge --oneshot --update; debian: package names whose findings must go); comma-separated, repeatable",
-      collectList,
+      commaList,
     )
     .option("--all", "update everything (gentoo: emerge --update --deep --newuse @world; the default)")
     .option("--reason <text>", "why (one line, recorded with the candidate)")

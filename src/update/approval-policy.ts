@@ -28,6 +28,21 @@ export interface ApprovalSubject {
   requestedBy: string;
 }
 
+/** What a candidate's approvals must bind: its full artifact as recorded now and its gates' digest. */
+export function approvalSubject(
+  candidate: { id: number; requestedBy: string },
+  full: { sha256: string; manifestSha256: string },
+  gatesDigest: string,
+): ApprovalSubject {
+  return {
+    candidateId: candidate.id,
+    artifactSha256: full.sha256,
+    manifestSha256: full.manifestSha256,
+    gatesDigest,
+    requestedBy: candidate.requestedBy,
+  };
+}
+
 /** An approver's public key as the site config gives it, or why it could not be read. */
 export type ApproverKey = { key: KeyObject } | { problem: string };
 

@@ -21,7 +21,12 @@ import { getArtifact } from "../store/artifacts.js";
 import { type Candidate, requireCandidate, transitionCandidate } from "../store/candidates.js";
 import { gatesDigest, listGates } from "../store/gates.js";
 import { isoNow, type Store } from "../store/store.js";
-import { type ApproverKey, evaluateApprovals, type PolicyVerdict } from "./approval-policy.js";
+import {
+  type ApproverKey,
+  approvalSubject,
+  evaluateApprovals,
+  type PolicyVerdict,
+} from "./approval-policy.js";
 import { assertArtifactUnchanged } from "./artifact-files.js";
 import { requiredGates } from "./gates/registry.js";
 import { reapInterruptedUpdates } from "./interrupted.js";
@@ -167,13 +172,7 @@ export async function targetVerdicts(
     evaluateApprovals({
       target: t.name,
       policy: t.policy,
-      subject: {
-        candidateId: candidate.id,
-        artifactSha256: full.sha256,
-        manifestSha256: full.manifestSha256,
-        gatesDigest: digest,
-        requestedBy: candidate.requestedBy,
-      },
+      subject: approvalSubject(candidate, full, digest),
       approvals,
       keys: approverKeys,
     }),

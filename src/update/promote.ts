@@ -28,7 +28,12 @@ import { listGates } from "../store/gates.js";
 import { withLease } from "../store/leases.js";
 import type { Publication } from "../store/publications.js";
 import type { Store } from "../store/store.js";
-import { evaluateApprovals, type PolicyVerdict, verdictShortfall } from "./approval-policy.js";
+import {
+  approvalSubject,
+  evaluateApprovals,
+  type PolicyVerdict,
+  verdictShortfall,
+} from "./approval-policy.js";
 import { greenGates, loadApproverKeys } from "./approve.js";
 import { assertArtifactUnchanged, readArtifactFiles, recordArtifactFile } from "./artifact-files.js";
 import { emitUpdateEvent } from "./events.js";
@@ -78,13 +83,7 @@ async function requireApproved(
   const verdict = evaluateApprovals({
     target: target.name,
     policy: target.policy,
-    subject: {
-      candidateId: candidate.id,
-      artifactSha256: full.sha256,
-      manifestSha256: full.manifestSha256,
-      gatesDigest: digest,
-      requestedBy: candidate.requestedBy,
-    },
+    subject: approvalSubject(candidate, full, digest),
     approvals: await listApprovals(store, candidate.id),
     keys: await loadApproverKeys(site),
   });

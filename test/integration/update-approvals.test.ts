@@ -58,6 +58,10 @@ async function refusal(p: Promise<unknown>): Promise<ValidationError> {
   return e as ValidationError;
 }
 
+/** `who` approves candidate `id` with their key. */
+const approveAs = (t: TestSite, store: Store, id: number, who: keyof TestSite["keys"]) =>
+  recordVerdict(t.site, store, { candidateId: id, verdict: "approve", keyPath: t.keys[who].privateKey });
+
 describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
   const stores = useStores(backend);
   let n = 0;
@@ -130,11 +134,7 @@ describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
   it("publishes to production only with two approvals by different approvers, delta onto the base or the full artifact", async () => {
     const { t, store } = await fresh();
     const c = await candidateB(t, store);
-    const a1 = await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.alice.privateKey,
-    });
+    const a1 = await approveAs(t, store, c.id, "alice");
     expect(a1.candidate.state).toBe("approved");
     expect(a1.approval).toMatchObject({ approver: "alice", artifactSha256: sha(pair.artifactB) });
     // the same approver twice counts once
@@ -153,11 +153,7 @@ describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
     );
     expect(held(t.production)).toBeNull();
 
-    await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.bob.privateKey,
-    });
+    await approveAs(t, store, c.id, "bob");
     // staging holds A: the delta A→B goes there
     const toStaging = await promoteCandidate(t.site, store, c.id, "staging");
     expect(toStaging.artifact).toMatchObject({ kind: "delta", sha256: sha(pair.deltaAB) });
@@ -188,16 +184,8 @@ describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
   it("does not count the requester's own approval where the policy forbids it", async () => {
     const { t, store } = await fresh();
     const c = await candidateB(t, store, { requestedBy: "alice (as root)" });
-    await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.alice.privateKey,
-    });
-    await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.bob.privateKey,
-    });
+    await approveAs(t, store, c.id, "alice");
+    await approveAs(t, store, c.id, "bob");
     const e = await refusal(promoteCandidate(t.site, store, c.id, "production"));
     expect(e.details.join("\n")).toMatch(
       /alice started this update, and production's policy does not let the requester approve/,
@@ -213,16 +201,8 @@ describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
       return { t, store, location };
     })();
     const c = await candidateB(t, store);
-    const a = await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.alice.privateKey,
-    });
-    const b = await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.bob.privateKey,
-    });
+    const a = await approveAs(t, store, c.id, "alice");
+    const b = await approveAs(t, store, c.id, "bob");
     // an intruder changes bob's approval to be alice's second (by name), and one byte of alice's reason
     await tamper(location, "update approvals set approver = ? where id = ?", ["alice", b.approval.id]);
     await tamper(location, "update approvals set reason = ? where id = ?", ["ok", a.approval.id]);
@@ -254,11 +234,7 @@ describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
   it("refuses a forged approval: signed by a key the policy does not know, or for another sha256", async () => {
     const { t, store } = await fresh();
     const c = await candidateB(t, store);
-    await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.alice.privateKey,
-    });
+    await approveAs(t, store, c.id, "alice");
     const fields = (approver: string, artifactSha256: string) => ({
       candidateId: c.id,
       verdict: "approve" as const,
@@ -317,16 +293,8 @@ describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
     };
     const full = own(pair.artifactB);
     const c = await seedCandidate(t, store, { full, baseSha256: sha(pair.artifactA) });
-    await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.alice.privateKey,
-    });
-    await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.bob.privateKey,
-    });
+    await approveAs(t, store, c.id, "alice");
+    await approveAs(t, store, c.id, "bob");
     const bytes = readFileSync(full);
     bytes.writeUInt8(bytes.readUInt8(1000) ^ 1, 1000);
     writeFileSync(full, bytes);
@@ -340,16 +308,8 @@ describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
   it("voids the approvals when a gate runs again, and refuses publication until approved anew", async () => {
     const { t, store } = await fresh();
     const c = await candidateB(t, store);
-    await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.alice.privateKey,
-    });
-    await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.bob.privateKey,
-    });
+    await approveAs(t, store, c.id, "alice");
+    await approveAs(t, store, c.id, "bob");
     // the real delta gate, run again: the candidate's tree is not needed for it
     const r = await regateCandidate(t.site, store, c.id, { only: ["delta"] });
     expect(r.gates.find((g) => g.gate === "delta")).toMatchObject({ state: "passed", attempt: 2 });
@@ -391,11 +351,7 @@ describe.each(BACKENDS)("approval and promotion (%s)", (backend) => {
       /production needs 2 approvals, and .* is no candidate's artifact, so nobody approved it; nothing was published/,
     );
     const c = await candidateB(t, store);
-    await recordVerdict(t.site, store, {
-      candidateId: c.id,
-      verdict: "approve",
-      keyPath: t.keys.alice.privateKey,
-    });
+    await approveAs(t, store, c.id, "alice");
     // named by its place, the target's policy applies all the same
     r = compat(["publish", pair.artifactB, "--to", `local:${t.production}`, "--config", t.configFile]);
     expect(r.status, r.stderr).toBe(3);
