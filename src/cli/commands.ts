@@ -9,6 +9,7 @@ import { register as build } from "./build.js";
 import { register as candidate } from "./candidate.js";
 import { register as check } from "./check.js";
 import { register as diff } from "./diff.js";
+import { register as findings } from "./findings.js";
 import { register as gate } from "./gate.js";
 import { register as history } from "./history.js";
 import { register as importAnsible } from "./import-ansible.js";
@@ -21,10 +22,12 @@ import { register as prune } from "./prune.js";
 import { register as publish } from "./publish.js";
 import { register as reject } from "./reject.js";
 import { register as rollback } from "./rollback.js";
+import { register as sbom } from "./sbom.js";
 import { register as shell } from "./shell.js";
 import { register as status } from "./status.js";
 import { register as update } from "./update.js";
 import { register as verify } from "./verify.js";
+import { register as watch } from "./watch.js";
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -34,6 +37,9 @@ export const commands: RegisterCommand[] = [
   shell,
   check,
   audit,
+  sbom,
+  watch,
+  findings,
   importAnsible,
   pack,
   verify,
