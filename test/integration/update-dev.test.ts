@@ -53,12 +53,16 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const held = (root: string) => treeDigest(join(root, "versions", TOP_DIR));
 
 /** A site (staging: no approval; production: alice and bob) whose staging holds the outdated layer. */
+/** compat watch starts compat update for what it finds (issue 14's policy build). */
+const WATCH_BUILDS = "watch:\n  autoUpdate: {policy: build, minSeverity: low}\n";
+
 async function siteWithOldStaging(
   stores: ReturnType<typeof useStores>,
   name: string,
+  extraYaml = "",
 ): Promise<{ t: TestSite; store: Store }> {
   const { store, location } = await stores.fresh();
-  const t = await makeTestSite(join(work, name), location);
+  const t = await makeTestSite(join(work, name), location, extraYaml);
   const r = compat(["publish", oldArtifact, "--to", "staging", "--config", t.configFile]);
   expect(r.status, r.stderr).toBe(0);
   return { t, store };
@@ -174,22 +178,43 @@ describe.runIf(canBuild).each(BACKENDS)("compat update faults (%s)", (backend) =
   let before: string;
 
   it("refuses a second update of the same layer while one runs, and one killed in its build leaves no candidate and the target untouched", async () => {
-    ({ t, store } = await siteWithOldStaging(stores, `faults-${backend}`));
+    ({ t, store } = await siteWithOldStaging(stores, `faults-${backend}`, WATCH_BUILDS));
     before = held(t.staging);
-    let second: Awaited<ReturnType<typeof update>> | undefined;
+    type Ran = Awaited<ReturnType<typeof update>>;
+    let second: Ran | undefined;
+    let watched: Ran | undefined;
     const first = await update(t, [], (line, child) => {
       if (second || !/bootstrap: mmdebstrap/.test(line)) return;
       second = { status: -1, signal: null, stdout: "", stderr: "" };
-      void update(t).then((r) => {
-        second = r;
+      // while the first runs: a second update, and a watch whose policy starts one
+      void Promise.all([
+        update(t),
+        compatAsync(["watch", "--once", "--json", "--config", t.configFile]),
+      ]).then(([u, w]) => {
+        second = u;
+        watched = w;
         child.kill("SIGKILL");
       });
     });
     expect(first.signal).toBe("SIGKILL");
+    const leaseHeld =
+      /update:dev:x86_64 is held by .* \(pid \d+, since .*\): compat update dev --arch x86_64/;
     expect(second?.status, second?.stderr).toBe(3);
-    expect(second?.stderr).toMatch(
-      /update:dev:x86_64 is held by .* \(pid \d+, since .*\): compat update dev --arch x86_64/,
-    );
+    expect(second?.stderr).toMatch(leaseHeld);
+    // the watch found bookworm-security's upgrades on staging and started compat update for them
+    expect(watched?.status, watched?.stderr).toBe(0);
+    const report = JSON.parse(watched!.stdout) as {
+      layers: { target: string; sources: { id: string; status: string }[]; opened: unknown[] }[];
+      proposals: { target: string; packages: string[]; error?: string }[];
+    };
+    expect(report.layers.find((l) => l.target === "staging")?.sources).toEqual([
+      expect.objectContaining({ id: "debian-security", status: "ok" }),
+    ]);
+    const [proposal] = report.proposals;
+    expect(proposal?.target).toBe("staging");
+    expect(proposal?.packages.length).toBeGreaterThan(0);
+    expect(proposal?.packages.every((p) => /^[a-z0-9][a-z0-9+.-]+=\S+$/.test(p))).toBe(true);
+    expect(proposal?.error).toMatch(leaseHeld);
     expect(held(t.staging)).toBe(before);
     const status = compat(["status", "--config", t.configFile, "--json"]);
     expect(status.status, status.stderr).toBe(0);

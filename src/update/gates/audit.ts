@@ -1,104 +1,52 @@
 /**
- * The `audit` gate: every advisory source the layer's flavor has, on both sides with the same
- * data — the published layer the candidate updates (its artifact's package list) and the
- * candidate's tree — and the comparison of audit-compare.ts: the findings the update was for are
- * gone and none is new. A source without data (or whose data could not be read) fails the gate:
- * "no findings" from no data proves nothing.
+ * The `audit` gate: every advisory source the layer's flavor has (each source of its package
+ * database's ecosystem: glsa and gentoo-git, or debian-security), on both sides with the same
+ * data — the layer the candidate updates (its published full artifact's packages) and the
+ * candidate's tree, both judged with the candidate's facts (release, apt sources, GLSA directory,
+ * pinned commit) and the site's advisory settings — then the comparison of audit-compare.ts: the
+ * findings the update was for are gone and none is new. A source without data, or whose data
+ * failed to load, fails the gate: "no findings" from no data proves nothing. A first candidate
+ * (nothing published yet) has no before: every finding it has is new.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { getFlavor } from "../../flavors/index.js";
-import { parsePackageList } from "../../gentoo/qlist.js";
-import { type InstalledPackage, readVardb } from "../../gentoo/vardb.js";
+
+import type { ArtifactManifest } from "../../artifacts/manifest.js";
 import type { Finding } from "../../security/advisory.js";
-import { defaultCacheDir } from "../../security/glsa/corpus.js";
-import { PREFIX_GLSA_DIR } from "../../security/glsa/index.js";
-import type { AdvisorySource } from "../../security/source.js";
-import { advisorySources } from "../../security/sources.js";
+import { auditInventory, type SourceReport } from "../../security/audit.js";
+import { artifactInventory, type Inventory, readInventory } from "../../security/inventory.js";
+import { newSession } from "../../security/source.js";
+import { sourcesFor } from "../../security/sources.js";
 import type { JsonValue } from "../../store/json.js";
+import { siteAdvisorySettings } from "../../watch/run.js";
+import { assertArtifactUnchanged } from "../artifact-files.js";
 import { type AuditComparison, compareAudits } from "./audit-compare.js";
 import type { Gate, GateContext, GateOutcome } from "./types.js";
 
-interface SourceVerdict {
-  id: string;
-  status: "ok" | "no-data" | "failed";
-  reason: string | null;
-  advisories: number;
-  location: string | null;
+/** The candidate's tree as an inventory, its facts completed from the spec where its files are silent. */
+async function candidateInventory(ctx: GateContext): Promise<Inventory> {
+  const dir = ctx.tree.prefixDir;
+  const inv = await readInventory({ kind: "prefix", path: dir, prefix: dir }, ctx.layer.arch);
+  const spec = ctx.layer.spec.spec;
+  if (!inv.facts.debianRelease && spec.debian?.suite) inv.facts.debianRelease = spec.debian.suite;
+  if (!inv.facts.gentooCommit && spec.gentoo?.repository.commit)
+    inv.facts.gentooCommit = spec.gentoo.repository.commit;
+  inv.facts.label = `candidate ${ctx.candidate.id} (${dir})`;
+  return inv;
 }
 
-interface Sides {
-  sources: SourceVerdict[];
-  before: Finding[];
-  after: Finding[];
-  installed: { before: number; after: number };
-}
-
-/** The published layer's packages as its manifest lists them (gentoo: category/name, version, slot). */
-function basePackages(ctx: GateContext): InstalledPackage[] {
-  const m = ctx.base?.tree.manifest as
-    | { packages?: { name: string; version: string; slot?: string }[] }
-    | undefined;
-  const lines = (m?.packages ?? []).map((p) => `${p.name}-${p.version}${p.slot ? `:${p.slot}` : ""}`);
-  return parsePackageList(lines.join("\n"), "the published layer's manifest").packages;
-}
-
-/** Audit both sides with each source, the candidate's advisory data for both. */
-async function auditSides(ctx: GateContext, ids: readonly string[]): Promise<Sides> {
-  const registry = advisorySources as Record<string, AdvisorySource<InstalledPackage>>;
-  const sides: Sides = { sources: [], before: [], after: [], installed: { before: 0, after: 0 } };
-  const after = readVardb(ctx.tree.prefixDir, { fields: ["SLOT"] }).packages;
-  const before = basePackages(ctx);
-  sides.installed = { before: before.length, after: after.length };
-  for (const id of ids) {
-    const source = Object.hasOwn(registry, id) ? registry[id] : undefined;
-    if (!source) {
-      sides.sources.push({
-        id,
-        status: "no-data",
-        reason: `this compat has no ${id} advisory source`,
-        advisories: 0,
-        location: null,
-      });
-      continue;
-    }
-    const location = join(ctx.tree.prefixDir, PREFIX_GLSA_DIR);
-    if (!existsSync(location)) {
-      sides.sources.push({
-        id,
-        status: "no-data",
-        reason: `the candidate has no ${PREFIX_GLSA_DIR}`,
-        advisories: 0,
-        location,
-      });
-      continue;
-    }
-    try {
-      const loaded = await source.load({ location, cacheDir: defaultCacheDir() });
-      if (loaded.count === 0) {
-        sides.sources.push({
-          id,
-          status: "no-data",
-          reason: `no advisories in ${location}`,
-          advisories: 0,
-          location,
-        });
-        continue;
-      }
-      sides.before.push(...loaded.detect(before, { arch: ctx.layer.arch }).findings);
-      sides.after.push(...loaded.detect(after, { arch: ctx.layer.arch }).findings);
-      sides.sources.push({
-        id,
-        status: "ok",
-        reason: null,
-        advisories: loaded.count,
-        location: loaded.location,
-      });
-    } catch (e) {
-      sides.sources.push({ id, status: "failed", reason: (e as Error).message, advisories: 0, location });
-    }
-  }
-  return sides;
+/** The published layer's packages (its full artifact), judged with the candidate's facts: the same data. */
+async function baseInventory(ctx: GateContext, after: Inventory): Promise<Inventory | undefined> {
+  if (!ctx.base) return undefined;
+  const tree = ctx.base.tree;
+  assertArtifactUnchanged(tree, "the audit gate (the published layer)");
+  const inv = await artifactInventory(
+    { kind: "artifact", path: tree.path },
+    tree.manifest as unknown as ArtifactManifest,
+  );
+  if (inv.ecosystem !== after.ecosystem)
+    throw new Error(
+      `the published layer is a ${inv.ecosystem} layer and the candidate a ${after.ecosystem} one`,
+    );
+  return { ...inv, facts: { ...after.facts, label: `${ctx.base.target.name}'s ${tree.path}` } } as Inventory;
 }
 
 const brief = (f: Finding): JsonValue => ({
@@ -111,31 +59,57 @@ const brief = (f: Finding): JsonValue => ({
   cves: f.cves,
 });
 
+const sourceBrief = (s: SourceReport): JsonValue => ({
+  id: s.id,
+  status: s.status,
+  reason: s.reason,
+  location: s.location,
+  advisories: s.advisories,
+  freshness: s.freshness ? { asOf: s.freshness.asOf, stale: s.freshness.stale } : null,
+});
+
+const listed = (fs: readonly Finding[]) => fs.map((f) => `${f.id} ${f.installed}`).join(", ");
+
 async function run(ctx: GateContext): Promise<GateOutcome> {
-  const flavor = getFlavor(ctx.layer.spec.spec.flavor);
-  const ids = [flavor.api.advisorySource(ctx.layer.layer).id];
-  ctx.note(`auditing the published layer and the candidate with ${ids.join(", ")}`);
-  const sides = await auditSides(ctx, ids);
-  const c: AuditComparison = compareAudits(sides.before, sides.after, ctx.update.packages);
+  const after = await candidateInventory(ctx);
+  const before = await baseInventory(ctx, after);
+  const ids = sourcesFor(after.ecosystem);
+  const settings = siteAdvisorySettings(ctx.site);
+  const session = newSession();
+  ctx.note(`auditing ${before ? "the published layer and " : ""}the candidate with ${ids.join(", ")}`);
+  const a = await auditInventory(after, ids, settings, session);
+  const b = before ? await auditInventory(before, ids, settings, session) : undefined;
+  const c: AuditComparison = compareAudits(b?.findings ?? [], a.findings, ctx.update.packages);
+  // a source is usable when it judged both sides
+  const sources = a.sources.map((s) => {
+    const other = b?.sources.find((x) => x.id === s.id);
+    return other &&
+      other.status !== "ok" &&
+      other.status !== "stale" &&
+      (s.status === "ok" || s.status === "stale")
+      ? { ...other, reason: `the published layer: ${other.reason}` }
+      : s;
+  });
   const report = {
-    sources: sides.sources as unknown as JsonValue,
+    sources: sources.map(sourceBrief),
     packages: ctx.update.packages ?? null,
-    installed: sides.installed,
-    before: sides.before.length,
-    after: sides.after.length,
+    installed: { before: before?.installedCount ?? 0, after: after.installedCount },
+    before: b?.findings.length ?? null,
+    after: a.findings.length,
     targeted: c.targeted.map(brief),
     resolved: c.resolved.map(brief),
     remaining: c.remaining.map(brief),
     introduced: c.introduced.map(brief),
     untouched: c.untouched.length,
+    warnings: [...new Set([...(b?.warnings ?? []), ...a.warnings])].slice(0, 50),
   };
-  const missing = sides.sources.filter((s) => s.status !== "ok");
-  if (sides.sources.length === 0)
+  if (ids.length === 0)
     return {
       state: "failed",
-      summary: `the ${flavor.id} flavor has no advisory source: nothing was audited`,
+      summary: `${after.ecosystem} layers have no advisory source: nothing was audited`,
       report,
     };
+  const missing = sources.filter((s) => s.status !== "ok" && s.status !== "stale");
   if (missing.length > 0)
     return {
       state: "failed",
@@ -144,20 +118,17 @@ async function run(ctx: GateContext): Promise<GateOutcome> {
     };
   const problems = [
     ...(c.remaining.length
-      ? [
-          `${c.remaining.length} finding(s) the update was for remain (${c.remaining.map((f) => `${f.id} ${f.installed}`).join(", ")})`,
-        ]
+      ? [`${c.remaining.length} finding(s) the update was for remain (${listed(c.remaining)})`]
       : []),
     ...(c.introduced.length
-      ? [
-          `${c.introduced.length} new finding(s) (${c.introduced.map((f) => `${f.id} ${f.installed}`).join(", ")})`,
-        ]
+      ? [`${c.introduced.length} finding(s) ${before ? "new" : "in a first layer"} (${listed(c.introduced)})`]
       : []),
   ];
   if (problems.length > 0) return { state: "failed", summary: problems.join("; "), report };
+  const stale = sources.filter((s) => s.status === "stale").map((s) => s.id);
   return {
     state: "passed",
-    summary: `${c.resolved.length} finding(s) resolved, none new (${sides.sources.map((s) => `${s.id}: ${s.advisories} advisories`).join(", ")}; ${sides.after.length} left the update was not for)`,
+    summary: `${c.resolved.length} finding(s) resolved, none new (${sources.map((s) => `${s.id}: ${s.advisories} advisories`).join(", ")}; ${c.untouched.length} left the update was not for)${stale.length ? `; stale data: ${stale.join(", ")}` : ""}`,
     report,
   };
 }
