@@ -1,6 +1,6 @@
 /**
  * `compat publish ARTIFACT --to TARGET [--approved-sha256 H] [--manifest M] [--pubkey K]
- *  [--allow-setuid P]… [--state DIR] [--ssh-config F] [--cvmfs-root DIR] [--cvmfs-catalog] [--ingest]
+ *  [--allow-setuid P]… [--reason TEXT] [--state DIR] [--ssh-config F] [--cvmfs-root DIR] [--keep-copy] [--ingest]
  *  [--config FILE] [--json]`
  *
  * TARGET is a place (`local:DIR`, `cvmfs:REPO[@HOST]`) or a target of the site config; a site
@@ -19,7 +19,7 @@ export interface TargetCliOptions {
   state?: string;
   sshConfig?: string;
   cvmfsRoot?: string;
-  cvmfsCatalog?: boolean;
+  keepCopy?: boolean;
   ingest?: boolean;
 }
 
@@ -29,10 +29,23 @@ interface PublishCliOptions extends TargetCliOptions {
   manifest?: string;
   pubkey?: string;
   allowSetuid: string[];
+  reason?: string;
   json?: boolean;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
+
+/** A reason is shown in `compat history` tables and cvmfs tags: one line of printable text. */
+export function checkReason(reason: string | undefined): void {
+  if (reason === undefined) return;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  const bad = /[\u0000-\u001f\u007f-\u009f]/.exec(reason);
+  if (bad || reason.trim() === "" || reason.length > 500)
+    throw new InputError(
+      `--reason: ${bad ? `a control character (U+${bad[0].charCodeAt(0).toString(16).padStart(4, "0")}) is not allowed` : reason.trim() === "" ? "empty" : `${reason.length} characters, at most 500`}`,
+      { hint: 'give one line of text, e.g. --reason "openssl security update"' },
+    );
+}
 
 /** The options every command that talks to a publish target shares. */
 export function addTargetOptions(cmd: Command, toDescription: string): Command {
@@ -64,7 +77,7 @@ export async function publisherFromOptions(opts: TargetCliOptions, to = opts.to)
     stateDir: opts.state,
     sshConfig: opts.sshConfig,
     cvmfsRoot: opts.cvmfsRoot,
-    catalog: opts.cvmfsCatalog,
+    keepCopy: opts.keepCopy,
     ingest: opts.ingest,
   });
 }
@@ -89,7 +102,14 @@ export function register(program: Command): void {
       collect,
       [],
     )
-    .option("--cvmfs-catalog", "cvmfs: make the layer its own nested catalog (.cvmfscatalog at its top)")
+    .option(
+      "--reason <text>",
+      "why: recorded in the history (and, shell-safe, in the cvmfs revision's description)",
+    )
+    .option(
+      "--keep-copy",
+      "cvmfs: keep the layer a change replaces as .<arch>-NNN (a template transaction: its catalog entries, one more revision)",
+    )
     .option("--ingest", "cvmfs: publish a layer that does not exist yet with cvmfs_server ingest")
     .option(
       "--config <file>",
@@ -101,6 +121,7 @@ export function register(program: Command): void {
         throw new InputError(
           `--approved-sha256 ${opts.approvedSha256}: not a sha256 (64 lower-case hex digits)`,
         );
+      checkReason(opts.reason);
       const siteTarget = await siteTargetOf(opts);
       const publisher = await publisherFromOptions(opts, siteTarget?.target.to);
       const { PublishInterrupted } = await import("../publish/publisher.js");
@@ -133,6 +154,7 @@ export function register(program: Command): void {
               manifestPath: opts.manifest,
               publicKeyPath: opts.pubkey,
               allowSetuid: opts.allowSetuid,
+              reason: opts.reason,
               signal: controller.signal,
             });
           });
@@ -150,6 +172,7 @@ export function register(program: Command): void {
             publicKeyPath: opts.pubkey,
             allowSetuid: opts.allowSetuid,
             approvedSha256: opts.approvedSha256,
+            reason: opts.reason,
             signal: controller.signal,
           });
       } catch (e) {
@@ -176,6 +199,10 @@ export function register(program: Command): void {
       process.stdout.write(
         `${style.green("published")} ${r.artifact} (${r.kind})\n  layer    ${r.path}\n  target   ${r.target}\n  sha256   ${r.sha256}\n` +
           (r.backup ? `  previous kept as ${r.backup}\n` : "") +
+          (r.changes
+            ? `  changes  ${r.changes.written} entries written, ${r.changes.deleted} deleted\n`
+            : "") +
+          (r.tag ? `  tag      ${r.tag}\n` : "") +
           `  method   ${r.method}\n`,
       );
     });

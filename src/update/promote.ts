@@ -12,8 +12,9 @@
  * tree (the delta gate proved it).
  */
 import { resolve } from "node:path";
+import type { ArtifactManifest } from "../artifacts/manifest.js";
 import { ValidationError } from "../errors.js";
-import type { Publisher, PublishResult } from "../publish/publisher.js";
+import { deltaBaseMatches, type Publisher, type PublishResult } from "../publish/publisher.js";
 import { type SiteConfig, type SiteTarget, siteTarget } from "../site/load.js";
 import { currentUser } from "../store/actor.js";
 import { listApprovals } from "../store/approvals.js";
@@ -59,6 +60,8 @@ export interface SitePublishOptions {
   manifestPath?: string;
   publicKeyPath?: string;
   allowSetuid?: string[];
+  /** Why: recorded in the publisher's history (and the cvmfs revision's tag). */
+  reason?: string;
 }
 
 /** What the policy says about a candidate for a target now; exit 3 unless it may be published there. */
@@ -114,8 +117,9 @@ async function deltaIfApplies(
   const gate = (await listGates(store, candidate.id)).find((g) => g.gate === "delta");
   const proved = (gate?.report as { delta?: { sha256?: string } } | null)?.delta?.sha256;
   if (proved !== delta.sha256) return undefined;
+  // the layer published from the base artifact, or one whose tree is the base's (chained deltas)
   const latest = (await publisher.history(topDir)).at(-1);
-  return latest?.sha256 === delta.baseSha256 ? delta : undefined;
+  return deltaBaseMatches(delta.manifest as unknown as ArtifactManifest, latest) ? delta : undefined;
 }
 
 async function afterPublish(
@@ -154,6 +158,13 @@ async function afterPublish(
   return { candidate: c, publication };
 }
 
+/** What the publisher's history says about a promotion: the candidate and why it was made, one line. */
+export function promotionReason(c: Candidate): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a reason is one printable line
+  const why = (c.reason ?? "").replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+  return `candidate ${c.id}${why ? `: ${why}` : ""}`.slice(0, 500);
+}
+
 /** `compat promote CANDIDATE --to TARGET`. */
 export async function promoteCandidate(
   site: SiteConfig,
@@ -181,6 +192,7 @@ export async function promoteCandidate(
       const result = await publisher.publish({
         artifact: chosen.path,
         approvedSha256: chosen.sha256,
+        reason: opts.reason ?? promotionReason(candidate),
         signal: opts.signal,
       });
       const after = await afterPublish(site, store, target, publisher, layer.topDir, chosen, candidate);
@@ -270,6 +282,7 @@ export async function publishToSiteTarget(
         manifestPath: opts.manifestPath,
         publicKeyPath: opts.publicKeyPath,
         allowSetuid: opts.allowSetuid,
+        reason: opts.reason,
         signal: opts.signal,
       });
       const after = await afterPublish(
@@ -299,7 +312,7 @@ export async function rollbackSiteTarget(
   store: Store,
   targetName: string,
   topDir: string,
-  opts: { publisher?: Publisher } = {},
+  opts: { publisher?: Publisher; reason?: string } = {},
 ) {
   const target = siteTarget(site, targetName);
   const publisher = opts.publisher ?? publisherOf(target);
@@ -309,7 +322,7 @@ export async function rollbackSiteTarget(
     { purpose: `compat rollback --to ${target.name}` },
     async () => {
       await syncPublications(store, target, publisher, topDir);
-      const result = await publisher.rollback(topDir);
+      const result = await publisher.rollback(topDir, opts.reason);
       const publication = await syncPublications(store, target, publisher, topDir);
       if (publication)
         await emitUpdateEvent(site, store, {
