@@ -47,8 +47,19 @@ function renderReport(r: WatchReport): string {
           `  new ${f.severity.padEnd(8)} ${l.target}/${l.layer}/${l.arch}  ${f.source} ${f.id}  ${f.installed}${f.fix ? ` → ${f.fix}` : ""}  ${f.cves.join(" ")}`,
         ),
       );
-  for (const p of r.proposals)
-    lines.push(printable(`  proposed update of ${p.target}/${p.layer}/${p.arch}: ${p.packages.join(" ")}`));
+  for (const p of r.proposals) {
+    const built =
+      p.error !== undefined
+        ? `; compat update could not build it: ${p.error}`
+        : p.candidate === undefined
+          ? ""
+          : p.candidate === null
+            ? "; compat update: nothing to update"
+            : `; compat update made candidate ${p.candidate} (${p.state})`;
+    lines.push(
+      printable(`  proposed update of ${p.target}/${p.layer}/${p.arch}: ${p.packages.join(" ")}${built}`),
+    );
+  }
   const n = r.notifications;
   lines.push(
     `notifications: ${n.queued} queued, ${n.delivered} delivered${n.failed.length ? style.yellow(`, ${n.failed.length} not delivered (tried again next run)`) : ""}`,
@@ -75,10 +86,14 @@ export function register(program: Command): void {
       const { loadSiteConfig } = await import("../site/load.js");
       const { openStore, storeFailure } = await import("../store/open.js");
       const { watchOnce } = await import("../watch/run.js");
+      const { updateStarter } = await import("../update/watch-starter.js");
       const site = await loadSiteConfig(flags.config);
       const store = await openStore(site.store);
       const runOnce = async () => {
-        const report = await watchOnce(site, store);
+        const report = await watchOnce(site, store, {
+          // policy build: compat update for what the watch proposes (src/update/watch-starter.ts)
+          startUpdate: site.watch.autoUpdate.policy === "build" ? updateStarter(site, store) : undefined,
+        });
         if (flags.json) printJson(report);
         else process.stdout.write(renderReport(report));
         return report;

@@ -79,9 +79,6 @@ export const advisoriesSchema = z
 /** What `compat watch` may do about new findings, before a person looks. */
 export const AUTO_UPDATE_POLICIES = ["off", "propose", "build"] as const;
 
-/** `build` starts compat update, which is not in this compat yet: refused when the config is read. */
-export const BUILD_POLICY_UNAVAILABLE = "policy build needs compat update, not available yet";
-
 export const watchSchema = z
   .strictObject({
     schedule: z
@@ -126,11 +123,8 @@ export const watchSchema = z
         policy: z
           .enum(AUTO_UPDATE_POLICIES)
           .default("off")
-          .superRefine((policy, ctx) => {
-            if (policy === "build") ctx.addIssue({ code: "custom", message: BUILD_POLICY_UNAVAILABLE });
-          })
           .describe(
-            "what a watch does about new findings at or above minSeverity that have a fix: `off` nothing; `propose` records in the audit log and notifies which packages would be updated, with the fixing versions or atoms; `build` (starting compat update for them) needs compat update, not available yet",
+            "what a watch does about new findings at or above minSeverity that have a fix: `off` nothing; `propose` records in the audit log and notifies which packages would be updated, with the fixing versions or atoms; `build` the same, then compat update builds a candidate for them (`--packages`) and runs its gates; a person still approves",
           ),
         minSeverity: z.enum(SEVERITIES).default("high").describe("the lowest severity that counts"),
       })

@@ -4,9 +4,9 @@
  * - `propose`: for the new findings at or above `minSeverity` that have a fix, the packages the
  *   flavor's package manager would be asked for (emerge atoms, apt `name=version`), recorded in the
  *   audit log (`update.proposed`) and sent to the channels (`update-proposed`);
- * - `build`: the same, then the update loop builds a candidate for them (`UpdateStarter`, provided
- *   by compat update when it exists). The site config refuses `build` until then, so a config
- *   never silently does less than it says.
+ * - `build`: the same, then the update loop builds a candidate for them (`UpdateStarter`:
+ *   src/update/watch-starter.ts, as `compat update --packages` does); its gates run, and a person
+ *   still approves.
  */
 import { type Finding, type Severity, severityRank } from "../security/advisory.js";
 import { appendAudit } from "../store/audit.js";
@@ -20,7 +20,7 @@ export interface UpdateRequest extends LayerRef {
 }
 
 /** The update loop's entry point (compat update): build a candidate for these packages; its gates run without a human step. */
-export type UpdateStarter = (request: UpdateRequest) => Promise<{ candidate: number }>;
+export type UpdateStarter = (request: UpdateRequest) => Promise<{ candidate: number | null; state?: string }>;
 
 export interface Proposal extends UpdateRequest {
   event: Extract<WatchEvent, { event: "update-proposed" }>;
@@ -31,6 +31,7 @@ export function proposalFor(
   layer: LayerRef,
   opened: readonly Finding[],
   minSeverity: Severity,
+  policy: "propose" | "build" = "propose",
 ): Proposal | undefined {
   const qualifying = opened.filter(
     (f) =>
@@ -49,7 +50,7 @@ export function proposalFor(
     packages,
     reason: `security: ${qualifying.map((f) => `${f.source} ${f.id}`).join(", ")}`.slice(0, 500),
     findings,
-    event: { event: "update-proposed", ...layer, policy: "propose", packages, findings },
+    event: { event: "update-proposed", ...layer, policy, packages, findings },
   };
 }
 

@@ -47,11 +47,21 @@ export interface WatchReport {
   layers: WatchLayerResult[];
   events: { event: string; subject: string }[];
   notifications: { queued: number; delivered: number; failed: Delivery["failed"] };
-  proposals: { target: string; layer: string; arch: string; packages: string[] }[];
+  /** Proposed updates; under policy build, with the candidate compat update made (null: nothing to update). */
+  proposals: {
+    target: string;
+    layer: string;
+    arch: string;
+    packages: string[];
+    candidate?: number | null;
+    state?: string | null;
+    /** Why the update could not be built. */
+    error?: string;
+  }[];
 }
 
 export interface WatchOptions {
-  /** The update loop's entry point, for policy build (compat update provides it; not yet). */
+  /** The update loop's entry point, for policy build (src/update/watch-starter.ts). */
   startUpdate?: UpdateStarter;
   /** Judge staleness at this time (tests). */
   now?: Date;
@@ -215,15 +225,25 @@ async function watchLayer(
   }
   const policy = site.watch.autoUpdate;
   if (policy.policy !== "off") {
-    const proposal = proposalFor(ref, opened, policy.minSeverity);
+    const proposal = proposalFor(ref, opened, policy.minSeverity, policy.policy);
     if (proposal) {
       await recordProposal(store, proposal, currentUser());
       events.push(proposal.event);
-      proposals.push({ ...ref, packages: proposal.packages });
+      const entry: WatchReport["proposals"][number] = { ...ref, packages: proposal.packages };
+      proposals.push(entry);
       if (policy.policy === "build") {
-        if (!opts.startUpdate)
-          throw new ValidationError("policy build needs compat update, not available yet");
-        await opts.startUpdate(proposal);
+        if (!opts.startUpdate) throw new ValidationError("policy build: no update loop was given to start");
+        // an update that cannot start or fails (one of the layer already runs) is this proposal's
+        // outcome, not the audit's: the findings stay recorded and the next run proposes again
+        try {
+          const started = await opts.startUpdate(proposal);
+          entry.candidate = started.candidate;
+          entry.state = started.state ?? null;
+        } catch (e) {
+          if (!isCompatError(e)) throw e;
+          entry.error = e.message;
+          log.warn(`${ref.target}:${ref.layer}/${ref.arch}: policy build: ${e.message}`);
+        }
       }
     }
   }

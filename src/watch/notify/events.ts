@@ -53,7 +53,7 @@ export type WatchEvent =
     })
   | (LayerRef & {
       event: "update-proposed";
-      policy: "propose";
+      policy: "propose" | "build";
       /** What the flavor's package manager would be asked for (emerge atoms, apt name=version). */
       packages: string[];
       findings: { source: string; id: string; severity: Severity; cves: string[] }[];

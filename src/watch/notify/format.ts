@@ -84,7 +84,9 @@ function bodyLines(
         ...e.findings
           .slice(0, MAX_LISTED)
           .map((f) => `• ${f.severity.toUpperCase()} ${esc(`${f.source} ${f.id}`)} ${esc(f.cves.join(" "))}`),
-        "Policy propose: nothing was built; run compat update for these packages when compat update is available.",
+        e.policy === "build"
+          ? "Policy build: compat update builds a candidate for these packages and runs its gates; approvers are told when it is ready."
+          : "Policy propose: nothing was built; to build a candidate: compat update LAYER --arch ARCH --packages …",
       ];
     case "candidate-ready":
       return [
