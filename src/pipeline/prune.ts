@@ -21,6 +21,7 @@ import { partialOwner } from "../artifacts/partial.js";
 import { diskUsage } from "../exec/disk.js";
 import { unmountUnder } from "../exec/mounts.js";
 import { pidAlive } from "../exec/pid.js";
+import { nameProblem, relativePathProblem } from "../paths/rules.js";
 import { readHistory } from "../publish/history.js";
 import { acquireLock } from "../publish/lock.js";
 import { parseKeptLayerName } from "../publish/publisher.js";
@@ -167,7 +168,9 @@ function rollbackTargets(root: string): Set<string> | undefined {
     const latest = new Map(events.map((e) => [e.layer, e]));
     return new Set(
       [...latest.values()].flatMap((e) =>
-        e.backup ? [join(root, "versions", e.layer.replace(/[^/]+$/, ""), e.backup)] : [],
+        e.backup && !nameProblem(e.backup) && !relativePathProblem(e.layer)
+          ? [join(root, "versions", e.layer.replace(/[^/]+$/, ""), e.backup)]
+          : [],
       ),
     );
   } catch {

@@ -16,6 +16,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { InputError } from "../errors.js";
+import { safeName } from "../paths/rules.js";
 
 export interface RunPlan {
   runId: string;
@@ -101,8 +102,16 @@ export class RunDir {
     return join(this.dir, ...parts);
   }
 
+  /** A stage's file: the id comes from plan.json on --resume, a file that may have been edited. */
+  private stageFile(stage: string, ext: string): string {
+    return this.path(
+      "stages",
+      `${safeName(stage, `${this.path("plan.json")}: stage id`, "a stage id such as relocate")}.${ext}`,
+    );
+  }
+
   stageLog(stage: string): string {
-    return this.path("stages", `${stage}.log`);
+    return this.stageFile(stage, "log");
   }
 
   async writePlan(plan: RunPlan, specText: string): Promise<void> {
@@ -119,11 +128,11 @@ export class RunDir {
   }
 
   isDone(stage: string): boolean {
-    return existsSync(this.path("stages", `${stage}.done`));
+    return existsSync(this.stageFile(stage, "done"));
   }
 
   async markDone(done: StageDone): Promise<void> {
-    await writeJsonAtomic(this.path("stages", `${done.stage}.done`), done);
+    await writeJsonAtomic(this.stageFile(done.stage, "done"), done);
     const timings = await this.timings();
     await writeJsonAtomic(this.path("timings.json"), [
       ...timings.filter((t) => t.stage !== done.stage),
