@@ -1,8 +1,10 @@
 /**
  * ELF inspection in TypeScript (no `file`, no `readelf`): the header, PT_INTERP and the dynamic
  * section (DT_NEEDED, DT_RPATH, DT_RUNPATH, DT_SONAME, DT_FLAGS_1). Reads only the parts it needs
- * with positioned reads, so scanning a whole layer stays cheap.
+ * with positioned reads, so scanning a whole layer stays cheap. `readElfImage` hands the parsed
+ * dynamic section on to readers of more dynamic data (elf-symbols.ts: versions and symbols).
  */
+import type { Hash } from "node:crypto";
 import { open } from "node:fs/promises";
 
 export const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
@@ -55,11 +57,28 @@ export function machineArch(machine: number): string | undefined {
 }
 
 /** Random access to the bytes of an ELF file (a file handle or an in-memory buffer). */
-interface ByteSource {
+export interface ByteSource {
   read(offset: number, length: number): Promise<Buffer>;
 }
 
-class ElfFormatError extends Error {}
+/** A file that is not the ELF it claims to be (out-of-bounds offsets, bad tables). */
+export class ElfFormatError extends Error {}
+
+/** An ELF object whose dynamic section is parsed, with the means to read more of it. */
+export interface ElfImage {
+  info: ElfInfo;
+  source: ByteSource;
+  size: number;
+  read: ElfReader;
+  /** The dynamic section's entries (tag, value) up to DT_NULL; empty for a static object. */
+  dynamic: [bigint, bigint][];
+  /** The file offset of a virtual address (through the PT_LOAD segments). */
+  offsetOf(vaddr: bigint): number | undefined;
+  /** The dynamic string table (DT_STRTAB), when there is one. */
+  strtab?: Buffer;
+}
+
+export type ElfReader = ReturnType<typeof reader>;
 
 export function isElfHeader(head: Buffer): boolean {
   return head.length >= 4 && head.subarray(0, 4).equals(ELF_MAGIC);
@@ -67,21 +86,52 @@ export function isElfHeader(head: Buffer): boolean {
 
 /** Parse the ELF file at `path`; undefined when it is not ELF or is truncated/malformed. */
 export async function readElf(path: string): Promise<ElfInfo | undefined> {
+  return readElfImage(path, async (image) => image.info);
+}
+
+/**
+ * Parse the ELF file at `path` and hand the image to `use` while the file is open; undefined when
+ * it is not ELF or is truncated/malformed (also when `use` finds it malformed: ElfFormatError). With
+ * `digest`, every byte read (and its offset) goes into that hash, so two files that read the same
+ * give the same digest.
+ */
+export async function readElfImage<T>(
+  path: string,
+  use: (image: ElfImage) => Promise<T>,
+  digest?: Hash,
+): Promise<T | undefined> {
   const fh = await open(path, "r");
   try {
     const size = (await fh.stat()).size;
+    const offsetBytes = Buffer.alloc(8);
     const source: ByteSource = {
       async read(offset, length) {
-        if (offset < 0 || length < 0 || offset + length > size) throw new ElfFormatError("out of bounds");
+        if (!Number.isSafeInteger(offset) || length < 0 || offset < 0 || offset + length > size)
+          throw new ElfFormatError("out of bounds");
         const buf = Buffer.alloc(length);
         const { bytesRead } = await fh.read(buf, 0, length, offset);
         if (bytesRead !== length) throw new ElfFormatError("short read");
+        if (digest) {
+          offsetBytes.writeBigUInt64LE(BigInt(offset));
+          digest.update(offsetBytes).update(buf);
+        }
         return buf;
       },
     };
-    return await parseFrom(source, size);
+    const image = await guarded(() => parseImage(source, size));
+    return image ? await guarded(() => use(image)) : undefined;
   } finally {
     await fh.close();
+  }
+}
+
+/** Malformed input is `undefined`, anything else is thrown on. */
+async function guarded<T>(f: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof ElfFormatError || e instanceof RangeError) return undefined;
+    throw e;
   }
 }
 
@@ -97,77 +147,89 @@ export async function parseElf(buf: Buffer): Promise<ElfInfo | undefined> {
 }
 
 async function parseFrom(src: ByteSource, size: number): Promise<ElfInfo | undefined> {
-  if (size < 52) return undefined;
-  try {
-    const ident = await src.read(0, 16);
-    if (!isElfHeader(ident)) return undefined;
-    const bits = ident[4] === 2 ? 64 : ident[4] === 1 ? 32 : 0;
-    const le = ident[5] === 1;
-    if (bits === 0 || (ident[5] !== 1 && ident[5] !== 2)) return undefined;
-    const r = reader(le, bits);
-    const hdr = await src.read(0, bits === 64 ? 64 : 52);
-    const eType = r.u16(hdr, 16);
-    const machine = r.u16(hdr, 18);
-    const phoff = bits === 64 ? Number(r.addr(hdr, 32)) : r.u32(hdr, 28);
-    const phentsize = r.u16(hdr, bits === 64 ? 54 : 42);
-    const phnum = r.u16(hdr, bits === 64 ? 56 : 44);
-    const info: ElfInfo = {
-      bits,
-      littleEndian: le,
-      type: eType === 1 ? "rel" : eType === 2 ? "exec" : eType === 3 ? "dyn" : eType === 4 ? "core" : "other",
-      machine,
-      needed: [],
-      dynamic: false,
-      pie: false,
-    };
-    if (phnum === 0 || phoff === 0) return info;
-    const ph = await src.read(phoff, phentsize * phnum);
-    const loads: { vaddr: bigint; offset: bigint; filesz: bigint }[] = [];
-    let dynamic: { offset: number; size: number } | undefined;
-    for (let i = 0; i < phnum; i++) {
-      const o = i * phentsize;
-      const type = r.u32(ph, o);
-      const offset = bits === 64 ? r.addr(ph, o + 8) : BigInt(r.u32(ph, o + 4));
-      const vaddr = bits === 64 ? r.addr(ph, o + 16) : BigInt(r.u32(ph, o + 8));
-      const filesz = bits === 64 ? r.addr(ph, o + 32) : BigInt(r.u32(ph, o + 16));
-      if (type === PT_LOAD) loads.push({ vaddr, offset, filesz });
-      else if (type === PT_INTERP) {
-        const bytes = await src.read(Number(offset), Number(filesz));
-        info.interpreter = cString(bytes, 0);
-      } else if (type === PT_DYNAMIC) dynamic = { offset: Number(offset), size: Number(filesz) };
-    }
-    if (!dynamic) return info;
-    info.dynamic = true;
-    const entSize = bits === 64 ? 16 : 8;
-    const dyn = await src.read(dynamic.offset, dynamic.size - (dynamic.size % entSize));
-    const entries: [bigint, bigint][] = [];
-    for (let o = 0; o + entSize <= dyn.length; o += entSize) {
-      const tag = bits === 64 ? r.saddr(dyn, o) : BigInt(r.s32(dyn, o));
-      const val = bits === 64 ? r.addr(dyn, o + 8) : BigInt(r.u32(dyn, o + 4));
-      if (tag === DT_NULL) break;
-      entries.push([tag, val]);
-    }
-    const strtabAddr = entries.find(([t]) => t === DT_STRTAB)?.[1];
-    const strsz = entries.find(([t]) => t === DT_STRSZ)?.[1];
-    if (strtabAddr === undefined || strsz === undefined) return info;
-    const seg = loads.find((l) => strtabAddr >= l.vaddr && strtabAddr < l.vaddr + l.filesz);
-    if (!seg) return info;
-    const strtab = await src.read(Number(strtabAddr - seg.vaddr + seg.offset), Number(strsz));
-    for (const [tag, val] of entries) {
-      if (tag === DT_NEEDED) info.needed.push(cString(strtab, Number(val)));
-      else if (tag === DT_RPATH) info.rpath = cString(strtab, Number(val));
-      else if (tag === DT_RUNPATH) info.runpath = cString(strtab, Number(val));
-      else if (tag === DT_SONAME) info.soname = cString(strtab, Number(val));
-      else if (tag === DT_FLAGS_1) info.pie = (val & DF_1_PIE) !== 0n;
-    }
-    return info;
-  } catch (e) {
-    if (e instanceof ElfFormatError || e instanceof RangeError) return undefined;
-    throw e;
-  }
+  return (await guarded(() => parseImage(src, size)))?.info;
 }
 
-function cString(buf: Buffer, offset: number): string {
+async function parseImage(src: ByteSource, size: number): Promise<ElfImage | undefined> {
+  if (size < 52) return undefined;
+  const ident = await src.read(0, 16);
+  if (!isElfHeader(ident)) return undefined;
+  const bits = ident[4] === 2 ? 64 : ident[4] === 1 ? 32 : 0;
+  const le = ident[5] === 1;
+  if (bits === 0 || (ident[5] !== 1 && ident[5] !== 2)) return undefined;
+  const r = reader(le, bits);
+  const hdr = await src.read(0, bits === 64 ? 64 : 52);
+  const eType = r.u16(hdr, 16);
+  const machine = r.u16(hdr, 18);
+  const phoff = bits === 64 ? Number(r.addr(hdr, 32)) : r.u32(hdr, 28);
+  const phentsize = r.u16(hdr, bits === 64 ? 54 : 42);
+  const phnum = r.u16(hdr, bits === 64 ? 56 : 44);
+  const info: ElfInfo = {
+    bits,
+    littleEndian: le,
+    type: eType === 1 ? "rel" : eType === 2 ? "exec" : eType === 3 ? "dyn" : eType === 4 ? "core" : "other",
+    machine,
+    needed: [],
+    dynamic: false,
+    pie: false,
+  };
+  const loads: { vaddr: bigint; offset: bigint; filesz: bigint }[] = [];
+  const image: ElfImage = {
+    info,
+    source: src,
+    size,
+    read: r,
+    dynamic: [],
+    offsetOf(vaddr) {
+      const seg = loads.find((l) => vaddr >= l.vaddr && vaddr < l.vaddr + l.filesz);
+      return seg ? Number(vaddr - seg.vaddr + seg.offset) : undefined;
+    },
+  };
+  if (phnum === 0 || phoff === 0) return image;
+  const ph = await src.read(phoff, phentsize * phnum);
+  let dynamic: { offset: number; size: number } | undefined;
+  for (let i = 0; i < phnum; i++) {
+    const o = i * phentsize;
+    const type = r.u32(ph, o);
+    const offset = bits === 64 ? r.addr(ph, o + 8) : BigInt(r.u32(ph, o + 4));
+    const vaddr = bits === 64 ? r.addr(ph, o + 16) : BigInt(r.u32(ph, o + 8));
+    const filesz = bits === 64 ? r.addr(ph, o + 32) : BigInt(r.u32(ph, o + 16));
+    if (type === PT_LOAD) loads.push({ vaddr, offset, filesz });
+    else if (type === PT_INTERP) {
+      const bytes = await src.read(Number(offset), Number(filesz));
+      info.interpreter = cString(bytes, 0);
+    } else if (type === PT_DYNAMIC) dynamic = { offset: Number(offset), size: Number(filesz) };
+  }
+  if (!dynamic) return image;
+  info.dynamic = true;
+  const entSize = bits === 64 ? 16 : 8;
+  const dyn = await src.read(dynamic.offset, dynamic.size - (dynamic.size % entSize));
+  const entries: [bigint, bigint][] = [];
+  for (let o = 0; o + entSize <= dyn.length; o += entSize) {
+    const tag = bits === 64 ? r.saddr(dyn, o) : BigInt(r.s32(dyn, o));
+    const val = bits === 64 ? r.addr(dyn, o + 8) : BigInt(r.u32(dyn, o + 4));
+    if (tag === DT_NULL) break;
+    entries.push([tag, val]);
+  }
+  image.dynamic = entries;
+  const strtabAddr = entries.find(([t]) => t === DT_STRTAB)?.[1];
+  const strsz = entries.find(([t]) => t === DT_STRSZ)?.[1];
+  if (strtabAddr === undefined || strsz === undefined) return image;
+  const strtabOffset = image.offsetOf(strtabAddr);
+  if (strtabOffset === undefined) return image;
+  const strtab = await src.read(strtabOffset, Number(strsz));
+  image.strtab = strtab;
+  for (const [tag, val] of entries) {
+    if (tag === DT_NEEDED) info.needed.push(cString(strtab, Number(val)));
+    else if (tag === DT_RPATH) info.rpath = cString(strtab, Number(val));
+    else if (tag === DT_RUNPATH) info.runpath = cString(strtab, Number(val));
+    else if (tag === DT_SONAME) info.soname = cString(strtab, Number(val));
+    else if (tag === DT_FLAGS_1) info.pie = (val & DF_1_PIE) !== 0n;
+  }
+  return image;
+}
+
+export function cString(buf: Buffer, offset: number): string {
   if (offset >= buf.length) throw new ElfFormatError("string offset out of bounds");
   const end = buf.indexOf(0, offset);
   return buf.toString("utf8", offset, end === -1 ? buf.length : end);
@@ -181,6 +243,7 @@ function reader(le: boolean, bits: 32 | 64) {
     addr: (b: Buffer, o: number) => (le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)),
     saddr: (b: Buffer, o: number) => (le ? b.readBigInt64LE(o) : b.readBigInt64BE(o)),
     bits,
+    le,
   };
 }
 
