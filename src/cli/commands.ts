@@ -8,6 +8,7 @@ import { register as build } from "./build.js";
 import { register as check } from "./check.js";
 import { register as diff } from "./diff.js";
 import { register as history } from "./history.js";
+import { register as impact } from "./impact.js";
 import { register as importAnsible } from "./import-ansible.js";
 import { register as keygen } from "./keygen.js";
 import { register as log } from "./log.js";
@@ -27,6 +28,7 @@ export const commands: RegisterCommand[] = [
   shell,
   check,
   audit,
+  impact,
   importAnsible,
   pack,
   verify,

@@ -1,0 +1,128 @@
+/**
+ * Every ELF object an impact check reads, read once: by the file's state (device, inode, size,
+ * mtime, ctime) for its dynamic interface, and by that interface's digest for its symbol table, so
+ * a library that is the same in the published layer and in the candidate (a copy: other inodes,
+ * same bytes) is looked up through one table. Symbol tables are read only for objects others bind
+ * to; undefined symbols only for the objects being checked, and not kept.
+ */
+import type { BigIntStats } from "node:fs";
+import type { ElfInfo } from "../layer/elf.js";
+import {
+  readElfAbi,
+  type SymbolTable,
+  type UndefinedSymbol,
+  type VersionNeed,
+} from "../layer/elf-symbols.js";
+
+export interface ElfRecord {
+  kind: "elf";
+  /** The file's state when read (also the loader probe's identity of the file). */
+  key: string;
+  digest: string;
+  info: ElfInfo;
+  needs: VersionNeed[];
+  defines?: string[];
+}
+
+export type ObjectRecord =
+  | ElfRecord
+  /** Starts like ELF but is truncated or corrupt. */
+  | { kind: "malformed"; key: string }
+  | { kind: "unreadable"; key: string; why: string };
+
+/** The identity of a file's content as the file system tells it: a changed file gets another key. */
+export function statKey(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+export class ObjectStore {
+  private readonly records = new Map<string, ObjectRecord>();
+  private readonly inflight = new Map<string, Promise<ObjectRecord>>();
+  private readonly tables = new Map<string, Promise<SymbolTable | undefined>>();
+  /** How many files were opened and parsed (the figure the cache saves). */
+  reads = 0;
+
+  get(key: string): ObjectRecord | undefined {
+    return this.records.get(key);
+  }
+
+  /** The record of the file at `local` (whose state is `key`), reading it unless known. */
+  load(local: string, key: string): Promise<ObjectRecord> {
+    const known = this.records.get(key);
+    if (known) return Promise.resolve(known);
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.read(local, key, false).then((r) => r.record);
+      this.inflight.set(key, p);
+      void p.finally(() => this.inflight.delete(key));
+    }
+    return p;
+  }
+
+  /** Read an object to be checked: its record, and its undefined symbols (not kept). */
+  async loadChecked(
+    local: string,
+    key: string,
+  ): Promise<{ record: ObjectRecord; undefined: UndefinedSymbol[] }> {
+    return this.read(local, key, true);
+  }
+
+  /** The symbol table of an ELF record's content; read from `local` the first time that content is met. */
+  table(record: ElfRecord, local: string): Promise<SymbolTable | undefined> {
+    let t = this.tables.get(record.digest);
+    if (!t) {
+      t = (async () => {
+        this.reads++;
+        const abi = await readElfAbi(local, { lookup: true }).catch(() => undefined);
+        // a file changed since its record was made is not looked up under the old content's name
+        return abi && abi.digest === record.digest ? abi.symbols : undefined;
+      })();
+      this.tables.set(record.digest, t);
+    }
+    return t;
+  }
+
+  /** Records known, for the cache of a later run. */
+  entries(): [string, ObjectRecord][] {
+    return [...this.records];
+  }
+
+  /** Records from an earlier run (keys are file states: a changed file is read again). */
+  preload(entries: Iterable<[string, ObjectRecord]>): void {
+    for (const [k, v] of entries) if (v.kind === "elf" && !this.records.has(k)) this.records.set(k, v);
+  }
+
+  private async read(
+    local: string,
+    key: string,
+    checked: boolean,
+  ): Promise<{ record: ObjectRecord; undefined: UndefinedSymbol[] }> {
+    this.reads++;
+    let record: ObjectRecord;
+    let undefinedSymbols: UndefinedSymbol[] = [];
+    try {
+      const abi = await readElfAbi(local, { undefined: checked });
+      if (!abi) record = { kind: "malformed", key };
+      else {
+        record = {
+          kind: "elf",
+          key,
+          digest: abi.digest,
+          info: abi.info,
+          needs: abi.needs,
+          defines: abi.defines,
+        };
+        undefinedSymbols = abi.undefined;
+      }
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      record = {
+        kind: "unreadable",
+        key,
+        why: code === "EACCES" ? "permission denied" : (code ?? String(e)),
+      };
+    }
+    this.records.set(key, record);
+    return { record, undefined: undefinedSymbols };
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * The impact check on a real software layer built on the development layer (test/helpers/
+ * software-layer.ts: programs compiled against the layer's glibc, libz, libcrypto and libstdc++, a
+ * library of the stack used through $ORIGIN, zstd and pigz from Debian relocated onto the layer),
+ * against candidates made from the layer: (a) libz removed, (b) libz replaced by bullseye's 1.2.11
+ * (a real older package, lacking ZLIB_1.2.12), (c) a change nothing of the software uses, (d) a
+ * change only the stack's tests see. Every ABI verdict is compared with what the real loader does
+ * when it runs each program through the layer with LD_BIND_NOW=1.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runInLayer } from "../../src/exec/sandbox.js";
+import { type ImpactLayer, type ImpactReport, runImpact } from "../../src/impact/index.js";
+import { softwareTree } from "../../src/impact/software.js";
+import { loadTestSuite } from "../../src/impact/tests.js";
+import { compat } from "../helpers/cli.js";
+import { debianPackage } from "../helpers/debian-packages.js";
+import { type DevLayer, devLayer } from "../helpers/dev-layer.js";
+import { tempDir } from "../helpers/prefix-layout.js";
+import { type SoftwareLayer, softwareLayer } from "../helpers/software-layer.js";
+
+const isX86 = process.arch === "x64";
+const LIB = "usr/lib/x86_64-linux-gnu";
+
+let dev: DevLayer;
+let sw: SoftwareLayer;
+let scratch: { dir: string; cleanup: () => void };
+const candidates: Record<"a" | "b" | "c" | "d", string> = { a: "", b: "", c: "", d: "" };
+
+/** A copy of the layer sharing its files (hard links): a change replaces a file, never edits one. */
+function copyLayer(name: string): string {
+  const dir = join(scratch.dir, name);
+  execFileSync("cp", ["-al", dev.localPrefix, dir]);
+  return dir;
+}
+
+function layerOf(local: string, origin: string): ImpactLayer {
+  return { prefix: dev.prefix, local, arch: "x86_64", flavor: "debian", origin };
+}
+
+const software = () => [softwareTree(sw.local, sw.at)];
+const objectPath = (program: string) => `${sw.at}/${sw.programs[program]}`;
+
+/** Run every program of the software layer through a layer with LD_BIND_NOW=1: does the loader start it? */
+async function loaderVerdicts(local: string): Promise<Map<string, { ok: boolean; stderr: string }>> {
+  const out = new Map<string, { ok: boolean; stderr: string }>();
+  for (const [name, rel] of Object.entries(sw.programs)) {
+    const r = await runInLayer(
+      { prefixDir: local, prefix: dev.prefix },
+      [`${sw.at}/${rel}`, ...(sw.args[name] ?? [])],
+      {
+        readOnlyLayer: true,
+        network: false,
+        cwd: "/",
+        binds: [{ src: sw.local, dest: sw.at, readOnly: true }],
+        env: { PATH: "/usr/bin:/bin", LD_BIND_NOW: "1" },
+        okStatuses: Array.from({ length: 256 }, (_, i) => i),
+      },
+    );
+    out.set(objectPath(name), { ok: r.status === 0, stderr: r.stderr });
+  }
+  return out;
+}
+
+/** Objects the report says cannot start on the candidate (and on the published layer). */
+function brokenObjects(report: ImpactReport, side: "candidate" | "published"): Set<string> {
+  const statuses =
+    side === "candidate" ? ["regression", "broken-before", "broken"] : ["broken-before", "fixed"];
+  return new Set(report.abi.findings.filter((f) => statuses.includes(f.status)).map((f) => f.object));
+}
+
+async function expectLoaderAgrees(report: ImpactReport, local: string, side: "candidate" | "published") {
+  const real = await loaderVerdicts(local);
+  const broken = brokenObjects(report, side);
+  for (const [path, r] of real)
+    expect({ path, startsWithBindNow: r.ok, stderr: r.ok ? "" : r.stderr.trim() }).toEqual({
+      path,
+      startsWithBindNow: !broken.has(path),
+      stderr: broken.has(path) ? r.stderr.trim() : "",
+    });
+  return real;
+}
+
+describe.runIf(isX86)("compat impact on a software layer built on the dev layer", () => {
+  beforeAll(async () => {
+    dev = await devLayer();
+    sw = await softwareLayer(dev);
+    scratch = tempDir("compat-impact-");
+    // (a) a library the programs need is gone
+    candidates.a = copyLayer("a");
+    for (const f of ["libz.so.1", "libz.so.1.2.13"]) unlinkSync(join(candidates.a, LIB, f));
+    // (b) libz replaced by Debian bullseye's 1.2.11, relocated into the layer as a build would
+    candidates.b = copyLayer("b");
+    const old = join(scratch.dir, "zlib-bullseye");
+    execFileSync("dpkg-deb", ["-x", debianPackage("zlib1g", "bullseye"), old]);
+    for (const f of ["libz.so.1", "libz.so.1.2.13"]) unlinkSync(join(candidates.b, LIB, f));
+    execFileSync("cp", [join(old, "lib/x86_64-linux-gnu/libz.so.1.2.11"), join(candidates.b, LIB)]);
+    execFileSync("ln", ["-s", "libz.so.1.2.11", join(candidates.b, LIB, "libz.so.1")]);
+    execFileSync("patchelf", [
+      "--force-rpath",
+      "--set-rpath",
+      `${dev.prefix}/${LIB}:${dev.prefix}/usr/lib`,
+      join(candidates.b, LIB, "libz.so.1.2.11"),
+    ]);
+    // (c) a library no program of the stack uses is removed, and a file is added
+    candidates.c = copyLayer("c");
+    unlinkSync(join(candidates.c, LIB, "libtcl8.6.so"));
+    writeFileSync(join(candidates.c, "etc/compat-note"), "a change nothing uses\n");
+    // (d) no library changes; the os-release the stack's tests read does
+    candidates.d = copyLayer("d");
+    const osRelease = join(candidates.d, "usr/lib/os-release");
+    const text = readFileSync(osRelease, "utf8").replace(/^ID=.*$/m, "ID=something-else");
+    unlinkSync(osRelease);
+    writeFileSync(osRelease, text);
+  }, 900_000);
+  afterAll(() => scratch?.cleanup());
+
+  it("(a) a removed library fails, naming each object, the soname and the package it came from; the loader agrees", async () => {
+    const report = await runImpact({
+      candidate: layerOf(candidates.a, "candidate a"),
+      published: layerOf(dev.localPrefix, "published"),
+      software: software(),
+    });
+    expect(report.summary.verdict).toBe("fail");
+    const missing = report.abi.findings.filter((f) => f.status === "regression" && f.what === "libz.so.1");
+    expect(new Set(missing.map((f) => f.object))).toEqual(
+      new Set(
+        ["zcrc", "zver", "usestack", "zstd", "pigz"].map(objectPath).concat(`${sw.at}/lib/libstack.so.1`),
+      ),
+    );
+    const zcrc = missing.find((f) => f.object === objectPath("zcrc"))!;
+    expect(zcrc).toMatchObject({ kind: "needed", by: objectPath("zcrc"), status: "regression" });
+    expect(zcrc.message).toContain("needs libz.so.1: not found");
+    expect(zcrc.before).toMatchObject({
+      path: `${dev.prefix}/${LIB}/libz.so.1`,
+      package: { name: "zlib1g:amd64" },
+    });
+    // usestack breaks through the stack's own library, which is what needs libz
+    expect(missing.find((f) => f.object === objectPath("usestack"))!.by).toBe(`${sw.at}/lib/libstack.so.1`);
+    // nothing else regressed
+    expect(report.abi.findings.filter((f) => f.status === "regression" && f.what !== "libz.so.1")).toEqual(
+      [],
+    );
+    const real = await expectLoaderAgrees(report, candidates.a, "candidate");
+    expect(real.get(objectPath("zcrc"))!.stderr).toContain("libz.so.1: cannot open shared object file");
+  });
+
+  it("(b) an older library lacking a symbol version fails, naming the object and symbol@version; the loader agrees", async () => {
+    const report = await runImpact({
+      candidate: layerOf(candidates.b, "candidate b"),
+      published: layerOf(dev.localPrefix, "published"),
+      software: software(),
+    });
+    expect(report.summary.verdict).toBe("fail");
+    const regressions = report.abi.findings.filter((f) => f.status === "regression");
+    expect(regressions.map((f) => ({ object: f.object, kind: f.kind, what: f.what }))).toEqual([
+      { object: objectPath("zcrc"), kind: "version", what: "ZLIB_1.2.12 (libz.so.1)" },
+    ]);
+    expect(regressions[0]!.before).toMatchObject({
+      file: `${dev.prefix}/${LIB}/libz.so.1.2.13`,
+      package: { name: "zlib1g:amd64" },
+    });
+    expect(regressions[0]!.now).toMatchObject({ file: `${dev.prefix}/${LIB}/libz.so.1.2.11` });
+    const real = await expectLoaderAgrees(report, candidates.b, "candidate");
+    expect(real.get(objectPath("zcrc"))!.stderr).toContain("version `ZLIB_1.2.12' not found");
+  });
+
+  it("(c) a change nothing uses passes, and the published layer itself runs everything", async () => {
+    const report = await runImpact({
+      candidate: layerOf(candidates.c, "candidate c"),
+      published: layerOf(dev.localPrefix, "published"),
+      software: software(),
+    });
+    expect(report.abi.findings).toEqual([]);
+    expect(report.summary).toMatchObject({ verdict: "pass", objects: 11, regressions: 0 });
+    await expectLoaderAgrees(report, candidates.c, "candidate");
+    await expectLoaderAgrees(report, dev.localPrefix, "published");
+  });
+
+  it("(d) a test that exits 1 on the candidate and 0 on the published layer is a regression; the others pass on both", async () => {
+    const file = join(scratch.dir, "tests.yaml");
+    writeFileSync(
+      file,
+      [
+        "tests:",
+        "  - name: hello",
+        `    command: ${objectPath("hello")}`,
+        "    output: ^hello from the software layer$",
+        "  - name: zlib-crc",
+        `    command: ${objectPath("zcrc")}`,
+        "  - name: stack-library",
+        `    command: ${objectPath("usestack")}`,
+        "    output: '^1\\d\\d$'",
+        "  - name: os-release",
+        '    command: grep -q "^ID=debian$" "$EPREFIX/etc/os-release"',
+        "    timeout: 30",
+      ].join("\n"),
+    );
+    const report = await runImpact({
+      candidate: layerOf(candidates.d, "candidate d"),
+      published: layerOf(dev.localPrefix, "published"),
+      software: software(),
+      suite: await loadTestSuite(file),
+    });
+    expect(report.abi.findings).toEqual([]);
+    expect(report.tests!.map((t) => [t.name, t.verdict])).toEqual([
+      ["hello", "pass"],
+      ["zlib-crc", "pass"],
+      ["stack-library", "pass"],
+      ["os-release", "regression"],
+    ]);
+    const osTest = report.tests!.find((t) => t.name === "os-release")!;
+    expect(osTest.published).toMatchObject({ status: "pass", exitStatus: 0 });
+    expect(osTest.candidate).toMatchObject({
+      status: "fail",
+      exitStatus: 1,
+      reason: "exit status 1, expected 0",
+    });
+    expect(report.summary).toMatchObject({ verdict: "fail", regressions: 0, testRegressions: 1 });
+
+    // the same tests on candidate (b): the program whose library lost a version fails its test too
+    const b = await runImpact({
+      candidate: layerOf(candidates.b, "candidate b"),
+      published: layerOf(dev.localPrefix, "published"),
+      software: software(),
+      suite: await loadTestSuite(file),
+    });
+    expect(b.tests!.filter((t) => t.verdict !== "pass").map((t) => [t.name, t.verdict])).toEqual([
+      ["zlib-crc", "regression"],
+    ]);
+  });
+
+  it("the CLI: text, --json and --junit; exit 3 on a regression, 0 on a candidate that breaks nothing", () => {
+    const junit = join(scratch.dir, "impact.junit.xml");
+    const soft = `${sw.local}=${sw.at}`;
+    const bad = compat([
+      "impact",
+      candidates.b,
+      "--against",
+      dev.localPrefix,
+      "--software",
+      soft,
+      "--junit",
+      junit,
+    ]);
+    expect(bad.status, bad.stderr).toBe(3);
+    expect(bad.stdout).toContain(`REGRESSION  ${objectPath("zcrc")} needs version ZLIB_1.2.12 of libz.so.1`);
+    expect(bad.stdout).toMatch(/before: .*libz\.so\.1 → .*libz\.so\.1\.2\.13 \(zlib1g:amd64 1:1\.2\.13/);
+    expect(bad.stderr).toContain("the candidate breaks the software: 1 ABI regression");
+    const xml = readFileSync(junit, "utf8");
+    expect(xml).toContain('failures="1"');
+    expect(xml).toContain("ZLIB_1.2.12");
+    execFileSync("xmllint", ["--noout", junit]);
+
+    const good = compat(["impact", candidates.c, "--against", dev.localPrefix, "--software", soft, "--json"]);
+    expect(good.status, good.stderr).toBe(0);
+    const json = JSON.parse(good.stdout) as ImpactReport;
+    expect(json.summary).toMatchObject({ verdict: "pass", objects: 11, regressions: 0 });
+  });
+
+  describe("bad input", () => {
+    it("a software dir that does not exist, is a file, or a symlink loop: exit 2 with a clear message", () => {
+      const loop = join(scratch.dir, "loop");
+      execFileSync("ln", ["-sfn", loop, loop]);
+      for (const [arg, message] of [
+        [join(scratch.dir, "nowhere"), "no such directory"],
+        [join(candidates.c, "etc/compat-note"), "not a directory"],
+        [loop, "a symlink loop"],
+      ] as const) {
+        const r = compat(["impact", candidates.c, "--software", arg]);
+        expect(r.status, r.stderr).toBe(2);
+        expect(r.stderr).toContain(message);
+      }
+    });
+
+    it("a tree with no ELF object, truncated and non-ELF *.so files, symlink loops and another arch's objects: zero checked is a failure", () => {
+      const t = join(scratch.dir, "junk-software");
+      mkdirSync(join(t, "lib"), { recursive: true });
+      writeFileSync(join(t, "lib/libnot.so"), "INPUT(-lfoo)\n");
+      const libc = readFileSync(join(dev.localPrefix, LIB, "libc.so.6"));
+      writeFileSync(join(t, "lib/libcut.so.1"), libc.subarray(0, 300));
+      // an aarch64 object: the ELF header of this arch with e_machine changed
+      const foreign = Buffer.from(readFileSync(join(sw.local, sw.programs.hello!)));
+      foreign.writeUInt16LE(183, 18);
+      writeFileSync(join(t, "lib/libarm.so"), foreign);
+      execFileSync("ln", ["-s", "loop-b", join(t, "lib/loop-a")]);
+      execFileSync("ln", ["-s", "loop-a", join(t, "lib/loop-b")]);
+      const r = compat(["impact", candidates.c, "--against", dev.localPrefix, "--software", t]);
+      expect(r.status, r.stderr).toBe(3);
+      expect(r.stderr).toContain("no dynamically linked ELF object under");
+      expect(r.stdout).toContain("lib/libcut.so.1: starts like ELF but is truncated or corrupt");
+      expect(r.stdout).toContain("lib/libarm.so: ELF64 aarch64: not for this layer's x86_64");
+      expect(r.stdout).toContain("lib/libnot.so");
+    });
+
+    it("a program whose RPATH leads into a symlink loop is reported, not a hang", async () => {
+      const t = join(scratch.dir, "loop-software");
+      mkdirSync(join(t, "bin"), { recursive: true });
+      execFileSync("cp", [join(sw.local, sw.programs.zver!), join(t, "bin/zver")]);
+      execFileSync("ln", ["-s", "loop", join(t, "loop")]);
+      execFileSync("patchelf", ["--remove-rpath", join(t, "bin/zver")]);
+      execFileSync("patchelf", [
+        "--force-rpath",
+        "--set-rpath",
+        `${t}/loop:${dev.prefix}/${LIB}`,
+        join(t, "bin/zver"),
+      ]);
+      const report = await runImpact({ candidate: layerOf(candidates.c, "c"), software: [softwareTree(t)] });
+      expect(report.summary).toMatchObject({ objects: 1, verdict: "pass" });
+    });
+
+    it("a test that hangs is killed at its timeout and reported", async () => {
+      const file = join(scratch.dir, "hang.yaml");
+      writeFileSync(file, "tests:\n  - name: hangs\n    command: sleep 600\n    timeout: 2\n");
+      const started = Date.now();
+      const report = await runImpact({
+        candidate: layerOf(candidates.c, "c"),
+        software: software(),
+        suite: await loadTestSuite(file),
+      });
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(report.tests).toMatchObject([
+        {
+          name: "hangs",
+          verdict: "fail",
+          candidate: { status: "timeout", reason: "killed after its timeout of 2 s" },
+        },
+      ]);
+      expect(report.summary.verdict).toBe("fail");
+    });
+
+    it("a tests file with mistakes names each with its line", () => {
+      const file = join(scratch.dir, "bad-tests.yaml");
+      writeFileSync(
+        file,
+        "tests:\n  - name: x\n    comand: true\n  - name: y\n    command: true\n    output: '('\n",
+      );
+      const r = compat(["impact", candidates.c, "--software", `${sw.local}=${sw.at}`, "--tests", file]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('bad-tests.yaml:3:5 tests[0].comand: unknown key, did you mean "command"?');
+      expect(r.stderr).toContain('bad-tests.yaml:6:13 tests[1].output: "(": not a regular expression');
+      expect(r.stderr).toContain("bad-tests.yaml:2:5 tests[0].command: missing");
+    });
+
+    it("a software tree overlapping the layer is refused", () => {
+      const r = compat(["impact", candidates.c, "--software", `${sw.local}=${dev.prefix}/usr`]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain("overlaps the layer's prefix");
+    });
+  });
+});
