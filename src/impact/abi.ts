@@ -324,6 +324,5 @@ function dedupe(problems: AbiProblem[]): AbiProblem[] {
 
 /** Symbol names are bytes: show what is not printable ASCII escaped. */
 function printable(name: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control bytes in symbol names
   return name.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }

@@ -12,9 +12,20 @@ import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInLayer } from "../../src/exec/sandbox.js";
+import { impactGate } from "../../src/impact/gate.js";
 import { type ImpactLayer, type ImpactReport, runImpact } from "../../src/impact/index.js";
 import { softwareTree } from "../../src/impact/software.js";
 import { loadTestSuite } from "../../src/impact/tests.js";
+import { parseSiteConfig } from "../../src/site/load.js";
+import {
+  createCandidate,
+  finishGate,
+  gatesDigest,
+  listGates,
+  registerLayer,
+  startGate,
+} from "../../src/store/index.js";
+import { openStore } from "../../src/store/open.js";
 import { compat } from "../helpers/cli.js";
 import { debianPackage } from "../helpers/debian-packages.js";
 import { type DevLayer, devLayer } from "../helpers/dev-layer.js";
@@ -258,6 +269,85 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
     expect(good.status, good.stderr).toBe(0);
     const json = JSON.parse(good.stdout) as ImpactReport;
     expect(json.summary).toMatchObject({ verdict: "pass", objects: 11, regressions: 0 });
+  });
+
+  it("as the impact gate: the layer's software and tests from the site config; (a), (b) and (d) fail, (c) passes, each report stored with its gate", async () => {
+    const tests = join(scratch.dir, "gate-tests.yaml");
+    writeFileSync(
+      tests,
+      `tests:\n  - name: zlib-crc\n    command: ${objectPath("zcrc")}\n  - name: os-release\n    command: grep -q "^ID=debian$" "$EPREFIX/etc/os-release"\n`,
+    );
+    const configFile = join(scratch.dir, "compat.yaml");
+    const config = parseSiteConfig(
+      [
+        "layers:",
+        "  dev:",
+        `    spec: ${dev.specFile}`,
+        "    impact:",
+        "      software:",
+        `        - path: ${sw.local}`,
+        `          at: ${sw.at}`,
+        "      tests: [gate-tests.yaml]",
+      ].join("\n"),
+      configFile,
+    );
+    const layer = config.layers.dev!;
+    expect(impactGate.applies(layer)).toBe(true);
+    expect(layer.impact).toEqual({ software: [{ path: sw.local, at: sw.at }], tests: [tests] });
+    const store = await openStore({ backend: "sqlite", path: join(scratch.dir, "gates.db") });
+    try {
+      await registerLayer(
+        store,
+        {
+          name: "dev",
+          specPath: dev.specFile,
+          specSha256: "0".repeat(64),
+          flavor: "debian",
+          stack: "dev",
+          version: "2025.06",
+          arches: ["x86_64"],
+        },
+        "test",
+      );
+      const states: Record<string, string> = {};
+      const digests = new Set<string>();
+      for (const name of ["a", "b", "c", "d"] as const) {
+        const candidate = await createCandidate(store, {
+          layer: "dev",
+          arch: "x86_64",
+          target: "staging",
+          requestedBy: "test",
+        });
+        await startGate(store, candidate.id, impactGate.id, { actor: "test" });
+        const outcome = await impactGate.run({
+          layer,
+          candidate: layerOf(candidates[name], `candidate ${name}`),
+          published: layerOf(dev.localPrefix, "published"),
+        });
+        await finishGate(store, candidate.id, impactGate.id, {
+          state: outcome.state,
+          report: outcome.report,
+          actor: "test",
+        });
+        const [gate] = await listGates(store, candidate.id);
+        states[name] = `${gate!.state}: ${outcome.summary}`;
+        digests.add(gatesDigest([gate!]));
+        expect((gate!.report as unknown as ImpactReport).summary.verdict).toBe(
+          outcome.state === "passed" ? "pass" : "fail",
+        );
+      }
+      expect(states).toEqual({
+        a: "failed: 11 objects: 6 ABI regressions; 2 tests: 1 failing",
+        b: "failed: 11 objects: 1 ABI regression; 2 tests: 1 failing",
+        c: "passed: 11 objects: 0 ABI regressions; 2 tests: 0 failing",
+        d: "failed: 11 objects: 0 ABI regressions; 2 tests: 1 failing",
+      });
+      expect(digests.size).toBe(4);
+    } finally {
+      await store.close();
+    }
+    // a layer without an impact section has no gate to pass
+    expect(impactGate.applies({ impact: undefined })).toBe(false);
   });
 
   describe("bad input", () => {
