@@ -21,6 +21,8 @@ interface ImpactCliOptions {
   root?: string;
   json?: boolean;
   junit?: string;
+  /** A directory, or false with --no-cache. */
+  cache?: string | false;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -49,12 +51,18 @@ export function register(program: Command): void {
     .option("--reframe-timeout <seconds>", "kill ReFrame after this many seconds (default 21600)")
     .option("-a, --arch <arch>", "CPU family (spec: default the host's; prefix: from its path)")
     .option("--root <dir>", "local repository root standing for /cvmfs/<repository> (specs only)")
+    .option(
+      "--cache <dir>",
+      "keep verdicts here for the next run, by content (default $COMPAT_CACHE_DIR/impact or $XDG_CACHE_HOME/compat/impact)",
+    )
+    .option("--no-cache", "judge every object anew and keep nothing")
     .option("--json", "print the report as JSON (schema in docs/cli.md)")
     .option("--junit <file>", "also write the report as JUnit XML to this file")
     .action(async (layerArg: string, opts: ImpactCliOptions) => {
       const { runImpact } = await import("../impact/index.js");
       const { parseSoftwareArg } = await import("../impact/software.js");
       const { impactJUnit, impactJson, renderImpact } = await import("../impact/report.js");
+      const { defaultCacheDir } = await import("../impact/cache.js");
       const software = opts.software.map(parseSoftwareArg);
       const candidate = await layerOf(layerArg, opts, "candidate");
       const published = opts.against ? await layerOf(opts.against, opts, "published layer") : undefined;
@@ -74,6 +82,7 @@ export function register(program: Command): void {
         published,
         software,
         suite,
+        cacheDir: opts.cache === false ? undefined : (opts.cache ?? defaultCacheDir()),
         progress: (m) => log.info(m),
       });
       if (opts.junit) await writeResult(impactJUnit(report), opts.junit);

@@ -11,6 +11,7 @@
  * 4. every non-weak undefined symbol of the object is defined somewhere in its link map, in the
  *    version it is bound to, looked up in the loader's order (the root, then breadth first).
  */
+import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import type { LayerFs } from "../checks/layer-fs.js";
 import {
@@ -25,6 +26,7 @@ import type { LoaderInfo } from "../checks/loader.js";
 import { dynamicObject } from "../checks/suite/elf-libraries.js";
 import { machineArch } from "../layer/elf.js";
 import type { SymbolTable, UndefinedSymbol } from "../layer/elf-symbols.js";
+import type { Verdicts } from "./cache.js";
 import { type ElfRecord, type ObjectStore, statKey } from "./objects.js";
 
 export type ProblemKind = "interpreter" | "needed" | "version" | "symbol";
@@ -37,6 +39,12 @@ export interface AbiProblem {
   what: string;
   /** The sentence for people. */
   message: string;
+  /**
+   * An unversioned symbol a shared object leaves undefined in its own link map: `ldd -r` reports
+   * it, but the program that loads the object may define it (a Python module's `Py*`). A problem
+   * only where the published layer resolved it.
+   */
+  isolated?: boolean;
 }
 
 /** One layer as the checked objects see it. */
@@ -150,13 +158,18 @@ export class SideAnalyzer {
     }
   }
 
-  /** Check one object: `rec` read from `local`, seen at `path`, with its undefined symbols. */
+  /**
+   * Check one object: `rec` read from `local`, seen at `path`. Its undefined symbols are read only
+   * when no verdict is known for exactly these inputs (the object and every file its link map
+   * resolved, by content and path); `undefined` when the file changed while being checked.
+   */
   async check(
     path: string,
     local: string,
     rec: ElfRecord,
-    undefinedSymbols: readonly UndefinedSymbol[],
-  ): Promise<RootVerdict> {
+    verdicts: Verdicts,
+    undefinedOf: () => Promise<readonly UndefinedSymbol[] | undefined>,
+  ): Promise<RootVerdict | undefined> {
     const problems: AbiProblem[] = [];
     const add = (p: AbiProblem) => problems.push(p);
     this.localOf.set(rec.key, local);
@@ -189,12 +202,21 @@ export class SideAnalyzer {
       });
     }
 
-    // Versions every object of the link map needs from the libraries that resolved its DT_NEEDED.
     const records = new Map<string, ElfRecord>();
     for (const s of map.scope) {
       const r = s.key === rec.key ? rec : this.store.get(s.key);
       if (r?.kind === "elf") records.set(s.key, r);
     }
+    const verdictKey = this.verdictKey(path, rec, interp?.rec, map, problems);
+    const known = verdicts.get(verdictKey);
+    if (known) return { problems: known, linkMap: map, interpreter: rec.info.interpreter };
+    const done = (): RootVerdict => {
+      const out = dedupe(problems);
+      verdicts.set(verdictKey, out);
+      return { problems: out, linkMap: map, interpreter: rec.info.interpreter };
+    };
+
+    // Versions every object of the link map needs from the libraries that resolved its DT_NEEDED.
     const missingVersions = new Set<string>();
     const unresolvedFiles = new Set<string>();
     for (const s of map.scope) {
@@ -223,8 +245,9 @@ export class SideAnalyzer {
 
     // Undefined symbols of the object itself, looked up through the link map. The loader stops at
     // a library it cannot find before it binds any symbol: nothing more to say then.
-    if (problems.some((p) => p.kind === "needed"))
-      return { problems: dedupe(problems), linkMap: map, interpreter: rec.info.interpreter };
+    if (problems.some((p) => p.kind === "needed")) return done();
+    const undefinedSymbols = await undefinedOf();
+    if (!undefinedSymbols) return undefined;
     const tables = await Promise.all(
       map.scope.map(async (s) => {
         const r = records.get(s.key);
@@ -252,11 +275,38 @@ export class SideAnalyzer {
       add({
         kind: "symbol",
         by: path,
+        ...(ref.version === undefined && rec.info.interpreter === undefined ? { isolated: true } : {}),
         what: printable(id),
         message: `${path}: undefined symbol ${printable(ref.name)}${ref.version ? `, version ${ref.version}${ref.file ? ` (${ref.file})` : ""}` : ""}`,
       });
     }
-    return { problems: dedupe(problems), linkMap: map, interpreter: rec.info.interpreter };
+    return done();
+  }
+
+  /** sha256 of everything a verdict depends on: the same inputs give the same verdict. */
+  private verdictKey(
+    path: string,
+    rec: ElfRecord,
+    interp: ElfRecord | undefined,
+    map: LinkMap,
+    early: readonly AbiProblem[],
+  ): string {
+    const h = createHash("sha256");
+    const put = (...parts: string[]) => {
+      for (const p of parts) h.update(p).update("\0");
+    };
+    const digestOf = (key: string) => {
+      const r = key === rec.key ? rec : this.store.get(key);
+      return r?.kind === "elf" ? r.digest : key;
+    };
+    put(path, rec.digest, interp?.digest ?? "-", this.side.loader.searchDirs.join(":"));
+    for (const p of early) put(p.kind, p.what);
+    for (const l of map.lookups) {
+      put(l.by, l.needed, l.found?.path ?? "-", l.found ? digestOf(l.found.key) : "-");
+      for (const r of l.rejected) put(r.path, r.why);
+    }
+    for (const s of map.scope) put(s.object.path, digestOf(s.key));
+    return h.digest("hex");
   }
 
   /** The object of a link map that defines a symbol (for saying who provided it), by scope index. */

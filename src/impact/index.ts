@@ -16,8 +16,10 @@ import { inspectLoader } from "../checks/loader.js";
 import { ValidationError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
 import { machineArch } from "../layer/elf.js";
+import type { UndefinedSymbol } from "../layer/elf-symbols.js";
 import type { Arch, FlavorName } from "../spec/schema.js";
 import { type AbiProblem, type LayerSide, problemKey, type RootVerdict, SideAnalyzer } from "./abi.js";
+import { openCache, saveCache } from "./cache.js";
 import { type ObjectRecord, ObjectStore, statKey } from "./objects.js";
 import { PackageOwners, type PackageRef } from "./provenance.js";
 import { assertSeparate, type SoftwareFile, type SoftwareTree, scanSoftware } from "./software.js";
@@ -40,8 +42,8 @@ export interface ImpactOptions {
   published?: ImpactLayer;
   software: SoftwareTree[];
   suite?: TestSuite;
-  /** Records of an earlier run (cache.ts). */
-  store?: ObjectStore;
+  /** Where verdicts are kept for the next run, by content (cache.ts); undefined: nothing kept. */
+  cacheDir?: string;
   progress?: (message: string) => void;
 }
 
@@ -91,6 +93,13 @@ export interface ImpactReport {
     findings: Finding[];
     /** Files opened and parsed. */
     reads: number;
+    /**
+     * Shared objects whose unversioned undefined symbols no object of their own link map defines
+     * (as `ldd -r` reports plugins): left to the program that loads them, counted, not findings.
+     */
+    leftToLoader: { objects: number; symbols: number };
+    /** Verdicts reused (same object, same libraries on both layers or in an earlier run) and computed. */
+    verdicts: { reused: number; computed: number };
     durationMs: number;
   };
   tests?: TestComparison[];
@@ -146,11 +155,12 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
         `the candidate is for ${candidate.arch}, the published layer for ${published.arch}`,
       );
   }
-  assertSeparate(opts.software, candidate.prefix);
+  assertSeparate(opts.software, candidate.prefix, [candidate.local, ...(published ? [published.local] : [])]);
 
   say(`scanning ${opts.software.map((s) => s.local).join(", ")} for ELF objects`);
   const scan = await scanSoftware(opts.software);
-  const store = opts.store ?? new ObjectStore();
+  const store = new ObjectStore();
+  const verdicts = await openCache(opts.cacheDir);
   const want = { bits: 64, machine: MACHINES[candidate.arch] };
   const candSide = await sideOf("candidate", candidate, opts.software);
   const pubSide = published ? await sideOf("published", published, opts.software) : undefined;
@@ -166,6 +176,7 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
   const skipped: { path: string; why: string }[] = [];
   let objects = 0;
   let statics = 0;
+  const leftToLoader = { objects: 0, symbols: 0 };
   let done = 0;
   say(
     `checking ${scan.elf.length} ELF objects against ${published ? "the published layer and the candidate" : "the layer"}`,
@@ -179,7 +190,7 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
       skipped.push({ path: f.path, why: `cannot read it (${(e as NodeJS.ErrnoException).code ?? e})` });
       return;
     }
-    const { record, undefined: refs } = await store.loadChecked(f.local, key);
+    const record = await store.load(f.local, key);
     const why = skipReason(record, want);
     if (why) {
       skipped.push({ path: f.path, why });
@@ -190,9 +201,24 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
       statics++;
       return;
     }
+    // read once, and only when a side has no verdict for exactly these inputs
+    let refs: Promise<readonly UndefinedSymbol[] | undefined> | undefined;
+    const undefinedOf = () => {
+      refs ??= store.undefinedOf(record, f.local);
+      return refs;
+    };
+    const before = pub ? await pub.check(f.path, f.local, record, verdicts, undefinedOf) : undefined;
+    const after = await cand.check(f.path, f.local, record, verdicts, undefinedOf);
+    if (!after || (pub && !before)) {
+      skipped.push({ path: f.path, why: "it changed while it was being checked" });
+      return;
+    }
     objects++;
-    const after = await cand.check(f.path, f.local, record, refs);
-    const before = pub ? await pub.check(f.path, f.local, record, refs) : undefined;
+    const isolated = after.problems.filter((p) => p.isolated).length;
+    if (isolated > 0) {
+      leftToLoader.objects++;
+      leftToLoader.symbols += isolated;
+    }
     findings.push(...(await compare(f.path, after, before, cand, pub, owners)));
   };
 
@@ -213,6 +239,7 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
   );
   skipped.sort((a, b) => cmp(a.path, b.path));
   const abiMs = Date.now() - abiStarted;
+  await saveCache(opts.cacheDir, verdicts);
 
   let tests: TestComparison[] | undefined;
   if (opts.suite) tests = await runSuite(opts.suite, candidate, published, opts.software, say);
@@ -234,6 +261,8 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
       notElf: scan.notElf,
       findings,
       reads: store.reads,
+      leftToLoader,
+      verdicts: { reused: verdicts.hits, computed: verdicts.computed },
       durationMs: abiMs,
     },
     tests,
@@ -269,13 +298,17 @@ async function compare(
   pub: SideAnalyzer | undefined,
   owners: { published?: PackageOwners; candidate: PackageOwners },
 ): Promise<Finding[]> {
-  if (!before) return after.problems.map((p) => ({ ...p, status: "broken" as const, object }));
+  if (!before)
+    return after.problems
+      .filter((p) => !p.isolated)
+      .map((p) => ({ ...p, status: "broken" as const, object }));
   const was = new Set(before.problems.map(problemKey));
   const is = new Set(after.problems.map(problemKey));
   const out: Finding[] = [];
   for (const p of after.problems) {
     if (was.has(problemKey(p))) {
-      out.push({ ...p, status: "broken-before", object });
+      // left to the loading program on both layers: what ldd -r says of every plugin, not a finding
+      if (!p.isolated) out.push({ ...p, status: "broken-before", object });
       continue;
     }
     const finding: Finding = { ...p, status: "regression", object };
@@ -285,7 +318,8 @@ async function compare(
     if (nowPath) finding.now = provider(nowPath, cand, owners.candidate);
     out.push(finding);
   }
-  for (const p of before.problems) if (!is.has(problemKey(p))) out.push({ ...p, status: "fixed", object });
+  for (const p of before.problems)
+    if (!is.has(problemKey(p)) && !p.isolated) out.push({ ...p, status: "fixed", object });
   return out;
 }
 

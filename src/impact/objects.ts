@@ -3,7 +3,9 @@
  * mtime, ctime) for its dynamic interface, and by that interface's digest for its symbol table, so
  * a library that is the same in the published layer and in the candidate (a copy: other inodes,
  * same bytes) is looked up through one table. Symbol tables are read only for objects others bind
- * to; undefined symbols only for the objects being checked, and not kept.
+ * to; undefined symbols only for the objects being checked whose verdict is not known, and not kept.
+ * Records live for one run: a file's state names its content only while nobody changes it, so what
+ * is kept for later runs is keyed by content (cache.ts).
  */
 import type { BigIntStats } from "node:fs";
 import type { ElfInfo } from "../layer/elf.js";
@@ -39,7 +41,7 @@ export class ObjectStore {
   private readonly records = new Map<string, ObjectRecord>();
   private readonly inflight = new Map<string, Promise<ObjectRecord>>();
   private readonly tables = new Map<string, Promise<SymbolTable | undefined>>();
-  /** How many files were opened and parsed (the figure the cache saves). */
+  /** How many times a file was opened and parsed (what the caches save). */
   reads = 0;
 
   get(key: string): ObjectRecord | undefined {
@@ -48,23 +50,22 @@ export class ObjectStore {
 
   /** The record of the file at `local` (whose state is `key`), reading it unless known. */
   load(local: string, key: string): Promise<ObjectRecord> {
-    const known = this.records.get(key);
+    const known = this.get(key);
     if (known) return Promise.resolve(known);
     let p = this.inflight.get(key);
     if (!p) {
-      p = this.read(local, key, false).then((r) => r.record);
+      p = this.read(local, key);
       this.inflight.set(key, p);
       void p.finally(() => this.inflight.delete(key));
     }
     return p;
   }
 
-  /** Read an object to be checked: its record, and its undefined symbols (not kept). */
-  async loadChecked(
-    local: string,
-    key: string,
-  ): Promise<{ record: ObjectRecord; undefined: UndefinedSymbol[] }> {
-    return this.read(local, key, true);
+  /** The undefined symbols of an object to be checked (read, not kept); undefined when the file changed. */
+  async undefinedOf(record: ElfRecord, local: string): Promise<UndefinedSymbol[] | undefined> {
+    this.reads++;
+    const abi = await readElfAbi(local, { undefined: true }).catch(() => undefined);
+    return abi && abi.digest === record.digest ? abi.undefined : undefined;
   }
 
   /** The symbol table of an ELF record's content; read from `local` the first time that content is met. */
@@ -82,47 +83,28 @@ export class ObjectStore {
     return t;
   }
 
-  /** Records known, for the cache of a later run. */
-  entries(): [string, ObjectRecord][] {
-    return [...this.records];
-  }
-
-  /** Records from an earlier run (keys are file states: a changed file is read again). */
-  preload(entries: Iterable<[string, ObjectRecord]>): void {
-    for (const [k, v] of entries) if (v.kind === "elf" && !this.records.has(k)) this.records.set(k, v);
-  }
-
-  private async read(
-    local: string,
-    key: string,
-    checked: boolean,
-  ): Promise<{ record: ObjectRecord; undefined: UndefinedSymbol[] }> {
+  private async read(local: string, key: string): Promise<ObjectRecord> {
     this.reads++;
     let record: ObjectRecord;
-    let undefinedSymbols: UndefinedSymbol[] = [];
     try {
-      const abi = await readElfAbi(local, { undefined: checked });
-      if (!abi) record = { kind: "malformed", key };
-      else {
-        record = {
-          kind: "elf",
-          key,
-          digest: abi.digest,
-          info: abi.info,
-          needs: abi.needs,
-          defines: abi.defines,
-        };
-        undefinedSymbols = abi.undefined;
-      }
+      const abi = await readElfAbi(local, {});
+      record = abi
+        ? { kind: "elf", key, digest: abi.digest, info: abi.info, needs: abi.needs, defines: abi.defines }
+        : { kind: "malformed", key };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       record = {
         kind: "unreadable",
         key,
-        why: code === "EACCES" ? "permission denied" : (code ?? String(e)),
+        why:
+          code === "EACCES"
+            ? "permission denied"
+            : code === "ENOTREG"
+              ? "not a regular file"
+              : (code ?? (e as Error).message),
       };
     }
     this.records.set(key, record);
-    return { record, undefined: undefinedSymbols };
+    return record;
   }
 }

@@ -110,6 +110,11 @@ export function renderImpact(
     }
     if (of.length > maxGroups) lines.push(`  … and ${of.length - maxGroups} more (see --json)`);
   }
+  if (a.leftToLoader.objects > 0)
+    lines.push(
+      "",
+      `${a.leftToLoader.objects} shared object${a.leftToLoader.objects === 1 ? "" : "s"} leave ${a.leftToLoader.symbols} unversioned symbol${a.leftToLoader.symbols === 1 ? "" : "s"} to the program that loads them (as ldd -r reports plugins; a regression only where the published layer resolved one)`,
+    );
   if (a.skipped.length > 0) {
     lines.push("", `skipped: ${a.skipped.length}`);
     for (const k of a.skipped.slice(0, 10)) lines.push(`  ${k.path}: ${k.why}`);

@@ -4,7 +4,7 @@
  * by content (the ELF magic), not by name. Walks without following symlinks (a link loop cannot
  * trap it); hard links are one object.
  */
-import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, posix } from "node:path";
 import { walkTree } from "../checks/tree.js";
 import { InputError } from "../errors.js";
@@ -47,9 +47,23 @@ const SHARED_OBJECT_NAME = /\.so(\.\d+)*$/;
  */
 export function parseSoftwareArg(arg: string): SoftwareTree {
   const eq = arg.lastIndexOf("=");
-  const [dir, at] = eq > 0 && arg[eq + 1] === "/" ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+  if (eq < 0 || existsSync(arg)) return softwareTree(arg);
+  const [dir, at] = [arg.slice(0, eq), arg.slice(eq + 1)];
+  if (dir === "")
+    throw new InputError(`--software ${arg}: no directory before "="`, { hint: SOFTWARE_ARG_HINT });
+  if (!at.startsWith("/"))
+    throw new InputError(
+      `--software ${arg}: ${at === "" ? "nothing after =" : `${at} is not an absolute path`}`,
+      { hint: SOFTWARE_ARG_HINT },
+    );
   return softwareTree(dir, at);
 }
+
+const SOFTWARE_ARG_HINT =
+  "write --software DIR or --software DIR=/cvmfs/<repository>/…: the tree's directory here, and the absolute path its programs see it at";
+
+/** Control characters: no path a software stack is installed at has them, and reports would garble. */
+const CONTROL = /\p{Cc}/u;
 
 /** A software tree whose files are at `dir`, seen at `at` (default: where they are). */
 export function softwareTree(dir: string, at?: string): SoftwareTree {
@@ -69,11 +83,16 @@ export function softwareTree(dir: string, at?: string): SoftwareTree {
     throw new InputError(`software tree ${dir}: not a directory`, {
       hint: "give --software the directory of a software stack, not a file",
     });
-  const seenAt = at === undefined ? local : posix.normalize(at).replace(/\/+$/, "");
-  if (!isAbsolute(seenAt) || seenAt.includes("\0"))
-    throw new InputError(`software tree ${dir}: ${at} is not an absolute path`, {
-      hint: "write --software DIR=/cvmfs/<repository>/…: the path the tree's programs see it at",
+  if (local === "/")
+    throw new InputError(`software tree ${dir}: that is the whole file system`, {
+      hint: "give --software the directory of a software stack (e.g. …/versions/2025.06/software/linux/x86_64)",
     });
+  const seenAt = at === undefined ? local : posix.normalize(at).replace(/\/+$/, "");
+  if (!isAbsolute(seenAt) || seenAt === "/" || CONTROL.test(seenAt) || CONTROL.test(local))
+    throw new InputError(
+      `software tree ${dir}: ${JSON.stringify(at ?? local)} is not an absolute path of a directory (control characters, or /)`,
+      { hint: SOFTWARE_ARG_HINT },
+    );
   if (seenAt !== local && !seenAt.startsWith("/cvmfs/"))
     throw new InputError(
       `software tree ${dir}: it can be shown only at its own path or under /cvmfs, not at ${seenAt}`,
@@ -84,10 +103,22 @@ export function softwareTree(dir: string, at?: string): SoftwareTree {
   return { local, at: seenAt };
 }
 
-/** Refuse trees that overlap each other or a layer's prefix: the sandbox could not show both. */
-export function assertSeparate(trees: readonly SoftwareTree[], prefix: string): void {
-  const under = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+/**
+ * Refuse trees that overlap each other, a layer's prefix or a layer's files here: the sandbox could
+ * not show both, and a tree holding a layer would check the layer's own files as software.
+ */
+export function assertSeparate(
+  trees: readonly SoftwareTree[],
+  prefix: string,
+  layerDirs: readonly string[] = [],
+): void {
+  const under = (a: string, b: string) => a === b || b === "/" || a.startsWith(`${b}/`);
   for (const [i, t] of trees.entries()) {
+    for (const d of layerDirs)
+      if (under(t.local, d) || under(d, t.local))
+        throw new InputError(`software tree ${t.local} overlaps the layer directory ${d}`, {
+          hint: "give the software stack's own directory, beside the compatibility layer, not one that holds it or is in it",
+        });
     if (under(t.at, prefix) || under(prefix, t.at))
       throw new InputError(
         `software tree ${t.local} (seen at ${t.at}) overlaps the layer's prefix ${prefix}`,
@@ -96,15 +127,18 @@ export function assertSeparate(trees: readonly SoftwareTree[], prefix: string): 
         },
       );
     for (const o of trees.slice(i + 1))
-      if (under(t.at, o.at) || under(o.at, t.at))
-        throw new InputError(`software trees ${t.at} and ${o.at} overlap`, { hint: "give each tree once" });
+      if (under(t.at, o.at) || under(o.at, t.at) || under(t.local, o.local) || under(o.local, t.local))
+        throw new InputError(`software trees ${t.local} (at ${t.at}) and ${o.local} (at ${o.at}) overlap`, {
+          hint: "give each tree once",
+        });
   }
 }
 
 function startsLikeElf(path: string, head: Buffer): boolean {
   let fd: number | undefined;
   try {
-    fd = openSync(path, "r");
+    // the walk saw a regular file; O_NONBLOCK in case it is a FIFO by now
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     return readSync(fd, head, 0, 4, 0) === 4 && isElfHeader(head);
   } catch {
     return false;

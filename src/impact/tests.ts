@@ -17,16 +17,20 @@
  *     command: reframe -C /path/config.py -c /path/checks -r
  *     timeout: 3600
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import vm from "node:vm";
 import { z } from "zod";
 import { formatProblem, validateYamlText } from "../config/yaml.js";
 import { InputError, isCompatError } from "../errors.js";
 import { cleanEnvironment, type LayerMount, runInLayer } from "../exec/sandbox.js";
+import { readRegularFile } from "../paths/regular-file.js";
 import { parseReframeReport, type ReframeCase } from "./reframe.js";
 
 const DEFAULT_TIMEOUT_S = 300;
+/** ReFrame's run report of a whole site's suite is a few MB; beyond this it is not a report. */
+const MAX_REFRAME_REPORT = 256 << 20;
 /** Output kept per test (its tail beyond this): a test that prints gigabytes does not fill memory. */
 const MAX_OUTPUT = 1 << 20;
 
@@ -36,14 +40,20 @@ const timeout = z
   .max(7 * 24 * 3600)
   .describe("seconds before the test is killed and reported as timed out");
 
+/** NUL cannot be passed to a process; other control characters garble reports and JUnit XML. */
+const noNul = (what: string) => z.string().regex(/^[^\0]*$/, { message: `${what} cannot hold a NUL byte` });
+
 export const testSchema = z.strictObject({
   name: z
     .string()
     .min(1)
     .max(200)
-    .regex(/^[^\0\n]+$/, { message: "one line of text" })
+    .regex(/^\P{Cc}+$/u, { message: "one line of printable text" })
     .describe("the test's name, as reports show it"),
-  command: z.string().min(1).describe("a shell command line (/bin/sh -c) run in the sandbox"),
+  command: noNul("a command")
+    .min(1)
+    .max(64 * 1024)
+    .describe("a shell command line (/bin/sh -c) run in the sandbox"),
   exit: z.int().min(0).max(255).default(0).describe("the exit status that means it passed"),
   output: z
     .string()
@@ -62,7 +72,10 @@ export const testSchema = z.strictObject({
     .describe("a regular expression its output (stdout and stderr) must match"),
   timeout: timeout.default(DEFAULT_TIMEOUT_S),
   env: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "not a variable name" }), z.string())
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "not a variable name" }),
+      noNul("a value").max(64 * 1024),
+    )
     .optional()
     .describe("extra environment variables"),
 });
@@ -72,7 +85,10 @@ export const suiteSchema = z
     tests: z.array(testSchema).default([]),
     reframe: z
       .strictObject({
-        command: z.string().min(1).describe("the reframe command line; compat adds --report-file"),
+        command: noNul("a command")
+          .min(1)
+          .max(64 * 1024)
+          .describe("the reframe command line; compat adds --report-file"),
         timeout: timeout.default(6 * 3600),
       })
       .optional(),
@@ -95,16 +111,22 @@ export const suiteSchema = z
 export type TestSpec = z.output<typeof testSchema>;
 export type TestSuite = z.output<typeof suiteSchema>;
 
+/** A tests file beyond this is not one a person wrote. */
+const MAX_TESTS_FILE = 4 << 20;
+/** How long an output regex may take on one output (a pattern that backtracks catastrophically). */
+const REGEX_TIMEOUT_MS = 5_000;
+
 /** Load a tests file; every problem with its line. */
 export async function loadTestSuite(file: string): Promise<TestSuite> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readRegularFile(file, MAX_TESTS_FILE);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`tests file ${file}: ${code === "ENOENT" ? "no such file" : (code ?? String(e))}`, {
-      hint: "give --tests a YAML file with a `tests:` list (docs/cli.md#impact)",
-    });
+    throw new InputError(
+      `tests file ${file}: ${code === "ENOENT" ? "no such file" : (code ?? (e as Error).message)}`,
+      { hint: "give --tests a YAML file with a `tests:` list (docs/cli.md#impact)" },
+    );
   }
   const { value, problems } = validateYamlText(suiteSchema, text, file, "tests");
   if (!value || problems.length > 0)
@@ -160,8 +182,9 @@ async function runCommand(
       readOnlyLayer: true,
       network: false,
       cwd: "/",
+      // a tree at its own path is the host's, which the sandbox shows, except under its own /cvmfs
       binds: place.software
-        .filter((s) => s.at !== s.local)
+        .filter((s) => s.at !== s.local || s.at.startsWith("/cvmfs/"))
         .map((s) => ({ src: s.local, dest: s.at, readOnly: true })),
       writable: opts.extraWritable,
       env: cleanEnvironment({ EPREFIX: place.prefix, ...(opts.env ?? {}) }),
@@ -195,8 +218,16 @@ export async function runTest(place: TestPlace, test: TestSpec): Promise<TestOut
     return { ...base, status: "timeout", reason: `killed after its timeout of ${test.timeout} s` };
   if (r.status !== test.exit)
     return { ...base, status: "fail", reason: `exit status ${r.status}, expected ${test.exit}` };
-  if (test.output !== undefined && !new RegExp(test.output, "m").test(r.output))
-    return { ...base, status: "fail", reason: `its output does not match /${test.output}/` };
+  if (test.output !== undefined) {
+    const m = outputMatches(test.output, r.output);
+    if (m === "timeout")
+      return {
+        ...base,
+        status: "fail",
+        reason: `its output regex /${test.output}/ ran longer than ${REGEX_TIMEOUT_MS / 1000} s on the output (a pattern that backtracks: simplify it)`,
+      };
+    if (!m) return { ...base, status: "fail", reason: `its output does not match /${test.output}/` };
+  }
   return { ...base, status: "pass" };
 }
 
@@ -217,7 +248,8 @@ export async function runReframe(
     let cases: ReframeCase[] | undefined;
     let problem: string | undefined;
     try {
-      cases = parseReframeReport(await readFile(report, "utf8"));
+      // written by the tested software's run: not followed, not blocking, bounded
+      cases = parseReframeReport(await readRegularFile(report, MAX_REFRAME_REPORT, { noFollow: true }));
     } catch (e) {
       problem = isCompatError(e) || e instanceof Error ? e.message : String(e);
     }
@@ -242,6 +274,22 @@ export async function runReframe(
     return out;
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Does the output match the test's regex? A regex is run with a time limit: the file is not trusted. */
+function outputMatches(pattern: string, output: string): boolean | "timeout" {
+  try {
+    return vm.runInNewContext(
+      "re.test(output)",
+      { re: new RegExp(pattern, "m"), output },
+      {
+        timeout: REGEX_TIMEOUT_MS,
+      },
+    ) as boolean;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_TIMEOUT") return "timeout";
+    throw e;
   }
 }
 

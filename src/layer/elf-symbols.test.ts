@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { NotRegularFileError, readElf } from "./elf.js";
 import { gnuHash, readElfAbi, sysvHash } from "./elf-symbols.js";
 
 const hasTools = (() => {
@@ -194,6 +195,141 @@ describe.runIf(hasTools)("readElfAbi agrees with readelf", () => {
       writeFileSync(p, corrupt);
       const abi = await readElfAbi(p);
       if (abi) abi.symbols?.defines("malloc", "GLIBC_2.2.5");
+    }
+  });
+});
+
+/** A 64-bit little-endian ELF file's program headers and dynamic entries, to aim corruptions at them. */
+function layout(buf: Buffer) {
+  const phoff = Number(buf.readBigUInt64LE(32));
+  const phentsize = buf.readUInt16LE(54);
+  const phnum = buf.readUInt16LE(56);
+  const phdrs = Array.from({ length: phnum }, (_, i) => {
+    const at = phoff + i * phentsize;
+    return { at, type: buf.readUInt32LE(at), offset: Number(buf.readBigUInt64LE(at + 8)) };
+  });
+  const dyn = phdrs.find((p) => p.type === 2)!;
+  const dynamic = new Map<bigint, number>();
+  for (let o = dyn.offset; ; o += 16) {
+    const tag = buf.readBigInt64LE(o);
+    if (tag === 0n) break;
+    if (!dynamic.has(tag)) dynamic.set(tag, o + 8);
+  }
+  return { phdrs, dynamic };
+}
+
+describe("hostile ELF files", () => {
+  /** Every way the reader may answer: an ABI, undefined (not ELF / malformed), or not a regular file. */
+  async function answer(path: string): Promise<string> {
+    const started = Date.now();
+    try {
+      const abi = await readElfAbi(path);
+      abi?.symbols?.defines("malloc", "GLIBC_2.2.5");
+      return abi ? "read" : "refused";
+    } catch (e) {
+      if (e instanceof NotRegularFileError) return "not a regular file";
+      throw e;
+    } finally {
+      // none of these may take long (no huge allocation, no endless chain, no blocking open)
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }
+  }
+
+  const original = readFileSync("/usr/bin/patchelf");
+  const { phdrs, dynamic } = layout(original);
+  const mutate = (name: string, edit: (b: Buffer) => void) => {
+    const b = Buffer.from(original);
+    edit(b);
+    const p = join(dir, name);
+    writeFileSync(p, b);
+    return p;
+  };
+  const u64 = (at: number, v: bigint) => (b: Buffer) => b.writeBigUInt64LE(v, at);
+  const interp = phdrs.find((p) => p.type === 3)!;
+  const dynPh = phdrs.find((p) => p.type === 2)!;
+
+  it.each([
+    ["e_phentsize 0", (b: Buffer) => b.writeUInt16LE(0, 54)],
+    ["e_phentsize 1", (b: Buffer) => b.writeUInt16LE(1, 54)],
+    ["e_phnum 65535", (b: Buffer) => b.writeUInt16LE(65535, 56)],
+    ["e_phoff past the end", u64(32, 1n << 62n)],
+    ["e_phoff beyond 2^53", u64(32, (1n << 60n) + 3n)],
+    ["PT_INTERP of 2^63 bytes", u64(interp.at + 32, 1n << 63n)],
+    ["PT_INTERP of 1 MiB", u64(interp.at + 32, 1n << 20n)],
+    ["PT_DYNAMIC of 2^40 bytes", u64(dynPh.at + 32, 1n << 40n)],
+    ["PT_DYNAMIC at 2^64-16", u64(dynPh.at + 8, (1n << 64n) - 16n)],
+    ["DT_STRSZ 2^62", u64(dynamic.get(10n)!, 1n << 62n)],
+    ["DT_STRTAB outside every segment", u64(dynamic.get(5n)!, 1n << 50n)],
+    ["DT_NEEDED past the string table", u64(dynamic.get(1n)!, 1n << 40n)],
+    ["DT_VERNEEDNUM 2^32", u64(dynamic.get(0x6fffffffn)!, 1n << 32n)],
+    ["DT_VERNEED outside the file", u64(dynamic.get(0x6ffffffen)!, 1n << 45n)],
+    ["DT_SYMENT 7", (b: Buffer) => b.writeBigInt64LE(11n, dynamic.get(0x6ffffef5n)! - 8)],
+    ["DT_GNU_HASH pointing at the ELF header", u64(dynamic.get(0x6ffffef5n)!, 0n)],
+    ["DT_VERSYM outside the file", u64(dynamic.get(0x6ffffff0n)!, (1n << 64n) - 1n)],
+  ])("%s: refused, never a crash, a hang or a partial read", async (name, edit) => {
+    expect(await answer(mutate(name.replace(/\W+/g, "-"), edit))).toBe("refused");
+  });
+
+  it("a table larger than any real object's is refused without reading it (a sparse 300 MiB file)", async () => {
+    const p = join(dir, "huge-strtab");
+    const b = Buffer.from(original);
+    // DT_STRSZ 280 MiB: in bounds of the (sparse) file, far beyond any real .dynstr
+    b.writeBigUInt64LE(BigInt(280 << 20), dynamic.get(10n)!);
+    writeFileSync(p, b);
+    execFileSync("truncate", ["-s", String(300 << 20), p]);
+    expect(await answer(p)).toBe("refused");
+  });
+
+  it("a VERNEED chain that points back at itself ends", async () => {
+    const p = mutate("verneed-cycle", (b) => {
+      const vaddr = b.readBigUInt64LE(dynamic.get(0x6ffffffen)!);
+      // the first Elf64_Verneed's vn_next (offset 12) is 0: the entry follows itself
+      const off = Number(vaddr); // patchelf's first segment maps vaddr = offset
+      b.writeUInt32LE(0, off + 12);
+      b.writeBigUInt64LE(65_535n, dynamic.get(0x6fffffffn)!);
+    });
+    expect(["read", "refused"]).toContain(await answer(p));
+  });
+
+  it("seeded random corruption of the first 64 KiB (bytes, words and offsets): read or refused", async () => {
+    let state = 0x2545f491;
+    const rand = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 2 ** 32;
+    };
+    const answers = new Map<string, number>();
+    for (let i = 0; i < 150; i++) {
+      const p = mutate(`random-${i}`, (b) => {
+        const end = Math.min(b.length - 8, 0x10000);
+        for (let k = 0; k < 1 + Math.floor(rand() * 6); k++) {
+          const at = Math.floor(rand() * end);
+          const r = rand();
+          if (r < 0.4) b[at] = Math.floor(rand() * 256);
+          else if (r < 0.7) b.writeUInt32LE(Math.floor(rand() * 2 ** 32), at);
+          else
+            b.writeBigUInt64LE(BigInt(Math.floor(rand() * 2 ** 52)) << BigInt(Math.floor(rand() * 12)), at);
+        }
+        if (rand() < 0.2) b.fill(0, Math.floor(rand() * b.length));
+      });
+      const a = await answer(p);
+      answers.set(a, (answers.get(a) ?? 0) + 1);
+    }
+    expect([...answers.keys()].sort()).toEqual(expect.arrayContaining(["read"]));
+    expect([...answers.keys()].every((a) => a === "read" || a === "refused")).toBe(true);
+  });
+
+  it("a FIFO, a directory and a device are not regular files: refused at once, never opened blocking", async () => {
+    const fifo = join(dir, "libfifo.so");
+    execFileSync("mkfifo", [fifo]);
+    const sub = join(dir, "libdir.so");
+    mkdirSync(sub);
+    const dev = join(dir, "libzero.so");
+    symlinkSync("/dev/zero", dev);
+    for (const p of [fifo, sub, dev]) {
+      expect(await answer(p)).toBe("not a regular file");
+      expect(await readElf(p)).toBeUndefined();
     }
   });
 });

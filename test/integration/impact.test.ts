@@ -8,7 +8,7 @@
  * when it runs each program through the layer with LD_BIND_NOW=1.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInLayer } from "../../src/exec/sandbox.js";
@@ -190,6 +190,54 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
     await expectLoaderAgrees(report, dev.localPrefix, "published");
   });
 
+  it("the cache: verdicts are reused by content, never by file state (a library rewritten in place with the same size and mtime is judged anew)", async () => {
+    const cacheDir = join(scratch.dir, "verdict-cache");
+    const run = (local: string) =>
+      runImpact({
+        candidate: layerOf(local, "candidate"),
+        published: layerOf(dev.localPrefix, "published"),
+        software: software(),
+        cacheDir,
+      });
+    const cold = await run(candidates.b);
+    const warm = await run(candidates.b);
+    expect(cold.abi.verdicts.computed).toBeGreaterThan(0);
+    // the published layer's side and every unchanged object: judged once, in the first run
+    expect(warm.abi.verdicts).toEqual({
+      reused: cold.abi.verdicts.reused + cold.abi.verdicts.computed,
+      computed: 0,
+    });
+    expect(warm.abi.findings).toEqual(cold.abi.findings);
+    expect(warm.abi.reads).toBeLessThan(cold.abi.reads);
+
+    // a candidate whose libz is a file of its own (not a hard link of the dev layer's)
+    const e = copyLayer("e");
+    const libz = join(e, LIB, "libz.so.1.2.13");
+    const bytes = readFileSync(libz);
+    unlinkSync(libz);
+    writeFileSync(libz, bytes);
+    const mtime = 1_700_000_000; // whole seconds: set again exactly after the rewrite
+    utimesSync(libz, mtime, mtime);
+    const before = await run(e);
+    expect(before.summary).toMatchObject({ verdict: "pass", regressions: 0 });
+    // same inode, same size, same mtime; other bytes: libz now defines ZLIB_1.2.99 instead of ZLIB_1.2.12
+    const st = statSync(libz);
+    const at = bytes.indexOf("ZLIB_1.2.12\0");
+    expect(at).toBeGreaterThan(0);
+    const changed = Buffer.from(bytes);
+    changed.write("ZLIB_1.2.99", at, "latin1");
+    writeFileSync(libz, changed);
+    utimesSync(libz, mtime, mtime);
+    const now = statSync(libz);
+    expect([now.ino, now.size, now.mtimeMs]).toEqual([st.ino, st.size, st.mtimeMs]);
+    const after = await run(e);
+    expect(
+      after.abi.findings.filter((f) => f.status === "regression").map((f) => [f.object, f.what]),
+    ).toEqual([[objectPath("zcrc"), "ZLIB_1.2.12 (libz.so.1)"]]);
+    const real = await expectLoaderAgrees(after, e, "candidate");
+    expect(real.get(objectPath("zcrc"))!.stderr).toContain("version `ZLIB_1.2.12' not found");
+  });
+
   it("(d) a test that exits 1 on the candidate and 0 on the published layer is a regression; the others pass on both", async () => {
     const file = join(scratch.dir, "tests.yaml");
     writeFileSync(
@@ -255,6 +303,8 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
       soft,
       "--junit",
       junit,
+      "--cache",
+      join(scratch.dir, "cli-cache"),
     ]);
     expect(bad.status, bad.stderr).toBe(3);
     expect(bad.stdout).toContain(`REGRESSION  ${objectPath("zcrc")} needs version ZLIB_1.2.12 of libz.so.1`);
@@ -265,7 +315,17 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
     expect(xml).toContain("ZLIB_1.2.12");
     execFileSync("xmllint", ["--noout", junit]);
 
-    const good = compat(["impact", candidates.c, "--against", dev.localPrefix, "--software", soft, "--json"]);
+    const good = compat([
+      "impact",
+      candidates.c,
+      "--against",
+      dev.localPrefix,
+      "--software",
+      soft,
+      "--json",
+      "--cache",
+      join(scratch.dir, "cli-cache"),
+    ]);
     expect(good.status, good.stderr).toBe(0);
     const json = JSON.parse(good.stdout) as ImpactReport;
     expect(json.summary).toMatchObject({ verdict: "pass", objects: 11, regressions: 0 });
@@ -377,7 +437,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
       writeFileSync(join(t, "lib/libarm.so"), foreign);
       execFileSync("ln", ["-s", "loop-b", join(t, "lib/loop-a")]);
       execFileSync("ln", ["-s", "loop-a", join(t, "lib/loop-b")]);
-      const r = compat(["impact", candidates.c, "--against", dev.localPrefix, "--software", t]);
+      const r = compat(["impact", candidates.c, "--against", dev.localPrefix, "--software", t, "--no-cache"]);
       expect(r.status, r.stderr).toBe(3);
       expect(r.stderr).toContain("no dynamically linked ELF object under");
       expect(r.stdout).toContain("lib/libcut.so.1: starts like ELF but is truncated or corrupt");

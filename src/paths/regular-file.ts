@@ -1,0 +1,28 @@
+/**
+ * Reading a file that someone else wrote (a tests file from a pull request, a report the tested
+ * software's run left, a cache): it may be a FIFO (opening it would block until a writer comes, so
+ * it is opened with O_NONBLOCK and refused), a device, a symlink elsewhere (refused with
+ * `noFollow`) or far larger than any such file is (refused before it is read).
+ */
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
+
+/** The text of the regular file at `path`, at most `max` bytes; throws (with `code` when the system gave one) otherwise. */
+export async function readRegularFile(
+  path: string,
+  max: number,
+  opts: { noFollow?: boolean } = {},
+): Promise<string> {
+  const fh = await open(
+    path,
+    constants.O_RDONLY | constants.O_NONBLOCK | (opts.noFollow ? constants.O_NOFOLLOW : 0),
+  );
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error("not a regular file");
+    if (st.size > max) throw new Error(`${st.size} bytes, more than the ${max} such a file may have`);
+    return await fh.readFile("utf8");
+  } finally {
+    await fh.close();
+  }
+}
