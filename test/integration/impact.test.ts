@@ -461,6 +461,88 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
       expect(report.summary).toMatchObject({ objects: 1, verdict: "pass" });
     });
 
+    it("a hostile software tree (corrupt ELF files, a FIFO as a library, links to devices and out of the tree) is reported through the CLI, never a crash or a hang", () => {
+      const t = join(scratch.dir, "hostile-software");
+      mkdirSync(join(t, "bin"), { recursive: true });
+      mkdirSync(join(t, "lib"), { recursive: true });
+      // a program that needs a library which is a FIFO in its RPATH dir
+      execFileSync("cp", [join(sw.local, sw.programs.zver!), join(t, "bin/zver")]);
+      execFileSync("patchelf", ["--add-needed", "libfifo.so.1", join(t, "bin/zver")]);
+      execFileSync("patchelf", [
+        "--force-rpath",
+        "--set-rpath",
+        `${t}/lib:${dev.prefix}/${LIB}`,
+        join(t, "bin/zver"),
+      ]);
+      execFileSync("mkfifo", [join(t, "lib/libfifo.so.1")]);
+      // an ELF object whose string table is outside its segments, and one cut short
+      const lib = readFileSync(join(dev.localPrefix, LIB, "libz.so.1.2.13"));
+      const bad = Buffer.from(lib);
+      const dynamicAt = (() => {
+        const phoff = Number(bad.readBigUInt64LE(32));
+        for (let i = 0; i < bad.readUInt16LE(56); i++) {
+          const at = phoff + i * bad.readUInt16LE(54);
+          if (bad.readUInt32LE(at) === 2) return Number(bad.readBigUInt64LE(at + 8));
+        }
+        throw new Error("no PT_DYNAMIC");
+      })();
+      for (let o = dynamicAt; bad.readBigInt64LE(o) !== 0n; o += 16)
+        if (bad.readBigInt64LE(o) === 5n) bad.writeBigUInt64LE(1n << 50n, o + 8);
+      writeFileSync(join(t, "lib/libbadstr.so.1"), bad);
+      writeFileSync(join(t, "lib/libcut.so.1"), lib.subarray(0, 5000));
+      execFileSync("ln", ["-s", "/dev/zero", join(t, "lib/libzero.so.1")]);
+      execFileSync("ln", ["-s", "../../../../../..", join(t, "lib/up")]);
+      execFileSync("ln", ["-s", "/etc/passwd", join(t, "lib/libpasswd.so")]);
+      const r = compat(["impact", candidates.c, "--software", t, "--no-cache", "--json"]);
+      expect(r.status, r.stderr).toBe(3);
+      const report = JSON.parse(r.stdout) as ImpactReport;
+      expect(report.summary).toMatchObject({ objects: 1, verdict: "fail" });
+      expect(report.abi.findings.map((f) => [f.status, f.kind, f.what])).toEqual([
+        ["broken", "needed", "libfifo.so.1"],
+      ]);
+      expect(report.abi.skipped).toEqual([
+        { path: `${t}/lib/libbadstr.so.1`, why: "starts like ELF but is truncated or corrupt" },
+        { path: `${t}/lib/libcut.so.1`, why: "starts like ELF but is truncated or corrupt" },
+      ]);
+    });
+
+    it("an output regex that backtracks for ever fails its test after 5 s; a ReFrame report that is a FIFO or a link is not read", async () => {
+      const file = join(scratch.dir, "hostile-tests.yaml");
+      writeFileSync(
+        file,
+        [
+          "tests:",
+          "  - name: backtracks",
+          `    command: printf '%s!' ${"a".repeat(60)}`,
+          "    output: '^(a+)+$'",
+          "reframe:",
+          `    command: sh -c 'mkfifo "\${1#--report-file=}"' sh`,
+          "    timeout: 60",
+        ].join("\n"),
+      );
+      const started = Date.now();
+      const report = await runImpact({
+        candidate: layerOf(candidates.c, "c"),
+        software: software(),
+        suite: await loadTestSuite(file),
+      });
+      expect(Date.now() - started).toBeLessThan(90_000);
+      const byName = Object.fromEntries(report.tests!.map((t) => [t.name, t.candidate]));
+      expect(byName.backtracks).toMatchObject({ status: "fail" });
+      expect(byName.backtracks!.reason).toContain("ran longer than 5 s on the output");
+      expect(byName.reframe).toMatchObject({ status: "fail" });
+      expect(byName.reframe!.reason).toContain("not a regular file");
+
+      writeFileSync(file, `reframe:\n  command: sh -c 'ln -s /etc/passwd "\${1#--report-file=}"' sh\n`);
+      const linked = await runImpact({
+        candidate: layerOf(candidates.c, "c"),
+        software: software(),
+        suite: await loadTestSuite(file),
+      });
+      expect(linked.tests).toMatchObject([{ name: "reframe", candidate: { status: "fail" } }]);
+      expect(linked.tests![0]!.candidate.reason).toContain("ELOOP");
+    });
+
     it("a test that hangs is killed at its timeout and reported", async () => {
       const file = join(scratch.dir, "hang.yaml");
       writeFileSync(file, "tests:\n  - name: hangs\n    command: sleep 600\n    timeout: 2\n");
