@@ -14,17 +14,22 @@ export interface WriterResult {
   stderr: string;
 }
 
-/** `writers` processes, released together once all have opened the store, each appending `count` rows. */
+/**
+ * `writers` processes, released together once all have opened the store, each appending `count`
+ * rows; with `interleave`, each goes on until it has seen a row of every other (so they overlap).
+ */
 export async function concurrentAppends(
   location: StoreLocation,
   writers: number,
   count: number,
+  opts: { interleave?: boolean } = {},
 ): Promise<WriterResult[]> {
-  const children = Array.from({ length: writers }, (_, i) => {
-    const name = `writer${i + 1}`;
+  const names = Array.from({ length: writers }, (_, i) => `writer${i + 1}`);
+  const children = names.map((name) => {
+    const others = opts.interleave ? names.filter((n) => n !== name) : [];
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", script, JSON.stringify(location), String(count), name],
+      ["--import", "tsx", script, JSON.stringify(location), String(count), name, ...others],
       {
         stdio: ["pipe", "pipe", "pipe"],
       },
