@@ -4,8 +4,7 @@
  * what is missing, each with the objects it breaks and where the missing thing was before).
  */
 import { hostname } from "node:os";
-import { XMLBuilder } from "fast-xml-parser";
-import { oneLine } from "../checks/report.js";
+import { junitXml, oneLine } from "../checks/report.js";
 import type { Finding, FindingStatus, ImpactReport, TestComparison } from "./index.js";
 import { formatPackage } from "./provenance.js";
 
@@ -237,12 +236,5 @@ export function impactJUnit(report: ImpactReport): string {
       testsuite: suites,
     },
   };
-  const builder = new XMLBuilder({
-    ignoreAttributes: false,
-    attributeNamePrefix: "@_",
-    format: true,
-    suppressEmptyNode: true,
-    processEntities: true,
-  });
-  return builder.build(doc) as string;
+  return junitXml(doc);
 }

@@ -5,6 +5,7 @@
  * resolution in load.ts. docs/site-config.md is generated from the descriptions (`npm run docs:site`)
  * and a test keeps the two equal.
  */
+import { posix } from "node:path";
 import { z } from "zod";
 import { closest } from "../config/near.js";
 import { whenParsed } from "../config/yaml.js";
@@ -43,7 +44,9 @@ export const softwareTreeSchema = z
     ),
     at: z
       .string()
-      .regex(/^\/cvmfs\/[^\0]+$/, { message: "not a path under /cvmfs" })
+      .refine((v) => /^\/cvmfs\/[^/]/.test(posix.normalize(v)) && !/\p{Cc}/u.test(v), {
+        message: "not a path under /cvmfs (absolute, no .. out of it, no control characters)",
+      })
       .optional()
       .describe(
         "the path its programs see it at (their RPATHs name it), under /cvmfs; default: `path` itself",
@@ -66,6 +69,7 @@ export const impactSchema = z
     reframe: z
       .string()
       .min(1)
+      .regex(/^[^\0]*$/, { message: "a command cannot hold a NUL byte" })
       .optional()
       .describe(
         "a ReFrame command line run on the published layer and on each candidate (compat adds --report-file)",
