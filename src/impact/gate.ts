@@ -1,37 +1,43 @@
 /**
  * The `impact` gate of the update loop: a candidate may be approved only when it breaks nothing of
- * the software built on the published layer. A thin face over runImpact: the software trees and
- * test files come from the layer's `impact` section of the site config; the outcome is a gate state
- * and the impact report as JSON, which the store keeps with the gate (its sha256 goes into the
- * gates' digest an approval is bound to).
- *
- *   if (impactGate.applies(siteLayer)) {
- *     const outcome = await impactGate.run({ layer: siteLayer, candidate, published });
- *     await finishGate(store, candidateId, impactGate.id, { ...outcome, actor });
- *   }
+ * the software built on the published layer. A thin face over runImpact, in the shape of the
+ * update loop's gates (src/update/gates: an id, a title, what passing proves, `run(ctx)`): the
+ * software trees and tests come from the layer's `impact` section of the site config; the
+ * published side is the candidate's base (the full artifact the target holds), unpacked by the
+ * real local publisher (verified, as a publish would) into the gate's scratch directory; verdicts
+ * are cached by content under the site's state dir, so the published layer's side is judged once
+ * across candidates. Bad input (a missing tree, a bad tests file) throws, and the runner records
+ * the gate as `error` with the message; the report is the impact report, under `impact`.
  */
-import { isCompatError } from "../errors.js";
-import type { SiteImpact, SiteLayer } from "../site/load.js";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { LocalPublisher } from "../publish/local.js";
+import type { SiteConfig, SiteImpact, SiteLayer } from "../site/load.js";
+import type { ResolvedLayer } from "../spec/resolve.js";
 import type { JsonValue } from "../store/json.js";
 import { type ImpactLayer, type ImpactReport, runImpact } from "./index.js";
 import { softwareTree } from "./software.js";
 import { loadTestSuite, type TestSuite } from "./tests.js";
 
-export interface ImpactGateInput {
-  /** The layer's entry of the site config (its `impact` section says what to check). */
-  layer: Pick<SiteLayer, "name" | "impact">;
-  /** The candidate's tree. */
-  candidate: ImpactLayer;
-  /** What is published at the target now; undefined for a first publication (every problem counts). */
-  published?: ImpactLayer;
-  progress?: (message: string) => void;
+/** What the gate needs of the update loop's GateContext (src/update/gates/types.ts). */
+export interface ImpactGateContext {
+  site: Pick<SiteConfig, "layers" | "stateDir">;
+  candidate: { id: number };
+  layer: { name: string; layer: ResolvedLayer; topDir: string };
+  /** The candidate's tree: the layer's directory in its local repository root. */
+  tree: { prefixDir: string };
+  /** The full artifact the target held when the candidate was built (none: a first publication). */
+  base: { tree: { path: string; sha256: string } } | undefined;
+  /** Scratch space of this gate run (removed after). */
+  workDir: string;
+  signal?: AbortSignal;
+  note(message: string): void;
 }
 
-export interface GateOutcome {
-  state: "passed" | "failed" | "error";
-  /** One line for lists and notifications. */
+export interface ImpactGateOutcome {
+  state: "passed" | "failed";
   summary: string;
-  report: JsonValue;
+  report: { [key: string]: JsonValue };
 }
 
 /** Every tests file of the layer's impact section, as one suite (names must differ across files). */
@@ -48,49 +54,76 @@ export async function impactSuite(impact: SiteImpact): Promise<TestSuite | undef
   return suite;
 }
 
+/** A layer tree as the impact check takes it: the resolved layer's prefix and arch, its files at `local`. */
+export function impactLayer(layer: ResolvedLayer, local: string, origin: string): ImpactLayer {
+  return {
+    prefix: layer.prefix,
+    local,
+    arch: layer.arch,
+    flavor: layer.spec.flavor,
+    trustedDirs: layer.trustedDirs,
+    origin,
+  };
+}
+
+/** The layer's impact section; a layer without one has no software the gate could check (nor the gate: `applies`). */
+export function impactOf(ctx: Pick<ImpactGateContext, "site" | "layer">): SiteImpact | undefined {
+  return ctx.site.layers[ctx.layer.name]?.impact;
+}
+
+async function run(ctx: ImpactGateContext): Promise<ImpactGateOutcome> {
+  const impact = impactOf(ctx);
+  if (!impact)
+    return {
+      state: "failed",
+      summary: `layer ${ctx.layer.name} has no impact section in the site config: no software was checked`,
+      report: { impact: null },
+    };
+  const software = impact.software.map((t) => softwareTree(t.path, t.at));
+  const suite = await impactSuite(impact);
+  const candidate = impactLayer(ctx.layer.layer, ctx.tree.prefixDir, `candidate ${ctx.candidate.id}`);
+  let published: ImpactLayer | undefined;
+  if (ctx.base) {
+    ctx.note(`unpacking the published layer ${ctx.base.tree.sha256.slice(0, 12)} (verified) to compare with`);
+    const repo = new LocalPublisher(join(ctx.workDir, "published"));
+    await mkdir(repo.root, { recursive: true });
+    await repo.publish({
+      artifact: ctx.base.tree.path,
+      approvedSha256: ctx.base.tree.sha256,
+      signal: ctx.signal,
+    });
+    published = impactLayer(
+      ctx.layer.layer,
+      join(repo.root, "versions", ctx.layer.topDir),
+      `published layer ${ctx.base.tree.sha256}`,
+    );
+  }
+  const report: ImpactReport = await runImpact({
+    candidate,
+    published,
+    software,
+    suite,
+    cacheDir: join(ctx.site.stateDir, "cache", "impact"),
+    progress: (m) => ctx.note(m),
+  });
+  const s = report.summary;
+  const summary =
+    s.objects === 0
+      ? "no dynamically linked ELF object in the software trees: nothing was checked"
+      : `${s.objects} objects: ${s.regressions} ABI regression${s.regressions === 1 ? "" : "s"}${published ? "" : " (no published layer: every problem counts)"}; ${s.tests} test${s.tests === 1 ? "" : "s"}: ${s.testRegressions} failing`;
+  return {
+    state: s.verdict === "pass" ? "passed" : "failed",
+    summary,
+    report: { impact: JSON.parse(JSON.stringify(report)) as JsonValue },
+  };
+}
+
 export const impactGate = {
   id: "impact",
-  title: "the candidate breaks nothing of the software built on the published layer",
-
-  /** A layer without an `impact` section has no software to check: the gate does not apply. */
-  applies(layer: Pick<SiteLayer, "impact">): boolean {
-    return layer.impact !== undefined;
-  },
-
-  async run(input: ImpactGateInput): Promise<GateOutcome> {
-    const impact = input.layer.impact;
-    if (!impact)
-      return {
-        state: "error",
-        summary: `layer ${input.layer.name} has no impact section in the site config`,
-        report: { error: "no software trees configured" },
-      };
-    let report: ImpactReport;
-    try {
-      report = await runImpact({
-        candidate: input.candidate,
-        published: input.published,
-        software: impact.software.map((t) => softwareTree(t.path, t.at)),
-        suite: await impactSuite(impact),
-        progress: input.progress,
-      });
-    } catch (e) {
-      if (!isCompatError(e)) throw e;
-      return {
-        state: "error",
-        summary: e.message,
-        report: { error: e.message, details: e.details, ...(e.hint ? { hint: e.hint } : {}) },
-      };
-    }
-    const s = report.summary;
-    const summary =
-      s.objects === 0
-        ? "no dynamically linked ELF object in the software trees: nothing was checked"
-        : `${s.objects} objects: ${s.regressions} ABI regression${s.regressions === 1 ? "" : "s"}; ${s.tests} test${s.tests === 1 ? "" : "s"}: ${s.testRegressions} failing`;
-    return {
-      state: s.verdict === "pass" ? "passed" : "failed",
-      summary,
-      report: JSON.parse(JSON.stringify(report)) as JsonValue,
-    };
-  },
+  title: "impact on the software layer",
+  proves:
+    "every ELF object of the software trees built on the published layer still loads on the candidate (sonames, symbol versions, symbols, as the loader resolves them) and the stack's own tests that passed on the published layer pass on the candidate; at least one object was checked",
+  /** Only layers whose site config names software built on them have this gate. */
+  applies: (layer: Pick<SiteLayer, "impact">): boolean => layer.impact !== undefined,
+  run,
 } as const;

@@ -11,6 +11,8 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { topDirOf } from "../../src/artifacts/name.js";
+import { packLayer } from "../../src/artifacts/pack.js";
 import { runInLayer } from "../../src/exec/sandbox.js";
 import { impactGate } from "../../src/impact/gate.js";
 import { type ImpactLayer, type ImpactReport, runImpact } from "../../src/impact/index.js";
@@ -331,29 +333,43 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
     expect(json.summary).toMatchObject({ verdict: "pass", objects: 11, regressions: 0 });
   });
 
-  it("as the impact gate: the layer's software and tests from the site config; (a), (b) and (d) fail, (c) passes, each report stored with its gate", async () => {
+  it("as the impact gate: the layer's software and tests from the site config, the published side unpacked from the base artifact; (a), (b) and (d) fail, (c) passes, each report stored with its gate", async () => {
     const tests = join(scratch.dir, "gate-tests.yaml");
     writeFileSync(
       tests,
       `tests:\n  - name: zlib-crc\n    command: ${objectPath("zcrc")}\n  - name: os-release\n    command: grep -q "^ID=debian$" "$EPREFIX/etc/os-release"\n`,
     );
     const configFile = join(scratch.dir, "compat.yaml");
-    const config = parseSiteConfig(
+    const text = (impact: boolean) =>
       [
         "layers:",
         "  dev:",
         `    spec: ${dev.specFile}`,
-        "    impact:",
-        "      software:",
-        `        - path: ${sw.local}`,
-        `          at: ${sw.at}`,
-        "      tests: [gate-tests.yaml]",
-      ].join("\n"),
-      configFile,
-    );
-    const layer = config.layers.dev!;
-    expect(impactGate.applies(layer)).toBe(true);
-    expect(layer.impact).toEqual({ software: [{ path: sw.local, at: sw.at }], tests: [tests] });
+        ...(impact
+          ? [
+              "    impact:",
+              "      software:",
+              `        - path: ${sw.local}`,
+              `          at: ${sw.at}`,
+              "      tests: [gate-tests.yaml]",
+            ]
+          : []),
+      ].join("\n");
+    const site = parseSiteConfig(text(true), configFile);
+    expect(site.layers.dev!.impact).toEqual({ software: [{ path: sw.local, at: sw.at }], tests: [tests] });
+    const layer = { name: "dev", layer: dev.layer, topDir: topDirOf(dev.layer) };
+    expect(impactGate.applies(site.layers.dev!)).toBe(true);
+    // the published layer as the update loop has it: the full artifact the target holds
+    const packed = await packLayer({
+      prefix: dev.localPrefix,
+      stack: dev.layer.stack,
+      version: dev.layer.version,
+      os: dev.layer.os,
+      arch: dev.layer.arch,
+      outDir: join(scratch.dir, "artifacts"),
+      epoch: 1_750_000_000,
+    });
+    const base = { tree: { path: packed.artifact, sha256: packed.manifest.sha256 } };
     const store = await openStore({ backend: "sqlite", path: join(scratch.dir, "gates.db") });
     try {
       await registerLayer(
@@ -371,6 +387,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
       );
       const states: Record<string, string> = {};
       const digests = new Set<string>();
+      const notes: string[] = [];
       for (const name of ["a", "b", "c", "d"] as const) {
         const candidate = await createCandidate(store, {
           layer: "dev",
@@ -379,22 +396,28 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
           requestedBy: "test",
         });
         await startGate(store, candidate.id, impactGate.id, { actor: "test" });
+        const workDir = join(scratch.dir, `gate-${name}`);
+        mkdirSync(workDir);
         const outcome = await impactGate.run({
+          site,
+          candidate,
           layer,
-          candidate: layerOf(candidates[name], `candidate ${name}`),
-          published: layerOf(dev.localPrefix, "published"),
+          tree: { prefixDir: candidates[name] },
+          base,
+          workDir,
+          note: (m) => notes.push(m),
         });
         await finishGate(store, candidate.id, impactGate.id, {
           state: outcome.state,
-          report: outcome.report,
+          report: { ...outcome.report, summary: outcome.summary },
           actor: "test",
         });
         const [gate] = await listGates(store, candidate.id);
         states[name] = `${gate!.state}: ${outcome.summary}`;
         digests.add(gatesDigest([gate!]));
-        expect((gate!.report as unknown as ImpactReport).summary.verdict).toBe(
-          outcome.state === "passed" ? "pass" : "fail",
-        );
+        const stored = (gate!.report as unknown as { impact: ImpactReport }).impact;
+        expect(stored.summary.verdict).toBe(outcome.state === "passed" ? "pass" : "fail");
+        expect(stored.published?.local).toBe(join(workDir, "published/versions", topDirOf(dev.layer)));
       }
       expect(states).toEqual({
         a: "failed: 11 objects: 6 ABI regressions; 2 tests: 1 failing",
@@ -403,12 +426,18 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
         d: "failed: 11 objects: 0 ABI regressions; 2 tests: 1 failing",
       });
       expect(digests.size).toBe(4);
+      expect(notes.some((n) => n.startsWith("unpacking the published layer"))).toBe(true);
+      // the published side is judged once: its verdicts are in the site's cache after the first candidate
+      expect(
+        readFileSync(join(site.stateDir, "cache/impact/impact-cache.json"), "utf8").length,
+      ).toBeGreaterThan(0);
     } finally {
       await store.close();
     }
-    // a layer without an impact section has no gate to pass
-    expect(impactGate.applies({ impact: undefined })).toBe(false);
-  });
+    // a layer without an impact section has no software the gate could check
+    const bare = parseSiteConfig(text(false), configFile);
+    expect(impactGate.applies(bare.layers.dev!)).toBe(false);
+  }, 900_000);
 
   describe("bad input", () => {
     it("a software dir that does not exist, is a file, or a symlink loop: exit 2 with a clear message", () => {
