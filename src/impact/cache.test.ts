@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
@@ -90,6 +90,23 @@ describe("impact cache", () => {
     execFileSync("ln", ["-s", "/etc/passwd", join(d, "impact-cache.json")]);
     expect((await openCache(d)).get(key(1))).toBeUndefined();
     expect(warn).toHaveBeenCalledWith(expect.stringContaining("ELOOP"));
+  });
+
+  it("a cache file others may write is not trusted (its verdicts could hide a regression)", async () => {
+    const d = fresh("shared");
+    const v = new Verdicts();
+    v.set(key(1), [problem]);
+    await saveCache(d, v);
+    chmodSync(join(d, "impact-cache.json"), 0o666);
+    const warn = vi.spyOn(log, "warn").mockImplementation(() => {});
+    expect((await openCache(d)).get(key(1))).toBeUndefined();
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining("writable by others (mode 666)"));
+    if (process.getuid?.() === 0) {
+      chmodSync(join(d, "impact-cache.json"), 0o600);
+      chownSync(join(d, "impact-cache.json"), 65534, 65534);
+      expect((await openCache(d)).get(key(1))).toBeUndefined();
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining("owned by uid 65534, not by this user"));
+    }
   });
 
   it("a cache that cannot be written is a warning, and nothing is left behind", async () => {

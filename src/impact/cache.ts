@@ -118,7 +118,7 @@ export async function openCache(dir: string | undefined): Promise<Verdicts> {
   const file = join(dir, FILE);
   let text: string;
   try {
-    text = await readRegularFile(file, MAX_FILE_BYTES, { noFollow: true });
+    text = await readRegularFile(file, MAX_FILE_BYTES, { noFollow: true, ownedBySelf: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== "ENOENT")

@@ -2,7 +2,8 @@
  * Reading a file that someone else wrote (a tests file from a pull request, a report the tested
  * software's run left, a cache): it may be a FIFO (opening it would block until a writer comes, so
  * it is opened with O_NONBLOCK and refused), a device, a symlink elsewhere (refused with
- * `noFollow`) or far larger than any such file is (refused before it is read).
+ * `noFollow`) or far larger than any such file is (refused before it is read); with `ownedBySelf`,
+ * a file of another user or one others may write is refused (a cache whose content is trusted).
  */
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
@@ -11,7 +12,7 @@ import { open } from "node:fs/promises";
 export async function readRegularFile(
   path: string,
   max: number,
-  opts: { noFollow?: boolean } = {},
+  opts: { noFollow?: boolean; ownedBySelf?: boolean } = {},
 ): Promise<string> {
   const fh = await open(
     path,
@@ -21,6 +22,11 @@ export async function readRegularFile(
     const st = await fh.stat();
     if (!st.isFile()) throw new Error("not a regular file");
     if (st.size > max) throw new Error(`${st.size} bytes, more than the ${max} such a file may have`);
+    // what decides a verdict must come from this user: not another's file, not one others may write
+    if (opts.ownedBySelf && process.getuid && st.uid !== process.getuid())
+      throw new Error(`owned by uid ${st.uid}, not by this user`);
+    if (opts.ownedBySelf && (st.mode & 0o022) !== 0)
+      throw new Error(`writable by others (mode ${(st.mode & 0o777).toString(8)})`);
     return await fh.readFile("utf8");
   } finally {
     await fh.close();
