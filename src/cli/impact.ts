@@ -68,12 +68,14 @@ export function register(program: Command): void {
       const published = opts.against ? await layerOf(opts.against, opts, "published layer") : undefined;
       let suite: import("../impact/tests.js").TestSuite | undefined;
       if (opts.tests || opts.reframe) {
-        const { loadTestSuite } = await import("../impact/tests.js");
+        const { loadTestSuite, MAX_TIMEOUT_S } = await import("../impact/tests.js");
         suite = opts.tests ? await loadTestSuite(opts.tests) : { tests: [] };
         if (opts.reframe) {
           const timeout = opts.reframeTimeout === undefined ? 6 * 3600 : Number(opts.reframeTimeout);
-          if (!Number.isFinite(timeout) || timeout <= 0)
-            throw new InputError(`--reframe-timeout ${opts.reframeTimeout}: not a number of seconds`);
+          if (!Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_TIMEOUT_S)
+            throw new InputError(
+              `--reframe-timeout ${opts.reframeTimeout}: not a number of seconds between 0 and ${MAX_TIMEOUT_S} (a week)`,
+            );
           suite.reframe = { command: opts.reframe, timeout };
         }
       }

@@ -34,10 +34,13 @@ const MAX_REFRAME_REPORT = 256 << 20;
 /** Output kept per test (its tail beyond this): a test that prints gigabytes does not fill memory. */
 const MAX_OUTPUT = 1 << 20;
 
+/** The longest a test may run (a week; Node's timers could not wait much longer: 2^31 ms). */
+export const MAX_TIMEOUT_S = 7 * 24 * 3600;
+
 const timeout = z
   .number()
   .positive()
-  .max(7 * 24 * 3600)
+  .max(MAX_TIMEOUT_S)
   .describe("seconds before the test is killed and reported as timed out");
 
 /** NUL cannot be passed to a process; other control characters garble reports and JUnit XML. */

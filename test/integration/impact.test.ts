@@ -603,6 +603,19 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
       expect(r.stderr).toContain('bad-tests.yaml:3:5 tests[0].comand: unknown key, did you mean "command"?');
       expect(r.stderr).toContain('bad-tests.yaml:6:13 tests[1].output: "(": not a regular expression');
       expect(r.stderr).toContain("bad-tests.yaml:2:5 tests[0].command: missing");
+      // a timeout Node's timers cannot wait (past 2^31 ms they fire at once)
+      const t = compat([
+        "impact",
+        candidates.c,
+        "--software",
+        `${sw.local}=${sw.at}`,
+        "--reframe",
+        "reframe -r",
+        "--reframe-timeout",
+        "1e12",
+      ]);
+      expect(t.status, t.stderr).toBe(2);
+      expect(t.stderr).toContain("--reframe-timeout 1e12: not a number of seconds between 0 and 604800");
     });
 
     it("a software tree overlapping the layer is refused", () => {
