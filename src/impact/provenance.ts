@@ -5,11 +5,15 @@
  * lists `/lib/x86_64-linux-gnu/libz.so.1`, the loader opens `$EPREFIX/usr/lib/x86_64-linux-gnu/…`),
  * and a file is also found by where its symlinks lead. Read only when a regression asks.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join, posix } from "node:path";
 import type { LayerFs } from "../checks/layer-fs.js";
 import { DPKG_STATUS_PATH, parseDpkgStatus } from "../debian/status.js";
 import { readVardb, VDB_PATH } from "../gentoo/vardb.js";
+import { readRegularFileSync } from "../paths/regular-file.js";
+
+/** dpkg's status and file lists: a few MB for a whole distribution. */
+const MAX_LIST = 64 << 20;
 
 export interface PackageRef {
   /** `zlib1g:amd64`, `sys-libs/zlib`. */
@@ -51,8 +55,9 @@ export class PackageOwners {
     if (existsSync(join(this.localPrefix, DPKG_STATUS_PATH)) && existsSync(info)) {
       const versions = new Map<string, string>();
       try {
-        for (const p of parseDpkgStatus(readFileSync(join(this.localPrefix, DPKG_STATUS_PATH), "utf8"))
-          .packages) {
+        for (const p of parseDpkgStatus(
+          readRegularFileSync(join(this.localPrefix, DPKG_STATUS_PATH), MAX_LIST),
+        ).packages) {
           versions.set(`${p.name}:${p.architecture}`, p.version);
           versions.set(p.name, p.version);
         }
@@ -65,7 +70,8 @@ export class PackageOwners {
         const ref = { name, version: versions.get(name) ?? versions.get(name.split(":")[0]!) };
         let text: string;
         try {
-          text = readFileSync(join(info, f), "utf8");
+          // a candidate's files: a FIFO or a huge file named *.list must not stop the report
+          text = readRegularFileSync(join(info, f), MAX_LIST);
         } catch {
           continue;
         }

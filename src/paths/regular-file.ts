@@ -5,7 +5,7 @@
  * `noFollow`) or far larger than any such file is (refused before it is read); with `ownedBySelf`,
  * a file of another user or one others may write is refused (a cache whose content is trusted).
  */
-import { constants } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 
 /** The text of the regular file at `path`, at most `max` bytes; throws (with `code` when the system gave one) otherwise. */
@@ -30,5 +30,18 @@ export async function readRegularFile(
     return await fh.readFile("utf8");
   } finally {
     await fh.close();
+  }
+}
+
+/** readRegularFile for code that reads synchronously (no FIFO blocks it, nothing huge is read). */
+export function readRegularFileSync(path: string, max: number): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error("not a regular file");
+    if (st.size > max) throw new Error(`${st.size} bytes, more than the ${max} such a file may have`);
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
   }
 }

@@ -535,6 +535,28 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
       ]);
     });
 
+    it("a candidate whose dpkg file lists hold a FIFO and a huge file still gets its regressions named", async () => {
+      // (b)'s older libz: the regression names the package on both layers, so both layers' lists are read
+      const f = join(scratch.dir, "fifo-lists");
+      execFileSync("cp", ["-al", candidates.b, f]);
+      execFileSync("mkfifo", [join(f, "var/lib/dpkg/info/evil:amd64.list")]);
+      writeFileSync(join(f, "var/lib/dpkg/info/huge.list"), "");
+      execFileSync("truncate", ["-s", String(100 << 20), join(f, "var/lib/dpkg/info/huge.list")]);
+      const report = await runImpact({
+        candidate: layerOf(f, "f"),
+        published: layerOf(dev.localPrefix, "published"),
+        software: software(),
+      });
+      const zcrc = report.abi.findings.find(
+        (x) => x.object === objectPath("zcrc") && x.status === "regression",
+      );
+      expect(zcrc).toMatchObject({
+        what: "ZLIB_1.2.12 (libz.so.1)",
+        before: { package: { name: "zlib1g:amd64" } },
+        now: { file: `${dev.prefix}/${LIB}/libz.so.1.2.11` },
+      });
+    });
+
     it("an output regex that backtracks for ever fails its test after 5 s; a ReFrame report that is a FIFO or a link is not read", async () => {
       const file = join(scratch.dir, "hostile-tests.yaml");
       writeFileSync(
