@@ -182,6 +182,10 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
     `checking ${scan.elf.length} ELF objects against ${published ? "the published layer and the candidate" : "the layer"}`,
   );
 
+  // a directory the walk could not read hides objects: say so, they were not checked
+  for (const dir of scan.unreadable)
+    skipped.push({ path: dir, why: "a directory that cannot be read: what it holds was not checked" });
+
   const checkOne = async (f: SoftwareFile): Promise<void> => {
     let key: string;
     try {
