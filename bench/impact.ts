@@ -33,6 +33,9 @@ const runs = (() => {
   return i > 0 ? Number(process.argv[i + 1]) : 3;
 })();
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+/** Our time against the peer's: the ratio, and which way it goes. */
+const vs = (ours: number, peer: number) =>
+  `${(ours / peer).toFixed(2)}× the peer's time (${ours <= peer ? `${(peer / ours).toFixed(1)}× faster` : `${(ours / peer).toFixed(1)}× slower`})`;
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -104,15 +107,20 @@ async function main(): Promise<void> {
     };
   };
   const measure = (cache: string[]) => {
-    const r = spawnSync("/usr/bin/time", ["-f", "%e %M", process.execPath, ...argv(cache)], {
+    const r = spawnSync("/usr/bin/time", ["-f", "%e %M %U %S", process.execPath, ...argv(cache)], {
       encoding: "utf8",
       maxBuffer: 1 << 30,
       env: { ...process.env, COMPAT_LOG_LEVEL: "warn" },
     });
     if (r.status !== 0 && r.status !== 3)
       throw new Error(`compat impact failed (${r.status}):\n${r.stderr.slice(-2000)}`);
-    const [sec, kib] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
-    return { ms: sec! * 1000, rssMb: kib! / 1024, report: JSON.parse(r.stdout) as Report };
+    const [sec, kib, user, sys] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
+    return {
+      ms: sec! * 1000,
+      cpuMs: (user! + sys!) * 1000,
+      rssMb: kib! / 1024,
+      report: JSON.parse(r.stdout) as Report,
+    };
   };
   // cold: nothing cached; warm: the verdicts of an earlier run of the same published layer and tree
   const cold = Array.from({ length: runs }, () => measure(["--no-cache"]));
@@ -121,6 +129,8 @@ async function main(): Promise<void> {
   measure(["--cache", cacheDir]);
   const warm = Array.from({ length: runs }, () => measure(["--cache", cacheDir]));
   const ours = median(cold.map((m) => m.ms));
+  const oursCpu = median(cold.map((m) => m.cpuMs));
+  const warmCpu = median(warm.map((m) => m.cpuMs));
   const oursWarm = median(warm.map((m) => m.ms));
   const rss = Math.max(...cold.map((m) => m.rssMb), ...warm.map((m) => m.rssMb));
   const report = cold[0]!.report;
@@ -139,22 +149,24 @@ async function main(): Promise<void> {
     timeoutMs: 3_600_000,
   });
   const peerMs = performance.now() - p0;
+  const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
   const sum = report.summary;
   console.log(
-    `impact cold (--no-cache): ${s(ours)} wall, median of ${runs} (target ≤ 10 s), peak RSS ${rss.toFixed(0)} MB (target ≤ 500 MB): ` +
+    `load average ${load} (2 cores, shared)\n` +
+      `impact cold (--no-cache): ${s(ours)} wall, ${s(oursCpu)} CPU (user+sys), median of ${runs} (target ≤ 10 s wall), peak RSS ${rss.toFixed(0)} MB (target ≤ 500 MB): ` +
       `${report.abi.objects} objects checked against the published layer and the candidate ` +
       `(ABI part ${s(report.abi.durationMs)}, ${report.abi.reads} file reads, ${report.abi.verdicts.computed} verdicts computed, ` +
       `${report.abi.verdicts.reused} shared by both layers); ${sum.regressions} regressions, ${sum.brokenBefore} broken before too`,
   );
   console.log(
-    `impact warm (verdicts cached by content): ${s(oursWarm)} wall, median of ${runs} ` +
+    `impact warm (verdicts cached by content): ${s(oursWarm)} wall, ${s(warmCpu)} CPU, median of ${runs} ` +
       `(ABI part ${s(warmReport.abi.durationMs)}, ${warmReport.abi.reads} file reads, ${warmReport.abi.verdicts.reused} verdicts reused, ${warmReport.abi.verdicts.computed} computed)`,
   );
   console.log(
     `peer: ld.so --list on each of the ${dynamic.length} objects through the candidate, in the sandbox: ${s(peerMs)} ` +
-      `(${peer.stdout.trim()} failed) → compat impact cold takes ${((ours / peerMs) * 100).toFixed(1)} % of the peer's time ` +
-      `(${(peerMs / ours).toFixed(1)}× faster; warm ${(peerMs / oursWarm).toFixed(1)}×) and checks both layers, versions and symbols besides`,
+      `(${peer.stdout.trim()} failed) → compat impact cold: ${vs(ours, peerMs)}; warm: ${vs(oursWarm, peerMs)} ` +
+      "(the peer resolves sonames on one layer only; compat impact checks both layers, versions and symbols besides)",
   );
 }
 

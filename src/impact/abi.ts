@@ -39,12 +39,22 @@ export interface AbiProblem {
   what: string;
   /** The sentence for people. */
   message: string;
+}
+
+/** An object's verdict on one layer, as cached (cache.ts): what `check` computes, by content. */
+export interface Verdict {
+  problems: AbiProblem[];
   /**
-   * An unversioned symbol a shared object leaves undefined in its own link map: `ldd -r` reports
-   * it, but the program that loads the object may define it (a Python module's `Py*`). A problem
-   * only where the published layer resolved it.
+   * Unversioned symbols a shared object leaves undefined in its own link map: `ldd -r` reports
+   * them, but the program that loads the object may define them (a Python module's `Py*`). A
+   * problem only where the published layer resolved one. Names only: a plugin has hundreds.
    */
-  isolated?: boolean;
+  isolated: string[];
+}
+
+/** The problem an isolated symbol of `path` becomes where the published layer resolved it. */
+export function isolatedProblem(path: string, name: string): AbiProblem {
+  return { kind: "symbol", by: path, what: name, message: `${path}: undefined symbol ${name}` };
 }
 
 /** One layer as the checked objects see it. */
@@ -57,8 +67,7 @@ export interface LayerSide {
   loader: LoaderInfo;
 }
 
-export interface RootVerdict {
-  problems: AbiProblem[];
+export interface RootVerdict extends Verdict {
   linkMap: LinkMap;
   /** The interpreter's path as the object names it, when it has one. */
   interpreter?: string;
@@ -209,21 +218,23 @@ export class SideAnalyzer {
     }
     const verdictKey = this.verdictKey(path, rec, interp?.rec, map, problems);
     const known = verdicts.get(verdictKey);
-    if (known) return { problems: known, linkMap: map, interpreter: rec.info.interpreter };
+    if (known) return { ...known, linkMap: map, interpreter: rec.info.interpreter };
+    const isolated = new Set<string>();
     const done = (): RootVerdict => {
-      const out = dedupe(problems);
+      const out: Verdict = { problems: dedupe(problems), isolated: [...isolated].sort() };
       verdicts.set(verdictKey, out);
-      return { problems: out, linkMap: map, interpreter: rec.info.interpreter };
+      return { ...out, linkMap: map, interpreter: rec.info.interpreter };
     };
 
     // Versions every object of the link map needs from the libraries that resolved its DT_NEEDED.
+    const providers = providerIndex(map);
     const missingVersions = new Set<string>();
     const unresolvedFiles = new Set<string>();
     for (const s of map.scope) {
       const r = records.get(s.key);
       if (!r) continue;
       for (const need of r.needs) {
-        const target = providerOf(map, s.object, need.file);
+        const target = providers(s.object, need.file);
         if (!target) {
           if (s.key === rec.key) unresolvedFiles.add(need.file);
           continue;
@@ -272,10 +283,13 @@ export class SideAnalyzer {
         memo.set(id, found);
       }
       if (found) continue;
+      if (ref.version === undefined && rec.info.interpreter === undefined) {
+        isolated.add(printable(id));
+        continue;
+      }
       add({
         kind: "symbol",
         by: path,
-        ...(ref.version === undefined && rec.info.interpreter === undefined ? { isolated: true } : {}),
         what: printable(id),
         message: `${path}: undefined symbol ${printable(ref.name)}${ref.version ? `, version ${ref.version}${ref.file ? ` (${ref.file})` : ""}` : ""}`,
       });
@@ -291,9 +305,10 @@ export class SideAnalyzer {
     map: LinkMap,
     early: readonly AbiProblem[],
   ): string {
-    const h = createHash("sha256");
-    const put = (...parts: string[]) => {
-      for (const p of parts) h.update(p).update("\0");
+    // one string, hashed once: thousands of small updates cost more than the hashing
+    const parts: string[] = [];
+    const put = (...p: string[]) => {
+      parts.push(...p);
     };
     const digestOf = (key: string) => {
       const r = key === rec.key ? rec : this.store.get(key);
@@ -306,7 +321,7 @@ export class SideAnalyzer {
       for (const r of l.rejected) put(r.path, r.why);
     }
     for (const s of map.scope) put(s.object.path, digestOf(s.key));
-    return h.digest("hex");
+    return createHash("sha256").update(parts.join("\0")).digest("hex");
   }
 
   /** The object of a link map that defines a symbol (for saying who provided it), by scope index. */
@@ -329,15 +344,24 @@ function definedIn(tables: readonly (SymbolTable | undefined)[], ref: UndefinedS
 }
 
 /** The loaded object a version need's file names: the lookup of that DT_NEEDED, else any object by SONAME. */
-function providerOf(
+/**
+ * Which object of the link map satisfies `file` for `by`: the library its DT_NEEDED lookup found,
+ * else one already loaded under that soname or file name. Indexed once per link map: a large map
+ * (hundreds of libraries, thousands of lookups) is asked for every version need of every member.
+ */
+function providerIndex(
   map: LinkMap,
-  by: DynamicObject,
-  file: string,
-): { key: string; path: string } | undefined {
-  const l = map.lookups.find((x) => x.by === by.path && x.needed === file && x.found);
-  if (l?.found) return { key: l.found.key, path: l.found.path };
-  const s = map.scope.find((x) => x.object.soname === file || posix.basename(x.object.path) === file);
-  return s ? { key: s.key, path: s.object.path } : undefined;
+): (by: DynamicObject, file: string) => { key: string; path: string } | undefined {
+  const byLookup = new Map<string, { key: string; path: string }>();
+  for (const l of map.lookups) {
+    const k = `${l.by}\0${l.needed}`;
+    if (l.found && !byLookup.has(k)) byLookup.set(k, { key: l.found.key, path: l.found.path });
+  }
+  const byName = new Map<string, { key: string; path: string }>();
+  for (const x of map.scope)
+    for (const name of [x.object.soname, posix.basename(x.object.path)])
+      if (name !== undefined && !byName.has(name)) byName.set(name, { key: x.key, path: x.object.path });
+  return (by, file) => byLookup.get(`${by.path}\0${file}`) ?? byName.get(file);
 }
 
 /** A memoised link map of a sibling object (same directory and dynamic section) with this root. */

@@ -29,15 +29,15 @@ describe("impact cache", () => {
   it("keeps this run's verdicts for the next one, under the analyzer's code fingerprint", async () => {
     const d = fresh("roundtrip");
     const v = new Verdicts();
-    v.set(key(1), [problem]);
-    v.set(key(2), []);
+    v.set(key(1), { problems: [problem], isolated: ["PyList_New"] });
+    v.set(key(2), { problems: [], isolated: [] });
     await saveCache(d, v);
     const data = JSON.parse(readFileSync(join(d, "impact-cache.json"), "utf8"));
     expect(data.code).toBe(analyzerFingerprint());
     expect(statSync(join(d, "impact-cache.json")).mode & 0o777).toBe(0o600);
     const again = await openCache(d);
-    expect(again.get(key(1))).toEqual([problem]);
-    expect(again.get(key(2))).toEqual([]);
+    expect(again.get(key(1))).toEqual({ problems: [problem], isolated: ["PyList_New"] });
+    expect(again.get(key(2))).toEqual({ problems: [], isolated: [] });
     expect(again.get(key(3))).toBeUndefined();
     expect(again.hits).toBe(2);
   });
@@ -45,7 +45,7 @@ describe("impact cache", () => {
   it("uses no verdict written by other code (a cache of another compat version)", async () => {
     const d = fresh("other-code");
     const v = new Verdicts();
-    v.set(key(1), []);
+    v.set(key(1), { problems: [], isolated: [] });
     await saveCache(d, v);
     const file = join(d, "impact-cache.json");
     const data = JSON.parse(readFileSync(file, "utf8"));
@@ -56,25 +56,28 @@ describe("impact cache", () => {
   it("drops entries that are not verdicts, and ignores a corrupt file with a warning", async () => {
     const d = fresh("hostile");
     const v = new Verdicts();
-    v.set(key(1), [problem]);
+    v.set(key(1), { problems: [problem], isolated: ["PyList_New"] });
     await saveCache(d, v);
     const file = join(d, "impact-cache.json");
     const data = JSON.parse(readFileSync(file, "utf8"));
+    const ok = { problems: [], isolated: [] };
     data.verdicts.push(
-      ["not-a-digest", []],
-      [key(2), [{ ...problem, kind: "rootkit" }]],
-      [key(3), [{ ...problem, message: 7 }]],
-      [key(4), [null]],
+      ["not-a-digest", ok],
+      [key(2), { problems: [{ ...problem, kind: "rootkit" }], isolated: [] }],
+      [key(3), { problems: [{ ...problem, message: 7 }], isolated: [] }],
+      [key(4), { problems: [null], isolated: [] }],
       [key(5), "[]"],
-      [key(6), [], "extra"],
+      [key(6), ok, "extra"],
+      [key(7), { problems: [], isolated: [7] }],
+      [key(8), { problems: [] }],
     );
     writeFileSync(file, JSON.stringify(data));
     const loaded = await openCache(d);
-    expect(loaded.get(key(1))).toEqual([problem]);
-    for (let n = 2; n <= 6; n++) expect(loaded.get(key(n))).toBeUndefined();
+    expect(loaded.get(key(1))).toEqual({ problems: [problem], isolated: ["PyList_New"] });
+    for (let n = 2; n <= 8; n++) expect(loaded.get(key(n))).toBeUndefined();
 
     const warn = vi.spyOn(log, "warn").mockImplementation(() => {});
-    writeFileSync(file, '{"format": "compat-impact-cache-v2", "verdicts": [');
+    writeFileSync(file, '{"format": "compat-impact-cache-v3", "verdicts": [');
     expect((await openCache(d)).get(key(1))).toBeUndefined();
     expect(warn).toHaveBeenCalledWith(expect.stringContaining("ignored"));
   });
@@ -95,7 +98,7 @@ describe("impact cache", () => {
   it("a cache file others may write is not trusted (its verdicts could hide a regression)", async () => {
     const d = fresh("shared");
     const v = new Verdicts();
-    v.set(key(1), [problem]);
+    v.set(key(1), { problems: [problem], isolated: ["PyList_New"] });
     await saveCache(d, v);
     chmodSync(join(d, "impact-cache.json"), 0o666);
     const warn = vi.spyOn(log, "warn").mockImplementation(() => {});
@@ -119,11 +122,12 @@ describe("impact cache", () => {
 
   it("keeps this run's verdicts first, then earlier ones, up to its size", () => {
     const v = new Verdicts();
+    const none = { problems: [], isolated: [] };
     v.preload([
-      [key(1), []],
-      [key(2), []],
+      [key(1), none],
+      [key(2), none],
     ]);
-    v.set(key(3), []);
+    v.set(key(3), none);
     expect(v.entries(2).map(([k]) => k)).toEqual([key(3), key(1)]);
   });
 

@@ -21,9 +21,9 @@ import { fileURLToPath } from "node:url";
 import { log } from "../log.js";
 import { readRegularFile } from "../paths/regular-file.js";
 import { defaultCacheDir as compatCacheDir } from "../security/glsa/corpus.js";
-import type { AbiProblem, ProblemKind } from "./abi.js";
+import type { AbiProblem, ProblemKind, Verdict } from "./abi.js";
 
-const FORMAT = "compat-impact-cache-v2";
+const FORMAT = "compat-impact-cache-v3";
 const FILE = "impact-cache.json";
 /** Verdicts kept: this run's, then earlier ones up to this many (other trees, other layers). */
 const MAX_VERDICTS = 200_000;
@@ -65,12 +65,12 @@ export function analyzerFingerprint(): string {
 
 /** Verdicts by the digest of their inputs, in memory (and from the cache file). */
 export class Verdicts {
-  private readonly map = new Map<string, AbiProblem[]>();
+  private readonly map = new Map<string, Verdict>();
   private readonly used = new Set<string>();
   hits = 0;
   computed = 0;
 
-  get(key: string): AbiProblem[] | undefined {
+  get(key: string): Verdict | undefined {
     const v = this.map.get(key);
     if (v) {
       this.hits++;
@@ -79,15 +79,15 @@ export class Verdicts {
     return v;
   }
 
-  set(key: string, problems: AbiProblem[]): void {
+  set(key: string, verdict: Verdict): void {
     this.computed++;
-    this.map.set(key, problems);
+    this.map.set(key, verdict);
     this.used.add(key);
   }
 
   /** This run's verdicts first, then earlier ones, at most `max`. */
-  entries(max = MAX_VERDICTS): [string, AbiProblem[]][] {
-    const out: [string, AbiProblem[]][] = [...this.used].map((k) => [k, this.map.get(k)!]);
+  entries(max = MAX_VERDICTS): [string, Verdict][] {
+    const out: [string, Verdict][] = [...this.used].map((k) => [k, this.map.get(k)!]);
     for (const [k, v] of this.map) {
       if (out.length >= max) break;
       if (!this.used.has(k)) out.push([k, v]);
@@ -95,7 +95,7 @@ export class Verdicts {
     return out.slice(0, max);
   }
 
-  preload(entries: Iterable<[string, AbiProblem[]]>): void {
+  preload(entries: Iterable<[string, Verdict]>): void {
     for (const [k, v] of entries) if (!this.map.has(k)) this.map.set(k, v);
   }
 }
@@ -108,7 +108,7 @@ export function defaultCacheDir(env = process.env): string {
 interface CacheFile {
   format: string;
   code: string;
-  verdicts: [string, AbiProblem[]][];
+  verdicts: [string, Verdict][];
 }
 
 /** The verdicts of a cache directory (none when there is no cache yet, or it cannot be used). */
@@ -139,22 +139,24 @@ export async function openCache(dir: string | undefined): Promise<Verdicts> {
 
 const KINDS: readonly ProblemKind[] = ["interpreter", "needed", "version", "symbol"];
 
-function isVerdictEntry(e: unknown): e is [string, AbiProblem[]] {
+function isVerdictEntry(e: unknown): e is [string, Verdict] {
+  if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "string" || !/^[0-9a-f]{64}$/.test(e[0]))
+    return false;
+  const v = e[1] as Partial<Verdict> | null;
   return (
-    Array.isArray(e) &&
-    e.length === 2 &&
-    typeof e[0] === "string" &&
-    /^[0-9a-f]{64}$/.test(e[0]) &&
-    Array.isArray(e[1]) &&
-    e[1].every(
+    typeof v === "object" &&
+    v !== null &&
+    Array.isArray(v.isolated) &&
+    v.isolated.every((n) => typeof n === "string") &&
+    Array.isArray(v.problems) &&
+    v.problems.every(
       (p: Partial<AbiProblem> | null) =>
         typeof p === "object" &&
         p !== null &&
         KINDS.includes(p.kind as ProblemKind) &&
         typeof p.by === "string" &&
         typeof p.what === "string" &&
-        typeof p.message === "string" &&
-        (p.isolated === undefined || typeof p.isolated === "boolean"),
+        typeof p.message === "string",
     )
   );
 }

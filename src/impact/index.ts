@@ -18,7 +18,14 @@ import type { LayerMount } from "../exec/sandbox.js";
 import { machineArch } from "../layer/elf.js";
 import type { UndefinedSymbol } from "../layer/elf-symbols.js";
 import type { Arch, FlavorName } from "../spec/schema.js";
-import { type AbiProblem, type LayerSide, problemKey, type RootVerdict, SideAnalyzer } from "./abi.js";
+import {
+  type AbiProblem,
+  isolatedProblem,
+  type LayerSide,
+  problemKey,
+  type RootVerdict,
+  SideAnalyzer,
+} from "./abi.js";
 import { openCache, saveCache } from "./cache.js";
 import { type ObjectRecord, ObjectStore, statKey } from "./objects.js";
 import { PackageOwners, type PackageRef } from "./provenance.js";
@@ -218,7 +225,7 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
       return;
     }
     objects++;
-    const isolated = after.problems.filter((p) => p.isolated).length;
+    const isolated = after.isolated.length;
     if (isolated > 0) {
       leftToLoader.objects++;
       leftToLoader.symbols += isolated;
@@ -302,17 +309,19 @@ async function compare(
   pub: SideAnalyzer | undefined,
   owners: { published?: PackageOwners; candidate: PackageOwners },
 ): Promise<Finding[]> {
-  if (!before)
-    return after.problems
-      .filter((p) => !p.isolated)
-      .map((p) => ({ ...p, status: "broken" as const, object }));
+  if (!before) return after.problems.map((p) => ({ ...p, status: "broken" as const, object }));
   const was = new Set(before.problems.map(problemKey));
   const is = new Set(after.problems.map(problemKey));
+  // a symbol left to the loading program on both layers is what ldd -r says of every plugin, not a
+  // finding; one the published layer resolved and the candidate does not is a regression
+  const wasIsolated = new Set(before.isolated);
+  const newlyIsolated = after.isolated
+    .filter((name) => !wasIsolated.has(name))
+    .map((name) => isolatedProblem(object, name));
   const out: Finding[] = [];
-  for (const p of after.problems) {
+  for (const p of [...after.problems, ...newlyIsolated]) {
     if (was.has(problemKey(p))) {
-      // left to the loading program on both layers: what ldd -r says of every plugin, not a finding
-      if (!p.isolated) out.push({ ...p, status: "broken-before", object });
+      out.push({ ...p, status: "broken-before", object });
       continue;
     }
     const finding: Finding = { ...p, status: "regression", object };
@@ -322,8 +331,7 @@ async function compare(
     if (nowPath) finding.now = provider(nowPath, cand, owners.candidate);
     out.push(finding);
   }
-  for (const p of before.problems)
-    if (!is.has(problemKey(p)) && !p.isolated) out.push({ ...p, status: "fixed", object });
+  for (const p of before.problems) if (!is.has(problemKey(p))) out.push({ ...p, status: "fixed", object });
   return out;
 }
 
