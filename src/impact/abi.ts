@@ -81,6 +81,9 @@ function describeArch(bits: number, machine: number): string {
   return `ELF${bits} ${machineArch(machine) ?? `machine ${machine}`}`;
 }
 
+/** Symbol lookups remembered for this many link maps (by their members' content). */
+const MAX_SCOPE_MEMOS = 64;
+
 /** One layer side's resolver: a probe over its namespace, link maps memoised by what decides them. */
 export class SideAnalyzer {
   private readonly probes = new Map<string, ProbeResult>();
@@ -266,12 +269,15 @@ export class SideAnalyzer {
         return r && local ? this.store.table(r, local) : undefined;
       }),
     );
-    const scopeId = map.scope.map((s) => records.get(s.key)?.digest ?? s.key).join(",");
+    const scopeId = createHash("sha256")
+      .update(map.scope.map((s) => records.get(s.key)?.digest ?? s.key).join(","))
+      .digest("base64");
     let memo = this.lookups.get(scopeId);
-    if (!memo) {
-      memo = new Map();
-      this.lookups.set(scopeId, memo);
-    }
+    if (memo) this.lookups.delete(scopeId);
+    else memo = new Map();
+    // the most recently used scopes only: siblings share one, and thousands of them held every symbol name
+    this.lookups.set(scopeId, memo);
+    if (this.lookups.size > MAX_SCOPE_MEMOS) this.lookups.delete(this.lookups.keys().next().value!);
     for (const ref of undefinedSymbols) {
       if (ref.weak) continue;
       if (ref.file && (unresolvedFiles.has(ref.file) || missingVersions.has(`${ref.version}\0${ref.file}`)))

@@ -37,6 +37,9 @@ export function statKey(st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
+/** Symbol tables kept at once; one evicted is read again when asked for. */
+const MAX_TABLES = 512;
+
 export class ObjectStore {
   private readonly records = new Map<string, ObjectRecord>();
   private readonly inflight = new Map<string, Promise<ObjectRecord>>();
@@ -68,18 +71,21 @@ export class ObjectStore {
     return abi && abi.digest === record.digest ? abi.undefined : undefined;
   }
 
-  /** The symbol table of an ELF record's content; read from `local` the first time that content is met. */
+  /** The symbol table of an ELF record's content, read from `local` (again only when it was evicted). */
   table(record: ElfRecord, local: string): Promise<SymbolTable | undefined> {
     let t = this.tables.get(record.digest);
-    if (!t) {
+    // the most recently used tables stay (libc's always): a tree's thousands of libraries would not fit
+    if (t) this.tables.delete(record.digest);
+    else {
       t = (async () => {
         this.reads++;
         const abi = await readElfAbi(local, { lookup: true }).catch(() => undefined);
         // a file changed since its record was made is not looked up under the old content's name
         return abi && abi.digest === record.digest ? abi.symbols : undefined;
       })();
-      this.tables.set(record.digest, t);
     }
+    this.tables.set(record.digest, t);
+    if (this.tables.size > MAX_TABLES) this.tables.delete(this.tables.keys().next().value!);
     return t;
   }
 
