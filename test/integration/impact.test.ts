@@ -13,12 +13,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { topDirOf } from "../../src/artifacts/name.js";
 import { packLayer } from "../../src/artifacts/pack.js";
+import { generateKeyPair } from "../../src/artifacts/sign.js";
 import { runInLayer } from "../../src/exec/sandbox.js";
-import { impactGate } from "../../src/impact/gate.js";
 import { type ImpactLayer, type ImpactReport, runImpact } from "../../src/impact/index.js";
 import { softwareTree } from "../../src/impact/software.js";
 import { loadTestSuite } from "../../src/impact/tests.js";
-import { parseSiteConfig } from "../../src/site/load.js";
+import { loadSiteConfig, parseSiteConfig } from "../../src/site/load.js";
+import { requireCandidate } from "../../src/store/candidates.js";
 import {
   createCandidate,
   finishGate,
@@ -28,11 +29,15 @@ import {
   startGate,
 } from "../../src/store/index.js";
 import { openStore } from "../../src/store/open.js";
+import { candidateContext } from "../../src/update/candidate-context.js";
+import { impactGate } from "../../src/update/gates/impact.js";
+import { openSiteLayerArch } from "../../src/update/site-layer.js";
 import { compat } from "../helpers/cli.js";
 import { debianPackage } from "../helpers/debian-packages.js";
 import { type DevLayer, devLayer } from "../helpers/dev-layer.js";
 import { tempDir } from "../helpers/prefix-layout.js";
 import { type SoftwareLayer, softwareLayer } from "../helpers/software-layer.js";
+import { seedCandidate } from "../helpers/update-site.js";
 
 const isX86 = process.arch === "x64";
 const LIB = "usr/lib/x86_64-linux-gnu";
@@ -357,7 +362,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
       ].join("\n");
     const site = parseSiteConfig(text(true), configFile);
     expect(site.layers.dev!.impact).toEqual({ software: [{ path: sw.local, at: sw.at }], tests: [tests] });
-    const layer = { name: "dev", layer: dev.layer, topDir: topDirOf(dev.layer) };
+    const layer = await openSiteLayerArch(site, "dev", "x86_64");
     expect(impactGate.applies(site.layers.dev!)).toBe(true);
     // the published layer as the update loop has it: the full artifact the target holds
     const packed = await packLayer({
@@ -402,7 +407,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
           site,
           candidate,
           layer,
-          tree: { prefixDir: candidates[name] },
+          tree: { root: scratch.dir, prefixDir: candidates[name] },
           base,
           workDir,
           note: (m) => notes.push(m),
@@ -437,6 +442,118 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
     // a layer without an impact section has no software the gate could check
     const bare = parseSiteConfig(text(false), configFile);
     expect(impactGate.applies(bare.layers.dev!)).toBe(false);
+  }, 900_000);
+
+  it("through the update loop: compat gate --only impact on candidates (a), (b), (c) over the published dev layer; (a) and (b) fail and their approval is refused, (c) is ready and approved", async () => {
+    const dir = join(scratch.dir, "loop");
+    mkdirSync(join(dir, "staging"), { recursive: true });
+    mkdirSync(join(dir, "keys"), { recursive: true });
+    const keys = {
+      alice: await generateKeyPair(join(dir, "keys/alice")),
+      bob: await generateKeyPair(join(dir, "keys/bob")),
+      mallory: await generateKeyPair(join(dir, "keys/mallory")),
+    };
+    const configFile = join(dir, "compat.yaml");
+    writeFileSync(
+      configFile,
+      [
+        "state: state",
+        `store: sqlite:${join(dir, "compat.db")}`,
+        "layers:",
+        "  dev:",
+        `    spec: ${JSON.stringify(dev.specFile)}`,
+        "    arches: [x86_64]",
+        "    impact:",
+        `      software: [{path: ${JSON.stringify(sw.local)}, at: ${JSON.stringify(sw.at)}}]`,
+        "targets:",
+        "  staging:",
+        "    to: local:staging",
+        "    policy: {approvals: 1, approvers: [alice]}",
+        "approvers:",
+        "  alice: {key: keys/alice.pub}",
+      ].join("\n"),
+    );
+    const site = await loadSiteConfig(configFile);
+    const t = {
+      dir,
+      configFile,
+      site,
+      keys,
+      staging: join(dir, "staging"),
+      production: join(dir, "staging"),
+    };
+    // the published layer: the dev layer's full artifact (what staging holds when the update ran)
+    const packed = await packLayer({
+      prefix: dev.localPrefix,
+      stack: dev.layer.stack,
+      version: dev.layer.version,
+      os: dev.layer.os,
+      arch: dev.layer.arch,
+      outDir: join(dir, "artifacts"),
+      epoch: 1_750_000_000,
+    });
+    const store = await openStore({ backend: "sqlite", path: join(dir, "compat.db") });
+    const verdicts: Record<string, unknown> = {};
+    try {
+      for (const name of ["a", "b", "c"] as const) {
+        // a candidate as an update leaves it (artifacts recorded, every gate passed), its tree the candidate's
+        const c = await seedCandidate(t, store, {
+          full: packed.artifact,
+          baseSha256: packed.manifest.sha256,
+        });
+        const cc = await candidateContext(site, store, c.id);
+        mkdirSync(join(cc.tree.prefixDir, ".."), { recursive: true });
+        execFileSync("cp", ["-al", candidates[name], cc.tree.prefixDir]);
+        const gated = compat(["gate", String(c.id), "--only", "impact", "--config", configFile]);
+        const out = {
+          candidate: await requireCandidate(store, c.id),
+          gates: (await listGates(store, c.id)) as unknown as {
+            gate: string;
+            state: string;
+            report: { summary: string; impact: ImpactReport };
+          }[],
+        };
+        const impact = out.gates.find((g) => g.gate === "impact")!;
+        const approved = compat([
+          "approve",
+          String(c.id),
+          "--key",
+          keys.alice.privateKey,
+          "--config",
+          configFile,
+        ]);
+        verdicts[name] = {
+          exit: gated.status,
+          candidate: out.candidate.state,
+          impact: `${impact.state}: ${impact.report.summary}`,
+          approve: approved.status,
+        };
+        if (name !== "c") expect(approved.stderr).toMatch(/failed|impact/);
+        expect(impact.report.impact.published?.origin).toBe(`published layer ${packed.manifest.sha256}`);
+      }
+    } finally {
+      await store.close();
+    }
+    expect(verdicts).toEqual({
+      a: {
+        exit: 3,
+        candidate: "failed",
+        impact: "failed: 11 objects: 6 ABI regressions; 0 tests: 0 failing",
+        approve: 3,
+      },
+      b: {
+        exit: 3,
+        candidate: "failed",
+        impact: "failed: 11 objects: 1 ABI regression; 0 tests: 0 failing",
+        approve: 3,
+      },
+      c: {
+        exit: 0,
+        candidate: "ready",
+        impact: "passed: 11 objects: 0 ABI regressions; 0 tests: 0 failing",
+        approve: 0,
+      },
+    });
   }, 900_000);
 
   describe("bad input", () => {

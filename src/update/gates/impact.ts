@@ -1,7 +1,6 @@
 /**
  * The `impact` gate of the update loop: a candidate may be approved only when it breaks nothing of
- * the software built on the published layer. A thin face over runImpact, in the shape of the
- * update loop's gates (src/update/gates: an id, a title, what passing proves, `run(ctx)`): the
+ * the software built on the published layer. A thin face over runImpact (src/impact): the
  * software trees and tests come from the layer's `impact` section of the site config; the
  * published side is the candidate's base (the full artifact the target holds), unpacked by the
  * real local publisher (verified, as a publish would) into the gate's scratch directory; verdicts
@@ -11,34 +10,15 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { LocalPublisher } from "../publish/local.js";
-import type { SiteConfig, SiteImpact, SiteLayer } from "../site/load.js";
-import type { ResolvedLayer } from "../spec/resolve.js";
-import type { JsonValue } from "../store/json.js";
-import { type ImpactLayer, type ImpactReport, runImpact } from "./index.js";
-import { softwareTree } from "./software.js";
-import { loadTestSuite, type TestSuite } from "./tests.js";
-
-/** What the gate needs of the update loop's GateContext (src/update/gates/types.ts). */
-export interface ImpactGateContext {
-  site: Pick<SiteConfig, "layers" | "stateDir">;
-  candidate: { id: number };
-  layer: { name: string; layer: ResolvedLayer; topDir: string };
-  /** The candidate's tree: the layer's directory in its local repository root. */
-  tree: { prefixDir: string };
-  /** The full artifact the target held when the candidate was built (none: a first publication). */
-  base: { tree: { path: string; sha256: string } } | undefined;
-  /** Scratch space of this gate run (removed after). */
-  workDir: string;
-  signal?: AbortSignal;
-  note(message: string): void;
-}
-
-export interface ImpactGateOutcome {
-  state: "passed" | "failed";
-  summary: string;
-  report: { [key: string]: JsonValue };
-}
+import { type ImpactLayer, type ImpactReport, runImpact } from "../../impact/index.js";
+import { softwareTree } from "../../impact/software.js";
+import { loadTestSuite, type TestSuite } from "../../impact/tests.js";
+import { LocalPublisher } from "../../publish/local.js";
+import type { SiteImpact, SiteLayer } from "../../site/load.js";
+import type { ResolvedLayer } from "../../spec/resolve.js";
+import type { ArtifactRecord } from "../../store/artifacts.js";
+import type { JsonValue } from "../../store/json.js";
+import type { Gate, GateContext, GateOutcome } from "./types.js";
 
 /** Every tests file of the layer's impact section, as one suite (names must differ across files). */
 export async function impactSuite(impact: SiteImpact): Promise<TestSuite | undefined> {
@@ -67,11 +47,17 @@ export function impactLayer(layer: ResolvedLayer, local: string, origin: string)
 }
 
 /** The layer's impact section; a layer without one has no software the gate could check (nor the gate: `applies`). */
-export function impactOf(ctx: Pick<ImpactGateContext, "site" | "layer">): SiteImpact | undefined {
+export function impactOf(ctx: Pick<GateContext, "site" | "layer">): SiteImpact | undefined {
   return ctx.site.layers[ctx.layer.name]?.impact;
 }
 
-async function run(ctx: ImpactGateContext): Promise<ImpactGateOutcome> {
+/** What the gate reads of its context (the base only by path and sha256). */
+export type ImpactGateInput = Pick<
+  GateContext,
+  "site" | "candidate" | "layer" | "tree" | "workDir" | "signal" | "note"
+> & { base: { tree: Pick<ArtifactRecord, "path" | "sha256"> } | undefined };
+
+async function run(ctx: ImpactGateInput): Promise<GateOutcome> {
   const impact = impactOf(ctx);
   if (!impact)
     return {
@@ -124,6 +110,6 @@ export const impactGate = {
   proves:
     "every ELF object of the software trees built on the published layer still loads on the candidate (sonames, symbol versions, symbols, as the loader resolves them) and the stack's own tests that passed on the published layer pass on the candidate; at least one object was checked",
   /** Only layers whose site config names software built on them have this gate. */
-  applies: (layer: Pick<SiteLayer, "impact">): boolean => layer.impact !== undefined,
+  applies: (layer: SiteLayer): boolean => layer.impact !== undefined,
   run,
-} as const;
+} satisfies Gate;
