@@ -445,7 +445,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
   }, 900_000);
 
   it("through the update loop: compat gate --only impact on candidates (a), (b), (c) over the published dev layer; (a) and (b) fail and their approval is refused, (c) is ready and approved", async () => {
-    const dir = join(scratch.dir, "loop");
+    const dir = join(scratch.dir, "update-loop");
     mkdirSync(join(dir, "staging"), { recursive: true });
     mkdirSync(join(dir, "keys"), { recursive: true });
     const keys = {
