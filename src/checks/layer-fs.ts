@@ -9,7 +9,7 @@
 import { type BigIntStats, lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
 
-export type Region = "prefix" | "repository" | "host" | "void";
+export type Region = "prefix" | "repository" | "bind" | "host" | "void";
 
 export interface LayerMapping {
   /** The layer's EPREFIX (its real path). */
@@ -18,6 +18,10 @@ export interface LayerMapping {
   localPrefix: string;
   /** A local repository root standing for `/cvmfs/<repository>`. */
   repository?: { mount: string; root: string };
+  /** Other directories shown at a path of their own (a software tree beside the layer), as sandbox binds. */
+  binds?: { at: string; local: string }[];
+  /** Seen from the sandbox even when the layer is at its real path: /cvmfs holds only what is mapped. */
+  sandboxed?: boolean;
 }
 
 export type Resolution =
@@ -39,9 +43,18 @@ export class LayerFs {
   region(path: string): Region {
     if (isUnder(path, this.mapping.prefix)) return "prefix";
     if (this.mapping.repository && isUnder(path, this.mapping.repository.mount)) return "repository";
+    if (this.bindOf(path)) return "bind";
     // The sandbox shows an empty /cvmfs apart from the layer's repository (or prefix).
-    if (isUnder(path, "/cvmfs") && this.mapping.localPrefix !== this.mapping.prefix) return "void";
+    if (
+      isUnder(path, "/cvmfs") &&
+      (this.mapping.localPrefix !== this.mapping.prefix || this.mapping.sandboxed)
+    )
+      return "void";
     return "host";
+  }
+
+  private bindOf(path: string): { at: string; local: string } | undefined {
+    return this.mapping.binds?.find((b) => isUnder(path, b.at));
   }
 
   /** Is the path inside the prefix (the prefix itself included)? */
@@ -57,6 +70,10 @@ export class LayerFs {
         return m.localPrefix + path.slice(m.prefix.length);
       case "repository":
         return m.repository!.root + path.slice(m.repository!.mount.length);
+      case "bind": {
+        const b = this.bindOf(path)!;
+        return b.local + path.slice(b.at.length);
+      }
       case "host":
         return path;
       default:
@@ -149,9 +166,10 @@ export class LayerFs {
 
   /** A directory above the mounted layer (e.g. `/cvmfs` in the sandbox): it exists there as a plain directory. */
   private isMountAncestor(path: string): boolean {
-    if (this.mapping.localPrefix === this.mapping.prefix) return false;
-    const mount = this.mapping.repository?.mount ?? this.mapping.prefix;
-    return mount !== path && isUnder(mount, path);
+    const mounts = (this.mapping.binds ?? []).filter((b) => b.at !== b.local).map((b) => b.at);
+    if (this.mapping.localPrefix !== this.mapping.prefix || this.mapping.sandboxed)
+      mounts.push(this.mapping.repository?.mount ?? this.mapping.prefix);
+    return mounts.some((mount) => mount !== path && isUnder(mount, path));
   }
 
   /** Read a file of the layer (links followed); undefined when it does not exist. */

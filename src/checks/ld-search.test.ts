@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type DynamicObject, loadClosure, type ProbeResult, searchDirs } from "./ld-search.js";
+import { type DynamicObject, loadClosure, loadLinkMap, type ProbeResult, searchDirs } from "./ld-search.js";
 
 /** A fake file system of ELF objects: path → object (with its real path and identity). */
 function world(objects: Record<string, Partial<DynamicObject> & { real?: string; bad?: string }>) {
@@ -123,5 +123,33 @@ describe("loadClosure", () => {
     expect(x!.found).toMatchObject({ path: "/p/lib/libx.so", via: "path" });
     expect(y!.found).toBeUndefined();
     expect(y!.rejected[0]!.why).toContain("relative");
+  });
+
+  it("gives the symbol lookup scope: the root, then each object as a DT_NEEDED first reaches it", () => {
+    const probe = world({
+      "/p/lib/liba.so": { needed: ["libc.so.6", "libb.so"] },
+      "/p/lib/libb.so": { needed: ["libc.so.6"] },
+      "/p/lib/libc.so.6": { needed: ["ld-linux-x86-64.so.2"] },
+      "/p/lib/libunused.so": {},
+    });
+    const ld = obj("/p/lib64/ld-linux-x86-64.so.2", { soname: "ld-linux-x86-64.so.2" });
+    const exe = obj("/p/bin/exe", { needed: ["liba.so", "libc.so.6"], rpath: "/p/lib" });
+    const map = loadLinkMap({ object: exe, key: "exe" }, probe, [], [{ object: ld, key: "ld" }]);
+    expect(map.scope.map((s) => s.object.path)).toEqual([
+      "/p/bin/exe",
+      "/p/lib/liba.so",
+      "/p/lib/libc.so.6",
+      "/p/lib/libb.so",
+      "/p/lib64/ld-linux-x86-64.so.2",
+    ]);
+    expect(map.lookups.every((l) => l.found?.key !== undefined)).toBe(true);
+    // without a library that needs it, the preloaded interpreter is not in the scope
+    const alone = loadLinkMap(
+      { object: obj("/p/bin/static-ish"), key: "s" },
+      probe,
+      [],
+      [{ object: ld, key: "ld" }],
+    );
+    expect(alone.scope.map((s) => s.key)).toEqual(["s"]);
   });
 });

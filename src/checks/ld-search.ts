@@ -53,8 +53,8 @@ export interface Lookup {
   /** The object whose DT_NEEDED this is. */
   by: string;
   needed: string;
-  /** Where it was found: the opened path, its real path, and the directory that gave it. */
-  found?: { path: string; realPath: string; via: SearchDir | "path" | "loaded" };
+  /** Where it was found: the opened path, its real path, the directory that gave it, the file's key. */
+  found?: { path: string; realPath: string; via: SearchDir | "path" | "loaded"; key: string };
   /** Directories tried, in order (up to and including the one that gave it). */
   tried: SearchDir[];
   /** Candidates that exist but were rejected (wrong class, not ELF …). */
@@ -99,6 +99,26 @@ export function loadClosure(
   systemDirs: readonly string[],
   preloaded: readonly { object: DynamicObject; key: string }[] = [],
 ): Lookup[] {
+  return loadLinkMap(root, probe, systemDirs, preloaded).lookups;
+}
+
+export interface LinkMap {
+  lookups: Lookup[];
+  /**
+   * The global scope symbols are looked up in, in order: the root, then every object as a
+   * DT_NEEDED first reaches it, breadth first (glibc's l_searchlist). A preloaded object no one
+   * needs is not in it.
+   */
+  scope: { object: DynamicObject; key: string }[];
+}
+
+/** loadClosure, also giving the order symbols are looked up in. */
+export function loadLinkMap(
+  root: { object: DynamicObject; key: string },
+  probe: Probe,
+  systemDirs: readonly string[],
+  preloaded: readonly { object: DynamicObject; key: string }[] = [],
+): LinkMap {
   const loaded: Loaded[] = [];
   const byKey = new Map<string, Loaded>();
   const add = (object: DynamicObject, key: string, chain: DynamicObject[], requested?: string): Loaded => {
@@ -112,6 +132,13 @@ export function loadClosure(
   };
   for (const p of preloaded) add(p.object, p.key, []);
   const rootLoaded = byKey.get(root.key) ?? add(root.object, root.key, []);
+  const scope: Loaded[] = [rootLoaded];
+  const inScope = new Set<Loaded>(scope);
+  const reach = (l: Loaded) => {
+    if (inScope.has(l)) return;
+    inScope.add(l);
+    scope.push(l);
+  };
 
   const lookups: Lookup[] = [];
   const queue: Loaded[] = [rootLoaded];
@@ -122,7 +149,13 @@ export function loadClosure(
       lookups.push(lookup);
       const already = loaded.find((l) => l.names.has(needed));
       if (already) {
-        lookup.found = { path: already.object.path, realPath: already.object.path, via: "loaded" };
+        lookup.found = {
+          path: already.object.path,
+          realPath: already.object.path,
+          via: "loaded",
+          key: already.key,
+        };
+        reach(already);
         continue;
       }
       const candidates: { path: string; via: SearchDir | "path" }[] = needed.includes("/")
@@ -146,16 +179,20 @@ export function loadClosure(
           lookup.rejected.push({ path: c.path, why: r.why });
           continue;
         }
-        lookup.found = { path: c.path, realPath: r.realPath, via: c.via };
+        lookup.found = { path: c.path, realPath: r.realPath, via: c.via, key: r.key };
         const same = byKey.get(r.key);
-        if (same) same.names.add(needed);
-        else {
+        if (same) {
+          same.names.add(needed);
+          reach(same);
+        } else {
           const object = { ...r.object, path: c.path, origin: posix.dirname(c.path) };
-          queue.push(add(object, r.key, [cur.object, ...cur.chain], needed));
+          const l = add(object, r.key, [cur.object, ...cur.chain], needed);
+          queue.push(l);
+          reach(l);
         }
         break;
       }
     }
   }
-  return lookups;
+  return { lookups, scope: scope.map((l) => ({ object: l.object, key: l.key })) };
 }

@@ -118,6 +118,26 @@ export function reportJUnit(report: CheckReport): string {
       },
     },
   };
+  return junitXml(doc);
+}
+
+/** Characters XML 1.0 cannot hold, even escaped (control characters a file name or an output may have). */
+const NOT_XML = /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
+
+function xmlSafe(v: unknown): unknown {
+  if (typeof v === "string") return v.replace(NOT_XML, "\ufffd");
+  if (Array.isArray(v)) return v.map(xmlSafe);
+  if (v && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, xmlSafe(x)]));
+  return v;
+}
+
+/**
+ * A JUnit document (fast-xml-parser's object form, attributes as `@_name`) as XML text. Strings
+ * come from files, ELF objects and program output: characters XML cannot hold become U+FFFD, so
+ * the file always parses.
+ */
+export function junitXml(doc: Record<string, unknown>): string {
   const builder = new XMLBuilder({
     ignoreAttributes: false,
     attributeNamePrefix: "@_",
@@ -125,7 +145,7 @@ export function reportJUnit(report: CheckReport): string {
     suppressEmptyNode: true,
     processEntities: true,
   });
-  return builder.build(doc) as string;
+  return builder.build(xmlSafe(doc)) as string;
 }
 
 /** Where writeCheckReport puts the report in a directory (a build's run directory). */

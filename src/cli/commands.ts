@@ -12,6 +12,7 @@ import { register as diff } from "./diff.js";
 import { register as findings } from "./findings.js";
 import { register as gate } from "./gate.js";
 import { register as history } from "./history.js";
+import { register as impact } from "./impact.js";
 import { register as importAnsible } from "./import-ansible.js";
 import { register as keygen } from "./keygen.js";
 import { register as log } from "./log.js";
@@ -37,6 +38,7 @@ export const commands: RegisterCommand[] = [
   shell,
   check,
   audit,
+  impact,
   sbom,
   watch,
   findings,

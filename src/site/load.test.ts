@@ -109,6 +109,25 @@ describe("site config", () => {
     ]);
   });
 
+  it("resolves a layer's impact section, refusing a path seen outside /cvmfs and a NUL in a command", () => {
+    const site = parseSiteConfig(
+      "layers:\n  dev:\n    spec: a.yaml\n    impact:\n      software: [{path: sw, at: /cvmfs/r/sw/}]\n      tests: [t.yaml]\n",
+      "/x/compat.yaml",
+    );
+    expect(site.layers.dev!.impact).toEqual({
+      software: [{ path: "/x/sw", at: "/cvmfs/r/sw/" }],
+      tests: ["/x/t.yaml"],
+    });
+    const problems = problemsOf(
+      'layers:\n  dev:\n    spec: a.yaml\n    impact:\n      software: [{path: sw, at: "/cvmfs/../etc"}, {path: s2, at: "/cvmfs/r/\\u001b[2J"}]\n      reframe: "reframe \\0 -r"\n',
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^5:\d+ layers\.dev\.impact\.software\[0\]\.at: .*not a path under \/cvmfs/),
+      expect.stringMatching(/^5:\d+ layers\.dev\.impact\.software\[1\]\.at: .*not a path under \/cvmfs/),
+      expect.stringMatching(/^6:\d+ layers\.dev\.impact\.reframe: .*a command cannot hold a NUL byte/),
+    ]);
+  });
+
   it("refuses names that are properties of every object", () => {
     expect(problemsOf("layers:\n  __proto__: {spec: a.yaml}\n")).toEqual([
       expect.stringMatching(/^2:3 layers\.__proto__: the key "__proto__" is not allowed/),

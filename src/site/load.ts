@@ -24,6 +24,14 @@ export interface SiteLayer {
   spec: string;
   /** The arches to keep up to date; undefined: every arch of the spec. */
   arches: Arch[] | undefined;
+  /** The impact gate's software trees and tests (paths absolute); undefined: no impact gate. */
+  impact?: SiteImpact;
+}
+
+export interface SiteImpact {
+  software: { path: string; at?: string }[];
+  tests: string[];
+  reframe?: string;
 }
 
 export interface ApprovalPolicy {
@@ -129,7 +137,26 @@ function resolveSiteConfig(config: SiteConfigFile, file: string | undefined, bas
     stateDir,
     store: parseStoreUrl(config.store ?? `sqlite:${join(stateDir, "compat.db")}`, baseDir),
     layers: Object.fromEntries(
-      Object.entries(config.layers).map(([name, l]) => [name, { name, spec: at(l.spec), arches: l.arches }]),
+      Object.entries(config.layers).map(([name, l]) => [
+        name,
+        {
+          name,
+          spec: at(l.spec),
+          arches: l.arches,
+          ...(l.impact
+            ? {
+                impact: {
+                  software: l.impact.software.map((t) => ({
+                    path: at(t.path),
+                    ...(t.at ? { at: t.at } : {}),
+                  })),
+                  tests: l.impact.tests.map(at),
+                  ...(l.impact.reframe ? { reframe: l.impact.reframe } : {}),
+                },
+              }
+            : {}),
+        },
+      ]),
     ),
     targets: Object.fromEntries(
       Object.entries(config.targets).map(([name, t]) => {

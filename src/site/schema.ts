@@ -5,6 +5,7 @@
  * resolution in load.ts. docs/site-config.md is generated from the descriptions (`npm run docs:site`)
  * and a test keeps the two equal.
  */
+import { posix } from "node:path";
 import { z } from "zod";
 import { closest } from "../config/near.js";
 import { whenParsed } from "../config/yaml.js";
@@ -38,6 +39,46 @@ export const storeSchema = z
     "the control plane's database: a SQLite file (`sqlite:PATH` or a path, relative to this file) or PostgreSQL (`postgres://USER@HOST[:PORT]/DB`; give the password in PGPASSWORD or ~/.pgpass, not here); default `sqlite:<state>/compat.db`",
   );
 
+export const softwareTreeSchema = z
+  .strictObject({
+    path: relativeOrAbsolutePath.describe(
+      "where the software tree's files are on the machine the gate runs on, relative to this file",
+    ),
+    at: z
+      .string()
+      .refine((v) => /^\/cvmfs\/[^/]/.test(posix.normalize(v)) && !/\p{Cc}/u.test(v), {
+        message: "not a path under /cvmfs (absolute, no .. out of it, no control characters)",
+      })
+      .optional()
+      .describe(
+        "the path its programs see it at (their RPATHs name it), under /cvmfs; default: `path` itself",
+      ),
+  })
+  .describe("a software tree built on the layer (e.g. EESSI's `versions/<v>/software/linux/<arch>`)");
+
+export const impactSchema = z
+  .strictObject({
+    software: z
+      .array(softwareTreeSchema)
+      .min(1)
+      .describe("the software trees whose ELF objects every candidate must still run"),
+    tests: z
+      .array(relativeOrAbsolutePath)
+      .default([])
+      .describe(
+        "YAML files of the stack's own tests (name, command, exit, output, timeout), relative to this file",
+      ),
+    reframe: z
+      .string()
+      .min(1)
+      .regex(/^[^\0]*$/, { message: "a command cannot hold a NUL byte" })
+      .optional()
+      .describe(
+        "a ReFrame command line run on the published layer and on each candidate (compat adds --report-file)",
+      ),
+  })
+  .describe("the impact gate of this layer: the software built on it and the tests that must keep passing");
+
 export const siteLayerSchema = z
   .strictObject({
     spec: relativeOrAbsolutePath.describe("the layer spec file, relative to this file"),
@@ -46,6 +87,7 @@ export const siteLayerSchema = z
       .min(1)
       .optional()
       .describe("the arches compat updates and publishes; default: every arch of the spec"),
+    impact: impactSchema.optional(),
   })
   .describe("a layer compat keeps up to date");
 

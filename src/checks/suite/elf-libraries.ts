@@ -28,7 +28,7 @@ function hostElfHeader(local: string): { bits: number; machine: number } | undef
   }
 }
 
-function dynamicObject(path: string, info: ElfInfo): DynamicObject {
+export function dynamicObject(path: string, info: ElfInfo): DynamicObject {
   return {
     path,
     origin: posix.dirname(path),

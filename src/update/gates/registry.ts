@@ -9,9 +9,10 @@ import type { SiteLayer } from "../../site/load.js";
 import { auditGate } from "./audit.js";
 import { checksGate } from "./checks.js";
 import { deltaGate } from "./delta.js";
+import { impactGate } from "./impact.js";
 import type { Gate } from "./types.js";
 
-export const GATES: readonly Gate[] = [checksGate, auditGate, deltaGate];
+export const GATES: readonly Gate[] = [checksGate, auditGate, deltaGate, impactGate];
 
 export const GATE_IDS = GATES.map((g) => g.id);
 

@@ -1,0 +1,116 @@
+/**
+ * Every ELF object an impact check reads, read once: by the file's state (device, inode, size,
+ * mtime, ctime) for its dynamic interface, and by that interface's digest for its symbol table, so
+ * a library that is the same in the published layer and in the candidate (a copy: other inodes,
+ * same bytes) is looked up through one table. Symbol tables are read only for objects others bind
+ * to; undefined symbols only for the objects being checked whose verdict is not known, and not kept.
+ * Records live for one run: a file's state names its content only while nobody changes it, so what
+ * is kept for later runs is keyed by content (cache.ts).
+ */
+import type { BigIntStats } from "node:fs";
+import type { ElfInfo } from "../layer/elf.js";
+import {
+  readElfAbi,
+  type SymbolTable,
+  type UndefinedSymbol,
+  type VersionNeed,
+} from "../layer/elf-symbols.js";
+
+export interface ElfRecord {
+  kind: "elf";
+  /** The file's state when read (also the loader probe's identity of the file). */
+  key: string;
+  digest: string;
+  info: ElfInfo;
+  needs: VersionNeed[];
+  defines?: string[];
+}
+
+export type ObjectRecord =
+  | ElfRecord
+  /** Starts like ELF but is truncated or corrupt. */
+  | { kind: "malformed"; key: string }
+  | { kind: "unreadable"; key: string; why: string };
+
+/** The identity of a file's content as the file system tells it: a changed file gets another key. */
+export function statKey(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/** Symbol tables kept at once; one evicted is read again when asked for. */
+const MAX_TABLES = 512;
+
+export class ObjectStore {
+  private readonly records = new Map<string, ObjectRecord>();
+  private readonly inflight = new Map<string, Promise<ObjectRecord>>();
+  private readonly tables = new Map<string, Promise<SymbolTable | undefined>>();
+  /** How many times a file was opened and parsed (what the caches save). */
+  reads = 0;
+
+  get(key: string): ObjectRecord | undefined {
+    return this.records.get(key);
+  }
+
+  /** The record of the file at `local` (whose state is `key`), reading it unless known. */
+  load(local: string, key: string): Promise<ObjectRecord> {
+    const known = this.get(key);
+    if (known) return Promise.resolve(known);
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.read(local, key);
+      this.inflight.set(key, p);
+      void p.finally(() => this.inflight.delete(key));
+    }
+    return p;
+  }
+
+  /** The undefined symbols of an object to be checked (read, not kept); undefined when the file changed. */
+  async undefinedOf(record: ElfRecord, local: string): Promise<UndefinedSymbol[] | undefined> {
+    this.reads++;
+    const abi = await readElfAbi(local, { undefined: true }).catch(() => undefined);
+    return abi && abi.digest === record.digest ? abi.undefined : undefined;
+  }
+
+  /** The symbol table of an ELF record's content, read from `local` (again only when it was evicted). */
+  table(record: ElfRecord, local: string): Promise<SymbolTable | undefined> {
+    let t = this.tables.get(record.digest);
+    // the most recently used tables stay (libc's always): a tree's thousands of libraries would not fit
+    if (t) this.tables.delete(record.digest);
+    else {
+      t = (async () => {
+        this.reads++;
+        const abi = await readElfAbi(local, { lookup: true }).catch(() => undefined);
+        // a file changed since its record was made is not looked up under the old content's name
+        return abi && abi.digest === record.digest ? abi.symbols : undefined;
+      })();
+    }
+    this.tables.set(record.digest, t);
+    if (this.tables.size > MAX_TABLES) this.tables.delete(this.tables.keys().next().value!);
+    return t;
+  }
+
+  private async read(local: string, key: string): Promise<ObjectRecord> {
+    this.reads++;
+    let record: ObjectRecord;
+    try {
+      const abi = await readElfAbi(local, {});
+      record = abi
+        ? { kind: "elf", key, digest: abi.digest, info: abi.info, needs: abi.needs, defines: abi.defines }
+        : { kind: "malformed", key };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      record = {
+        kind: "unreadable",
+        key,
+        why:
+          code === "EACCES"
+            ? "permission denied"
+            : code === "ENOTREG"
+              ? "not a regular file"
+              : (code ?? (e as Error).message),
+      };
+    }
+    this.records.set(key, record);
+    return record;
+  }
+}

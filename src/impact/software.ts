@@ -1,0 +1,179 @@
+/**
+ * The software trees an impact check looks at: where each one's files are here and the path its
+ * programs see it at (their RPATHs and scripts name that path), and every ELF object in them, found
+ * by content (the ELF magic), not by name. Walks without following symlinks (a link loop cannot
+ * trap it); hard links are one object.
+ */
+import { closeSync, constants, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, posix } from "node:path";
+import { walkTree } from "../checks/tree.js";
+import { InputError } from "../errors.js";
+import { isElfHeader } from "../layer/elf.js";
+
+export interface SoftwareTree {
+  /** Where the tree's files are on this machine (a real path). */
+  local: string;
+  /** The path its programs see it at (inside the sandbox); equal to `local` when it is there. */
+  at: string;
+}
+
+export interface SoftwareFile {
+  tree: SoftwareTree;
+  /** Path relative to the tree. */
+  rel: string;
+  /** Other names of the same file (hard links), relative to the tree. */
+  aliases: string[];
+  /** The path programs see (`tree.at/rel`). */
+  path: string;
+  local: string;
+}
+
+export interface SoftwareScan {
+  /** Regular files that start with the ELF magic, one per inode. */
+  elf: SoftwareFile[];
+  /** Files named like shared objects (`*.so`, `*.so.N`) that are not ELF: linker scripts, or broken. */
+  notElf: string[];
+  /** Directories that could not be read. */
+  unreadable: string[];
+  /** Entries walked. */
+  entries: number;
+}
+
+const SHARED_OBJECT_NAME = /\.so(\.\d+)*$/;
+
+/**
+ * Parse `--software DIR[=PATH]`: the tree's files at DIR, seen by its programs at PATH (default:
+ * DIR's real path). PATH must be absolute; it is where the sandbox shows the tree.
+ */
+export function parseSoftwareArg(arg: string): SoftwareTree {
+  const eq = arg.lastIndexOf("=");
+  if (eq < 0 || existsSync(arg)) return softwareTree(arg);
+  const [dir, at] = [arg.slice(0, eq), arg.slice(eq + 1)];
+  if (dir === "")
+    throw new InputError(`--software ${arg}: no directory before "="`, { hint: SOFTWARE_ARG_HINT });
+  if (!at.startsWith("/"))
+    throw new InputError(
+      `--software ${arg}: ${at === "" ? "nothing after =" : `${at} is not an absolute path`}`,
+      { hint: SOFTWARE_ARG_HINT },
+    );
+  return softwareTree(dir, at);
+}
+
+const SOFTWARE_ARG_HINT =
+  "write --software DIR or --software DIR=/cvmfs/<repository>/…: the tree's directory here, and the absolute path its programs see it at";
+
+/** Control characters: no path a software stack is installed at has them, and reports would garble. */
+const CONTROL = /\p{Cc}/u;
+
+/** A software tree whose files are at `dir`, seen at `at` (default: where they are). */
+export function softwareTree(dir: string, at?: string): SoftwareTree {
+  let local: string;
+  try {
+    local = realpathSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(
+      `software tree ${dir}: ${code === "ELOOP" ? "a symlink loop" : code === "EACCES" ? "permission denied" : "no such directory"}`,
+      {
+        hint: "give --software the directory of a software stack (e.g. …/versions/2025.06/software/linux/x86_64)",
+      },
+    );
+  }
+  if (!statSync(local).isDirectory())
+    throw new InputError(`software tree ${dir}: not a directory`, {
+      hint: "give --software the directory of a software stack, not a file",
+    });
+  if (local === "/")
+    throw new InputError(`software tree ${dir}: that is the whole file system`, {
+      hint: "give --software the directory of a software stack (e.g. …/versions/2025.06/software/linux/x86_64)",
+    });
+  const seenAt = at === undefined ? local : posix.normalize(at).replace(/\/+$/, "");
+  if (!isAbsolute(seenAt) || seenAt === "/" || CONTROL.test(seenAt) || CONTROL.test(local))
+    throw new InputError(
+      `software tree ${dir}: ${JSON.stringify(at ?? local)} is not an absolute path of a directory (control characters, or /)`,
+      { hint: SOFTWARE_ARG_HINT },
+    );
+  if (seenAt !== local && !seenAt.startsWith("/cvmfs/"))
+    throw new InputError(
+      `software tree ${dir}: it can be shown only at its own path or under /cvmfs, not at ${seenAt}`,
+      {
+        hint: "the sandbox has a /cvmfs of its own; other host paths are the host's",
+      },
+    );
+  return { local, at: seenAt };
+}
+
+/**
+ * Refuse trees that overlap each other, a layer's prefix or a layer's files here: the sandbox could
+ * not show both, and a tree holding a layer would check the layer's own files as software.
+ */
+export function assertSeparate(
+  trees: readonly SoftwareTree[],
+  prefix: string,
+  layerDirs: readonly string[] = [],
+): void {
+  const under = (a: string, b: string) => a === b || b === "/" || a.startsWith(`${b}/`);
+  for (const [i, t] of trees.entries()) {
+    for (const d of layerDirs)
+      if (under(t.local, d) || under(d, t.local))
+        throw new InputError(`software tree ${t.local} overlaps the layer directory ${d}`, {
+          hint: "give the software stack's own directory, beside the compatibility layer, not one that holds it or is in it",
+        });
+    if (under(t.at, prefix) || under(prefix, t.at))
+      throw new InputError(
+        `software tree ${t.local} (seen at ${t.at}) overlaps the layer's prefix ${prefix}`,
+        {
+          hint: "give the software stack's own directory, beside the compatibility layer, not one that holds it",
+        },
+      );
+    for (const o of trees.slice(i + 1))
+      if (under(t.at, o.at) || under(o.at, t.at) || under(t.local, o.local) || under(o.local, t.local))
+        throw new InputError(`software trees ${t.local} (at ${t.at}) and ${o.local} (at ${o.at}) overlap`, {
+          hint: "give each tree once",
+        });
+  }
+}
+
+function startsLikeElf(path: string, head: Buffer): boolean {
+  let fd: number | undefined;
+  try {
+    // the walk saw a regular file; O_NONBLOCK in case it is a FIFO by now
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    return readSync(fd, head, 0, 4, 0) === 4 && isElfHeader(head);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Every ELF file of the trees (by content), and the files named like libraries that are not ELF. */
+export async function scanSoftware(trees: readonly SoftwareTree[]): Promise<SoftwareScan> {
+  const scan: SoftwareScan = { elf: [], notElf: [], unreadable: [], entries: 0 };
+  const head = Buffer.alloc(4);
+  for (const tree of trees) {
+    const index = await walkTree(tree.local);
+    scan.entries += index.entries.length;
+    scan.unreadable.push(...index.unreadable.map((r) => posix.join(tree.at, r)));
+    const byInode = new Map<string, SoftwareFile>();
+    for (const e of index.entries) {
+      if (e.kind !== "file") continue;
+      const local = `${tree.local}/${e.rel}`;
+      const elf = e.size >= 4 && startsLikeElf(local, head);
+      if (!elf) {
+        if (SHARED_OBJECT_NAME.test(e.rel)) scan.notElf.push(posix.join(tree.at, e.rel));
+        continue;
+      }
+      const first = e.nlink > 1 ? byInode.get(e.inode) : undefined;
+      if (first) {
+        first.aliases.push(e.rel);
+        continue;
+      }
+      const f: SoftwareFile = { tree, rel: e.rel, aliases: [], path: posix.join(tree.at, e.rel), local };
+      if (e.nlink > 1) byInode.set(e.inode, f);
+      scan.elf.push(f);
+    }
+  }
+  scan.elf.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return scan;
+}
