@@ -16,7 +16,9 @@ import { register as plan } from "./plan.js";
 import { register as prune } from "./prune.js";
 import { register as publish } from "./publish.js";
 import { register as rollback } from "./rollback.js";
+import { register as serve } from "./serve.js";
 import { register as shell } from "./shell.js";
+import { register as user } from "./user.js";
 import { register as verify } from "./verify.js";
 
 export type RegisterCommand = (program: Command) => void;
@@ -37,4 +39,6 @@ export const commands: RegisterCommand[] = [
   prune,
   keygen,
   log,
+  serve,
+  user,
 ];

@@ -35,6 +35,9 @@ const OUR_TABLES = new Set([
   "findings",
   "leases",
   "audit_log",
+  "users",
+  "api_tokens",
+  "sessions",
   "kysely_migration",
   "kysely_migration_lock",
 ]);
