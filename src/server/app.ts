@@ -64,6 +64,8 @@ export interface AppOptions {
   https?: { key: Buffer; cert: Buffer };
   /** Largest request body (default 64 KiB: forms and small JSON only). */
   bodyLimit?: number;
+  /** Told every route as it is added (the authorisation test walks them all). */
+  onRoute?: (route: { method: string; url: string; permission: Permission | "public" | undefined }) => void;
 }
 
 export async function buildApp(ctx: ServerContext, opts: AppOptions = {}): Promise<FastifyInstance> {
@@ -78,6 +80,17 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions = {}): Promi
     forceCloseConnections: "idle",
   }) as unknown as FastifyInstance;
   app.decorateRequest("auth", null);
+  if (opts.onRoute) {
+    const tell = opts.onRoute;
+    app.addHook("onRoute", (r) => {
+      for (const method of [r.method].flat())
+        tell({
+          method,
+          url: r.url,
+          permission: (r.config as { permission?: Permission | "public" } | undefined)?.permission,
+        });
+    });
+  }
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: opts.bodyLimit ?? 64 * 1024 });
   await app.register(swagger, {

@@ -38,6 +38,8 @@ export interface ServeOptions {
   sessionTtlMs?: number;
   /** The command that is `compat` for jobs (tests). */
   compat?: string[];
+  /** Told every route as it is added (the authorisation test walks them all). */
+  onRoute?: AppOptions["onRoute"];
 }
 
 export interface RunningServer {
@@ -106,6 +108,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       logger: o.requestLog ? { level: "info", stream: process.stderr } : false,
       trustProxy: o.behindProxy,
       https,
+      onRoute: o.onRoute,
     });
     try {
       await app.listen({ host: o.host, port: o.port });
