@@ -16,6 +16,7 @@ import Fastify, {
 } from "fastify";
 import { allows, PERMISSIONS, type Permission } from "../accounts/roles.js";
 import { CompatError } from "../errors.js";
+import { log } from "../log.js";
 import type { SiteConfig } from "../site/load.js";
 import { LeaseHeldError, StoreError } from "../store/errors.js";
 import type { Store } from "../store/store.js";
@@ -144,10 +145,13 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions = {}): Promi
 
   app.setErrorHandler(async (error: FastifyError | Error, req, reply) => {
     const { status, code, message, details } = classify(ctx, error);
-    if (status === 503) {
-      ctx.metrics.storeUnavailable.inc();
-      req.log.error({ err: error }, `store unavailable: ${message}`);
-    } else if (status >= 500) req.log.error({ err: error }, message);
+    if (status >= 500) {
+      if (status === 503) ctx.metrics.storeUnavailable.inc();
+      const line = `${req.method} ${req.url.split("?")[0]}: ${status === 503 ? message : `${message}: ${error.stack ?? error.message}`}`;
+      // JSON lines with --log-requests; otherwise the one logger's line on stderr
+      if (opts.logger) req.log.error({ err: error }, line);
+      else log.error(line);
+    }
     return send(req, reply, status, code, message, details);
   });
   app.setNotFoundHandler(async (req, reply) =>

@@ -36,13 +36,22 @@ export interface ServerFixture {
   dir: string;
   /** A bearer token per role's user. */
   tokens: Record<Role, string>;
+  /** A bearer token per user name (the role users and moreUsers). */
+  userTokens: Record<string, string>;
   /** Passwords (every role's user has one: `pw-<name>-long-enough`). */
   password(role: Role): string;
   stop(): Promise<void>;
 }
 
 export interface ServerFixtureOptions {
+  /** The store (written into the compat.yaml the fixture makes). */
   location: StoreLocation;
+  /** A compat.yaml to serve instead of the one the fixture makes (its store is used). */
+  configFile?: string;
+  /** Approvers' private keys by user name (`compat user add --approver-key`). */
+  approverKeys?: Record<string, string>;
+  /** More users: name → roles. */
+  moreUsers?: Record<string, Role[]>;
   /** Extra YAML for compat.yaml (layers, targets, approvers). */
   siteYaml?: string;
   /** Files to write beside compat.yaml first (relative name → content). */
@@ -58,8 +67,11 @@ export async function startServerFixture(o: ServerFixtureOptions): Promise<Serve
     mkdirSync(join(dir, name, ".."), { recursive: true });
     writeFileSync(join(dir, name), content);
   }
-  const file = join(dir, "compat.yaml");
-  writeFileSync(file, `store: ${JSON.stringify(storeLine(o.location))}\n${o.siteYaml ?? ""}`);
+  let file = o.configFile;
+  if (file === undefined) {
+    file = join(dir, "compat.yaml");
+    writeFileSync(file, `store: ${JSON.stringify(storeLine(o.location))}\n${o.siteYaml ?? ""}`);
+  }
   const site = await loadSiteConfig(file);
   const server = await startServer({
     site,
@@ -72,16 +84,31 @@ export async function startServerFixture(o: ServerFixtureOptions): Promise<Serve
   const store = server.ctx.store;
   const tokens = {} as Record<Role, string>;
   const password = (role: Role) => `pw-${ROLE_USERS[role]}-long-enough`;
-  for (const [role, name] of Object.entries(ROLE_USERS) as [Role, string][]) {
-    const r = await addUser(store, { name, roles: [role], password: password(role) }, "test-setup");
-    tokens[role] = r.token.token;
+  const userTokens: Record<string, string> = {};
+  const users: [string, Role[], string | undefined][] = [
+    ...(Object.entries(ROLE_USERS) as [Role, string][]).map(
+      ([role, name]) => [name, [role], password(role)] as [string, Role[], string],
+    ),
+    ...Object.entries(o.moreUsers ?? {}).map(
+      ([name, roles]) => [name, roles, undefined] as [string, Role[], undefined],
+    ),
+  ];
+  for (const [name, roles, pw] of users) {
+    const r = await addUser(
+      store,
+      { name, roles, password: pw, approverKey: o.approverKeys?.[name] },
+      "test-setup",
+    );
+    userTokens[name] = r.token.token;
   }
+  for (const [role, name] of Object.entries(ROLE_USERS) as [Role, string][]) tokens[role] = userTokens[name]!;
   return {
     server,
     url: server.url,
     store,
     dir,
     tokens,
+    userTokens,
     password,
     async stop() {
       await server.close();

@@ -1,6 +1,7 @@
 /** Public routes for operations: /healthz, /metrics, /openapi.json, and the stylesheet. */
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
+import { log } from "../../log.js";
 import type { ServerContext } from "../app.js";
 import { STYLE } from "../views/style.js";
 
@@ -16,12 +17,12 @@ export function registerOps(app: FastifyInstance, ctx: ServerContext): void {
         security: [],
       },
     },
-    async (req, reply) => {
+    async (_req, reply) => {
       try {
         await sql`select 1`.execute(ctx.store.db);
       } catch (e) {
         ctx.metrics.storeUnavailable.inc();
-        req.log.error({ err: e }, `healthz: the store ${ctx.store.description} cannot be reached`);
+        log.error(`healthz: the store ${ctx.store.description} cannot be reached: ${(e as Error).message}`);
         return reply.code(503).send({ status: "store-unavailable", store: ctx.store.description });
       }
       return {
