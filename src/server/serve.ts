@@ -78,6 +78,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       throw new InputError(`cannot read the TLS certificate or key: ${(e as Error).message}`);
     }
   }
+  // a schedule that is not cron is refused before anything listens
+  if (o.watchSchedule !== undefined) await checkSchedule(o.watchSchedule, o.watchTimezone);
   const store: Store = await openStore(o.site.store);
   try {
     const interrupted = await interruptDeadRuns(store);
@@ -147,6 +149,18 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   } catch (e) {
     await store.close().catch(() => {});
     throw e;
+  }
+}
+
+async function checkSchedule(schedule: string, timezone: string | undefined): Promise<void> {
+  const { Cron } = await import("croner");
+  try {
+    new Cron(schedule, { timezone, paused: true }).stop();
+  } catch (e) {
+    throw new InputError(
+      `the watch schedule ${JSON.stringify(schedule)} is not a cron expression: ${(e as Error).message}`,
+      { hint: "five fields: minute hour day-of-month month day-of-week, e.g. '0 */6 * * *'" },
+    );
   }
 }
 
