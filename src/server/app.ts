@@ -18,7 +18,7 @@ import { allows, PERMISSIONS, type Permission } from "../accounts/roles.js";
 import { CompatError } from "../errors.js";
 import { log } from "../log.js";
 import type { SiteConfig } from "../site/load.js";
-import { LeaseHeldError, StoreError } from "../store/errors.js";
+import { LeaseHeldError, NotInStoreError, StoreError } from "../store/errors.js";
 import type { Store } from "../store/store.js";
 import type { ActionContext } from "./actions.js";
 import { JobFailedError, NotFoundError } from "./actions.js";
@@ -209,7 +209,8 @@ function classify(ctx: ServerContext, e: FastifyError | Error): Classified {
     return { status: fe.statusCode ?? 415, code: "bad-request", message: fe.message };
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500)
     return { status: fe.statusCode, code: "bad-request", message: fe.message };
-  if (e instanceof NotFoundError) return { status: 404, code: "not-found", message: e.message };
+  if (e instanceof NotFoundError || e instanceof NotInStoreError)
+    return { status: 404, code: "not-found", message: e.message };
   if (e instanceof JobBusyError || e instanceof LeaseHeldError)
     return { status: 409, code: "busy", message: e.message };
   if (e instanceof StoreError || ctx.store.backend.isUnavailable(e))

@@ -6,6 +6,7 @@ import type { Selectable } from "kysely";
 import type { Role } from "../accounts/roles.js";
 import { InputError, ValidationError } from "../errors.js";
 import { appendAudit } from "./audit.js";
+import { NotInStoreError } from "./errors.js";
 import { fromJsonText, toJsonText } from "./json.js";
 import type { ApiTokensTable, UsersTable } from "./schema.js";
 import { isoNow, type Store } from "./store.js";
@@ -80,7 +81,7 @@ export async function getUser(store: Store, name: string): Promise<UserRecord | 
 
 export async function requireUser(store: Store, name: string): Promise<UserRecord> {
   const u = await getUser(store, name);
-  if (!u) throw new InputError(`no user ${name} in the store ${store.description}`);
+  if (!u) throw new NotInStoreError(`no user ${name} in the store ${store.description}`);
   return u;
 }
 
@@ -181,7 +182,7 @@ export async function revokeApiToken(
     let q = tx.db.selectFrom("api_tokens").selectAll().where("id", "=", id);
     if (user !== undefined) q = q.where("user_name", "=", user);
     const row = await q.executeTakeFirst();
-    if (!row) throw new InputError(`no token ${id}${user === undefined ? "" : ` of ${user}`}`);
+    if (!row) throw new NotInStoreError(`no token ${id}${user === undefined ? "" : ` of ${user}`}`);
     if (row.revoked_at !== null) return toToken(row);
     const now = isoNow();
     const updated = await tx.db

@@ -222,6 +222,31 @@ describe.each(BACKENDS)("compat serve API (%s)", (backend) => {
       ["a severity that is not a word", "GET", "/api/v1/findings?severity=%27%20or%201=1", {}, 400],
       ["an unknown route", "GET", "/api/v1/../../etc/passwd", {}, 404],
       ["an unknown API route", "DELETE", "/api/v1/candidates/1", {}, 404],
+      ["a token for an unknown user", "POST", "/api/v1/users/nobody/tokens", { body: {} }, 404],
+      ["revoking an unknown user", "POST", "/api/v1/users/nobody/revoke", { body: {} }, 404],
+      ["revoking an unknown token", "POST", "/api/v1/tokens/424242/revoke", { body: {} }, 404],
+      [
+        "a body with __proto__",
+        "POST",
+        "/api/v1/users",
+        { body: '{"__proto__": {"admin": true}, "name": "p", "roles": ["viewer"]}' },
+        400,
+      ],
+      [
+        "a body with constructor.prototype",
+        "POST",
+        "/api/v1/users",
+        { body: '{"constructor": {"prototype": {"x": 1}}, "name": "p", "roles": ["viewer"]}' },
+        400,
+      ],
+      ["a role twice", "POST", "/api/v1/users", { body: { name: "p", roles: ["viewer", "viewer"] } }, 400],
+      [
+        "an update from an unknown target",
+        "POST",
+        "/api/v1/updates",
+        { body: { layer: "dev", arch: "x86_64", from: "../x" } },
+        400,
+      ],
     ];
     it.each(cases)("%s: %s %s", async (_what, method, path, o, status) => {
       const token = path.includes("reject") ? f.tokens.approver : f.tokens.admin;

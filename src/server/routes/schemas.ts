@@ -115,7 +115,7 @@ const Role = Type.Union([
 export const NewUserBody = Type.Object(
   {
     name: Name,
-    roles: Type.Array(Role, { minItems: 1, maxItems: 4 }),
+    roles: Type.Array(Role, { minItems: 1, maxItems: 4, uniqueItems: true }),
     password: Type.Optional(Type.String({ maxLength: 1024 })),
     expiresDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 36_500 })),
     ...Csrf,
