@@ -104,12 +104,13 @@ export async function rollback(
   });
 }
 
-export async function runWatch(ctx: ActionContext, user: UserRecord): Promise<Job> {
+/** `compat watch --once` for `actor` (a user, or the scheduler): one at a time across servers. */
+export async function runWatch(ctx: ActionContext, actor: string): Promise<Job> {
   return ctx.jobs.start({
     action: "watch",
     args: ["watch", "--once", ...config(ctx.site), "--json"],
     lease: "job:watch",
-    actor: user.name,
+    actor,
   });
 }
 

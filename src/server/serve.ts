@@ -14,6 +14,7 @@ import type { SiteConfig } from "../site/load.js";
 import { openStore } from "../store/open.js";
 import { interruptDeadRuns } from "../store/runs.js";
 import type { Store } from "../store/store.js";
+import { runWatch } from "./actions.js";
 import { type AppOptions, buildApp, type ServerContext } from "./app.js";
 import { LoginThrottle } from "./auth.js";
 import { JobBusyError, JobRunner } from "./jobs.js";
@@ -171,12 +172,7 @@ async function scheduleWatch(ctx: ServerContext, schedule: string, timezone: str
   try {
     job = new Cron(schedule, { timezone, protect: true }, async () => {
       try {
-        const started = await ctx.jobs.start({
-          action: "watch",
-          args: ["watch", "--once", ...(ctx.site.file ? ["--config", ctx.site.file] : []), "--json"],
-          lease: "job:watch",
-          actor: "scheduler",
-        });
+        const started = await runWatch(ctx, "scheduler");
         const r = await started.done;
         log.info(`scheduled watch: run ${r.run.id} ${r.state}; next at ${job.nextRun()?.toISOString()}`);
       } catch (e) {

@@ -286,7 +286,7 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
         body: EmptyBody,
       },
     },
-    async (req, reply) => jobAccepted(reply, await runWatch(ctx, user(req))),
+    async (req, reply) => jobAccepted(reply, await runWatch(ctx, user(req).name)),
   );
 
   // accounts

@@ -380,7 +380,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
   app.post(
     "/watch",
     { config: { permission: "watch.run", page: true }, schema: { ...hide, body: EmptyBody } },
-    async (req, reply) => toRun(reply, (await runWatch(ctx, user(req))).run.id),
+    async (req, reply) => toRun(reply, (await runWatch(ctx, user(req).name)).run.id),
   );
 
   // accounts

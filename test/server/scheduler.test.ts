@@ -1,0 +1,46 @@
+/**
+ * The watch scheduler inside compat serve: on its cron schedule the server runs
+ * `compat watch --once` as a job of the user `scheduler`, recorded as a run with its log and in
+ * the audit log; the metrics show when the last watch ran.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ask } from "../helpers/http.js";
+import { type ServerFixture, startServerFixture } from "../helpers/serve.js";
+import { useStores } from "../helpers/stores.js";
+
+describe("compat serve --watch-schedule", () => {
+  const stores = useStores("sqlite");
+  let f: ServerFixture;
+  beforeAll(async () => {
+    // croner's six fields: every second second
+    f = await startServerFixture({
+      location: await stores.location(),
+      serve: { watchSchedule: "*/2 * * * * *" },
+    });
+  });
+  afterAll(async () => f?.stop());
+
+  it("runs compat watch --once as the scheduler's job, recorded with its log", async () => {
+    let run: { id: number; state: string } | undefined;
+    await expect
+      .poll(
+        async () => {
+          const runs = (await ask(f.url, "/api/v1/runs", { token: f.tokens.viewer })).json as {
+            runs: { id: number; state: string; detail: { by?: string; action?: string } }[];
+          };
+          run = runs.runs.find((r) => r.detail?.by === "scheduler" && r.state !== "running");
+          return run !== undefined;
+        },
+        { timeout: 60_000, interval: 500 },
+      )
+      .toBe(true);
+    const log = await ask(f.url, `/api/v1/runs/${run!.id}/log`, { token: f.tokens.viewer });
+    expect(log.text).toMatch(/^\$ compat watch --once --config \S+ --json/);
+    expect(run!.state).toBe("succeeded");
+    const audit = (await ask(f.url, `/api/v1/audit?subject=run:${run!.id}`, { token: f.tokens.viewer }))
+      .json as {
+      entries: { actor: string; action: string }[];
+    };
+    expect(audit.entries.map((e) => [e.actor, e.action])).toContainEqual(["scheduler", "job.started"]);
+  });
+});
