@@ -67,7 +67,7 @@ describe("compat user and compat serve from the command line", () => {
   it("serves the embedded defaults on localhost, takes the admin's token, stops on SIGTERM", async () => {
     run(["user", "add", "vera", "--role", "viewer"]);
     const token = /(compat_\S+)/.exec(run(["user", "token", "vera"]).stdout)![1]!;
-    const s = await startServe([], dir);
+    const s = await startServe(["--log-requests"], dir);
     try {
       const h = await ask(s.url, "/healthz");
       expect(h.json).toMatchObject({ status: "ok", backend: "sqlite" });
@@ -80,6 +80,15 @@ describe("compat user and compat serve from the command line", () => {
       s.child.kill("SIGTERM");
     }
     expect(await s.exited).toEqual({ code: 0, signal: null });
+    // --log-requests: one JSON line per request and its answer, never a credential
+    const lines = s
+      .stderr()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { req?: { url: string }; res?: { statusCode: number } });
+    expect(lines.some((l) => l.req?.url === "/api/v1/me")).toBe(true);
+    expect(lines.some((l) => l.res?.statusCode === 401)).toBe(true);
+    expect(s.stderr()).not.toContain(token);
     expect(s.stderr()).toMatch(/compat serve stopped/);
   });
 
