@@ -188,6 +188,64 @@ export async function dashboard(
   return { generatedAt: now.toISOString(), targets, severities, rows };
 }
 
+/** How long a dashboard may be served again while no state change was audited (findings and runs are not). */
+const DASHBOARD_MAX_AGE_MS = 1000;
+const dashboards = new WeakMap<
+  Store,
+  { head: number; at: number; model: Promise<Dashboard>; aged?: { second: number; d: Dashboard } }
+>();
+
+/**
+ * The dashboard, shared by the requests that come while nothing changed: it is computed again
+ * when the audit log has a new row (every publication, candidate, gate result, approval and layer
+ * is audited) or after a second (findings change without audit rows). The ages are of now.
+ */
+export async function currentDashboard(
+  site: SiteConfig,
+  store: Store,
+  siteLayers: SiteLayerInfo,
+): Promise<Dashboard> {
+  const head = await auditHead(store);
+  const now = Date.now();
+  let memo = dashboards.get(store);
+  if (!memo || memo.head !== head || now - memo.at >= DASHBOARD_MAX_AGE_MS) {
+    const model = dashboard(site, store, siteLayers, new Date(now));
+    memo = { head, at: now, model };
+    dashboards.set(store, memo);
+    model.catch(() => {
+      if (dashboards.get(store)?.model === model) dashboards.delete(store);
+    });
+  }
+  const d = await memo.model;
+  // the same object within a second (ages are whole seconds), so a page can keep what it made of it
+  const second = Math.floor(Date.now() / 1000);
+  if (memo.aged?.second === second) return memo.aged.d;
+  const at = new Date(second * 1000);
+  const aged: Dashboard = {
+    ...d,
+    generatedAt: new Date().toISOString(),
+    rows: d.rows.map((r) => ({
+      ...r,
+      targets: Object.fromEntries(
+        Object.entries(r.targets).map(([t, c]) => [
+          t,
+          c && { ...c, ageSeconds: Math.max(0, Math.round((at.getTime() - Date.parse(c.at)) / 1000)) },
+        ]),
+      ),
+    })),
+  };
+  memo.aged = { second, d: aged };
+  return aged;
+}
+
+async function auditHead(store: Store): Promise<number> {
+  const row = await store.db
+    .selectFrom("audit_log")
+    .select((eb) => eb.fn.max("seq").as("seq"))
+    .executeTakeFirst();
+  return Number(row?.seq ?? 0);
+}
+
 type FindingCounts = { layer: string; arch: string; severity: string; n: number }[];
 
 /** How stale the dashboard's finding counts may be: they change only when a watch runs. */

@@ -14,7 +14,7 @@ import { getRun, listRuns } from "../../store/runs.js";
 import { NotFoundError, promote, rollback, runWatch, startUpdate, verdict } from "../actions.js";
 import type { ServerContext } from "../app.js";
 import type { Job } from "../jobs.js";
-import { candidateView, dashboard, layerView } from "../read-model.js";
+import { candidateView, currentDashboard, layerView } from "../read-model.js";
 import { followLog, logFileOf } from "../run-log.js";
 import {
   AuditQuery,
@@ -70,7 +70,7 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
         tags: tags("layers"),
       },
     },
-    async () => dashboard(ctx.site, ctx.store, ctx.siteLayers),
+    async () => currentDashboard(ctx.site, ctx.store, ctx.siteLayers),
   );
 
   app.get(

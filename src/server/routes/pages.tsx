@@ -23,7 +23,7 @@ import { getRun, listRuns } from "../../store/runs.js";
 import { NotFoundError, promote, rollback, runWatch, startUpdate, verdict } from "../actions.js";
 import type { ServerContext } from "../app.js";
 import { clearSessionCookie, LOGIN_COOKIE, setSessionCookie } from "../auth.js";
-import { candidateView, dashboard, layerView, severityOrder } from "../read-model.js";
+import { candidateView, currentDashboard, layerView, severityOrder } from "../read-model.js";
 import { logFileOf, logTail } from "../run-log.js";
 import { ErrorPage, LoginPage, TokenShownPage, UsersPage } from "../views/account.js";
 import { CandidatePage } from "../views/candidate.js";
@@ -137,7 +137,10 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
   app.get("/", { config: read, schema: hide }, async (req, reply) =>
     html(
       reply,
-      <DashboardPage ctx={pageContext(req)} d={await dashboard(ctx.site, ctx.store, ctx.siteLayers)} />,
+      <DashboardPage
+        ctx={pageContext(req)}
+        d={await currentDashboard(ctx.site, ctx.store, ctx.siteLayers)}
+      />,
     ),
   );
 
