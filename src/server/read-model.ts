@@ -11,8 +11,8 @@ import { type ArtifactRecord, getArtifact } from "../store/artifacts.js";
 import { OPEN_CANDIDATE_STATES } from "../store/candidate-states.js";
 import { type Candidate, getCandidate, listCandidates } from "../store/candidates.js";
 import { type GateResult, listGates } from "../store/gates.js";
-import { type LayerRecord, listLayers } from "../store/layers.js";
-import { listPublications, type Publication } from "../store/publications.js";
+import { getLayer, type LayerRecord, listLayers } from "../store/layers.js";
+import { listPublications, type Publication, toPublication } from "../store/publications.js";
 import type { Store } from "../store/store.js";
 
 /** Severities from the worst down, then any other the store holds. */
@@ -334,19 +334,34 @@ export async function layerView(
   siteLayers: SiteLayerInfo,
   opts: { days?: number; now?: Date } = {},
 ): Promise<LayerView | undefined> {
-  const layer = (await listLayers(store)).find((l) => l.name === name) ?? null;
+  const layer = (await getLayer(store, name)) ?? null;
   const info = siteLayers.get(name);
   if (!layer && !info) return undefined;
   const version = layer?.version ?? info?.version;
   const arches = layer?.arches ?? info?.arches ?? [];
-  const mine = new Set((await listCandidates(store, { layer: name, limit: 100_000 })).map((c) => c.id));
-  const pubs = (await listPublications(store, { limit: 100_000 }))
+  // its publications: of its candidates, or (made by hand) of a directory of its version and arches
+  const pubRows = await store.db
+    .selectFrom("publications as p")
+    .leftJoin("candidates as c", "c.id", "p.candidate_id")
+    .selectAll("p")
+    .select("c.layer as candidate_layer")
+    .where((eb) =>
+      eb.or([
+        eb("c.layer", "=", name),
+        eb.and([eb("p.candidate_id", "is", null), eb("p.layer", "like", `${version ?? ""}/compat/%`)]),
+      ]),
+    )
+    .orderBy("p.id", "desc")
+    .limit(1000)
+    .execute();
+  const pubs = pubRows
     .filter((p) => {
-      if (p.candidateId !== null) return mine.has(p.candidateId);
+      if (p.candidate_id !== null) return true;
       const dir = parseTopDir(p.layer);
       return dir !== undefined && dir.version === version && arches.includes(dir.arch);
     })
-    .slice(0, 200);
+    .slice(0, 200)
+    .map(toPublication);
   const since = new Date((opts.now ?? new Date()).getTime() - (opts.days ?? 30) * 86_400_000).toISOString();
   const day = (col: "first_seen" | "resolved_at") => sql<string>`substr(${sql.ref(col)}, 1, 10)`;
   const [openFindings, opened, resolved, candidates] = await Promise.all([

@@ -109,7 +109,7 @@ export async function currentPublication(
   return newest;
 }
 
-function toPublication(row: Selectable<PublicationsTable>): Publication {
+export function toPublication(row: Selectable<PublicationsTable>): Publication {
   return {
     id: row.id,
     target: row.target,
