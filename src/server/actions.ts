@@ -7,6 +7,7 @@
  */
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import type { Permission } from "../accounts/roles.js";
 import { keyFingerprint } from "../artifacts/sign.js";
 import { CompatError, InputError, ValidationError } from "../errors.js";
 import type { SiteConfig } from "../site/load.js";
@@ -16,8 +17,52 @@ import type { SiteLayerInfo } from "./read-model.js";
 
 export interface ActionContext {
   site: SiteConfig;
+  /** What this installation's compat can do (availableActions). */
+  actions: ReadonlySet<ActionName>;
   jobs: JobRunner;
   siteLayers: SiteLayerInfo;
+}
+
+/** What the server can do for its users, each by one `compat` command. */
+export type ActionName = "update" | "approve" | "reject" | "promote" | "rollback" | "watch";
+
+/** Each action's command and the options the server gives it. */
+const COMMANDS: Record<ActionName, { command: string; options: string[] }> = {
+  update: {
+    command: "update",
+    options: ["--arch", "--from", "--packages", "--reason", "--config", "--json"],
+  },
+  approve: { command: "approve", options: ["--key", "--reason", "--config", "--json"] },
+  reject: { command: "reject", options: ["--key", "--why", "--config", "--json"] },
+  promote: { command: "promote", options: ["--to", "--config", "--json"] },
+  rollback: { command: "rollback", options: ["--to", "--layer", "--config", "--json"] },
+  watch: { command: "watch", options: ["--once", "--config", "--json"] },
+};
+
+/** The permission each action needs (the roles table's). */
+export const ACTION_PERMISSION: Record<ActionName, Permission> = {
+  update: "update.start",
+  approve: "candidate.approve",
+  reject: "candidate.reject",
+  promote: "candidate.promote",
+  rollback: "target.rollback",
+  watch: "watch.run",
+};
+
+/**
+ * The actions this installation's `compat` can do: those whose command exists with every option
+ * the server passes. The server offers only these (a route for another does not exist).
+ */
+export async function availableActions(): Promise<Set<ActionName>> {
+  const { buildProgram } = await import("../cli/main.js");
+  const program = buildProgram();
+  const out = new Set<ActionName>();
+  for (const [action, need] of Object.entries(COMMANDS) as [ActionName, (typeof COMMANDS)[ActionName]][]) {
+    const cmd = program.commands.find((c) => c.name() === need.command);
+    const has = new Set(cmd?.options.map((o) => o.long) ?? []);
+    if (cmd && need.options.every((o) => has.has(o))) out.add(action);
+  }
+  return out;
 }
 
 /** `--config FILE` when the server runs on a site config file (the embedded default needs none). */

@@ -14,7 +14,7 @@ import type { SiteConfig } from "../site/load.js";
 import { openStore } from "../store/open.js";
 import { interruptDeadRuns } from "../store/runs.js";
 import type { Store } from "../store/store.js";
-import { runWatch } from "./actions.js";
+import { availableActions, runWatch } from "./actions.js";
 import { type AppOptions, buildApp, type ServerContext } from "./app.js";
 import { LoginThrottle } from "./auth.js";
 import { JobBusyError, JobRunner } from "./jobs.js";
@@ -81,6 +81,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   }
   // a schedule that is not cron is refused before anything listens
   if (o.watchSchedule !== undefined) await checkSchedule(o.watchSchedule, o.watchTimezone);
+  const actions = await availableActions();
+  if (o.watchSchedule !== undefined && !actions.has("watch"))
+    throw new InputError("--watch-schedule: this installation of compat has no compat watch --once");
   const store: Store = await openStore(o.site.store);
   try {
     const interrupted = await interruptDeadRuns(store);
@@ -101,6 +104,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       store,
       jobs,
       siteLayers: await readSiteLayers(o.site),
+      actions,
       metrics,
       sessionTtlMs: o.sessionTtlMs ?? 12 * 3600_000,
       secureCookies: Boolean(o.tls) || Boolean(o.behindProxy),

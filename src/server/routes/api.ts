@@ -210,84 +210,90 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
   );
 
   // actions
-  app.post(
-    "/api/v1/updates",
-    {
-      config: { permission: "update.start" },
-      schema: {
-        summary: "Start an update of a layer (compat update): 202 with its run",
-        tags: tags("actions"),
-        body: UpdateBody,
+  if (ctx.actions.has("update"))
+    app.post(
+      "/api/v1/updates",
+      {
+        config: { permission: "update.start" },
+        schema: {
+          summary: "Start an update of a layer (compat update): 202 with its run",
+          tags: tags("actions"),
+          body: UpdateBody,
+        },
       },
-    },
-    async (req, reply) => jobAccepted(reply, await startUpdate(ctx, user(req), req.body)),
-  );
-  app.post(
-    "/api/v1/candidates/:id/approve",
-    {
-      config: { permission: "candidate.approve" },
-      schema: {
-        summary:
-          "Approve a candidate (compat approve, signed with your approver key); the policy is the core's",
-        tags: tags("actions"),
-        params: IdParams,
-        body: VerdictBody,
+      async (req, reply) => jobAccepted(reply, await startUpdate(ctx, user(req), req.body)),
+    );
+  if (ctx.actions.has("approve"))
+    app.post(
+      "/api/v1/candidates/:id/approve",
+      {
+        config: { permission: "candidate.approve" },
+        schema: {
+          summary:
+            "Approve a candidate (compat approve, signed with your approver key); the policy is the core's",
+          tags: tags("actions"),
+          params: IdParams,
+          body: VerdictBody,
+        },
       },
-    },
-    async (req) => verdict(ctx, user(req), req.params.id, "approve", req.body.reason || undefined),
-  );
-  app.post(
-    "/api/v1/candidates/:id/reject",
-    {
-      config: { permission: "candidate.reject" },
-      schema: {
-        summary: "Reject a candidate (compat reject): a reason is required",
-        tags: tags("actions"),
-        params: IdParams,
-        body: VerdictBody,
+      async (req) => verdict(ctx, user(req), req.params.id, "approve", req.body.reason || undefined),
+    );
+  if (ctx.actions.has("reject"))
+    app.post(
+      "/api/v1/candidates/:id/reject",
+      {
+        config: { permission: "candidate.reject" },
+        schema: {
+          summary: "Reject a candidate (compat reject): a reason is required",
+          tags: tags("actions"),
+          params: IdParams,
+          body: VerdictBody,
+        },
       },
-    },
-    async (req) => verdict(ctx, user(req), req.params.id, "reject", req.body.reason || undefined),
-  );
-  app.post(
-    "/api/v1/candidates/:id/promote",
-    {
-      config: { permission: "candidate.promote" },
-      schema: {
-        summary: "Promote a candidate to a target (compat promote): 202 with its run",
-        tags: tags("actions"),
-        params: IdParams,
-        body: PromoteBody,
+      async (req) => verdict(ctx, user(req), req.params.id, "reject", req.body.reason || undefined),
+    );
+  if (ctx.actions.has("promote"))
+    app.post(
+      "/api/v1/candidates/:id/promote",
+      {
+        config: { permission: "candidate.promote" },
+        schema: {
+          summary: "Promote a candidate to a target (compat promote): 202 with its run",
+          tags: tags("actions"),
+          params: IdParams,
+          body: PromoteBody,
+        },
       },
-    },
-    async (req, reply) => jobAccepted(reply, await promote(ctx, user(req), req.params.id, req.body.target)),
-  );
-  app.post(
-    "/api/v1/targets/:target/rollback",
-    {
-      config: { permission: "target.rollback" },
-      schema: {
-        summary: "Roll a target's layer back to what it held before (compat rollback): 202 with its run",
-        tags: tags("actions"),
-        params: TargetParams,
-        body: RollbackBody,
+      async (req, reply) => jobAccepted(reply, await promote(ctx, user(req), req.params.id, req.body.target)),
+    );
+  if (ctx.actions.has("rollback"))
+    app.post(
+      "/api/v1/targets/:target/rollback",
+      {
+        config: { permission: "target.rollback" },
+        schema: {
+          summary: "Roll a target's layer back to what it held before (compat rollback): 202 with its run",
+          tags: tags("actions"),
+          params: TargetParams,
+          body: RollbackBody,
+        },
       },
-    },
-    async (req, reply) =>
-      jobAccepted(reply, await rollback(ctx, user(req), req.params.target, req.body.layer)),
-  );
-  app.post(
-    "/api/v1/watch",
-    {
-      config: { permission: "watch.run" },
-      schema: {
-        summary: "Run a watch now (compat watch --once): 202 with its run",
-        tags: tags("actions"),
-        body: EmptyBody,
+      async (req, reply) =>
+        jobAccepted(reply, await rollback(ctx, user(req), req.params.target, req.body.layer)),
+    );
+  if (ctx.actions.has("watch"))
+    app.post(
+      "/api/v1/watch",
+      {
+        config: { permission: "watch.run" },
+        schema: {
+          summary: "Run a watch now (compat watch --once): 202 with its run",
+          tags: tags("actions"),
+          body: EmptyBody,
+        },
       },
-    },
-    async (req, reply) => jobAccepted(reply, await runWatch(ctx, user(req).name)),
-  );
+      async (req, reply) => jobAccepted(reply, await runWatch(ctx, user(req).name)),
+    );
 
   // accounts
   const manage = { permission: "users.manage" as const };

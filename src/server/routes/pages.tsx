@@ -52,12 +52,13 @@ import {
   VerdictBody,
 } from "./schemas.js";
 
-function pageContext(req: FastifyRequest): PageContext {
+function pageContext(req: FastifyRequest, ctx: ServerContext): PageContext {
   const a = req.auth;
   return {
     user: a?.user ?? null,
     csrf: a?.via === "session" ? a.csrf : null,
     path: req.url.split("?")[0] ?? "/",
+    actions: ctx.actions,
   };
 }
 
@@ -75,7 +76,7 @@ const html = (reply: FastifyReply, node: preact.VNode, status = 200) =>
     .send(renderPage(node));
 
 export async function renderError(
-  _ctx: ServerContext,
+  ctx: ServerContext,
   req: FastifyRequest,
   reply: FastifyReply,
   status: number,
@@ -84,7 +85,7 @@ export async function renderError(
 ) {
   return html(
     reply,
-    <ErrorPage ctx={pageContext(req)} status={status} message={message} details={details} />,
+    <ErrorPage ctx={pageContext(req, ctx)} status={status} message={message} details={details} />,
     status,
   );
 }
@@ -108,7 +109,7 @@ export async function renderLogin(
   return html(
     reply,
     <LoginPage
-      ctx={{ user: null, csrf: null, path: "/login" }}
+      ctx={{ user: null, csrf: null, path: "/login", actions: ctx.actions }}
       loginCsrf={token}
       error={error}
       next={next}
@@ -138,7 +139,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
     html(
       reply,
       <DashboardPage
-        ctx={pageContext(req)}
+        ctx={pageContext(req, ctx)}
         d={await currentDashboard(ctx.site, ctx.store, ctx.siteLayers)}
       />,
     ),
@@ -154,7 +155,12 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
       const updatable = Object.hasOwn(ctx.site.layers, v.name) ? arches : [];
       return html(
         reply,
-        <LayerPage ctx={pageContext(req)} v={v} arches={updatable} targets={Object.keys(ctx.site.targets)} />,
+        <LayerPage
+          ctx={pageContext(req, ctx)}
+          v={v}
+          arches={updatable}
+          targets={Object.keys(ctx.site.targets)}
+        />,
       );
     },
   );
@@ -171,7 +177,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
       return html(
         reply,
         <CandidatesPage
-          ctx={pageContext(req)}
+          ctx={pageContext(req, ctx)}
           candidates={candidates}
           states={CANDIDATE_STATES}
           state={req.query.state || undefined}
@@ -190,7 +196,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
       return html(
         reply,
         <CandidatePage
-          ctx={pageContext(req)}
+          ctx={pageContext(req, ctx)}
           v={v}
           targets={Object.keys(ctx.site.targets)}
           flash={done ? { kind: "ok", text: done } : undefined}
@@ -221,7 +227,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
       return html(
         reply,
         <FindingsPage
-          ctx={pageContext(req)}
+          ctx={pageContext(req, ctx)}
           findings={findings}
           filter={{
             severity: q.severity ?? [],
@@ -243,7 +249,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
     html(
       reply,
       <RunsPage
-        ctx={pageContext(req)}
+        ctx={pageContext(req, ctx)}
         runs={
           await listRuns(ctx.store, {
             state: req.query.state || undefined,
@@ -260,7 +266,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
     if (!run) throw new NotFoundError(`no run ${req.params.id}`);
     const file = await logFileOf(ctx.site.stateDir, run);
     const log = "missing" in file ? file : await logTail(file.path);
-    return html(reply, <RunPage ctx={pageContext(req)} run={run} log={log} />);
+    return html(reply, <RunPage ctx={pageContext(req, ctx)} run={run} log={log} />);
   });
 
   app.get("/runs/:id/log", { config: read, schema: { ...hide, params: IdParams } }, async (req, reply) =>
@@ -278,7 +284,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
     return html(
       reply,
       <AuditPage
-        ctx={pageContext(req)}
+        ctx={pageContext(req, ctx)}
         entries={entries}
         before={req.query.before}
         subject={req.query.subject || undefined}
@@ -331,23 +337,24 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
 
   // forms that act
   const toRun = (reply: FastifyReply, id: number) => reply.redirect(`/runs/${id}`, 303);
-  app.post(
-    "/layers/:layer/update",
-    {
-      config: { permission: "update.start", page: true },
-      schema: { ...hide, params: LayerParams, body: UpdateForm },
-    },
-    async (req, reply) => {
-      const job = await startUpdate(ctx, user(req), {
-        layer: req.params.layer,
-        arch: req.body.arch,
-        from: req.body.from,
-        reason: req.body.reason || undefined,
-      });
-      return toRun(reply, job.run.id);
-    },
-  );
-  for (const kind of ["approve", "reject"] as const)
+  if (ctx.actions.has("update"))
+    app.post(
+      "/layers/:layer/update",
+      {
+        config: { permission: "update.start", page: true },
+        schema: { ...hide, params: LayerParams, body: UpdateForm },
+      },
+      async (req, reply) => {
+        const job = await startUpdate(ctx, user(req), {
+          layer: req.params.layer,
+          arch: req.body.arch,
+          from: req.body.from,
+          reason: req.body.reason || undefined,
+        });
+        return toRun(reply, job.run.id);
+      },
+    );
+  for (const kind of (["approve", "reject"] as const).filter((k) => ctx.actions.has(k)))
     app.post(
       `/candidates/:id/${kind}`,
       {
@@ -362,29 +369,32 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
         );
       },
     );
-  app.post(
-    "/candidates/:id/promote",
-    {
-      config: { permission: "candidate.promote", page: true },
-      schema: { ...hide, params: IdParams, body: PromoteBody },
-    },
-    async (req, reply) =>
-      toRun(reply, (await promote(ctx, user(req), req.params.id, req.body.target)).run.id),
-  );
-  app.post(
-    "/targets/:target/rollback",
-    {
-      config: { permission: "target.rollback", page: true },
-      schema: { ...hide, params: TargetParams, body: RollbackBody },
-    },
-    async (req, reply) =>
-      toRun(reply, (await rollback(ctx, user(req), req.params.target, req.body.layer)).run.id),
-  );
-  app.post(
-    "/watch",
-    { config: { permission: "watch.run", page: true }, schema: { ...hide, body: EmptyBody } },
-    async (req, reply) => toRun(reply, (await runWatch(ctx, user(req).name)).run.id),
-  );
+  if (ctx.actions.has("promote"))
+    app.post(
+      "/candidates/:id/promote",
+      {
+        config: { permission: "candidate.promote", page: true },
+        schema: { ...hide, params: IdParams, body: PromoteBody },
+      },
+      async (req, reply) =>
+        toRun(reply, (await promote(ctx, user(req), req.params.id, req.body.target)).run.id),
+    );
+  if (ctx.actions.has("rollback"))
+    app.post(
+      "/targets/:target/rollback",
+      {
+        config: { permission: "target.rollback", page: true },
+        schema: { ...hide, params: TargetParams, body: RollbackBody },
+      },
+      async (req, reply) =>
+        toRun(reply, (await rollback(ctx, user(req), req.params.target, req.body.layer)).run.id),
+    );
+  if (ctx.actions.has("watch"))
+    app.post(
+      "/watch",
+      { config: { permission: "watch.run", page: true }, schema: { ...hide, body: EmptyBody } },
+      async (req, reply) => toRun(reply, (await runWatch(ctx, user(req).name)).run.id),
+    );
 
   // accounts
   const manage = { permission: "users.manage" as const, page: true };
@@ -392,7 +402,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
     html(
       reply,
       <UsersPage
-        ctx={pageContext(req)}
+        ctx={pageContext(req, ctx)}
         users={await listUsers(ctx.store)}
         tokens={await listApiTokens(ctx.store)}
         flash={req.query.done === "revoked" ? { kind: "ok", text: DONE.revoked! } : undefined}
@@ -409,7 +419,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
     return html(
       reply,
       <TokenShownPage
-        ctx={pageContext(req)}
+        ctx={pageContext(req, ctx)}
         user={r.user.name}
         token={r.token.token}
         id={r.token.record.id}
@@ -432,7 +442,12 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
       const t = await issueToken(ctx.store, req.params.name, { label: req.body.label }, user(req).name);
       return html(
         reply,
-        <TokenShownPage ctx={pageContext(req)} user={req.params.name} token={t.token} id={t.record.id} />,
+        <TokenShownPage
+          ctx={pageContext(req, ctx)}
+          user={req.params.name}
+          token={t.token}
+          id={t.record.id}
+        />,
         201,
       );
     },

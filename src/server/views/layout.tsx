@@ -8,15 +8,26 @@ import type { ComponentChildren } from "preact";
 import { renderToString } from "preact-render-to-string";
 import { allows, type Permission } from "../../accounts/roles.js";
 import type { UserRecord } from "../../store/accounts.js";
+import { ACTION_PERMISSION, type ActionName } from "../actions.js";
 
 export interface PageContext {
   user: UserRecord | null;
   csrf: string | null;
   /** The path of the page, to mark the current item of the menu. */
   path: string;
+  /** What this installation's compat can do: a form for anything else is not shown. */
+  actions: ReadonlySet<ActionName>;
 }
 
-export const can = (ctx: PageContext, p: Permission) => ctx.user !== null && allows(ctx.user.roles, p);
+const ACTION_OF = new Map(
+  Object.entries(ACTION_PERMISSION).map(([action, p]) => [p as Permission, action as ActionName]),
+);
+
+/** The user may do it, and (for an action) this installation can. */
+export const can = (ctx: PageContext, p: Permission) => {
+  const action = ACTION_OF.get(p);
+  return ctx.user !== null && allows(ctx.user.roles, p) && (action === undefined || ctx.actions.has(action));
+};
 
 export function renderPage(node: preact.VNode): string {
   return `<!DOCTYPE html>${renderToString(node)}`;
