@@ -42,5 +42,9 @@ describe("compat serve --watch-schedule", () => {
       entries: { actor: string; action: string }[];
     };
     expect(audit.entries.map((e) => [e.actor, e.action])).toContainEqual(["scheduler", "job.started"]);
+    const metrics = (await ask(f.url, "/metrics")).text;
+    expect(metrics).toMatch(/^compat_last_watch_timestamp_seconds \d+/m);
+    expect(metrics).toMatch(/^compat_last_watch_age_seconds \d/m);
+    expect(metrics).toMatch(/^compat_job_duration_seconds_count\{action="watch",state="succeeded"\} [1-9]/m);
   });
 });
