@@ -5,12 +5,13 @@
  * latency percentiles are printed (never asserted: the figure is bench/serve's).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { availableActions } from "../../src/server/actions.js";
 import { ask } from "../helpers/http.js";
 import { runLoad } from "../helpers/load.js";
 import { type ServerFixture, seedStore, startServerFixture } from "../helpers/serve.js";
 import { useStores } from "../helpers/stores.js";
 
-describe("compat serve under load (SQLite)", () => {
+describe.skipIf(!(await availableActions()).has("watch"))("compat serve under load (SQLite)", () => {
   const stores = useStores("sqlite");
   let f: ServerFixture;
   beforeAll(async () => {

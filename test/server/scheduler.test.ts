@@ -4,11 +4,12 @@
  * the audit log; the metrics show when the last watch ran.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { availableActions } from "../../src/server/actions.js";
 import { ask } from "../helpers/http.js";
 import { type ServerFixture, startServerFixture } from "../helpers/serve.js";
 import { useStores } from "../helpers/stores.js";
 
-describe("compat serve --watch-schedule", () => {
+describe.skipIf(!(await availableActions()).has("watch"))("compat serve --watch-schedule", () => {
   const stores = useStores("sqlite");
   let f: ServerFixture;
   beforeAll(async () => {
