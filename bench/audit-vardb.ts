@@ -18,7 +18,7 @@ export interface GeneratedVardb {
 }
 
 /** A small deterministic PRNG (mulberry32). */
-function rng(seed: number) {
+export function rng(seed: number) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -3,7 +3,7 @@
  * command with its peak resident memory (GNU time's %M: the largest process of the command).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 export const projectRoot = join(import.meta.dirname, "..");
@@ -66,3 +66,13 @@ export function treeStats(dir: string): { files: number; bytes: number } {
 }
 
 export const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+
+/** The last file in `dir` (by name) whose name ends with `suffix`: the artifact a pack just wrote. */
+export const newest = (dir: string, suffix: string) =>
+  join(
+    dir,
+    readdirSync(dir)
+      .filter((n) => n.endsWith(suffix))
+      .sort()
+      .pop()!,
+  );

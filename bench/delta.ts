@@ -11,10 +11,10 @@
  *   npm run build && npx tsx bench/delta.ts [dev|big]… [--only NAME]…
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { indexTree } from "../src/artifacts/entry-index.js";
-import { compatBin, type Measured, mb, measure, treeStats } from "./common.js";
+import { compatBin, type Measured, mb, measure, newest, treeStats } from "./common.js";
 import { applyUpdate, benchLayer, scratchDir, type TreeName, UPDATES } from "./delta-trees.js";
 
 const args = process.argv.slice(2);
@@ -23,14 +23,6 @@ const trees = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--on
 if (trees.length === 0) trees.push("dev", "big");
 
 const compat = (argv: string[]): Measured => measure([process.execPath, compatBin, ...argv, "-q"]);
-const newest = (dir: string, suffix: string) =>
-  join(
-    dir,
-    readdirSync(dir)
-      .filter((n) => n.endsWith(suffix))
-      .sort()
-      .pop()!,
-  );
 const size = (path: string) => statSync(path).size;
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(2)} %`;
 const secs = (m: Measured) => `${m.seconds.toFixed(1)} s`;

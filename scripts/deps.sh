@@ -43,6 +43,21 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# A real CernVM-FS 2.12 stratum 0 (server and client; not in Debian) for the tests of the cvmfs
+# publisher: the build in ../shared/tools/cvmfs. Its install.sh exits 4 when this machine cannot run
+# one (not root, not x86_64, no /dev/fuse or overlayfs); those tests then say why and skip.
+CVMFS_INSTALL=../shared/tools/cvmfs/install.sh
+if ! command -v cvmfs_server >/dev/null && [[ -x $CVMFS_INSTALL ]]; then
+  echo "installing CernVM-FS 2.12 ($CVMFS_INSTALL)" >&2
+  status=0
+  "$CVMFS_INSTALL" >/dev/null || status=$?
+  if ((status == 4)); then
+    echo "CernVM-FS cannot run on this machine; the tests against a real stratum 0 will skip" >&2
+  elif ((status != 0)); then
+    exit "$status"
+  fi
+fi
+
 stamp=node_modules/.compat-lock-hash
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" || ! -x dist/cli/bin.js ]]; then

@@ -14,7 +14,7 @@ import { InputError } from "../errors.js";
 import { requireTool, run } from "../exec/run.js";
 import { log } from "../log.js";
 import { type DeltaPlan, MIN_PATCH_BYTES, PATCH_DIR, planDelta, versionlessPath } from "./delta.js";
-import { type ContentSink, type EntryIndex, indexArtifact, indexTree } from "./entry-index.js";
+import { type ContentSink, type EntryIndex, indexArtifact, indexTree, treeSha256 } from "./entry-index.js";
 import type { ArtifactManifest, DeltaPatch } from "./manifest.js";
 import { parseArtifactName } from "./name.js";
 import { deltaWorkPrefix } from "./partial.js";
@@ -256,7 +256,8 @@ export async function prepareDelta(req: DeltaRequest): Promise<PreparedDelta> {
     return {
       include: (rel) => plan.include.has(rel) && !patched.has(rel),
       delta: {
-        base: { artifact: baseName, sha256: report.sha256! },
+        base: { artifact: baseName, sha256: report.sha256!, treeSha256: treeSha256(oldIndex) },
+        treeSha256: treeSha256(newIndex),
         deletions: plan.deletions,
         patches: made.map((m) => m.patch),
       },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { deletionPhases, planDelta } from "./delta.js";
-import type { EntryIndex, IndexEntry } from "./entry-index.js";
+import { applyDeltaToIndex, deletionPhases, planDelta } from "./delta.js";
+import { type EntryIndex, type IndexEntry, treeSha256 } from "./entry-index.js";
 
 const f = (digest: string, mode = 0o644): IndexEntry => ({ type: "file", mode, size: 1, digest });
 const d = (mode = 0o755): IndexEntry => ({ type: "directory", mode, size: 0, digest: "" });
@@ -128,5 +128,49 @@ describe("planDelta: patches", () => {
     const plan = planDelta(old, now);
     expect(plan.patchable).toEqual([]);
     expect(deletionPhases(plan.deletions, plan.patchable)).toEqual({ before: ["b", "v-1"], after: [] });
+  });
+});
+
+describe("applyDeltaToIndex", () => {
+  it("removes deletions with what is below them, then puts in the members and the patches' results", () => {
+    const base = idx({
+      "": d(),
+      a: f("1"),
+      dir: d(),
+      "dir/x": f("2"),
+      "dir/y": f("3"),
+      keep: f("4"),
+      old: f("5"),
+    });
+    const members = idx({
+      "": d(),
+      a: f("9"),
+      dir: f("6"),
+      ".compat-delta": d(),
+      ".compat-delta/000001": f("p"),
+    });
+    const out = applyDeltaToIndex(base, ["dir", "old"], members, [
+      { path: "new", sha256: "7", size: 3, mode: 0o755, mtime: 5 },
+    ]);
+    expect([...out.keys()].sort()).toEqual(["", "a", "dir", "keep", "new"]);
+    expect(out.get("a")!.digest).toBe("9");
+    expect(out.get("dir")!.type).toBe("file");
+    expect(out.get("new")).toEqual({ type: "file", mode: 0o755, size: 3, digest: "7", mtime: 5 });
+  });
+});
+
+describe("treeSha256", () => {
+  it("sees hard links as files and leaves nested-catalog markers and mtimes out", () => {
+    const a = idx({ "": d(), x: f("1"), y: { type: "hardlink", mode: 0o644, size: 0, digest: "x" } });
+    const b = idx({
+      "": d(),
+      x: { ...f("1"), mtime: 5 },
+      y: f("1"),
+      ".cvmfscatalog": f("e"),
+      "z/.cvmfscatalog": f("e"),
+    });
+    expect(treeSha256(a)).toBe(treeSha256(b));
+    expect(treeSha256(a)).not.toBe(treeSha256(idx({ "": d(), x: f("1"), y: f("2") })));
+    expect(treeSha256(a)).not.toBe(treeSha256(idx({ "": d(), x: f("1", 0o600), y: f("1") })));
   });
 });

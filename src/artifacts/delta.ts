@@ -6,7 +6,7 @@
  * differs only in its numbers (a renamed versioned file: libfoo.so.1.2.3 → libfoo.so.1.2.4,
  * /usr/share/doc/openssl-3.0.13/ → openssl-3.0.14/). Pure: two indexes in, a plan out.
  */
-import { contentDigest, type EntryIndex } from "./entry-index.js";
+import { contentDigest, type EntryIndex, type IndexEntry } from "./entry-index.js";
 import { selfAndAncestors } from "./rules.js";
 
 /** The reserved directory (under the top dir) that a delta's patches travel in. */
@@ -34,11 +34,20 @@ export interface DeltaPlan {
 function differs(oldIndex: EntryIndex, newIndex: EntryIndex, rel: string): boolean {
   const a = oldIndex.get(rel);
   const b = newIndex.get(rel)!;
+  if (b.type === "hardlink" && a?.type === "hardlink")
+    return (
+      a.mode !== b.mode ||
+      a.digest !== b.digest ||
+      contentDigest(oldIndex, rel) !== contentDigest(newIndex, rel)
+    );
+  return entryDiffers(a, b);
+}
+
+/** Whether entry `b` differs from `a` (none: new) in type, mode, or content (a symlink's target; not a directory's). */
+export function entryDiffers(a: IndexEntry | undefined, b: IndexEntry): boolean {
   if (!a) return true;
   if (a.type !== b.type || a.mode !== b.mode) return true;
   if (b.type === "directory") return false;
-  if (b.type === "hardlink")
-    return a.digest !== b.digest || contentDigest(oldIndex, rel) !== contentDigest(newIndex, rel);
   return a.digest !== b.digest;
 }
 
@@ -138,4 +147,35 @@ export function deletionPhases(
     before: deletions.filter((d) => !read.has(d)),
     after: deletions.filter((d) => read.has(d)),
   };
+}
+
+/**
+ * The index of the tree a delta produces from the tree indexed as `base`: its deletions (with
+ * everything below them) removed, then its archive's members (`members`, indexed relative to the
+ * top dir; the patch directory left out) and its patches' results put in. Pure; what publishing a
+ * delta must give, so the next delta made from that tree can be checked against it.
+ */
+export function applyDeltaToIndex(
+  base: EntryIndex,
+  deletions: readonly string[],
+  members: EntryIndex,
+  patches: readonly { path: string; sha256: string; size: number; mode: number; mtime: number }[],
+): EntryIndex {
+  const out: EntryIndex = new Map(base);
+  const gone = new Set(deletions);
+  for (const rel of base.keys()) {
+    if (rel === "") continue;
+    for (const a of selfAndAncestors(rel))
+      if (gone.has(a)) {
+        out.delete(rel);
+        break;
+      }
+  }
+  for (const [rel, e] of members) {
+    if (rel === PATCH_DIR || rel.startsWith(`${PATCH_DIR}/`)) continue;
+    out.set(rel, e);
+  }
+  for (const p of patches)
+    out.set(p.path, { type: "file", mode: p.mode, size: p.size, digest: p.sha256, mtime: p.mtime });
+  return out;
 }

@@ -24,19 +24,20 @@
  */
 import { isUtf8 } from "node:buffer";
 import { Writable } from "node:stream";
+import { writeWithBackpressure } from "./process.js";
 import type { Violation } from "./rules.js";
 import { BLOCK } from "./tar-header.js";
 
 /** A pax header's records are read whole; one this large is not a header compat writes. */
 const MAX_PAX_HEADER = 1 << 20;
 
-const TYPE_FILE = new Set(["0", "\0", "7"]);
-const TYPE_NO_DATA = new Set(["1", "2", "3", "4", "5", "6"]);
+export const TYPE_FILE = new Set(["0", "\0", "7"]);
+export const TYPE_NO_DATA = new Set(["1", "2", "3", "4", "5", "6"]);
 
 const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
 /** The size field: octal text, or base-256 when its first byte has the high bit set. */
-function headerSize(block: Buffer): number {
+export function headerSize(block: Buffer): number {
   const field = block.subarray(124, 136);
   if (field[0]! & 0x80) {
     let n = field[0]! & 0x7f;
@@ -79,19 +80,21 @@ function numericFieldProblems(block: Buffer): string[] {
 }
 
 /** A NUL-terminated field's bytes. */
-function field(block: Buffer, offset: number, length: number): Buffer {
+export function field(block: Buffer, offset: number, length: number): Buffer {
   const f = block.subarray(offset, offset + length);
   const end = f.indexOf(0);
   return end === -1 ? f : f.subarray(0, end);
 }
 
 /** What a pax header's records tell about the next member. */
-interface PaxInfo {
+export interface PaxInfo {
   size?: number;
   /** The pax `path` record's value, if any. */
   pathValue?: string;
   path: boolean;
   linkpath: boolean;
+  /** The pax `linkpath` record's value, if any. */
+  linkpathValue?: string;
   utf8: boolean;
   /** Numeric records whose value is not a plain decimal number. */
   badNumbers: string[];
@@ -106,7 +109,7 @@ const PAX_NUMBERS: Record<string, RegExp> = {
   ctime: /^-?\d+(\.\d+)?$/,
 };
 
-function paxInfo(data: Buffer): PaxInfo {
+export function paxInfo(data: Buffer): PaxInfo {
   const info: PaxInfo = { path: false, linkpath: false, utf8: isUtf8(data), badNumbers: [] };
   let at = 0;
   while (at < data.length) {
@@ -124,10 +127,24 @@ function paxInfo(data: Buffer): PaxInfo {
     else if (key === "path") {
       info.path = true;
       info.pathValue = value;
-    } else if (key === "linkpath") info.linkpath = true;
+    } else if (key === "linkpath") {
+      info.linkpath = true;
+      info.linkpathValue = value;
+    }
     at += length;
   }
   return info;
+}
+
+/** A member's name as readers take it: a pax path, else the ustar prefix and name. */
+export function memberName(block: Buffer, pax: PaxInfo | undefined): string {
+  const name = field(block, 0, 100);
+  const ustar = block.subarray(257, 263).toString("latin1") === "ustar\0";
+  const prefix = ustar ? field(block, 345, 155) : Buffer.alloc(0);
+  return (
+    pax?.pathValue ??
+    (prefix.length ? `${prefix.toString("utf8")}/${name.toString("utf8")}` : name.toString("utf8"))
+  );
 }
 
 export class TarHeaderScan extends Writable {
@@ -205,13 +222,8 @@ export class TarHeaderScan extends Writable {
     }
     const type = String.fromCharCode(block[156]!);
     const name = field(block, 0, 100);
-    const ustar = block.subarray(257, 263).toString("latin1") === "ustar\0";
-    const prefix = ustar ? field(block, 345, 155) : Buffer.alloc(0);
     const pax = this.nextPax;
-    // the member's name as readers take it: a pax path, else the ustar prefix and name
-    const shown =
-      pax?.pathValue ??
-      (prefix.length ? `${prefix.toString("utf8")}/${name.toString("utf8")}` : name.toString("utf8"));
+    const shown = memberName(block, pax);
     const where = `the header at byte ${this.headerAt}${shown ? ` (${shown})` : ""}`;
     const refuse = (message: string) =>
       this.report({ rule: "unsupported-header", member: shown || undefined, message });
@@ -258,7 +270,7 @@ export class TarHeaderScan extends Writable {
     this.members.push(shown);
     if (TYPE_NO_DATA.has(type) && size !== 0)
       refuse(`${where}: ${size} bytes of data on a member of type ${type}, which has none`);
-    else if (TYPE_FILE.has(type) && name.at(-1) === 0x2f)
+    else if (TYPE_FILE.has(type) && name.at(-1) === 0x2f && !pax?.path)
       refuse(`${where}: a file member whose name ends in / (old readers take it for a directory)`);
     if (pax && pax.badNumbers.length > 0)
       refuse(`${where}: pax numbers that are not plain decimal (${pax.badNumbers.join(", ")})`);
@@ -281,5 +293,97 @@ export class TarHeaderScan extends Writable {
       rule: "data-after-end",
       message: `data at byte ${this.offset + at}, after the end-of-archive block: GNU tar stops at the end, other readers go on`,
     });
+  }
+}
+
+/**
+ * The verifier's copy of the stream, made readable for tar-stream where GNU tar's pax output trips
+ * it: for a path over 100 bytes GNU tar writes a pax `path` and, as the ustar name, the path's first
+ * 100 bytes; when those end at a `/`, tar-stream takes the file for a directory (and loses step
+ * with the archive), while GNU tar and libarchive use the pax path. In such a header (a file with a
+ * pax path) the trailing `/` of the unused ustar name becomes a NUL and the checksum is made again.
+ * Only what the verifier's reader sees changes; the extracted bytes are the artifact's.
+ */
+export class PaxFallbackNameFix extends Writable {
+  private header = Buffer.alloc(0);
+  private skip = 0;
+  private pax: Buffer[] | undefined;
+  private paxSize = 0;
+  private paxPath = false;
+  private paxDataSize: number | undefined;
+  private ended = false;
+
+  constructor(private readonly target: Writable) {
+    super();
+    target.on("error", (e) => this.destroy(e));
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    const out: Buffer[] = [];
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.ended) {
+        out.push(chunk.subarray(i));
+        break;
+      }
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - i);
+        if (this.pax) this.pax.push(chunk.subarray(i, i + n));
+        out.push(chunk.subarray(i, i + n));
+        this.skip -= n;
+        i += n;
+        if (this.skip === 0 && this.pax) {
+          const info = paxInfo(Buffer.concat(this.pax).subarray(0, this.paxSize));
+          this.paxPath = info.path;
+          this.paxDataSize = info.size;
+          this.pax = undefined;
+        }
+        continue;
+      }
+      const n = Math.min(BLOCK - this.header.length, chunk.length - i);
+      this.header = Buffer.concat([this.header, chunk.subarray(i, i + n)]);
+      i += n;
+      if (this.header.length < BLOCK) continue;
+      out.push(this.onHeader(this.header));
+      this.header = Buffer.alloc(0);
+    }
+    const all = out.length === 1 ? out[0]! : Buffer.concat(out);
+    const wait = all.length > 0 ? writeWithBackpressure(this.target, all) : undefined;
+    if (wait) wait.then(() => cb(), cb);
+    else cb();
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    if (this.header.length > 0) this.target.write(this.header);
+    this.target.once("finish", () => cb());
+    this.target.end();
+  }
+
+  private onHeader(block: Buffer): Buffer {
+    if (block.every((b) => b === 0)) {
+      this.ended = true;
+      return block;
+    }
+    const type = String.fromCharCode(block[156]!);
+    const size = headerSize(block);
+    if (type === "x") {
+      this.pax = [];
+      this.paxSize = size;
+      this.skip = padded(size);
+      return block;
+    }
+    const hadPath = this.paxPath;
+    const dataSize = TYPE_FILE.has(type) ? (this.paxDataSize ?? size) : size;
+    this.paxPath = false;
+    this.paxDataSize = undefined;
+    this.skip = TYPE_NO_DATA.has(type) || !Number.isSafeInteger(dataSize) ? 0 : padded(dataSize);
+    const name = field(block, 0, 100);
+    if (!(hadPath && TYPE_FILE.has(type) && name.at(-1) === 0x2f)) return block;
+    const fixed = Buffer.from(block);
+    fixed[name.length - 1] = 0;
+    let sum = 8 * 0x20;
+    for (let k = 0; k < BLOCK; k++) if (k < 148 || k >= 156) sum += fixed[k]!;
+    fixed.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
+    return fixed;
   }
 }

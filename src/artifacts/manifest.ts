@@ -64,7 +64,16 @@ export const manifestSchema = z.object({
   setuid: z.array(z.string()).describe("members with setuid/setgid bits (relative to topDir)"),
   delta: z
     .object({
-      base: z.object({ artifact: z.string(), sha256 }),
+      base: z.object({
+        artifact: z.string(),
+        sha256,
+        treeSha256: sha256
+          .optional()
+          .describe("the base's layer tree (paths, types, modes, content; as treeSha256 computes it)"),
+      }),
+      treeSha256: sha256
+        .optional()
+        .describe("the layer tree the delta produces from its base: what the next delta's base is"),
       deletions: z.array(z.string()).describe("paths relative to topDir removed from the base"),
       patches: z
         .array(patchSchema)

@@ -73,6 +73,8 @@ export interface PackResult {
   artifact: string;
   manifestPath: string;
   signaturePath?: string;
+  /** The layer's CycloneDX SBOM beside the manifest (`<artifact>.cdx.json`), when it has a package database. */
+  sbomPath?: string;
   manifest: ArtifactManifest;
   /** Uncompressed tar bytes. */
   tarBytes: number;
@@ -481,6 +483,16 @@ export async function packLayer(opts: PackOptions): Promise<PackResult> {
   const manifestPath = manifestPathFor(artifact);
   const bytes = Buffer.from(serializeManifest(manifest));
   await writeAtomic(manifestPath, bytes);
+  // the SBOM of the layer this artifact gives, when the layer has a package database
+  let sbomPath: string | undefined;
+  if (installed) {
+    const { packedSubject, renderSbom, sbomPathFor } = await import("../sbom/index.js");
+    sbomPath = sbomPathFor(artifact);
+    await writeAtomic(
+      sbomPath,
+      Buffer.from(renderSbom(await packedSubject(opts.prefix, manifest), "cyclonedx")),
+    );
+  }
   let signaturePath: string | undefined;
   if (opts.signingKey) {
     signaturePath = signaturePathFor(manifestPath);
@@ -491,6 +503,7 @@ export async function packLayer(opts: PackOptions): Promise<PackResult> {
     artifact,
     manifestPath,
     signaturePath,
+    ...(sbomPath ? { sbomPath } : {}),
     manifest,
     tarBytes: summary.tarBytes,
     durationMs: Date.now() - started,

@@ -14,7 +14,7 @@ import {
   sign,
   verify,
 } from "node:crypto";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { InputError, isSystemError, systemError } from "../errors.js";
@@ -82,11 +82,23 @@ export async function generateKeyPair(
   return { privateKey: privatePath, publicKey: publicPath, fingerprint: keyFingerprint(publicKey) };
 }
 
-async function readKey(path: string, kind: "private" | "public"): Promise<KeyObject> {
+/** An ed25519 key from a PEM file; InputError (exit 2) naming the file when it is not one. */
+/** A PEM ed25519 key is a few hundred bytes: anything much larger is not one. */
+const MAX_KEY_BYTES = 64 * 1024;
+
+export async function readKey(path: string, kind: "private" | "public"): Promise<KeyObject> {
   let pem: Buffer;
   try {
+    // a FIFO or a device (/dev/stdin, /dev/zero) would block or never end: only a small regular file
+    const st = await stat(path);
+    if (!st.isFile() || st.size > MAX_KEY_BYTES)
+      throw new InputError(
+        `${path}: not a ${kind} key file (${st.isFile() ? `${st.size} bytes` : "not a regular file"})`,
+        { hint: "give the PEM file compat keygen made" },
+      );
     pem = await readFile(path);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(
       `cannot read ${kind} key ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
       {
@@ -114,6 +126,15 @@ export async function signBytes(data: Buffer, privateKeyPath: string): Promise<S
     publicKey: publicKey.export({ type: "spki", format: "der" }).toString("base64"),
     signature: sign(null, data, key).toString("base64"),
   };
+}
+
+/** Whether `signature` (base64) is `publicKey`'s ed25519 signature of `data`. Never throws. */
+export function verifyDetached(data: Buffer, signature: string, publicKey: KeyObject): boolean {
+  try {
+    return verify(null, data, publicKey, Buffer.from(signature, "base64"));
+  } catch {
+    return false;
+  }
 }
 
 export type SignatureCheck =

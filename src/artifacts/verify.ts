@@ -9,7 +9,7 @@ import { basename } from "node:path";
 import type { Writable } from "node:stream";
 import { extract, type Header } from "tar-stream";
 import { DeltaPatchCheck } from "./delta-verify.js";
-import { TarHeaderScan } from "./header-scan.js";
+import { PaxFallbackNameFix, TarHeaderScan } from "./header-scan.js";
 import type { ArtifactManifest } from "./manifest.js";
 import { readManifest } from "./manifest.js";
 import {
@@ -53,6 +53,11 @@ export interface VerifyReport {
   files: number;
   contentBytes: number;
   setuid: string[];
+  /**
+   * Directories (relative to the layer, "" its top) that the artifact makes nested CernVM-FS
+   * catalogs with a `.cvmfscatalog` member. Publishing to cvmfs adds one at the top when it is missing.
+   */
+  catalogMarkers: string[];
   manifest?: string;
   /**
    * The manifest's signature, when it verified. `publicKey` is the trusted key it was checked with;
@@ -153,6 +158,7 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
     files: 0,
     contentBytes: 0,
     setuid: [],
+    catalogMarkers: [],
     violationCount: 0,
     violations: [],
     warnings,
@@ -252,7 +258,7 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
   // tar -x reads what verify approves: a second reading of the raw headers refuses what two tar
   // readers would read differently (header-scan.ts)
   const scan = new TarHeaderScan((x) => v.add(x));
-  const consumers: Writable[] = [verifier.writable, scan];
+  const consumers: Writable[] = [new PaxFallbackNameFix(verifier.writable), scan];
   if (opts.tee) consumers.push(opts.tee);
   try {
     const result = await streamArtifact(
@@ -287,6 +293,11 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
   report.contentBytes = verifier.counts.contentBytes;
   deltaCheck.finish();
   report.setuid = [...verifier.rules.setuidMembers, ...deltaCheck.setuid];
+  const marker = "/.cvmfscatalog";
+  report.catalogMarkers = verifier.names
+    .filter((n) => n.startsWith(`${topDir}/`) && n.endsWith(marker))
+    .map((n) => n.slice(0, -marker.length))
+    .map((dir) => (dir === topDir ? "" : dir.slice(topDir.length + 1)));
 
   if (manifest && report.sha256 !== undefined) {
     if (manifest.sha256 !== report.sha256)

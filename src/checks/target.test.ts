@@ -51,6 +51,20 @@ describe("targetFromPrefix", () => {
     expect((err as InputError).hint).toBe("did you mean aarch64?");
   });
 
+  it("refuses a declared prefix that leads out of /cvmfs, before anything is read or mounted", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    writeLayout(t.dir, {
+      startprefix: { file: 'EPREFIX="/cvmfs/../tmp/compat-declared"\n', mode: 0o755 },
+      "var/lib/dpkg/status": "",
+    });
+    const err = await targetFromPrefix(t.dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toContain(
+      'the prefix the layer declares ("/cvmfs/../tmp/compat-declared", from its startprefix or its programs\' loader) has a ".." component',
+    );
+  });
+
   it("parses the forms of an EPREFIX assignment", () => {
     expect(eprefixAssignment(`EPREFIX='${P}'`)).toBe(P);
     expect(eprefixAssignment(`  export EPREFIX=${P}/ # comment`)).toBe(P);

@@ -8,6 +8,7 @@ import { posix } from "node:path";
 import { InputError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
 import { readElf } from "../layer/elf.js";
+import { absolutePathProblem } from "../paths/rules.js";
 import { type HostLink, localPrefix, type ResolvedLayer, repositoryRoot } from "../spec/resolve.js";
 import { ARCHES, type Arch, archHint, type ChecksSettings, type FlavorName } from "../spec/schema.js";
 import { eessiHostLinks } from "./eessi-host-links.js";
@@ -129,6 +130,14 @@ export async function targetFromPrefix(dir: string, opts: { arch?: string } = {}
   const prefix = declared ?? local;
   let mount: LayerMount | undefined;
   if (prefix !== local) {
+    const unsafe = absolutePathProblem(prefix, { normalised: true });
+    if (unsafe)
+      throw new InputError(
+        `${dir}: the prefix the layer declares (${JSON.stringify(prefix)}, from its startprefix or its programs' loader) ${unsafe.message}`,
+        {
+          hint: "a layer's prefix is a plain absolute path such as /cvmfs/REPO/versions/V/compat/linux/ARCH",
+        },
+      );
     if (!prefix.startsWith("/cvmfs/"))
       throw new InputError(`${dir}: the layer was made for the prefix ${prefix}`, {
         hint: `check it at that path, or through its spec with --root`,

@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import type { LayerTarget } from "../checks/target.js";
 import { InputError, ValidationError } from "../errors.js";
 import { log } from "../log.js";
+import { commaList } from "./args.js";
 import { printJson } from "./output.js";
 import { writeResult } from "./output-file.js";
 
@@ -20,14 +21,6 @@ interface CheckOptions {
   skip?: string[];
   list?: boolean;
 }
-
-const collectIds = (value: string, previous: string[] = []) => [
-  ...previous,
-  ...value
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
 
 export function register(program: Command): void {
   program
@@ -46,8 +39,8 @@ export function register(program: Command): void {
     .option("--root <dir>", "local repository root standing for /cvmfs/<repository> (spec only)")
     .option("--json", "print the report as JSON (schema in docs/cli.md)")
     .option("--junit <file>", "also write the report as JUnit XML to this file")
-    .option("--only <ids>", "run only these checks (comma-separated, repeatable)", collectIds)
-    .option("--skip <ids>", "do not run these checks (comma-separated, repeatable)", collectIds)
+    .option("--only <ids>", "run only these checks (comma-separated, repeatable)", commaList)
+    .option("--skip <ids>", "do not run these checks (comma-separated, repeatable)", commaList)
     .option("--list", "list the checks and exit")
     .action(async (targetArg: string | undefined, opts: CheckOptions) => {
       const { printCheckList, renderReport } = await import("./check-render.js");

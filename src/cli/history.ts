@@ -31,7 +31,7 @@ export function register(program: Command): void {
       }
       process.stdout.write(
         `${renderTable(
-          ["#", "when", "who", "action", "layer", "artifact", "sha256", "previous kept as"],
+          ["#", "when", "who", "action", "layer", "artifact", "sha256", "tag / previous kept as"],
           events.map((e) => [
             String(e.id),
             e.at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
@@ -40,7 +40,7 @@ export function register(program: Command): void {
             e.layer,
             e.artifact ?? "-",
             e.sha256 ? e.sha256.slice(0, 16) : "-",
-            e.backup ?? "-",
+            [e.tag, e.backup].filter(Boolean).join(", ") || "-",
           ]),
         )}\n`,
       );

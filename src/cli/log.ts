@@ -11,7 +11,7 @@ interface LogCliOptions {
   json?: boolean;
 }
 
-function positiveInt(value: string): number {
+export function positiveInt(value: string): number {
   if (!/^[1-9][0-9]{0,8}$/.test(value)) throw new InvalidArgumentError("expected a whole number ≥ 1");
   return Number(value);
 }

@@ -1,6 +1,6 @@
 /** The patches on this machine's own glibc (Debian 12), copied into a tree. */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,5 +51,27 @@ describe.skipIf(!canRun)("disableHostPaths on this machine's glibc", () => {
 
     const again = await disableHostPaths(tree, "x86_64-linux-gnu");
     expect(again.files.every((f) => f.alreadyPatched.length === Object.keys(f.counts).length)).toBe(true);
+  });
+});
+
+describe.skipIf(!canRun)("disableHostPaths on a tree whose loader is a link out of it", () => {
+  it("refuses to patch the file the link leads to, and leaves it as it was", async () => {
+    const tree = mkdtempSync(join(tmpdir(), "glibc-out-"));
+    const outside = mkdtempSync(join(tmpdir(), "glibc-outside-"));
+    try {
+      mkdirSync(join(tree, "usr/lib/x86_64-linux-gnu"), { recursive: true });
+      copyFileSync(`${LIB}/libc.so.6`, join(tree, "usr/lib/x86_64-linux-gnu/libc.so.6"));
+      copyFileSync(`${LIB}/ld-linux-x86-64.so.2`, join(outside, "ld-linux-x86-64.so.2"));
+      symlinkSync(
+        join(outside, "ld-linux-x86-64.so.2"),
+        join(tree, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+      );
+      const before = readFileSync(join(outside, "ld-linux-x86-64.so.2"));
+      await expect(disableHostPaths(tree, "x86_64-linux-gnu")).rejects.toThrow(/is not inside/);
+      expect(readFileSync(join(outside, "ld-linux-x86-64.so.2")).equals(before)).toBe(true);
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });

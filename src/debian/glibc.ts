@@ -17,6 +17,7 @@ import { join, relative } from "node:path";
 import { InputError } from "../errors.js";
 import { readElf } from "../layer/elf.js";
 import { patchFileStrings, type StringPatch, sameLengthDummy } from "../layer/strpatch.js";
+import { relativeInside, safeName } from "../paths/rules.js";
 
 const dummy = (from: string, count?: number): StringPatch => ({
   from,
@@ -68,8 +69,15 @@ export async function disableHostPaths(treeDir: string, triplet: string): Promis
       hint: "the tree is not a Debian root file system for this architecture",
     });
   // libc's PT_INTERP names the loader (relocated: already under the prefix, so take its file name).
-  const loaderName = info.interpreter.split("/").pop()!;
+  const loaderName = safeName(
+    info.interpreter.split("/").pop()!,
+    `${libc}: the loader its PT_INTERP names`,
+    "a file name such as ld-linux-x86-64.so.2",
+  );
+  const tree = await realpath(treeDir);
   const loader = await realpath(join(treeDir, "usr/lib", triplet, loaderName));
+  // the loader is patched in place: it must be the tree's own file, not one a link leads to outside
+  relativeInside(tree, loader, `${libc}: the loader ${loaderName} (after its links)`);
   const files: PatchedFile[] = [];
   for (const [file, patches] of [
     [loader, loaderPatches(triplet)],

@@ -46,14 +46,17 @@ export interface DpkgStatus {
 
 export const DPKG_STATUS_PATH = "var/lib/dpkg/status";
 
-interface Stanza {
+export interface Stanza {
   line: number;
   fields: Map<string, string>;
   error?: string;
 }
 
-/** Split deb822 text into stanzas of fields; field names compare case-insensitively (stored lower case). */
-function* stanzas(text: string): Generator<Stanza> {
+/**
+ * Split deb822 text (a status file, an apt Packages index) into stanzas of fields; field names
+ * compare case-insensitively (stored lower case). A stanza with a malformed line carries `error`.
+ */
+export function* deb822Stanzas(text: string): Generator<Stanza> {
   const lines = text.split(/\r?\n/);
   let cur: Stanza | undefined;
   let last: string | undefined;
@@ -89,7 +92,7 @@ function* stanzas(text: string): Generator<Stanza> {
 export function parseDpkgStatus(text: string): DpkgStatus {
   const result: DpkgStatus = { packages: [], problems: [], notInstalled: 0 };
   const seen = new Set<string>();
-  for (const st of stanzas(text)) {
+  for (const st of deb822Stanzas(text)) {
     const name = st.fields.get("package");
     const skip = (message: string) =>
       result.problems.push({ line: st.line, ...(name ? { package: name } : {}), message });

@@ -83,6 +83,9 @@ describe("sandboxArgs", () => {
     expect(() => sandboxArgs({ prefixDir: "/p", prefix: "/opt/x" }, {}, { entries, root: true })).toThrow(
       /not under \/cvmfs/,
     );
+    expect(() =>
+      sandboxArgs({ prefixDir: "/p", prefix: "/cvmfs/../tmp/x" }, {}, { entries, root: true }),
+    ).toThrow(/has a "\.\." component/);
   });
 
   it("never mirrors /proc, /dev or /cvmfs from the host", () => {

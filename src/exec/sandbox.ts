@@ -17,6 +17,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { isAbsolute, posix } from "node:path";
 import { InputError, ToolError } from "../errors.js";
+import { absolutePathProblem } from "../paths/rules.js";
 import { missingToolError, type RunOptions, type RunResult, requireTool, run } from "./run.js";
 
 /** What the sandbox shows at /cvmfs. */
@@ -118,8 +119,11 @@ export function sandboxArgs(
     assertRepositoryName(mount.repository);
     args.push(layerBind, mount.root, `/cvmfs/${mount.repository}`);
   } else {
-    if (!mount.prefix.startsWith("/cvmfs/"))
-      throw new InputError(`sandbox: prefix ${mount.prefix} is not under /cvmfs`);
+    const unsafe = absolutePathProblem(mount.prefix, { normalised: true });
+    if (unsafe || !mount.prefix.startsWith("/cvmfs/"))
+      throw new InputError(
+        `sandbox: prefix ${JSON.stringify(mount.prefix)} ${unsafe ? unsafe.message : "is not under /cvmfs"}`,
+      );
     args.push(layerBind, mount.prefixDir, mount.prefix);
   }
   for (const b of opts.binds ?? []) args.push(b.readOnly ? "--ro-bind" : "--bind", b.src, b.dest);

@@ -46,6 +46,14 @@ describe("flavor registry", () => {
     expect(getFlavor("debian").api.advisorySource(layer).description).toContain("bookworm");
   });
 
+  it("debian: an update takes package names and apt's name=version, and refuses anything else", () => {
+    const layer = resolveLayer(spec("debian"), "x86_64");
+    const update = (packages: string[]) => getFlavor("debian").api.update(layer, { packages });
+    expect(() => update(["libssl3", "openssl=3.0.15-1~deb12u1", "tzdata=2024a-0+deb12u1"])).not.toThrow();
+    for (const bad of ["-oAPT::X=1", "libssl3 openssl", "../x", "Libssl3", "libssl3=", "a=$(id)", "x\n"])
+      expect(() => update([bad]), bad).toThrow(/not a Debian package name/);
+  });
+
   it("guards the arch: a layer is built on its own CPU family", () => {
     expect(() => assertHostArch("x86_64", "x64")).not.toThrow();
     expect(() => assertHostArch("aarch64", "arm64")).not.toThrow();

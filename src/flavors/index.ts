@@ -20,4 +20,11 @@ export function getFlavor(id: string): FlavorModule {
   return f;
 }
 
-export type { BuildStage, Flavor, FlavorModule, InstalledPackage, StageContext } from "./types.js";
+export type {
+  BuildStage,
+  Flavor,
+  FlavorModule,
+  FlavorUpdateRequest,
+  InstalledPackage,
+  StageContext,
+} from "./types.js";

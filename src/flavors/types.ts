@@ -54,6 +54,22 @@ export interface StageContext {
   signal: AbortSignal;
 }
 
+/** What an update of a published layer starts from and is for (DESIGN.md "Update builds"). */
+export interface FlavorUpdateRequest {
+  /** The full artifact of the layer the target holds; undefined: nothing is published yet. */
+  base?: {
+    artifact: string;
+    sha256: string;
+    /**
+     * Unpack exactly that artifact (verified on the stream it is extracted from) into `dir`;
+     * resolves to the layer's directory there. A no-op when it is there already.
+     */
+    unpack(dir: string, signal?: AbortSignal): Promise<string>;
+  };
+  /** The packages the update is for (gentoo atoms, debian package names); undefined: everything. */
+  packages?: readonly string[];
+}
+
 /** A stage of a build: its id and description (as `compat plan` lists them) and what it does. */
 export interface BuildStage extends StageInfo {
   /** Must be safe to run again from the start after an interruption at any point. */
@@ -71,6 +87,12 @@ export interface Flavor {
   install(ctx: StageContext): Promise<void>;
   /** Remove the spec's build-only packages. */
   remove(ctx: StageContext): Promise<void>;
+  /**
+   * The flavor's update mode: the stages that make an updated layer from the published one (the
+   * pipeline runs them like a build's, into a separate root). InputError for packages the flavor
+   * cannot take. debian rebuilds from the spec; gentoo emerges over the published layer.
+   */
+  update(layer: ResolvedLayer, request: FlavorUpdateRequest): BuildStage[];
   /** The package database of a layer as data. */
   installed(prefixDir: string, layer: ResolvedLayer): Promise<InstalledPackage[]>;
   advisorySource(layer: ResolvedLayer): AdvisorySourceRef;

@@ -21,7 +21,7 @@ import type { BuildStage, StageContext } from "../flavors/types.js";
 import { log } from "../log.js";
 import { safeName } from "../paths/rules.js";
 import { loadSpec } from "../spec/load.js";
-import { localPrefix, pickArch, repositoryRoot, resolveLayer } from "../spec/resolve.js";
+import { localPrefix, pickArch, type ResolvedLayer, repositoryRoot, resolveLayer } from "../spec/resolve.js";
 import type { LayerSpec } from "../spec/schema.js";
 import { activateLayer, removeWorkDir } from "./activate.js";
 import { killLeftovers, PidLock, RUN_ID_ENV } from "./lock.js";
@@ -41,6 +41,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** The command line that would continue a run, with RUN where the run id goes (for hints). */
   resumeHint?: (runId: string) => string;
+  /** The stages to run instead of the flavor's build (an update: the flavor's update mode). */
+  stages?: (layer: ResolvedLayer) => BuildStage[];
 }
 
 export interface BuildOutcome {
@@ -69,18 +71,21 @@ function describeBuild(
   specFile: string,
   archOption: string | undefined,
   rootOption: string | undefined,
+  stagesOf?: (layer: ResolvedLayer) => BuildStage[],
 ) {
   const arch = pickArch(spec, archOption);
   const layer = resolveLayer(spec, arch);
   const root = repositoryRoot(spec, rootOption);
   const flavor = getFlavor(spec.flavor);
-  const stages = [...flavor.api.plan(layer), ACTIVATE_STAGE].map((s) => ({
+  const flavorStages = stagesOf ? stagesOf(layer) : flavor.api.plan(layer);
+  const stages = [...flavorStages, ACTIVATE_STAGE].map((s) => ({
     id: s.id,
     description: s.description,
   }));
   return {
     layer,
     flavor,
+    flavorStages,
     plan: {
       specFile: resolve(specFile),
       specHash: hash,
@@ -106,8 +111,8 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   let plan: RunPlan;
   let specText: string;
   const loaded = await loadSpec(o.specFile, { check: planProblems });
-  const described = describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root);
-  const { layer, flavor } = described;
+  const described = describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root, o.stages);
+  const { layer, flavorStages } = described;
   // Before a run directory or a work directory exists: nothing to resume when the host cannot build it.
   assertHostArch(layer.arch);
   assertBuildUser(layer.spec.flavor);
@@ -149,7 +154,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
     }
   }
   const stages: BuildStage[] = [
-    ...flavor.api.plan(layer),
+    ...flavorStages,
     {
       ...ACTIVATE_STAGE,
       run: async () => {

@@ -9,28 +9,18 @@
  * patchelf, …) keep running; before a resumed build reruns a stage they are found through
  * /proc/<pid>/environ and killed, so they cannot write into what the rerun rebuilds.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { open, readFile, rm } from "node:fs/promises";
 import { InputError } from "../errors.js";
+import { isZombie, processesWithEnv, processStart } from "../exec/processes.js";
 import { RUN_ID_ENV } from "../exec/sandbox.js";
 
-export { RUN_ID_ENV };
+export { processStart, RUN_ID_ENV };
 
 interface LockHolder {
   pid: number;
   start: string;
   what: string;
-}
-
-/** The kernel's start time of a process (field 22 of /proc/PID/stat), or undefined when it is gone. */
-export function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // the command name (field 2) may hold spaces and parentheses: split after its closing one
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
 }
 
 function holderAlive(h: LockHolder): boolean {
@@ -87,21 +77,7 @@ export class PidLock {
 
 /** Pids of the processes whose environment carries this run id (other than this process). */
 export function processesOfRun(runId: string): number[] {
-  const needle = Buffer.from(`\0${RUN_ID_ENV}=${runId}\0`);
-  const first = Buffer.from(`${RUN_ID_ENV}=${runId}\0`);
-  const pids: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    try {
-      const env = readFileSync(`/proc/${name}/environ`);
-      if (env.includes(needle) || env.subarray(0, first.length).equals(first)) pids.push(pid);
-    } catch {
-      /* gone, or not ours to read */
-    }
-  }
-  return pids;
+  return processesWithEnv(RUN_ID_ENV, runId);
 }
 
 /** SIGKILL what a killed build left running, and wait until it is gone. Returns how many there were. */
@@ -118,13 +94,4 @@ export async function killLeftovers(runId: string, timeoutMs = 10_000): Promise<
   while (pids.some((p) => processStart(p) !== undefined && !isZombie(p)) && Date.now() < until)
     await new Promise((r) => setTimeout(r, 50));
   return pids.length;
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
 }

@@ -130,16 +130,20 @@ export async function checkPatchTool(host: CommandHost, m: ArtifactManifest): Pr
     );
 }
 
-/** Step 1: the deletions no patch reads from. */
-export async function deleteBeforeExtracting(host: CommandHost, layerPath: string, m: ArtifactManifest) {
-  const { before } = deletionPhases(m.delta?.deletions ?? [], patchesOf(m));
-  if (before.length > 0)
+/** Remove `paths` (relative to the layer) with everything below, refusing any reached through a symlink. */
+export async function deletePaths(host: CommandHost, layerPath: string, paths: readonly string[]) {
+  if (paths.length > 0)
     await runScript(
       host,
       layerPath,
       "delete",
-      before.map((d) => [d]),
+      paths.map((d) => [d]),
     );
+}
+
+/** Step 1: the deletions no patch reads from. */
+export async function deleteBeforeExtracting(host: CommandHost, layerPath: string, m: ArtifactManifest) {
+  await deletePaths(host, layerPath, deletionPhases(m.delta?.deletions ?? [], patchesOf(m)).before);
 }
 
 /** Steps 3 and 4, once the archive is extracted: the patches, then what they read from and the patch dir. */

@@ -32,9 +32,25 @@ export interface HistoryEvent {
   at: string;
   /** Publisher-specific detail, e.g. the cvmfs revision message. */
   detail: string | null;
+  /**
+   * The layer's tree after the event (entry-index.ts treeSha256): a full artifact's own tree, the
+   * tree a delta produced, the tree a rollback restored. A delta made from a full artifact applies
+   * onto a layer whose tree is that artifact's, whichever artifacts brought it there.
+   */
+  treeSha256: string | null;
+  /** cvmfs: the repository's named tag of the revision this event published. */
+  tag: string | null;
+  /** cvmfs: the undo archive that brings the layer back to its tree before the event. */
+  undo: string | null;
+  /** The publish journal's id of the operation. */
+  journalId: string | null;
 }
 
-export type NewHistoryEvent = Omit<HistoryEvent, "id" | "user" | "host" | "at"> & { journalId?: string };
+export type NewHistoryEvent = Omit<
+  HistoryEvent,
+  "id" | "user" | "host" | "at" | "treeSha256" | "tag" | "undo" | "journalId"
+> &
+  Partial<Pick<HistoryEvent, "treeSha256" | "tag" | "undo">> & { journalId?: string };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -51,10 +67,25 @@ CREATE TABLE IF NOT EXISTS events (
   host TEXT NOT NULL,
   at TEXT NOT NULL,
   detail TEXT,
-  journal_id TEXT UNIQUE
+  journal_id TEXT UNIQUE,
+  tree_sha256 TEXT,
+  tag TEXT,
+  undo TEXT
 );
 CREATE INDEX IF NOT EXISTS events_layer ON events (target, layer, id);
 `;
+
+/** Columns added after the first schema: a history.db made before them gets them when opened for writing. */
+const ADDED_COLUMNS = ["tree_sha256", "tag", "undo"] as const;
+
+function columnsOf(db: Database.Database): Set<string> {
+  return new Set((db.prepare("PRAGMA table_info(events)").all() as { name: string }[]).map((c) => c.name));
+}
+
+function addMissingColumns(db: Database.Database): void {
+  const have = columnsOf(db);
+  for (const c of ADDED_COLUMNS) if (!have.has(c)) db.exec(`ALTER TABLE events ADD COLUMN ${c} TEXT`);
+}
 
 /** Where a state dir keeps its history. */
 export function historyPath(stateDir: string): string {
@@ -117,6 +148,7 @@ export class History {
       db.pragma("journal_mode = WAL");
       db.pragma("busy_timeout = 5000");
       db.exec(SCHEMA);
+      addMissingColumns(db);
       return new History(db, file);
     } catch (e) {
       db?.close();
@@ -174,12 +206,15 @@ export class History {
     this.guard("write the publication history", () =>
       this.db
         .prepare(
-          `INSERT OR IGNORE INTO events (target, layer, action, kind, artifact, sha256, previous_sha256, backup, user, host, at, detail, journal_id)
-         VALUES (@target, @layer, @action, @kind, @artifact, @sha256, @previousSha256, @backup, @user, @host, @at, @detail, @journalId)`,
+          `INSERT OR IGNORE INTO events (target, layer, action, kind, artifact, sha256, previous_sha256, backup, user, host, at, detail, journal_id, tree_sha256, tag, undo)
+         VALUES (@target, @layer, @action, @kind, @artifact, @sha256, @previousSha256, @backup, @user, @host, @at, @detail, @journalId, @treeSha256, @tag, @undo)`,
         )
         .run({
           ...e,
           journalId: e.journalId ?? null,
+          treeSha256: e.treeSha256 ?? null,
+          tag: e.tag ?? null,
+          undo: e.undo ?? null,
           user: currentUser(),
           host: hostname(),
           at: new Date().toISOString(),
@@ -188,18 +223,19 @@ export class History {
   }
 
   events(target: string, layer?: string): HistoryEvent[] {
-    return this.guard(
-      "read the publication history",
-      () =>
-        this.db
-          .prepare(
-            `SELECT id, target, layer, action, kind, artifact, sha256, previous_sha256 AS previousSha256, backup, user, host, at, detail
+    return this.guard("read the publication history", () => {
+      // A history opened for reading is not altered: columns it predates read as NULL.
+      const have = columnsOf(this.db);
+      const added = (c: (typeof ADDED_COLUMNS)[number], as: string) => `${have.has(c) ? c : "NULL"} AS ${as}`;
+      return this.db
+        .prepare(
+          `SELECT id, target, layer, action, kind, artifact, sha256, previous_sha256 AS previousSha256, backup, user, host, at, detail,
+                ${added("tree_sha256", "treeSha256")}, ${added("tag", "tag")}, ${added("undo", "undo")}, journal_id AS journalId
          FROM events WHERE target = ? ${layer ? "AND layer = ?" : ""} ORDER BY id`,
-          )
-          .all(...(layer ? [target, layer] : [target])) as HistoryEvent[],
-    );
+        )
+        .all(...(layer ? [target, layer] : [target])) as HistoryEvent[];
+    });
   }
-
   /** A database that fails under a query (damaged pages, a full disk) is reported as such. */
   private guard<T>(doing: string, query: () => T): T {
     try {

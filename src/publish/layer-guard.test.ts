@@ -33,6 +33,7 @@ const delta = (deletions: string[], patches: DeltaPatch[] = []) =>
   }) as unknown as ArtifactManifest;
 
 const listing: LayerListing = {
+  entries: new Map(),
   symlinks: new Map([
     ["lib", "/outside"],
     ["usr/link", "../etc"],

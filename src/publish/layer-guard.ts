@@ -24,8 +24,21 @@ export interface DeltaMember {
   linkTarget?: string;
 }
 
-/** The entries of a published layer that are not regular files: type (find's %y) and link target. */
+/** One entry of a published layer as its host lists it (find's %y, %m, %s, %T@, %l). */
+export interface LiveEntry {
+  /** `d`, `f`, `l`, or another of find's %y letters. */
+  type: string;
+  mode: number;
+  size: number;
+  /** Whole seconds. */
+  mtime: number;
+  /** A symlink's target. */
+  target: string;
+}
+
+/** A published layer as listed on its host: every entry, and its symlinks and other non-regular entries by path. */
 export interface LayerListing {
+  entries: Map<string, LiveEntry>;
   symlinks: Map<string, string>;
   /** Directories, devices, fifos, sockets (and symlinks) by path. */
   nonRegular: Map<string, string>;
@@ -41,7 +54,7 @@ for d do
 done
 if [ -L "$layer" ]; then printf 'compat guard: %s is a symlink, not the layer directory\\n' "$layer" >&2; exit ${NOT_A_LAYER}; fi
 if [ ! -d "$layer" ]; then printf 'compat guard: %s is not a directory\\n' "$layer" >&2; exit ${NOT_A_LAYER}; fi
-exec find "$layer" ! -type f -printf '%y\\0%P\\0%l\\0'
+exec find "$layer" -printf '%y\\0%P\\0%m\\0%s\\0%T@\\0%l\\0'
 `;
 
 const TYPE_NAMES: Record<string, string> = {
@@ -60,7 +73,8 @@ export function layerAncestors(versions: string, layer: string): string[] {
 }
 
 /**
- * List the layer at `layerPath` on `host`; refuse a layer that is a symlink or no directory, or
+ * List the layer at `layerPath` on `host` (every entry, NUL-separated, so any name survives);
+ * refuse a layer that is a symlink or no directory, or
  * one reached through a symlink among `ancestors` (the directories between the versions dir and it).
  */
 export async function listLayer(
@@ -86,10 +100,24 @@ export async function listLayer(
     );
   }
   const fields = stdout.split("\0");
-  const listing: LayerListing = { symlinks: new Map(), nonRegular: new Map() };
-  for (let i = 0; i + 2 < fields.length; i += 3) {
-    const [type, path, target] = [fields[i]!, fields[i + 1]!, fields[i + 2]!];
-    if (path === "") continue;
+  const listing: LayerListing = { entries: new Map(), symlinks: new Map(), nonRegular: new Map() };
+  for (let i = 0; i + 5 < fields.length; i += 6) {
+    const [type, path, mode, size, mtime, target] = fields.slice(i, i + 6) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    listing.entries.set(path, {
+      type,
+      mode: Number.parseInt(mode, 8),
+      size: Number(size),
+      mtime: Math.floor(Number(mtime)),
+      target,
+    });
+    if (path === "" || type === "f") continue;
     listing.nonRegular.set(path, TYPE_NAMES[type] ?? type);
     if (type === "l") listing.symlinks.set(path, target);
   }

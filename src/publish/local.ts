@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { indexTree, treeSha256 } from "../artifacts/entry-index.js";
 import { spawnStreaming } from "../artifacts/process.js";
 import { InputError, IoError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
@@ -51,6 +52,7 @@ import {
   type RepositoryInventory,
   type RollbackResult,
   restoredEvent,
+  rollbackEvent,
   throwIfInterrupted,
   unchangedResult,
 } from "./publisher.js";
@@ -233,6 +235,7 @@ export class LocalPublisher implements Publisher {
         cleanup: paths.stagingRoot,
       };
       this.writeJournal(journal);
+      let tree: string | undefined;
       try {
         removeStaleStaging(paths.parent, paths.arch);
         mkdirSync(dirname(paths.stagingLayer), { recursive: true });
@@ -254,6 +257,11 @@ export class LocalPublisher implements Publisher {
           throw new ValidationError(
             `${m.artifact}: extracting it did not produce a directory at ${m.topDir} (a symlink or another file is there, or nothing); nothing was published`,
           );
+        tree = m.kind === "full" ? treeSha256(verified.index) : treeSha256(indexTree(paths.stagingLayer));
+        if (m.kind === "delta" && m.delta?.treeSha256 !== undefined && m.delta.treeSha256 !== tree)
+          throw new ValidationError(
+            `${m.artifact}: applied to the published layer it gives tree ${tree}, but its manifest says ${m.delta.treeSha256}; nothing was published`,
+          );
         // the last moment an interrupt stops the publish: from the swap on, it completes
         throwIfInterrupted(req, this.target);
       } catch (e) {
@@ -271,7 +279,8 @@ export class LocalPublisher implements Publisher {
         sha256,
         previousSha256: current?.sha256 ?? null,
         backup,
-        detail: null,
+        detail: req.reason ? `reason: ${req.reason}` : null,
+        treeSha256: tree ?? null,
       };
       Object.assign(journal, {
         phase: "swap",
@@ -293,11 +302,13 @@ export class LocalPublisher implements Publisher {
         kind: m.kind,
         backup,
         method: hadPrevious ? "exchange" : "rename",
+        tag: null,
+        changes: null,
       };
     });
   }
 
-  async rollback(layer: string): Promise<RollbackResult> {
+  async rollback(layer: string, reason?: string): Promise<RollbackResult> {
     const paths = this.layerPaths(layer);
     return this.withLock(`compat rollback ${layer}`, async (history) => {
       const last = history.latest(this.target, layer);
@@ -317,17 +328,11 @@ export class LocalPublisher implements Publisher {
         layer,
         phase: "swap",
         expectTargetIno: inode(kept),
-        event: {
-          target: this.target,
-          layer,
-          action: "rollback",
-          kind: null,
-          artifact: restored?.artifact ?? null,
-          sha256: last.previousSha256,
-          previousSha256: last.sha256,
+        event: rollbackEvent(this.target, last, restored, {
           backup: last.backup,
           detail: `undid event ${last.id}`,
-        },
+          reason,
+        }),
       };
       this.writeJournal(journal);
       await exchangePaths(kept, paths.target);
@@ -338,6 +343,7 @@ export class LocalPublisher implements Publisher {
         path: paths.target,
         restoredSha256: last.previousSha256,
         keptAs: kept,
+        tag: null,
       };
     });
   }

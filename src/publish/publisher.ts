@@ -5,6 +5,7 @@
  */
 import { Writable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
+import { type EntryIndex, indexingMember } from "../artifacts/entry-index.js";
 import type { ArtifactManifest } from "../artifacts/manifest.js";
 import { readManifest } from "../artifacts/manifest.js";
 import { manifestPathFor } from "../artifacts/name.js";
@@ -16,7 +17,7 @@ import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
 import { InputError, ValidationError } from "../errors.js";
 import { safeName } from "../paths/rules.js";
 import { ARCHES, type Arch } from "../spec/schema.js";
-import type { HistoryEvent } from "./history.js";
+import type { HistoryEvent, NewHistoryEvent } from "./history.js";
 import type { DeltaMember } from "./layer-guard.js";
 
 export interface PublishRequest {
@@ -28,6 +29,8 @@ export interface PublishRequest {
   allowSetuid?: string[];
   /** The sha256 an admin approved; publishing refuses any other artifact. */
   approvedSha256?: string;
+  /** Why it is published: recorded in the history (and, made shell-safe, in the cvmfs revision's tag). */
+  reason?: string;
 }
 
 export interface PublishResult {
@@ -41,6 +44,10 @@ export interface PublishResult {
   /** Where the replaced layer was kept, if there was one. */
   backup: string | null;
   method: string;
+  /** cvmfs: the named tag of the revision. */
+  tag: string | null;
+  /** Entries written and paths deleted (a replacement writes only what differs); null when not counted. */
+  changes: { written: number; deleted: number } | null;
 }
 
 export interface RollbackResult {
@@ -48,8 +55,10 @@ export interface RollbackResult {
   layer: string;
   path: string;
   restoredSha256: string | null;
-  /** Where the layer that was rolled back now is. */
+  /** Where the layer that was rolled back now is (cvmfs: the undo archive that redoes it). */
   keptAs: string;
+  /** cvmfs: the named tag of the revision. */
+  tag: string | null;
 }
 
 /** What a repository holds, whatever its history says: `<version>/compat/<os>/<arch>` paths. */
@@ -63,7 +72,7 @@ export interface Publisher {
   readonly target: string;
   publish(req: PublishRequest): Promise<PublishResult>;
   /** Put back the layer replaced by the last publish or rollback of `layer`. */
-  rollback(layer: string): Promise<RollbackResult>;
+  rollback(layer: string, reason?: string): Promise<RollbackResult>;
   history(layer?: string): Promise<HistoryEvent[]>;
   /** The layers the target holds (publishers that can list them cheaply). */
   inventory?(): Promise<RepositoryInventory>;
@@ -74,6 +83,8 @@ export interface VerifiedArtifact {
   report: VerifyReport;
   /** A delta's members as verified, checked against the published layer before extracting (none for a full artifact). */
   deltaMembers: DeltaMember[];
+  /** Every member as verified (paths relative to the top dir, content sha256): a full artifact's whole tree. */
+  index: EntryIndex;
 }
 
 /** A publish stopped by a signal before it replaced the layer: nothing changed (exit 130). */
@@ -157,6 +168,8 @@ export function unchangedResult(
     kind: m.kind,
     backup: null,
     method: "unchanged",
+    tag: current.tag,
+    changes: { written: 0, deleted: 0 },
   };
 }
 
@@ -172,17 +185,49 @@ export function checkDeltaBase(
     throw new ValidationError(
       `${m.artifact}: a delta needs the layer it applies to, and ${layerPath} does not exist`,
     );
-  if (current?.sha256 !== m.delta!.base.sha256)
+  if (!deltaBaseMatches(m, current))
     throw new ValidationError(
       `${m.artifact} applies to ${m.delta!.base.artifact}, but the published layer is not that one`,
       {
         details: [
-          `published: ${current ? `${current.artifact ?? "?"} (${current.sha256})` : "unknown (not published by compat)"}`,
-          `delta base: ${m.delta!.base.sha256}`,
+          `published: ${current ? `${current.artifact ?? "?"} (${current.sha256}${current.treeSha256 ? `, tree ${current.treeSha256}` : ""})` : "unknown (not published by compat)"}`,
+          `delta base: ${m.delta!.base.artifact} (${m.delta!.base.sha256}${m.delta!.base.treeSha256 ? `, tree ${m.delta!.base.treeSha256}` : ""})`,
         ],
         hint: "publish the full artifact instead",
       },
     );
+}
+
+/**
+ * The published layer is the delta's base: published from the base artifact itself, or (chained
+ * deltas) its tree is the base artifact's tree, e.g. brought there by an earlier delta.
+ */
+export function deltaBaseMatches(m: ArtifactManifest, current: HistoryEvent | undefined): boolean {
+  const base = m.delta?.base;
+  if (!base || !current) return false;
+  if (current.sha256 === base.sha256) return true;
+  return base.treeSha256 !== undefined && current.treeSha256 === base.treeSha256;
+}
+
+/** The history event of a rollback that undid `last` (the newest event of the layer), bringing back `restored`. */
+export function rollbackEvent(
+  target: string,
+  last: HistoryEvent,
+  restored: HistoryEvent | undefined,
+  fields: { backup: string | null; detail: string; reason?: string },
+): NewHistoryEvent {
+  return {
+    target,
+    layer: last.layer,
+    action: "rollback",
+    kind: null,
+    artifact: restored?.artifact ?? null,
+    sha256: last.previousSha256,
+    previousSha256: last.sha256,
+    backup: fields.backup,
+    detail: [fields.detail, fields.reason ? `reason: ${fields.reason}` : ""].filter(Boolean).join("; "),
+    treeSha256: restored?.treeSha256 ?? null,
+  };
 }
 
 /** The history event a rollback of `last` brings back (the newest one with the restored sha256). */
@@ -202,7 +247,8 @@ export function rejection(what: string, violations: Violation[], count = violati
 }
 
 /** The full check before anything is written: a manifest is required and everything must pass. */
-export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> {
+/** The manifest publishing needs (unverified until preVerify has compared it with the artifact). */
+export async function publishManifest(req: PublishRequest): Promise<ArtifactManifest> {
   const manifestPath = req.manifestPath ?? manifestPathFor(req.artifact);
   const { manifest } = await readManifest(manifestPath).catch((e) => {
     throw new InputError(`${req.artifact}: publishing needs the artifact's manifest`, {
@@ -210,31 +256,46 @@ export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> 
       hint: "compat pack writes it beside the artifact; pass another with --manifest",
     });
   });
+  return manifest;
+}
+
+/**
+ * Verify fully before anything is written (`read`: the manifest already read; `tee`: where the
+ * verified tar stream also goes, e.g. a spool of the entries a replacement writes).
+ */
+export async function preVerify(
+  req: PublishRequest,
+  read?: ArtifactManifest,
+  tee?: Writable,
+): Promise<VerifiedArtifact> {
+  const manifestPath = req.manifestPath ?? manifestPathFor(req.artifact);
+  const manifest = read ?? (await publishManifest(req));
   const deltaMembers: DeltaMember[] = [];
   const top = `${manifest.topDir}/`;
   const relative = (name: string) => name.replace(/\/+$/, "").slice(top.length);
+  const index: EntryIndex = new Map();
+  const indexMember = indexingMember(index);
   const report = await verifyArtifact(req.artifact, {
     manifestPath,
     publicKeyPath: req.publicKeyPath,
     allowSetuid: req.allowSetuid,
     approvedSha256: req.approvedSha256,
+    tee,
     signal: req.signal,
-    onMember:
-      manifest.kind === "delta"
-        ? (h) => {
-            // Members outside the top dir are violations of their own; the top dir itself is "".
-            if (!`${h.name.replace(/\/+$/, "")}/`.startsWith(top)) return;
-            deltaMembers.push({
-              path: relative(h.name),
-              linkTarget: h.type === "link" && h.linkname?.startsWith(top) ? relative(h.linkname) : undefined,
-            });
-          }
-        : undefined,
+    onMember: async (h, content) => {
+      // Members outside the top dir are violations of their own; the top dir itself is "".
+      if (manifest.kind === "delta" && `${h.name.replace(/\/+$/, "")}/`.startsWith(top))
+        deltaMembers.push({
+          path: relative(h.name),
+          linkTarget: h.type === "link" && h.linkname?.startsWith(top) ? relative(h.linkname) : undefined,
+        });
+      await indexMember(h, content);
+    },
   }).catch((e: unknown) => {
     throw req.signal?.aborted ? new PublishInterrupted() : e;
   });
   if (!report.ok) throw rejection(req.artifact, report.violations, report.violationCount);
-  return { manifest, report, deltaMembers };
+  return { manifest, report, deltaMembers, index };
 }
 
 /**
@@ -244,7 +305,9 @@ export async function preVerify(req: PublishRequest): Promise<VerifiedArtifact> 
  * at the very end (sha256) still stops it from taking what it got.
  */
 export class HoldBack extends Writable {
-  private tail: Buffer = Buffer.alloc(0);
+  /** The newest chunks, at least `keep` bytes of them (older ones are passed on as soon as they are not needed). */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
 
   constructor(
     private readonly target: Writable,
@@ -254,21 +317,26 @@ export class HoldBack extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    const all = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
-    const cut = Math.max(0, all.length - this.keep);
-    this.tail = Buffer.from(all.subarray(cut));
-    if (cut === 0) {
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    const out: Buffer[] = [];
+    while (this.held.length > 1 && this.heldBytes - this.held[0]!.length >= this.keep) {
+      const c = this.held.shift()!;
+      this.heldBytes -= c.length;
+      out.push(c);
+    }
+    if (out.length === 0) {
       cb();
       return;
     }
-    const wait = writeWithBackpressure(this.target, all.subarray(0, cut));
+    const wait = writeWithBackpressure(this.target, out.length === 1 ? out[0]! : Buffer.concat(out));
     if (wait) wait.then(() => cb(), cb);
     else cb();
   }
 
   /** Verification passed: let the extractor see the end of the archive. */
   release(): void {
-    this.target.end(this.tail);
+    this.target.end(Buffer.concat(this.held));
   }
 }
 

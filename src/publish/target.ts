@@ -51,8 +51,8 @@ export interface PublisherOptions {
   sshConfig?: string;
   /** Where repositories are mounted on the publishing host (default /cvmfs). */
   cvmfsRoot?: string;
-  /** Put a `.cvmfscatalog` at the layer's top so it is its own nested catalog. */
-  catalog?: boolean;
+  /** Keep the layer a change replaces as `.<arch>-NNN` (a template transaction: catalog entries only). */
+  keepCopy?: boolean;
   /** Publish a layer that does not exist yet with `cvmfs_server ingest` (one revision, no overlay). */
   ingest?: boolean;
 }
@@ -72,7 +72,7 @@ export function publisherFor(target: string, opts: PublisherOptions = {}): Publi
     hostName: t.host,
     stateDir: opts.stateDir ?? defaultStateDir(),
     cvmfsRoot: opts.cvmfsRoot ?? "/cvmfs",
-    catalog: opts.catalog ?? false,
     ingest: opts.ingest ?? false,
+    keepCopy: opts.keepCopy ?? false,
   });
 }

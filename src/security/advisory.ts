@@ -1,12 +1,27 @@
 /**
  * The source-independent model of a security audit: severities, findings and the report.
- * Every advisory source (GLSA now, Debian's security tracker later) produces these.
+ * Every advisory source (GLSA, debian-security, gentoo-git) produces these.
  */
 
-export const SEVERITIES = ["low", "normal", "high"] as const;
+/**
+ * The one severity scale of every source, lowest first: GLSA impact types (minimal/low, normal,
+ * high), Debian urgencies (unimportant/low, medium, high, emergency/critical) map onto it.
+ */
+export const SEVERITIES = ["low", "normal", "high", "critical"] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 export const severityRank = (s: Severity): number => SEVERITIES.indexOf(s);
+
+export const isSeverity = (s: unknown): s is Severity => (SEVERITIES as readonly unknown[]).includes(s);
+
+/** A CVE id as MITRE assigns them: the year, then at least four digits. */
+export const CVE_RE = /^CVE-\d{4}-\d{4,}$/;
+/** CVE ids cited in free text (a changelog, a commit message), in order of first mention, upper case. */
+export function citedCves(text: string): string[] {
+  const out = new Set<string>();
+  for (const m of text.matchAll(/\bCVE-(\d{4})-(\d{4,})\b/gi)) out.add(`CVE-${m[1]}-${m[2]}`);
+  return [...out];
+}
 
 /** One advisory hitting one installed package. */
 export interface Finding {
@@ -30,6 +45,11 @@ export interface Finding {
   fix: string | null;
   cves: string[];
   url: string;
+  /**
+   * What the flavor's package manager would be asked to install to fix it, when the source knows:
+   * emerge atoms (`>=dev-libs/openssl-3.0.10`) or apt requests (`libssl3=3.0.15-1~deb12u1`).
+   */
+  upgrade?: string[];
 }
 
 /** Findings first by severity (high first), then by advisory id and installed package. */

@@ -114,7 +114,7 @@ describe("audit targets and bad input", () => {
     expect(report.summary).toMatchObject({
       installedPackages: 2,
       failed: true,
-      bySeverity: { high: 1, normal: 0, low: 0 },
+      bySeverity: { critical: 0, high: 1, normal: 0, low: 0 },
     });
     expect(report.summary.warnings.join("\n")).toMatch(/has no slots/);
   });
@@ -123,7 +123,7 @@ describe("audit targets and bad input", () => {
     expect(() => resolveTarget(join(root, "nope"))).toThrow(InputError);
     mkdirSync(join(root, "empty"), { recursive: true });
     expect(() => resolveTarget(join(root, "empty"))).toThrow(
-      /is not a Gentoo prefix: it has no var\/db\/pkg/,
+      /is not a layer: it has neither var\/db\/pkg nor var\/lib\/dpkg\/status/,
     );
     const bad = join(root, "bad.txt");
     writeFileSync(bad, "foo bar\nnot a package\n");
@@ -149,13 +149,47 @@ describe("audit targets and bad input", () => {
     );
     const noGlsa = join(root, "noglsa");
     writeVdbEntry(noGlsa, "dev-libs/foo-1.0", "0");
-    await expect(runAudit({ target: resolveTarget(noGlsa), arch: "x86_64", failOn: "low" })).rejects.toThrow(
-      /no GLSAs to audit against/,
+    // every source without data: refused, each source saying why
+    const refusal = async (p: Promise<unknown>) => {
+      const e = await p.catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).message).toMatch(/no advisory data for .*: none of its sources has any/);
+      return (e as InputError).details.join("\n");
+    };
+    expect(await refusal(runAudit({ target: resolveTarget(noGlsa), arch: "x86_64", failOn: "low" }))).toMatch(
+      /glsa: no GLSAs to audit against.*\n {2}hint: give --glsa DIR/,
     );
+    expect(
+      await refusal(
+        runAudit({
+          target: resolveTarget(noGlsa),
+          glsaDir: join(root, "empty"),
+          arch: "x86_64",
+          failOn: "low",
+        }),
+      ),
+    ).toMatch(/glsa: no GLSA files \(glsa-\*\.xml\) in/);
+    // a GLSA directory whose every file is invalid holds nothing to check against
+    const allBad = join(root, "all-bad-glsa");
+    mkdirSync(allBad, { recursive: true });
+    writeFileSync(join(allBad, "glsa-209005-01.xml"), "<glsa>broken");
+    const invalidOnly = await runAudit({
+      target: resolveTarget(noGlsa),
+      glsaDir: allBad,
+      sources: ["glsa"],
+      arch: "x86_64",
+      failOn: "low",
+    }).catch((e: unknown) => e);
+    expect(invalidOnly).toBeInstanceOf(InputError);
+    expect((invalidOnly as InputError).message).toMatch(
+      /no usable advisory in it: there is nothing to check against/,
+    );
+    // asked for by name, the one source's own error
     await expect(
       runAudit({
         target: resolveTarget(noGlsa),
         glsaDir: join(root, "empty"),
+        sources: ["glsa"],
         arch: "x86_64",
         failOn: "low",
       }),
@@ -193,9 +227,7 @@ describe("audit targets and bad input", () => {
     expect(warnings).toMatch(/dev-libs\/foo-0.9: partial entry: no SLOT; skipped/);
     // the skipped entry is not counted as audited, and the summary says so
     expect(report.summary).toMatchObject({ installedPackages: 1, skippedPackages: 1 });
-    expect(warnings).toMatch(
-      /1 installed package that an advisory names could not be read and was not audited/,
-    );
+    expect(warnings).toMatch(/1 installed package could not be read and was not audited/);
   });
 
   it("never passes an audit of nothing: an empty vdb, unreadable entries only, an empty or comment-only list", async () => {

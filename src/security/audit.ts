@@ -1,66 +1,72 @@
 /**
- * An audit: what is installed in a target (a prefix's vdb, or a `qlist -IRv` package list)
- * against the advisories of a source, giving findings and a summary.
+ * An audit: what is installed in a target (a layer's prefix, an artifact, a `qlist -IRv` list)
+ * against every advisory source of its ecosystem (or the ones asked for), giving findings, a
+ * report per source (with how current its data is), and a summary. A source without data is
+ * reported as such, never as "no findings".
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { InputError } from "../errors.js";
-import { parsePackageList } from "../gentoo/qlist.js";
-import { type InstalledPackage, readVardb, VDB_PATH } from "../gentoo/vardb.js";
+import { InputError, isCompatError } from "../errors.js";
 import { compareFindings, type Finding, SEVERITIES, type Severity, severityRank } from "./advisory.js";
-import { PREFIX_GLSA_DIR } from "./glsa/index.js";
-import { advisorySources } from "./sources.js";
+import { type AuditTarget, type Inventory, readInventory } from "./inventory.js";
+import {
+  type AdvisorySettings,
+  type Ecosystem,
+  type Freshness,
+  type LoadedAdvisories,
+  newSession,
+  type SourceSession,
+} from "./source.js";
+import { type AdvisorySourceId, advisorySources, isSourceId, sourcesFor } from "./sources.js";
 
-export interface AuditTarget {
-  kind: "prefix" | "list";
-  path: string;
-  /** The prefix the target belongs to, when known (its advisories are the default). */
-  prefix?: string;
-}
+export { type AuditTarget, resolveTarget } from "./inventory.js";
 
-/** A directory is a prefix (has var/db/pkg) or a vdb itself; a file is a package list. */
-export function resolveTarget(input: string): AuditTarget {
-  const path = resolve(input);
-  if (!existsSync(path))
-    throw new InputError(`audit target ${input} does not exist`, {
-      hint: "give a prefix (a directory with var/db/pkg) or a package list as qlist -IRv prints it",
-    });
-  if (statSync(path).isDirectory()) {
-    if (existsSync(join(path, VDB_PATH))) return { kind: "prefix", path, prefix: path };
-    if (path.endsWith(`/${VDB_PATH}`)) return { kind: "prefix", path, prefix: resolve(path, "../../..") };
-    throw new InputError(`${input} is not a Gentoo prefix: it has no ${VDB_PATH}`, {
-      hint: "give the prefix (EPREFIX) of a layer, its var/db/pkg, or a package list",
-    });
-  }
-  // EESSI keeps the list at <prefix>/reprod/<timestamp>/packages.txt
-  const maybePrefix = resolve(dirname(path), "../..");
-  const inPrefix =
-    basename(resolve(dirname(path), "..")) === "reprod" && existsSync(join(maybePrefix, VDB_PATH));
-  return { kind: "list", path, prefix: inPrefix ? maybePrefix : undefined };
-}
+/** The default age (days) past which a source's data counts as stale. */
+export const DEFAULT_MAX_AGE_DAYS = 7;
 
 export interface AuditOptions {
   target: AuditTarget;
-  /** The GLSA directory; default: the target prefix's own. */
-  glsaDir?: string;
   arch: string;
+  /** Source ids; default: every source of the target's ecosystem. */
+  sources?: readonly string[];
+  settings?: Partial<AdvisorySettings>;
+  /** Shorthands for settings.glsa.dir and settings.cacheDir. */
+  glsaDir?: string;
   cacheDir?: string;
   /** Findings at or above this severity make the audit fail (exit 1). */
   failOn: Severity;
+  session?: SourceSession;
+}
+
+export type SourceStatus = "ok" | "stale" | "no-data" | "failed";
+
+export interface SourceReport {
+  id: string;
+  displayName: string;
+  status: SourceStatus;
+  /** Why it has no data, failed, or is stale. */
+  reason: string | null;
+  location: string | null;
+  advisories: number;
+  invalid: number;
+  cache: string | null;
+  freshness: Freshness | null;
+  findings: number;
 }
 
 export interface AuditSummary {
   target: string;
-  targetType: "prefix" | "list";
+  targetType: AuditTarget["kind"];
+  ecosystem: Ecosystem;
   arch: string;
+  /** The sources used, comma-separated. */
   source: string;
-  advisoriesDir: string;
+  /** The first source's data location. */
+  advisoriesDir: string | null;
   advisories: number;
   invalidAdvisories: number;
   cache: string;
-  /** Installed packages audited (vdb entries or list lines read). */
+  /** Installed packages audited (vdb entries, status stanzas or list lines read). */
   installedPackages: number;
-  /** vdb entries an advisory names that could not be read (corrupt or partial): not audited. */
+  /** Installed packages present but unreadable (corrupt or partial): not audited. */
   skippedPackages: number;
   findings: number;
   affectedPackages: number;
@@ -68,6 +74,9 @@ export interface AuditSummary {
   bySeverity: Record<Severity, number>;
   failOn: Severity;
   failed: boolean;
+  /** Sources whose data is missing, failed to load or stale: "no findings" does not mean safe. */
+  incomplete: boolean;
+  sources: SourceReport[];
   warnings: string[];
 }
 
@@ -76,109 +85,172 @@ export interface AuditReport {
   summary: AuditSummary;
 }
 
-export function defaultGlsaDir(target: AuditTarget): string | undefined {
-  if (!target.prefix) return undefined;
-  const dir = join(target.prefix, PREFIX_GLSA_DIR);
-  return existsSync(dir) ? dir : undefined;
+function settingsOf(options: AuditOptions): AdvisorySettings {
+  const s = options.settings ?? {};
+  return {
+    ...s,
+    maxAgeDays: s.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS,
+    cacheDir: options.cacheDir ?? s.cacheDir,
+    glsa: { ...s.glsa, ...(options.glsaDir !== undefined ? { dir: options.glsaDir } : {}) },
+  };
 }
 
-function checkGlsaDir(dir: string): void {
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new InputError(`GLSA directory ${dir} does not exist`, {
-      hint: "give --glsa DIR: a checkout of glsa.git, or a repository's metadata/glsa",
-    });
-}
-
-export async function runAudit(options: AuditOptions): Promise<AuditReport> {
-  const { target } = options;
-  const glsaDir = options.glsaDir ?? defaultGlsaDir(target);
-  if (!glsaDir)
-    throw new InputError(`no GLSAs to audit against: ${target.path} has no ${PREFIX_GLSA_DIR}`, {
-      hint: "give --glsa DIR (a checkout of glsa.git, or a Gentoo repository's metadata/glsa)",
-    });
-  checkGlsaDir(glsaDir);
-  const advisories = await advisorySources.glsa.load({ location: glsaDir, cacheDir: options.cacheDir });
-  if (advisories.count === 0 && advisories.invalid.length === 0)
-    throw new InputError(`no GLSA files (glsa-*.xml) in ${glsaDir}`, {
-      hint: "give --glsa the directory that holds the glsa-YYYYMM-NN.xml files",
-    });
-  const warnings: string[] = advisories.invalid.map((i) => `invalid GLSA skipped: ${i}`);
-
-  let packages: InstalledPackage[];
-  /** Installed packages audited: found in the target and read, whether or not an advisory names them. */
-  let auditedCount: number;
-  /** Entries an advisory names that could not be read (corrupt, partial): not audited. */
-  let skippedCount = 0;
-  if (target.kind === "prefix") {
-    // Only packages some advisory names need their metadata read.
-    const only = (cp: string) => advisories.packageNames.has(cp);
-    const vdb = readVardb(target.path, { only, fields: ["SLOT"] });
-    for (const p of vdb.problems) warnings.push(`${p.path}: ${p.message}`);
-    packages = vdb.packages;
-    skippedCount = vdb.entries.filter((e) => only(e.cp)).length - vdb.packages.length;
-    auditedCount = vdb.entries.length - skippedCount;
-    if (auditedCount === 0)
+/** Which sources to use for an inventory; InputError for an unknown one or one of another ecosystem. */
+export function chooseSources(
+  ecosystem: Ecosystem,
+  asked: readonly string[] | undefined,
+  label: string,
+): AdvisorySourceId[] {
+  if (asked === undefined || asked.length === 0) return sourcesFor(ecosystem);
+  const out: AdvisorySourceId[] = [];
+  for (const id of asked) {
+    if (!isSourceId(id))
+      throw new InputError(`--source ${id}: no such advisory source`, {
+        hint: `the sources are ${Object.keys(advisorySources).join(", ")}`,
+      });
+    if (advisorySources[id].ecosystem !== ecosystem)
       throw new InputError(
-        vdb.entries.length === 0
-          ? `${vdb.directory} has no installed packages: there is nothing to audit`
-          : `none of the ${vdb.entries.length} entries of ${vdb.directory} could be read: nothing was audited`,
-        {
-          details: vdb.problems.slice(0, 20).map((p) => `${p.path}: ${p.message}`),
-          hint: "audit a layer's prefix (EPREFIX) whose var/db/pkg holds its installed packages, or its reprod/<stamp>/packages.txt",
-        },
+        `--source ${id} judges ${advisorySources[id].ecosystem} layers, and ${label} is a ${ecosystem} layer`,
+        { hint: `the sources for ${ecosystem} layers are ${sourcesFor(ecosystem).join(", ")}` },
       );
-  } else {
-    const list = parsePackageList(readFileSync(target.path, "utf8"), target.path);
-    // A file with no package line at all is not a list; bad lines among good ones are skipped
-    // and reported, as a corrupt vdb entry is.
-    if (list.packages.length === 0)
-      throw new InputError(
-        list.problems.length > 0
-          ? `${target.path}: not a package list (${list.problems.length} bad lines)`
-          : `${target.path}: no package in it (empty, or only comments): there is nothing to audit`,
-        {
-          details: list.problems.slice(0, 20).map((p) => `${target.path}:${p.line}: ${p.message}`),
-          hint: "one category/name-version[::repo] per line, as qlist -IRv prints",
-        },
-      );
-    for (const p of list.problems) warnings.push(`${target.path}:${p.line}: ${p.message} (line skipped)`);
-    if (list.packages.some((p) => p.slot === undefined))
-      warnings.push(
-        `${target.path} has no slots (qlist without -S): slotted advisory ranges were applied to every slot, as Portage does for slot-less entries`,
-      );
-    packages = list.packages;
-    auditedCount = packages.length;
+    if (!out.includes(id)) out.push(id);
   }
-  if (skippedCount > 0)
-    warnings.push(
-      `${skippedCount} installed package${skippedCount === 1 ? "" : "s"} that an advisory names could not be read and ${skippedCount === 1 ? "was" : "were"} not audited (see the warnings above)`,
-    );
+  return out;
+}
 
-  const result = advisories.detect(packages, { arch: options.arch });
-  warnings.push(...result.warnings);
-  const findings = result.findings.sort(compareFindings);
+/**
+ * Audit an inventory with the given sources. A source that has no data or fails is reported
+ * in its SourceReport (never thrown), so one source's trouble does not hide another's findings.
+ * Errors that are bugs (not CompatErrors) are thrown.
+ */
+export async function auditInventory(
+  inventory: Inventory,
+  ids: readonly AdvisorySourceId[],
+  settings: AdvisorySettings,
+  session: SourceSession = newSession(),
+): Promise<{
+  findings: Finding[];
+  sources: SourceReport[];
+  warnings: string[];
+  errors: Map<string, unknown>;
+}> {
+  const findings: Finding[] = [];
+  const sources: SourceReport[] = [];
+  const warnings: string[] = [...inventory.warnings];
+  const errors = new Map<string, unknown>();
+  for (const id of ids) {
+    const source = advisorySources[id];
+    const report: SourceReport = {
+      id,
+      displayName: source.displayName,
+      status: "ok",
+      reason: null,
+      location: null,
+      advisories: 0,
+      invalid: 0,
+      cache: null,
+      freshness: null,
+      findings: 0,
+    };
+    sources.push(report);
+    try {
+      // a source of another ecosystem never gets here (chooseSources), so the packages are its kind
+      const loaded = (await source.open(inventory.facts, settings, session)) as LoadedAdvisories<
+        (typeof inventory.packages)[number]
+      >;
+      report.location = loaded.location;
+      report.advisories = loaded.count;
+      report.invalid = loaded.invalid.length;
+      report.cache = loaded.cache;
+      report.freshness = loaded.freshness ?? null;
+      for (const i of loaded.invalid)
+        warnings.push(`invalid ${id === "glsa" ? "GLSA" : `${id} entry`} skipped: ${i}`);
+      // a source that loaded but holds nothing to judge by checked nothing: no data, not "no findings"
+      if (loaded.count === 0)
+        throw new InputError(
+          `${loaded.location}: no usable advisory in it: there is nothing to check against`,
+        );
+      const result = await loaded.detect(inventory.packages as never[], { arch: inventory.facts.arch });
+      warnings.push(...result.warnings);
+      findings.push(...result.findings);
+      report.findings = result.findings.length;
+      if (loaded.freshness?.stale) {
+        report.status = "stale";
+        report.reason = `data ${loaded.freshness.asOf ? `from ${loaded.freshness.asOf}` : "of unknown age"} (${loaded.freshness.basis}) is older than ${loaded.freshness.maxAgeDays} days`;
+        warnings.push(`${id}: ${report.reason}: "no findings" may only mean old data`);
+      }
+    } catch (e) {
+      if (!isCompatError(e)) throw e;
+      errors.set(id, e);
+      report.status = e instanceof InputError ? "no-data" : "failed";
+      report.reason = e.hint ? `${e.message} (${e.hint})` : e.message;
+      warnings.push(`${id}: ${report.status === "no-data" ? "no data" : "failed"}: ${report.reason}`);
+    }
+  }
+  return { findings: findings.sort(compareFindings), sources, warnings, errors };
+}
+
+export function summarize(
+  inventory: Inventory,
+  findings: Finding[],
+  sources: SourceReport[],
+  warnings: string[],
+  failOn: Severity,
+): AuditSummary {
   const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   for (const f of findings) bySeverity[f.severity]++;
+  const used = sources.filter((s) => s.status === "ok" || s.status === "stale");
   return {
-    findings,
-    summary: {
-      target: target.path,
-      targetType: target.kind,
-      arch: options.arch,
-      source: advisories.source,
-      advisoriesDir: advisories.location,
-      advisories: advisories.count,
-      invalidAdvisories: advisories.invalid.length,
-      cache: advisories.cache,
-      installedPackages: auditedCount,
-      skippedPackages: skippedCount,
-      findings: findings.length,
-      affectedPackages: new Set(findings.map((f) => f.installed)).size,
-      advisoriesHit: new Set(findings.map((f) => f.id)).size,
-      bySeverity,
-      failOn: options.failOn,
-      failed: findings.some((f) => severityRank(f.severity) >= severityRank(options.failOn)),
-      warnings,
-    },
+    target: inventory.target.path,
+    targetType: inventory.target.kind,
+    ecosystem: inventory.ecosystem,
+    arch: inventory.facts.arch,
+    source: sources.map((s) => s.id).join(","),
+    advisoriesDir: used[0]?.location ?? null,
+    advisories: used.reduce((n, s) => n + s.advisories, 0),
+    invalidAdvisories: used.reduce((n, s) => n + s.invalid, 0),
+    cache: used[0]?.cache ?? "off",
+    installedPackages: inventory.installedCount,
+    skippedPackages: inventory.skippedCount,
+    findings: findings.length,
+    affectedPackages: new Set(findings.map((f) => f.installed)).size,
+    advisoriesHit: new Set(findings.map((f) => `${f.source}:${f.id}`)).size,
+    bySeverity,
+    failOn,
+    failed: findings.some((f) => severityRank(f.severity) >= severityRank(failOn)),
+    incomplete: sources.some((s) => s.status !== "ok"),
+    sources,
+    warnings,
+  };
+}
+
+/**
+ * `compat audit`: a source asked for by name that has no data is an error (exit 2, as is a target
+ * whose every source has none); among the default sources, one without data is reported in the
+ * summary and as a warning.
+ */
+export async function runAudit(options: AuditOptions): Promise<AuditReport> {
+  const inventory = await readInventory(options.target, options.arch);
+  const ids = chooseSources(inventory.ecosystem, options.sources, options.target.path);
+  const result = await auditInventory(inventory, ids, settingsOf(options), options.session);
+  const explicit = options.sources !== undefined && options.sources.length > 0;
+  const unusable = result.sources.filter((s) => s.status === "no-data" || s.status === "failed");
+  if (unusable.length > 0 && (explicit || unusable.length === result.sources.length)) {
+    const first = result.errors.get(unusable[0]!.id);
+    if (unusable.length === 1 && isCompatError(first)) throw first;
+    throw new InputError(
+      `no advisory data for ${options.target.path}: ${unusable.length === result.sources.length ? "none of its sources has any" : `${unusable.map((s) => s.id).join(", ")} ha${unusable.length === 1 ? "s" : "ve"} none`}`,
+      {
+        details: unusable.flatMap((s) => {
+          const e = result.errors.get(s.id);
+          if (!isCompatError(e)) return [`${s.id}: ${s.reason}`];
+          return [`${s.id}: ${e.message}`, ...(e.hint ? [`  hint: ${e.hint}`] : [])];
+        }),
+      },
+    );
+  }
+  return {
+    findings: result.findings,
+    summary: summarize(inventory, result.findings, result.sources, result.warnings, options.failOn),
   };
 }

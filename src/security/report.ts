@@ -1,11 +1,16 @@
-/** An audit report for people: one table row per finding, then the counts by severity. */
+/**
+ * An audit report for people: one table row per finding, then the counts by severity, then one
+ * line per source that has no data, failed or is stale (so "no findings" is never silently
+ * "no data").
+ */
 import { renderTable, style } from "../cli/output.js";
-import type { Finding, Severity } from "./advisory.js";
+import { type Finding, SEVERITIES, type Severity } from "./advisory.js";
 import type { AuditReport } from "./audit.js";
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 const paint: Record<Severity, (s: string) => string> = {
+  critical: (s) => style.bold(style.red(s)),
   high: style.red,
   normal: style.yellow,
   low: style.dim,
@@ -16,14 +21,28 @@ function cveCell(f: Finding): string {
   return `${f.cves.slice(0, 2).join(" ")} (+${f.cves.length - 2})`;
 }
 
+/** What a source's count counts. */
+const UNITS: Record<string, [string, string]> = {
+  "debian-security": ["source package", "source packages"],
+  "gentoo-git": ["commit", "commits"],
+};
+
+const DATABASE = { prefix: "installed", list: "package list", artifact: "artifact manifest" } as const;
+
 export function renderAuditText(report: AuditReport): string {
   const s = report.summary;
   const out = [
     style.bold(`Security audit of ${s.target}`),
-    `${plural(s.installedPackages, "installed package")} (${s.targetType === "prefix" ? "vdb" : "package list"}), ` +
-      `${plural(s.advisories, "advisory", "advisories")} from ${s.advisoriesDir} (cache: ${s.cache}), arch ${s.arch}`,
-    "",
+    `${plural(s.installedPackages, "installed package")} (${s.ecosystem}, ${DATABASE[s.targetType]}), arch ${s.arch}`,
   ];
+  for (const src of s.sources) {
+    const data =
+      src.status === "ok" || src.status === "stale"
+        ? `${plural(src.advisories, ...(UNITS[src.id] ?? ["advisory", "advisories"]))} from ${src.location}${src.cache && src.cache !== "off" ? ` (cache: ${src.cache})` : ""}${src.freshness?.asOf ? `, data of ${src.freshness.asOf.slice(0, 10)}` : ""}`
+        : "";
+    out.push(`  ${src.id}: ${src.status === "ok" ? data : `${src.status.toUpperCase()}: ${src.reason}`}`);
+  }
+  out.push("");
   if (report.findings.length > 0) {
     out.push(
       renderTable(
@@ -33,7 +52,7 @@ export function renderAuditText(report: AuditReport): string {
           paint[f.severity](f.severity),
           f.installed,
           f.slot ?? "-",
-          f.fix ?? "(none: remove it)",
+          f.fix ?? (f.source === "glsa" ? "(none: remove it)" : "(none yet)"),
           cveCell(f),
           f.title,
         ]),
@@ -41,12 +60,22 @@ export function renderAuditText(report: AuditReport): string {
       "",
     );
   }
-  const counts = `${s.bySeverity.high} high, ${s.bySeverity.normal} normal, ${s.bySeverity.low} low`;
+  const counts = [...SEVERITIES]
+    .reverse()
+    .map((sev) => `${s.bySeverity[sev]} ${sev}`)
+    .join(", ");
   out.push(
     report.findings.length === 0
-      ? s.skippedPackages > 0
+      ? s.incomplete || s.skippedPackages > 0
         ? style.yellow(
-            `No advisory affects the ${plural(s.installedPackages, "audited package")}; ${plural(s.skippedPackages, "package")} an advisory names could not be read and ${s.skippedPackages === 1 ? "was" : "were"} not audited (see the warnings).`,
+            `No findings in the ${plural(s.installedPackages, "audited package")}, but ${[
+              ...(s.incomplete ? ["not every source had current data"] : []),
+              ...(s.skippedPackages > 0
+                ? [
+                    `${plural(s.skippedPackages, "package")} could not be read and ${s.skippedPackages === 1 ? "was" : "were"} not audited`,
+                  ]
+                : []),
+            ].join(", and ")} (see above).`,
           )
         : style.green(`No advisory affects the ${plural(s.installedPackages, "audited package")}.`)
       : `${plural(s.findings, "finding")} in ${plural(s.affectedPackages, "package")} from ${plural(s.advisoriesHit, "advisory", "advisories")}: ${counts}`,

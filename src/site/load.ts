@@ -12,6 +12,7 @@ import { InputError } from "../errors.js";
 import { type PublishTarget, parseTarget } from "../publish/target.js";
 import type { Arch } from "../spec/schema.js";
 import { parseStoreUrl, type StoreLocation } from "../store/location.js";
+import type { ChannelConfig } from "../watch/notify/config.js";
 import { childPath } from "./names.js";
 import { type SiteConfigFile, siteConfigSchema } from "./schema.js";
 
@@ -47,6 +48,24 @@ export interface SiteApprover {
   key: string;
 }
 
+/** The advisories section with every path absolute. */
+export interface SiteAdvisories {
+  maxAgeDays: number;
+  cacheDir: string;
+  glsa: { dir?: string };
+  debianSecurity: { index?: string; tracker?: string; mirror?: string; maxAgeDays?: number };
+  gentooGit: { repository?: string; securityBugs?: string; maxAgeDays?: number };
+}
+
+export type SiteWatch = SiteConfigFile["watch"];
+
+export type SiteChannel = ChannelConfig & { name: string };
+
+export interface SiteNotifications {
+  channels: Record<string, SiteChannel>;
+  retry: SiteConfigFile["notifications"]["retry"];
+}
+
 export interface SiteConfig {
   /** The compat.yaml read (absolute), or undefined for the embedded default. */
   file: string | undefined;
@@ -58,6 +77,9 @@ export interface SiteConfig {
   layers: Record<string, SiteLayer>;
   targets: Record<string, SiteTarget>;
   approvers: Record<string, SiteApprover>;
+  advisories: SiteAdvisories;
+  watch: SiteWatch;
+  notifications: SiteNotifications;
 }
 
 /**
@@ -126,6 +148,43 @@ function resolveSiteConfig(config: SiteConfigFile, file: string | undefined, bas
     approvers: Object.fromEntries(
       Object.entries(config.approvers).map(([name, a]) => [name, { name, key: at(a.key) }]),
     ),
+    advisories: resolveAdvisories(config.advisories, stateDir, at),
+    watch: { ...config.watch, cvmfsRoot: at(config.watch.cvmfsRoot) },
+    notifications: {
+      retry: config.notifications.retry,
+      channels: Object.fromEntries(
+        Object.entries(config.notifications.channels).map(([name, c]) => {
+          const secret = (r: { env: string } | { file: string }) => ("file" in r ? { file: at(r.file) } : r);
+          const channel = { ...c, name, url: secret(c.url) } as SiteChannel;
+          if (channel.type === "webhook") channel.secret = secret(channel.secret);
+          return [name, channel];
+        }),
+      ),
+    },
+  };
+}
+
+function resolveAdvisories(
+  a: SiteConfigFile["advisories"],
+  stateDir: string,
+  at: (p: string) => string,
+): SiteAdvisories {
+  const opt = (p: string | undefined) => (p === undefined ? {} : { dir: at(p) });
+  return {
+    maxAgeDays: a.maxAgeDays,
+    cacheDir: a.cacheDir === undefined ? join(stateDir, "cache") : at(a.cacheDir),
+    glsa: opt(a.glsa.dir),
+    debianSecurity: {
+      ...(a.debianSecurity.index !== undefined ? { index: at(a.debianSecurity.index) } : {}),
+      ...(a.debianSecurity.tracker !== undefined ? { tracker: at(a.debianSecurity.tracker) } : {}),
+      ...(a.debianSecurity.mirror !== undefined ? { mirror: a.debianSecurity.mirror } : {}),
+      ...(a.debianSecurity.maxAgeDays !== undefined ? { maxAgeDays: a.debianSecurity.maxAgeDays } : {}),
+    },
+    gentooGit: {
+      ...(a.gentooGit.repository !== undefined ? { repository: at(a.gentooGit.repository) } : {}),
+      ...(a.gentooGit.securityBugs !== undefined ? { securityBugs: at(a.gentooGit.securityBugs) } : {}),
+      ...(a.gentooGit.maxAgeDays !== undefined ? { maxAgeDays: a.gentooGit.maxAgeDays } : {}),
+    },
   };
 }
 

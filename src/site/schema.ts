@@ -12,6 +12,8 @@ import { InputError } from "../errors.js";
 import { parseTarget } from "../publish/target.js";
 import { ARCHES, notAnArchMessage } from "../spec/schema.js";
 import { storeUrlProblem } from "../store/location.js";
+import { advisoriesSchema, watchSchema } from "../watch/config.js";
+import { notificationsSchema } from "../watch/notify/config.js";
 import { NAME_RE, NAME_RULE } from "./names.js";
 
 const name = z.string().regex(NAME_RE, { message: `not a name (expected ${NAME_RULE})` });
@@ -120,6 +122,18 @@ export const siteConfigSchema = z
       .record(name, approverSchema)
       .default({})
       .describe("the people who may approve candidates, by name"),
+    advisories: advisoriesSchema.default({ maxAgeDays: 7, glsa: {}, debianSecurity: {}, gentooGit: {} }),
+    watch: watchSchema.default({
+      schedule: "0 6 * * *",
+      timezone: "UTC",
+      cvmfsRoot: "/cvmfs",
+      notifyMinSeverity: "low",
+      autoUpdate: { policy: "off", minSeverity: "high" },
+    }),
+    notifications: notificationsSchema.default({
+      channels: {},
+      retry: { attempts: 4, backoffMs: 1000, runs: 5 },
+    }),
   })
   .superRefine(
     (config, ctx) => {

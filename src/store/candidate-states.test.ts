@@ -14,10 +14,10 @@ describe("candidate states", () => {
       expect(() => assertTransition(1, path[i - 1]!, path[i]!)).not.toThrow();
   });
 
-  it("end in published, rejected and superseded; a failed one may be resumed", () => {
+  it("end in published, rejected and superseded; a failed one may be resumed or gated again", () => {
     for (const final of ["published", "rejected", "superseded"] as const)
       expect(nextCandidateStates(final)).toEqual([]);
-    expect(nextCandidateStates("failed")).toEqual(["building"]);
+    expect(nextCandidateStates("failed")).toEqual(["building", "gating"]);
   });
 
   it("never skip the gates or approval, nor leave a final state", () => {

@@ -1,6 +1,11 @@
 /**
  * A candidate's life, in one table: building → gating → ready → approved → published, or failed,
  * rejected, superseded. Every change of state goes through `assertTransition`.
+ *
+ * `published` means published after approval: a candidate published to a target whose policy
+ * needs no approval (a staging area) stays `ready` (the publication is its own record), so
+ * `published` always implies `approved`. A published candidate can still be promoted to further
+ * targets; its state does not change then.
  */
 import { IllegalTransitionError } from "./errors.js";
 
@@ -23,8 +28,8 @@ const NEXT: Record<CandidateState, readonly CandidateState[]> = {
   ready: ["approved", "gating", "rejected", "superseded"],
   approved: ["published", "gating", "rejected", "superseded"],
   published: [],
-  // a failed update may be resumed
-  failed: ["building"],
+  // a failed update may be resumed (building), or its gates run again (gating)
+  failed: ["building", "gating"],
   rejected: [],
   superseded: [],
 };

@@ -182,6 +182,17 @@ export async function listCandidates(store: Store, filter: CandidateFilter = {})
   return rows.map(toCandidate);
 }
 
+/** Candidates whose full or delta artifact is `sha256`, newest first. */
+export async function candidatesWithArtifact(store: Store, sha256: string): Promise<Candidate[]> {
+  const rows = await store.db
+    .selectFrom("candidates")
+    .selectAll()
+    .where((eb) => eb.or([eb("full_sha256", "=", sha256), eb("delta_sha256", "=", sha256)]))
+    .orderBy("id", "desc")
+    .execute();
+  return rows.map(toCandidate);
+}
+
 function toCandidate(row: Selectable<CandidatesTable>): Candidate {
   return {
     id: row.id,

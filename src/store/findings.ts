@@ -25,6 +25,7 @@ export interface ObservedFinding {
   cves: string[];
   severity: string;
   title?: string | null;
+  url?: string | null;
 }
 
 export interface FindingRecord extends FindingScope, Required<ObservedFinding> {
@@ -46,12 +47,16 @@ export interface Observation {
 
 const identity = (f: { advisoryId: string; installed: string }) => `${f.advisoryId}\0${f.installed}`;
 
-/** Record one complete audit of a scope. */
+/**
+ * Record one complete audit of a scope. A finding gone is resolved by `publicationId` when given,
+ * or by `publication` when that happened after the finding was last seen (what the target holds
+ * now replaced what the finding was seen on); otherwise by nothing (the advisory changed).
+ */
 export async function observeFindings(
   store: Store,
   scope: FindingScope,
   observed: readonly ObservedFinding[],
-  opts: { at?: string; publicationId?: number } = {},
+  opts: { at?: string; publicationId?: number; publication?: { id: number; at: string } } = {},
 ): Promise<Observation> {
   const at = opts.at ?? isoNow();
   return store.transaction(async (tx) => {
@@ -70,6 +75,8 @@ export async function observeFindings(
     );
     const out: Observation = { opened: [], stillOpen: [], resolved: [] };
     const seen = new Set<string>();
+    // open findings seen again as they were: one UPDATE for all of them (a layer can have hundreds)
+    const unchanged: Selectable<FindingsTable>[] = [];
     for (const f of observed) {
       const key = identity(f);
       if (seen.has(key)) continue;
@@ -81,14 +88,18 @@ export async function observeFindings(
         cves: toJsonText([...f.cves].sort()),
         severity: f.severity,
         title: f.title ?? null,
-        last_seen: at,
+        url: f.url ?? null,
       };
       const old = known.get(key);
+      if (old && old.resolved_at === null && sameDetails(old, details)) {
+        unchanged.push(old);
+        continue;
+      }
       if (old) {
         const reopened = old.resolved_at !== null;
         const row = await tx.db
           .updateTable("findings")
-          .set({ ...details, resolved_at: null, resolved_by_publication_id: null })
+          .set({ ...details, last_seen: at, resolved_at: null, resolved_by_publication_id: null })
           .where("id", "=", old.id)
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -102,6 +113,7 @@ export async function observeFindings(
           advisory_id: f.advisoryId,
           installed: f.installed,
           ...details,
+          last_seen: at,
           first_seen: at,
           resolved_at: null,
           resolved_by_publication_id: null,
@@ -110,11 +122,21 @@ export async function observeFindings(
         .executeTakeFirstOrThrow();
       out.opened.push(toFinding(row));
     }
+    for (let i = 0; i < unchanged.length; i += 500) {
+      const ids = unchanged.slice(i, i + 500).map((r) => r.id);
+      await tx.db.updateTable("findings").set({ last_seen: at }).where("id", "in", ids).execute();
+    }
+    for (const old of unchanged) out.stillOpen.push(toFinding({ ...old, last_seen: at }));
     for (const [key, old] of known) {
       if (seen.has(key) || old.resolved_at !== null) continue;
       const row = await tx.db
         .updateTable("findings")
-        .set({ resolved_at: at, resolved_by_publication_id: opts.publicationId ?? null })
+        .set({
+          resolved_at: at,
+          resolved_by_publication_id:
+            opts.publicationId ??
+            (opts.publication && opts.publication.at > old.last_seen ? opts.publication.id : null),
+        })
         .where("id", "=", old.id)
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -169,6 +191,29 @@ export async function countOpenFindings(
   return rows.map((r) => ({ layer: r.layer, severity: r.severity, count: Number(r.count) }));
 }
 
+function sameDetails(
+  row: Selectable<FindingsTable>,
+  d: {
+    package: string;
+    slot: string | null;
+    fix: string | null;
+    cves: string;
+    severity: string;
+    title: string | null;
+    url: string | null;
+  },
+): boolean {
+  return (
+    row.package === d.package &&
+    row.slot === d.slot &&
+    row.fix === d.fix &&
+    row.cves === d.cves &&
+    row.severity === d.severity &&
+    row.title === d.title &&
+    row.url === d.url
+  );
+}
+
 function toFinding(row: Selectable<FindingsTable>): FindingRecord {
   return {
     id: row.id,
@@ -184,6 +229,7 @@ function toFinding(row: Selectable<FindingsTable>): FindingRecord {
     cves: fromJsonText<string[]>(row.cves),
     severity: row.severity,
     title: row.title,
+    url: row.url,
     firstSeen: row.first_seen,
     lastSeen: row.last_seen,
     resolvedAt: row.resolved_at,

@@ -129,7 +129,10 @@ function toGate(row: Selectable<GatesTable>): GateResult {
     state: row.state as GateState,
     attempt: row.attempt,
     report: fromJsonText(row.report),
-    reportSha256: row.report_sha256,
+    // of the report as stored, not the column beside it: a report edited in the database changes
+    // the gates' digest, so the approvals given over the original no longer count
+    reportSha256:
+      row.report === null ? row.report_sha256 : createHash("sha256").update(row.report).digest("hex"),
     runId: row.run_id,
     startedAt: row.started_at,
     endedAt: row.ended_at,

@@ -12,6 +12,7 @@ type Db = Kysely<unknown>;
 export function migrations(backend: Backend): Record<string, Migration> {
   return {
     "0001-control-plane": { up: (db) => controlPlane(db, backend) },
+    "0002-watch": { up: (db) => watch(db, backend) },
     "0003-accounts": { up: (db) => accounts(db, backend) },
   };
 }
@@ -243,6 +244,52 @@ async function controlPlane(db: Db, backend: Backend): Promise<void> {
     .addColumn("sha256", "text", (c) => c.notNull().unique())
     .execute();
   await db.schema.createIndex("audit_log_subject").on("audit_log").columns(["subject", "seq"]).execute();
+}
+
+/**
+ * The watch: a finding's advisory URL; each source's last verdict per published layer (so a source
+ * that turns stale or loses its data is told once, and its recovery too); and the notification
+ * outbox (a message a channel did not take is sent again by the next run).
+ */
+async function watch(db: Db, backend: Backend): Promise<void> {
+  const ts = "text";
+  await db.schema.alterTable("findings").addColumn("url", "text").execute();
+
+  await db.schema
+    .createTable("source_checks")
+    .addColumn("id", "integer", backend.idColumn)
+    .addColumn("target", "text", (c) => c.notNull())
+    .addColumn("layer", "text", (c) => c.notNull())
+    .addColumn("arch", "text", (c) => c.notNull())
+    .addColumn("source", "text", (c) => c.notNull())
+    .addColumn("status", "text", (c) =>
+      c.notNull().check(inList("status", ["ok", "stale", "no-data", "failed"])),
+    )
+    .addColumn("reason", "text")
+    .addColumn("as_of", ts)
+    .addColumn("since", ts, (c) => c.notNull())
+    .addColumn("checked_at", ts, (c) => c.notNull())
+    .addUniqueConstraint("source_checks_scope", ["target", "layer", "arch", "source"])
+    .execute();
+
+  await db.schema
+    .createTable("notifications")
+    .addColumn("id", "integer", backend.idColumn)
+    .addColumn("channel", "text", (c) => c.notNull())
+    .addColumn("event", "text", (c) => c.notNull())
+    .addColumn("subject", "text", (c) => c.notNull())
+    .addColumn("payload", "text", (c) => c.notNull())
+    .addColumn("created_at", ts, (c) => c.notNull())
+    .addColumn("attempts", "integer", (c) => c.notNull())
+    .addColumn("last_attempt_at", ts)
+    .addColumn("last_error", "text")
+    .addColumn("delivered_at", ts)
+    .execute();
+  await db.schema
+    .createIndex("notifications_pending")
+    .on("notifications")
+    .columns(["delivered_at", "channel", "id"])
+    .execute();
 }
 
 /**

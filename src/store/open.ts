@@ -35,6 +35,8 @@ const OUR_TABLES = new Set([
   "findings",
   "leases",
   "audit_log",
+  "source_checks",
+  "notifications",
   "users",
   "api_tokens",
   "sessions",

@@ -79,6 +79,16 @@ export async function finishRun(
   return row && toRun(row);
 }
 
+/** Replace the detail of a run that is still running (a long job saying how far it got). */
+export async function setRunDetail(store: Store, id: number, detail: JsonValue): Promise<void> {
+  await store.db
+    .updateTable("runs")
+    .set({ detail: toJsonText(detail) })
+    .where("id", "=", id)
+    .where("state", "=", "running")
+    .execute();
+}
+
 export async function getRun(store: Store, id: number): Promise<RunRecord | undefined> {
   const row = await store.db.selectFrom("runs").selectAll().where("id", "=", id).executeTakeFirst();
   return row && toRun(row);

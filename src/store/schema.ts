@@ -22,6 +22,8 @@ export interface Database {
   findings: FindingsTable;
   leases: LeasesTable;
   audit_log: AuditLogTable;
+  source_checks: SourceChecksTable;
+  notifications: NotificationsTable;
   users: UsersTable;
   api_tokens: ApiTokensTable;
   sessions: SessionsTable;
@@ -186,6 +188,42 @@ export interface FindingsTable {
   last_seen: Timestamp;
   resolved_at: Timestamp | null;
   resolved_by_publication_id: number | null;
+  /** The advisory's page (0002). */
+  url: string | null;
+}
+
+/** An advisory source's last verdict on one published layer (0002). */
+export interface SourceChecksTable {
+  id: Generated<number>;
+  target: string;
+  layer: string;
+  arch: string;
+  source: string;
+  /** ok, stale, no-data or failed. */
+  status: string;
+  reason: string | null;
+  /** When the source's data was last updated, as far as it says. */
+  as_of: Timestamp | null;
+  /** When the status became what it is. */
+  since: Timestamp;
+  checked_at: Timestamp;
+}
+
+/** The notification outbox (0002): one message for one channel, until the channel took it. */
+export interface NotificationsTable {
+  id: Generated<number>;
+  channel: string;
+  /** findings, source-problem, update-proposed, candidate-ready, gate-failed, publication. */
+  event: string;
+  /** What it is about, e.g. `staging/dev-2025.06/x86_64`. */
+  subject: string;
+  /** The event as JSON (no secrets: channel URLs and keys are resolved when sending). */
+  payload: JsonText;
+  created_at: Timestamp;
+  attempts: number;
+  last_attempt_at: Timestamp | null;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
 }
 
 /** A job or resource held by one process at a time, until it releases it or the lease expires. */

@@ -32,6 +32,8 @@ export interface AsyncCliOptions {
   input?: string;
   /** Called with each JSON line of stdout (`--json` progress events); may kill the process. */
   onEvent?: (event: Record<string, unknown>, child: ChildProcess) => void;
+  /** Called with each line of stderr (progress for people); may kill the process. */
+  onStderr?: (line: string, child: ChildProcess) => void;
 }
 
 /** Run `compat ARGS` as a child that a test can watch and kill (long builds). */
@@ -48,9 +50,15 @@ export function compatAsync(
     });
     let stdout = "";
     let stderr = "";
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
+    if (opts.onStderr)
+      createInterface({ input: child.stderr }).on("line", (line) => {
+        stderr += `${line}\n`;
+        opts.onStderr?.(line, child);
+      });
+    else
+      child.stderr.on("data", (c: Buffer) => {
+        stderr += c.toString();
+      });
     createInterface({ input: child.stdout }).on("line", (line) => {
       stdout += `${line}\n`;
       if (!opts.onEvent || !line.startsWith("{")) return;

@@ -10,11 +10,13 @@
  *   runInLayer({ root: dev.root, repository: dev.layer.repository }, ["sh", "-c", "…"])
  *
  * Do not modify the layer: other test files use it. Copy it (cp -a) to change it.
+ *
+ *   const old = await outdatedDevLayer();   // examples/dev-without-security.yaml, cached the same way
  */
 import { createHash } from "node:crypto";
 import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join, relative, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { InputError } from "../../src/errors.js";
 import { buildLayer } from "../../src/pipeline/build.js";
 import { PidLock } from "../../src/pipeline/lock.js";
@@ -39,6 +41,8 @@ export interface DevLayer {
 
 const PROJECT = resolve(import.meta.dirname, "../..");
 export const DEV_SPEC = join(PROJECT, "examples/dev.yaml");
+/** The same layer built from bookworm without its security updates (the update loop's tests start from it). */
+export const OUTDATED_DEV_SPEC = join(PROJECT, "examples/dev-without-security.yaml");
 const CACHE = join(PROJECT, ".cache/test-layers");
 /** The code a layer is made by: a change here means another layer. */
 const BUILD_CODE = [
@@ -84,18 +88,36 @@ async function acquireWaiting(file: string, what: string): Promise<PidLock> {
   }
 }
 
-let cached: Promise<DevLayer> | undefined;
+const cached = new Map<string, Promise<DevLayer>>();
 
 /** The shared development layer, built on first use. */
 export function devLayer(): Promise<DevLayer> {
-  cached ??= makeDevLayer();
-  return cached;
+  return cachedLayer(DEV_SPEC);
 }
 
-async function makeDevLayer(): Promise<DevLayer> {
-  const loaded = await loadSpec(DEV_SPEC);
+/** examples/dev-without-security.yaml's layer, built on first use and cached like devLayer(). */
+export function outdatedDevLayer(): Promise<DevLayer> {
+  return cachedLayer(OUTDATED_DEV_SPEC);
+}
+
+/** Whether a cache entry `<spec name>-<16 hex>` is one of spec `name`'s (not of `name-other`'s). */
+const layerOfSpec = (entry: string, name: string) => /^(.*)-[0-9a-f]{16}$/.exec(entry)?.[1] === name;
+
+function cachedLayer(specFile: string): Promise<DevLayer> {
+  let p = cached.get(specFile);
+  if (!p) {
+    p = makeLayer(specFile);
+    cached.set(specFile, p);
+  }
+  return p;
+}
+
+async function makeLayer(specFile: string): Promise<DevLayer> {
+  const loaded = await loadSpec(specFile);
   const layer = resolveLayer(loaded.spec, pickArch(loaded.spec, undefined));
-  const key = devLayerKey(loaded);
+  // <spec name>-<key>: a layer of an older build of the same spec is removed, other specs' stay
+  const name = basename(specFile, ".yaml");
+  const key = `${name}-${devLayerKey(loaded)}`;
   const dir = join(CACHE, key);
   const root = join(dir, "root", layer.repository);
   const runsDir = join(dir, "runs");
@@ -106,7 +128,7 @@ async function makeDevLayer(): Promise<DevLayer> {
     localPrefix: localPrefix(layer, root),
     spec: loaded.spec,
     layer,
-    specFile: DEV_SPEC,
+    specFile,
     runDir,
   });
   if (existsSync(ready))
@@ -119,12 +141,13 @@ async function makeDevLayer(): Promise<DevLayer> {
       return result((JSON.parse(readFileSync(ready, "utf8")) as { runDir: string }).runDir);
     // layers of older code or specs are not used again
     for (const e of readdirSync(CACHE))
-      if (e !== key && !e.endsWith(".lock")) await rm(join(CACHE, e), { recursive: true, force: true });
+      if (e !== key && !e.endsWith(".lock") && (layerOfSpec(e, name) || /^[0-9a-f]{16}$/.test(e)))
+        await rm(join(CACHE, e), { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const log = createWriteStream(join(dir, "build.log"));
     const outcome = await buildLayer({
-      specFile: DEV_SPEC,
+      specFile,
       arch: layer.arch,
       root,
       runsDir,

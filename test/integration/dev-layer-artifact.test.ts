@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compat } from "../helpers/cli.js";
 import { type DevLayer, devLayer } from "../helpers/dev-layer.js";
 import { treeDigest } from "../helpers/layer-tree.js";
+import { cycloneDx16, spdx23 } from "../helpers/sbom-schemas.js";
 
 let dev: DevLayer;
 let work: string;
@@ -75,6 +76,39 @@ describe("the dev layer as an artifact", () => {
     expect(JSON.parse(fromPrefix.stdout).artifact).toMatch(
       /\/dev-2025\.06-compat-linux-x86_64-\d+\.tar\.zst$/,
     );
+  });
+
+  it("has a CycloneDX 1.6 SBOM beside its manifest; compat sbom of the layer and of the artifact validate too", () => {
+    const validate = cycloneDx16();
+    const packed = JSON.parse(readFileSync(`${artifact}.cdx.json`, "utf8"));
+    expect(validate(packed)).toEqual([]);
+    const manifest = JSON.parse(readFileSync(`${artifact}.manifest.json`, "utf8"));
+    expect(packed.metadata.component).toMatchObject({
+      name: "dev-2025.06-compat-linux-x86_64",
+      hashes: [{ alg: "SHA-256", content: manifest.sha256 }],
+    });
+    expect(packed.metadata.timestamp).toBe(
+      new Date(manifest.buildTime * 1000).toISOString().replace(/\.000Z$/, "Z"),
+    );
+    const purls = (doc: { components: { type: string; purl?: string }[] }) =>
+      doc.components.filter((c) => c.type === "library").map((c) => c.purl);
+    expect(purls(packed)).toHaveLength(manifest.packages.length);
+    expect(purls(packed)).toContainEqual(
+      expect.stringMatching(/^pkg:deb\/debian\/libc6@[^?]+\?arch=amd64&distro=debian-12&upstream=glibc$/),
+    );
+
+    const ofLayer = compat(["sbom", dev.localPrefix]);
+    expect(ofLayer.status, ofLayer.stderr).toBe(0);
+    const layerDoc = JSON.parse(ofLayer.stdout);
+    expect(validate(layerDoc)).toEqual([]);
+    expect(purls(layerDoc)).toEqual(purls(packed));
+    expect(compat(["sbom", dev.localPrefix]).stdout).toBe(ofLayer.stdout); // the same bytes twice
+
+    const ofArtifact = compat(["sbom", artifact, "--format", "spdx", "-o", join(work, "dev.spdx.json")]);
+    expect(ofArtifact.status, ofArtifact.stderr).toBe(0);
+    const spdxDoc = JSON.parse(readFileSync(join(work, "dev.spdx.json"), "utf8"));
+    expect(spdx23()(spdxDoc)).toEqual([]);
+    expect(spdxDoc.packages).toHaveLength(manifest.packages.length + 1);
   });
 
   it("is accepted by verify", () => {

@@ -174,7 +174,13 @@ describe("pack", () => {
     expect(delta.manifest.kind).toBe("delta");
     expect(delta.manifest.artifact).toBe("dev-2025.06-compat-linux-x86_64-1750000100.delta.tar.zst");
     expect(delta.manifest.delta).toEqual({
-      base: { artifact: full.manifest.artifact, sha256: full.manifest.sha256 },
+      base: {
+        artifact: full.manifest.artifact,
+        sha256: full.manifest.sha256,
+        treeSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
+      // The tree the delta produces: what the next delta, made from the full artifact of it, applies onto.
+      treeSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
       deletions: ["etc/hosts.compat"],
       // The new library has no base to patch from, and the status file is too small to gain.
       patches: [],

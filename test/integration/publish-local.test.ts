@@ -173,6 +173,34 @@ describe("local publisher", () => {
     expect(treeDigest(join(repo, "versions", TOP_DIR))).toBe(digestA);
   });
 
+  it("chains deltas: one made from the full artifact a published delta produced applies on top of it", async () => {
+    const repo = join(work, "repo-chain");
+    mkdirSync(repo);
+    const pub = new LocalPublisher(repo);
+    await pub.publish({ artifact: artifactA });
+    await pub.publish({ artifact: deltaAB });
+    // C: B with one more change, as a full artifact and as a delta from B.
+    const prefix = join(work, "chain/versions", TOP_DIR);
+    mkdirSync(join(prefix, ".."), { recursive: true });
+    execFileSync("cp", ["-a", join(repo, "versions", TOP_DIR), prefix]);
+    writeFileSync(join(prefix, "usr/bin/tool"), "#!/bin/sh\necho tool 3\n");
+    const { packLayer } = await import("../../src/artifacts/pack.js");
+    const layerId = { stack: "dev", version: "2025.06", os: "linux", arch: "x86_64" as const };
+    const outDir = join(work, "chain/out");
+    const deltaBC = (
+      await packLayer({ ...layerId, prefix, outDir, epoch: 1_750_000_400, deltaFrom: artifactB })
+    ).artifact;
+    const applied = await pub.publish({ artifact: deltaBC });
+    expect(applied.kind).toBe("delta");
+    expect(treeDigest(join(repo, "versions", TOP_DIR))).toBe(treeDigest(prefix));
+    const events = await pub.history();
+    expect(events.map((e) => e.treeSha256)).toEqual([
+      expect.stringMatching(/^[0-9a-f]{64}$/),
+      JSON.parse(readFileSync(`${deltaBC}.manifest.json`, "utf8")).delta.base.treeSha256,
+      JSON.parse(readFileSync(`${deltaBC}.manifest.json`, "utf8")).delta.treeSha256,
+    ]);
+  });
+
   it("applies binary patches: in place and from a renamed file, byte-identical to the full artifact", async () => {
     const m = JSON.parse(readFileSync(`${deltaAB}.manifest.json`, "utf8"));
     expect(m.delta.patches.map((p: { path: string; from: string }) => [p.path, p.from])).toEqual([

@@ -120,6 +120,21 @@ describe("set-installed", () => {
     expect(r.status).toBe("fail");
     expect(r.evidence.files).toContain(`${P}/etc/portage/sets/eessi-2025.06-linux-x86_64`);
   });
+
+  it("fails a nested set reference that leads out of etc/portage/sets, without reading it", async () => {
+    const { ctx, dir } = gentooPrefix({
+      "etc/portage/sets/eessi-base": "sys-libs/pam\n@../../../var/db/pkg/sys-libs/pam-1.7.0_p20241230/SLOT\n",
+    });
+    const { writeFileSync } = await import("node:fs");
+    // were the reference followed, this file's line would become an atom of the set
+    writeFileSync(`${dir}/var/db/pkg/sys-libs/pam-1.7.0_p20241230/SLOT`, "sys-apps/outside-the-sets\n");
+    const r = await setInstalled.run(ctx);
+    expect(r.status).toBe("fail");
+    expect(r.evidence.details![0]).toBe(
+      `${P}/etc/portage/sets/eessi-base:2: set name "../../../var/db/pkg/sys-libs/pam-1.7.0_p20241230/SLOT" contains a "/" (a single name is expected here)`,
+    );
+    expect(JSON.stringify(r.evidence)).not.toContain("outside-the-sets");
+  });
 });
 
 describe("glibc-env-file", () => {

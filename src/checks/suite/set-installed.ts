@@ -8,6 +8,7 @@ import { readDpkgStatus } from "../../debian/status.js";
 import { type Atom, parseAtom } from "../../gentoo/atom.js";
 import { matchFromList } from "../../gentoo/match.js";
 import { readVardb, type VardbPackage } from "../../gentoo/vardb.js";
+import { nameProblem } from "../../paths/rules.js";
 import { vardbDir } from "../portage-files.js";
 import { SETS_NOT_KNOWN } from "../target.js";
 import { type Check, type CheckContext, capped, fail, pass } from "../types.js";
@@ -27,24 +28,32 @@ export function readSetAtoms(
   ctx: CheckContext,
   name: string,
   seen = new Set<string>(),
-): { atoms: SetAtom[]; missing: string[] } {
+): { atoms: SetAtom[]; missing: string[]; invalid: string[] } {
   const file = ctx.fs.abs(`etc/portage/sets/${name}`);
-  if (seen.has(name)) return { atoms: [], missing: [] };
+  if (seen.has(name)) return { atoms: [], missing: [], invalid: [] };
   seen.add(name);
   const text = ctx.fs.readText(file);
-  if (text === undefined) return { atoms: [], missing: [file] };
+  if (text === undefined) return { atoms: [], missing: [file], invalid: [] };
   const atoms: SetAtom[] = [];
   const missing: string[] = [];
+  const invalid: string[] = [];
   text.split("\n").forEach((raw, i) => {
     const line = raw.replace(/#.*/, "").trim();
     if (!line) return;
     if (line.startsWith("@")) {
+      const unsafe = nameProblem(line.slice(1));
+      if (unsafe) {
+        // a set is a file of etc/portage/sets itself: "@../x" would read outside it
+        invalid.push(`${file}:${i + 1}: set name ${JSON.stringify(line.slice(1))} ${unsafe.message}`);
+        return;
+      }
       const sub = readSetAtoms(ctx, line.slice(1), seen);
       atoms.push(...sub.atoms);
       missing.push(...sub.missing);
+      invalid.push(...sub.invalid);
     } else atoms.push({ atom: line, from: `${file}:${i + 1}` });
   });
-  return { atoms, missing };
+  return { atoms, missing, invalid };
 }
 
 export type AtomVerdict = { ok: true; matched: string[] } | { ok: false; reason: string; matched: string[] };
@@ -103,10 +112,12 @@ export const setInstalled: Check = {
       from: "the spec's gentoo.packages",
     }));
     const missingSets: string[] = [];
+    const invalidRefs: string[] = [];
     for (const set of ctx.target.sets) {
       const r = readSetAtoms(ctx, set);
       atoms.push(...r.atoms);
       missingSets.push(...r.missing);
+      invalidRefs.push(...r.invalid);
     }
     const vardb = readVardb(vardbDir(ctx.target.localPrefix), { fields: ["SLOT", "repository"] });
     const bad: string[] = [];
@@ -132,6 +143,7 @@ export const setInstalled: Check = {
     };
     const vardbNotes = vardb.problems.map((p) => `vardb: ${p.path}: ${p.message}`);
     if (missingSets.length > 0) bad.unshift(...missingSets.map((f) => `${f}: set file missing`));
+    bad.unshift(...invalidRefs);
     if (bad.length === 0)
       return pass({
         ...evidence,
@@ -140,7 +152,7 @@ export const setInstalled: Check = {
       });
     return fail({
       ...evidence,
-      found: `${bad.length} of ${atoms.length + missingSets.length} not satisfied`,
+      found: `${bad.length} of ${atoms.length + missingSets.length + invalidRefs.length} not satisfied`,
       files: [...files],
       details: capped([...bad, ...vardbNotes]),
     });

@@ -37,6 +37,10 @@ export const urls = ["https://gitlab.mister-muffin.de/josch/mmdebstrap", "https:
 /** Host programs a debian-flavor build runs. */
 export const HOST_TOOLS = ["mmdebstrap", "patchelf"];
 
+/** A Debian binary package name (Debian Policy §5.6.1). */
+/** A package as apt takes it: `name`, or `name=version` (a Debian version: epoch, upstream, revision). */
+const DEBIAN_REQUEST_RE = /^[a-z0-9][a-z0-9+.-]+(=([0-9]+:)?[0-9A-Za-z][0-9A-Za-z.+~:-]*)?$/;
+
 const stage = (sid: DebianStageId, run: (ctx: StageContext) => Promise<void>): BuildStage => {
   const info = DEBIAN_STAGES.find((s) => s.id === sid)!;
   return { id: info.id, description: info.description, run };
@@ -164,6 +168,24 @@ export const api: Flavor = {
         suiteOf: (layer) => layer.spec.debian?.suite,
       }),
     ];
+  },
+  /**
+   * A relocated layer has no package manager (README, known limits): an update is a rebuild from
+   * the spec, whose sources include the suite's security and updates suites; what changed is found
+   * by comparing the installed packages with the published layer's. Named packages are checked to
+   * be Debian package names (apt's `name=version` too, as `compat watch` proposes them: the
+   * version is not used); the rebuild installs what the suite has for every package.
+   */
+  update(layer, request) {
+    const bad = (request.packages ?? []).filter((p) => !DEBIAN_REQUEST_RE.test(p));
+    if (bad.length > 0)
+      throw new InputError(
+        `--packages: ${bad.map((b) => JSON.stringify(b)).join(", ")}: not a Debian package name`,
+        {
+          hint: "binary package names as dpkg lists them, e.g. libssl3,openssl (or apt's libssl3=3.0.15-1~deb12u1)",
+        },
+      );
+    return api.plan(layer);
   },
   bootstrap,
   configure,

@@ -35,6 +35,7 @@ import { checkoutPinned } from "./git.js";
 import { linkPortageConfig } from "./portage-links.js";
 import { provideSets, USER_SETS_DIR } from "./sets.js";
 import { GENTOO_STAGES, type GentooStageId } from "./stages.js";
+import { gentooUpdatePlan } from "./update.js";
 
 export const id = "gentoo" as const;
 export const displayName = "Gentoo Prefix";
@@ -319,6 +320,7 @@ export const api: Flavor = {
       }),
     ];
   },
+  update: (layer, request) => gentooUpdatePlan(request, api.plan(layer)),
   bootstrap,
   configure,
   install,
