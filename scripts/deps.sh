@@ -23,6 +23,8 @@ DEB_PACKAGES=(
   time            # bench/audit: GNU time for wall time and peak RSS of whole processes
   binutils        # tests: readelf is the reference for the ELF reader
   postgresql      # tests: the store on PostgreSQL (a throwaway cluster per test file, test/helpers/postgres.ts)
+  chromium        # tests: compat serve's pages in a real headless browser (driven by playwright-core)
+  fonts-dejavu-core # tests: the browser's screenshots need a font
 )
 
 missing=()

@@ -62,3 +62,16 @@ compat promote "$id" --to production --config "$site"
 step "status: which sha256 each target holds"
 compat status --config "$site"
 compat log --verify --config "$site"
+
+step "compat serve: the dashboard of this site (accounts: compat user)"
+if ! compat user list --config "$site" --json | grep -q '"name": "admin"'; then
+  compat user add admin --role admin,approver --approver-key "$state/keys/admin.key" --config "$site" --json |
+    json .token >"$state/admin.token"
+  chmod 600 "$state/admin.token"
+fi
+cat <<MSG
+
+The web UI and API over this site: the dashboard with the promoted update, its gates, the audit log:
+  node dist/cli/bin.js serve --config $site          (then open http://127.0.0.1:8080)
+  log in with the API token in $state/admin.token (user admin: admin and approver; compat user add for more)
+MSG

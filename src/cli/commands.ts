@@ -24,9 +24,11 @@ import { register as publish } from "./publish.js";
 import { register as reject } from "./reject.js";
 import { register as rollback } from "./rollback.js";
 import { register as sbom } from "./sbom.js";
+import { register as serve } from "./serve.js";
 import { register as shell } from "./shell.js";
 import { register as status } from "./status.js";
 import { register as update } from "./update.js";
+import { register as user } from "./user.js";
 import { register as verify } from "./verify.js";
 import { register as watch } from "./watch.js";
 
@@ -59,4 +61,6 @@ export const commands: RegisterCommand[] = [
   promote,
   status,
   log,
+  serve,
+  user,
 ];

@@ -83,6 +83,8 @@ export async function appendAudit(store: Store, entry: NewAuditEntry): Promise<A
 
 export interface AuditQuery {
   subject?: string;
+  /** Only entries older than this row. */
+  before?: number;
   /** Only the newest `limit` entries (still printed oldest first). */
   limit?: number;
 }
@@ -91,6 +93,7 @@ export interface AuditQuery {
 export async function listAudit(store: Store, query: AuditQuery = {}): Promise<AuditEntry[]> {
   let q = store.db.selectFrom("audit_log").selectAll();
   if (query.subject !== undefined) q = q.where("subject", "=", query.subject);
+  if (query.before !== undefined) q = q.where("seq", "<", query.before);
   if (query.limit !== undefined) q = q.orderBy("seq", "desc").limit(query.limit);
   else q = q.orderBy("seq", "asc");
   const rows = await q.execute();

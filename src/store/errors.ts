@@ -1,5 +1,5 @@
 /** The store's errors, each a CompatError with the project's exit code for its kind. */
-import { CompatError, type ErrorOptions } from "../errors.js";
+import { CompatError, type ErrorOptions, InputError } from "../errors.js";
 
 /** The store cannot be opened or used: missing, corrupt, unreachable, refused login. Exit 4. */
 export class StoreError extends CompatError {
@@ -31,5 +31,13 @@ export class LeaseHeldError extends CompatError {
   constructor(message: string, options: ErrorOptions = {}) {
     super("check", message, options);
     this.name = "LeaseHeldError";
+  }
+}
+
+/** A user, token or other row named by the caller is not in the store. Exit 2 (HTTP 404). */
+export class NotInStoreError extends InputError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.name = "NotInStoreError";
   }
 }

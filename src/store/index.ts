@@ -1,4 +1,5 @@
 /** The control plane's database: open it, then use the module of the table at hand. */
+export * from "./accounts.js";
 export * from "./actor.js";
 export * from "./approvals.js";
 export * from "./artifacts.js";

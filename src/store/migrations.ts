@@ -13,6 +13,7 @@ export function migrations(backend: Backend): Record<string, Migration> {
   return {
     "0001-control-plane": { up: (db) => controlPlane(db, backend) },
     "0002-watch": { up: (db) => watch(db, backend) },
+    "0003-accounts": { up: (db) => accounts(db, backend) },
   };
 }
 
@@ -288,6 +289,57 @@ async function watch(db: Db, backend: Backend): Promise<void> {
     .createIndex("notifications_pending")
     .on("notifications")
     .columns(["delivered_at", "channel", "id"])
+    .execute();
+}
+
+/**
+ * Accounts of `compat serve` (0003; 0002 is the watch's): users with their roles, API tokens and
+ * browser sessions. Secrets are never stored: a password as its scrypt hash, a token and a session
+ * id as their sha256 (each is 32 random bytes, so a fast hash is enough to make a leaked table
+ * useless). And an index for the dashboard.
+ */
+async function accounts(db: Db, backend: Backend): Promise<void> {
+  const ts = "text";
+  await db.schema
+    .createTable("users")
+    .addColumn("name", "text", (c) => c.primaryKey())
+    .addColumn("roles", "text", (c) => c.notNull())
+    .addColumn("password_hash", "text")
+    .addColumn("approver_key", "text")
+    .addColumn("created_at", ts, (c) => c.notNull())
+    .addColumn("created_by", "text", (c) => c.notNull())
+    .addColumn("disabled_at", ts)
+    .execute();
+
+  await db.schema
+    .createTable("api_tokens")
+    .addColumn("id", "integer", backend.idColumn)
+    .addColumn("user_name", "text", (c) => c.notNull().references("users.name"))
+    .addColumn("token_sha256", "text", (c) => c.notNull().unique())
+    .addColumn("label", "text")
+    .addColumn("created_at", ts, (c) => c.notNull())
+    .addColumn("expires_at", ts)
+    .addColumn("revoked_at", ts)
+    .addColumn("last_used_at", ts)
+    .execute();
+  await db.schema.createIndex("api_tokens_user").on("api_tokens").columns(["user_name"]).execute();
+
+  await db.schema
+    .createTable("sessions")
+    .addColumn("id_sha256", "text", (c) => c.primaryKey())
+    .addColumn("user_name", "text", (c) => c.notNull().references("users.name"))
+    .addColumn("csrf_token", "text", (c) => c.notNull())
+    .addColumn("created_at", ts, (c) => c.notNull())
+    .addColumn("expires_at", ts, (c) => c.notNull())
+    .addColumn("revoked_at", ts)
+    .execute();
+  await db.schema.createIndex("sessions_user").on("sessions").columns(["user_name"]).execute();
+
+  // the dashboard's cells: open findings by layer, arch and severity, answered from the index alone
+  await db.schema
+    .createIndex("findings_open_cells")
+    .on("findings")
+    .columns(["resolved_at", "layer", "arch", "severity"])
     .execute();
 }
 

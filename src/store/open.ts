@@ -37,6 +37,9 @@ const OUR_TABLES = new Set([
   "audit_log",
   "source_checks",
   "notifications",
+  "users",
+  "api_tokens",
+  "sessions",
   "kysely_migration",
   "kysely_migration_lock",
 ]);

@@ -86,9 +86,10 @@ export async function recordPublication(store: Store, p: NewPublication): Promis
 /** Newest first. */
 export async function listPublications(
   store: Store,
-  filter: { target?: string; layer?: string; limit?: number } = {},
+  filter: { target?: string; layer?: string; candidate?: number; limit?: number } = {},
 ): Promise<Publication[]> {
   let q = store.db.selectFrom("publications").selectAll();
+  if (filter.candidate !== undefined) q = q.where("candidate_id", "=", filter.candidate);
   if (filter.target !== undefined) q = q.where("target", "=", filter.target);
   if (filter.layer !== undefined) q = q.where("layer", "=", filter.layer);
   const rows = await q
@@ -108,7 +109,7 @@ export async function currentPublication(
   return newest;
 }
 
-function toPublication(row: Selectable<PublicationsTable>): Publication {
+export function toPublication(row: Selectable<PublicationsTable>): Publication {
   return {
     id: row.id,
     target: row.target,

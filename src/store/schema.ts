@@ -24,6 +24,9 @@ export interface Database {
   audit_log: AuditLogTable;
   source_checks: SourceChecksTable;
   notifications: NotificationsTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  sessions: SessionsTable;
 }
 
 /** A layer of the site config, as last registered. */
@@ -249,4 +252,42 @@ export interface AuditLogTable {
   detail: JsonText;
   prev_sha256: string;
   sha256: string;
+}
+
+/** An account of `compat serve` (0003). */
+export interface UsersTable {
+  name: string;
+  /** JSON list of roles: viewer, maintainer, approver, admin. */
+  roles: JsonText;
+  /** scrypt hash (`scrypt$N$r$p$salt$hash`, base64), or null: the user logs in with a token only. */
+  password_hash: string | null;
+  /** Path of the approver's ed25519 private key the server signs this user's verdicts with. */
+  approver_key: string | null;
+  created_at: Timestamp;
+  created_by: string;
+  /** Set when the user was revoked: no token or session of theirs works any more. */
+  disabled_at: Timestamp | null;
+}
+
+/** An API token (0003): only its sha256 is kept; the token itself is shown once. */
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_name: string;
+  token_sha256: string;
+  label: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
+/** A browser session (0003), by the sha256 of the id its cookie holds. */
+export interface SessionsTable {
+  id_sha256: string;
+  user_name: string;
+  /** The CSRF token every form of this session carries. */
+  csrf_token: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
 }

@@ -1,0 +1,151 @@
+/**
+ * Accounts as `compat user` and `compat serve` use them: adding a user (with a first token shown
+ * once), more tokens, logins by token or password, browser sessions.
+ */
+import { InputError } from "../errors.js";
+import { nameProblem } from "../site/names.js";
+import {
+  type ApiTokenRecord,
+  addApiToken,
+  createSession,
+  createUser,
+  passwordHashOf,
+  requireUser,
+  type SessionRecord,
+  type UserRecord,
+  userOfSession,
+  userOfToken,
+} from "../store/accounts.js";
+import type { Store } from "../store/store.js";
+import { isRole, ROLES, type Role } from "./roles.js";
+import {
+  hashPassword,
+  looksLikeApiToken,
+  looksLikeSessionId,
+  newApiToken,
+  newCsrfToken,
+  newSessionId,
+  passwordProblem,
+  sha256Hex,
+  verifyPassword,
+} from "./secrets.js";
+
+export * from "./roles.js";
+
+/** A user name: what the site config calls an approver (one plain word). */
+export function checkUserName(name: string): string {
+  const problem = nameProblem(name);
+  if (problem) throw new InputError(`user ${JSON.stringify(name)}: ${problem}`);
+  return name;
+}
+
+/** Roles as typed (`maintainer,approver`): each known, no repeats, at least one. */
+export function parseRoles(text: string): Role[] {
+  const roles = text
+    .split(",")
+    .map((r) => r.trim())
+    .filter(Boolean);
+  if (roles.length === 0) throw new InputError(`--role: no role given (one or more of ${ROLES.join(", ")})`);
+  for (const r of roles)
+    if (!isRole(r)) throw new InputError(`--role ${r}: not a role (one or more of ${ROLES.join(", ")})`);
+  return [...new Set(roles)] as Role[];
+}
+
+export interface IssuedToken {
+  /** The token itself: shown once, never stored. */
+  token: string;
+  record: ApiTokenRecord;
+}
+
+export interface AddUserRequest {
+  name: string;
+  roles: Role[];
+  password?: string;
+  approverKey?: string;
+  /** When the first token expires (default: never). */
+  tokenExpiresAt?: string;
+}
+
+export async function addUser(
+  store: Store,
+  req: AddUserRequest,
+  actor: string,
+): Promise<{ user: UserRecord; token: IssuedToken }> {
+  checkUserName(req.name);
+  let passwordHash: string | undefined;
+  if (req.password !== undefined) {
+    const problem = passwordProblem(req.password);
+    if (problem) throw new InputError(`the password for ${req.name}: ${problem}`);
+    passwordHash = await hashPassword(req.password);
+  }
+  return store.transaction(async (tx) => {
+    const user = await createUser(
+      tx,
+      { name: req.name, roles: req.roles, passwordHash, approverKey: req.approverKey },
+      actor,
+    );
+    const token = await issueToken(tx, req.name, { label: "first", expiresAt: req.tokenExpiresAt }, actor);
+    return { user, token };
+  });
+}
+
+export async function issueToken(
+  store: Store,
+  user: string,
+  opts: { label?: string; expiresAt?: string },
+  actor: string,
+): Promise<IssuedToken> {
+  const token = newApiToken();
+  const record = await addApiToken(
+    store,
+    { user, tokenSha256: sha256Hex(token), label: opts.label, expiresAt: opts.expiresAt },
+    actor,
+  );
+  return { token, record };
+}
+
+/** The user a presented API token belongs to, or undefined (unknown, revoked, expired, malformed). */
+export async function authenticateToken(store: Store, token: string): Promise<UserRecord | undefined> {
+  if (!looksLikeApiToken(token)) return undefined;
+  return (await userOfToken(store, sha256Hex(token)))?.user;
+}
+
+/** The user when `password` is theirs; undefined otherwise (also for users without a password). */
+export async function authenticatePassword(
+  store: Store,
+  name: string,
+  password: string,
+): Promise<UserRecord | undefined> {
+  if (nameProblem(name) !== undefined || password.length > 1024) return undefined;
+  const hash = await passwordHashOf(store, name);
+  if (hash === undefined || !(await verifyPassword(password, hash))) return undefined;
+  return requireUser(store, name);
+}
+
+export interface NewSession {
+  /** The cookie's value: shown to the browser once, kept as its sha256. */
+  id: string;
+  csrfToken: string;
+  expiresAt: string;
+}
+
+export async function startSession(
+  store: Store,
+  user: UserRecord,
+  ttlMs: number,
+  via: "password" | "token",
+): Promise<NewSession> {
+  const id = newSessionId();
+  const csrfToken = newCsrfToken();
+  const expiresAt = new Date(Date.now() + ttlMs).toISOString();
+  await createSession(store, { idSha256: sha256Hex(id), user: user.name, csrfToken, expiresAt, via });
+  return { id, csrfToken, expiresAt };
+}
+
+export async function sessionUser(
+  store: Store,
+  id: string,
+): Promise<{ user: UserRecord; session: SessionRecord } | undefined> {
+  if (!looksLikeSessionId(id)) return undefined;
+  return userOfSession(store, sha256Hex(id));
+}

@@ -1,0 +1,123 @@
+/** The dashboard: every layer × arch, what each target holds, open findings and the pending candidate. */
+import { renderToString } from "preact-render-to-string";
+import type { Dashboard } from "../read-model.js";
+import { age, Badge, Csrf, can, Gates, Page, type PageContext, Sha } from "./layout.js";
+
+/**
+ * The layers table is the same for every user who asks within a second (currentDashboard gives
+ * the same object): it is rendered once for them all, by the same escaping renderer.
+ */
+const tables = new WeakMap<Dashboard, string>();
+function tableHtml(d: Dashboard): string {
+  let html = tables.get(d);
+  if (html === undefined) {
+    html = renderToString(<LayersTable d={d} />);
+    tables.set(d, html);
+  }
+  return html;
+}
+
+export function DashboardPage({ ctx, d }: { ctx: PageContext; d: Dashboard }) {
+  return (
+    <Page ctx={ctx} title="Layers">
+      {d.rows.length === 0 ? (
+        <p>
+          No layers yet. Layers appear once an update registers them (<code>compat update LAYER</code>) or the
+          site config lists them under <code>layers:</code>.
+        </p>
+      ) : (
+        // the table's markup is preact's own escaping output (tableHtml), kept for the second
+        <table class="cards dashboard" dangerouslySetInnerHTML={{ __html: tableHtml(d) }} />
+      )}
+      {can(ctx, "watch.run") ? (
+        <form method="post" action="/watch">
+          <Csrf ctx={ctx} />
+          <button type="submit">Run a watch now</button>{" "}
+          <span class="muted">audits every published layer with every advisory source</span>
+        </form>
+      ) : null}
+      <p class="muted">
+        As of {d.generatedAt}. The same data: <a href="/api/v1/dashboard">/api/v1/dashboard</a>.
+      </p>
+    </Page>
+  );
+}
+
+/** The thead and tbody of the layers table. */
+function LayersTable({ d }: { d: Dashboard }) {
+  return (
+    <>
+      <thead>
+        <tr>
+          <th scope="col">Layer</th>
+          <th scope="col">Arch</th>
+          {d.targets.map((t) => (
+            <th scope="col">{t}</th>
+          ))}
+          <th scope="col">Open findings</th>
+          <th scope="col">Pending candidate</th>
+        </tr>
+      </thead>
+      <tbody>
+        {d.rows.map((r) => (
+          <tr>
+            <td data-label="Layer">
+              <a href={`/layers/${encodeURIComponent(r.layer)}`}>{r.layer}</a>
+              {r.version ? <span class="muted"> {r.version}</span> : null}
+            </td>
+            <td data-label="Arch">{r.arch}</td>
+            {d.targets.map((t) => {
+              const c = r.targets[t];
+              return (
+                <td data-label={t}>
+                  {c ? (
+                    <span class="cell">
+                      <span>
+                        <Sha sha={c.sha256} /> <span class="muted">{age(c.ageSeconds)} ago</span>
+                      </span>
+                      {c.action === "rollback" ? <Badge state="interrupted" text="rolled back" /> : null}
+                      {c.candidate !== null ? (
+                        <a href={`/candidates/${c.candidate}`}>candidate {c.candidate}</a>
+                      ) : null}
+                      <Gates gates={c.gates} />
+                    </span>
+                  ) : (
+                    <span class="muted">not published</span>
+                  )}
+                </td>
+              );
+            })}
+            <td data-label="Open findings">
+              <Findings counts={r.findings} order={d.severities} />
+            </td>
+            <td data-label="Pending candidate">
+              {r.pending ? (
+                <span class="cell">
+                  <span>
+                    <a href={`/candidates/${r.pending.id}`}>#{r.pending.id}</a>{" "}
+                    <Badge state={r.pending.state} /> <span class="muted">for {r.pending.target}</span>
+                  </span>
+                  <Gates gates={r.pending.gates} />
+                </span>
+              ) : (
+                <span class="muted">none</span>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </>
+  );
+}
+
+export function Findings({ counts, order }: { counts: Record<string, number>; order: string[] }) {
+  const present = order.filter((s) => (counts[s] ?? 0) > 0);
+  if (present.length === 0) return <Badge state="passed" text="none open" />;
+  return (
+    <span class="sev">
+      {present.map((s) => (
+        <Badge state={s} text={`${counts[s]} ${s}`} />
+      ))}
+    </span>
+  );
+}
