@@ -6,10 +6,11 @@
  * repository's `.cvmfsdirtab`, shell metacharacters in every message, refusals cvmfs_server prints on
  * stdout, someone else's transaction, two publishers at once, a corrupt artifact, and the same
  * over ssh. After each change the tree under /cvmfs/<repo> is compared with the artifact (paths,
- * types, modes, link targets, sha256) by the tests' own walker, and the repository's catalogs,
+ * types, modes, link targets, sha256) by the tests' own walker, the layer's tool is run from the
+ * mount where the artifact's is a script, and the repository's catalogs,
  * tags and change sets are read back with cvmfs_server.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,8 +52,15 @@ const ok = (r: CliResult) => {
   if (r.status !== 0) throw new Error(`compat exited ${r.status}:\n${r.stderr}`);
   return JSON.parse(r.stdout);
 };
-const expectTree = (artifact: string, dir = layer(), topDir = TOP_DIR) =>
+/** What the layer's `usr/bin/tool` prints, run from the /cvmfs mount, for the artifacts where it is a script. */
+const toolSays = (artifact: string): string | undefined =>
+  artifact === a.B ? "new tool\n" : artifact === a.C ? "tool 3\n" : undefined;
+/** The tree under /cvmfs is the artifact's, and the layer runs from there. */
+const expectTree = (artifact: string, dir = layer(), topDir = TOP_DIR) => {
   expect(differencesFromArtifact(dir, artifact, topDir)).toEqual([]);
+  const says = toolSays(artifact);
+  if (says) expect(execFileSync(join(dir, "usr/bin/tool"), { encoding: "utf8" })).toBe(says);
+};
 const catalogs = async () => (await repo.server(["list-catalogs", "-x"])).stdout;
 
 beforeAll(async () => {
