@@ -24,6 +24,8 @@ export function register(program: Command): void {
           onNote: (g, m) => log.info(`${g.id}: ${m}`),
           onEnd: (g, res) => log.info(`gate ${g.id}: ${res.state}`),
         });
+        // The exit code is the verdict, for people and machines alike.
+        if (r.candidate.state !== "ready") process.exitCode = 3;
         if (opts.json) {
           printJson(r);
           return;
@@ -32,7 +34,6 @@ export function register(program: Command): void {
         process.stdout.write(
           `${[render.renderCandidateHead(r.candidate), ...render.renderGates(r.gates), ""].join("\n")}`,
         );
-        if (r.candidate.state !== "ready") process.exitCode = 3;
       });
     },
   );

@@ -504,7 +504,9 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
         const cc = await candidateContext(site, store, c.id);
         mkdirSync(join(cc.tree.prefixDir, ".."), { recursive: true });
         execFileSync("cp", ["-al", candidates[name], cc.tree.prefixDir]);
-        const gated = compat(["gate", String(c.id), "--only", "impact", "--config", configFile]);
+        // --json: the exit code is the verdict for machines too
+        const gated = compat(["gate", String(c.id), "--only", "impact", "--config", configFile, "--json"]);
+        expect(JSON.parse(gated.stdout).candidate.id).toBe(c.id);
         const out = {
           candidate: await requireCandidate(store, c.id),
           gates: (await listGates(store, c.id)) as unknown as {
