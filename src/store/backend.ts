@@ -40,6 +40,11 @@ export interface Backend {
   isUnavailable(error: unknown): boolean;
   /** Settings that change the database itself, applied once it is known to be compat's. */
   configure(): Promise<void>;
+  /**
+   * The store's revision: a text that is the same on two calls only when nothing was committed
+   * to the database in between, by this process or any other. One cheap query (no table is read).
+   */
+  revision(db: Kysely<unknown>): Promise<string>;
 }
 
 /** How long a SQLite writer waits for another process's write transaction before giving up. */
@@ -58,6 +63,17 @@ export function sqliteBackend(database: Database.Database): Backend {
     dialect: new ImmediateSqliteDialect({ database }),
     idColumn: (col) => col.primaryKey().autoIncrement(),
     lock: async () => {},
+    // data_version changes when another connection commits; total_changes counts this connection's
+    // own writes (the one connection of this process: Kysely runs nothing else while a transaction
+    // holds it, so no revision is read in the middle of one)
+    revision: async (db) => {
+      const r = await sql<{
+        c: number;
+        v: number;
+      }>`select total_changes() as c, (select data_version from pragma_data_version) as v`.execute(db);
+      const row = r.rows[0]!;
+      return `${row.v}.${row.c}`;
+    },
     // WAL is written into the file's header: only for a file that is compat's
     configure: async () => {
       database.pragma("journal_mode = WAL");
@@ -136,6 +152,12 @@ export function postgresBackend(pool: pg.Pool): Backend {
     dialect: new PostgresDialect({ pool }),
     idColumn: (col) => col.primaryKey().generatedByDefaultAsIdentity(),
     configure: async () => {},
+    // two equal snapshots (xmin:xmax:in-progress xids) see the same committed transactions, so the
+    // same data; any write transaction that starts or ends anywhere in the cluster changes it
+    revision: async (db) => {
+      const r = await sql<{ s: string }>`select pg_current_snapshot()::text as s`.execute(db);
+      return r.rows[0]!.s;
+    },
     lock: async (trx, key) => {
       await sql`select pg_advisory_xact_lock(hashtextextended(${`compat:${key}`}, 0))`.execute(trx);
     },

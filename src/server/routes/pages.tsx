@@ -23,7 +23,8 @@ import { getRun, listRuns } from "../../store/runs.js";
 import { NotFoundError, promote, rollback, runWatch, startUpdate, verdict } from "../actions.js";
 import type { ServerContext } from "../app.js";
 import { clearSessionCookie, LOGIN_COOKIE, setSessionCookie } from "../auth.js";
-import { candidateView, currentDashboard, layerView, severityOrder } from "../read-model.js";
+import { candidateOf, dashboardOf, layerOf } from "../cached-reads.js";
+import { severityOrder } from "../read-model.js";
 import { logFileOf, logTail } from "../run-log.js";
 import { ErrorPage, LoginPage, TokenShownPage, UsersPage } from "../views/account.js";
 import { CandidatePage } from "../views/candidate.js";
@@ -136,20 +137,14 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
   const Done = Type.Object({ done: Type.Optional(Type.String({ maxLength: 20 })) });
 
   app.get("/", { config: read, schema: hide }, async (req, reply) =>
-    html(
-      reply,
-      <DashboardPage
-        ctx={pageContext(req, ctx)}
-        d={await currentDashboard(ctx.site, ctx.store, ctx.siteLayers)}
-      />,
-    ),
+    html(reply, <DashboardPage ctx={pageContext(req, ctx)} d={await dashboardOf(ctx, req)} />),
   );
 
   app.get(
     "/layers/:layer",
     { config: read, schema: { ...hide, params: LayerParams } },
     async (req, reply) => {
-      const v = await layerView(ctx.store, req.params.layer, ctx.siteLayers);
+      const v = await layerOf(ctx, req, req.params.layer);
       if (!v) throw new NotFoundError(`no layer ${req.params.layer}`);
       const arches = ctx.siteLayers.get(v.name)?.arches ?? v.layer?.arches ?? [];
       const updatable = Object.hasOwn(ctx.site.layers, v.name) ? arches : [];
@@ -190,7 +185,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
     "/candidates/:id",
     { config: read, schema: { ...hide, params: IdParams, querystring: Done } },
     async (req, reply) => {
-      const v = await candidateView(ctx.store, req.params.id);
+      const v = await candidateOf(ctx, req, req.params.id);
       if (!v) throw new NotFoundError(`no candidate ${req.params.id}`);
       const done = req.query.done && Object.hasOwn(DONE, req.query.done) ? DONE[req.query.done] : undefined;
       return html(
