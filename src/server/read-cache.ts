@@ -10,7 +10,6 @@
  * nothing commits, so data computed after reading it is that revision's data; data computed after
  * a commit is kept under the older revision, which no later request can see again.
  */
-import type { Kysely } from "kysely";
 import type { Store } from "../store/store.js";
 
 interface Entry {
@@ -43,7 +42,7 @@ export class ReadCache {
 
   /** The store's revision now (one query); what was kept at another revision is dropped. */
   async revision(): Promise<string> {
-    const r = await this.store.backend.revision(this.store.db as Kysely<unknown>);
+    const r = await this.store.backend.revision();
     if (r !== this.#revision) {
       this.#revision = r;
       this.#clear();

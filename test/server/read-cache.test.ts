@@ -8,7 +8,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addUser } from "../../src/accounts/index.js";
 import { ReadCache } from "../../src/server/read-cache.js";
@@ -35,7 +34,7 @@ describe.each(BACKENDS)("the store's revision (%s)", (backend) => {
   let store: Store;
   let other: Store;
   let location: StoreLocation;
-  const revision = () => store.backend.revision(store.db as Kysely<unknown>);
+  const revision = () => store.backend.revision();
 
   beforeAll(async () => {
     ({ store, location } = await stores.fresh());
