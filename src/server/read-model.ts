@@ -228,12 +228,12 @@ function agedAt(d: Dashboard, at: Date): Dashboard {
 
 type FindingCounts = { layer: string; arch: string; severity: string; n: number }[];
 
-/** Open findings by layer, arch and severity (answered from the index findings_open_cells alone). */
+/** Open findings by layer, arch and severity: the sums of finding_counts (kept by observeFindings). */
 function openFindingCounts(store: Store): Promise<FindingCounts> {
   return store.db
-    .selectFrom("findings")
-    .select(["layer", "arch", "severity", (eb) => eb.fn.countAll<number>().as("n")])
-    .where("resolved_at", "is", null)
+    .selectFrom("finding_counts")
+    .select(["layer", "arch", "severity", (eb) => eb.fn.sum<number>("open").as("n")])
+    .where("open", ">", 0)
     .groupBy(["layer", "arch", "severity"])
     .execute();
 }

@@ -86,6 +86,45 @@ describe.each(BACKENDS)("the store's revision (%s)", (backend) => {
     expect(await cache.get(r2, "bad", async () => "back")).toBe("back");
   });
 
+  it("the dashboard's counts of open findings follow every observation: opened, resolved, reopened", async () => {
+    const raw = async () =>
+      (
+        await store.db
+          .selectFrom("findings")
+          .select(["target", "layer", "arch", "source", "severity", (eb) => eb.fn.countAll<number>().as("n")])
+          .where("resolved_at", "is", null)
+          .groupBy(["target", "layer", "arch", "source", "severity"])
+          .execute()
+      )
+        .map((r) => `${r.target}/${r.layer}/${r.arch}/${r.source}/${r.severity}=${Number(r.n)}`)
+        .sort();
+    const kept = async () =>
+      (await store.db.selectFrom("finding_counts").selectAll().execute())
+        .map((r) => `${r.target}/${r.layer}/${r.arch}/${r.source}/${r.severity}=${Number(r.open)}`)
+        .sort();
+    const finding = (id: string, severity: string) => ({
+      advisoryId: id,
+      package: "dev-libs/pkg",
+      installed: `1.${id}`,
+      cves: [],
+      severity,
+    });
+    const scope = { target: "staging", layer: "dev", arch: "x86_64", source: "glsa" };
+    await observeFindings(store, scope, [finding("a", "high"), finding("b", "high"), finding("c", "low")]);
+    await observeFindings(other, { ...scope, source: "debian" }, [finding("d", "critical")]);
+    expect(await kept()).toEqual(await raw());
+    expect(await kept()).toContain("staging/dev/x86_64/glsa/high=2");
+    await observeFindings(other, scope, [finding("a", "high")]); // b and c resolved
+    expect(await kept()).toEqual(await raw());
+    expect(await kept()).not.toContain("staging/dev/x86_64/glsa/low=1");
+    await observeFindings(store, scope, [finding("a", "high"), finding("c", "low")]); // c reopened
+    expect(await kept()).toEqual(await raw());
+    expect(await kept()).toContain("staging/dev/x86_64/glsa/low=1");
+    await observeFindings(store, scope, []);
+    expect(await kept()).toEqual(await raw());
+    expect(await kept()).toEqual(["staging/dev/x86_64/debian/critical=1"]);
+  });
+
   it("a cache stays within its limits whatever is asked", async () => {
     const cache = new ReadCache(store, { maxEntries: 10, maxBytes: 1000 });
     const r = await cache.revision();
