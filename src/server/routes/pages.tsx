@@ -28,7 +28,7 @@ import { severityOrder } from "../read-model.js";
 import { logFileOf, logTail } from "../run-log.js";
 import { ErrorPage, LoginPage, TokenShownPage, UsersPage } from "../views/account.js";
 import { CandidatePage } from "../views/candidate.js";
-import { DashboardPage } from "../views/dashboard.js";
+import { dashboardPageBytes } from "../views/dashboard.js";
 import { LayerPage } from "../views/layer.js";
 import type { PageContext } from "../views/layout.js";
 import { renderPage } from "../views/layout.js";
@@ -63,7 +63,8 @@ function pageContext(req: FastifyRequest, ctx: ServerContext): PageContext {
   };
 }
 
-const html = (reply: FastifyReply, node: preact.VNode, status = 200) =>
+/** A page: rendered here, or already bytes (the dashboard). Sent as bytes: encoded once. */
+const html = (reply: FastifyReply, page: preact.VNode | Buffer, status = 200) =>
   reply
     .code(status)
     .type("text/html; charset=utf-8")
@@ -74,7 +75,7 @@ const html = (reply: FastifyReply, node: preact.VNode, status = 200) =>
       "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     )
     .header("referrer-policy", "same-origin")
-    .send(renderPage(node));
+    .send(Buffer.isBuffer(page) ? page : Buffer.from(renderPage(page)));
 
 export async function renderError(
   ctx: ServerContext,
@@ -137,7 +138,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
   const Done = Type.Object({ done: Type.Optional(Type.String({ maxLength: 20 })) });
 
   app.get("/", { config: read, schema: hide }, async (req, reply) =>
-    html(reply, <DashboardPage ctx={pageContext(req, ctx)} d={await dashboardOf(ctx, req)} />),
+    html(reply, dashboardPageBytes(pageContext(req, ctx), await dashboardOf(ctx, req))),
   );
 
   app.get(

@@ -1,7 +1,7 @@
 /** The dashboard: every layer × arch, what each target holds, open findings and the pending candidate. */
 import { renderToString } from "preact-render-to-string";
 import type { Dashboard, DashboardRow } from "../read-model.js";
-import { age, Badge, Csrf, can, Gates, Page, type PageContext, Sha } from "./layout.js";
+import { age, Badge, Csrf, can, Gates, Page, type PageContext, renderPage, Sha } from "./layout.js";
 
 /**
  * The layers table is the same for every user who asks within a second (currentDashboard gives
@@ -9,18 +9,37 @@ import { age, Badge, Csrf, can, Gates, Page, type PageContext, Sha } from "./lay
  * rendered again only when what it shows changed (ages as shown, "5 min", not in seconds): when
  * the store changes, most of the 100 rows of a big site are still the same.
  */
-const tables = new WeakMap<Dashboard, string>();
+const tables = new WeakMap<Dashboard, Buffer>();
 const rows = new Map<string, string>();
 const MAX_ROWS = 10_000;
 
-function tableHtml(d: Dashboard): string {
-  let html = tables.get(d);
-  if (html === undefined) {
-    html =
-      renderToString(<LayersHead d={d} />) + `<tbody>${d.rows.map((r) => rowHtml(d, r)).join("")}</tbody>`;
-    tables.set(d, html);
+function tableBytes(d: Dashboard): Buffer {
+  let bytes = tables.get(d);
+  if (bytes === undefined) {
+    bytes = Buffer.from(
+      renderToString(<LayersHead d={d} />) + `<tbody>${d.rows.map((r) => rowHtml(d, r)).join("")}</tbody>`,
+    );
+    tables.set(d, bytes);
   }
-  return html;
+  return bytes;
+}
+
+/**
+ * Where the page holds the layers table until it is sent: a comment no text of the page can
+ * make (preact escapes `<` in every text and attribute), replaced by the table's kept bytes.
+ */
+const TABLE_SLOT = "<!--compat:layers-table-->";
+
+/** The dashboard page as bytes: the page around the table rendered for this user, the table kept. */
+export function dashboardPageBytes(ctx: PageContext, d: Dashboard): Buffer {
+  const page = renderPage(<DashboardPage ctx={ctx} d={d} />);
+  const at = page.indexOf(TABLE_SLOT);
+  if (at < 0) return Buffer.from(page);
+  return Buffer.concat([
+    Buffer.from(page.slice(0, at)),
+    tableBytes(d),
+    Buffer.from(page.slice(at + TABLE_SLOT.length)),
+  ]);
 }
 
 function rowHtml(d: Dashboard, r: DashboardRow): string {
@@ -37,7 +56,7 @@ function rowHtml(d: Dashboard, r: DashboardRow): string {
   return html;
 }
 
-export function DashboardPage({ ctx, d }: { ctx: PageContext; d: Dashboard }) {
+function DashboardPage({ ctx, d }: { ctx: PageContext; d: Dashboard }) {
   return (
     <Page ctx={ctx} title="Layers">
       {d.rows.length === 0 ? (
@@ -46,8 +65,8 @@ export function DashboardPage({ ctx, d }: { ctx: PageContext; d: Dashboard }) {
           site config lists them under <code>layers:</code>.
         </p>
       ) : (
-        // the table's markup is preact's own escaping output (tableHtml), kept for the second
-        <table class="cards dashboard" dangerouslySetInnerHTML={{ __html: tableHtml(d) }} />
+        // the table's markup is preact's own escaping output (tableBytes), put in the slot when sent
+        <table class="cards dashboard" dangerouslySetInnerHTML={{ __html: TABLE_SLOT }} />
       )}
       {can(ctx, "watch.run") ? (
         <form method="post" action="/watch">
