@@ -5,8 +5,11 @@
  * SECONDS each, default 10):
  *   - the dashboard page (every layer × arch, what each target holds, findings by severity, the
  *     pending candidates): p50, p95, requests/s; target p95 ≤ 50 ms;
- *   - API reads (the candidate list, one candidate, filtered findings, the dashboard's JSON):
- *     requests/s; target ≥ 1,000;
+ *   - API reads (the candidate list, one candidate, filtered findings, a layer): requests/s;
+ *     target ≥ 1,000;
+ *   - both again while another process (this one, on its own connection) commits a write every
+ *     100 ms (a watch marking findings seen): every write changes the store's revision, so the
+ *     server reads and serialises again what it kept (see src/server/read-cache.ts);
  *   - the peer, in the same run: a bare node:http server answering the same dashboard bytes from
  *     memory, the floor for this machine and client; the ratio is what compat's work costs.
  * Needs `npm run build` and Debian's postgresql (scripts/deps.sh).
@@ -18,6 +21,7 @@ import { join } from "node:path";
 import { addUser } from "../src/accounts/index.js";
 import type { StoreLocation } from "../src/store/location.js";
 import { openStore } from "../src/store/open.js";
+import type { Store } from "../src/store/store.js";
 import { runLoad } from "../test/helpers/load.js";
 import { startPostgres } from "../test/helpers/postgres.js";
 import { startServe } from "../test/helpers/serve-process.js";
@@ -39,7 +43,6 @@ async function bench(name: string, location: StoreLocation, storeLine: string) {
   const t0 = performance.now();
   const candidate = await populate(store);
   const token = (await addUser(store, { name: "bench", roles: ["viewer"] }, "bench")).token.token;
-  await store.close();
   line(`${name}: store filled`, `${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const site = join(dir, name);
   rmSync(site, { recursive: true, force: true });
@@ -49,7 +52,13 @@ async function bench(name: string, location: StoreLocation, storeLine: string) {
     join(site, "compat.yaml"),
     `store: ${JSON.stringify(storeLine)}\ntargets:\n  staging: {to: local:staging, policy: {approvals: 0}}\n  production: {to: local:production, policy: {approvals: 0}}\n`,
   );
-  const server = await startServe(["--config", join(site, "compat.yaml")], site);
+  let server: Awaited<ReturnType<typeof startServe>>;
+  try {
+    server = await startServe(["--config", join(site, "compat.yaml")], site);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const headers = { authorization: `Bearer ${token}` };
   try {
     await runLoad({ base: server.url, paths: ["/"], headers, connections: 10, durationMs: 2000 }); // warm-up
@@ -61,25 +70,57 @@ async function bench(name: string, location: StoreLocation, storeLine: string) {
       durationMs: seconds * 1000,
     });
     line(`${name}: dashboard page (100 layers)`, fmt(page));
+    const apiPaths = [
+      "/api/v1/candidates?limit=50",
+      `/api/v1/candidates/${candidate + 7}`,
+      "/api/v1/findings?layer=layer42&severity=high&limit=50",
+      "/api/v1/layers/layer7",
+    ];
     const api = await runLoad({
       base: server.url,
-      paths: [
-        "/api/v1/candidates?limit=50",
-        `/api/v1/candidates/${candidate + 7}`,
-        "/api/v1/findings?layer=layer42&severity=high&limit=50",
-        "/api/v1/layers/layer7",
-      ],
+      paths: apiPaths,
       headers,
       connections: 10,
       durationMs: seconds * 1000,
     });
     line(`${name}: API reads`, fmt(api));
+    const writing = await whileWriting(store, () =>
+      runLoad({ base: server.url, paths: ["/"], headers, connections: 10, durationMs: seconds * 1000 }),
+    );
+    line(`${name}: dashboard page, a write every 100 ms`, `${fmt(writing.r)}  (${writing.writes} writes)`);
+    const apiWriting = await whileWriting(store, () =>
+      runLoad({ base: server.url, paths: apiPaths, headers, connections: 10, durationMs: seconds * 1000 }),
+    );
+    line(`${name}: API reads, a write every 100 ms`, `${fmt(apiWriting.r)}  (${apiWriting.writes} writes)`);
     const bytes = await (await fetch(`${server.url}/`, { headers })).arrayBuffer();
     return { page, api, bytes: Buffer.from(bytes) };
   } finally {
     server.child.kill("SIGTERM");
     await server.exited;
+    await store.close();
   }
+}
+
+/** `load` while this process commits a write every 100 ms: a finding seen again, as a watch marks it. */
+async function whileWriting<T>(store: Store, load: () => Promise<T>): Promise<{ r: T; writes: number }> {
+  let writes = 0;
+  let failed: unknown;
+  let pending: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    pending = store.db
+      .updateTable("findings")
+      .set({ last_seen: new Date().toISOString() })
+      .where("id", "=", 1 + (writes % 1000))
+      .execute()
+      .then(
+        () => writes++,
+        (e) => (failed = e),
+      );
+  }, 100);
+  const r = await load().finally(() => clearInterval(timer));
+  await pending;
+  if (failed) throw failed;
+  return { r, writes };
 }
 
 /** The peer: the same dashboard bytes from memory through bare node:http. */

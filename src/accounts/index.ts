@@ -9,12 +9,16 @@ import {
   addApiToken,
   createSession,
   createUser,
+  findSession,
+  findToken,
+  liveSession,
   passwordHashOf,
   requireUser,
+  type SessionAndUser,
   type SessionRecord,
+  type TokenAndUser,
   type UserRecord,
-  userOfSession,
-  userOfToken,
+  useToken,
 } from "../store/accounts.js";
 import type { Store } from "../store/store.js";
 import { isRole, ROLES, type Role } from "./roles.js";
@@ -104,10 +108,29 @@ export async function issueToken(
   return { token, record };
 }
 
+/**
+ * How a token or a session is found by the sha256 of its secret: in the store, or (compat serve)
+ * through lookups kept for as long as the store does not change. Whether it may be used (revoked,
+ * expired, its user disabled) is decided after, at the time of each request.
+ */
+export interface CredentialLookup {
+  token(sha256: string): Promise<TokenAndUser | undefined>;
+  session(sha256: string): Promise<SessionAndUser | undefined>;
+}
+
+export const storeLookup = (store: Store): CredentialLookup => ({
+  token: (sha256) => findToken(store, sha256),
+  session: (sha256) => findSession(store, sha256),
+});
+
 /** The user a presented API token belongs to, or undefined (unknown, revoked, expired, malformed). */
-export async function authenticateToken(store: Store, token: string): Promise<UserRecord | undefined> {
+export async function authenticateToken(
+  store: Store,
+  token: string,
+  lookup: CredentialLookup = storeLookup(store),
+): Promise<UserRecord | undefined> {
   if (!looksLikeApiToken(token)) return undefined;
-  return (await userOfToken(store, sha256Hex(token)))?.user;
+  return (await useToken(store, await lookup.token(sha256Hex(token))))?.user;
 }
 
 /** The user when `password` is theirs; undefined otherwise (also for users without a password). */
@@ -145,7 +168,8 @@ export async function startSession(
 export async function sessionUser(
   store: Store,
   id: string,
+  lookup: CredentialLookup = storeLookup(store),
 ): Promise<{ user: UserRecord; session: SessionRecord } | undefined> {
   if (!looksLikeSessionId(id)) return undefined;
-  return userOfSession(store, sha256Hex(id));
+  return liveSession(await lookup.session(sha256Hex(id)));
 }

@@ -23,8 +23,10 @@ import type { Store } from "../store/store.js";
 import type { ActionContext } from "./actions.js";
 import { JobFailedError, NotFoundError } from "./actions.js";
 import { type Auth, changesState, csrfValid, identify, type LoginThrottle } from "./auth.js";
+import { credentialLookup } from "./cached-reads.js";
 import { JobBusyError, type JobRunner } from "./jobs.js";
 import type { ServerMetrics } from "./metrics.js";
+import type { ReadCache } from "./read-cache.js";
 import type { SiteLayerInfo } from "./read-model.js";
 import { registerApi } from "./routes/api.js";
 import { registerOps } from "./routes/ops.js";
@@ -53,6 +55,8 @@ export interface ServerContext extends ActionContext {
   /** Cookies are Secure (the server speaks TLS, or sits behind a proxy that does). */
   secureCookies: boolean;
   loginThrottle: LoginThrottle;
+  /** Reads kept while the store does not change. */
+  reads: ReadCache;
   /** Aborted when the server shuts down (ends the log streams). */
   shutdown: AbortSignal;
 }
@@ -81,6 +85,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions = {}): Promi
     forceCloseConnections: "idle",
   }) as unknown as FastifyInstance;
   app.decorateRequest("auth", null);
+  app.decorateRequest("storeRevision", null);
   if (opts.onRoute) {
     const tell = opts.onRoute;
     app.addHook("onRoute", (r) => {
@@ -112,7 +117,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions = {}): Promi
     const cfg = req.routeOptions.config;
     const permission = cfg?.permission;
     if (permission === undefined) return; // no route: the 404 handler answers
-    const who = await identify(ctx.store, req);
+    const who = await identify(ctx.store, req, credentialLookup(ctx, req));
     req.auth = who.auth;
     if (permission === "public") return;
     if (!who.auth)

@@ -6,7 +6,7 @@
  * a token is not sent by browsers on their own, so token requests need none.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { authenticateToken, sessionUser } from "../accounts/index.js";
+import { authenticateToken, type CredentialLookup, sessionUser, storeLookup } from "../accounts/index.js";
 import { sameSecret, sha256Hex } from "../accounts/secrets.js";
 import type { UserRecord } from "../store/accounts.js";
 import type { Store } from "../store/store.js";
@@ -25,19 +25,23 @@ export interface Identity {
   refused: string | null;
 }
 
-export async function identify(store: Store, req: FastifyRequest): Promise<Identity> {
+export async function identify(
+  store: Store,
+  req: FastifyRequest,
+  lookup: CredentialLookup = storeLookup(store),
+): Promise<Identity> {
   const header = req.headers.authorization;
   if (header !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) return { auth: null, refused: "the Authorization header is not 'Bearer TOKEN'" };
-    const user = await authenticateToken(store, m[1]!);
+    const user = await authenticateToken(store, m[1]!, lookup);
     return user
       ? { auth: { user, via: "token" }, refused: null }
       : { auth: null, refused: "the token is unknown, revoked or expired" };
   }
   const cookie = req.cookies[SESSION_COOKIE];
   if (cookie !== undefined && cookie !== "") {
-    const found = await sessionUser(store, cookie);
+    const found = await sessionUser(store, cookie, lookup);
     return found
       ? {
           auth: {

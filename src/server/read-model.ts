@@ -14,6 +14,7 @@ import { type GateResult, listGates } from "../store/gates.js";
 import { getLayer, type LayerRecord, listLayers } from "../store/layers.js";
 import { listPublications, type Publication, toPublication } from "../store/publications.js";
 import type { Store } from "../store/store.js";
+import type { ReadCache } from "./read-cache.js";
 
 /** Severities from the worst down, then any other the store holds. */
 export function severityOrder(found: Iterable<string>): string[] {
@@ -188,42 +189,31 @@ export async function dashboard(
   return { generatedAt: now.toISOString(), targets, severities, rows };
 }
 
-/** How long a dashboard may be served again while no state change was audited (findings and runs are not). */
-const DASHBOARD_MAX_AGE_MS = 1000;
-const dashboards = new WeakMap<
-  Store,
-  { head: number; at: number; model: Promise<Dashboard>; aged?: { second: number; d: Dashboard } }
->();
+/** What the dashboard is read from. */
+export interface DashboardSource {
+  site: SiteConfig;
+  store: Store;
+  siteLayers: SiteLayerInfo;
+  reads: ReadCache;
+}
 
 /**
- * The dashboard, shared by the requests that come while nothing changed: it is computed again
- * when the audit log has a new row (every publication, candidate, gate result, approval and layer
- * is audited) or after a second (findings change without audit rows). The ages are of now.
+ * The dashboard at a store revision: read once while the store does not change (every write, by
+ * any process, changes the revision: see ReadCache), shared by the requests that ask meanwhile.
+ * The ages are of now: the same object within a second (ages are whole seconds), so a page can
+ * keep what it made of it.
  */
-export async function currentDashboard(
-  site: SiteConfig,
-  store: Store,
-  siteLayers: SiteLayerInfo,
-): Promise<Dashboard> {
-  const head = await auditHead(store);
-  const now = Date.now();
-  let memo = dashboards.get(store);
-  if (!memo || memo.head !== head || now - memo.at >= DASHBOARD_MAX_AGE_MS) {
-    const model = dashboard(site, store, siteLayers, new Date(now));
-    memo = { head, at: now, model };
-    dashboards.set(store, memo);
-    model.catch(() => {
-      if (dashboards.get(store)?.model === model) dashboards.delete(store);
-    });
-  }
-  const d = await memo.model;
-  // the same object within a second (ages are whole seconds), so a page can keep what it made of it
+export async function currentDashboard(src: DashboardSource, revision: string): Promise<Dashboard> {
+  const d = await src.reads.get(revision, "dashboard", () => dashboard(src.site, src.store, src.siteLayers));
   const second = Math.floor(Date.now() / 1000);
-  if (memo.aged?.second === second) return memo.aged.d;
-  const at = new Date(second * 1000);
-  const aged: Dashboard = {
+  return src.reads.get(revision, `dashboard\0${second}`, async () => agedAt(d, new Date(second * 1000)));
+}
+
+/** The dashboard with its ages as of `at`. */
+function agedAt(d: Dashboard, at: Date): Dashboard {
+  return {
     ...d,
-    generatedAt: new Date().toISOString(),
+    generatedAt: at.toISOString(),
     rows: d.rows.map((r) => ({
       ...r,
       targets: Object.fromEntries(
@@ -234,45 +224,18 @@ export async function currentDashboard(
       ),
     })),
   };
-  memo.aged = { second, d: aged };
-  return aged;
-}
-
-async function auditHead(store: Store): Promise<number> {
-  const row = await store.db
-    .selectFrom("audit_log")
-    .select((eb) => eb.fn.max("seq").as("seq"))
-    .executeTakeFirst();
-  return Number(row?.seq ?? 0);
 }
 
 type FindingCounts = { layer: string; arch: string; severity: string; n: number }[];
 
-/** How stale the dashboard's finding counts may be: they change only when a watch runs. */
-const FINDING_COUNTS_MAX_AGE_MS = 1000;
-const findingCounts = new WeakMap<Store, { at: number; counts: Promise<FindingCounts> }>();
-
-/**
- * Open findings by layer, arch and severity: a count over every open finding (100,000 in the
- * benchmark), so concurrent dashboards share one count, at most a second old, instead of each
- * running its own.
- */
+/** Open findings by layer, arch and severity: the sums of finding_counts (kept by observeFindings). */
 function openFindingCounts(store: Store): Promise<FindingCounts> {
-  const now = Date.now();
-  const memo = findingCounts.get(store);
-  if (memo && now - memo.at < FINDING_COUNTS_MAX_AGE_MS) return memo.counts;
-  const counts = store.db
-    .selectFrom("findings")
-    .select(["layer", "arch", "severity", (eb) => eb.fn.countAll<number>().as("n")])
-    .where("resolved_at", "is", null)
+  return store.db
+    .selectFrom("finding_counts")
+    .select(["layer", "arch", "severity", (eb) => eb.fn.sum<number>("open").as("n")])
+    .where("open", ">", 0)
     .groupBy(["layer", "arch", "severity"])
     .execute();
-  findingCounts.set(store, { at: now, counts });
-  // a failed count (the store away) is not kept
-  counts.catch(() => {
-    if (findingCounts.get(store)?.counts === counts) findingCounts.delete(store);
-  });
-  return counts;
 }
 
 /** The newest publication of every (target, layer directory), with its candidate's layer and arch. */
@@ -324,7 +287,7 @@ export interface LayerView {
   candidates: Candidate[];
   /** Open findings now, by arch and severity. */
   openFindings: Array<{ arch: string; severity: string; count: number }>;
-  /** Findings first seen and resolved per day, the last `days` days. */
+  /** Findings first seen and resolved per UTC day, the last `days` days (today included). */
   findingsOverTime: FindingsOverTime[];
 }
 
@@ -362,7 +325,9 @@ export async function layerView(
     })
     .slice(0, 200)
     .map(toPublication);
-  const since = new Date((opts.now ?? new Date()).getTime() - (opts.days ?? 30) * 86_400_000).toISOString();
+  // whole UTC days: today and the days before it
+  const today = Date.parse(`${(opts.now ?? new Date()).toISOString().slice(0, 10)}T00:00:00Z`);
+  const since = new Date(today - ((opts.days ?? 30) - 1) * 86_400_000).toISOString();
   const day = (col: "first_seen" | "resolved_at") => sql<string>`substr(${sql.ref(col)}, 1, 10)`;
   const [openFindings, opened, resolved, candidates] = await Promise.all([
     store.db

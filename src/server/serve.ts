@@ -19,6 +19,7 @@ import { type AppOptions, buildApp, type ServerContext } from "./app.js";
 import { LoginThrottle } from "./auth.js";
 import { JobBusyError, JobRunner } from "./jobs.js";
 import { ServerMetrics } from "./metrics.js";
+import { ReadCache } from "./read-cache.js";
 import type { SiteLayerInfo } from "./read-model.js";
 
 export interface ServeOptions {
@@ -109,6 +110,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       sessionTtlMs: o.sessionTtlMs ?? 12 * 3600_000,
       secureCookies: Boolean(o.tls) || Boolean(o.behindProxy),
       loginThrottle: new LoginThrottle(),
+      reads: new ReadCache(store),
       shutdown: shutdown.signal,
     };
     const app = await buildApp(ctx, {

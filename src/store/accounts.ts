@@ -201,15 +201,13 @@ export async function revokeApiToken(
   });
 }
 
-/**
- * The enabled user a token (by its sha256) belongs to, when the token is neither revoked nor
- * expired at `now`; records its last use (at most once a minute, so reads stay reads).
- */
-export async function userOfToken(
-  store: Store,
-  tokenSha256: string,
-  now = new Date(),
-): Promise<{ user: UserRecord; token: ApiTokenRecord } | undefined> {
+export interface TokenAndUser {
+  token: ApiTokenRecord;
+  user: UserRecord;
+}
+
+/** A token (by its sha256) and its user as stored, whatever their state: no check, no write. */
+export async function findToken(store: Store, tokenSha256: string): Promise<TokenAndUser | undefined> {
   const row = await store.db
     .selectFrom("api_tokens")
     .innerJoin("users", "users.name", "api_tokens.user_name")
@@ -218,11 +216,7 @@ export async function userOfToken(
     .select(["users.created_at as user_created_at", "users.created_by"])
     .where("api_tokens.token_sha256", "=", tokenSha256)
     .executeTakeFirst();
-  if (!row || row.revoked_at !== null || row.disabled_at !== null) return undefined;
-  const nowIso = now.toISOString();
-  if (row.expires_at !== null && row.expires_at <= nowIso) return undefined;
-  if (row.last_used_at === null || Date.parse(row.last_used_at) < now.getTime() - 60_000)
-    await store.db.updateTable("api_tokens").set({ last_used_at: nowIso }).where("id", "=", row.id).execute();
+  if (!row) return undefined;
   return {
     token: toToken(row),
     user: toUser({
@@ -235,6 +229,37 @@ export async function userOfToken(
       disabled_at: row.disabled_at,
     }),
   };
+}
+
+/**
+ * The user of a found token when the token is neither revoked nor expired at `now` and the user
+ * is enabled; records its last use (at most once a minute, so reads stay reads).
+ */
+export async function useToken(
+  store: Store,
+  found: TokenAndUser | undefined,
+  now = new Date(),
+): Promise<TokenAndUser | undefined> {
+  if (!found || found.token.revokedAt !== null || found.user.disabledAt !== null) return undefined;
+  const nowIso = now.toISOString();
+  if (found.token.expiresAt !== null && found.token.expiresAt <= nowIso) return undefined;
+  const last = found.token.lastUsedAt;
+  if (last === null || Date.parse(last) < now.getTime() - 60_000)
+    await store.db
+      .updateTable("api_tokens")
+      .set({ last_used_at: nowIso })
+      .where("id", "=", found.token.id)
+      .execute();
+  return found;
+}
+
+/** The enabled user a token (by its sha256) belongs to, when the token is neither revoked nor expired. */
+export async function userOfToken(
+  store: Store,
+  tokenSha256: string,
+  now = new Date(),
+): Promise<TokenAndUser | undefined> {
+  return useToken(store, await findToken(store, tokenSha256), now);
 }
 
 export async function createSession(
@@ -262,12 +287,14 @@ export async function createSession(
   });
 }
 
-/** The enabled user and session an id (by its sha256) stands for, unless revoked or expired. */
-export async function userOfSession(
-  store: Store,
-  idSha256: string,
-  now = new Date(),
-): Promise<{ user: UserRecord; session: SessionRecord } | undefined> {
+export interface SessionAndUser {
+  user: UserRecord;
+  session: SessionRecord;
+  revokedAt: string | null;
+}
+
+/** A session (by the sha256 of its id) and its user as stored, whatever their state. */
+export async function findSession(store: Store, idSha256: string): Promise<SessionAndUser | undefined> {
   const row = await store.db
     .selectFrom("sessions")
     .innerJoin("users", "users.name", "sessions.user_name")
@@ -280,8 +307,7 @@ export async function userOfSession(
     ])
     .where("sessions.id_sha256", "=", idSha256)
     .executeTakeFirst();
-  if (!row || row.revoked_at !== null || row.disabled_at !== null) return undefined;
-  if (row.expires_at <= now.toISOString()) return undefined;
+  if (!row) return undefined;
   return {
     user: toUser(row),
     session: {
@@ -290,7 +316,27 @@ export async function userOfSession(
       createdAt: row.session_created_at,
       expiresAt: row.expires_at,
     },
+    revokedAt: row.revoked_at,
   };
+}
+
+/** A found session when it is neither revoked nor expired at `now` and its user is enabled. */
+export function liveSession(
+  found: SessionAndUser | undefined,
+  now = new Date(),
+): { user: UserRecord; session: SessionRecord } | undefined {
+  if (!found || found.revokedAt !== null || found.user.disabledAt !== null) return undefined;
+  if (found.session.expiresAt <= now.toISOString()) return undefined;
+  return { user: found.user, session: found.session };
+}
+
+/** The enabled user and session an id (by its sha256) stands for, unless revoked or expired. */
+export async function userOfSession(
+  store: Store,
+  idSha256: string,
+  now = new Date(),
+): Promise<{ user: UserRecord; session: SessionRecord } | undefined> {
+  return liveSession(await findSession(store, idSha256), now);
 }
 
 export async function endSession(store: Store, idSha256: string, user: string): Promise<void> {

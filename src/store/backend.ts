@@ -40,6 +40,11 @@ export interface Backend {
   isUnavailable(error: unknown): boolean;
   /** Settings that change the database itself, applied once it is known to be compat's. */
   configure(): Promise<void>;
+  /**
+   * The store's revision: a text that is the same on two calls only when nothing was committed
+   * to the database in between, by this process or any other. One cheap query (no table is read).
+   */
+  revision(): Promise<string>;
 }
 
 /** How long a SQLite writer waits for another process's write transaction before giving up. */
@@ -51,6 +56,7 @@ export const SQLITE_BUSY_TIMEOUT_MS = 15_000;
  * waits for it (busy timeout) instead of failing when it upgrades from reading to writing.
  */
 export function sqliteBackend(database: Database.Database): Backend {
+  let revisionQuery: Database.Statement<[], { c: number; v: number }> | undefined;
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   database.pragma("foreign_keys = ON");
   return {
@@ -58,6 +64,18 @@ export function sqliteBackend(database: Database.Database): Backend {
     dialect: new ImmediateSqliteDialect({ database }),
     idColumn: (col) => col.primaryKey().autoIncrement(),
     lock: async () => {},
+    // data_version changes when another connection commits; total_changes counts this
+    // connection's own writes, rolled back ones included (a change too many costs a read, never a
+    // stale one). Read past Kysely's connection: in the middle of one of this process's
+    // transactions it counts that transaction's changes so far, and a read made after is queued
+    // behind the transaction, so what is kept under that count is what the transaction left.
+    revision: async () => {
+      revisionQuery ??= database.prepare<[], { c: number; v: number }>(
+        "select total_changes() as c, (select data_version from pragma_data_version) as v",
+      );
+      const row = revisionQuery.get()!;
+      return `${row.v}.${row.c}`;
+    },
     // WAL is written into the file's header: only for a file that is compat's
     configure: async () => {
       database.pragma("journal_mode = WAL");
@@ -136,6 +154,16 @@ export function postgresBackend(pool: pg.Pool): Backend {
     dialect: new PostgresDialect({ pool }),
     idColumn: (col) => col.primaryKey().generatedByDefaultAsIdentity(),
     configure: async () => {},
+    // two equal snapshots (xmin:xmax:in-progress xids) see the same committed transactions, so the
+    // same data; any write transaction that starts or ends anywhere in the cluster changes it
+    // (a prepared statement on each connection of the pool: parsed once)
+    revision: async () => {
+      const r = await pool.query<{ s: string }>({
+        name: "compat-store-revision",
+        text: "select pg_current_snapshot()::text as s",
+      });
+      return r.rows[0]!.s;
+    },
     lock: async (trx, key) => {
       await sql`select pg_advisory_xact_lock(hashtextextended(${`compat:${key}`}, 0))`.execute(trx);
     },

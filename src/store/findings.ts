@@ -142,6 +142,7 @@ export async function observeFindings(
         .executeTakeFirstOrThrow();
       out.resolved.push(toFinding(row));
     }
+    await countOpenFindingsOf(tx, scope);
     return out;
   });
 }
@@ -174,6 +175,39 @@ export async function listFindings(store: Store, filter: FindingFilter = {}): Pr
     .limit(filter.limit ?? 1000)
     .execute();
   return rows.map(toFinding);
+}
+
+/**
+ * Count the open findings of one observation scope (or, without one, of the whole store) again
+ * into finding_counts. observeFindings does it for its scope in its transaction; a store filled
+ * behind compat's back (a benchmark's bulk insert) is counted with this.
+ */
+export async function countOpenFindingsOf(store: Store, scope?: FindingScope): Promise<void> {
+  await store.transaction(async (tx) => {
+    let stale = tx.db.deleteFrom("finding_counts");
+    let open = tx.db
+      .selectFrom("findings")
+      .select(["target", "layer", "arch", "source", "severity", (eb) => eb.fn.countAll<number>().as("open")])
+      .where("resolved_at", "is", null);
+    if (scope) {
+      stale = stale
+        .where("target", "=", scope.target)
+        .where("layer", "=", scope.layer)
+        .where("arch", "=", scope.arch)
+        .where("source", "=", scope.source);
+      open = open
+        .where("target", "=", scope.target)
+        .where("layer", "=", scope.layer)
+        .where("arch", "=", scope.arch)
+        .where("source", "=", scope.source);
+    }
+    await stale.execute();
+    await tx.db
+      .insertInto("finding_counts")
+      .columns(["target", "layer", "arch", "source", "severity", "open"])
+      .expression(open.groupBy(["target", "layer", "arch", "source", "severity"]))
+      .execute();
+  });
 }
 
 /** Open findings counted by layer and severity (the dashboard's cells). */

@@ -14,6 +14,7 @@ export function migrations(backend: Backend): Record<string, Migration> {
     "0001-control-plane": { up: (db) => controlPlane(db, backend) },
     "0002-watch": { up: (db) => watch(db, backend) },
     "0003-accounts": { up: (db) => accounts(db, backend) },
+    "0004-serve-reads": { up: (db) => serveReads(db) },
   };
 }
 
@@ -340,6 +341,53 @@ async function accounts(db: Db, backend: Backend): Promise<void> {
     .createIndex("findings_open_cells")
     .on("findings")
     .columns(["resolved_at", "layer", "arch", "severity"])
+    .execute();
+}
+
+/**
+ * For the reads of `compat serve` (0004), each measured on the bench/serve store (100,000
+ * findings). Open findings counted per observation scope and severity, kept by observeFindings
+ * (the dashboard sums a few thousand rows instead of counting every open finding on each change
+ * of the store), filled here from the findings there are. Indexes: a layer's open findings of one
+ * severity, newest first, read in index order and stopped at the limit (instead of sorting every
+ * open one); the open ones of all layers likewise; a layer's findings by the day first seen from
+ * the index alone; a candidate's publications without a scan. findings_layer_open is a prefix of
+ * the first, so it goes.
+ */
+async function serveReads(db: Db): Promise<void> {
+  await db.schema
+    .createTable("finding_counts")
+    .addColumn("target", "text", (c) => c.notNull())
+    .addColumn("layer", "text", (c) => c.notNull())
+    .addColumn("arch", "text", (c) => c.notNull())
+    .addColumn("source", "text", (c) => c.notNull())
+    .addColumn("severity", "text", (c) => c.notNull())
+    .addColumn("open", "integer", (c) => c.notNull())
+    .addPrimaryKeyConstraint("finding_counts_key", ["target", "layer", "arch", "source", "severity"])
+    .execute();
+  await sql`insert into finding_counts (target, layer, arch, source, severity, "open")
+    select target, layer, arch, source, severity, count(*) from findings where resolved_at is null
+    group by target, layer, arch, source, severity`.execute(db);
+  await db.schema
+    .createIndex("findings_layer_recent")
+    .on("findings")
+    .columns(["layer", "resolved_at", "severity", "first_seen", "id"])
+    .execute();
+  await db.schema.dropIndex("findings_layer_open").execute();
+  await db.schema
+    .createIndex("findings_open_recent")
+    .on("findings")
+    .columns(["resolved_at", "first_seen", "id"])
+    .execute();
+  await db.schema
+    .createIndex("findings_layer_seen")
+    .on("findings")
+    .columns(["layer", "first_seen"])
+    .execute();
+  await db.schema
+    .createIndex("publications_candidate")
+    .on("publications")
+    .columns(["candidate_id"])
     .execute();
 }
 

@@ -33,6 +33,7 @@ const OUR_TABLES = new Set([
   "approvals",
   "publications",
   "findings",
+  "finding_counts",
   "leases",
   "audit_log",
   "source_checks",

@@ -20,6 +20,7 @@ export interface Database {
   approvals: ApprovalsTable;
   publications: PublicationsTable;
   findings: FindingsTable;
+  finding_counts: FindingCountsTable;
   leases: LeasesTable;
   audit_log: AuditLogTable;
   source_checks: SourceChecksTable;
@@ -190,6 +191,20 @@ export interface FindingsTable {
   resolved_by_publication_id: number | null;
   /** The advisory's page (0002). */
   url: string | null;
+}
+
+/**
+ * Open findings counted per scope of an observation and severity (0004): what the dashboard shows,
+ * kept by observeFindings in the transaction that changes the scope's findings (the only writer of
+ * findings), so the dashboard reads a few thousand rows, not every open finding.
+ */
+export interface FindingCountsTable {
+  target: string;
+  layer: string;
+  arch: string;
+  source: string;
+  severity: string;
+  open: number;
 }
 
 /** An advisory source's last verdict on one published layer (0002). */

@@ -13,8 +13,8 @@ import { listFindings } from "../../store/findings.js";
 import { getRun, listRuns } from "../../store/runs.js";
 import { NotFoundError, promote, rollback, runWatch, startUpdate, verdict } from "../actions.js";
 import type { ServerContext } from "../app.js";
+import { candidateOf, dashboardOf, layerOf, sendJson } from "../cached-reads.js";
 import type { Job } from "../jobs.js";
-import { candidateView, currentDashboard, layerView } from "../read-model.js";
 import { followLog, logFileOf } from "../run-log.js";
 import {
   AuditQuery,
@@ -70,7 +70,8 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
         tags: tags("layers"),
       },
     },
-    async () => currentDashboard(ctx.site, ctx.store, ctx.siteLayers),
+    async (req, reply) =>
+      sendJson(ctx, req, reply, () => dashboardOf(ctx, req), { per: String(Math.floor(Date.now() / 1000)) }),
   );
 
   app.get(
@@ -83,11 +84,10 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
         params: LayerParams,
       },
     },
-    async (req) => {
-      const v = await layerView(ctx.store, req.params.layer, ctx.siteLayers);
-      if (!v) throw new NotFoundError(`no layer ${req.params.layer}`);
-      return v;
-    },
+    async (req, reply) =>
+      sendJson(ctx, req, reply, () => layerOf(ctx, req, req.params.layer), {
+        missing: `no layer ${req.params.layer}`,
+      }),
   );
 
   app.get(
@@ -96,14 +96,15 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
       config: read,
       schema: { summary: "Candidates, newest first", tags: tags("candidates"), querystring: CandidateQuery },
     },
-    async (req) => ({
-      candidates: await listCandidates(ctx.store, {
-        state: req.query.state ? [req.query.state] : undefined,
-        layer: req.query.layer || undefined,
-        arch: req.query.arch || undefined,
-        limit: req.query.limit ?? 100,
-      }),
-    }),
+    async (req, reply) =>
+      sendJson(ctx, req, reply, async () => ({
+        candidates: await listCandidates(ctx.store, {
+          state: req.query.state ? [req.query.state] : undefined,
+          layer: req.query.layer || undefined,
+          arch: req.query.arch || undefined,
+          limit: req.query.limit ?? 100,
+        }),
+      })),
   );
 
   app.get(
@@ -116,11 +117,10 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
         params: IdParams,
       },
     },
-    async (req) => {
-      const v = await candidateView(ctx.store, req.params.id);
-      if (!v) throw new NotFoundError(`no candidate ${req.params.id}`);
-      return v;
-    },
+    async (req, reply) =>
+      sendJson(ctx, req, reply, () => candidateOf(ctx, req, req.params.id), {
+        missing: `no candidate ${req.params.id}`,
+      }),
   );
 
   app.get(
@@ -133,10 +133,10 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
         querystring: FindingQuery,
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const q = req.query;
       const status = q.status ?? "open";
-      return {
+      return sendJson(ctx, req, reply, async () => ({
         findings: await listFindings(ctx.store, {
           severity: q.severity,
           source: q.source || undefined,
@@ -146,7 +146,7 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
           open: status === "all" ? undefined : status === "open",
           limit: q.limit ?? 500,
         }),
-      };
+      }));
     },
   );
 
@@ -160,23 +160,23 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
         querystring: RunQuery,
       },
     },
-    async (req) => ({
-      runs: await listRuns(ctx.store, {
-        state: req.query.state || undefined,
-        layer: req.query.layer || undefined,
-        limit: req.query.limit ?? 100,
-      }),
-    }),
+    async (req, reply) =>
+      sendJson(ctx, req, reply, async () => ({
+        runs: await listRuns(ctx.store, {
+          state: req.query.state || undefined,
+          layer: req.query.layer || undefined,
+          limit: req.query.limit ?? 100,
+        }),
+      })),
   );
 
   app.get(
     "/api/v1/runs/:id",
     { config: read, schema: { summary: "A run", tags: tags("runs"), params: IdParams } },
-    async (req) => {
-      const run = await getRun(ctx.store, req.params.id);
-      if (!run) throw new NotFoundError(`no run ${req.params.id}`);
-      return run;
-    },
+    async (req, reply) =>
+      sendJson(ctx, req, reply, () => getRun(ctx.store, req.params.id), {
+        missing: `no run ${req.params.id}`,
+      }),
   );
 
   app.get(
@@ -198,15 +198,16 @@ export function registerApi(root: FastifyInstance, ctx: ServerContext): void {
       config: read,
       schema: { summary: "The audit log, newest first", tags: tags("audit"), querystring: AuditQuery },
     },
-    async (req) => ({
-      entries: (
-        await listAudit(ctx.store, {
-          subject: req.query.subject || undefined,
-          before: req.query.before,
-          limit: req.query.limit ?? 100,
-        })
-      ).reverse(),
-    }),
+    async (req, reply) =>
+      sendJson(ctx, req, reply, async () => ({
+        entries: (
+          await listAudit(ctx.store, {
+            subject: req.query.subject || undefined,
+            before: req.query.before,
+            limit: req.query.limit ?? 100,
+          })
+        ).reverse(),
+      })),
   );
 
   // actions

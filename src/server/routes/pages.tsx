@@ -23,11 +23,12 @@ import { getRun, listRuns } from "../../store/runs.js";
 import { NotFoundError, promote, rollback, runWatch, startUpdate, verdict } from "../actions.js";
 import type { ServerContext } from "../app.js";
 import { clearSessionCookie, LOGIN_COOKIE, setSessionCookie } from "../auth.js";
-import { candidateView, currentDashboard, layerView, severityOrder } from "../read-model.js";
+import { candidateOf, dashboardOf, layerOf } from "../cached-reads.js";
+import { severityOrder } from "../read-model.js";
 import { logFileOf, logTail } from "../run-log.js";
 import { ErrorPage, LoginPage, TokenShownPage, UsersPage } from "../views/account.js";
 import { CandidatePage } from "../views/candidate.js";
-import { DashboardPage } from "../views/dashboard.js";
+import { dashboardPageBytes } from "../views/dashboard.js";
 import { LayerPage } from "../views/layer.js";
 import type { PageContext } from "../views/layout.js";
 import { renderPage } from "../views/layout.js";
@@ -62,7 +63,8 @@ function pageContext(req: FastifyRequest, ctx: ServerContext): PageContext {
   };
 }
 
-const html = (reply: FastifyReply, node: preact.VNode, status = 200) =>
+/** A page: rendered here, or already bytes (the dashboard). Sent as bytes: encoded once. */
+const html = (reply: FastifyReply, page: preact.VNode | Buffer, status = 200) =>
   reply
     .code(status)
     .type("text/html; charset=utf-8")
@@ -73,7 +75,7 @@ const html = (reply: FastifyReply, node: preact.VNode, status = 200) =>
       "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     )
     .header("referrer-policy", "same-origin")
-    .send(renderPage(node));
+    .send(Buffer.isBuffer(page) ? page : Buffer.from(renderPage(page)));
 
 export async function renderError(
   ctx: ServerContext,
@@ -136,20 +138,14 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
   const Done = Type.Object({ done: Type.Optional(Type.String({ maxLength: 20 })) });
 
   app.get("/", { config: read, schema: hide }, async (req, reply) =>
-    html(
-      reply,
-      <DashboardPage
-        ctx={pageContext(req, ctx)}
-        d={await currentDashboard(ctx.site, ctx.store, ctx.siteLayers)}
-      />,
-    ),
+    html(reply, dashboardPageBytes(pageContext(req, ctx), await dashboardOf(ctx, req))),
   );
 
   app.get(
     "/layers/:layer",
     { config: read, schema: { ...hide, params: LayerParams } },
     async (req, reply) => {
-      const v = await layerView(ctx.store, req.params.layer, ctx.siteLayers);
+      const v = await layerOf(ctx, req, req.params.layer);
       if (!v) throw new NotFoundError(`no layer ${req.params.layer}`);
       const arches = ctx.siteLayers.get(v.name)?.arches ?? v.layer?.arches ?? [];
       const updatable = Object.hasOwn(ctx.site.layers, v.name) ? arches : [];
@@ -190,7 +186,7 @@ export function registerPages(root: FastifyInstance, ctx: ServerContext): void {
     "/candidates/:id",
     { config: read, schema: { ...hide, params: IdParams, querystring: Done } },
     async (req, reply) => {
-      const v = await candidateView(ctx.store, req.params.id);
+      const v = await candidateOf(ctx, req, req.params.id);
       if (!v) throw new NotFoundError(`no candidate ${req.params.id}`);
       const done = req.query.done && Object.hasOwn(DONE, req.query.done) ? DONE[req.query.done] : undefined;
       return html(
