@@ -32,7 +32,10 @@ function eessiSpec(version: string, arches?: Arch[]) {
 function archSpecificFromEessiFiles(version: string, arches: Arch[]): Map<string, string[]> {
   const perArch = new Map<Arch, Set<string>>();
   const nameOf = (atom: string) =>
-    atom.replace(/^[<>=~]+/, "").replace(/::.*$/, "").replace(/-[0-9].*$/, "");
+    atom
+      .replace(/^[<>=~]+/, "")
+      .replace(/::.*$/, "")
+      .replace(/-[0-9].*$/, "");
   const vars = parse(readFileSync(join(role, `vars_${version}.yml`), "utf8")) as {
     prefix_packages?: { name: string; include_on?: string[]; exclude_on?: string[] }[];
   };
@@ -62,9 +65,29 @@ function archSpecificFromEessiFiles(version: string, arches: Arch[]): Map<string
 describe("compareArches", () => {
   it("tells items some arches lack from items every arch has in another form", () => {
     const c = compareArches([
-      { arch: "x86_64", items: new Map([["a", "1"], ["b", "1"], ["c", "1"]]) },
-      { arch: "aarch64", items: new Map([["a", "1"], ["b", "2"]]) },
-      { arch: "riscv64", items: new Map([["a", "1"], ["b", "1"], ["d", "9"]]) },
+      {
+        arch: "x86_64",
+        items: new Map([
+          ["a", "1"],
+          ["b", "1"],
+          ["c", "1"],
+        ]),
+      },
+      {
+        arch: "aarch64",
+        items: new Map([
+          ["a", "1"],
+          ["b", "2"],
+        ]),
+      },
+      {
+        arch: "riscv64",
+        items: new Map([
+          ["a", "1"],
+          ["b", "1"],
+          ["d", "9"],
+        ]),
+      },
     ]);
     expect(c).toEqual({
       arches: ["x86_64", "aarch64", "riscv64"],
@@ -176,11 +199,15 @@ describe("specs and set files that cannot be compared", () => {
       /the set @missing \(of x86_64\) is not in/,
     );
     write("common", "@../../etc/passwd\n");
-    expect(() => specArchDiff(spec, "ex.yaml", setFilesIn(dir))).toThrow(/set name "\.\.\/\.\.\/etc\/passwd"/);
+    expect(() => specArchDiff(spec, "ex.yaml", setFilesIn(dir))).toThrow(
+      /set name "\.\.\/\.\.\/etc\/passwd"/,
+    );
     write("common", "not an atom!\n");
     expect(() => specArchDiff(spec, "ex.yaml", setFilesIn(dir))).toThrow(/common:1: .*more than one atom/);
     write("common", "sys-apps/\n");
-    expect(() => specArchDiff(spec, "ex.yaml", setFilesIn(dir))).toThrow(/common:1: invalid atom "sys-apps\/"/);
+    expect(() => specArchDiff(spec, "ex.yaml", setFilesIn(dir))).toThrow(
+      /common:1: invalid atom "sys-apps\/"/,
+    );
   });
 
   it("refuses a set file that links out of the directory, and a --sets that is not a directory", () => {
