@@ -44,11 +44,11 @@ export function renderSpecArchDiff(d: SpecArchDiff): string {
     ),
     "",
     renderTable(
-      ["arch", "packages", "sets"],
+      d.flavor === "gentoo" ? ["arch", "packages", "sets"] : ["arch", "packages"],
       d.perArch.map((c) => [
         c.arch,
         `${c.packages}${c.setsRead ? "" : " + the sets'"}`,
-        c.sets.map((s) => `@${s}`).join(" ") || "—",
+        ...(d.flavor === "gentoo" ? [c.sets.map((s) => `@${s}`).join(" ") || "—"] : []),
       ]),
     ),
     "",
