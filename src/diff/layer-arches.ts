@@ -24,7 +24,7 @@ import {
   readInstalledPackages,
 } from "../layer/installed.js";
 import { readRegularFile } from "../paths/regular-file.js";
-import type { Arch } from "../spec/schema.js";
+import { ARCHES, type Arch } from "../spec/schema.js";
 import { type ArchColumn, type ArchComparison, compareArches, hasArchDifferences } from "./arches.js";
 
 const LAYER_HINT =
@@ -320,11 +320,12 @@ function requireSame(
   );
 }
 
-/** Compare opened layers (and their check reports) across arches. */
+/** Compare opened layers (and their check reports) across arches, in the order of ARCHES. */
 export function layerArchDiff(
-  layers: readonly ArchLayer[],
+  given: readonly ArchLayer[],
   reports: readonly ArchCheckReport[] = [],
 ): LayerArchDiff {
+  const layers = [...given].sort((a, b) => ARCHES.indexOf(a.arch) - ARCHES.indexOf(b.arch));
   if (layers.length < 2)
     throw new InputError(
       `one layer given (${layers[0]?.source ?? "none"}, ${layers[0]?.arch ?? "?"}): there is nothing to compare across arches`,
