@@ -20,15 +20,26 @@ export interface DiffArchesOptions {
 
 const SPEC_RE = /\.ya?ml$/;
 
+/**
+ * Text from a layer's database or a check report, as a table cell: control characters (a terminal
+ * escape in a hostile artifact's dpkg status) are shown as `?`.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what is replaced
+const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+
 /** Rows of a comparison: one per arch-specific or differing item, a column per arch. */
 function comparisonTable(c: ArchComparison, what: string, absent = "—"): string {
   const rows: string[][] = [
     ...c.archSpecific.map((i) => [
-      i.name,
+      printable(i.name),
       style.yellow(`only on ${i.on.join(", ")}`),
-      ...c.arches.map((a) => i.values[a] ?? style.dim(absent)),
+      ...c.arches.map((a) => (i.values[a] === undefined ? style.dim(absent) : printable(i.values[a]!))),
     ]),
-    ...c.differing.map((i) => [i.name, style.yellow("differs"), ...c.arches.map((a) => i.values[a] ?? "")]),
+    ...c.differing.map((i) => [
+      printable(i.name),
+      style.yellow("differs"),
+      ...c.arches.map((a) => printable(i.values[a] ?? "")),
+    ]),
   ];
   const out: string[] = [];
   if (rows.length > 0) out.push(renderTable([what, "difference", ...c.arches], rows));
@@ -88,7 +99,7 @@ export function renderLayerArchDiff(d: LayerArchDiff): string {
     );
     for (const [id, found] of Object.entries(d.checks.found))
       for (const [arch, f] of Object.entries(found) as [Arch, string][])
-        out.push(style.dim(`  ${id} on ${arch}: ${f}`));
+        out.push(style.dim(`  ${id} on ${arch}: ${printable(f)}`));
   }
   for (const n of d.notes) out.push(style.dim(`note: ${n}`));
   return `${out.join("\n")}\n`;

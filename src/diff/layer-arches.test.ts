@@ -185,6 +185,21 @@ describe("built layers of several arches", () => {
       writeFileSync(bad, JSON.stringify({ target: { arch: "x86_64" }, results: "none" }));
       await expect(readCheckReport(bad)).rejects.toThrow(/not a check report/);
       await expect(readCheckReport(join(root, "missing.json"))).rejects.toThrow(/no such file/);
+      const good = JSON.parse(readFileSync(x.file, "utf8"));
+      writeFileSync(bad, JSON.stringify({ ...good, target: { ...good.target, arch: "x86-64" } }));
+      const refusal = () =>
+        readCheckReport(bad).then(
+          () => "read",
+          (e: InputError) => `${e.message}\n${e.details.join("\n")}`,
+        );
+      expect(await refusal()).toContain(
+        'not a check report\ntarget.arch: "x86-64" is not an arch (expected one of x86_64, aarch64, riscv64, ppc64le)',
+      );
+      writeFileSync(bad, JSON.stringify({ ...good, results: [] }));
+      expect(await refusal()).toMatch(/not a check report\nresults: no check results/);
+      writeFileSync(bad, JSON.stringify({ ...good, target: { ...good.target, flavor: "gentoo" } }));
+      const gentooReport = await readCheckReport(bad);
+      expect(() => layerArchDiff(layers, [gentooReport, a])).toThrow(/a report on a gentoo layer/);
       await expect(readCheckReport(root)).rejects.toThrow(/not a regular file|EISDIR/);
     });
   });

@@ -227,18 +227,24 @@ const checkReportSchema = z.object({
   target: z.object({
     prefix: z.string(),
     flavor: z.string(),
-    arch: z.string(),
+    arch: z.enum(ARCHES, {
+      error: (i) => `${JSON.stringify(i.input)} is not an arch (expected one of ${ARCHES.join(", ")})`,
+    }),
     os: z.string().optional(),
     version: z.string().optional(),
   }),
-  results: z.array(
-    z.object({
-      id: z.string().min(1),
-      title: z.string(),
-      status: z.enum(["pass", "fail", "skip"]),
-      evidence: z.object({ found: z.string() }),
-    }),
-  ),
+  results: z
+    .array(
+      z.object({
+        id: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: "not a check id (e.g. world-writable)" }),
+        title: z.string(),
+        status: z.enum(["pass", "fail", "skip"]),
+        evidence: z.object({ found: z.string() }),
+      }),
+    )
+    .min(1, { message: "no check results: a report that checked nothing cannot show that two arches agree" }),
 });
 export type ArchCheckReport = z.infer<typeof checkReportSchema> & { file: string };
 

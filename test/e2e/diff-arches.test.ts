@@ -157,6 +157,23 @@ describe("compat diff --arches LAYER_A LAYER_B …", () => {
     expect(r.stdout).toMatch(/the same on x86_64, aarch64\n\s+3 the same on every arch/);
   });
 
+  it("shows a terminal escape from a hostile dpkg database as ?, not as an escape", () => {
+    const evil = mkdtempSync(join(tmpdir(), "compat-diff-arches-evil-"));
+    const r = compat([
+      "diff",
+      "--arches",
+      makeDebianArchLayer(evil, "x86_64", [
+        ["bash", "5.2\x1b[31mRED"],
+        ["evil\x1b[2J", "1"],
+      ]),
+      makeDebianArchLayer(evil, "aarch64", [["bash", "5.2"]]),
+    ]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).not.toContain("\x1b");
+    expect(r.stdout).toMatch(/evil\?\[2J\s+only on x86_64/);
+    expect(r.stdout).toMatch(/bash\s+differs\s+5\.2\?\[31mRED\s+5\.2/);
+  });
+
   it("refuses a layer that is not one, one arch, two of one arch, mixed flavors or versions, with exit 2", () => {
     const other = mkdtempSync(join(tmpdir(), "compat-diff-arches-bad-"));
     expectInputError(compat(["diff", "--arches", x86, dir]), /not a compatibility layer/);
