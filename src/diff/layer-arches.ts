@@ -8,12 +8,12 @@
 import { basename } from "node:path";
 import { z } from "zod";
 import { readBuildRecord } from "../artifacts/build-record.js";
+import { indexArtifact } from "../artifacts/entry-index.js";
 import { type ArtifactManifest, manifestSchema } from "../artifacts/manifest.js";
-import { parseArtifactName, topDirOf } from "../artifacts/name.js";
-import { verifyArtifact } from "../artifacts/verify.js";
+import { parseArtifactName } from "../artifacts/name.js";
 import { targetFromPrefix } from "../checks/target.js";
 import { DEBIAN_ARCH } from "../debian/mmdebstrap.js";
-import { parseDpkgStatus } from "../debian/status.js";
+import { DPKG_STATUS_PATH, parseDpkgStatus } from "../debian/status.js";
 import { InputError, ValidationError } from "../errors.js";
 import {
   compareInstalledVersions,
@@ -102,31 +102,21 @@ async function openArtifact(path: string): Promise<ArchLayer> {
     throw new InputError(`${path}: a delta artifact carries only what changed, not a layer`, {
       hint: "give the full artifact of each arch",
     });
-  const statusMember = `${topDirOf(identity)}/var/lib/dpkg/status`;
   const chunks: Buffer[] = [];
   let statusBytes = 0;
-  const report = await verifyArtifact(path, {
-    // reading is not a gate: setuid members are verify's and publish's business
-    allowSetuid: [],
-    onMember: async (h, content) => {
-      if (h.type !== "file" || h.name.replace(/^\.\//, "") !== statusMember) return;
-      for await (const c of content) {
-        statusBytes += c.length;
-        if (statusBytes <= MAX_STATUS_BYTES) chunks.push(c);
-      }
-    },
+  // indexArtifact verifies every member as `compat verify` does, and refuses (exit 3) what fails
+  const { report } = await indexArtifact(path, {
+    contentSink: (rel) =>
+      rel === DPKG_STATUS_PATH
+        ? {
+            write: (c) => {
+              statusBytes += c.length;
+              if (statusBytes <= MAX_STATUS_BYTES) chunks.push(c);
+            },
+            end: () => {},
+          }
+        : undefined,
   });
-  const blocking = report.violations.filter((v) => v.rule !== "setuid");
-  if (blocking.length > 0)
-    throw new ValidationError(
-      `${path}: rejected while reading it (${blocking.length} problem${blocking.length === 1 ? "" : "s"})`,
-      {
-        details: blocking
-          .slice(0, 20)
-          .map((v) => `[${v.rule}] ${v.member ? `${v.member}: ` : ""}${v.message}`),
-        hint: `run: compat verify ${path}`,
-      },
-    );
   if (!report.manifest)
     throw new InputError(`${path}: no manifest beside it (${path}.manifest.json)`, {
       hint: "the manifest says which packages the layer has: keep it beside the artifact (compat pack writes it)",
