@@ -125,6 +125,13 @@ export async function diffArches(sources: string[], opts: DiffArchesOptions): Pr
     const { specArchDiff } = await import("../diff/spec-arches.js");
     const { setFilesIn } = await import("../diff/set-files.js");
     const { spec, file } = await loadSpec(sources[0]!);
+    if (opts.sets && spec.flavor !== "gentoo")
+      throw new InputError(
+        `--sets: ${file} is a ${spec.flavor}-flavor spec, and package sets are Portage's`,
+        {
+          hint: "leave --sets out for this spec",
+        },
+      );
     const d = specArchDiff(spec, file, opts.sets ? setFilesIn(opts.sets) : undefined);
     if (opts.json) printJson(d);
     else process.stdout.write(renderSpecArchDiff(d));

@@ -66,7 +66,7 @@ describe("compat diff --arches SPEC on EESSI's three imports", () => {
     expect(r.stdout).toMatch(/the same on x86_64, aarch64/);
   });
 
-  it("refuses a spec without arches, with one arch, and a set directory that is not one", () => {
+  it("refuses a spec without arches, with one arch, --sets for a debian spec, and a set directory that is not one", () => {
     const none = join(dir, "no-arches.yaml");
     writeFileSync(
       none,
@@ -81,6 +81,10 @@ describe("compat diff --arches SPEC on EESSI's three imports", () => {
     expectInputError(
       compat(["diff", "--arches", one]),
       /one-arch\.yaml: arches: the spec lists one arch \(x86_64\)/,
+    );
+    expectInputError(
+      compat(["diff", "--arches", "examples/dev.yaml", "--sets", EESSI_SETS]),
+      /--sets: examples\/dev\.yaml is a debian-flavor spec/,
     );
     expectInputError(
       compat(["diff", "--arches", join(dir, "eessi-2025.06.yaml"), "--sets", join(dir, "nowhere")]),
