@@ -7,7 +7,12 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EESSI_SETS, makeDebianArchLayer, packArchLayer } from "../helpers/arch-layers.js";
+import {
+  EESSI_SETS,
+  makeDebianArchLayer,
+  makeGentooArchLayer,
+  packArchLayer,
+} from "../helpers/arch-layers.js";
 import { compat, projectRoot } from "../helpers/cli.js";
 
 const role = join(projectRoot, "../shared/data/eessi/compatibility-layer");
@@ -147,6 +152,46 @@ describe("compat diff --arches LAYER_A LAYER_B …", () => {
       name: "world-writable",
       values: { x86_64: "pass", riscv64: "fail" },
     });
+  });
+
+  it("EESSI 2023.06 gentoo layers (vardbs of the real sets; two packed): the same x86_64-only package as the spec", async () => {
+    const g = mkdtempSync(join(tmpdir(), "compat-diff-arches-gentoo-"));
+    const out = join(g, "out");
+    const x = makeGentooArchLayer(g, "2023.06", "x86_64");
+    const a = await packArchLayer(makeGentooArchLayer(g, "2023.06", "aarch64"), out, {
+      stack: "eessi",
+      version: "2023.06",
+      arch: "aarch64",
+    });
+    const r = await packArchLayer(makeGentooArchLayer(g, "2023.06", "riscv64"), out, {
+      stack: "eessi",
+      version: "2023.06",
+      arch: "riscv64",
+    });
+    const res = compat(["diff", "--arches", r, x, a, "--json"]);
+    expect(res.status, res.stderr).toBe(1);
+    const d = JSON.parse(res.stdout);
+    expect(d.layers.map((l: { arch: string; kind: string }) => `${l.arch}:${l.kind}`)).toEqual([
+      "x86_64:prefix",
+      "aarch64:artifact",
+      "riscv64:artifact",
+    ]);
+    expect(d.packages.database).toBe("vardb");
+    expect(d.packages.archSpecific).toEqual([
+      {
+        name: "sys-fabric/opa-psm2:0",
+        on: ["x86_64"],
+        missingOn: ["aarch64", "riscv64"],
+        values: { x86_64: "11.2.205" },
+      },
+    ]);
+    expect(d.packages.differing).toEqual([]);
+    const fromSpec = JSON.parse(
+      compat(["diff", "--arches", importEessi("2023.06"), "--sets", EESSI_SETS, "--json"]).stdout,
+    );
+    expect(fromSpec.packages.archSpecific.map((i: { name: string }) => `${i.name}:0`)).toEqual(
+      d.packages.archSpecific.map((i: { name: string }) => i.name),
+    );
   });
 
   it("exits 0 when the arches' layers hold the same packages", () => {
