@@ -76,12 +76,14 @@ export function renderLayerArchDiff(d: LayerArchDiff): string {
   const first = d.layers[0]!;
   const out: string[] = [
     style.bold(
-      `${first.stack ?? "?"} ${first.version ?? "?"} · ${first.os} · ${first.flavor} · ${d.layers.map((l) => l.arch).join(", ")}`,
+      printable(
+        `${first.stack ?? "?"} ${first.version ?? "?"} · ${first.os} · ${first.flavor} · ${d.layers.map((l) => l.arch).join(", ")}`,
+      ),
     ),
     "",
     renderTable(
       ["arch", "layer", "packages", "check report"],
-      d.layers.map((l) => [l.arch, l.source, String(l.packages), l.checkReport ?? "—"]),
+      d.layers.map((l) => [l.arch, printable(l.source), String(l.packages), printable(l.checkReport ?? "—")]),
     ),
     "",
     style.bold(

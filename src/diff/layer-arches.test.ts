@@ -127,6 +127,18 @@ describe("built layers of several arches", () => {
       );
     });
 
+    it("refuses a manifest whose flavor is not the database's", async () => {
+      const copy = join(out, "flavor");
+      mkdirSync(copy);
+      const name = artifacts.arm!.split("/").pop()!;
+      writeFileSync(join(copy, name), readFileSync(artifacts.arm!));
+      const manifest = JSON.parse(readFileSync(`${artifacts.arm}.manifest.json`, "utf8"));
+      writeFileSync(join(copy, `${name}.manifest.json`), JSON.stringify({ ...manifest, flavor: "gentoo" }));
+      await expect(openArchLayer(join(copy, name))).rejects.toThrow(
+        /flavor "gentoo", but the layer's package database is dpkg \(debian\)/,
+      );
+    });
+
     it("refuses an artifact without its manifest, and a corrupt one (exit 3)", async () => {
       const lone = join(out, "lone");
       mkdirSync(lone);
@@ -255,6 +267,15 @@ describe("built layers of several arches", () => {
       writeFileSync(record, readFileSync(record, "utf8").replace('"arch": "riscv64"', '"arch": "aarch64"'));
       await expect(openArchLayer(moved)).rejects.toThrow(
         /its build record .* says arch aarch64, its path says riscv64/,
+      );
+      writeFileSync(
+        record,
+        readFileSync(record, "utf8")
+          .replace('"arch": "aarch64"', '"arch": "riscv64"')
+          .replace('"stack": "dev"', '"stack": "dev\\u001b[2J"'),
+      );
+      await expect(openArchLayer(moved)).rejects.toThrow(
+        /its build record's stack "dev\\u001b\[2J" is not a stack name/,
       );
     });
 

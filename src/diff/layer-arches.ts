@@ -5,11 +5,12 @@
  * check results from `compat check --json` reports (or a build's run-directory
  * check-report.json), matched to the layers by their target's arch.
  */
+import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
 import { readBuildRecord } from "../artifacts/build-record.js";
 import { indexArtifact } from "../artifacts/entry-index.js";
-import { type ArtifactManifest, manifestSchema } from "../artifacts/manifest.js";
+import { type ArtifactManifest, readManifest } from "../artifacts/manifest.js";
 import { parseArtifactName } from "../artifacts/name.js";
 import { targetFromPrefix } from "../checks/target.js";
 import { DEBIAN_ARCH } from "../debian/mmdebstrap.js";
@@ -48,7 +49,6 @@ const FLAVOR_OF: Record<PackageDatabaseKind, string> = { vardb: "gentoo", dpkg: 
 
 /** A prefix directory or an artifact, opened as one arch's layer; anything else is an InputError. */
 export async function openArchLayer(source: string): Promise<ArchLayer> {
-  const { statSync } = await import("node:fs");
   let isDir: boolean;
   try {
     isDir = statSync(source).isDirectory();
@@ -86,11 +86,29 @@ async function openPrefix(dir: string): Promise<ArchLayer> {
     database: installed.database,
     flavor: target.flavor,
     os: target.os,
-    stack: typeof record?.stack === "string" ? record.stack : undefined,
-    version: target.version ?? (typeof record?.version === "string" ? record.version : undefined),
+    stack: recordedStack(dir, record?.stack),
+    version: target.version ?? recordedVersion(dir, record?.version),
     packages: installed.packages,
   };
   return { ...layer, packages: nativePackages(layer, installed) };
+}
+
+/** A build record's stack, when it names one the way a spec does (it is shown and compared). */
+function recordedStack(dir: string, stack: unknown): string | undefined {
+  if (stack === undefined) return undefined;
+  if (typeof stack === "string" && /^[a-z0-9][a-z0-9_-]*$/.test(stack)) return stack;
+  throw new InputError(`${dir}: its build record's stack ${JSON.stringify(stack)} is not a stack name`, {
+    hint: "a stack is lower-case letters, digits, _ and - (e.g. eessi), as in the layer's spec",
+  });
+}
+
+/** A build record's version, for a prefix whose path has none (`…/versions/<version>/…`). */
+function recordedVersion(dir: string, version: unknown): string | undefined {
+  if (version === undefined) return undefined;
+  if (typeof version === "string" && /^[0-9][0-9A-Za-z._-]*$/.test(version)) return version;
+  throw new InputError(`${dir}: its build record's version ${JSON.stringify(version)} is not a version`, {
+    hint: "a version starts with a digit, e.g. 2025.06, as in the layer's spec",
+  });
 }
 
 /** The largest dpkg status file read from an artifact (a full Debian desktop's is about 10 MB). */
@@ -121,15 +139,20 @@ async function openArtifact(path: string): Promise<ArchLayer> {
     throw new InputError(`${path}: no manifest beside it (${path}.manifest.json)`, {
       hint: "the manifest says which packages the layer has: keep it beside the artifact (compat pack writes it)",
     });
-  const { readFile } = await import("node:fs/promises");
-  const manifest = manifestSchema.parse(JSON.parse(await readFile(report.manifest, "utf8")));
+  const { manifest } = await readManifest(report.manifest);
   const installed = artifactPackages(path, manifest, statusBytes, chunks);
+  const flavor = FLAVOR_OF[installed.database];
+  if (manifest.flavor !== null && manifest.flavor !== flavor)
+    throw new InputError(
+      `${report.manifest}: flavor ${JSON.stringify(manifest.flavor)}, but the layer's package database is ${installed.database} (${flavor})`,
+      { hint: "the manifest belongs to another artifact, or was edited: repack the layer" },
+    );
   const layer: ArchLayer = {
     source: path,
     kind: "artifact",
     arch: identity.arch,
     database: installed.database,
-    flavor: manifest.flavor ?? FLAVOR_OF[installed.database],
+    flavor,
     os: identity.os,
     stack: identity.stack,
     version: identity.version,
