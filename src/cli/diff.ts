@@ -1,6 +1,7 @@
 /** `compat diff A B [--json] [--files]`: packages and files that differ between two layers. */
 import type { Command } from "commander";
 import type { LayerDiff } from "../artifacts/diff.js";
+import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import { printJson, renderTable, style } from "./output.js";
 
@@ -47,13 +48,47 @@ export function register(program: Command): void {
   program
     .command("diff")
     .description(
-      "compare two layers (prefixes, artifacts or package lists): packages and files; exit 1 when they differ",
+      "compare two layers (prefixes, artifacts or package lists): packages and files; exit 1 when they differ. With --arches: one spec's or one version's layers across CPU families",
     )
-    .argument("<a>", "the older layer: a prefix, an artifact or a package list")
-    .argument("<b>", "the newer layer")
+    .argument(
+      "<a>",
+      "the older layer: a prefix, an artifact or a package list (--arches: a spec, or a layer)",
+    )
+    .argument("[b]", "the newer layer (--arches: another arch's layer)")
+    .argument("[more...]", "--arches: the layers of more arches")
     .option("--files", "list every added, removed and changed path")
+    .option(
+      "--arches",
+      "compare across arches: a spec's arches, or the layers of one version built for several",
+    )
+    .option(
+      "--sets <dir>",
+      "--arches SPEC: read the package sets from this directory (an overlay's etc/portage/sets/)",
+    )
+    .option(
+      "--check-report <file>",
+      "--arches LAYERS: a compat check --json report of one of the layers (repeat, one per arch)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option("--json", "print the differences as JSON (schema in docs/cli.md)")
-    .action(async (a: string, b: string, opts: { json?: boolean; files?: boolean }) => {
+    .action(async (a: string, b: string | undefined, more: string[], opts: DiffOptions) => {
+      if (opts.arches) {
+        if (opts.files)
+          throw new InputError(
+            "--files lists the paths of two layers; across arches, files differ by nature",
+          );
+        const { diffArches } = await import("./diff-arches.js");
+        return diffArches([a, ...(b === undefined ? [] : [b]), ...more], opts);
+      }
+      if (b === undefined || more.length > 0 || opts.sets || opts.checkReport)
+        throw new InputError(
+          b === undefined
+            ? "diff compares two layers: give A and B"
+            : more.length > 0
+              ? `diff compares two layers, and ${more.length + 2} were given`
+              : `${opts.sets ? "--sets" : "--check-report"} goes with --arches`,
+          { hint: "compat diff A B, or compat diff --arches SPEC | LAYER_A LAYER_B …" },
+        );
       const { diffLayers, hasDifferences, loadSide } = await import("../artifacts/diff.js");
       log.info(`reading ${a} and ${b}`);
       const [left, right] = await Promise.all([loadSide(a), loadSide(b)]);
@@ -62,4 +97,12 @@ export function register(program: Command): void {
       else process.stdout.write(renderDiff(d, Boolean(opts.files)));
       if (hasDifferences(d)) process.exitCode = 1;
     });
+}
+
+interface DiffOptions {
+  json?: boolean;
+  files?: boolean;
+  arches?: boolean;
+  sets?: string;
+  checkReport?: string[];
 }
