@@ -43,7 +43,8 @@ export interface SearchDir {
 export type ProbeResult =
   /** An ELF object the loader accepts; `key` identifies the file (device and inode). */
   | { kind: "object"; object: DynamicObject; realPath: string; key: string }
-  | { kind: "missing" }
+  /** Nothing loadable there; `provisional` when the caller does not know yet (not to be remembered). */
+  | { kind: "missing"; provisional?: boolean }
   /** Present, but not loadable by this program (wrong class or machine, not ELF). */
   | { kind: "incompatible"; why: string };
 
@@ -83,10 +84,125 @@ export function searchDirs(
 interface Loaded {
   object: DynamicObject;
   key: string;
-  /** Names it answers to: requested names, SONAME, path. */
-  names: Set<string>;
-  /** Loaders, nearest first. */
-  chain: DynamicObject[];
+  /** The RPATH dirs its dependents inherit: its own (unless it has a RUNPATH), then its loaders'. */
+  inherit: DirList;
+}
+
+/** Search directories (their owners included) and the id of their directory strings alone. */
+interface DirList {
+  dirs: readonly SearchDir[];
+  /** Two lists with the same directories, in the same order, have the same id (owners aside). */
+  id: number;
+}
+
+/** What searching a list of directories for a name gave: the index of the dir that gave it, and rejects. */
+interface Outcome {
+  found?: { index: number; path: string; realPath: string; key: string; object: DynamicObject };
+  rejected: { index: number; path: string; why: string }[];
+}
+
+const EMPTY: DirList = { dirs: [], id: 0 };
+
+/**
+ * What loadLinkMap can remember between link maps of one probe (one namespace, one program class):
+ * expanded RPATH/RUNPATH values, the search lists built from them, and the outcome of searching a
+ * list for a name. A probe result marked `provisional` is not remembered. Without one, each
+ * loadLinkMap call remembers within itself.
+ */
+export class SearchCache {
+  private readonly ids = new Map<string, number>([["", 0]]);
+  private readonly lists = new Map<string, DirList>();
+  private readonly concats = new Map<DirList, Map<DirList, DirList>>();
+  private readonly outcomes = new Map<number, Map<string, Outcome>>();
+
+  private idOf(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(text, id);
+    }
+    return id;
+  }
+
+  /** The dirs of an RPATH or RUNPATH value of `owner`, `$ORIGIN` expanded. */
+  own(source: "RPATH" | "RUNPATH", owner: DynamicObject): DirList {
+    const value = source === "RPATH" ? owner.rpath : owner.runpath;
+    if (!value) return EMPTY;
+    const memo = `${source}\0${owner.path}\0${owner.origin}\0${value}`;
+    let l = this.lists.get(memo);
+    if (!l) {
+      const dirs = searchPathDirs(value, owner.origin);
+      l = { dirs: dirs.map((dir) => ({ dir, source, owner: owner.path })), id: this.idOf(dirs.join("\0")) };
+      this.lists.set(memo, l);
+    }
+    return l;
+  }
+
+  system(systemDirs: readonly string[]): DirList {
+    const memo = `system\0${systemDirs.join("\0")}`;
+    let l = this.lists.get(memo);
+    if (!l) {
+      l = {
+        dirs: systemDirs.map((dir) => ({ dir, source: "system" as const })),
+        id: this.idOf(`\u0001${systemDirs.join("\0")}`),
+      };
+      this.lists.set(memo, l);
+    }
+    return l;
+  }
+
+  /** `a` then `b` (one array, shared by every object whose lists these are). */
+  concat(a: DirList, b: DirList): DirList {
+    if (a.dirs.length === 0) return b;
+    if (b.dirs.length === 0) return a;
+    // lists are made here once each, so their identity names them
+    let next = this.concats.get(a);
+    if (!next) {
+      next = new Map();
+      this.concats.set(a, next);
+    }
+    let l = next.get(b);
+    if (!l) {
+      l = { dirs: [...a.dirs, ...b.dirs], id: this.idOf(`\u0002${a.id}\0${b.id}`) };
+      next.set(b, l);
+    }
+    return l;
+  }
+
+  /** Search `list` for `needed` (a name without a slash), remembering the outcome unless provisional. */
+  search(list: DirList, needed: string, probe: Probe): Outcome {
+    let byName = this.outcomes.get(list.id);
+    const known = byName?.get(needed);
+    if (known) return known;
+    const out: Outcome = { rejected: [] };
+    let provisional = false;
+    for (let index = 0; index < list.dirs.length; index++) {
+      const path = posix.join(list.dirs[index]!.dir, needed);
+      if (!path.startsWith("/")) {
+        out.rejected.push({ index, path, why: "relative path (resolved against the working directory)" });
+        continue;
+      }
+      const r = probe(path);
+      if (r.kind === "missing") {
+        if (r.provisional) provisional = true;
+        continue;
+      }
+      if (r.kind === "incompatible") {
+        out.rejected.push({ index, path, why: r.why });
+        continue;
+      }
+      out.found = { index, path, realPath: r.realPath, key: r.key, object: r.object };
+      break;
+    }
+    if (!provisional) {
+      if (!byName) {
+        byName = new Map();
+        this.outcomes.set(list.id, byName);
+      }
+      byName.set(needed, out);
+    }
+    return out;
+  }
 }
 
 /**
@@ -118,20 +234,26 @@ export function loadLinkMap(
   probe: Probe,
   systemDirs: readonly string[],
   preloaded: readonly { object: DynamicObject; key: string }[] = [],
+  cache: SearchCache = new SearchCache(),
 ): LinkMap {
-  const loaded: Loaded[] = [];
+  const system = cache.system(systemDirs);
   const byKey = new Map<string, Loaded>();
-  const add = (object: DynamicObject, key: string, chain: DynamicObject[], requested?: string): Loaded => {
-    const names = new Set<string>([object.path]);
-    if (object.soname) names.add(object.soname);
-    if (requested) names.add(requested);
-    const l: Loaded = { object, key, names, chain };
-    loaded.push(l);
+  /** Names loaded objects answer to (requested names, SONAMEs, paths): the first to claim one keeps it. */
+  const byName = new Map<string, Loaded>();
+  const claim = (name: string, l: Loaded) => {
+    if (!byName.has(name)) byName.set(name, l);
+  };
+  const add = (object: DynamicObject, key: string, inherited: DirList, requested?: string): Loaded => {
+    const own = object.runpath ? EMPTY : cache.own("RPATH", object);
+    const l: Loaded = { object, key, inherit: cache.concat(own, inherited) };
+    claim(object.path, l);
+    if (object.soname) claim(object.soname, l);
+    if (requested) claim(requested, l);
     byKey.set(key, l);
     return l;
   };
-  for (const p of preloaded) add(p.object, p.key, []);
-  const rootLoaded = byKey.get(root.key) ?? add(root.object, root.key, []);
+  for (const p of preloaded) add(p.object, p.key, EMPTY);
+  const rootLoaded = byKey.get(root.key) ?? add(root.object, root.key, EMPTY);
   const scope: Loaded[] = [rootLoaded];
   const inScope = new Set<Loaded>(scope);
   const reach = (l: Loaded) => {
@@ -144,10 +266,11 @@ export function loadLinkMap(
   const queue: Loaded[] = [rootLoaded];
   for (let qi = 0; qi < queue.length; qi++) {
     const cur = queue[qi]!;
+    let list: DirList | undefined;
     for (const needed of cur.object.needed) {
       const lookup: Lookup = { by: cur.object.path, needed, tried: [], rejected: [] };
       lookups.push(lookup);
-      const already = loaded.find((l) => l.names.has(needed));
+      const already = byName.get(needed);
       if (already) {
         lookup.found = {
           path: already.object.path,
@@ -158,39 +281,38 @@ export function loadLinkMap(
         reach(already);
         continue;
       }
-      const candidates: { path: string; via: SearchDir | "path" }[] = needed.includes("/")
-        ? [{ path: needed, via: "path" }]
-        : searchDirs(cur.object, cur.chain, systemDirs).map((d) => ({
-            path: posix.join(d.dir, needed),
-            via: d,
-          }));
-      for (const c of candidates) {
-        if (c.via !== "path") lookup.tried.push(c.via);
-        if (!c.path.startsWith("/")) {
-          lookup.rejected.push({
-            path: c.path,
-            why: "relative path (resolved against the working directory)",
-          });
-          continue;
+      let found: { path: string; realPath: string; key: string; object: DynamicObject } | undefined;
+      if (needed.includes("/")) {
+        const r: ProbeResult = needed.startsWith("/")
+          ? probe(needed)
+          : { kind: "incompatible", why: "relative path (resolved against the working directory)" };
+        if (r.kind === "incompatible") lookup.rejected.push({ path: needed, why: r.why });
+        else if (r.kind === "object") {
+          found = { path: needed, realPath: r.realPath, key: r.key, object: r.object };
+          lookup.found = { path: needed, realPath: r.realPath, via: "path", key: r.key };
         }
-        const r = probe(c.path);
-        if (r.kind === "missing") continue;
-        if (r.kind === "incompatible") {
-          lookup.rejected.push({ path: c.path, why: r.why });
-          continue;
+      } else {
+        // searchDirs(cur.object, its loaders, systemDirs), built from lists its loaders share
+        list ??= cache.concat(cur.object.runpath ? cache.own("RUNPATH", cur.object) : cur.inherit, system);
+        const o = cache.search(list, needed, probe);
+        lookup.tried = list.dirs.slice(0, o.found ? o.found.index + 1 : list.dirs.length);
+        lookup.rejected = o.rejected.map((x) => ({ path: x.path, why: x.why }));
+        if (o.found) {
+          found = o.found;
+          const via = list.dirs[o.found.index]!;
+          lookup.found = { path: found.path, realPath: found.realPath, via, key: found.key };
         }
-        lookup.found = { path: c.path, realPath: r.realPath, via: c.via, key: r.key };
-        const same = byKey.get(r.key);
-        if (same) {
-          same.names.add(needed);
-          reach(same);
-        } else {
-          const object = { ...r.object, path: c.path, origin: posix.dirname(c.path) };
-          const l = add(object, r.key, [cur.object, ...cur.chain], needed);
-          queue.push(l);
-          reach(l);
-        }
-        break;
+      }
+      if (!found) continue;
+      const same = byKey.get(found.key);
+      if (same) {
+        claim(needed, same);
+        reach(same);
+      } else {
+        const object = { ...found.object, path: found.path, origin: posix.dirname(found.path) };
+        const l = add(object, found.key, cur.inherit, needed);
+        queue.push(l);
+        reach(l);
       }
     }
   }

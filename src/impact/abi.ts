@@ -21,11 +21,12 @@ import {
   loadLinkMap,
   type Probe,
   type ProbeResult,
+  SearchCache,
 } from "../checks/ld-search.js";
 import type { LoaderInfo } from "../checks/loader.js";
 import { dynamicObject } from "../checks/suite/elf-libraries.js";
 import { machineArch } from "../layer/elf.js";
-import type { SymbolTable, UndefinedSymbol } from "../layer/elf-symbols.js";
+import type { SymbolTable, UndefinedSymbol, VersionNeed } from "../layer/elf-symbols.js";
 import type { Verdicts } from "./cache.js";
 import { type ElfRecord, type ObjectStore, statKey } from "./objects.js";
 
@@ -83,6 +84,8 @@ function describeArch(bits: number, machine: number): string {
 
 /** Symbol lookups remembered for this many link maps (by their members' content). */
 const MAX_SCOPE_MEMOS = 64;
+/** Link maps remembered for siblings (same directory and dynamic section): the most recent ones. */
+const MAX_LINK_MAPS = 256;
 
 /** One layer side's resolver: a probe over its namespace, link maps memoised by what decides them. */
 export class SideAnalyzer {
@@ -90,6 +93,8 @@ export class SideAnalyzer {
   private readonly linkMaps = new Map<string, LinkMap>();
   private readonly lookups = new Map<string, Map<string, boolean>>();
   private readonly localOf = new Map<string, string>();
+  /** The loader's searches, remembered across the link maps of this side. */
+  private readonly searches = new SearchCache();
 
   constructor(
     readonly side: LayerSide,
@@ -114,7 +119,7 @@ export class SideAnalyzer {
         const rec = this.store.get(key);
         if (!rec) {
           pending.set(key, r.local);
-          return { kind: "missing" };
+          return { kind: "missing", provisional: true };
         }
         if (rec.kind === "malformed")
           result = { kind: "incompatible", why: "not an ELF object, or a truncated one" };
@@ -157,12 +162,17 @@ export class SideAnalyzer {
       preloaded.map((p) => p.key).join(","),
     ].join("\u0001");
     const known = this.linkMaps.get(memo);
-    if (known) return rebase(known, root);
+    if (known) {
+      this.linkMaps.delete(memo);
+      this.linkMaps.set(memo, known);
+      return rebase(known, root);
+    }
     for (let round = 0; ; round++) {
       const pending = new Map<string, string>();
-      const map = loadLinkMap(root, this.probe(pending), this.side.loader.searchDirs, preloaded);
+      const map = loadLinkMap(root, this.probe(pending), this.side.loader.searchDirs, preloaded, this.searches);
       if (pending.size === 0) {
         this.linkMaps.set(memo, map);
+        if (this.linkMaps.size > MAX_LINK_MAPS) this.linkMaps.delete(this.linkMaps.keys().next().value!);
         return map;
       }
       if (round > 64) throw new Error("link map did not settle");
@@ -244,14 +254,13 @@ export class SideAnalyzer {
         }
         const defines = records.get(target.key)?.defines;
         if (!defines) continue; // a library without versions satisfies every version need
-        for (const v of need.versions) {
-          if (v.weak || defines.includes(v.name)) continue;
-          if (s.key === rec.key) missingVersions.add(`${v.name}\0${need.file}`);
+        for (const name of missingVersionsOf(need, defines)) {
+          if (s.key === rec.key) missingVersions.add(`${name}\0${need.file}`);
           add({
             kind: "version",
             by: s.object.path,
-            what: `${v.name} (${need.file})`,
-            message: `${s.object.path} needs version ${v.name} of ${need.file}, which ${target.path} does not define`,
+            what: `${name} (${need.file})`,
+            message: `${s.object.path} needs version ${name} of ${need.file}, which ${target.path} does not define`,
           });
         }
       }
@@ -341,6 +350,23 @@ export class SideAnalyzer {
     }
     return undefined;
   }
+}
+
+/** The versions of a need (not weak) a library's VERDEF lacks, remembered per need and library. */
+const missingMemo = new WeakMap<VersionNeed, WeakMap<readonly string[], readonly string[]>>();
+function missingVersionsOf(need: VersionNeed, defines: readonly string[]): readonly string[] {
+  let byLibrary = missingMemo.get(need);
+  if (!byLibrary) {
+    byLibrary = new WeakMap();
+    missingMemo.set(need, byLibrary);
+  }
+  let missing = byLibrary.get(defines);
+  if (!missing) {
+    const defined = new Set(defines);
+    missing = need.versions.filter((v) => !v.weak && !defined.has(v.name)).map((v) => v.name);
+    byLibrary.set(defines, missing);
+  }
+  return missing;
 }
 
 /** The first table in scope order defining the symbol (index), or undefined. */
