@@ -112,6 +112,7 @@ const EMPTY: DirList = { dirs: [], id: 0 };
 export class SearchCache {
   private readonly ids = new Map<string, number>([["", 0]]);
   private readonly lists = new Map<string, DirList>();
+  private readonly owned = new Map<string, Map<string, DirList>>();
   private readonly concats = new Map<DirList, Map<DirList, DirList>>();
   private readonly outcomes = new Map<number, Map<string, Outcome>>();
 
@@ -128,12 +129,18 @@ export class SearchCache {
   own(source: "RPATH" | "RUNPATH", owner: DynamicObject): DirList {
     const value = source === "RPATH" ? owner.rpath : owner.runpath;
     if (!value) return EMPTY;
-    const memo = `${source}\0${owner.path}\0${owner.origin}\0${value}`;
-    let l = this.lists.get(memo);
+    // by owner path, then value: every loaded object asks, and most ask again
+    let byValue = this.owned.get(owner.path);
+    if (!byValue) {
+      byValue = new Map();
+      this.owned.set(owner.path, byValue);
+    }
+    const memo = `${source}\0${owner.origin}\0${value}`;
+    let l = byValue.get(memo);
     if (!l) {
       const dirs = searchPathDirs(value, owner.origin);
       l = { dirs: dirs.map((dir) => ({ dir, source, owner: owner.path })), id: this.idOf(dirs.join("\0")) };
-      this.lists.set(memo, l);
+      byValue.set(memo, l);
     }
     return l;
   }

@@ -93,6 +93,7 @@ export class SideAnalyzer {
   private readonly linkMaps = new Map<string, LinkMap>();
   private readonly lookups = new Map<string, Map<string, boolean>>();
   private readonly localOf = new Map<string, string>();
+  private readonly records = new Map<string, { rec: ElfRecord; key: string }>();
   /** The loader's searches, remembered across the link maps of this side. */
   private readonly searches = new SearchCache();
 
@@ -135,12 +136,17 @@ export class SideAnalyzer {
 
   /** Resolve a path to an ELF record of this side, reading it when needed. */
   async recordAt(path: string): Promise<{ rec: ElfRecord; key: string } | undefined> {
+    // the interpreter of every program: its record stays while its file's state does
+    const known = this.records.get(path);
+    if (known && this.store.get(known.key) === known.rec) return known;
     const r = this.side.fs.resolve(path);
     if (!r.ok || !r.stat.isFile()) return undefined;
     const key = statKey(r.stat);
     this.localOf.set(key, r.local);
     const rec = await this.store.load(r.local, key);
-    return rec.kind === "elf" ? { rec, key } : undefined;
+    if (rec.kind !== "elf") return undefined;
+    this.records.set(path, { rec, key });
+    return { rec, key };
   }
 
   /** Where the file of a probe key is here. */
@@ -169,7 +175,13 @@ export class SideAnalyzer {
     }
     for (let round = 0; ; round++) {
       const pending = new Map<string, string>();
-      const map = loadLinkMap(root, this.probe(pending), this.side.loader.searchDirs, preloaded, this.searches);
+      const map = loadLinkMap(
+        root,
+        this.probe(pending),
+        this.side.loader.searchDirs,
+        preloaded,
+        this.searches,
+      );
       if (pending.size === 0) {
         this.linkMaps.set(memo, map);
         if (this.linkMaps.size > MAX_LINK_MAPS) this.linkMaps.delete(this.linkMaps.keys().next().value!);
