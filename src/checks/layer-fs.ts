@@ -34,6 +34,7 @@ export class LayerFs {
   readonly prefix: string;
   private readonly statCache = new Map<string, BigIntStats | null>();
   private readonly linkCache = new Map<string, string>();
+  private mountPaths: string[] | undefined;
 
   constructor(readonly mapping: LayerMapping) {
     this.prefix = mapping.prefix;
@@ -166,10 +167,18 @@ export class LayerFs {
 
   /** A directory above the mounted layer (e.g. `/cvmfs` in the sandbox): it exists there as a plain directory. */
   private isMountAncestor(path: string): boolean {
-    const mounts = (this.mapping.binds ?? []).filter((b) => b.at !== b.local).map((b) => b.at);
-    if (this.mapping.localPrefix !== this.mapping.prefix || this.mapping.sandboxed)
-      mounts.push(this.mapping.repository?.mount ?? this.mapping.prefix);
-    return mounts.some((mount) => mount !== path && isUnder(mount, path));
+    return this.mounts.some((mount) => mount !== path && isUnder(mount, path));
+  }
+
+  /** Where something is shown at a path of its own (asked for every component of every path resolved). */
+  private get mounts(): readonly string[] {
+    if (!this.mountPaths) {
+      const mounts = (this.mapping.binds ?? []).filter((b) => b.at !== b.local).map((b) => b.at);
+      if (this.mapping.localPrefix !== this.mapping.prefix || this.mapping.sandboxed)
+        mounts.push(this.mapping.repository?.mount ?? this.mapping.prefix);
+      this.mountPaths = mounts;
+    }
+    return this.mountPaths;
   }
 
   /** Read a file of the layer (links followed); undefined when it does not exist. */

@@ -112,7 +112,10 @@ const EMPTY: DirList = { dirs: [], id: 0 };
 export class SearchCache {
   private readonly ids = new Map<string, number>([["", 0]]);
   private readonly lists = new Map<string, DirList>();
-  private readonly owned = new Map<string, Map<string, DirList>>();
+  private readonly owned = new Map<
+    string,
+    { source: string; origin: string; value: string; list: DirList }[]
+  >();
   private readonly concats = new Map<DirList, Map<DirList, DirList>>();
   private readonly outcomes = new Map<number, Map<string, Outcome>>();
 
@@ -129,18 +132,17 @@ export class SearchCache {
   own(source: "RPATH" | "RUNPATH", owner: DynamicObject): DirList {
     const value = source === "RPATH" ? owner.rpath : owner.runpath;
     if (!value) return EMPTY;
-    // by owner path, then value: every loaded object asks, and most ask again
-    let byValue = this.owned.get(owner.path);
-    if (!byValue) {
-      byValue = new Map();
-      this.owned.set(owner.path, byValue);
+    // every loaded object asks, and most ask again: by owner path, then by the value's own string
+    let mine = this.owned.get(owner.path);
+    if (!mine) {
+      mine = [];
+      this.owned.set(owner.path, mine);
     }
-    const memo = `${source}\0${owner.origin}\0${value}`;
-    let l = byValue.get(memo);
+    let l = mine.find((x) => x.source === source && x.origin === owner.origin && x.value === value)?.list;
     if (!l) {
       const dirs = searchPathDirs(value, owner.origin);
       l = { dirs: dirs.map((dir) => ({ dir, source, owner: owner.path })), id: this.idOf(dirs.join("\0")) };
-      byValue.set(memo, l);
+      mine.push({ source, origin: owner.origin, value, list: l });
     }
     return l;
   }
