@@ -343,7 +343,10 @@ export class SideAnalyzer {
     };
     put(path, rec.digest, interp?.digest ?? "-", this.side.loader.searchDirs.join(":"));
     for (const p of early) put(p.kind, p.what);
+    // What each search of the namespace gave. A name found among those already loaded is not
+    // put: which are loaded follows from the rest (the scope below, the searches, the dynamic sections).
     for (const l of map.lookups) {
+      if (l.found?.via === "loaded") continue;
       put(l.by, l.needed, l.found?.path ?? "-", l.found ? digestOf(l.found.key) : "-");
       for (const r of l.rejected) put(r.path, r.why);
     }
@@ -396,16 +399,21 @@ function definedIn(tables: readonly (SymbolTable | undefined)[], ref: UndefinedS
 function providerIndex(
   map: LinkMap,
 ): (by: DynamicObject, file: string) => { key: string; path: string } | undefined {
-  const byLookup = new Map<string, { key: string; path: string }>();
+  const byLookup = new Map<string, Map<string, { key: string; path: string }>>();
   for (const l of map.lookups) {
-    const k = `${l.by}\0${l.needed}`;
-    if (l.found && !byLookup.has(k)) byLookup.set(k, { key: l.found.key, path: l.found.path });
+    if (!l.found) continue;
+    let mine = byLookup.get(l.by);
+    if (!mine) {
+      mine = new Map();
+      byLookup.set(l.by, mine);
+    }
+    if (!mine.has(l.needed)) mine.set(l.needed, l.found);
   }
   const byName = new Map<string, { key: string; path: string }>();
   for (const x of map.scope)
     for (const name of [x.object.soname, posix.basename(x.object.path)])
       if (name !== undefined && !byName.has(name)) byName.set(name, { key: x.key, path: x.object.path });
-  return (by, file) => byLookup.get(`${by.path}\0${file}`) ?? byName.get(file);
+  return (by, file) => byLookup.get(by.path)?.get(file) ?? byName.get(file);
 }
 
 /** A memoised link map of a sibling object (same directory and dynamic section) with this root. */
