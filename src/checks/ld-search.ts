@@ -84,13 +84,20 @@ export function searchDirs(
 interface Loaded {
   object: DynamicObject;
   key: string;
-  /** The RPATH dirs its dependents inherit: its own (unless it has a RUNPATH), then its loaders'. */
+  /**
+   * Where it searches when it has no RUNPATH, and what its dependents inherit: its own RPATH
+   * (unless it has a RUNPATH), then its loaders', then the system dirs.
+   */
   inherit: DirList;
 }
 
-/** Search directories (their owners included) and the id of their directory strings alone. */
+/**
+ * Search directories as a chain: an object's own, then those of the list it extends. Each loaded
+ * object adds one link to its loader's, so a link map holds no copies of its loaders' lists.
+ */
 interface DirList {
-  dirs: readonly SearchDir[];
+  own: readonly SearchDir[];
+  rest?: DirList;
   /** Two lists with the same directories, in the same order, have the same id (owners aside). */
   id: number;
 }
@@ -101,22 +108,32 @@ interface Outcome {
   rejected: { index: number; path: string; why: string }[];
 }
 
-const EMPTY: DirList = { dirs: [], id: 0 };
+const NO_DIRS: { dirs: readonly SearchDir[]; id: number } = { dirs: [], id: 0 };
+
+/** The first `n` directories of a list (all of them without `n`). */
+function dirsOf(list: DirList, n = Number.POSITIVE_INFINITY): SearchDir[] {
+  const out: SearchDir[] = [];
+  for (let l: DirList | undefined = list; l && out.length < n; l = l.rest)
+    for (const d of l.own) {
+      if (out.length >= n) break;
+      out.push(d);
+    }
+  return out;
+}
 
 /**
  * What loadLinkMap can remember between link maps of one probe (one namespace, one program class):
- * expanded RPATH/RUNPATH values, the search lists built from them, and the outcome of searching a
- * list for a name. A probe result marked `provisional` is not remembered. Without one, each
- * loadLinkMap call remembers within itself.
+ * expanded RPATH/RUNPATH values and the outcome of searching a list of directories for a name. A
+ * probe result marked `provisional` is not remembered. Without one, each loadLinkMap call
+ * remembers within itself.
  */
 export class SearchCache {
   private readonly ids = new Map<string, number>([["", 0]]);
-  private readonly lists = new Map<string, DirList>();
+  private readonly pairs = new Map<number, Map<number, number>>();
   private readonly owned = new Map<
     string,
-    { source: string; origin: string; value: string; list: DirList }[]
+    { source: string; origin: string; value: string; list: { dirs: readonly SearchDir[]; id: number } }[]
   >();
-  private readonly concats = new Map<DirList, Map<DirList, DirList>>();
   private readonly outcomes = new Map<number, Map<string, Outcome>>();
 
   private idOf(text: string): number {
@@ -129,9 +146,9 @@ export class SearchCache {
   }
 
   /** The dirs of an RPATH or RUNPATH value of `owner`, `$ORIGIN` expanded. */
-  own(source: "RPATH" | "RUNPATH", owner: DynamicObject): DirList {
+  private own(source: "RPATH" | "RUNPATH", owner: DynamicObject): { dirs: readonly SearchDir[]; id: number } {
     const value = source === "RPATH" ? owner.rpath : owner.runpath;
-    if (!value) return EMPTY;
+    if (!value) return NO_DIRS;
     // every loaded object asks, and most ask again: by owner path, then by the value's own string
     let mine = this.owned.get(owner.path);
     if (!mine) {
@@ -148,34 +165,27 @@ export class SearchCache {
   }
 
   system(systemDirs: readonly string[]): DirList {
-    const memo = `system\0${systemDirs.join("\0")}`;
-    let l = this.lists.get(memo);
-    if (!l) {
-      l = {
-        dirs: systemDirs.map((dir) => ({ dir, source: "system" as const })),
-        id: this.idOf(`\u0001${systemDirs.join("\0")}`),
-      };
-      this.lists.set(memo, l);
-    }
-    return l;
+    return {
+      own: systemDirs.map((dir) => ({ dir, source: "system" as const })),
+      id: this.idOf(`\u0001${systemDirs.join("\0")}`),
+    };
   }
 
-  /** `a` then `b` (one array, shared by every object whose lists these are). */
-  concat(a: DirList, b: DirList): DirList {
-    if (a.dirs.length === 0) return b;
-    if (b.dirs.length === 0) return a;
-    // lists are made here once each, so their identity names them
-    let next = this.concats.get(a);
-    if (!next) {
-      next = new Map();
-      this.concats.set(a, next);
+  /** `owner`'s RPATH (or RUNPATH) dirs, then `rest`. */
+  extend(source: "RPATH" | "RUNPATH", owner: DynamicObject, rest: DirList): DirList {
+    const own = this.own(source, owner);
+    if (own.dirs.length === 0) return rest;
+    let byRest = this.pairs.get(own.id);
+    if (!byRest) {
+      byRest = new Map();
+      this.pairs.set(own.id, byRest);
     }
-    let l = next.get(b);
-    if (!l) {
-      l = { dirs: [...a.dirs, ...b.dirs], id: this.idOf(`\u0002${a.id}\0${b.id}`) };
-      next.set(b, l);
+    let id = byRest.get(rest.id);
+    if (id === undefined) {
+      id = this.idOf(`\u0002${own.id}\0${rest.id}`);
+      byRest.set(rest.id, id);
     }
-    return l;
+    return { own: own.dirs, rest, id };
   }
 
   /** Search `list` for `needed` (a name without a slash), remembering the outcome unless provisional. */
@@ -185,23 +195,25 @@ export class SearchCache {
     if (known) return known;
     const out: Outcome = { rejected: [] };
     let provisional = false;
-    for (let index = 0; index < list.dirs.length; index++) {
-      const path = posix.join(list.dirs[index]!.dir, needed);
-      if (!path.startsWith("/")) {
-        out.rejected.push({ index, path, why: "relative path (resolved against the working directory)" });
-        continue;
+    let index = 0;
+    search: for (let l: DirList | undefined = list; l; l = l.rest) {
+      for (const d of l.own) {
+        const path = posix.join(d.dir, needed);
+        if (!path.startsWith("/")) {
+          out.rejected.push({ index, path, why: "relative path (resolved against the working directory)" });
+        } else {
+          const r = probe(path);
+          if (r.kind === "missing") {
+            if (r.provisional) provisional = true;
+          } else if (r.kind === "incompatible") {
+            out.rejected.push({ index, path, why: r.why });
+          } else {
+            out.found = { index, path, realPath: r.realPath, key: r.key, object: r.object };
+            break search;
+          }
+        }
+        index++;
       }
-      const r = probe(path);
-      if (r.kind === "missing") {
-        if (r.provisional) provisional = true;
-        continue;
-      }
-      if (r.kind === "incompatible") {
-        out.rejected.push({ index, path, why: r.why });
-        continue;
-      }
-      out.found = { index, path, realPath: r.realPath, key: r.key, object: r.object };
-      break;
     }
     if (!provisional) {
       if (!byName) {
@@ -253,16 +265,19 @@ export function loadLinkMap(
     if (!byName.has(name)) byName.set(name, l);
   };
   const add = (object: DynamicObject, key: string, inherited: DirList, requested?: string): Loaded => {
-    const own = object.runpath ? EMPTY : cache.own("RPATH", object);
-    const l: Loaded = { object, key, inherit: cache.concat(own, inherited) };
+    const l: Loaded = {
+      object,
+      key,
+      inherit: object.runpath ? inherited : cache.extend("RPATH", object, inherited),
+    };
     claim(object.path, l);
     if (object.soname) claim(object.soname, l);
     if (requested) claim(requested, l);
     byKey.set(key, l);
     return l;
   };
-  for (const p of preloaded) add(p.object, p.key, EMPTY);
-  const rootLoaded = byKey.get(root.key) ?? add(root.object, root.key, EMPTY);
+  for (const p of preloaded) add(p.object, p.key, system);
+  const rootLoaded = byKey.get(root.key) ?? add(root.object, root.key, system);
   const scope: Loaded[] = [rootLoaded];
   const inScope = new Set<Loaded>(scope);
   const reach = (l: Loaded) => {
@@ -302,13 +317,13 @@ export function loadLinkMap(
         }
       } else {
         // searchDirs(cur.object, its loaders, systemDirs), built from lists its loaders share
-        list ??= cache.concat(cur.object.runpath ? cache.own("RUNPATH", cur.object) : cur.inherit, system);
+        list ??= cur.object.runpath ? cache.extend("RUNPATH", cur.object, system) : cur.inherit;
         const o = cache.search(list, needed, probe);
-        lookup.tried = list.dirs.slice(0, o.found ? o.found.index + 1 : list.dirs.length);
+        lookup.tried = dirsOf(list, o.found ? o.found.index + 1 : undefined);
         lookup.rejected = o.rejected.map((x) => ({ path: x.path, why: x.why }));
         if (o.found) {
           found = o.found;
-          const via = list.dirs[o.found.index]!;
+          const via = lookup.tried[o.found.index]!;
           lookup.found = { path: found.path, realPath: found.realPath, via, key: found.key };
         }
       }
