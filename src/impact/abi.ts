@@ -85,7 +85,7 @@ function describeArch(bits: number, machine: number): string {
 /** Symbol lookups remembered for this many link maps (by their members' content). */
 const MAX_SCOPE_MEMOS = 64;
 /** Link maps remembered for siblings (same directory and dynamic section): the most recent ones. */
-const MAX_LINK_MAPS = 256;
+const MAX_LINK_MAPS = 32;
 
 /** One layer side's resolver: a probe over its namespace, link maps memoised by what decides them. */
 export class SideAnalyzer {

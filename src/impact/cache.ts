@@ -6,7 +6,7 @@
  * states (an inode, size and mtime can come back with other bytes: a republished CernVM-FS file, a
  * tarball unpacked again), so a verdict is reused only for exactly the same inputs: a published
  * layer and a software tree that did not change are judged once, and the next candidate's check
- * reads their objects' dynamic sections but no undefined symbols and no symbol tables.
+ * reads their objects' dynamic tables (for the keys) but looks up no undefined symbol.
  *
  * One JSON file per cache directory (default `$COMPAT_CACHE_DIR/impact`, else
  * `$XDG_CACHE_HOME/compat/impact`), written through a temporary file and a rename; a cache that

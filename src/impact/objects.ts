@@ -2,8 +2,10 @@
  * Every ELF object an impact check reads, read once: by the file's state (device, inode, size,
  * mtime, ctime) for its dynamic interface, and by that interface's digest for its symbol table, so
  * a library that is the same in the published layer and in the candidate (a copy: other inodes,
- * same bytes) is looked up through one table. Symbol tables are read only for objects others bind
- * to; undefined symbols only for the objects being checked whose verdict is not known, and not kept.
+ * same bytes) is looked up through one table. The read that makes a record reads the tables anyway
+ * (its digest covers them) and keeps them, within a byte budget, for the lookups and the undefined
+ * symbols to come: a file is opened again only when its tables were evicted. Undefined symbols are
+ * decoded only for the objects being checked whose verdict is not known, and not kept.
  * Records live for one run: a file's state names its content only while nobody changes it, so what
  * is kept for later runs is keyed by content (cache.ts).
  */
