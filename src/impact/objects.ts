@@ -43,7 +43,7 @@ export function statKey(st: BigIntStats): string {
  * Bytes of symbol tables kept at once (the most recently used; libc's always); one evicted is read
  * again when asked for. A tree's thousands of libraries would not fit, and need not.
  */
-const MAX_TABLE_BYTES = 96 << 20;
+const MAX_TABLE_BYTES = 32 << 20;
 
 export class ObjectStore {
   private readonly records = new Map<string, ObjectRecord>();
