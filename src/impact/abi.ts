@@ -94,6 +94,7 @@ export class SideAnalyzer {
   private readonly lookups = new Map<string, Map<string, boolean>>();
   private readonly localOf = new Map<string, string>();
   private readonly records = new Map<string, { rec: ElfRecord; key: string }>();
+  private readonly searchedTexts = new Map<string, string>();
   /** The loader's searches, remembered across the link maps of this side. */
   private readonly searches = new SearchCache();
 
@@ -147,6 +148,18 @@ export class SideAnalyzer {
     if (rec.kind !== "elf") return undefined;
     this.records.set(path, { rec, key });
     return { rec, key };
+  }
+
+  /**
+   * What a lookup searched, as people read it: one string per distinct text, shared by every
+   * message that says it (a tree's missing libraries are searched for along the same long lists).
+   */
+  private searched(l: Lookup): string {
+    const text = describeSearch(l);
+    const known = this.searchedTexts.get(text);
+    if (known !== undefined) return known;
+    this.searchedTexts.set(text, text);
+    return text;
   }
 
   /** Where the file of a probe key is here. */
@@ -232,7 +245,7 @@ export class SideAnalyzer {
         kind: "needed",
         by: l.by,
         what: l.needed,
-        message: `${l.by} needs ${l.needed}: not found (searched ${describeSearch(l)})${rejected}`,
+        message: `${l.by} needs ${l.needed}: not found (searched ${this.searched(l)})${rejected}`,
       });
     }
 
