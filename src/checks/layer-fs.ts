@@ -6,7 +6,7 @@
  * layer is not at its real path. Reads are synchronous and cached: one resolution costs a few
  * lstat calls, and checks resolve thousands.
  */
-import { type BigIntStats, lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { type BigIntStats, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
 
 export type Region = "prefix" | "repository" | "bind" | "host" | "void";
@@ -29,12 +29,16 @@ export type Resolution =
   | { ok: false; path: string; missing: string; reason: "missing" | "loop" | "not-a-directory" };
 
 const MAX_LINKS = 40;
+/** Names a directory is asked for in vain before it is listed (then the listing answers). */
+const LIST_AFTER_MISSES = 16;
 
 export class LayerFs {
   readonly prefix: string;
   private readonly statCache = new Map<string, BigIntStats | null>();
   private readonly linkCache = new Map<string, string>();
   private mountPaths: string[] | undefined;
+  private readonly misses = new Map<string, number>();
+  private readonly listings = new Map<string, Set<string> | null>();
 
   constructor(readonly mapping: LayerMapping) {
     this.prefix = mapping.prefix;
@@ -99,15 +103,43 @@ export class LayerFs {
     if (cached !== undefined) return cached;
     const local = this.local(path);
     let st: BigIntStats | null = null;
-    if (local !== undefined) {
+    if (local !== undefined && !this.surelyAbsent(local)) {
       try {
         st = lstatSync(local, { bigint: true });
-      } catch {
+      } catch (e) {
         st = null;
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") this.missedIn(local);
       }
     }
     this.statCache.set(path, st);
     return st;
+  }
+
+  /**
+   * A name not in its directory's listing, once that directory was listed: a loader's search asks
+   * each library dir for thousands of names it does not hold, and one listing answers them all.
+   */
+  private surelyAbsent(local: string): boolean {
+    const cut = local.lastIndexOf("/");
+    const listing = this.listings.get(local.slice(0, cut));
+    return listing !== undefined && listing !== null && !listing.has(local.slice(cut + 1));
+  }
+
+  /** Count a missing name of a directory; list the directory once it has missed often enough. */
+  private missedIn(local: string): void {
+    const dir = local.slice(0, local.lastIndexOf("/"));
+    if (this.listings.has(dir)) return;
+    const n = (this.misses.get(dir) ?? 0) + 1;
+    this.misses.set(dir, n);
+    if (n < LIST_AFTER_MISSES) return;
+    let listing: Set<string> | null;
+    try {
+      listing = new Set(readdirSync(dir === "" ? "/" : dir));
+    } catch {
+      listing = null; // not listable: ask the file system name by name
+    }
+    this.listings.set(dir, listing);
+    this.misses.delete(dir);
   }
 
   readlink(path: string): string {

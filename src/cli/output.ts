@@ -28,14 +28,22 @@ export function printJson(value: unknown): void {
 /** Arrays longer than this are written element by element; shorter ones at once. */
 const PIECE = 64;
 
-/** `JSON.stringify(value, null, 2)` handed to `write` in pieces (plain objects and long arrays opened up). */
+/** Plain objects this deep or deeper are written at once (the elements of a long array are). */
+const OPEN_DEPTH = 3;
+
+/**
+ * `JSON.stringify(value, null, 2)` handed to `write` in pieces: plain objects near the top and long
+ * arrays are opened up, the rest is stringified whole.
+ */
 export function writeJson(value: unknown, write: (s: string) => void, indent = ""): void {
+  const depth = indent.length / 2;
   const plain =
     value !== null &&
     typeof value === "object" &&
     (Array.isArray(value)
       ? value.length > PIECE
-      : Object.getPrototypeOf(value) === Object.prototype &&
+      : depth < OPEN_DEPTH &&
+        Object.getPrototypeOf(value) === Object.prototype &&
         typeof (value as { toJSON?: unknown }).toJSON !== "function");
   if (!plain) {
     const text = JSON.stringify(value, null, 2);

@@ -296,13 +296,23 @@ export class SideAnalyzer {
     if (problems.some((p) => p.kind === "needed")) return done();
     const undefinedSymbols = await undefinedOf();
     if (!undefinedSymbols) return undefined;
-    const tables = await Promise.all(
-      map.scope.map(async (s) => {
-        const r = records.get(s.key);
-        const local = this.localOf.get(s.key);
-        return r && local ? this.store.table(r, local) : undefined;
-      }),
-    );
+    // most tables are kept from their record's read: taken as they are, only the others awaited
+    const tables: (SymbolTable | undefined)[] = new Array(map.scope.length);
+    const reading: Promise<void>[] = [];
+    map.scope.forEach((s, i) => {
+      const r = records.get(s.key);
+      const local = this.localOf.get(s.key);
+      if (!r || !local) return;
+      const kept = this.store.keptTable(r);
+      if (kept !== undefined) tables[i] = kept ?? undefined;
+      else
+        reading.push(
+          this.store.table(r, local).then((t) => {
+            tables[i] = t;
+          }),
+        );
+    });
+    if (reading.length > 0) await Promise.all(reading);
     const scopeId = createHash("sha256")
       .update(map.scope.map((s) => records.get(s.key)?.digest ?? s.key).join(","))
       .digest("base64");

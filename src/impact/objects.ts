@@ -111,6 +111,11 @@ export class ObjectStore {
     return t;
   }
 
+  /** The symbol table of a record when it is kept (null: it has none); undefined: ask `table`. */
+  keptTable(record: ElfRecord): SymbolTable | null | undefined {
+    return this.kept(record.digest);
+  }
+
   /** The table kept for a digest (null: it has none), marked as used; undefined when not kept. */
   private kept(digest: string): SymbolTable | null | undefined {
     const t = this.tables.get(digest);
