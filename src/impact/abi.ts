@@ -91,7 +91,8 @@ const MAX_LINK_MAPS = 32;
 export class SideAnalyzer {
   private readonly probes = new Map<string, ProbeResult>();
   private readonly linkMaps = new Map<string, LinkMap>();
-  private readonly lookups = new Map<string, Map<string, boolean>>();
+  /** Per scope (by its members' digests): per version (NUL for none: no version name holds one), per symbol name, whether it is defined. */
+  private readonly lookups = new Map<string, Map<string, Map<string, boolean>>>();
   private readonly localOf = new Map<string, string>();
   private readonly records = new Map<string, { rec: ElfRecord; key: string }>();
   private readonly searchedTexts = new Map<string, string>();
@@ -324,15 +325,25 @@ export class SideAnalyzer {
     if (this.lookups.size > MAX_SCOPE_MEMOS) this.lookups.delete(this.lookups.keys().next().value!);
     for (const ref of undefinedSymbols) {
       if (ref.weak) continue;
-      if (ref.file && (unresolvedFiles.has(ref.file) || missingVersions.has(`${ref.version}\0${ref.file}`)))
+      if (
+        ref.file &&
+        (unresolvedFiles.has(ref.file) ||
+          (missingVersions.size > 0 && missingVersions.has(`${ref.version}\0${ref.file}`)))
+      )
         continue;
-      const id = ref.version ? `${ref.name}@${ref.version}` : ref.name;
-      let found = memo.get(id);
+      // by version, then name: no "name@version" string built for each of a scope's thousands of lookups
+      let byName = memo.get(ref.version ?? "\0");
+      if (!byName) {
+        byName = new Map();
+        memo.set(ref.version ?? "\0", byName);
+      }
+      let found = byName.get(ref.name);
       if (found === undefined) {
         found = definedIn(tables, ref) !== undefined;
-        memo.set(id, found);
+        byName.set(ref.name, found);
       }
       if (found) continue;
+      const id = ref.version ? `${ref.name}@${ref.version}` : ref.name;
       if (ref.version === undefined && rec.info.interpreter === undefined) {
         isolated.add(printable(id));
         continue;
