@@ -136,6 +136,7 @@ export class SearchCache {
   >();
   private readonly outcomes = new Map<number, Map<string, Outcome>>();
 
+  /** Ids of texts: own lists start with \u0003, system lists \u0001, pairs \u0002, so kinds never meet. */
   private idOf(text: string): number {
     let id = this.ids.get(text);
     if (id === undefined) {
@@ -158,7 +159,10 @@ export class SearchCache {
     let l = mine.find((x) => x.source === source && x.origin === owner.origin && x.value === value)?.list;
     if (!l) {
       const dirs = searchPathDirs(value, owner.origin);
-      l = { dirs: dirs.map((dir) => ({ dir, source, owner: owner.path })), id: this.idOf(dirs.join("\0")) };
+      l = {
+        dirs: dirs.map((dir) => ({ dir, source, owner: owner.path })),
+        id: this.idOf(`\u0003${dirs.join("\0")}`),
+      };
       mine.push({ source, origin: owner.origin, value, list: l });
     }
     return l;
