@@ -6,7 +6,7 @@
  * layer is not at its real path. Reads are synchronous and cached: one resolution costs a few
  * lstat calls, and checks resolve thousands.
  */
-import { type BigIntStats, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { type BigIntStats, type Dir, lstatSync, opendirSync, readFileSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
 
 export type Region = "prefix" | "repository" | "bind" | "host" | "void";
@@ -31,6 +31,8 @@ export type Resolution =
 const MAX_LINKS = 40;
 /** Names a directory is asked for in vain before it is listed (then the listing answers). */
 const LIST_AFTER_MISSES = 16;
+/** Names held for one directory at most (a distribution's largest library dir has a few thousand). */
+const MAX_LISTING = 65_536;
 
 export class LayerFs {
   readonly prefix: string;
@@ -132,11 +134,22 @@ export class LayerFs {
     const n = (this.misses.get(dir) ?? 0) + 1;
     this.misses.set(dir, n);
     if (n < LIST_AFTER_MISSES) return;
-    let listing: Set<string> | null;
+    let listing: Set<string> | null = new Set();
+    let handle: Dir | undefined;
     try {
-      listing = new Set(readdirSync(dir === "" ? "/" : dir));
+      handle = opendirSync(dir === "" ? "/" : dir);
+      for (let d = handle.readSync(); d !== null; d = handle.readSync()) {
+        // a directory of millions of names (a hostile tree) is asked name by name instead
+        if (listing.size >= MAX_LISTING) {
+          listing = null;
+          break;
+        }
+        listing.add(d.name);
+      }
     } catch {
       listing = null; // not listable: ask the file system name by name
+    } finally {
+      handle?.closeSync();
     }
     this.listings.set(dir, listing);
     this.misses.delete(dir);
