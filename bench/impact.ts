@@ -14,7 +14,10 @@
  * Cold runs keep nothing (--no-cache); warm runs start from the verdicts of an earlier run (what
  * the gate has for the second candidate on the same published layer).
  *
- *   npm run build && npx tsx bench/impact.ts [--runs N]
+ *   npm run build && npx tsx bench/impact.ts [--runs N] [--report FILE]
+ *
+ * --report FILE keeps the cold run's JSON report (objects, findings, skipped files), so the verdicts
+ * of two versions of the analyzer can be compared on the same tree.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
@@ -132,8 +135,12 @@ async function main(): Promise<void> {
   const oursCpu = median(cold.map((m) => m.cpuMs));
   const warmCpu = median(warm.map((m) => m.cpuMs));
   const oursWarm = median(warm.map((m) => m.ms));
-  const rss = Math.max(...cold.map((m) => m.rssMb), ...warm.map((m) => m.rssMb));
+  const rss = Math.max(...cold.map((m) => m.rssMb));
+  const warmRss = Math.max(...warm.map((m) => m.rssMb));
   const report = cold[0]!.report;
+  // --report FILE: the cold run's JSON report, to compare the verdicts of two versions of the code
+  const reportAt = process.argv.indexOf("--report");
+  if (reportAt > 0) writeFileSync(process.argv[reportAt + 1]!, JSON.stringify(report, null, 2));
   const warmReport = warm[0]!.report;
 
   // The peer: the candidate's loader lists the libraries of every object, one process each, in the sandbox.
@@ -160,7 +167,7 @@ async function main(): Promise<void> {
       `${report.abi.verdicts.reused} shared by both layers); ${sum.regressions} regressions, ${sum.brokenBefore} broken before too`,
   );
   console.log(
-    `impact warm (verdicts cached by content): ${s(oursWarm)} wall, ${s(warmCpu)} CPU, median of ${runs} ` +
+    `impact warm (verdicts cached by content): ${s(oursWarm)} wall, ${s(warmCpu)} CPU, median of ${runs}, peak RSS ${warmRss.toFixed(0)} MB ` +
       `(ABI part ${s(warmReport.abi.durationMs)}, ${warmReport.abi.reads} file reads, ${warmReport.abi.verdicts.reused} verdicts reused, ${warmReport.abi.verdicts.computed} computed)`,
   );
   console.log(

@@ -6,7 +6,7 @@
  * layer is not at its real path. Reads are synchronous and cached: one resolution costs a few
  * lstat calls, and checks resolve thousands.
  */
-import { type BigIntStats, lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { type BigIntStats, type Dir, lstatSync, opendirSync, readFileSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
 
 export type Region = "prefix" | "repository" | "bind" | "host" | "void";
@@ -29,11 +29,18 @@ export type Resolution =
   | { ok: false; path: string; missing: string; reason: "missing" | "loop" | "not-a-directory" };
 
 const MAX_LINKS = 40;
+/** Names a directory is asked for in vain before it is listed (then the listing answers). */
+const LIST_AFTER_MISSES = 16;
+/** Names held for one directory at most (a distribution's largest library dir has a few thousand). */
+const MAX_LISTING = 65_536;
 
 export class LayerFs {
   readonly prefix: string;
   private readonly statCache = new Map<string, BigIntStats | null>();
   private readonly linkCache = new Map<string, string>();
+  private mountPaths: string[] | undefined;
+  private readonly misses = new Map<string, number>();
+  private readonly listings = new Map<string, Set<string> | null>();
 
   constructor(readonly mapping: LayerMapping) {
     this.prefix = mapping.prefix;
@@ -98,15 +105,54 @@ export class LayerFs {
     if (cached !== undefined) return cached;
     const local = this.local(path);
     let st: BigIntStats | null = null;
-    if (local !== undefined) {
+    if (local !== undefined && !this.surelyAbsent(local)) {
       try {
         st = lstatSync(local, { bigint: true });
-      } catch {
+      } catch (e) {
         st = null;
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") this.missedIn(local);
       }
     }
     this.statCache.set(path, st);
     return st;
+  }
+
+  /**
+   * A name not in its directory's listing, once that directory was listed: a loader's search asks
+   * each library dir for thousands of names it does not hold, and one listing answers them all.
+   */
+  private surelyAbsent(local: string): boolean {
+    const cut = local.lastIndexOf("/");
+    const listing = this.listings.get(local.slice(0, cut));
+    return listing !== undefined && listing !== null && !listing.has(local.slice(cut + 1));
+  }
+
+  /** Count a missing name of a directory; list the directory once it has missed often enough. */
+  private missedIn(local: string): void {
+    const dir = local.slice(0, local.lastIndexOf("/"));
+    if (this.listings.has(dir)) return;
+    const n = (this.misses.get(dir) ?? 0) + 1;
+    this.misses.set(dir, n);
+    if (n < LIST_AFTER_MISSES) return;
+    let listing: Set<string> | null = new Set();
+    let handle: Dir | undefined;
+    try {
+      handle = opendirSync(dir === "" ? "/" : dir);
+      for (let d = handle.readSync(); d !== null; d = handle.readSync()) {
+        // a directory of millions of names (a hostile tree) is asked name by name instead
+        if (listing.size >= MAX_LISTING) {
+          listing = null;
+          break;
+        }
+        listing.add(d.name);
+      }
+    } catch {
+      listing = null; // not listable: ask the file system name by name
+    } finally {
+      handle?.closeSync();
+    }
+    this.listings.set(dir, listing);
+    this.misses.delete(dir);
   }
 
   readlink(path: string): string {
@@ -166,10 +212,18 @@ export class LayerFs {
 
   /** A directory above the mounted layer (e.g. `/cvmfs` in the sandbox): it exists there as a plain directory. */
   private isMountAncestor(path: string): boolean {
-    const mounts = (this.mapping.binds ?? []).filter((b) => b.at !== b.local).map((b) => b.at);
-    if (this.mapping.localPrefix !== this.mapping.prefix || this.mapping.sandboxed)
-      mounts.push(this.mapping.repository?.mount ?? this.mapping.prefix);
-    return mounts.some((mount) => mount !== path && isUnder(mount, path));
+    return this.mounts.some((mount) => mount !== path && isUnder(mount, path));
+  }
+
+  /** Where something is shown at a path of its own (asked for every component of every path resolved). */
+  private get mounts(): readonly string[] {
+    if (!this.mountPaths) {
+      const mounts = (this.mapping.binds ?? []).filter((b) => b.at !== b.local).map((b) => b.at);
+      if (this.mapping.localPrefix !== this.mapping.prefix || this.mapping.sandboxed)
+        mounts.push(this.mapping.repository?.mount ?? this.mapping.prefix);
+      this.mountPaths = mounts;
+    }
+    return this.mountPaths;
   }
 
   /** Read a file of the layer (links followed); undefined when it does not exist. */

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { type DynamicObject, loadClosure, loadLinkMap, type ProbeResult, searchDirs } from "./ld-search.js";
+import {
+  type DynamicObject,
+  loadClosure,
+  loadLinkMap,
+  type ProbeResult,
+  SearchCache,
+  searchDirs,
+} from "./ld-search.js";
 
 /** A fake file system of ELF objects: path → object (with its real path and identity). */
 function world(objects: Record<string, Partial<DynamicObject> & { real?: string; bad?: string }>) {
@@ -151,5 +158,53 @@ describe("loadClosure", () => {
       [{ object: ld, key: "ld" }],
     );
     expect(alone.scope.map((s) => s.key)).toEqual(["s"]);
+  });
+});
+
+describe("SearchCache (searches remembered across link maps)", () => {
+  const probe = world({
+    "/p/lib/liba.so": { needed: ["libb.so", "libgone.so"], rpath: "/p/lib" },
+    "/p/lib/libb.so": { needed: ["libc.so.6"], runpath: "/p/other" },
+    "/host/lib/libc.so.6": {},
+    "/p/lib32/libb.so": { bad: "ELF32 i386" },
+  });
+
+  it("gives every link map what a fresh search gives, owners of the directories included", () => {
+    const cache = new SearchCache();
+    const roots = [
+      obj("/p/bin/one", { needed: ["liba.so", "libb.so"], rpath: "/p/lib32:/p/lib" }),
+      obj("/p/bin/two", { needed: ["liba.so"], rpath: "/p/lib32:/p/lib" }),
+      obj("/q/bin/three", { needed: ["libb.so", "liba.so"], rpath: "/p/lib32:/p/lib" }),
+      obj("/q/bin/four", { needed: ["libgone.so", "liba.so"], runpath: "/p/lib" }),
+    ];
+    for (const [i, root] of roots.entries()) {
+      const shared = loadLinkMap({ object: root, key: `r${i}` }, probe, ["/host/lib"], [], cache);
+      const fresh = loadLinkMap({ object: root, key: `r${i}` }, probe, ["/host/lib"]);
+      expect(shared).toEqual(fresh);
+    }
+    const three = loadLinkMap({ object: roots[2]!, key: "r2" }, probe, ["/host/lib"], [], cache);
+    // the inherited RPATH dirs name the loader they came from, not the first root that searched them
+    const gone = three.lookups.find((l) => l.needed === "libgone.so")!;
+    expect(gone.found).toBeUndefined();
+    expect(gone.tried.map((t) => `${t.source} ${t.dir} ${t.owner ?? ""}`)).toEqual([
+      "RPATH /p/lib /p/lib/liba.so",
+      "RPATH /p/lib32 /q/bin/three",
+      "RPATH /p/lib /q/bin/three",
+      "system /host/lib ",
+    ]);
+  });
+
+  it("does not remember a provisional miss (a file its caller has not read yet)", () => {
+    const cache = new SearchCache();
+    let ready = false;
+    const late = (path: string): ProbeResult =>
+      path === "/p/lib/libz.so.1" && !ready ? { kind: "missing", provisional: true } : probe2(path);
+    const probe2 = world({ "/p/lib/libz.so.1": {} });
+    const root = obj("/p/bin/z", { needed: ["libz.so.1"], rpath: "/p/lib" });
+    expect(loadLinkMap({ object: root, key: "z" }, late, [], [], cache).lookups[0]!.found).toBeUndefined();
+    ready = true;
+    expect(loadLinkMap({ object: root, key: "z" }, late, [], [], cache).lookups[0]!.found?.path).toBe(
+      "/p/lib/libz.so.1",
+    );
   });
 });

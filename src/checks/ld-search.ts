@@ -43,7 +43,8 @@ export interface SearchDir {
 export type ProbeResult =
   /** An ELF object the loader accepts; `key` identifies the file (device and inode). */
   | { kind: "object"; object: DynamicObject; realPath: string; key: string }
-  | { kind: "missing" }
+  /** Nothing loadable there; `provisional` when the caller does not know yet (not to be remembered). */
+  | { kind: "missing"; provisional?: boolean }
   /** Present, but not loadable by this program (wrong class or machine, not ELF). */
   | { kind: "incompatible"; why: string };
 
@@ -83,10 +84,150 @@ export function searchDirs(
 interface Loaded {
   object: DynamicObject;
   key: string;
-  /** Names it answers to: requested names, SONAME, path. */
-  names: Set<string>;
-  /** Loaders, nearest first. */
-  chain: DynamicObject[];
+  /**
+   * Where it searches when it has no RUNPATH, and what its dependents inherit: its own RPATH
+   * (unless it has a RUNPATH), then its loaders', then the system dirs.
+   */
+  inherit: DirList;
+}
+
+/**
+ * Search directories as a chain: an object's own, then those of the list it extends. Each loaded
+ * object adds one link to its loader's, so a link map holds no copies of its loaders' lists.
+ */
+interface DirList {
+  own: readonly SearchDir[];
+  rest?: DirList;
+  /** Two lists with the same directories, in the same order, have the same id (owners aside). */
+  id: number;
+}
+
+/** What searching a list of directories for a name gave: the index of the dir that gave it, and rejects. */
+interface Outcome {
+  found?: { index: number; path: string; realPath: string; key: string; object: DynamicObject };
+  rejected: { index: number; path: string; why: string }[];
+}
+
+const NO_DIRS: { dirs: readonly SearchDir[]; id: number } = { dirs: [], id: 0 };
+
+/** The first `n` directories of a list (all of them without `n`). */
+function dirsOf(list: DirList, n = Number.POSITIVE_INFINITY): SearchDir[] {
+  const out: SearchDir[] = [];
+  for (let l: DirList | undefined = list; l && out.length < n; l = l.rest)
+    for (const d of l.own) {
+      if (out.length >= n) break;
+      out.push(d);
+    }
+  return out;
+}
+
+/**
+ * What loadLinkMap can remember between link maps of one probe (one namespace, one program class):
+ * expanded RPATH/RUNPATH values and the outcome of searching a list of directories for a name. A
+ * probe result marked `provisional` is not remembered. Without one, each loadLinkMap call
+ * remembers within itself.
+ */
+export class SearchCache {
+  private readonly ids = new Map<string, number>([["", 0]]);
+  private readonly pairs = new Map<number, Map<number, number>>();
+  private readonly owned = new Map<
+    string,
+    { source: string; origin: string; value: string; list: { dirs: readonly SearchDir[]; id: number } }[]
+  >();
+  private readonly outcomes = new Map<number, Map<string, Outcome>>();
+
+  /** Ids of texts: own lists start with \u0003, system lists \u0001, pairs \u0002, so kinds never meet. */
+  private idOf(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(text, id);
+    }
+    return id;
+  }
+
+  /** The dirs of an RPATH or RUNPATH value of `owner`, `$ORIGIN` expanded. */
+  private own(source: "RPATH" | "RUNPATH", owner: DynamicObject): { dirs: readonly SearchDir[]; id: number } {
+    const value = source === "RPATH" ? owner.rpath : owner.runpath;
+    if (!value) return NO_DIRS;
+    // every loaded object asks, and most ask again: by owner path, then by the value's own string
+    let mine = this.owned.get(owner.path);
+    if (!mine) {
+      mine = [];
+      this.owned.set(owner.path, mine);
+    }
+    let l = mine.find((x) => x.source === source && x.origin === owner.origin && x.value === value)?.list;
+    if (!l) {
+      const dirs = searchPathDirs(value, owner.origin);
+      l = {
+        dirs: dirs.map((dir) => ({ dir, source, owner: owner.path })),
+        id: this.idOf(`\u0003${dirs.join("\0")}`),
+      };
+      mine.push({ source, origin: owner.origin, value, list: l });
+    }
+    return l;
+  }
+
+  system(systemDirs: readonly string[]): DirList {
+    return {
+      own: systemDirs.map((dir) => ({ dir, source: "system" as const })),
+      id: this.idOf(`\u0001${systemDirs.join("\0")}`),
+    };
+  }
+
+  /** `owner`'s RPATH (or RUNPATH) dirs, then `rest`. */
+  extend(source: "RPATH" | "RUNPATH", owner: DynamicObject, rest: DirList): DirList {
+    const own = this.own(source, owner);
+    if (own.dirs.length === 0) return rest;
+    let byRest = this.pairs.get(own.id);
+    if (!byRest) {
+      byRest = new Map();
+      this.pairs.set(own.id, byRest);
+    }
+    let id = byRest.get(rest.id);
+    if (id === undefined) {
+      id = this.idOf(`\u0002${own.id}\0${rest.id}`);
+      byRest.set(rest.id, id);
+    }
+    return { own: own.dirs, rest, id };
+  }
+
+  /** Search `list` for `needed` (a name without a slash), remembering the outcome unless provisional. */
+  search(list: DirList, needed: string, probe: Probe): Outcome {
+    let byName = this.outcomes.get(list.id);
+    const known = byName?.get(needed);
+    if (known) return known;
+    const out: Outcome = { rejected: [] };
+    let provisional = false;
+    let index = 0;
+    search: for (let l: DirList | undefined = list; l; l = l.rest) {
+      for (const d of l.own) {
+        const path = posix.join(d.dir, needed);
+        if (!path.startsWith("/")) {
+          out.rejected.push({ index, path, why: "relative path (resolved against the working directory)" });
+        } else {
+          const r = probe(path);
+          if (r.kind === "missing") {
+            if (r.provisional) provisional = true;
+          } else if (r.kind === "incompatible") {
+            out.rejected.push({ index, path, why: r.why });
+          } else {
+            out.found = { index, path, realPath: r.realPath, key: r.key, object: r.object };
+            break search;
+          }
+        }
+        index++;
+      }
+    }
+    if (!provisional) {
+      if (!byName) {
+        byName = new Map();
+        this.outcomes.set(list.id, byName);
+      }
+      byName.set(needed, out);
+    }
+    return out;
+  }
 }
 
 /**
@@ -118,20 +259,29 @@ export function loadLinkMap(
   probe: Probe,
   systemDirs: readonly string[],
   preloaded: readonly { object: DynamicObject; key: string }[] = [],
+  cache: SearchCache = new SearchCache(),
 ): LinkMap {
-  const loaded: Loaded[] = [];
+  const system = cache.system(systemDirs);
   const byKey = new Map<string, Loaded>();
-  const add = (object: DynamicObject, key: string, chain: DynamicObject[], requested?: string): Loaded => {
-    const names = new Set<string>([object.path]);
-    if (object.soname) names.add(object.soname);
-    if (requested) names.add(requested);
-    const l: Loaded = { object, key, names, chain };
-    loaded.push(l);
+  /** Names loaded objects answer to (requested names, SONAMEs, paths): the first to claim one keeps it. */
+  const byName = new Map<string, Loaded>();
+  const claim = (name: string, l: Loaded) => {
+    if (!byName.has(name)) byName.set(name, l);
+  };
+  const add = (object: DynamicObject, key: string, inherited: DirList, requested?: string): Loaded => {
+    const l: Loaded = {
+      object,
+      key,
+      inherit: object.runpath ? inherited : cache.extend("RPATH", object, inherited),
+    };
+    claim(object.path, l);
+    if (object.soname) claim(object.soname, l);
+    if (requested) claim(requested, l);
     byKey.set(key, l);
     return l;
   };
-  for (const p of preloaded) add(p.object, p.key, []);
-  const rootLoaded = byKey.get(root.key) ?? add(root.object, root.key, []);
+  for (const p of preloaded) add(p.object, p.key, system);
+  const rootLoaded = byKey.get(root.key) ?? add(root.object, root.key, system);
   const scope: Loaded[] = [rootLoaded];
   const inScope = new Set<Loaded>(scope);
   const reach = (l: Loaded) => {
@@ -144,10 +294,11 @@ export function loadLinkMap(
   const queue: Loaded[] = [rootLoaded];
   for (let qi = 0; qi < queue.length; qi++) {
     const cur = queue[qi]!;
+    let list: DirList | undefined;
     for (const needed of cur.object.needed) {
       const lookup: Lookup = { by: cur.object.path, needed, tried: [], rejected: [] };
       lookups.push(lookup);
-      const already = loaded.find((l) => l.names.has(needed));
+      const already = byName.get(needed);
       if (already) {
         lookup.found = {
           path: already.object.path,
@@ -158,39 +309,38 @@ export function loadLinkMap(
         reach(already);
         continue;
       }
-      const candidates: { path: string; via: SearchDir | "path" }[] = needed.includes("/")
-        ? [{ path: needed, via: "path" }]
-        : searchDirs(cur.object, cur.chain, systemDirs).map((d) => ({
-            path: posix.join(d.dir, needed),
-            via: d,
-          }));
-      for (const c of candidates) {
-        if (c.via !== "path") lookup.tried.push(c.via);
-        if (!c.path.startsWith("/")) {
-          lookup.rejected.push({
-            path: c.path,
-            why: "relative path (resolved against the working directory)",
-          });
-          continue;
+      let found: { path: string; realPath: string; key: string; object: DynamicObject } | undefined;
+      if (needed.includes("/")) {
+        const r: ProbeResult = needed.startsWith("/")
+          ? probe(needed)
+          : { kind: "incompatible", why: "relative path (resolved against the working directory)" };
+        if (r.kind === "incompatible") lookup.rejected.push({ path: needed, why: r.why });
+        else if (r.kind === "object") {
+          found = { path: needed, realPath: r.realPath, key: r.key, object: r.object };
+          lookup.found = { path: needed, realPath: r.realPath, via: "path", key: r.key };
         }
-        const r = probe(c.path);
-        if (r.kind === "missing") continue;
-        if (r.kind === "incompatible") {
-          lookup.rejected.push({ path: c.path, why: r.why });
-          continue;
+      } else {
+        // searchDirs(cur.object, its loaders, systemDirs), built from lists its loaders share
+        list ??= cur.object.runpath ? cache.extend("RUNPATH", cur.object, system) : cur.inherit;
+        const o = cache.search(list, needed, probe);
+        lookup.tried = dirsOf(list, o.found ? o.found.index + 1 : undefined);
+        lookup.rejected = o.rejected.map((x) => ({ path: x.path, why: x.why }));
+        if (o.found) {
+          found = o.found;
+          const via = lookup.tried[o.found.index]!;
+          lookup.found = { path: found.path, realPath: found.realPath, via, key: found.key };
         }
-        lookup.found = { path: c.path, realPath: r.realPath, via: c.via, key: r.key };
-        const same = byKey.get(r.key);
-        if (same) {
-          same.names.add(needed);
-          reach(same);
-        } else {
-          const object = { ...r.object, path: c.path, origin: posix.dirname(c.path) };
-          const l = add(object, r.key, [cur.object, ...cur.chain], needed);
-          queue.push(l);
-          reach(l);
-        }
-        break;
+      }
+      if (!found) continue;
+      const same = byKey.get(found.key);
+      if (same) {
+        claim(needed, same);
+        reach(same);
+      } else {
+        const object = { ...found.object, path: found.path, origin: posix.dirname(found.path) };
+        const l = add(object, found.key, cur.inherit, needed);
+        queue.push(l);
+        reach(l);
       }
     }
   }

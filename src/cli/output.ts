@@ -7,8 +7,73 @@ export function shown(p: string): string {
   return r && !r.startsWith("..") ? r : p;
 }
 
+/**
+ * Print what `JSON.stringify(value, null, 2)` gives, in pieces: a report of tens of thousands of
+ * findings is not held as one string (and again as its bytes) at once.
+ */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  let pending: string[] = [];
+  let size = 0;
+  writeJson(value, (s) => {
+    pending.push(s);
+    size += s.length;
+    if (size < 1 << 20) return;
+    process.stdout.write(pending.join(""));
+    pending = [];
+    size = 0;
+  });
+  process.stdout.write(`${pending.join("")}\n`);
+}
+
+/** Arrays longer than this are written element by element; shorter ones at once. */
+const PIECE = 64;
+
+/** Plain objects this deep or deeper are written at once (the elements of a long array are). */
+const OPEN_DEPTH = 3;
+
+/**
+ * `JSON.stringify(value, null, 2)` handed to `write` in pieces: plain objects near the top and long
+ * arrays are opened up, the rest is stringified whole.
+ */
+export function writeJson(value: unknown, write: (s: string) => void, indent = ""): void {
+  const depth = indent.length / 2;
+  const plain =
+    value !== null &&
+    typeof value === "object" &&
+    (Array.isArray(value)
+      ? value.length > PIECE
+      : depth < OPEN_DEPTH &&
+        Object.getPrototypeOf(value) === Object.prototype &&
+        typeof (value as { toJSON?: unknown }).toJSON !== "function");
+  if (!plain) {
+    const text = JSON.stringify(value, null, 2);
+    // what JSON.stringify leaves out (undefined, functions) is the caller's to skip
+    write(indent === "" ? (text ?? "null") : (text ?? "null").replace(/\n/g, `\n${indent}`));
+    return;
+  }
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    write("[");
+    value.forEach((v, i) => {
+      write(i === 0 ? `\n${inner}` : `,\n${inner}`);
+      writeJson(typeof v === "function" || typeof v === "symbol" ? null : v, write, inner);
+    });
+    write(`\n${indent}]`);
+    return;
+  }
+  const entries = Object.entries(value).filter(
+    ([, v]) => v !== undefined && typeof v !== "function" && typeof v !== "symbol",
+  );
+  if (entries.length === 0) {
+    write("{}");
+    return;
+  }
+  write("{");
+  entries.forEach(([k, v], i) => {
+    write(`${i === 0 ? "\n" : ",\n"}${inner}${JSON.stringify(k)}: `);
+    writeJson(v, write, inner);
+  });
+  write(`\n${indent}}`);
 }
 
 const isTty = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;

@@ -21,11 +21,12 @@ import {
   loadLinkMap,
   type Probe,
   type ProbeResult,
+  SearchCache,
 } from "../checks/ld-search.js";
 import type { LoaderInfo } from "../checks/loader.js";
 import { dynamicObject } from "../checks/suite/elf-libraries.js";
 import { machineArch } from "../layer/elf.js";
-import type { SymbolTable, UndefinedSymbol } from "../layer/elf-symbols.js";
+import type { SymbolTable, UndefinedSymbol, VersionNeed } from "../layer/elf-symbols.js";
 import type { Verdicts } from "./cache.js";
 import { type ElfRecord, type ObjectStore, statKey } from "./objects.js";
 
@@ -83,13 +84,20 @@ function describeArch(bits: number, machine: number): string {
 
 /** Symbol lookups remembered for this many link maps (by their members' content). */
 const MAX_SCOPE_MEMOS = 64;
+/** Link maps remembered for siblings (same directory and dynamic section): the most recent ones. */
+const MAX_LINK_MAPS = 32;
 
 /** One layer side's resolver: a probe over its namespace, link maps memoised by what decides them. */
 export class SideAnalyzer {
   private readonly probes = new Map<string, ProbeResult>();
   private readonly linkMaps = new Map<string, LinkMap>();
-  private readonly lookups = new Map<string, Map<string, boolean>>();
+  /** Per scope (by its members' digests): per version (NUL for none: no version name holds one), per symbol name, whether it is defined. */
+  private readonly lookups = new Map<string, Map<string, Map<string, boolean>>>();
   private readonly localOf = new Map<string, string>();
+  private readonly records = new Map<string, { rec: ElfRecord; key: string }>();
+  private readonly searchedTexts = new Map<string, string>();
+  /** The loader's searches, remembered across the link maps of this side. */
+  private readonly searches = new SearchCache();
 
   constructor(
     readonly side: LayerSide,
@@ -114,7 +122,7 @@ export class SideAnalyzer {
         const rec = this.store.get(key);
         if (!rec) {
           pending.set(key, r.local);
-          return { kind: "missing" };
+          return { kind: "missing", provisional: true };
         }
         if (rec.kind === "malformed")
           result = { kind: "incompatible", why: "not an ELF object, or a truncated one" };
@@ -130,12 +138,29 @@ export class SideAnalyzer {
 
   /** Resolve a path to an ELF record of this side, reading it when needed. */
   async recordAt(path: string): Promise<{ rec: ElfRecord; key: string } | undefined> {
+    // the interpreter of every program: its record stays while its file's state does
+    const known = this.records.get(path);
+    if (known && this.store.get(known.key) === known.rec) return known;
     const r = this.side.fs.resolve(path);
     if (!r.ok || !r.stat.isFile()) return undefined;
     const key = statKey(r.stat);
     this.localOf.set(key, r.local);
     const rec = await this.store.load(r.local, key);
-    return rec.kind === "elf" ? { rec, key } : undefined;
+    if (rec.kind !== "elf") return undefined;
+    this.records.set(path, { rec, key });
+    return { rec, key };
+  }
+
+  /**
+   * What a lookup searched, as people read it: one string per distinct text, shared by every
+   * message that says it (a tree's missing libraries are searched for along the same long lists).
+   */
+  private searched(l: Lookup): string {
+    const text = describeSearch(l);
+    const known = this.searchedTexts.get(text);
+    if (known !== undefined) return known;
+    this.searchedTexts.set(text, text);
+    return text;
   }
 
   /** Where the file of a probe key is here. */
@@ -157,12 +182,23 @@ export class SideAnalyzer {
       preloaded.map((p) => p.key).join(","),
     ].join("\u0001");
     const known = this.linkMaps.get(memo);
-    if (known) return rebase(known, root);
+    if (known) {
+      this.linkMaps.delete(memo);
+      this.linkMaps.set(memo, known);
+      return rebase(known, root);
+    }
     for (let round = 0; ; round++) {
       const pending = new Map<string, string>();
-      const map = loadLinkMap(root, this.probe(pending), this.side.loader.searchDirs, preloaded);
+      const map = loadLinkMap(
+        root,
+        this.probe(pending),
+        this.side.loader.searchDirs,
+        preloaded,
+        this.searches,
+      );
       if (pending.size === 0) {
         this.linkMaps.set(memo, map);
+        if (this.linkMaps.size > MAX_LINK_MAPS) this.linkMaps.delete(this.linkMaps.keys().next().value!);
         return map;
       }
       if (round > 64) throw new Error("link map did not settle");
@@ -210,7 +246,7 @@ export class SideAnalyzer {
         kind: "needed",
         by: l.by,
         what: l.needed,
-        message: `${l.by} needs ${l.needed}: not found (searched ${describeSearch(l)})${rejected}`,
+        message: `${l.by} needs ${l.needed}: not found (searched ${this.searched(l)})${rejected}`,
       });
     }
 
@@ -244,14 +280,13 @@ export class SideAnalyzer {
         }
         const defines = records.get(target.key)?.defines;
         if (!defines) continue; // a library without versions satisfies every version need
-        for (const v of need.versions) {
-          if (v.weak || defines.includes(v.name)) continue;
-          if (s.key === rec.key) missingVersions.add(`${v.name}\0${need.file}`);
+        for (const name of missingVersionsOf(need, defines)) {
+          if (s.key === rec.key) missingVersions.add(`${name}\0${need.file}`);
           add({
             kind: "version",
             by: s.object.path,
-            what: `${v.name} (${need.file})`,
-            message: `${s.object.path} needs version ${v.name} of ${need.file}, which ${target.path} does not define`,
+            what: `${name} (${need.file})`,
+            message: `${s.object.path} needs version ${name} of ${need.file}, which ${target.path} does not define`,
           });
         }
       }
@@ -262,13 +297,23 @@ export class SideAnalyzer {
     if (problems.some((p) => p.kind === "needed")) return done();
     const undefinedSymbols = await undefinedOf();
     if (!undefinedSymbols) return undefined;
-    const tables = await Promise.all(
-      map.scope.map(async (s) => {
-        const r = records.get(s.key);
-        const local = this.localOf.get(s.key);
-        return r && local ? this.store.table(r, local) : undefined;
-      }),
-    );
+    // most tables are kept from their record's read: taken as they are, only the others awaited
+    const tables: (SymbolTable | undefined)[] = new Array(map.scope.length);
+    const reading: Promise<void>[] = [];
+    map.scope.forEach((s, i) => {
+      const r = records.get(s.key);
+      const local = this.localOf.get(s.key);
+      if (!r || !local) return;
+      const kept = this.store.keptTable(r);
+      if (kept !== undefined) tables[i] = kept ?? undefined;
+      else
+        reading.push(
+          this.store.table(r, local).then((t) => {
+            tables[i] = t;
+          }),
+        );
+    });
+    if (reading.length > 0) await Promise.all(reading);
     const scopeId = createHash("sha256")
       .update(map.scope.map((s) => records.get(s.key)?.digest ?? s.key).join(","))
       .digest("base64");
@@ -280,15 +325,25 @@ export class SideAnalyzer {
     if (this.lookups.size > MAX_SCOPE_MEMOS) this.lookups.delete(this.lookups.keys().next().value!);
     for (const ref of undefinedSymbols) {
       if (ref.weak) continue;
-      if (ref.file && (unresolvedFiles.has(ref.file) || missingVersions.has(`${ref.version}\0${ref.file}`)))
+      if (
+        ref.file &&
+        (unresolvedFiles.has(ref.file) ||
+          (missingVersions.size > 0 && missingVersions.has(`${ref.version}\0${ref.file}`)))
+      )
         continue;
-      const id = ref.version ? `${ref.name}@${ref.version}` : ref.name;
-      let found = memo.get(id);
+      // by version, then name: no "name@version" string built for each of a scope's thousands of lookups
+      let byName = memo.get(ref.version ?? "\0");
+      if (!byName) {
+        byName = new Map();
+        memo.set(ref.version ?? "\0", byName);
+      }
+      let found = byName.get(ref.name);
       if (found === undefined) {
         found = definedIn(tables, ref) !== undefined;
-        memo.set(id, found);
+        byName.set(ref.name, found);
       }
       if (found) continue;
+      const id = ref.version ? `${ref.name}@${ref.version}` : ref.name;
       if (ref.version === undefined && rec.info.interpreter === undefined) {
         isolated.add(printable(id));
         continue;
@@ -322,7 +377,10 @@ export class SideAnalyzer {
     };
     put(path, rec.digest, interp?.digest ?? "-", this.side.loader.searchDirs.join(":"));
     for (const p of early) put(p.kind, p.what);
+    // What each search of the namespace gave. A name found among those already loaded is not
+    // put: which are loaded follows from the rest (the scope below, the searches, the dynamic sections).
     for (const l of map.lookups) {
+      if (l.found?.via === "loaded") continue;
       put(l.by, l.needed, l.found?.path ?? "-", l.found ? digestOf(l.found.key) : "-");
       for (const r of l.rejected) put(r.path, r.why);
     }
@@ -343,6 +401,23 @@ export class SideAnalyzer {
   }
 }
 
+/** The versions of a need (not weak) a library's VERDEF lacks, remembered per need and library. */
+const missingMemo = new WeakMap<VersionNeed, WeakMap<readonly string[], readonly string[]>>();
+function missingVersionsOf(need: VersionNeed, defines: readonly string[]): readonly string[] {
+  let byLibrary = missingMemo.get(need);
+  if (!byLibrary) {
+    byLibrary = new WeakMap();
+    missingMemo.set(need, byLibrary);
+  }
+  let missing = byLibrary.get(defines);
+  if (!missing) {
+    const defined = new Set(defines);
+    missing = need.versions.filter((v) => !v.weak && !defined.has(v.name)).map((v) => v.name);
+    byLibrary.set(defines, missing);
+  }
+  return missing;
+}
+
 /** The first table in scope order defining the symbol (index), or undefined. */
 function definedIn(tables: readonly (SymbolTable | undefined)[], ref: UndefinedSymbol): number | undefined {
   for (let i = 0; i < tables.length; i++) if (tables[i]?.defines(ref.name, ref.version)) return i;
@@ -358,16 +433,21 @@ function definedIn(tables: readonly (SymbolTable | undefined)[], ref: UndefinedS
 function providerIndex(
   map: LinkMap,
 ): (by: DynamicObject, file: string) => { key: string; path: string } | undefined {
-  const byLookup = new Map<string, { key: string; path: string }>();
+  const byLookup = new Map<string, Map<string, { key: string; path: string }>>();
   for (const l of map.lookups) {
-    const k = `${l.by}\0${l.needed}`;
-    if (l.found && !byLookup.has(k)) byLookup.set(k, { key: l.found.key, path: l.found.path });
+    if (!l.found) continue;
+    let mine = byLookup.get(l.by);
+    if (!mine) {
+      mine = new Map();
+      byLookup.set(l.by, mine);
+    }
+    if (!mine.has(l.needed)) mine.set(l.needed, l.found);
   }
   const byName = new Map<string, { key: string; path: string }>();
   for (const x of map.scope)
     for (const name of [x.object.soname, posix.basename(x.object.path)])
       if (name !== undefined && !byName.has(name)) byName.set(name, { key: x.key, path: x.object.path });
-  return (by, file) => byLookup.get(`${by.path}\0${file}`) ?? byName.get(file);
+  return (by, file) => byLookup.get(by.path)?.get(file) ?? byName.get(file);
 }
 
 /** A memoised link map of a sibling object (same directory and dynamic section) with this root. */

@@ -6,7 +6,7 @@
  * states (an inode, size and mtime can come back with other bytes: a republished CernVM-FS file, a
  * tarball unpacked again), so a verdict is reused only for exactly the same inputs: a published
  * layer and a software tree that did not change are judged once, and the next candidate's check
- * reads their objects' dynamic sections but no undefined symbols and no symbol tables.
+ * reads their objects' dynamic tables (for the keys) but looks up no undefined symbol.
  *
  * One JSON file per cache directory (default `$COMPAT_CACHE_DIR/impact`, else
  * `$XDG_CACHE_HOME/compat/impact`), written through a temporary file and a rename; a cache that
@@ -27,6 +27,8 @@ const FORMAT = "compat-impact-cache-v3";
 const FILE = "impact-cache.json";
 /** Verdicts kept: this run's, then earlier ones up to this many (other trees, other layers). */
 const MAX_VERDICTS = 200_000;
+/** Verdicts held without a cache directory: far more than the objects checked at once. */
+const RECENT_VERDICTS = 1024;
 /** A cache file larger than this is not read (it was not written by compat). */
 const MAX_FILE_BYTES = 512 << 20;
 
@@ -63,18 +65,24 @@ export function analyzerFingerprint(): string {
   return codeFingerprint;
 }
 
-/** Verdicts by the digest of their inputs, in memory (and from the cache file). */
+/**
+ * Verdicts by the digest of their inputs, in memory (and from the cache file). Without a cache to
+ * save to (`recent`), only the latest are held: an object's verdict on the published layer is
+ * reused for the candidate right after, and nothing later asks for it again (its path is in the key).
+ */
 export class Verdicts {
   private readonly map = new Map<string, Verdict>();
   private readonly used = new Set<string>();
   hits = 0;
   computed = 0;
 
+  constructor(private readonly recent?: number) {}
+
   get(key: string): Verdict | undefined {
     const v = this.map.get(key);
     if (v) {
       this.hits++;
-      this.used.add(key);
+      if (this.recent === undefined) this.used.add(key);
     }
     return v;
   }
@@ -82,7 +90,8 @@ export class Verdicts {
   set(key: string, verdict: Verdict): void {
     this.computed++;
     this.map.set(key, verdict);
-    this.used.add(key);
+    if (this.recent === undefined) this.used.add(key);
+    else if (this.map.size > this.recent) this.map.delete(this.map.keys().next().value!);
   }
 
   /** This run's verdicts first, then earlier ones, at most `max`. */
@@ -113,8 +122,8 @@ interface CacheFile {
 
 /** The verdicts of a cache directory (none when there is no cache yet, or it cannot be used). */
 export async function openCache(dir: string | undefined): Promise<Verdicts> {
+  if (!dir) return new Verdicts(RECENT_VERDICTS);
   const verdicts = new Verdicts();
-  if (!dir) return verdicts;
   const file = join(dir, FILE);
   let text: string;
   try {

@@ -123,7 +123,11 @@ export interface ImpactReport {
 }
 
 const MACHINES: Record<Arch, number> = { x86_64: 62, aarch64: 183, riscv64: 243, ppc64le: 21 };
-const CONCURRENCY = 8;
+/**
+ * Objects checked at once. Reads are synchronous, so more would overlap no disk wait: it would only
+ * hold more link maps alive at once (8 made the heap grow by 100 MB).
+ */
+const CONCURRENCY = 2;
 
 function namespaceOf(layer: ImpactLayer, software: readonly SoftwareTree[]): LayerFs {
   return new LayerFs({

@@ -2,13 +2,15 @@
  * Every ELF object an impact check reads, read once: by the file's state (device, inode, size,
  * mtime, ctime) for its dynamic interface, and by that interface's digest for its symbol table, so
  * a library that is the same in the published layer and in the candidate (a copy: other inodes,
- * same bytes) is looked up through one table. Symbol tables are read only for objects others bind
- * to; undefined symbols only for the objects being checked whose verdict is not known, and not kept.
+ * same bytes) is looked up through one table. The read that makes a record reads the tables anyway
+ * (its digest covers them) and keeps them, within a byte budget, for the lookups and the undefined
+ * symbols to come: a file is opened again only when its tables were evicted. Undefined symbols are
+ * decoded only for the objects being checked whose verdict is not known, and not kept.
  * Records live for one run: a file's state names its content only while nobody changes it, so what
  * is kept for later runs is keyed by content (cache.ts).
  */
 import type { BigIntStats } from "node:fs";
-import type { ElfInfo } from "../layer/elf.js";
+import { ElfFormatError, type ElfInfo } from "../layer/elf.js";
 import {
   readElfAbi,
   type SymbolTable,
@@ -37,13 +39,19 @@ export function statKey(st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
-/** Symbol tables kept at once; one evicted is read again when asked for. */
-const MAX_TABLES = 512;
+/**
+ * Bytes of symbol tables kept at once (the most recently used; libc's always); one evicted is read
+ * again when asked for. A tree's thousands of libraries would not fit, and need not.
+ */
+const MAX_TABLE_BYTES = 32 << 20;
 
 export class ObjectStore {
   private readonly records = new Map<string, ObjectRecord>();
   private readonly inflight = new Map<string, Promise<ObjectRecord>>();
-  private readonly tables = new Map<string, Promise<SymbolTable | undefined>>();
+  /** Symbol tables by digest (null: the object has none), most recently used last. */
+  private readonly tables = new Map<string, SymbolTable | null>();
+  private tableBytes = 0;
+  private readonly tableReads = new Map<string, Promise<SymbolTable | undefined>>();
   /** How many times a file was opened and parsed (what the caches save). */
   reads = 0;
 
@@ -64,8 +72,20 @@ export class ObjectStore {
     return p;
   }
 
-  /** The undefined symbols of an object to be checked (read, not kept); undefined when the file changed. */
+  /**
+   * The undefined symbols of an object to be checked (not kept): from its tables when they were
+   * read lately (its record's read kept them), else read again; undefined when the file changed.
+   */
   async undefinedOf(record: ElfRecord, local: string): Promise<UndefinedSymbol[] | undefined> {
+    const kept = this.kept(record.digest);
+    if (kept !== undefined) {
+      try {
+        return kept?.undefinedSymbols() ?? [];
+      } catch (e) {
+        if (e instanceof ElfFormatError || e instanceof RangeError) return undefined;
+        throw e;
+      }
+    }
     this.reads++;
     const abi = await readElfAbi(local, { undefined: true }).catch(() => undefined);
     return abi && abi.digest === record.digest ? abi.undefined : undefined;
@@ -73,27 +93,56 @@ export class ObjectStore {
 
   /** The symbol table of an ELF record's content, read from `local` (again only when it was evicted). */
   table(record: ElfRecord, local: string): Promise<SymbolTable | undefined> {
-    let t = this.tables.get(record.digest);
-    // the most recently used tables stay (libc's always): a tree's thousands of libraries would not fit
-    if (t) this.tables.delete(record.digest);
-    else {
+    const kept = this.kept(record.digest);
+    if (kept !== undefined) return Promise.resolve(kept ?? undefined);
+    let t = this.tableReads.get(record.digest);
+    if (!t) {
       t = (async () => {
         this.reads++;
         const abi = await readElfAbi(local, { lookup: true }).catch(() => undefined);
         // a file changed since its record was made is not looked up under the old content's name
-        return abi && abi.digest === record.digest ? abi.symbols : undefined;
+        if (!abi || abi.digest !== record.digest) return undefined;
+        this.keep(abi.digest, abi.symbols);
+        return abi.symbols;
       })();
+      this.tableReads.set(record.digest, t);
+      void t.finally(() => this.tableReads.delete(record.digest));
     }
-    this.tables.set(record.digest, t);
-    if (this.tables.size > MAX_TABLES) this.tables.delete(this.tables.keys().next().value!);
     return t;
+  }
+
+  /** The symbol table of a record when it is kept (null: it has none); undefined: ask `table`. */
+  keptTable(record: ElfRecord): SymbolTable | null | undefined {
+    return this.kept(record.digest);
+  }
+
+  /** The table kept for a digest (null: it has none), marked as used; undefined when not kept. */
+  private kept(digest: string): SymbolTable | null | undefined {
+    const t = this.tables.get(digest);
+    if (t === undefined) return undefined;
+    this.tables.delete(digest);
+    this.tables.set(digest, t);
+    return t;
+  }
+
+  private keep(digest: string, table: SymbolTable | undefined): void {
+    if (this.tables.has(digest)) return;
+    this.tables.set(digest, table ?? null);
+    this.tableBytes += table?.bytes ?? 0;
+    for (const [d, t] of this.tables) {
+      if (this.tableBytes <= MAX_TABLE_BYTES || d === digest) break;
+      this.tables.delete(d);
+      this.tableBytes -= t?.bytes ?? 0;
+    }
   }
 
   private async read(local: string, key: string): Promise<ObjectRecord> {
     this.reads++;
     let record: ObjectRecord;
     try {
-      const abi = await readElfAbi(local, {});
+      // the tables are read for the digest anyway: kept for the lookups and undefined symbols to come
+      const abi = await readElfAbi(local, { lookup: true });
+      if (abi) this.keep(abi.digest, abi.symbols);
       record = abi
         ? { kind: "elf", key, digest: abi.digest, info: abi.info, needs: abi.needs, defines: abi.defines }
         : { kind: "malformed", key };

@@ -4,9 +4,19 @@
  * by content (the ELF magic), not by name. Walks without following symlinks (a link loop cannot
  * trap it); hard links are one object.
  */
-import { closeSync, constants, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  type Dirent,
+  existsSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  realpathSync,
+  statSync,
+} from "node:fs";
 import { isAbsolute, posix } from "node:path";
-import { walkTree } from "../checks/tree.js";
 import { InputError } from "../errors.js";
 import { isElfHeader } from "../layer/elf.js";
 
@@ -134,17 +144,49 @@ export function assertSeparate(
   }
 }
 
-function startsLikeElf(path: string, head: Buffer): boolean {
+/** The identity (`dev:ino`) and link count of a regular file that starts with the ELF magic; undefined otherwise. */
+function elfFile(path: string, head: Buffer): { inode: string; nlink: number } | undefined {
   let fd: number | undefined;
   try {
     // the walk saw a regular file; O_NONBLOCK in case it is a FIFO by now
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-    return readSync(fd, head, 0, 4, 0) === 4 && isElfHeader(head);
+    if (readSync(fd, head, 0, 4, 0) !== 4 || !isElfHeader(head)) return undefined;
+    const st = fstatSync(fd);
+    return st.isFile() ? { inode: `${st.dev}:${st.ino}`, nlink: st.nlink } : undefined;
   } catch {
-    return false;
+    return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/**
+ * The regular files under `root` (relative paths, sorted), the number of entries and the
+ * directories that could not be read. Links are not followed; only the ELF files are stat'ed later.
+ */
+function walkFiles(root: string): { files: string[]; entries: number; unreadable: string[] } {
+  const files: string[] = [];
+  const unreadable: string[] = [];
+  let entries = 0;
+  const stack: string[] = [""];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    let dirents: Dirent[];
+    try {
+      dirents = readdirSync(rel === "" ? root : `${root}/${rel}`, { withFileTypes: true });
+    } catch {
+      unreadable.push(rel || ".");
+      continue;
+    }
+    for (const d of dirents) {
+      entries++;
+      const childRel = rel === "" ? d.name : `${rel}/${d.name}`;
+      if (d.isDirectory()) stack.push(childRel);
+      else if (d.isFile()) files.push(childRel);
+    }
+  }
+  files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return { files, entries, unreadable };
 }
 
 /** Every ELF file of the trees (by content), and the files named like libraries that are not ELF. */
@@ -152,25 +194,24 @@ export async function scanSoftware(trees: readonly SoftwareTree[]): Promise<Soft
   const scan: SoftwareScan = { elf: [], notElf: [], unreadable: [], entries: 0 };
   const head = Buffer.alloc(4);
   for (const tree of trees) {
-    const index = await walkTree(tree.local);
-    scan.entries += index.entries.length;
-    scan.unreadable.push(...index.unreadable.map((r) => posix.join(tree.at, r)));
+    const walk = walkFiles(tree.local);
+    scan.entries += walk.entries;
+    scan.unreadable.push(...walk.unreadable.map((r) => posix.join(tree.at, r)));
     const byInode = new Map<string, SoftwareFile>();
-    for (const e of index.entries) {
-      if (e.kind !== "file") continue;
-      const local = `${tree.local}/${e.rel}`;
-      const elf = e.size >= 4 && startsLikeElf(local, head);
+    for (const rel of walk.files) {
+      const local = `${tree.local}/${rel}`;
+      const elf = elfFile(local, head);
       if (!elf) {
-        if (SHARED_OBJECT_NAME.test(e.rel)) scan.notElf.push(posix.join(tree.at, e.rel));
+        if (SHARED_OBJECT_NAME.test(rel)) scan.notElf.push(posix.join(tree.at, rel));
         continue;
       }
-      const first = e.nlink > 1 ? byInode.get(e.inode) : undefined;
+      const first = elf.nlink > 1 ? byInode.get(elf.inode) : undefined;
       if (first) {
-        first.aliases.push(e.rel);
+        first.aliases.push(rel);
         continue;
       }
-      const f: SoftwareFile = { tree, rel: e.rel, aliases: [], path: posix.join(tree.at, e.rel), local };
-      if (e.nlink > 1) byInode.set(e.inode, f);
+      const f: SoftwareFile = { tree, rel, aliases: [], path: posix.join(tree.at, rel), local };
+      if (elf.nlink > 1) byInode.set(elf.inode, f);
       scan.elf.push(f);
     }
   }

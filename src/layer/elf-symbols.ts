@@ -185,41 +185,24 @@ async function abiOf(image: ElfImage, parts: AbiParts): Promise<ElfAbi> {
   const versymAt = at(DT_VERSYM);
   const versym = versymAt === undefined ? undefined : await image.source.read(versymAt, count * 2);
 
-  const sym = symbolReader(image, symtab, syment);
-  if (parts.undefined) {
-    for (let i = 1; i < count; i++) {
-      if (sym.shndx(i) !== SHN_UNDEF) continue;
-      const bind = sym.bind(i);
-      if (bind !== STB_GLOBAL && bind !== STB_WEAK) continue;
-      const nameOff = sym.name(i);
-      if (nameOff === 0) continue;
-      const ref: UndefinedSymbol = {
-        name: latin1CString(strtab, nameOff),
-        weak: bind === STB_WEAK,
-        type: sym.type(i),
-      };
-      const ndx = versym ? r.u16(versym, i * 2) & 0x7fff : 0;
-      if (ndx > 1) {
-        const v = versionNames.get(ndx);
-        if (v) {
-          ref.version = v.name;
-          ref.file = v.file;
-        }
-      }
-      abi.undefined.push(ref);
-    }
-  }
-  if (parts.lookup)
-    abi.symbols = new SymbolTable({
-      read: r,
-      strtab,
-      sym,
-      count,
-      versym,
-      versionNames: new Map([...versionNames].map(([k, v]) => [k, v.name])),
-      hash: hashTable,
-    });
+  if (!parts.undefined && !parts.lookup) return abi;
+  const table = new SymbolTable({
+    read: r,
+    strtab,
+    sym: symbolReader(image, symtab, syment),
+    count,
+    versym,
+    versionNames,
+    hash: hashTable,
+    bytes: strtab.length + symtab.length + (versym?.length ?? 0) + (hashTable ? hashBytes(hashTable) : 0),
+  });
+  if (parts.undefined) abi.undefined = table.undefinedSymbols();
+  if (parts.lookup) abi.symbols = table;
   return abi;
+}
+
+function hashBytes(h: GnuHash | SysvHash): number {
+  return h.buckets.length + h.chains.length + (h.kind === "gnu" ? h.bloom.length : 0);
 }
 
 /** Fields of the dynamic symbols (Elf32_Sym / Elf64_Sym). */
@@ -365,10 +348,45 @@ export class SymbolTable {
       sym: SymbolFields;
       count: number;
       versym?: Buffer;
-      versionNames: Map<number, string>;
+      /** Version indexes → names (and, for a needed version, the library it is needed from). */
+      versionNames: Map<number, { name: string; file?: string }>;
       hash?: GnuHash | SysvHash;
+      bytes: number;
     },
   ) {}
+
+  /** The bytes of the tables it holds. */
+  get bytes(): number {
+    return this.t.bytes;
+  }
+
+  /** The object's undefined global and weak dynamic symbols, each with the version it is bound to. */
+  undefinedSymbols(): UndefinedSymbol[] {
+    const { sym, strtab, versym, read, count, versionNames } = this.t;
+    const out: UndefinedSymbol[] = [];
+    for (let i = 1; i < count; i++) {
+      if (sym.shndx(i) !== SHN_UNDEF) continue;
+      const bind = sym.bind(i);
+      if (bind !== STB_GLOBAL && bind !== STB_WEAK) continue;
+      const nameOff = sym.name(i);
+      if (nameOff === 0) continue;
+      const ref: UndefinedSymbol = {
+        name: latin1CString(strtab, nameOff),
+        weak: bind === STB_WEAK,
+        type: sym.type(i),
+      };
+      const ndx = versym ? read.u16(versym, i * 2) & 0x7fff : 0;
+      if (ndx > 1) {
+        const v = versionNames.get(ndx);
+        if (v) {
+          ref.version = v.name;
+          ref.file = v.file;
+        }
+      }
+      out.push(ref);
+    }
+    return out;
+  }
 
   /** Whether the object defines `name` in a way a reference of `version` (or none) binds to. */
   defines(name: string, version?: string): boolean {
@@ -388,7 +406,7 @@ export class SymbolTable {
       const ndx = raw & 0x7fff;
       const hidden = (raw & VERSYM_HIDDEN) !== 0;
       if (version !== undefined) {
-        if (this.t.versionNames.get(ndx) === version) return true;
+        if (this.t.versionNames.get(ndx)?.name === version) return true;
         // an unversioned (index 0 or 1), visible definition satisfies a versioned reference
         return ndx <= 1 && !hidden;
       }

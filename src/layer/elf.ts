@@ -111,12 +111,14 @@ export async function readElfImage<T>(
 ): Promise<T | undefined> {
   // O_NONBLOCK: a FIFO put where a library was (a race, or a hostile tree) must not block the process
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const blocks = new Map<number, Buffer>();
+  /** The whole buffers behind `blocks` (the last block of a file is a shorter view). */
+  const taken: Buffer[] = [];
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new NotRegularFileError(path);
     const size = st.size;
     const offsetBytes = Buffer.alloc(8);
-    const blocks = new Map<number, Buffer>();
     const readAt = (buf: Buffer, offset: number) => {
       let done = 0;
       while (done < buf.length) {
@@ -128,7 +130,9 @@ export async function readElfImage<T>(
     const block = (i: number): Buffer => {
       let b = blocks.get(i);
       if (!b) {
-        b = Buffer.allocUnsafe(Math.min(BLOCK, size - i * BLOCK));
+        const whole = spareBlocks.pop() ?? Buffer.allocUnsafe(BLOCK);
+        taken.push(whole);
+        b = whole.subarray(0, Math.min(BLOCK, size - i * BLOCK));
         readAt(b, i * BLOCK);
         blocks.set(i, b);
       }
@@ -171,10 +175,15 @@ export async function readElfImage<T>(
     return image ? await guarded(() => use(image)) : undefined;
   } finally {
     closeSync(fd);
+    // what was read is copied out of the blocks: the next file reuses them
+    for (const b of taken) if (spareBlocks.length < MAX_SPARE_BLOCKS) spareBlocks.push(b);
   }
 }
 
 const BLOCK = 65_536;
+/** Blocks of finished reads, kept for the next (a fresh 64 KiB buffer per block was most of the garbage). */
+const spareBlocks: Buffer[] = [];
+const MAX_SPARE_BLOCKS = 64;
 /** No table of a real object comes near this (libLLVM's .dynstr is ~12 MB): larger is corrupt. */
 const MAX_READ = 256 << 20;
 /** The longest PT_INTERP the kernel accepts (PATH_MAX). */

@@ -215,7 +215,9 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
       computed: 0,
     });
     expect(warm.abi.findings).toEqual(cold.abi.findings);
-    expect(warm.abi.reads).toBeLessThan(cold.abi.reads);
+    // each file is opened once, cold or warm: the read that makes its record keeps the tables that
+    // its lookups and undefined symbols need (warm, they are not even asked for)
+    expect(warm.abi.reads).toBe(cold.abi.reads);
 
     // a candidate whose libz is a file of its own (not a hard link of the dev layer's)
     const e = copyLayer("e");
