@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import type { SetSource } from "../flavors/gentoo/sets.js";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
-import { renderTable, style } from "./output.js";
+import { renderTable, style } from "../text.js";
 import { writeResult } from "./output-file.js";
 
 interface PlanOptions {
