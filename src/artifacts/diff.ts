@@ -6,14 +6,14 @@
 import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { InputError } from "../errors.js";
-import { parsePackageList as parseQlistPackages } from "../gentoo/qlist.js";
 import {
   compareInstalledVersions,
   type InstalledPackageInfo,
   type InstalledPackages,
   packageKey,
   readInstalledPackages,
-} from "../layer/installed.js";
+} from "../flavors/installed.js";
+import { parsePackageList as parseQlistPackages } from "../gentoo/qlist.js";
 import { type EntryIndex, indexArtifact, indexTree } from "./entry-index.js";
 import { manifestSchema } from "./manifest.js";
 import { manifestPathFor } from "./name.js";

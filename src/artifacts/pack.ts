@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { InputError, ToolError } from "../errors.js";
 import { requireTool, run } from "../exec/run.js";
-import { readInstalledPackages } from "../layer/installed.js";
+import { readInstalledPackages } from "../flavors/installed.js";
 import type { Arch } from "../spec/schema.js";
 import { readBuildRecord } from "./build-record.js";
 import { compressorFor } from "./compress.js";

@@ -18,7 +18,12 @@ import { InputError, ValidationError } from "../errors.js";
 import { safeName } from "../paths/rules.js";
 import { ARCHES, type Arch } from "../spec/schema.js";
 import type { HistoryEvent, NewHistoryEvent } from "./history.js";
-import type { DeltaMember } from "./layer-guard.js";
+
+/** A member of a delta archive, relative to its top dir (`linkTarget` for hard links). */
+export interface DeltaMember {
+  path: string;
+  linkTarget?: string;
+}
 
 export interface PublishRequest {
   artifact: string;

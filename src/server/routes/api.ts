@@ -12,7 +12,7 @@ import { listCandidates } from "../../store/candidates.js";
 import { listFindings } from "../../store/findings.js";
 import { getRun, listRuns } from "../../store/runs.js";
 import { NotFoundError, promote, rollback, runWatch, startUpdate, verdict } from "../actions.js";
-import type { ServerContext } from "../app.js";
+import type { ServerContext } from "../context.js";
 import type { Job } from "../jobs.js";
 import { candidateView, currentDashboard, layerView } from "../read-model.js";
 import { followLog, logFileOf } from "../run-log.js";
