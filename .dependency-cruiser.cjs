@@ -6,10 +6,11 @@ module.exports = {
   forbidden: [
     {
       name: "no-cycles",
-      comment: "An import cycle ties modules together so that neither can change alone.",
+      comment:
+        "An import cycle ties modules together so that neither can change alone (type-only imports count too).",
       severity: "error",
       from: { path: "^src/" },
-      to: { circular: true, dependencyTypesNot: ["type-only"] },
+      to: { circular: true },
     },
     {
       name: "no-cli-server-from-core",
