@@ -8,9 +8,11 @@ import { posix } from "node:path";
 import { InputError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
 import { readElf } from "../layer/elf.js";
+import { ARCHES, type Arch, archHint } from "../layer/id.js";
 import { absolutePathProblem } from "../paths/rules.js";
-import { type HostLink, localPrefix, type ResolvedLayer, repositoryRoot } from "../spec/resolve.js";
-import { ARCHES, type Arch, archHint, type ChecksSettings, type FlavorName } from "../spec/schema.js";
+import type { PlacedLayer } from "../spec/open.js";
+import type { HostLink, ResolvedLayer } from "../spec/resolve.js";
+import type { ChecksSettings, FlavorName } from "../spec/schema.js";
 import { eessiHostLinks } from "./eessi-host-links.js";
 import { LayerFs } from "./layer-fs.js";
 import { loaderRel } from "./loader.js";
@@ -74,9 +76,10 @@ export function eessiSetOf(prefix: string): { set: string; from: string } | unde
 export const SETS_NOT_KNOWN = `no spec given: the layer's sets are not known (EESSI's set name is derived only for a prefix …/versions/<version>/compat/<os>/<arch> of ${describeVersions(EESSI_SET_VERSIONS)})`;
 
 /** The layer of a spec, in a local repository root (checked through the sandbox). */
-export function targetFromSpec(layer: ResolvedLayer, rootOption?: string): LayerTarget {
-  const root = repositoryRoot(layer.spec, rootOption);
-  const local = localPrefix(layer, root);
+export function targetFromSpec(
+  { layer, root, localPrefix: local }: PlacedLayer,
+  rootOption?: string,
+): LayerTarget {
   if (!isDirectory(local))
     throw new InputError(`no layer at ${local}`, {
       hint: `build it first: compat build <spec> --arch ${layer.arch}${rootOption ? ` --root ${rootOption}` : ""}`,

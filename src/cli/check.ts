@@ -98,8 +98,6 @@ export async function resolveTarget(
     if (opts.root) throw new InputError("--root applies to a spec, not to a prefix directory");
     return targetFromPrefix(arg, { arch: opts.arch });
   }
-  const { loadSpec } = await import("../spec/load.js");
-  const { pickArch, resolveLayer } = await import("../spec/resolve.js");
-  const { spec } = await loadSpec(arg);
-  return targetFromSpec(resolveLayer(spec, pickArch(spec, opts.arch)), opts.root);
+  const { openSpecLayer } = await import("../spec/open.js");
+  return targetFromSpec(await openSpecLayer(arg, opts), opts.root);
 }
