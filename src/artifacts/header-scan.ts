@@ -24,7 +24,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { Writable } from "node:stream";
-import { writeWithBackpressure } from "./process.js";
+import { writeWithBackpressure } from "../exec/stream.js";
 import type { Violation } from "./rules.js";
 import { BLOCK, HeaderBlocks, padded } from "./tar-header.js";
 

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { InputError, ToolError } from "../errors.js";
 import { requireTool, run } from "../exec/run.js";
+import { type StreamingProcess, spawnStreaming } from "../exec/stream.js";
 import { readInstalledPackages } from "../flavors/installed.js";
 import type { Arch } from "../layer/id.js";
 import { layerTopDir } from "../layer/id.js";
@@ -31,7 +32,6 @@ import {
   signaturePathFor,
 } from "./name.js";
 import { partialPath } from "./partial.js";
-import { type StreamingProcess, spawnStreaming } from "./process.js";
 import { endWritable } from "./read.js";
 import { signBytes } from "./sign.js";
 import {

@@ -15,7 +15,7 @@ import { deletionPhases, PATCH_DIR } from "../artifacts/delta.js";
 import type { ArtifactManifest } from "../artifacts/manifest.js";
 import { selfAndAncestors, type Violation } from "../artifacts/rules.js";
 import { ToolError, ValidationError } from "../errors.js";
-import type { CommandHost } from "./host.js";
+import type { CommandHost } from "../exec/host.js";
 import { type DeltaMember, rejection } from "./publisher.js";
 
 export type { DeltaMember };
