@@ -8,7 +8,7 @@ import { basename } from "node:path";
 import { InputError } from "../errors.js";
 import {
   compareInstalledVersions,
-  type InstalledPackageInfo,
+  type InstalledPackage,
   type InstalledPackages,
   packageKey,
   readInstalledPackages,
@@ -33,8 +33,8 @@ export interface VersionChange {
 
 export interface PackageDiff {
   database: InstalledPackages["database"];
-  added: InstalledPackageInfo[];
-  removed: InstalledPackageInfo[];
+  added: InstalledPackage[];
+  removed: InstalledPackage[];
   upgraded: VersionChange[];
   downgraded: VersionChange[];
   unchanged: number;
@@ -90,7 +90,7 @@ export function parsePackageList(path: string, text: string): InstalledPackages 
       })),
     };
   }
-  const packages: InstalledPackageInfo[] = [];
+  const packages: InstalledPackage[] = [];
   text.split("\n").forEach((line, i) => {
     const l = line.trim();
     if (!l || l.startsWith("#")) return;

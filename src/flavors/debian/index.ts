@@ -149,7 +149,7 @@ async function locales(ctx: StageContext): Promise<void> {
 
 export async function debianInstalled(prefixDir: string): Promise<InstalledPackage[]> {
   const db = await readDpkgStatus(prefixDir);
-  return db.packages.map((p) => ({ name: p.name, version: p.version, qualifier: p.architecture }));
+  return db.packages.map((p) => ({ name: p.name, version: p.version, arch: p.architecture }));
 }
 
 export const api: Flavor = {
@@ -187,23 +187,7 @@ export const api: Flavor = {
       );
     return api.plan(layer);
   },
-  bootstrap,
-  configure,
-  install: relocate,
-  remove: async (ctx) => {
-    throw new InputError(
-      `the debian flavor cannot remove packages from a relocated layer (${ctx.layer.prefix})`,
-      {
-        hint: "take the package out of debian.packages and build the layer again",
-      },
-    );
-  },
   installed: (prefixDir) => debianInstalled(prefixDir),
-  advisorySource: (layer) => ({
-    id: "debian-security",
-    description: `Debian's security tracker for ${layer.spec.debian?.suite ?? "the suite"}`,
-    url: "https://security-tracker.debian.org/tracker/data/json",
-  }),
   toolVersions: async () => ({
     mmdebstrap: await toolVersion("mmdebstrap"),
     patchelf: await toolVersion("patchelf"),

@@ -229,7 +229,7 @@ async function locales(ctx: StageContext): Promise<void> {
 export async function gentooInstalled(prefixDir: string): Promise<InstalledPackage[]> {
   if (!existsSync(join(prefixDir, VDB_PATH))) return [];
   return readVardb(prefixDir, { fields: ["SLOT"] })
-    .packages.map((p) => ({ name: p.cp, version: p.version, qualifier: p.slot }))
+    .packages.map((p) => ({ name: p.cp, version: p.version, slot: p.slot }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -264,16 +264,7 @@ export const api: Flavor = {
     ];
   },
   update: (layer, request) => gentooUpdatePlan(request, api.plan(layer)),
-  bootstrap,
-  configure,
-  install,
-  remove,
   installed: (prefixDir) => gentooInstalled(prefixDir),
-  advisorySource: () => ({
-    id: "glsa",
-    description: "Gentoo Linux Security Advisories (glsa.git), matched as glsa-check does",
-    url: "https://anongit.gentoo.org/git/data/glsa.git",
-  }),
   toolVersions: async () => ({
     bwrap: await toolVersion("bwrap"),
     git: await toolVersion("git"),
