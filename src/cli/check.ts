@@ -93,7 +93,8 @@ export async function resolveTarget(
       hint: "give a prefix directory (EPREFIX) or a layer spec (.yaml)",
     });
   }
-  const { targetFromPrefix, targetFromSpec } = await import("../checks/target.js");
+  const { targetFromSpec } = await import("../checks/target.js");
+  const { targetFromPrefix } = await import("../checks/prefix-target.js");
   if (isDir) {
     if (opts.root) throw new InputError("--root applies to a spec, not to a prefix directory");
     return targetFromPrefix(arg, { arch: opts.arch });

@@ -83,5 +83,7 @@ export interface FlavorModule {
   displayName: string;
   /** Where to read about the flavor's upstream tools. */
   urls: string[];
+  /** Whether a prefix directory holds a layer of this flavor (its package database and markers). */
+  detect(prefixDir: string): boolean;
   api: Flavor;
 }

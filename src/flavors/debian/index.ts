@@ -32,6 +32,9 @@ import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
 
 export const id = "debian" as const;
 export const displayName = "Debian, relocated";
+/** Whether a prefix directory holds a layer of this flavor. */
+export { detect } from "./detect.js";
+
 export const urls = ["https://gitlab.mister-muffin.de/josch/mmdebstrap", "https://github.com/NixOS/patchelf"];
 
 /** Host programs a debian-flavor build runs. */

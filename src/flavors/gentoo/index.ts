@@ -41,6 +41,9 @@ export { asBuildUser, BUILD_UID, portageEnvironment } from "./build-user.js";
 
 export const id = "gentoo" as const;
 export const displayName = "Gentoo Prefix";
+/** Whether a prefix directory holds a layer of this flavor. */
+export { detect } from "./detect.js";
+
 export const urls = [
   "https://wiki.gentoo.org/wiki/Project:Prefix",
   "https://github.com/EESSI/compatibility-layer",
