@@ -13,8 +13,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEBIAN_ARCH } from "../src/debian/mmdebstrap.js";
 import { debianSources, readHostAptSources } from "../src/debian/sources.js";
+import { nodeArchToArch } from "../src/layer/id.js";
 import { loadSpec } from "../src/spec/load.js";
-import { nodeArchToArch } from "../src/spec/resolve.js";
 
 const { values } = parseArgs({
   options: { runs: { type: "string", default: "1" }, keep: { type: "boolean", default: false } },

@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEBIAN_ARCH } from "../src/debian/mmdebstrap.js";
 import { debianSources, readHostAptSources } from "../src/debian/sources.js";
+import { nodeArchToArch } from "../src/layer/id.js";
 import { loadSpec } from "../src/spec/load.js";
-import { nodeArchToArch } from "../src/spec/resolve.js";
 import { benchDir, compatBin, measure, projectRoot } from "./common.js";
 
 const { values } = parseArgs({ options: { fresh: { type: "boolean", default: false } } });

@@ -2,13 +2,18 @@
  * The one logger. Human-readable lines on stderr (stdout is reserved for results and --json),
  * colour only when stderr is a TTY and NO_COLOR is unset.
  */
+import { type Paint, paint } from "./text.js";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-const useColour = (): boolean => Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
-
-const COLOURS: Record<LogLevel, string> = { debug: "\x1b[2m", info: "", warn: "\x1b[33m", error: "\x1b[31m" };
+const COLOURS: Record<LogLevel, Paint | undefined> = {
+  debug: "dim",
+  info: undefined,
+  warn: "yellow",
+  error: "red",
+};
 
 export interface Logger {
   debug(msg: string): void;
@@ -31,8 +36,8 @@ function emit(level: LogLevel, msg: string): void {
   if (ORDER[level] < ORDER[threshold]) return;
   const prefix = level === "info" ? "" : `${level}: `;
   const line = `${prefix}${msg}`;
-  if (useColour() && COLOURS[level]) process.stderr.write(`${COLOURS[level]}${line}\x1b[0m\n`);
-  else process.stderr.write(`${line}\n`);
+  const colour = COLOURS[level];
+  process.stderr.write(`${colour ? paint(line, colour, process.stderr) : line}\n`);
 }
 
 export const log: Logger = {

@@ -12,13 +12,13 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
 import { requireTool, run } from "../exec/run.js";
+import { spawnStreaming, writeWithBackpressure } from "../exec/stream.js";
 import { log } from "../log.js";
 import { type DeltaPlan, MIN_PATCH_BYTES, PATCH_DIR, planDelta, versionlessPath } from "./delta.js";
 import { type ContentSink, type EntryIndex, indexArtifact, indexTree, treeSha256 } from "./entry-index.js";
 import type { ArtifactManifest, DeltaPatch } from "./manifest.js";
 import { parseArtifactName } from "./name.js";
 import { deltaWorkPrefix } from "./partial.js";
-import { spawnStreaming, writeWithBackpressure } from "./process.js";
 import type { TarWriter } from "./tar-writer.js";
 
 /** Base content up to this size is held in memory until its digest says whether it changed. */

@@ -7,10 +7,9 @@
  * and a full artifact has no `.compat-delta/` at all.
  */
 
-import { PATCH_DIR } from "./delta.js";
 import type { DeltaPatch } from "./manifest.js";
 import type { ArtifactKind } from "./name.js";
-import { pathProblem, selfAndAncestors, type Violation } from "./rules.js";
+import { PATCH_DIR, pathProblem, selfAndAncestors, type Violation } from "./rules.js";
 
 interface Header {
   name: string;

@@ -7,10 +7,9 @@
  * /usr/share/doc/openssl-3.0.13/ → openssl-3.0.14/). Pure: two indexes in, a plan out.
  */
 import { contentDigest, type EntryIndex, type IndexEntry } from "./entry-index.js";
-import { selfAndAncestors } from "./rules.js";
+import { PATCH_DIR, selfAndAncestors } from "./rules.js";
 
-/** The reserved directory (under the top dir) that a delta's patches travel in. */
-export const PATCH_DIR = ".compat-delta";
+export { PATCH_DIR } from "./rules.js";
 
 /** Smaller files are shipped whole: a patch and its manifest entry would not be smaller. */
 export const MIN_PATCH_BYTES = 4096;

@@ -6,14 +6,14 @@
 import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { InputError } from "../errors.js";
-import { parsePackageList as parseQlistPackages } from "../gentoo/qlist.js";
 import {
   compareInstalledVersions,
-  type InstalledPackageInfo,
+  type InstalledPackage,
   type InstalledPackages,
   packageKey,
   readInstalledPackages,
-} from "../layer/installed.js";
+} from "../flavors/installed.js";
+import { parsePackageList as parseQlistPackages } from "../gentoo/qlist.js";
 import { type EntryIndex, indexArtifact, indexTree } from "./entry-index.js";
 import { manifestSchema } from "./manifest.js";
 import { manifestPathFor } from "./name.js";
@@ -33,8 +33,8 @@ export interface VersionChange {
 
 export interface PackageDiff {
   database: InstalledPackages["database"];
-  added: InstalledPackageInfo[];
-  removed: InstalledPackageInfo[];
+  added: InstalledPackage[];
+  removed: InstalledPackage[];
   upgraded: VersionChange[];
   downgraded: VersionChange[];
   unchanged: number;
@@ -90,7 +90,7 @@ export function parsePackageList(path: string, text: string): InstalledPackages 
       })),
     };
   }
-  const packages: InstalledPackageInfo[] = [];
+  const packages: InstalledPackage[] = [];
   text.split("\n").forEach((line, i) => {
     const l = line.trim();
     if (!l || l.startsWith("#")) return;

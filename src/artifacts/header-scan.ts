@@ -24,17 +24,15 @@
  */
 import { isUtf8 } from "node:buffer";
 import { Writable } from "node:stream";
-import { writeWithBackpressure } from "./process.js";
+import { writeWithBackpressure } from "../exec/stream.js";
 import type { Violation } from "./rules.js";
-import { BLOCK } from "./tar-header.js";
+import { BLOCK, HeaderBlocks, padded } from "./tar-header.js";
 
 /** A pax header's records are read whole; one this large is not a header compat writes. */
 const MAX_PAX_HEADER = 1 << 20;
 
 export const TYPE_FILE = new Set(["0", "\0", "7"]);
 export const TYPE_NO_DATA = new Set(["1", "2", "3", "4", "5", "6"]);
-
-const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
 /** The size field: octal text, or base-256 when its first byte has the high bit set. */
 export function headerSize(block: Buffer): number {
@@ -149,7 +147,7 @@ export function memberName(block: Buffer, pax: PaxInfo | undefined): string {
 
 export class TarHeaderScan extends Writable {
   private offset = 0;
-  private header = Buffer.alloc(0);
+  private readonly headers = new HeaderBlocks();
   /** Bytes of member data still to pass over. */
   private skip = 0;
   /** The current pax header's data, while it is read. */
@@ -202,16 +200,11 @@ export class TarHeaderScan extends Writable {
         }
         continue;
       }
-      const n = Math.min(BLOCK - this.header.length, chunk.length - i);
-      if (this.header.length === 0) this.headerAt = this.offset;
-      this.header = Buffer.concat([this.header, chunk.subarray(i, i + n)]);
-      i += n;
-      this.offset += n;
-      if (this.header.length === BLOCK) {
-        const block = this.header;
-        this.header = Buffer.alloc(0);
-        this.onHeader(block);
-      }
+      if (!this.headers.started) this.headerAt = this.offset;
+      const { used, block } = this.headers.take(chunk, i);
+      i += used;
+      this.offset += used;
+      if (block) this.onHeader(block);
     }
   }
 
@@ -305,7 +298,7 @@ export class TarHeaderScan extends Writable {
  * Only what the verifier's reader sees changes; the extracted bytes are the artifact's.
  */
 export class PaxFallbackNameFix extends Writable {
-  private header = Buffer.alloc(0);
+  private readonly headers = new HeaderBlocks();
   private skip = 0;
   private pax: Buffer[] | undefined;
   private paxSize = 0;
@@ -340,12 +333,9 @@ export class PaxFallbackNameFix extends Writable {
         }
         continue;
       }
-      const n = Math.min(BLOCK - this.header.length, chunk.length - i);
-      this.header = Buffer.concat([this.header, chunk.subarray(i, i + n)]);
-      i += n;
-      if (this.header.length < BLOCK) continue;
-      out.push(this.onHeader(this.header));
-      this.header = Buffer.alloc(0);
+      const { used, block } = this.headers.take(chunk, i);
+      i += used;
+      if (block) out.push(this.onHeader(block));
     }
     const all = out.length === 1 ? out[0]! : Buffer.concat(out);
     const wait = all.length > 0 ? writeWithBackpressure(this.target, all) : undefined;
@@ -354,7 +344,8 @@ export class PaxFallbackNameFix extends Writable {
   }
 
   override _final(cb: (e?: Error | null) => void): void {
-    if (this.header.length > 0) this.target.write(this.header);
+    const rest = this.headers.rest();
+    if (rest.length > 0) this.target.write(rest);
     this.target.once("finish", () => cb());
     this.target.end();
   }

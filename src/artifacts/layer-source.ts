@@ -6,15 +6,11 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { InputError } from "../errors.js";
-import { ARCHES, type Arch } from "../spec/schema.js";
+import { ARCHES, isArch, type LayerId, parseLayerPath } from "../layer/id.js";
 import { readBuildRecord } from "./build-record.js";
 
-export interface LayerSource {
+export interface LayerSource extends LayerId {
   prefix: string;
-  stack: string;
-  version: string;
-  os: string;
-  arch: Arch;
   specHash: string | null;
   flavor: string | null;
 }
@@ -24,8 +20,6 @@ export interface LayerSourceOptions {
   root?: string;
   stack?: string;
 }
-
-const PREFIX_RE = /(?:^|\/)(?<version>[0-9][0-9A-Za-z._-]*)\/compat\/(?<os>[a-z]+)\/(?<arch>[a-z0-9_]+)\/?$/;
 
 export async function resolveLayerSource(target: string, opts: LayerSourceOptions): Promise<LayerSource> {
   let isDir = false;
@@ -38,12 +32,14 @@ export async function resolveLayerSource(target: string, opts: LayerSourceOption
   }
   if (!isDir) {
     // the spec's reader (YAML) is loaded only for a spec: packing a prefix does not pay for it
-    const { loadSpec } = await import("../spec/load.js");
-    const { localPrefix, pickArch, repositoryRoot, resolveLayer } = await import("../spec/resolve.js");
-    const { spec, hash } = await loadSpec(target);
-    const layer = resolveLayer(spec, pickArch(spec, opts.arch));
+    const { openSpecLayer } = await import("../spec/open.js");
+    const {
+      loaded: { spec, hash },
+      layer,
+      localPrefix,
+    } = await openSpecLayer(target, opts);
     return {
-      prefix: localPrefix(layer, repositoryRoot(spec, opts.root)),
+      prefix: localPrefix,
       stack: spec.stack,
       version: spec.version,
       os: spec.os,
@@ -53,7 +49,7 @@ export async function resolveLayerSource(target: string, opts: LayerSourceOption
     };
   }
   const prefix = resolve(target);
-  const g = PREFIX_RE.exec(prefix)?.groups;
+  const g = parseLayerPath(prefix);
   if (!g)
     throw new InputError(
       `${prefix}: not a layer prefix (expected a path ending in <version>/compat/<os>/<arch>)`,
@@ -61,7 +57,7 @@ export async function resolveLayerSource(target: string, opts: LayerSourceOption
         hint: "or pack from the layer spec: compat pack SPEC --arch A",
       },
     );
-  if (!(ARCHES as readonly string[]).includes(g.arch!))
+  if (!isArch(g.arch))
     throw new InputError(`${prefix}: ${g.arch} is not an architecture (${ARCHES.join(", ")})`);
   if (opts.arch && opts.arch !== g.arch)
     throw new InputError(`--arch ${opts.arch} disagrees with the prefix ${prefix}`);
@@ -74,9 +70,9 @@ export async function resolveLayerSource(target: string, opts: LayerSourceOption
   return {
     prefix,
     stack,
-    version: g.version!,
-    os: g.os!,
-    arch: g.arch as Arch,
+    version: g.version,
+    os: g.os,
+    arch: g.arch,
     specHash: typeof record?.specHash === "string" ? record.specHash : null,
     flavor: typeof record?.flavor === "string" ? record.flavor : null,
   };

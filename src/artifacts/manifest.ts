@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { InputError } from "../errors.js";
-import { ARCHES } from "../spec/schema.js";
+import { ARCHES } from "../layer/id.js";
 
 export const MANIFEST_FORMAT = "compat-artifact/1";
 

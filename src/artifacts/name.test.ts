@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { artifactFileName, parseArtifactName, topDirOf } from "./name.js";
+import { layerTopDir } from "../layer/id.js";
+import { artifactFileName, parseArtifactName } from "./name.js";
 
 describe("artifact names", () => {
   it("round-trips full and delta names", () => {
@@ -18,7 +19,7 @@ describe("artifact names", () => {
     expect(artifactFileName({ ...id, kind: "full", compression: "zstd" })).toBe(
       "eessi-2025.06-compat-linux-x86_64-1750000000.tar.zst",
     );
-    expect(topDirOf(id)).toBe("2025.06/compat/linux/x86_64");
+    expect(layerTopDir(id)).toBe("2025.06/compat/linux/x86_64");
   });
 
   it("refuses to name an artifact whose parts would not read back (a stack from a build record is input too)", () => {

@@ -4,16 +4,13 @@
  * with every member under `<version>/compat/<os>/<arch>/`, relative to the repository's `versions/`.
  */
 import { InputError } from "../errors.js";
-import { ARCHES, type Arch } from "../spec/schema.js";
+import { ARCHES, type Arch, type LayerId } from "../layer/id.js";
 
 export type Compression = "zstd" | "gzip";
 export type ArtifactKind = "full" | "delta";
 
-export interface ArtifactIdentity {
-  stack: string;
-  version: string;
-  os: string;
-  arch: Arch;
+/** A layer's identity plus what makes one artifact of it. */
+export interface ArtifactIdentity extends LayerId {
   /** The build time: the name's timestamp and the clamp for every member's mtime. */
   epoch: number;
   kind: ArtifactKind;
@@ -41,11 +38,6 @@ export function artifactFileName(id: ArtifactIdentity): string {
       },
     );
   return name;
-}
-
-/** `<version>/compat/<os>/<arch>`: the one directory every member lives in. */
-export function topDirOf(id: Pick<ArtifactIdentity, "version" | "os" | "arch">): string {
-  return `${id.version}/compat/${id.os}/${id.arch}`;
 }
 
 /** Parse an artifact file name (no directory); throws InputError saying what the name should look like. */

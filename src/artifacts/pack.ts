@@ -15,8 +15,10 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { InputError, ToolError } from "../errors.js";
 import { requireTool, run } from "../exec/run.js";
-import { readInstalledPackages } from "../layer/installed.js";
-import type { Arch } from "../spec/schema.js";
+import { type StreamingProcess, spawnStreaming } from "../exec/stream.js";
+import { readInstalledPackages } from "../flavors/installed.js";
+import type { Arch } from "../layer/id.js";
+import { layerTopDir } from "../layer/id.js";
 import { readBuildRecord } from "./build-record.js";
 import { compressorFor } from "./compress.js";
 import { prepareDelta } from "./delta-make.js";
@@ -28,10 +30,8 @@ import {
   type Compression,
   manifestPathFor,
   signaturePathFor,
-  topDirOf,
 } from "./name.js";
 import { partialPath } from "./partial.js";
-import { type StreamingProcess, spawnStreaming } from "./process.js";
 import { endWritable } from "./read.js";
 import { signBytes } from "./sign.js";
 import {
@@ -418,7 +418,7 @@ export async function packLayer(opts: PackOptions): Promise<PackResult> {
     compression,
   };
   const name = artifactFileName(identity);
-  const topDir = topDirOf(identity);
+  const topDir = layerTopDir(identity);
   const artifact = join(opts.outDir, name);
   let installed: Awaited<ReturnType<typeof readInstalledPackages>>;
   let packed: Awaited<ReturnType<typeof packTo>>;

@@ -9,9 +9,9 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Writable } from "node:stream";
 import { isCompatError } from "../errors.js";
+import { spawnStreaming, writeWithBackpressure } from "../exec/stream.js";
 import { compressionOfMagic, decompressorFor } from "./compress.js";
 import type { Compression } from "./name.js";
-import { spawnStreaming, writeWithBackpressure } from "./process.js";
 import { BLOCK } from "./tar-header.js";
 
 export type StreamProblem = "truncated-stream" | "corrupt-stream" | "compression-mismatch";

@@ -4,6 +4,9 @@
  */
 import { relativePathProblem } from "../paths/rules.js";
 
+/** The reserved directory (under the top dir) that a delta's patches travel in. */
+export const PATCH_DIR = ".compat-delta";
+
 export const RULES = {
   "artifact-name": "the file name is <stack>-<version>-compat-<os>-<arch>-<epoch>[.delta].tar.<zst|gz>",
   "absolute-name": "member names are relative",

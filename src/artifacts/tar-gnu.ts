@@ -22,9 +22,8 @@
  * - setuid/setgid bits are kept and reported (manifest `setuid`), so that verify and publish
  *   refuse them unless allow-listed.
  */
-import { readdirSync } from "node:fs";
 import { InputError } from "../errors.js";
-import { decodeName, specialKind } from "./tree.js";
+import { SPECIAL_NAMES, walk } from "../paths/tree.js";
 
 /** One member to archive: its path relative to the layer's prefix (`""` for the prefix itself). */
 export interface ListedMember {
@@ -34,27 +33,17 @@ export interface ListedMember {
 
 /**
  * The members of a tree in archive order: the root, then each directory's entries in byte order of
- * their names, depth first (the order of tree.ts's walkTree, which also lstat()s every entry:
- * tar does that here). Throws InputError for special files and names that are not UTF-8.
+ * their names, depth first (paths/tree.ts's walk, here without lstat:
+ * tar does that). Throws InputError for special files and names that are not UTF-8.
  */
 export function listTree(root: string): ListedMember[] {
-  const out: ListedMember[] = [{ rel: "", directory: true }];
+  const out: ListedMember[] = [];
   const special: string[] = [];
-  const visit = (dir: string, rel: string) => {
-    const entries = readdirSync(dir, { withFileTypes: true, encoding: "buffer" });
-    entries.sort((a, b) => Buffer.compare(a.name, b.name));
-    for (const d of entries) {
-      const name = decodeName(dir, d.name);
-      const childRel = rel ? `${rel}/${name}` : name;
-      if (!(d.isFile() || d.isDirectory() || d.isSymbolicLink())) {
-        special.push(`${root}/${childRel}: ${specialKind(d)}`);
-        continue;
-      }
-      out.push({ rel: childRel, directory: d.isDirectory() });
-      if (d.isDirectory()) visit(`${dir}/${name}`, childRel);
-    }
-  };
-  visit(root, "");
+  for (const e of walk(root, { stat: false })) {
+    if (e.kind === "dir" || e.kind === "file" || e.kind === "symlink")
+      out.push({ rel: e.rel, directory: e.kind === "dir" });
+    else special.push(`${root}/${e.rel}: ${SPECIAL_NAMES[e.kind]}`);
+  }
   if (special.length > 0)
     throw new InputError(
       `${root}: the layer has ${special.length} device, fifo or socket node(s); an artifact cannot carry them`,

@@ -125,5 +125,39 @@ export function paddingFor(size: number): number {
   return r === 0 ? 0 : BLOCK - r;
 }
 
+/** A member's data size with its padding: the bytes it takes in the stream. */
+export const padded = (size: number): number => size + paddingFor(size);
+
 /** Two zero blocks end an archive. */
 export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+
+/**
+ * Gathers the 512-byte header blocks of a tar stream read chunk by chunk (a header may straddle two
+ * chunks). The stream's readers (header-scan.ts, tar-spool.ts) hand it the bytes between members'
+ * data; a block that lies whole in one chunk is that chunk's bytes, not a copy.
+ */
+export class HeaderBlocks {
+  private partial = Buffer.alloc(0);
+
+  /** Whether a header block has begun and is not yet whole. */
+  get started(): boolean {
+    return this.partial.length > 0;
+  }
+
+  /** Takes bytes of `chunk` from `at` towards the next header block: how many, and the block once whole. */
+  take(chunk: Buffer, at: number): { used: number; block?: Buffer } {
+    if (this.partial.length === 0 && chunk.length - at >= BLOCK)
+      return { used: BLOCK, block: chunk.subarray(at, at + BLOCK) };
+    const used = Math.min(BLOCK - this.partial.length, chunk.length - at);
+    this.partial = Buffer.concat([this.partial, chunk.subarray(at, at + used)]);
+    if (this.partial.length < BLOCK) return { used };
+    const block = this.partial;
+    this.partial = Buffer.alloc(0);
+    return { used, block };
+  }
+
+  /** The bytes of a header block that never became whole (a stream cut inside a header). */
+  rest(): Buffer {
+    return this.partial;
+  }
+}

@@ -13,9 +13,7 @@ import { createHash, type Hash } from "node:crypto";
 import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { Writable } from "node:stream";
 import { field, headerSize, memberName, type PaxInfo, paxInfo, TYPE_NO_DATA } from "./header-scan.js";
-import { BLOCK } from "./tar-header.js";
-
-const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+import { BLOCK, HeaderBlocks, padded } from "./tar-header.js";
 
 /** A member as the raw headers give it, once its data has passed. */
 export interface RawMember {
@@ -36,7 +34,7 @@ export class TarSpool extends Writable {
   /** Where the next byte goes, and where the current member began. */
   private pos = 0;
   private memberStart = 0;
-  private header = Buffer.alloc(0);
+  private readonly headers = new HeaderBlocks();
   /** Data bytes of the current member (or pax header) still to come; its unpadded size. */
   private remaining = 0;
   private dataLeft = 0;
@@ -114,19 +112,9 @@ export class TarSpool extends Writable {
         if (this.remaining === 0) this.endOfData();
         continue;
       }
-      let block: Buffer;
-      if (this.header.length === 0 && chunk.length - i >= BLOCK) {
-        block = chunk.subarray(i, i + BLOCK);
-        i += BLOCK;
-      } else {
-        const n = Math.min(BLOCK - this.header.length, chunk.length - i);
-        this.header = Buffer.concat([this.header, chunk.subarray(i, i + n)]);
-        i += n;
-        if (this.header.length < BLOCK) continue;
-        block = this.header;
-        this.header = Buffer.alloc(0);
-      }
-      this.onHeader(block);
+      const { used, block } = this.headers.take(chunk, i);
+      i += used;
+      if (block) this.onHeader(block);
     }
   }
 

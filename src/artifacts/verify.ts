@@ -8,17 +8,12 @@ import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import type { Writable } from "node:stream";
 import { extract, type Header } from "tar-stream";
+import { layerTopDir } from "../layer/id.js";
 import { DeltaPatchCheck } from "./delta-verify.js";
 import { PaxFallbackNameFix, TarHeaderScan } from "./header-scan.js";
 import type { ArtifactManifest } from "./manifest.js";
 import { readManifest } from "./manifest.js";
-import {
-  type ArtifactIdentity,
-  manifestPathFor,
-  parseArtifactName,
-  signaturePathFor,
-  topDirOf,
-} from "./name.js";
+import { type ArtifactIdentity, manifestPathFor, parseArtifactName, signaturePathFor } from "./name.js";
 import { ArtifactStreamError, streamArtifact } from "./read.js";
 import { MemberRules, pathProblem, type Violation } from "./rules.js";
 import { verifySignature } from "./sign.js";
@@ -178,7 +173,7 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
     return finish();
   }
   report.identity = identity;
-  const topDir = topDirOf(identity);
+  const topDir = layerTopDir(identity);
 
   let manifest: ArtifactManifest | undefined;
   let manifestBytes: Buffer | undefined;

@@ -4,9 +4,9 @@ import { parse } from "yaml";
 import { contextFor, tempDir, writeLayout } from "../../test/helpers/prefix-layout.js";
 import { SHARED_DATA } from "../../test/helpers/shared-data.js";
 import { EESSI_HOST_LINK_VERSIONS, eessiHostLinks } from "./eessi-host-links.js";
+import { targetFromPrefix } from "./prefix-target.js";
 import { hostSymlinks } from "./suite/host-symlinks.js";
 import { danglingSymlinks } from "./suite/symlinks.js";
-import { targetFromPrefix } from "./target.js";
 
 let cleanup = () => {};
 afterEach(() => cleanup());

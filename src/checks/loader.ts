@@ -6,8 +6,8 @@ import { readdirSync } from "node:fs";
 import { posix } from "node:path";
 import { run } from "../exec/run.js";
 import { type LayerMount, runInLayer } from "../exec/sandbox.js";
-import { nodeArchToArch } from "../spec/resolve.js";
-import type { Arch } from "../spec/schema.js";
+import type { Arch } from "../layer/id.js";
+import { nodeArchToArch } from "../layer/id.js";
 import type { LayerFs } from "./layer-fs.js";
 
 /** The loader's path relative to the prefix, per arch (the PT_INTERP every executable must have). */

@@ -6,7 +6,7 @@
  */
 import { type RunResult, run } from "../exec/run.js";
 import { runInLayer } from "../exec/sandbox.js";
-import { nodeArchToArch } from "../spec/resolve.js";
+import { nodeArchToArch } from "../layer/id.js";
 import type { LayerFs } from "./layer-fs.js";
 import type { LayerTarget } from "./target.js";
 

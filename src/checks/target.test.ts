@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { tempDir, writeLayout } from "../../test/helpers/prefix-layout.js";
 import { InputError } from "../errors.js";
 import { LayerFs } from "./layer-fs.js";
-import { eprefixAssignment, targetFromPrefix } from "./target.js";
+import { targetFromPrefix } from "./prefix-target.js";
+import { eprefixAssignment } from "./target.js";
 
 let cleanup = () => {};
 afterEach(() => cleanup());

@@ -3,16 +3,15 @@
  * the sandbox shows it at its real path, and what the layer should contain (from its spec, or
  * what can be learnt from the files of a bare prefix).
  */
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { posix } from "node:path";
 import { InputError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
 import { readElf } from "../layer/elf.js";
-import { absolutePathProblem } from "../paths/rules.js";
-import { type HostLink, localPrefix, type ResolvedLayer, repositoryRoot } from "../spec/resolve.js";
-import { ARCHES, type Arch, archHint, type ChecksSettings, type FlavorName } from "../spec/schema.js";
-import { eessiHostLinks } from "./eessi-host-links.js";
-import { LayerFs } from "./layer-fs.js";
+import { ARCHES, type Arch } from "../layer/id.js";
+import type { PlacedLayer } from "../spec/open.js";
+import type { HostLink, ResolvedLayer } from "../spec/resolve.js";
+import type { ChecksSettings, FlavorName } from "../spec/schema.js";
 import { loaderRel } from "./loader.js";
 import { describeVersions, type Versions, versionApplies } from "./versions.js";
 
@@ -74,9 +73,10 @@ export function eessiSetOf(prefix: string): { set: string; from: string } | unde
 export const SETS_NOT_KNOWN = `no spec given: the layer's sets are not known (EESSI's set name is derived only for a prefix …/versions/<version>/compat/<os>/<arch> of ${describeVersions(EESSI_SET_VERSIONS)})`;
 
 /** The layer of a spec, in a local repository root (checked through the sandbox). */
-export function targetFromSpec(layer: ResolvedLayer, rootOption?: string): LayerTarget {
-  const root = repositoryRoot(layer.spec, rootOption);
-  const local = localPrefix(layer, root);
+export function targetFromSpec(
+  { layer, root, localPrefix: local }: PlacedLayer,
+  rootOption?: string,
+): LayerTarget {
   if (!isDirectory(local))
     throw new InputError(`no layer at ${local}`, {
       hint: `build it first: compat build <spec> --arch ${layer.arch}${rootOption ? ` --root ${rootOption}` : ""}`,
@@ -107,74 +107,6 @@ export function targetFromLayer(
     settings: layer.spec.checks,
     origin: `layer of ${layer.stack} ${layer.version} ${layer.os}/${layer.arch}${where ? ` ${where}` : ""}`,
   };
-}
-
-/**
- * A prefix directory. When its files were made for another path (its startprefix or its programs'
- * PT_INTERP say so), it is checked as that prefix, seen at its real path through the sandbox.
- */
-export async function targetFromPrefix(dir: string, opts: { arch?: string } = {}): Promise<LayerTarget> {
-  if (!isDirectory(dir))
-    throw new InputError(`${dir}: not a directory`, {
-      hint: "give a prefix directory (EPREFIX) or a layer spec (.yaml)",
-    });
-  const local = realpathSync(dir);
-  const flavor = detectFlavor(local);
-  if (!flavor)
-    throw new InputError(`${dir}: not a compatibility layer`, {
-      details: [
-        "found neither a Portage installed-package database (var/db/pkg) nor a dpkg database (var/lib/dpkg/status)",
-      ],
-    });
-  const declared = await declaredPrefix(local);
-  const prefix = declared ?? local;
-  let mount: LayerMount | undefined;
-  if (prefix !== local) {
-    const unsafe = absolutePathProblem(prefix, { normalised: true });
-    if (unsafe)
-      throw new InputError(
-        `${dir}: the prefix the layer declares (${JSON.stringify(prefix)}, from its startprefix or its programs' loader) ${unsafe.message}`,
-        {
-          hint: "a layer's prefix is a plain absolute path such as /cvmfs/REPO/versions/V/compat/linux/ARCH",
-        },
-      );
-    if (!prefix.startsWith("/cvmfs/"))
-      throw new InputError(`${dir}: the layer was made for the prefix ${prefix}`, {
-        hint: `check it at that path, or through its spec with --root`,
-      });
-    mount = { prefixDir: local, prefix };
-  }
-  const parts = prefix.split("/");
-  const arch = pickTargetArch(opts.arch, parts.at(-1), local, prefix);
-  const versionsAt = parts.lastIndexOf("versions");
-  const compatAt = parts.lastIndexOf("compat");
-  const eessiSet = flavor === "gentoo" ? eessiSetOf(prefix) : undefined;
-  const version = versionsAt >= 0 ? parts[versionsAt + 1] : undefined;
-  const hostLinks = eessiHostLinks(version, prefix);
-  return {
-    prefix,
-    localPrefix: local,
-    mount,
-    flavor,
-    arch,
-    os: compatAt > 0 && parts[compatAt + 1] ? parts[compatAt + 1]! : "linux",
-    version,
-    hostLinks: hostLinks.links,
-    hostLinksFrom: hostLinks.from,
-    trustedDirs: undefined,
-    sets: eessiSet ? [eessiSet.set] : [],
-    setsFrom: eessiSet?.from,
-    packageAtoms: [],
-    settings: DEFAULT_SETTINGS,
-    origin: mount ? `prefix ${prefix} (files in ${local})` : `prefix ${prefix}`,
-  };
-}
-
-export function detectFlavor(local: string): FlavorName | undefined {
-  if (isDirectory(posix.join(local, "var/db/pkg")) && existsSync(posix.join(local, "etc/portage")))
-    return "gentoo";
-  if (existsSync(posix.join(local, "var/lib/dpkg/status"))) return "debian";
-  return undefined;
 }
 
 /**
@@ -211,32 +143,7 @@ export function eprefixAssignment(script: string | undefined): string | undefine
   return undefined;
 }
 
-function pickTargetArch(
-  option: string | undefined,
-  lastComponent: string | undefined,
-  local: string,
-  prefix: string,
-): Arch {
-  const known = (a: string | undefined): a is Arch =>
-    a !== undefined && (ARCHES as readonly string[]).includes(a);
-  if (option !== undefined) {
-    if (!known(option)) {
-      const meant = archHint(option);
-      throw new InputError(`--arch ${option}: not an architecture (expected one of ${ARCHES.join(", ")})`, {
-        hint: meant ? `did you mean ${meant}?` : undefined,
-      });
-    }
-    return option;
-  }
-  if (known(lastComponent)) return lastComponent;
-  for (const a of ARCHES) {
-    const fs = new LayerFs({ prefix, localPrefix: local });
-    if (fs.exists(posix.join(prefix, loaderRel(a)))) return a;
-  }
-  throw new InputError(`${local}: cannot tell the layer's architecture`, { hint: "give it with --arch" });
-}
-
-function isDirectory(p: string): boolean {
+export function isDirectory(p: string): boolean {
   try {
     return statSync(p).isDirectory();
   } catch {

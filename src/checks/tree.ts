@@ -1,11 +1,12 @@
 /**
  * One walk of the layer's tree, shared by every check that looks at files: each entry with its
- * type, mode, size, inode and (for symlinks) its link text. The walk never follows symlinks and
- * never leaves the prefix.
+ * type, mode, size, inode and (for symlinks) its link text. The walk (src/paths/tree.ts) never
+ * follows symlinks and never leaves the prefix.
  */
-import { constants, lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { readlinkSync } from "node:fs";
+import { type EntryKind as WalkedKind, walk } from "../paths/tree.js";
 
-export type EntryKind = "file" | "dir" | "symlink" | "block" | "char" | "fifo" | "socket";
+export type EntryKind = Exclude<WalkedKind, "unknown">;
 
 export interface TreeEntry {
   /** Path relative to the prefix, e.g. `usr/bin/bash`. */
@@ -29,61 +30,27 @@ export interface TreeIndex {
   durationMs: number;
 }
 
-function kindOf(mode: number): EntryKind {
-  switch (mode & constants.S_IFMT) {
-    case constants.S_IFDIR:
-      return "dir";
-    case constants.S_IFLNK:
-      return "symlink";
-    case constants.S_IFBLK:
-      return "block";
-    case constants.S_IFCHR:
-      return "char";
-    case constants.S_IFIFO:
-      return "fifo";
-    case constants.S_IFSOCK:
-      return "socket";
-    default:
-      return "file";
-  }
-}
-
 /**
- * Walk everything under `localRoot` (the prefix's directory here). Synchronous on purpose: one
- * lstat per entry costs microseconds, while the thread pool's round trips cost more than the calls.
+ * Walk everything under `localRoot` (the prefix's directory here) with paths/tree.ts's walker; a
+ * directory that cannot be read is listed, not fatal.
  */
 export async function walkTree(localRoot: string): Promise<TreeIndex> {
   const started = Date.now();
   const entries: TreeEntry[] = [];
   const unreadable: string[] = [];
-  const stack: string[] = [""];
-  while (stack.length > 0) {
-    const rel = stack.pop()!;
-    const dir = rel === "" ? localRoot : `${localRoot}/${rel}`;
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      unreadable.push(rel || ".");
-      continue;
-    }
-    for (const name of names) {
-      const childRel = rel === "" ? name : `${rel}/${name}`;
-      const full = `${dir}/${name}`;
-      const st = lstatSync(full);
-      const kind = kindOf(st.mode);
-      const entry: TreeEntry = {
-        rel: childRel,
-        kind,
-        perm: st.mode & 0o7777,
-        size: st.size,
-        inode: `${st.dev}:${st.ino}`,
-        nlink: st.nlink,
-      };
-      if (kind === "symlink") entry.link = readlinkSync(full, "utf8");
-      entries.push(entry);
-      if (kind === "dir") stack.push(childRel);
-    }
+  for (const e of walk(localRoot, { names: "lossy", onUnreadable: (rel) => unreadable.push(rel) })) {
+    if (e.rel === "") continue;
+    const st = e.st!;
+    const entry: TreeEntry = {
+      rel: e.rel,
+      kind: e.kind === "unknown" ? "file" : e.kind,
+      perm: st.mode & 0o7777,
+      size: st.size,
+      inode: `${st.dev}:${st.ino}`,
+      nlink: st.nlink,
+    };
+    if (e.kind === "symlink") entry.link = readlinkSync(e.abs, "utf8");
+    entries.push(entry);
   }
   entries.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   return {

@@ -5,7 +5,8 @@
  */
 import type { Command } from "commander";
 import type { Verdict } from "../store/approvals.js";
-import { printJson, style } from "./output.js";
+import { style } from "../text.js";
+import { printJson } from "./output.js";
 import { addConfigOption, candidateIdArg, type SiteCliOptions, withSiteStore } from "./site-store.js";
 
 export interface VerdictCliOptions extends SiteCliOptions {

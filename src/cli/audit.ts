@@ -32,8 +32,8 @@ interface AuditFlags {
 /** A prefix path ends in its arch (…/compat/linux/x86_64), also for a list kept in it; otherwise the host's. */
 async function defaultArch(target: string): Promise<string> {
   const last = basename(target);
-  if (last in ARCH_KEYWORDS) return last;
-  const { nodeArchToArch } = await import("../spec/resolve.js");
+  const { isArch, nodeArchToArch } = await import("../layer/id.js");
+  if (isArch(last)) return last;
   return nodeArchToArch(process.arch) ?? process.arch;
 }
 

@@ -5,7 +5,8 @@ import { dirname } from "node:path";
 import type { Command } from "commander";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
-import { printJson, shown, style } from "./output.js";
+import { style } from "../text.js";
+import { printJson, shown } from "./output.js";
 import { renderPlanText } from "./plan.js";
 
 /** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */

@@ -4,9 +4,10 @@ import type { ApprovalRecord } from "../store/approvals.js";
 import type { ArtifactRecord } from "../store/artifacts.js";
 import type { Candidate } from "../store/candidates.js";
 import type { GateResult } from "../store/gates.js";
+import { renderTable, style } from "../text.js";
 import type { PolicyVerdict } from "../update/approval-policy.js";
 import { printable } from "./log.js";
-import { renderTable, shown, style } from "./output.js";
+import { shown } from "./output.js";
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 16) : "-");

@@ -3,7 +3,8 @@ import { CHECKS } from "../checks/registry.js";
 import { evidenceLines, oneLine } from "../checks/report.js";
 import type { CheckReport } from "../checks/runner.js";
 import { describeVersions } from "../checks/versions.js";
-import { printJson, renderTable, style } from "./output.js";
+import { renderTable, style } from "../text.js";
+import { printJson } from "./output.js";
 
 const STATUS_TEXT = {
   pass: () => style.green("pass"),

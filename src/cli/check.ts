@@ -93,13 +93,12 @@ export async function resolveTarget(
       hint: "give a prefix directory (EPREFIX) or a layer spec (.yaml)",
     });
   }
-  const { targetFromPrefix, targetFromSpec } = await import("../checks/target.js");
+  const { targetFromSpec } = await import("../checks/target.js");
+  const { targetFromPrefix } = await import("../checks/prefix-target.js");
   if (isDir) {
     if (opts.root) throw new InputError("--root applies to a spec, not to a prefix directory");
     return targetFromPrefix(arg, { arch: opts.arch });
   }
-  const { loadSpec } = await import("../spec/load.js");
-  const { pickArch, resolveLayer } = await import("../spec/resolve.js");
-  const { spec } = await loadSpec(arg);
-  return targetFromSpec(resolveLayer(spec, pickArch(spec, opts.arch)), opts.root);
+  const { openSpecLayer } = await import("../spec/open.js");
+  return targetFromSpec(await openSpecLayer(arg, opts), opts.root);
 }

@@ -8,9 +8,10 @@ import type { ArchComparison } from "../diff/arches.js";
 import type { LayerArchDiff } from "../diff/layer-arches.js";
 import type { SpecArchDiff } from "../diff/spec-arches.js";
 import { InputError } from "../errors.js";
+import type { Arch } from "../layer/id.js";
 import { log } from "../log.js";
-import type { Arch } from "../spec/schema.js";
-import { printJson, renderTable, style } from "./output.js";
+import { renderTable, style } from "../text.js";
+import { printJson } from "./output.js";
 
 export interface DiffArchesOptions {
   json?: boolean;

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import type { LayerDiff } from "../artifacts/diff.js";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
-import { printJson, renderTable, style } from "./output.js";
+import { renderTable, style } from "../text.js";
+import { printJson } from "./output.js";
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 

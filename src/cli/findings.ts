@@ -5,8 +5,9 @@
  */
 import { type Command, Option } from "commander";
 import { SEVERITIES, type Severity, severityRank } from "../security/advisory.js";
+import { renderTable, style } from "../text.js";
 import { positiveInt, printable } from "./log.js";
-import { printJson, renderTable, style } from "./output.js";
+import { printJson } from "./output.js";
 
 interface FindingsFlags {
   config?: string;

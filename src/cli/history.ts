@@ -1,6 +1,7 @@
 /** `compat history --to TARGET [--layer L] [--json]`: what was published where, when, by whom. */
 import type { Command } from "commander";
-import { printJson, renderTable } from "./output.js";
+import { renderTable } from "../text.js";
+import { printJson } from "./output.js";
 import { addTargetOptions, publisherFromOptions, type TargetCliOptions } from "./publish.js";
 
 export function register(program: Command): void {

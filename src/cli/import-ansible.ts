@@ -5,9 +5,9 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
+import type { Arch } from "../layer/id.js";
 import { log } from "../log.js";
 import type { TextFile } from "../spec/ansible/import.js";
-import type { Arch } from "../spec/schema.js";
 import { writeResult } from "./output-file.js";
 
 /**
@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .action(async (defaults: string, vars: string, opts: ImportOptions) => {
       const { importAnsible } = await import("../spec/ansible/import.js");
       const { parseSpec } = await import("../spec/load.js");
-      const { ARCHES, archHint } = await import("../spec/schema.js");
+      const { ARCHES, archHint } = await import("../layer/id.js");
       const result = importAnsible({
         defaults: await readText(defaults),
         vars: await readText(vars),

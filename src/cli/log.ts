@@ -2,7 +2,8 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { ValidationError } from "../errors.js";
 import type { AuditEntry, AuditVerification } from "../store/audit.js";
-import { printJson, renderTable, style } from "./output.js";
+import { renderTable, style } from "../text.js";
+import { printJson } from "./output.js";
 
 interface LogCliOptions {
   config?: string;

@@ -5,7 +5,8 @@
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
-import { printJson, style } from "./output.js";
+import { style } from "../text.js";
+import { printJson } from "./output.js";
 
 interface PackCliOptions {
   arch?: string;

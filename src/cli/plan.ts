@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import type { SetSource } from "../flavors/gentoo/sets.js";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
-import { renderTable, style } from "./output.js";
+import { renderTable, style } from "../text.js";
 import { writeResult } from "./output-file.js";
 
 interface PlanOptions {
@@ -23,11 +23,10 @@ export function register(program: Command): void {
     .option("--json", "print the plan as JSON (schema in docs/cli.md)")
     .option("-o, --output <file>", "write the plan to this file instead of stdout")
     .action(async (specFile: string, opts: PlanOptions) => {
-      const { loadSpec } = await import("../spec/load.js");
-      const { pickArch, resolveLayer } = await import("../spec/resolve.js");
+      const { openSpec } = await import("../spec/open.js");
       const { planLayer, planProblems } = await import("../flavors/plan.js");
-      const { spec } = await loadSpec(specFile, { check: planProblems });
-      const plan = planLayer(resolveLayer(spec, pickArch(spec, opts.arch)));
+      const { layer } = await openSpec(specFile, { arch: opts.arch, check: planProblems });
+      const plan = planLayer(layer);
       for (const w of plan.warnings) log.warn(w);
       await writeResult(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlanText(plan), opts.output);
     });

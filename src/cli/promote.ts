@@ -5,8 +5,9 @@
  */
 import type { Command } from "commander";
 import { log } from "../log.js";
+import { style } from "../text.js";
 import { INTERRUPTED_EXIT } from "./build.js";
-import { printJson, shown, style } from "./output.js";
+import { printJson, shown } from "./output.js";
 import { addConfigOption, candidateIdArg, type SiteCliOptions, withSiteStore } from "./site-store.js";
 
 export function register(program: Command): void {

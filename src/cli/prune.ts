@@ -6,8 +6,9 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
+import { renderTable, style } from "../text.js";
 import { DEFAULT_RUNS_DIR } from "./build.js";
-import { printJson, renderTable, shown, style } from "./output.js";
+import { printJson, shown } from "./output.js";
 
 interface PruneCliOptions {
   root: string[];

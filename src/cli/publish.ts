@@ -11,8 +11,9 @@ import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import type { Publisher } from "../publish/publisher.js";
+import { style } from "../text.js";
 import { INTERRUPTED_EXIT } from "./build.js";
-import { printJson, style } from "./output.js";
+import { printJson } from "./output.js";
 
 export interface TargetCliOptions {
   to: string;

@@ -5,7 +5,8 @@
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import type { Publisher } from "../publish/publisher.js";
-import { printJson, style } from "./output.js";
+import { style } from "../text.js";
+import { printJson } from "./output.js";
 import {
   addTargetOptions,
   checkReason,

@@ -75,6 +75,7 @@ export function register(program: Command): void {
         );
       const server = await startServer({
         site,
+        commands: program.commands,
         host,
         port,
         tls,

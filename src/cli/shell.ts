@@ -37,14 +37,11 @@ export function register(program: Command): void {
     .option("--writable", "mount the layer read-write (default read-only, as on CernVM-FS)")
     .action(async (specFile: string, words: string[], opts: ShellOptions) => {
       const { runInLayer } = await import("../exec/sandbox.js");
-      const { loadSpec } = await import("../spec/load.js");
-      const { localPrefix, pickArch, repositoryRoot, resolveLayer } = await import("../spec/resolve.js");
-      const { spec } = await loadSpec(specFile);
-      const layer = resolveLayer(spec, pickArch(spec, opts.arch));
-      const root = repositoryRoot(spec, opts.root);
-      const startprefix = `${localPrefix(layer, root)}/startprefix`;
+      const { openSpecLayer } = await import("../spec/open.js");
+      const { layer, root, localPrefix } = await openSpecLayer(specFile, opts);
+      const startprefix = `${localPrefix}/startprefix`;
       if (!existsSync(startprefix))
-        throw new InputError(`no layer at ${localPrefix(layer, root)} (it has no startprefix)`, {
+        throw new InputError(`no layer at ${localPrefix} (it has no startprefix)`, {
           hint: `build it first: compat build ${specFile} --arch ${layer.arch}${opts.root ? ` --root ${opts.root}` : ""}`,
         });
       const mount = { root, repository: layer.repository };

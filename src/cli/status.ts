@@ -3,9 +3,10 @@
  * targets (the sha256 each target holds) and the open candidates with their gates and approvals.
  */
 import type { Command } from "commander";
+import { renderTable, style } from "../text.js";
 import type { HeldCell, SiteStatus } from "../update/status.js";
 import { printable } from "./log.js";
-import { printJson, renderTable, style } from "./output.js";
+import { printJson } from "./output.js";
 import { addConfigOption, type SiteCliOptions, withSiteStore } from "./site-store.js";
 
 export function register(program: Command): void {

@@ -6,9 +6,10 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
+import { style } from "../text.js";
 import { commaList } from "./args.js";
 import { INTERRUPTED_EXIT } from "./build.js";
-import { printJson, style } from "./output.js";
+import { printJson } from "./output.js";
 import { addConfigOption, type SiteCliOptions, withSiteStore } from "./site-store.js";
 
 interface UpdateCliOptions extends SiteCliOptions {

@@ -5,7 +5,8 @@
  */
 import { type Command, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.js";
-import { printJson, renderTable } from "./output.js";
+import { renderTable } from "../text.js";
+import { printJson } from "./output.js";
 
 interface ConfigOption {
   config?: string;

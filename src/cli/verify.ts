@@ -7,7 +7,8 @@ import type { EntryIndex } from "../artifacts/entry-index.js";
 import type { VerifyReport } from "../artifacts/verify.js";
 import { ValidationError } from "../errors.js";
 import { log } from "../log.js";
-import { printJson, style } from "./output.js";
+import { style } from "../text.js";
+import { printJson } from "./output.js";
 
 interface VerifyCliOptions {
   manifest?: string;

@@ -7,9 +7,10 @@
 import { type Command, Option } from "commander";
 import { log } from "../log.js";
 import { SEVERITIES, type Severity, severityRank } from "../security/advisory.js";
+import { renderTable, style } from "../text.js";
 import type { WatchReport } from "../watch/run.js";
 import { printable } from "./log.js";
-import { printJson, renderTable, style } from "./output.js";
+import { printJson } from "./output.js";
 
 interface WatchFlags {
   config?: string;

@@ -27,8 +27,9 @@ import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { InputError, ToolError } from "../errors.js";
 import { formatCommand, requireTool, run } from "../exec/run.js";
+import type { Arch } from "../layer/id.js";
 import { log } from "../log.js";
-import type { Arch, DebianSettings } from "../spec/schema.js";
+import type { DebianSettings } from "../spec/schema.js";
 import { DEFAULT_NSS_PACKAGES, nssCustomizeHook } from "./nss.js";
 import { type AptSource, debianSources, readHostAptSources } from "./sources.js";
 

@@ -4,7 +4,7 @@
  * different form. Pure: `compat diff --arches` feeds it from a spec (spec-arches.ts) or from built
  * layers (layer-arches.ts).
  */
-import type { Arch } from "../spec/schema.js";
+import type { Arch } from "../layer/id.js";
 
 /** What one arch gets: item name → its value there (an atom, a version, a set name, a check status). */
 export interface ArchColumn {

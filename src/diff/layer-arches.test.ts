@@ -9,9 +9,9 @@ import {
   prefixOf,
 } from "../../test/helpers/arch-layers.js";
 import { createContext } from "../checks/context.js";
+import { targetFromPrefix } from "../checks/prefix-target.js";
 import { reportJson } from "../checks/report.js";
 import { runChecks } from "../checks/runner.js";
-import { targetFromPrefix } from "../checks/target.js";
 import { InputError, ValidationError } from "../errors.js";
 import { type ArchLayer, layerArchDiff, openArchLayer, readCheckReport } from "./layer-arches.js";
 

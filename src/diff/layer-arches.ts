@@ -12,20 +12,20 @@ import { readBuildRecord } from "../artifacts/build-record.js";
 import { indexArtifact } from "../artifacts/entry-index.js";
 import { type ArtifactManifest, readManifest } from "../artifacts/manifest.js";
 import { parseArtifactName } from "../artifacts/name.js";
-import { targetFromPrefix } from "../checks/target.js";
+import { targetFromPrefix } from "../checks/prefix-target.js";
 import { DEBIAN_ARCH } from "../debian/mmdebstrap.js";
 import { DPKG_STATUS_PATH, parseDpkgStatus } from "../debian/status.js";
 import { InputError, ValidationError } from "../errors.js";
 import {
   compareInstalledVersions,
-  type InstalledPackageInfo,
+  type InstalledPackage,
   type InstalledPackages,
   type PackageDatabaseKind,
   packageKey,
   readInstalledPackages,
-} from "../layer/installed.js";
+} from "../flavors/installed.js";
+import { ARCHES, type Arch } from "../layer/id.js";
 import { readRegularFile } from "../paths/regular-file.js";
-import { ARCHES, type Arch } from "../spec/schema.js";
 import { type ArchColumn, type ArchComparison, compareArches, hasArchDifferences } from "./arches.js";
 
 const LAYER_HINT =
@@ -42,7 +42,7 @@ export interface ArchLayer {
   /** Where the layer does not say (a bare prefix outside versions/, no build record), undefined. */
   stack?: string;
   version?: string;
-  packages: InstalledPackageInfo[];
+  packages: InstalledPackage[];
 }
 
 const FLAVOR_OF: Record<PackageDatabaseKind, string> = { vardb: "gentoo", dpkg: "debian" };
@@ -193,7 +193,7 @@ function artifactPackages(
     packages: status.packages.map((p) => ({ name: p.name, version: p.version, arch: p.architecture })),
   };
   if (listed) {
-    const line = (p: InstalledPackageInfo) => `${packageKey(p)}=${p.version}`;
+    const line = (p: InstalledPackage) => `${packageKey(p)}=${p.version}`;
     const a = new Set(own.packages.map(line));
     const b = new Set(listed.packages.map(line));
     const onlyOwn = [...a].filter((x) => !b.has(x));
@@ -215,10 +215,10 @@ function artifactPackages(
  * `all`) by its name, a foreign one (multiarch) as name:arch. A debian layer whose database holds
  * no package of its own architecture is not the arch it claims to be.
  */
-function nativePackages(layer: ArchLayer, installed: InstalledPackages): InstalledPackageInfo[] {
+function nativePackages(layer: ArchLayer, installed: InstalledPackages): InstalledPackage[] {
   if (installed.database !== "dpkg") return installed.packages;
   const native = DEBIAN_ARCH[layer.arch];
-  const archOf = (p: InstalledPackageInfo) => p.arch ?? "all";
+  const archOf = (p: InstalledPackage) => p.arch ?? "all";
   const own = installed.packages.filter((p) => archOf(p) === native).length;
   const foreign = installed.packages.filter((p) => archOf(p) !== native && archOf(p) !== "all");
   if (own === 0 && foreign.length > 0) {

@@ -8,9 +8,10 @@
 import { InputError } from "../errors.js";
 import { PORTAGE_SETS } from "../flavors/gentoo/sets.js";
 import { InvalidAtomError, parseAtom } from "../gentoo/atom.js";
+import type { Arch } from "../layer/id.js";
 import { nameProblem } from "../paths/rules.js";
 import { resolveLayer } from "../spec/resolve.js";
-import type { Arch, FlavorName, LayerSpec } from "../spec/schema.js";
+import type { FlavorName, LayerSpec } from "../spec/schema.js";
 import { type ArchColumn, type ArchComparison, compareArches } from "./arches.js";
 
 /** Where set files are read from: `read(name)` gives the file and its text, undefined when there is none. */

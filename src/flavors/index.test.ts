@@ -40,12 +40,6 @@ describe("flavor registry", () => {
     },
   );
 
-  it("names its advisory sources", () => {
-    const layer = resolveLayer(spec("debian"), "x86_64");
-    expect(getFlavor("gentoo").api.advisorySource(layer).id).toBe("glsa");
-    expect(getFlavor("debian").api.advisorySource(layer).description).toContain("bookworm");
-  });
-
   it("debian: an update takes package names and apt's name=version, and refuses anything else", () => {
     const layer = resolveLayer(spec("debian"), "x86_64");
     const update = (packages: string[]) => getFlavor("debian").api.update(layer, { packages });

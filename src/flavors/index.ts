@@ -8,10 +8,17 @@ import * as debian from "./debian/index.js";
 import * as gentoo from "./gentoo/index.js";
 import type { FlavorModule } from "./types.js";
 
+/** The flavors by id, in the order detectFlavor tries them (a Gentoo Prefix first). */
 export const flavors: ReadonlyMap<FlavorName, FlavorModule> = new Map<FlavorName, FlavorModule>([
-  [debian.id, debian],
   [gentoo.id, gentoo],
+  [debian.id, debian],
 ]);
+
+/** The flavor of the layer in a prefix directory, the first whose detect() recognises it. */
+export function detectFlavor(prefixDir: string): FlavorModule | undefined {
+  for (const f of flavors.values()) if (f.detect(prefixDir)) return f;
+  return undefined;
+}
 
 export function getFlavor(id: string): FlavorModule {
   const f = flavors.get(id as FlavorName);

@@ -4,10 +4,11 @@
  * what the build writes.
  */
 import { gentooConfigFiles } from "../gentoo/config/index.js";
+import type { Arch } from "../layer/id.js";
 import { safeRelative } from "../paths/rules.js";
 import { type FieldProblem, SpecFieldError } from "../spec/problem.js";
 import { type HostLink, type ResolvedLayer, resolveLayer } from "../spec/resolve.js";
-import type { Arch, FlavorName, LayerSpec } from "../spec/schema.js";
+import type { FlavorName, LayerSpec } from "../spec/schema.js";
 import { DEBIAN_STAGES } from "./debian/stages.js";
 import { type PortageLink, planPortageLinks } from "./gentoo/portage-links.js";
 import { planSetSources, type SetSource } from "./gentoo/sets.js";

@@ -9,23 +9,10 @@ import type { RunOptions, RunResult } from "../exec/run.js";
 import type { LayerRunOptions, SandboxCommand } from "../exec/sandbox.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import type { FlavorName } from "../spec/schema.js";
+import type { InstalledPackage } from "./installed.js";
 import type { StageInfo } from "./stage.js";
 
-/** One installed package, as the flavor's package database records it. */
-export interface InstalledPackage {
-  /** `category/name` for gentoo, the package name for debian. */
-  name: string;
-  version: string;
-  /** Gentoo slot, Debian architecture: whatever tells two installs of one name apart. */
-  qualifier?: string;
-}
-
-/** Where a flavor's vulnerability data comes from (DESIGN.md "advisory source"). */
-export interface AdvisorySourceRef {
-  id: "glsa" | "debian-security";
-  description: string;
-  url: string;
-}
+export type { InstalledPackage };
 
 /** Everything a stage may use. The pipeline makes one per stage run. */
 export interface StageContext {
@@ -79,14 +66,6 @@ export interface BuildStage extends StageInfo {
 export interface Flavor {
   /** The ordered stages that build this layer. */
   plan(layer: ResolvedLayer): BuildStage[];
-  /** Make the base system in the prefix (mmdebstrap; bootstrap-prefix.sh). */
-  bootstrap(ctx: StageContext): Promise<void>;
-  /** Write the flavor's configuration into the prefix. */
-  configure(ctx: StageContext): Promise<void>;
-  /** Install the spec's packages. */
-  install(ctx: StageContext): Promise<void>;
-  /** Remove the spec's build-only packages. */
-  remove(ctx: StageContext): Promise<void>;
   /**
    * The flavor's update mode: the stages that make an updated layer from the published one (the
    * pipeline runs them like a build's, into a separate root). InputError for packages the flavor
@@ -95,7 +74,6 @@ export interface Flavor {
   update(layer: ResolvedLayer, request: FlavorUpdateRequest): BuildStage[];
   /** The package database of a layer as data. */
   installed(prefixDir: string, layer: ResolvedLayer): Promise<InstalledPackage[]>;
-  advisorySource(layer: ResolvedLayer): AdvisorySourceRef;
   /** Versions of the tools this flavor builds with, for the build record. */
   toolVersions(): Promise<Record<string, string>>;
 }
@@ -105,5 +83,7 @@ export interface FlavorModule {
   displayName: string;
   /** Where to read about the flavor's upstream tools. */
   urls: string[];
+  /** Whether a prefix directory holds a layer of this flavor (its package database and markers). */
+  detect(prefixDir: string): boolean;
   api: Flavor;
 }

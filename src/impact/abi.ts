@@ -27,8 +27,13 @@ import type { LoaderInfo } from "../checks/loader.js";
 import { dynamicObject } from "../checks/suite/elf-libraries.js";
 import { machineArch } from "../layer/elf.js";
 import type { SymbolTable, UndefinedSymbol, VersionNeed } from "../layer/elf-symbols.js";
-import type { Verdicts } from "./cache.js";
 import { type ElfRecord, type ObjectStore, statKey } from "./objects.js";
+
+/** Verdicts by the digest of their inputs (impact/cache.ts's Verdicts, in memory and on disk). */
+export interface VerdictMemo {
+  get(key: string): Verdict | undefined;
+  set(key: string, verdict: Verdict): void;
+}
 
 export type ProblemKind = "interpreter" | "needed" | "version" | "symbol";
 
@@ -215,7 +220,7 @@ export class SideAnalyzer {
     path: string,
     local: string,
     rec: ElfRecord,
-    verdicts: Verdicts,
+    verdicts: VerdictMemo,
     undefinedOf: () => Promise<readonly UndefinedSymbol[] | undefined>,
   ): Promise<RootVerdict | undefined> {
     const problems: AbiProblem[] = [];

@@ -17,7 +17,8 @@ import { ValidationError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
 import { machineArch } from "../layer/elf.js";
 import type { UndefinedSymbol } from "../layer/elf-symbols.js";
-import type { Arch, FlavorName } from "../spec/schema.js";
+import type { Arch } from "../layer/id.js";
+import type { FlavorName } from "../spec/schema.js";
 import {
   type AbiProblem,
   isolatedProblem,

@@ -25,12 +25,11 @@
  *   mounted nosuid, and artifacts refuse them).
  */
 
-import { type Dirent, existsSync, type Stats } from "node:fs";
+import { existsSync, type Stats } from "node:fs";
 import {
   chmod,
   lstat,
   open,
-  opendir,
   readdir,
   readFile,
   readlink,
@@ -45,6 +44,7 @@ import { join, normalize, posix } from "node:path";
 import type { Writable } from "node:stream";
 import { InputError, ToolError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
+import { type EntryKind, walk } from "../paths/tree.js";
 import { type ElfInfo, isElfHeader, readElf } from "./elf.js";
 
 export interface RelocationOptions {
@@ -192,38 +192,15 @@ export async function libraryDirs(treeDir: string): Promise<string[]> {
 
 interface Entry {
   rel: string;
-  kind: "file" | "symlink" | "dir" | "char" | "block" | "fifo" | "socket";
+  kind: Exclude<EntryKind, "unknown">;
   st: Stats;
 }
 
-async function walkTree(root: string): Promise<Entry[]> {
+/** Every entry below `root` (paths/tree.ts's walk), sorted by path. */
+function treeEntries(root: string): Entry[] {
   const out: Entry[] = [];
-  const dirs = [""];
-  while (dirs.length) {
-    const rel = dirs.pop()!;
-    const d = await opendir(join(root, rel));
-    const batch: Dirent[] = [];
-    for await (const e of d) batch.push(e);
-    await mapLimit(batch, 32, async (e) => {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      const st = await lstat(join(root, r));
-      const kind: Entry["kind"] = st.isSymbolicLink()
-        ? "symlink"
-        : st.isDirectory()
-          ? "dir"
-          : st.isFile()
-            ? "file"
-            : st.isCharacterDevice()
-              ? "char"
-              : st.isBlockDevice()
-                ? "block"
-                : st.isFIFO()
-                  ? "fifo"
-                  : "socket";
-      out.push({ rel: r, kind, st });
-      if (kind === "dir") dirs.push(r);
-    });
-  }
+  for (const e of walk(root, { names: "lossy" }))
+    if (e.rel !== "") out.push({ rel: e.rel, kind: e.kind === "unknown" ? "socket" : e.kind, st: e.st! });
   return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
@@ -319,7 +296,7 @@ export async function relocateTree(opts: RelocationOptions): Promise<RelocationR
   const libc = await readElf(join(tree, libDirs[0]!.slice(prefix.length), "libc.so.6"));
   const machine = libc?.machine;
 
-  const entries = await walkTree(tree);
+  const entries = treeEntries(tree);
   const seenInodes = new Set<string>();
   const jobs: PatchJob[] = [];
 

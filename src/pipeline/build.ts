@@ -21,7 +21,8 @@ import type { BuildStage, StageContext } from "../flavors/types.js";
 import { log } from "../log.js";
 import { safeName } from "../paths/rules.js";
 import { loadSpec } from "../spec/load.js";
-import { localPrefix, pickArch, type ResolvedLayer, repositoryRoot, resolveLayer } from "../spec/resolve.js";
+import { placeLayer } from "../spec/open.js";
+import type { ResolvedLayer } from "../spec/resolve.js";
 import type { LayerSpec } from "../spec/schema.js";
 import { activateLayer, removeWorkDir } from "./activate.js";
 import { killLeftovers, PidLock, RUN_ID_ENV } from "./lock.js";
@@ -73,9 +74,8 @@ function describeBuild(
   rootOption: string | undefined,
   stagesOf?: (layer: ResolvedLayer) => BuildStage[],
 ) {
-  const arch = pickArch(spec, archOption);
-  const layer = resolveLayer(spec, arch);
-  const root = repositoryRoot(spec, rootOption);
+  const { layer, root, localPrefix: target } = placeLayer(spec, { arch: archOption, root: rootOption });
+  const arch = layer.arch;
   const flavor = getFlavor(spec.flavor);
   const flavorStages = stagesOf ? stagesOf(layer) : flavor.api.plan(layer);
   const stages = [...flavorStages, ACTIVATE_STAGE].map((s) => ({
@@ -94,7 +94,7 @@ function describeBuild(
       repository: layer.repository,
       prefix: layer.prefix,
       root,
-      target: localPrefix(layer, root),
+      target,
       stages,
       layerPlan: planLayer(layer),
       compatVersion: process.env.npm_package_version ?? "0.1.0",

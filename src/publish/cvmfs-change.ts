@@ -17,14 +17,14 @@ import {
   treeSha256,
 } from "../artifacts/entry-index.js";
 import type { ArtifactManifest } from "../artifacts/manifest.js";
-import { type StreamingProcess, writeWithBackpressure } from "../artifacts/process.js";
 import { TarSpool } from "../artifacts/tar-spool.js";
 import { ValidationError } from "../errors.js";
+import type { CommandHost } from "../exec/host.js";
+import { type StreamingProcess, writeWithBackpressure } from "../exec/stream.js";
 import { log } from "../log.js";
 import { planReplacement, planUndo, type UndoPlan } from "./change-plan.js";
 import type { CvmfsServer } from "./cvmfs-server.js";
 import type { HistoryEvent, NewHistoryEvent } from "./history.js";
-import type { CommandHost } from "./host.js";
 import { deltaLayerViolations, type LayerListing, layerAncestors, listLayer } from "./layer-guard.js";
 import { liveIndex, readStoredTree, storedTreePath } from "./layer-state.js";
 import { type PublishRequest, preVerify, rejection, type VerifiedArtifact } from "./publisher.js";

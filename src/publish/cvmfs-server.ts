@@ -6,11 +6,11 @@
  * descriptors on …", "Current working directory is in /cvmfs/…", "… is not in a transaction").
  */
 
-import type { StreamingProcess } from "../artifacts/process.js";
 import { ToolError } from "../errors.js";
+import type { CommandHost } from "../exec/host.js";
 import type { RunResult } from "../exec/run.js";
+import type { StreamingProcess } from "../exec/stream.js";
 import { cvmfsMessage, cvmfsTagName } from "./cvmfs-text.js";
-import type { CommandHost } from "./host.js";
 
 /** Exit statuses of cvmfs_server 2.12 that mean something specific. */
 export const CVMFS_STATUS = { transactionOpen: 17, noTransaction: 22 } as const;

@@ -27,6 +27,7 @@ import { dirname, join, posix } from "node:path";
 import { contentIndex, treeSha256 } from "../artifacts/entry-index.js";
 import { readManifest } from "../artifacts/manifest.js";
 import { InputError, isCompatError, ToolError, ValidationError } from "../errors.js";
+import type { CommandHost } from "../exec/host.js";
 import { commandLine, processesWithEnv, processStart } from "../exec/processes.js";
 import { log } from "../log.js";
 import { type Change, ChangePlanner, extractSpool } from "./cvmfs-change.js";
@@ -41,7 +42,6 @@ import {
   readHistory,
   withLockedHistory,
 } from "./history.js";
-import type { CommandHost } from "./host.js";
 import { requireLayerDirectory } from "./layer-guard.js";
 import { storedTreePath, writeStoredTree } from "./layer-state.js";
 import {

@@ -12,7 +12,7 @@
 import { deletionPhases, PATCH_DIR } from "../artifacts/delta.js";
 import type { ArtifactManifest, DeltaPatch } from "../artifacts/manifest.js";
 import { isCompatError, ToolError, ValidationError } from "../errors.js";
-import type { CommandHost } from "./host.js";
+import type { CommandHost } from "../exec/host.js";
 
 const SCRIPT = `set -u
 layer=$1 op=$2

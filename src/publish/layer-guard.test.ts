@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ArtifactManifest, DeltaPatch } from "../artifacts/manifest.js";
+import { LocalHost } from "../exec/host.js";
 import { deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
-import { LocalHost } from "./host.js";
 import { deltaLayerViolations, type LayerListing, listLayer, requireLayerDirectory } from "./layer-guard.js";
 
 const work = mkdtempSync(join(tmpdir(), "compat-guard-"));

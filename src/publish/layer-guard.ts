@@ -15,14 +15,10 @@ import { deletionPhases, PATCH_DIR } from "../artifacts/delta.js";
 import type { ArtifactManifest } from "../artifacts/manifest.js";
 import { selfAndAncestors, type Violation } from "../artifacts/rules.js";
 import { ToolError, ValidationError } from "../errors.js";
-import type { CommandHost } from "./host.js";
-import { rejection } from "./publisher.js";
+import type { CommandHost } from "../exec/host.js";
+import { type DeltaMember, rejection } from "./publisher.js";
 
-/** A member of a delta archive, relative to its top dir (`linkTarget` for hard links). */
-export interface DeltaMember {
-  path: string;
-  linkTarget?: string;
-}
+export type { DeltaMember };
 
 /** One entry of a published layer as its host lists it (find's %y, %m, %s, %T@, %l). */
 export interface LiveEntry {

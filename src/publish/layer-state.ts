@@ -11,8 +11,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { type EntryIndex, type IndexEntry, isCatalogMarker, treeSha256 } from "../artifacts/entry-index.js";
+import type { CommandHost } from "../exec/host.js";
 import { log } from "../log.js";
-import type { CommandHost } from "./host.js";
 import type { LayerListing, LiveEntry } from "./layer-guard.js";
 
 export interface StoredTree {

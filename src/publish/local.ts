@@ -19,9 +19,10 @@ import {
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { indexTree, treeSha256 } from "../artifacts/entry-index.js";
-import { spawnStreaming } from "../artifacts/process.js";
 import { InputError, IoError, ValidationError } from "../errors.js";
+import { LocalHost } from "../exec/host.js";
 import { run } from "../exec/run.js";
+import { spawnStreaming } from "../exec/stream.js";
 import { log } from "../log.js";
 import { relativeInside } from "../paths/rules.js";
 import { checkPatchTool, deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
@@ -35,7 +36,6 @@ import {
   readHistory,
   withLockedHistory,
 } from "./history.js";
-import { LocalHost } from "./host.js";
 import { guardDelta, layerAncestors } from "./layer-guard.js";
 import {
   backupPath,

@@ -9,16 +9,21 @@ import { type EntryIndex, indexingMember } from "../artifacts/entry-index.js";
 import type { ArtifactManifest } from "../artifacts/manifest.js";
 import { readManifest } from "../artifacts/manifest.js";
 import { manifestPathFor } from "../artifacts/name.js";
-import { type StreamingProcess, writeWithBackpressure } from "../artifacts/process.js";
 import type { Violation } from "../artifacts/rules.js";
 import { RECORD_BYTES } from "../artifacts/tar-gnu.js";
 import { BLOCK } from "../artifacts/tar-header.js";
 import { type VerifyReport, verifyArtifact } from "../artifacts/verify.js";
 import { InputError, ValidationError } from "../errors.js";
+import { type StreamingProcess, writeWithBackpressure } from "../exec/stream.js";
+import { ARCHES, type Arch, parseTopDir } from "../layer/id.js";
 import { safeName } from "../paths/rules.js";
-import { ARCHES, type Arch } from "../spec/schema.js";
 import type { HistoryEvent, NewHistoryEvent } from "./history.js";
-import type { DeltaMember } from "./layer-guard.js";
+
+/** A member of a delta archive, relative to its top dir (`linkTarget` for hard links). */
+export interface DeltaMember {
+  path: string;
+  linkTarget?: string;
+}
 
 export interface PublishRequest {
   artifact: string;
@@ -102,10 +107,9 @@ export function throwIfInterrupted(req: PublishRequest, target?: string): void {
 
 /** `<version>/compat/<os>/<arch>` split and checked (it becomes a path on the publishing host). */
 export function layerParts(layer: string): { version: string; os: string; arch: string } {
-  const parts = layer.split("/");
-  if (parts.length !== 4 || parts[1] !== "compat" || parts.some((p) => !p || p === "." || p === ".."))
-    throw new InputError(`${layer}: not a layer (expected <version>/compat/<os>/<arch>)`);
-  return { version: parts[0]!, os: parts[2]!, arch: parts[3]! };
+  const parts = parseTopDir(layer);
+  if (!parts) throw new InputError(`${layer}: not a layer (expected <version>/compat/<os>/<arch>)`);
+  return parts;
 }
 
 /**

@@ -5,8 +5,8 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
+import { LocalHost, SshHost } from "../exec/host.js";
 import { CvmfsPublisher } from "./cvmfs.js";
-import { LocalHost, SshHost } from "./host.js";
 import { LocalPublisher } from "./local.js";
 import type { Publisher } from "./publisher.js";
 

@@ -13,12 +13,12 @@ import { basename, dirname, join } from "node:path";
 import { type ArtifactManifest, MANIFEST_FORMAT, serializeManifest } from "../artifacts/manifest.js";
 import { artifactFileName, manifestPathFor } from "../artifacts/name.js";
 import { compressTo } from "../artifacts/pack.js";
-import { writeWithBackpressure } from "../artifacts/process.js";
 import { verifyArtifact } from "../artifacts/verify.js";
+import type { CommandHost } from "../exec/host.js";
+import { writeWithBackpressure } from "../exec/stream.js";
+import type { Arch } from "../layer/id.js";
 import { nameProblem } from "../paths/rules.js";
-import type { Arch } from "../spec/schema.js";
 import type { UndoPlan } from "./change-plan.js";
-import type { CommandHost } from "./host.js";
 import { rejection } from "./publisher.js";
 
 export interface UndoRequest {

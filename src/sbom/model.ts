@@ -11,6 +11,7 @@ import { hashFile } from "../artifacts/entry-index.js";
 import { readManifest } from "../artifacts/manifest.js";
 import { manifestPathFor } from "../artifacts/name.js";
 import { InputError, ValidationError } from "../errors.js";
+import { parseLayerPath } from "../layer/id.js";
 import {
   type AuditTarget,
   artifactInventory,
@@ -42,8 +43,6 @@ export interface SbomSubject {
   distro?: Distro;
   packages: SbomPackage[];
 }
-
-const PREFIX_RE = /(?:^|\/)([0-9][0-9A-Za-z._-]*)\/compat\/([a-z]+)\/([a-z0-9_]+)\/?$/;
 
 function parseOsRelease(text: string | undefined): Distro | undefined {
   if (!text) return undefined;
@@ -99,8 +98,8 @@ export async function prefixSubject(
         hint: "build the layer first, or give its prefix directory",
       },
     );
-  const m = PREFIX_RE.exec(prefix);
-  const arch = opts.arch ?? m?.[3] ?? "unknown";
+  const m = parseLayerPath(prefix);
+  const arch = opts.arch ?? m?.arch ?? "unknown";
   const inventory = await readInventory(
     { kind: "prefix", path: prefix, prefix },
     arch,
@@ -119,8 +118,8 @@ export async function prefixSubject(
   const dbFile = join(prefix, inventory.ecosystem === "debian" ? "var/lib/dpkg/status" : "var/db/pkg");
   const buildTime = build?.epoch ?? (existsSync(dbFile) ? Math.floor(statSync(dbFile).mtimeMs / 1000) : 0);
   return {
-    name: m ? `${stack ? `${stack}-` : ""}${m[1]}-compat-${m[2]}-${m[3]}` : basename(prefix),
-    ...(m ? { version: m[1]! } : {}),
+    name: m ? `${stack ? `${stack}-` : ""}${m.version}-compat-${m.os}-${m.arch}` : basename(prefix),
+    ...(m ? { version: m.version } : {}),
     arch,
     buildTime,
     database: inventory.ecosystem === "debian" ? "dpkg" : "vardb",

@@ -10,7 +10,7 @@ import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from "nod
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { readBuildRecord } from "../artifacts/build-record.js";
 import { type ArtifactManifest, readManifest } from "../artifacts/manifest.js";
-import { manifestPathFor, parseArtifactName, topDirOf } from "../artifacts/name.js";
+import { manifestPathFor, parseArtifactName } from "../artifacts/name.js";
 import { type AptSource, readHostAptSources } from "../debian/sources.js";
 import {
   type InstalledPackage as DebianPackage,
@@ -27,6 +27,7 @@ import {
   type VardbField,
   VDB_PATH,
 } from "../gentoo/vardb.js";
+import { layerTopDir } from "../layer/id.js";
 import type { LayerFacts } from "./source.js";
 
 export type TargetKind = "prefix" | "list" | "artifact";
@@ -313,7 +314,7 @@ export async function artifactInventory(
     let text: string | undefined;
     if (existsSync(target.path)) {
       const identity = parseArtifactName(basename(target.path));
-      const member = `${topDirOf(identity)}/${DPKG_STATUS_PATH}`;
+      const member = `${layerTopDir(identity)}/${DPKG_STATUS_PATH}`;
       try {
         const r = await run("tar", [
           identity.compression === "zstd" ? "--zstd" : "--gzip",

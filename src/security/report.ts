@@ -3,7 +3,7 @@
  * line per source that has no data, failed or is stale (so "no findings" is never silently
  * "no data").
  */
-import { renderTable, style } from "../cli/output.js";
+import { renderTable, style } from "../text.js";
 import { type Finding, SEVERITIES, type Severity } from "./advisory.js";
 import type { AuditReport } from "./audit.js";
 

@@ -49,16 +49,20 @@ export const ACTION_PERMISSION: Record<ActionName, Permission> = {
   watch: "watch.run",
 };
 
+/** A command of the CLI as the server sees it: its name and its long options (commander's Command). */
+export interface CommandShape {
+  name(): string;
+  readonly options: readonly { long?: string }[];
+}
+
 /**
  * The actions this installation's `compat` can do: those whose command exists with every option
  * the server passes. The server offers only these (a route for another does not exist).
  */
-export async function availableActions(): Promise<Set<ActionName>> {
-  const { buildProgram } = await import("../cli/main.js");
-  const program = buildProgram();
+export function availableActions(commands: readonly CommandShape[]): Set<ActionName> {
   const out = new Set<ActionName>();
   for (const [action, need] of Object.entries(COMMANDS) as [ActionName, (typeof COMMANDS)[ActionName]][]) {
-    const cmd = program.commands.find((c) => c.name() === need.command);
+    const cmd = commands.find((c) => c.name() === need.command);
     const has = new Set(cmd?.options.map((o) => o.long) ?? []);
     if (cmd && need.options.every((o) => has.has(o))) out.add(action);
   }

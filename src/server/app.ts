@@ -17,17 +17,12 @@ import Fastify, {
 import { allows, PERMISSIONS, type Permission } from "../accounts/roles.js";
 import { CompatError } from "../errors.js";
 import { log } from "../log.js";
-import type { SiteConfig } from "../site/load.js";
 import { LeaseHeldError, NotInStoreError, StoreError } from "../store/errors.js";
-import type { Store } from "../store/store.js";
-import type { ActionContext } from "./actions.js";
 import { JobFailedError, NotFoundError } from "./actions.js";
-import { type Auth, changesState, csrfValid, identify, type LoginThrottle } from "./auth.js";
+import { type Auth, changesState, csrfValid, identify } from "./auth.js";
 import { credentialLookup } from "./cached-reads.js";
-import { JobBusyError, type JobRunner } from "./jobs.js";
-import type { ServerMetrics } from "./metrics.js";
-import type { ReadCache } from "./read-cache.js";
-import type { SiteLayerInfo } from "./read-model.js";
+import type { ServerContext } from "./context.js";
+import { JobBusyError } from "./jobs.js";
 import { registerApi } from "./routes/api.js";
 import { registerOps } from "./routes/ops.js";
 import { registerPages, renderError, renderLogin } from "./routes/pages.js";
@@ -44,22 +39,7 @@ declare module "fastify" {
   }
 }
 
-export interface ServerContext extends ActionContext {
-  site: SiteConfig;
-  store: Store;
-  jobs: JobRunner;
-  siteLayers: SiteLayerInfo;
-  metrics: ServerMetrics;
-  /** How long a browser session lasts. */
-  sessionTtlMs: number;
-  /** Cookies are Secure (the server speaks TLS, or sits behind a proxy that does). */
-  secureCookies: boolean;
-  loginThrottle: LoginThrottle;
-  /** Reads kept while the store does not change. */
-  reads: ReadCache;
-  /** Aborted when the server shuts down (ends the log streams). */
-  shutdown: AbortSignal;
-}
+export type { ServerContext };
 
 export interface AppOptions {
   /** fastify's logger: JSON lines (pino), one per request. */

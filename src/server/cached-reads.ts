@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { CredentialLookup } from "../accounts/index.js";
 import { findSession, findToken } from "../store/accounts.js";
 import { NotFoundError } from "./actions.js";
-import type { ServerContext } from "./app.js";
+import type { ServerContext } from "./context.js";
 import {
   type CandidateView,
   candidateView,

@@ -3,7 +3,9 @@
  * 100 layers, 1,000 candidates and 100,000 findings is five queries, none per row). The same
  * objects are the API's JSON and the pages' data, so the two cannot show different things.
  */
+
 import { sql } from "kysely";
+import { parseTopDir } from "../layer/id.js";
 import { SEVERITIES } from "../security/advisory.js";
 import type { SiteConfig } from "../site/load.js";
 import { type ApprovalRecord, listApprovals } from "../store/approvals.js";
@@ -21,12 +23,6 @@ export function severityOrder(found: Iterable<string>): string[] {
   const known = [...SEVERITIES].reverse() as string[];
   const extra = [...new Set(found)].filter((s) => !known.includes(s)).sort();
   return [...known, ...extra];
-}
-
-/** `2025.06/compat/linux/x86_64` → its version, os and arch. */
-export function parseTopDir(dir: string): { version: string; os: string; arch: string } | undefined {
-  const m = /^(.+)\/compat\/([^/]+)\/([^/]+)$/.exec(dir);
-  return m ? { version: m[1]!, os: m[2]!, arch: m[3]! } : undefined;
 }
 
 export interface CellPublication {

@@ -14,7 +14,7 @@ import type { SiteConfig } from "../site/load.js";
 import { openStore } from "../store/open.js";
 import { interruptDeadRuns } from "../store/runs.js";
 import type { Store } from "../store/store.js";
-import { availableActions, runWatch } from "./actions.js";
+import { availableActions, type CommandShape, runWatch } from "./actions.js";
 import { type AppOptions, buildApp, type ServerContext } from "./app.js";
 import { LoginThrottle } from "./auth.js";
 import { JobBusyError, JobRunner } from "./jobs.js";
@@ -24,6 +24,8 @@ import type { SiteLayerInfo } from "./read-model.js";
 
 export interface ServeOptions {
   site: SiteConfig;
+  /** The CLI's commands (its program's): the server offers the actions they can do (availableActions). */
+  commands: readonly CommandShape[];
   host: string;
   port: number;
   /** PEM files: serve HTTPS (and mark cookies Secure). */
@@ -82,7 +84,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   }
   // a schedule that is not cron is refused before anything listens
   if (o.watchSchedule !== undefined) await checkSchedule(o.watchSchedule, o.watchTimezone);
-  const actions = await availableActions();
+  const actions = availableActions(o.commands);
   if (o.watchSchedule !== undefined && !actions.has("watch"))
     throw new InputError("--watch-schedule: this installation of compat has no compat watch --once");
   const store: Store = await openStore(o.site.store);

@@ -1,7 +1,7 @@
 /** A site layer with its spec read: the arches it is kept up to date for, checked against the spec's. */
 import { InputError } from "../errors.js";
+import type { Arch } from "../layer/id.js";
 import { type LoadedSpec, loadSpec } from "../spec/load.js";
-import type { Arch } from "../spec/schema.js";
 import { type SiteConfig, type SiteLayer, siteLayer } from "./load.js";
 
 export interface OpenedSiteLayer {

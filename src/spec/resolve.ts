@@ -5,6 +5,7 @@
  */
 import { resolve as resolvePath } from "node:path";
 import { InputError } from "../errors.js";
+import { type Arch, archHint, type LayerId, nodeArchToArch } from "../layer/id.js";
 import {
   absolutePathProblem,
   joinInside,
@@ -15,7 +16,7 @@ import {
   UnsafePathError,
 } from "../paths/rules.js";
 import { type FieldProblem, formatPath, SpecFieldError } from "./problem.js";
-import { type Arch, archHint, type GentooPackage, type LayerSpec } from "./schema.js";
+import type { GentooPackage, LayerSpec } from "./schema.js";
 
 export interface HostLink {
   /** The link's path relative to EPREFIX, e.g. `etc/passwd`. */
@@ -28,13 +29,10 @@ export interface HostLink {
   variant?: string;
 }
 
-export interface ResolvedLayer {
+/** A spec's layer for one arch: its identity, prefix, links, sets and packages, placeholders expanded. */
+export interface ResolvedLayer extends LayerId {
   spec: LayerSpec;
-  arch: Arch;
-  os: string;
   repository: string;
-  stack: string;
-  version: string;
   /** The version without dots, as used in variable names (2026.06 → 202606). */
   versionTag: string;
   /** EPREFIX as users see it, e.g. /cvmfs/software.eessi.io/versions/2025.06/compat/linux/x86_64 */
@@ -135,19 +133,6 @@ export function pickArch(spec: LayerSpec, arch: string | undefined, hostArch: st
 function archHintLine(arch: string, arches: readonly Arch[]): string | undefined {
   const meant = archHint(arch);
   return meant && arches.includes(meant) ? `did you mean --arch ${meant}?` : undefined;
-}
-
-export function nodeArchToArch(a: string): Arch | undefined {
-  const table: Record<string, Arch> = {
-    x64: "x86_64",
-    x86_64: "x86_64",
-    arm64: "aarch64",
-    aarch64: "aarch64",
-    riscv64: "riscv64",
-    ppc64: "ppc64le",
-    ppc64le: "ppc64le",
-  };
-  return table[a];
 }
 
 /** `=cat/pkg-ver::overlay`, `cat/pkg::overlay` or `cat/pkg`, as EESSI's install_packages.yml builds them. */

@@ -8,40 +8,10 @@
  *   {os} {arch} {prefix} (the resolved EPREFIX)
  */
 import { z } from "zod";
-import { closest } from "../config/near.js";
 import { whenParsed } from "../config/yaml.js";
 import { atomLinesProblems, packageNameProblem, versionProblem } from "../gentoo/validate.js";
+import { ARCHES, notAnArchMessage } from "../layer/id.js";
 import { absolutePathProblem, nameProblem, type PathProblem, relativePathProblem } from "../paths/rules.js";
-
-export const ARCHES = ["x86_64", "aarch64", "riscv64", "ppc64le"] as const;
-export type Arch = (typeof ARCHES)[number];
-
-/** Other names of our arches that people type (Debian's, Gentoo's, Go's, Docker's). */
-const ARCH_ALIASES: Record<string, Arch> = {
-  amd64: "x86_64",
-  "x86-64": "x86_64",
-  x64: "x86_64",
-  arm64: "aarch64",
-  armv8: "aarch64",
-  ppc64el: "ppc64le",
-  riscv: "riscv64",
-};
-
-/** The arch meant by a wrong spelling (`arm64` → `aarch64`), when it is a known alias or a near miss. */
-export function archHint(name: string): Arch | undefined {
-  const lower = name.toLowerCase();
-  return (
-    (Object.hasOwn(ARCH_ALIASES, lower) ? ARCH_ALIASES[lower] : undefined) ??
-    ARCHES.find((a) => a === lower) ??
-    (closest(lower, ARCHES) as Arch | undefined)
-  );
-}
-
-/** `"arm64": not an architecture, did you mean "aarch64"? (expected one of …)` */
-export function notAnArchMessage(name: string): string {
-  const hint = archHint(name);
-  return `not an architecture${hint ? `, did you mean "${hint}"?` : ""} (expected one of ${ARCHES.join(", ")})`;
-}
 
 export const FLAVORS = ["gentoo", "debian"] as const;
 export type FlavorName = (typeof FLAVORS)[number];

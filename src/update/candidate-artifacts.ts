@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { diffPackages, type PackageDiff } from "../artifacts/diff.js";
 import type { ArtifactManifest } from "../artifacts/manifest.js";
 import { packLayer } from "../artifacts/pack.js";
-import { readInstalledPackages } from "../layer/installed.js";
+import { readInstalledPackages } from "../flavors/installed.js";
 import { layerStateDir, type SiteConfig } from "../site/load.js";
 import type { ArtifactRecord } from "../store/artifacts.js";
 import type { Store } from "../store/store.js";

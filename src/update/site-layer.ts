@@ -2,13 +2,14 @@
  * One layer of the site config for one arch: its spec read and resolved, where it lives in a
  * repository (`<version>/compat/<os>/<arch>`), and its row in the store's layers table.
  */
-import { topDirOf } from "../artifacts/name.js";
+
 import { InputError } from "../errors.js";
+import type { Arch } from "../layer/id.js";
+import { layerTopDir } from "../layer/id.js";
 import { openSiteLayer } from "../site/layers.js";
 import type { SiteConfig } from "../site/load.js";
 import type { LoadedSpec } from "../spec/load.js";
 import { pickArch, type ResolvedLayer, resolveLayer } from "../spec/resolve.js";
-import type { Arch } from "../spec/schema.js";
 import { registerLayer } from "../store/layers.js";
 import type { Store } from "../store/store.js";
 
@@ -42,7 +43,7 @@ export async function openSiteLayerArch(
     specFile: opened.layer.spec,
     spec: opened.spec,
     layer,
-    topDir: topDirOf(layer),
+    topDir: layerTopDir(layer),
   };
 }
 

@@ -5,8 +5,8 @@
  */
 import { basename, dirname, join } from "node:path";
 import { InputError, ValidationError } from "../errors.js";
+import type { Arch } from "../layer/id.js";
 import { layerStateDir, type SiteConfig } from "../site/load.js";
-import type { Arch } from "../spec/schema.js";
 import type { JsonValue } from "../store/json.js";
 import { getRun, type RunRecord } from "../store/runs.js";
 import type { Store } from "../store/store.js";

@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEBIAN_ARCH } from "../../src/debian/mmdebstrap.js";
-import type { Arch } from "../../src/spec/schema.js";
+import type { Arch } from "../../src/layer/id.js";
 import { projectRoot } from "./cli.js";
 
 export const EESSI_SETS = join(projectRoot, "../shared/data/eessi/gentoo-overlay-sets");

@@ -22,9 +22,9 @@ import { createContext } from "../../src/checks/context.js";
 import type { PrefixShell } from "../../src/checks/shell.js";
 import { DEFAULT_SETTINGS, type LayerTarget, targetFromLayer } from "../../src/checks/target.js";
 import type { CheckContext } from "../../src/checks/types.js";
+import type { Arch } from "../../src/layer/id.js";
 import { parseSpec } from "../../src/spec/load.js";
 import { resolveLayer } from "../../src/spec/resolve.js";
-import type { Arch } from "../../src/spec/schema.js";
 
 export type LayoutEntry =
   | string

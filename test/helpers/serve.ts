@@ -5,11 +5,13 @@
  * API tokens the test gets. Seeding helpers fill the store with a layer, a publication, a
  * candidate with gates, findings and an audit trail through the store's own functions.
  */
+
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addUser } from "../../src/accounts/index.js";
 import type { Role } from "../../src/accounts/roles.js";
+import { buildProgram } from "../../src/cli/main.js";
 import { type RunningServer, type ServeOptions, startServer } from "../../src/server/serve.js";
 import { loadSiteConfig } from "../../src/site/load.js";
 import { recordArtifact } from "../../src/store/artifacts.js";
@@ -75,6 +77,7 @@ export async function startServerFixture(o: ServerFixtureOptions): Promise<Serve
   const site = await loadSiteConfig(file);
   const server = await startServer({
     site,
+    commands: buildProgram().commands,
     host: "127.0.0.1",
     port: 0,
     shutdownGraceMs: 5_000,

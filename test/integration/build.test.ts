@@ -17,9 +17,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mountsUnder } from "../../src/exec/mounts.js";
+import { nodeArchToArch } from "../../src/layer/id.js";
 import { PidLock, processesOfRun } from "../../src/pipeline/lock.js";
 import { loadSpec } from "../../src/spec/load.js";
-import { localPrefix, nodeArchToArch, resolveLayer } from "../../src/spec/resolve.js";
+import { localPrefix, resolveLayer } from "../../src/spec/resolve.js";
 import { compatAsync, compatBin, projectRoot } from "../helpers/cli.js";
 
 const SPEC = join(projectRoot, "examples/dev.yaml");

@@ -11,13 +11,13 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { topDirOf } from "../../src/artifacts/name.js";
 import { packLayer } from "../../src/artifacts/pack.js";
 import { generateKeyPair } from "../../src/artifacts/sign.js";
 import { runInLayer } from "../../src/exec/sandbox.js";
 import { type ImpactLayer, type ImpactReport, runImpact } from "../../src/impact/index.js";
 import { softwareTree } from "../../src/impact/software.js";
 import { loadTestSuite } from "../../src/impact/tests.js";
+import { layerTopDir } from "../../src/layer/id.js";
 import { loadSiteConfig, parseSiteConfig } from "../../src/site/load.js";
 import { requireCandidate } from "../../src/store/candidates.js";
 import {
@@ -424,7 +424,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
         digests.add(gatesDigest([gate!]));
         const stored = (gate!.report as unknown as { impact: ImpactReport }).impact;
         expect(stored.summary.verdict).toBe(outcome.state === "passed" ? "pass" : "fail");
-        expect(stored.published?.local).toBe(join(workDir, "published/versions", topDirOf(dev.layer)));
+        expect(stored.published?.local).toBe(join(workDir, "published/versions", layerTopDir(dev.layer)));
       }
       expect(states).toEqual({
         a: "failed: 11 objects: 6 ABI regressions; 2 tests: 1 failing",

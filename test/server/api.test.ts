@@ -6,12 +6,13 @@
  * rendered inert in the pages.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildProgram } from "../../src/cli/main.js";
 import { type ActionName, availableActions } from "../../src/server/actions.js";
 import { ask } from "../helpers/http.js";
 import { type Seeded, type ServerFixture, seedStore, startServerFixture } from "../helpers/serve.js";
 import { BACKENDS, useStores } from "../helpers/stores.js";
 
-const ACTIONS = await availableActions();
+const ACTIONS = await availableActions(buildProgram().commands);
 const PAYLOAD = `<script>alert("x")</script><img src=x onerror=alert(1)>"'&`;
 
 describe.each(BACKENDS)("compat serve API (%s)", (backend) => {

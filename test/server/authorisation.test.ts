@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addUser, issueToken } from "../../src/accounts/index.js";
 import { allows, type Permission, ROLES, type Role } from "../../src/accounts/roles.js";
 import { newSessionId } from "../../src/accounts/secrets.js";
+import { buildProgram } from "../../src/cli/main.js";
 import { type ActionName, availableActions } from "../../src/server/actions.js";
 import { revokeApiToken } from "../../src/store/accounts.js";
 import { startRun } from "../../src/store/runs.js";
@@ -16,7 +17,7 @@ import { ask, login } from "../helpers/http.js";
 import { type ServerFixture, seedStore, startServerFixture } from "../helpers/serve.js";
 import { BACKENDS, useStores } from "../helpers/stores.js";
 
-const ACTIONS = await availableActions();
+const ACTIONS = await availableActions(buildProgram().commands);
 
 interface Route {
   method: string;

@@ -6,8 +6,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { eessiLayout } from "../../../test/helpers/prefix-layout.js";
 import { createContext } from "../context.js";
+import { targetFromPrefix } from "../prefix-target.js";
 import { runChecks } from "../runner.js";
-import { type LayerTarget, targetFromPrefix } from "../target.js";
+import type { LayerTarget } from "../target.js";
 import { glibcTrustedDirs } from "./glibc-trusted-dirs.js";
 
 let cleanup = () => {};

@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { eessiLayout } from "../../../test/helpers/prefix-layout.js";
 import { createContext } from "../context.js";
+import { targetFromPrefix } from "../prefix-target.js";
 import { runChecks } from "../runner.js";
-import { eessiSetOf, SETS_NOT_KNOWN, targetFromPrefix } from "../target.js";
+import { eessiSetOf, SETS_NOT_KNOWN } from "../target.js";
 import { setDefined } from "./set-defined.js";
 import { setInstalled } from "./set-installed.js";
 

@@ -32,6 +32,9 @@ import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
 
 export const id = "debian" as const;
 export const displayName = "Debian, relocated";
+/** Whether a prefix directory holds a layer of this flavor. */
+export { detect } from "./detect.js";
+
 export const urls = ["https://gitlab.mister-muffin.de/josch/mmdebstrap", "https://github.com/NixOS/patchelf"];
 
 /** Host programs a debian-flavor build runs. */
@@ -149,7 +152,7 @@ async function locales(ctx: StageContext): Promise<void> {
 
 export async function debianInstalled(prefixDir: string): Promise<InstalledPackage[]> {
   const db = await readDpkgStatus(prefixDir);
-  return db.packages.map((p) => ({ name: p.name, version: p.version, qualifier: p.architecture }));
+  return db.packages.map((p) => ({ name: p.name, version: p.version, arch: p.architecture }));
 }
 
 export const api: Flavor = {
@@ -187,23 +190,7 @@ export const api: Flavor = {
       );
     return api.plan(layer);
   },
-  bootstrap,
-  configure,
-  install: relocate,
-  remove: async (ctx) => {
-    throw new InputError(
-      `the debian flavor cannot remove packages from a relocated layer (${ctx.layer.prefix})`,
-      {
-        hint: "take the package out of debian.packages and build the layer again",
-      },
-    );
-  },
   installed: (prefixDir) => debianInstalled(prefixDir),
-  advisorySource: (layer) => ({
-    id: "debian-security",
-    description: `Debian's security tracker for ${layer.spec.debian?.suite ?? "the suite"}`,
-    url: "https://security-tracker.debian.org/tracker/data/json",
-  }),
   toolVersions: async () => ({
     mmdebstrap: await toolVersion("mmdebstrap"),
     patchelf: await toolVersion("patchelf"),

@@ -376,9 +376,9 @@ gentoo:
     }
     mkdirSync(join(ctx.prefixDir, "var/db/pkg/sys-libs/not-a-cpv"));
     expect(await gentooInstalled(ctx.prefixDir)).toEqual([
-      { name: "app-shells/bash", version: "5.2_p37", qualifier: "0" },
-      { name: "dev-lang/python", version: "3.13.5", qualifier: "3.13" },
-      { name: "sys-libs/glibc", version: "2.41-r5", qualifier: "2.2" },
+      { name: "app-shells/bash", version: "5.2_p37", slot: "0" },
+      { name: "dev-lang/python", version: "3.13.5", slot: "3.13" },
+      { name: "sys-libs/glibc", version: "2.41-r5", slot: "2.2" },
     ]);
   });
 });

@@ -7,17 +7,16 @@
  * uid 1001 ("portage", the user of EESSI's build container) in a user namespace, so what they write
  * is still owned by the caller outside.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ToolError } from "../../errors.js";
 import { requireTool } from "../../exec/run.js";
-import { cleanEnvironment, ensureSandbox, type LayerRunOptions } from "../../exec/sandbox.js";
+import { ensureSandbox } from "../../exec/sandbox.js";
 import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
 import { readVardb, VDB_PATH } from "../../gentoo/vardb.js";
 import { mkdirInside, removeInside, resolveInside, writeFileInside } from "../../paths/inside.js";
 import { safeName } from "../../paths/rules.js";
-import type { ResolvedLayer } from "../../spec/resolve.js";
 import {
   assertHostArch,
   checkStage,
@@ -31,83 +30,30 @@ import { applyPlannedFiles, prefixConfinement } from "../files.js";
 import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
 import { fetchBootstrapScript } from "./bootstrap-script.js";
+import { asBuildUser } from "./build-user.js";
 import { checkoutPinned } from "./git.js";
 import { linkPortageConfig } from "./portage-links.js";
 import { provideSets, USER_SETS_DIR } from "./sets.js";
 import { GENTOO_STAGES, type GentooStageId } from "./stages.js";
 import { gentooUpdatePlan } from "./update.js";
 
+export { asBuildUser, BUILD_UID, portageEnvironment } from "./build-user.js";
+
 export const id = "gentoo" as const;
 export const displayName = "Gentoo Prefix";
+/** Whether a prefix directory holds a layer of this flavor. */
+export { detect } from "./detect.js";
+
 export const urls = [
   "https://wiki.gentoo.org/wiki/Project:Prefix",
   "https://github.com/EESSI/compatibility-layer",
 ];
-
-/** The build user of EESSI's build container. */
-export const BUILD_UID = 1001;
-const BUILD_USER = "portage";
 
 /** Host programs the bootstrap needs (it compiles its stage 1 with the host's toolchain). */
 export const HOST_TOOLS = ["git", "gcc", "g++", "make", "perl", "patch"];
 
 const workFile = (ctx: StageContext, name: string) => join(ctx.workDir, name);
 const SCRIPT = "bootstrap-prefix.sh";
-
-/** PATH and variables of EESSI's playbook: the prefix's programs first, EPREFIX, LC_ALL=C. */
-export function portageEnvironment(
-  layer: ResolvedLayer,
-  home: string,
-  extra: NodeJS.ProcessEnv = {},
-): NodeJS.ProcessEnv {
-  const p = layer.prefix;
-  return cleanEnvironment({
-    PATH: `${p}/usr/sbin:${p}/usr/bin:${p}/sbin:${p}/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
-    EPREFIX: p,
-    LC_ALL: "C",
-    HOME: home,
-    ...extra,
-  });
-}
-
-/**
- * Sandbox options for the Portage steps: as root, uid/gid BUILD_UID with a passwd and group that
- * name it (the bootstrap asks `id -un`); unprivileged, the caller's own uid.
- */
-export async function asBuildUser(
-  ctx: StageContext,
-  extraEnv: NodeJS.ProcessEnv = {},
-): Promise<LayerRunOptions> {
-  const home = workFile(ctx, "home");
-  await mkdir(home, { recursive: true });
-  const base: LayerRunOptions = {
-    env: portageEnvironment(ctx.layer, home, extraEnv),
-    writable: [ctx.workDir],
-  };
-  if (process.getuid?.() !== 0) return base;
-  const passwd = workFile(ctx, "passwd");
-  const group = workFile(ctx, "group");
-  const hostPasswd = readFileSync("/etc/passwd", "utf8");
-  const hostGroup = readFileSync("/etc/group", "utf8");
-  const without = (text: string) =>
-    text.split("\n").filter((l) => l && l.split(":")[2] !== String(BUILD_UID));
-  await writeFile(
-    passwd,
-    [...without(hostPasswd), `${BUILD_USER}:x:${BUILD_UID}:${BUILD_UID}:portage:${home}:/bin/bash`, ""].join(
-      "\n",
-    ),
-  );
-  await writeFile(group, [...without(hostGroup), `${BUILD_USER}:x:${BUILD_UID}:`, ""].join("\n"));
-  return {
-    ...base,
-    uid: BUILD_UID,
-    gid: BUILD_UID,
-    binds: [
-      { src: passwd, dest: "/etc/passwd", readOnly: true },
-      { src: group, dest: "/etc/group", readOnly: true },
-    ],
-  };
-}
 
 async function emerge(ctx: StageContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
   ctx.note(`emerge ${args.join(" ")}`);
@@ -286,7 +232,7 @@ async function locales(ctx: StageContext): Promise<void> {
 export async function gentooInstalled(prefixDir: string): Promise<InstalledPackage[]> {
   if (!existsSync(join(prefixDir, VDB_PATH))) return [];
   return readVardb(prefixDir, { fields: ["SLOT"] })
-    .packages.map((p) => ({ name: p.cp, version: p.version, qualifier: p.slot }))
+    .packages.map((p) => ({ name: p.cp, version: p.version, slot: p.slot }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -321,16 +267,7 @@ export const api: Flavor = {
     ];
   },
   update: (layer, request) => gentooUpdatePlan(request, api.plan(layer)),
-  bootstrap,
-  configure,
-  install,
-  remove,
   installed: (prefixDir) => gentooInstalled(prefixDir),
-  advisorySource: () => ({
-    id: "glsa",
-    description: "Gentoo Linux Security Advisories (glsa.git), matched as glsa-check does",
-    url: "https://anongit.gentoo.org/git/data/glsa.git",
-  }),
   toolVersions: async () => ({
     bwrap: await toolVersion("bwrap"),
     git: await toolVersion("git"),

@@ -196,8 +196,8 @@ describe("gentoo update mode", () => {
       await stage(stages, "materialize").run(ctx);
       expect(readdirSync(join(tree, "var/db/pkg/dev-libs"))).toEqual(["openssl-3.0.13"]);
       expect(await api.installed(tree, layer)).toEqual([
-        { name: "dev-libs/openssl", version: "3.0.13", qualifier: "0" },
-        { name: "sys-libs/zlib", version: "1.3.1", qualifier: "0" },
+        { name: "dev-libs/openssl", version: "3.0.13", slot: "0" },
+        { name: "sys-libs/zlib", version: "1.3.1", slot: "0" },
       ]);
     },
     120_000,

@@ -20,7 +20,7 @@ import { ensureSandbox } from "../../exec/sandbox.js";
 import { parseAtom } from "../../gentoo/atom.js";
 import { assertHostArch, requireFreeSpace } from "../common.js";
 import type { BuildStage, FlavorUpdateRequest, StageContext } from "../types.js";
-import { asBuildUser } from "./index.js";
+import { asBuildUser } from "./build-user.js";
 
 /** Stages of the build reused by the update, in this order around the update's own. */
 const BEFORE = ["repos", "configure", "host-links", "overlays"] as const;

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { DEBIAN_ARCH } from "../../debian/mmdebstrap.js";
 import type { InstalledPackage } from "../../debian/status.js";
 import { InputError, isCompatError } from "../../errors.js";
-import type { Arch } from "../../spec/schema.js";
+import type { Arch } from "../../layer/id.js";
 import { type AdvisorySource, freshnessOf, type LayerFacts } from "../source.js";
 import { DEFAULT_SECURITY_MIRROR, privateApt, updateIndex } from "./apt.js";
 import { ChangelogStore } from "./changelogs.js";

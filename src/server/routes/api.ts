@@ -12,8 +12,8 @@ import { listCandidates } from "../../store/candidates.js";
 import { listFindings } from "../../store/findings.js";
 import { getRun, listRuns } from "../../store/runs.js";
 import { NotFoundError, promote, rollback, runWatch, startUpdate, verdict } from "../actions.js";
-import type { ServerContext } from "../app.js";
 import { candidateOf, dashboardOf, layerOf, sendJson } from "../cached-reads.js";
+import type { ServerContext } from "../context.js";
 import type { Job } from "../jobs.js";
 import { followLog, logFileOf } from "../run-log.js";
 import {

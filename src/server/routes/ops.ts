@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import { log } from "../../log.js";
-import type { ServerContext } from "../app.js";
+import type { ServerContext } from "../context.js";
 import { STYLE } from "../views/style.js";
 
 export function registerOps(app: FastifyInstance, ctx: ServerContext): void {

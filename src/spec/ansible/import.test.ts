@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../errors.js";
 import { planLayer } from "../../flavors/plan.js";
+import { ARCHES } from "../../layer/id.js";
 import { parseSpec } from "../load.js";
 import { resolveLayer } from "../resolve.js";
-import { ARCHES } from "../schema.js";
 import { importAnsible, type TextFile } from "./import.js";
 
 const eessi = join(import.meta.dirname, "../../../../shared/data/eessi");

@@ -8,9 +8,10 @@
  */
 import { Document, isMap, isScalar, isSeq, type Node, type Pair, type YAMLSeq } from "yaml";
 import { InputError } from "../../errors.js";
+import type { Arch } from "../../layer/id.js";
 import { formatPath, formatProblem, invalidKeyMessage, type SpecProblem } from "../load.js";
 import { resolutionProblems, type VariantExpression, variableSuffix } from "../resolve.js";
-import { type Arch, gentooSchema, type LayerSpec, layerSpecSchema, portageEntryWriters } from "../schema.js";
+import { gentooSchema, type LayerSpec, layerSpecSchema, portageEntryWriters } from "../schema.js";
 import { type DefaultsTree, readDefaultsTree } from "./filesystem-layer.js";
 import {
   evaluate,

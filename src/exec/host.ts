@@ -1,13 +1,13 @@
 /**
  * Where the cvmfs publisher's commands run: on this machine, or on the stratum 0 over ssh
- * (BatchMode, so a missing key fails instead of prompting). Remote arguments are quoted for the
+ * (BatchMode, so a missing key fails instead of prompting), both through run.ts and stream.ts. Remote arguments are quoted for the
  * remote shell; the exit status of ssh is the remote command's. `withEnv` gives every command
  * (and, over ssh, the remote command too) extra environment variables: the publish journal's id,
  * by which the programs of a killed publish are found again.
  */
 
-import { type StreamingProcess, spawnStreaming } from "../artifacts/process.js";
-import { formatCommand, type RunResult, run } from "../exec/run.js";
+import { formatCommand, type RunResult, run } from "./run.js";
+import { type StreamingProcess, spawnStreaming } from "./stream.js";
 
 export interface HostRunOptions {
   /** Exit statuses that are not errors (default [0]). */

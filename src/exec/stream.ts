@@ -1,14 +1,14 @@
 /**
  * Streaming child processes for packing, verifying and publishing: a program whose stdin and/or
- * stdout we stream (compressors, tar, ssh). Like src/exec/run.ts it logs the command, names the
+ * stdout we stream (compressors, tar, ssh). Like run.ts it logs the command, names the
  * Debian package of a missing program, and turns a bad exit status into a ToolError with the tail
  * of stderr; unlike run() the caller owns the streams, so nothing is held in memory.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { ToolError } from "../errors.js";
-import { formatCommand, missingToolError } from "../exec/run.js";
 import { log } from "../log.js";
+import { formatCommand, missingToolError } from "./run.js";
 
 export interface StreamingProcess {
   child: ChildProcess;

@@ -14,7 +14,8 @@ import { log } from "../log.js";
 
 export type PackageDatabaseKind = "vardb" | "dpkg";
 
-export interface InstalledPackageInfo {
+/** One installed package, as every flavor's package database gives it (manifests, diffs, build records). */
+export interface InstalledPackage {
   /** `category/name` (vardb) or the Debian package name. */
   name: string;
   version: string;
@@ -26,7 +27,7 @@ export interface InstalledPackageInfo {
 
 export interface InstalledPackages {
   database: PackageDatabaseKind;
-  packages: InstalledPackageInfo[];
+  packages: InstalledPackage[];
 }
 
 export function detectPackageDatabase(prefix: string): PackageDatabaseKind | undefined {
@@ -66,13 +67,13 @@ export async function readInstalledPackages(prefix: string): Promise<InstalledPa
 }
 
 /** The identity of a package across two lists: name plus Debian arch or Gentoo slot. */
-export function packageKey(p: InstalledPackageInfo): string {
+export function packageKey(p: InstalledPackage): string {
   if (p.arch) return `${p.name}:${p.arch}`;
   if (p.slot) return `${p.name}:${p.slot.split("/")[0]}`;
   return p.name;
 }
 
-function byKey(a: InstalledPackageInfo, b: InstalledPackageInfo): number {
+function byKey(a: InstalledPackage, b: InstalledPackage): number {
   const x = packageKey(a);
   const y = packageKey(b);
   return x < y ? -1 : x > y ? 1 : 0;
