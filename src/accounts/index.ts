@@ -31,6 +31,7 @@ import {
   newSessionId,
   passwordProblem,
   sha256Hex,
+  UNMATCHABLE_HASH,
   verifyPassword,
 } from "./secrets.js";
 
@@ -141,7 +142,9 @@ export async function authenticatePassword(
 ): Promise<UserRecord | undefined> {
   if (nameProblem(name) !== undefined || password.length > 1024) return undefined;
   const hash = await passwordHashOf(store, name);
-  if (hash === undefined || !(await verifyPassword(password, hash))) return undefined;
+  // an unknown user (or one without a password) costs the same scrypt as a wrong password
+  const matches = await verifyPassword(password, hash ?? UNMATCHABLE_HASH);
+  if (hash === undefined || !matches) return undefined;
   return requireUser(store, name);
 }
 

@@ -24,6 +24,20 @@ export async function hashPassword(password: string): Promise<string> {
   return ["scrypt", SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString("base64"), key.toString("base64")].join("$");
 }
 
+/**
+ * A hash in today's parameters that no password matches (a random key of a random salt). A login for
+ * a name without a password hash is checked against it, so that the answer takes one scrypt either
+ * way and its timing does not tell whether the user exists.
+ */
+export const UNMATCHABLE_HASH = [
+  "scrypt",
+  SCRYPT.N,
+  SCRYPT.r,
+  SCRYPT.p,
+  randomBytes(16).toString("base64"),
+  randomBytes(KEY_LENGTH).toString("base64"),
+].join("$");
+
 /** Whether `password` is the one `stored` was made from; a malformed hash matches nothing. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parts = stored.split("$");
