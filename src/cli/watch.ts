@@ -102,13 +102,9 @@ export function register(program: Command): void {
       try {
         if (flags.once) {
           const report = await runOnce();
-          // a run in which no layer had a source with data checked nothing: not a clean run
-          if (!report.layers.some((l) => l.sources.some((s) => s.status === "ok" || s.status === "stale"))) {
-            log.error(
-              report.layers.length === 0
-                ? "nothing was checked: the site config names no published layer"
-                : "nothing was checked: no published layer could be read with a source that has data (see the report)",
-            );
+          const nothing = nothingChecked(report);
+          if (nothing) {
+            log.error(nothing);
             process.exitCode = 3;
           }
           if (flags.failOn) {
@@ -119,13 +115,26 @@ export function register(program: Command): void {
           }
           return;
         }
-        await runScheduled(site.watch.schedule, site.watch.timezone, runOnce);
+        // each scheduled run that checked nothing says so (the process keeps going: the data may come back)
+        await runScheduled(site.watch.schedule, site.watch.timezone, async () => {
+          const nothing = nothingChecked(await runOnce());
+          if (nothing) log.error(`${nothing}; this run is not a clean run`);
+        });
       } catch (e) {
         throw storeFailure(store, e);
       } finally {
         await store.close().catch(() => {});
       }
     });
+}
+
+/** A run in which no layer had a source with data checked nothing: not a clean run. Why, or undefined. */
+export function nothingChecked(report: WatchReport): string | undefined {
+  if (report.layers.some((l) => l.sources.some((s) => s.status === "ok" || s.status === "stale")))
+    return undefined;
+  return report.layers.length === 0
+    ? "nothing was checked: the site config names no published layer"
+    : "nothing was checked: no published layer could be read with a source that has data (see the report)";
 }
 
 /** Run on the cron schedule until SIGINT or SIGTERM; a failed run is logged and the next one comes. */

@@ -4,6 +4,7 @@
  * when nothing is new, a finding resolved by the publication that followed it, a channel that
  * fails tried again by the next run, and a source without data told once.
  */
+import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import { recordPublication } from "../../src/store/publications.js";
-import { compat, compatAsync, projectRoot } from "../helpers/cli.js";
+import { compat, compatAsync, compatBin, projectRoot } from "../helpers/cli.js";
 import { ebuild, makeGentooRepo } from "../helpers/gentoo-git.js";
 import { writeGlsa, writeVdbEntry } from "../helpers/glsa-fixtures.js";
 import { type Receiver, startReceiver } from "../helpers/webhook-receiver.js";
@@ -346,6 +347,37 @@ describe("compat watch --once", () => {
       .filter((e) => e.event === "source-problem");
     expect(problem).toEqual([expect.objectContaining({ source: "glsa", status: "no-data", previous: "ok" })]);
   });
+
+  it("says so on each scheduled run that checked nothing, keeps going, and stops on SIGTERM", async () => {
+    const nowhere = join(work, "compat-nowhere-scheduled.yaml");
+    writeFileSync(
+      nowhere,
+      readFileSync(writeSite(), "utf8")
+        .replace('"local:repo"', '"local:nowhere"')
+        .replace(
+          "autoUpdate: {policy: propose, minSeverity: normal}",
+          "schedule: '* * * * * *'\n  autoUpdate: {policy: off}",
+        ),
+    );
+    const child = spawn(process.execPath, [compatBin, "watch", "--config", nowhere], {
+      cwd: work,
+      env: env(),
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while ((stderr.match(/nothing was checked/g) ?? []).length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    child.kill("SIGTERM");
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).toMatch(
+      /nothing was checked: no published layer could be read .*; this run is not a clean run/,
+    );
+    expect((stderr.match(/nothing was checked/g) ?? []).length).toBeGreaterThanOrEqual(2);
+  }, 90_000);
 
   it("exits 3 from a run that checked nothing (no layer published where the targets say)", async () => {
     const config = writeSite();
