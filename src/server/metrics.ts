@@ -111,22 +111,20 @@ export class ServerMetrics {
     };
     new Gauge({
       name: "compat_last_watch_timestamp_seconds",
-      help: "When the last watch run that succeeded ended (Unix time; absent before the first)",
+      help: "When the last watch run that succeeded ended (Unix time; 0 before the first)",
       registers,
       async collect() {
-        this.reset();
-        const at = await lastWatch();
-        if (at !== undefined) this.set(at);
+        // an unlabelled gauge is always exposed: "never" is 0, as Prometheus' *_last_success_timestamp gauges say it
+        this.set((await lastWatch()) ?? 0);
       },
     });
     new Gauge({
       name: "compat_last_watch_age_seconds",
-      help: "Seconds since the last watch run that succeeded (absent before the first)",
+      help: "Seconds since the last watch run that succeeded (+Inf before the first, so an age alert fires)",
       registers,
       async collect() {
-        this.reset();
         const at = await lastWatch();
-        if (at !== undefined) this.set(Date.now() / 1000 - at);
+        this.set(at === undefined ? Number.POSITIVE_INFINITY : Date.now() / 1000 - at);
       },
     });
   }

@@ -51,6 +51,9 @@ describe.skipIf(!(await availableActions(buildProgram().commands)).has("watch"))
       expect(audit.entries.map((e) => [e.actor, e.action])).toContainEqual(["scheduler", "job.failed"]);
       const metrics = (await ask(f.url, "/metrics")).text;
       expect(metrics).toMatch(/^compat_job_duration_seconds_count\{action="watch",state="failed"\} [1-9]/m);
+      // a watch that failed is not the last watch: never watched is an age of +Inf (an age alert fires), time 0
+      expect(metrics).toMatch(/^compat_last_watch_age_seconds \+Inf$/m);
+      expect(metrics).toMatch(/^compat_last_watch_timestamp_seconds 0$/m);
     });
   },
 );
