@@ -5,7 +5,16 @@
  * layers or specs with nothing to compare. Each is a clear InputError/ValidationError (exit 2/3),
  * never a wrong "the same" and never an internal error.
  */
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -140,5 +149,21 @@ describe("layers", () => {
     writeFileSync(manifest, readFileSync(manifest, "utf8").replace('"3.0.11-1"', '"3.0.13-1"'));
     await expect(openArchLayer(artifacts[1]!)).rejects.toThrow(ValidationError);
     await expect(openArchLayer(artifacts[1]!)).rejects.toThrow(/is a symlink, not dpkg's database file/);
+  });
+  it("refuses a prefix whose dpkg status is a FIFO, and reads past a build record that is one (no hang)", async () => {
+    const root = mkdtempSync(join(work, "fifo-"));
+    const x86 = makeDebianArchLayer(root, "x86_64", base);
+    const status = join(x86, "var/lib/dpkg/status");
+    rmSync(status);
+    execFileSync("mkfifo", [status]);
+    await expect(openArchLayer(x86)).rejects.toThrow(
+      /cannot read dpkg's status database \(not a regular file\)/,
+    );
+    const arm = makeDebianArchLayer(root, "aarch64", base);
+    const record = join(arm, "reprod/20991231_000000UTC/build.json");
+    mkdirSync(join(record, ".."), { recursive: true });
+    execFileSync("mkfifo", [record]);
+    const layer = await openArchLayer(arm);
+    expect(layer.packages).toHaveLength(2);
   });
 });
