@@ -166,4 +166,21 @@ describe("layers", () => {
     const layer = await openArchLayer(arm);
     expect(layer.packages).toHaveLength(2);
   });
+  it("refuses an artifact or a manifest that is a FIFO (no hang)", async () => {
+    const root = mkdtempSync(join(work, "fifo-artifact-"));
+    const out = join(root, "out");
+    const artifact = await packArchLayer(makeDebianArchLayer(root, "x86_64", base), out, {
+      stack: "dev",
+      version: "2025.06",
+      arch: "x86_64",
+    });
+    const manifest = `${artifact}.manifest.json`;
+    rmSync(manifest);
+    execFileSync("mkfifo", [manifest]);
+    await expect(openArchLayer(artifact)).rejects.toThrow(/cannot read manifest .*not a regular file/);
+    rmSync(manifest);
+    rmSync(artifact);
+    execFileSync("mkfifo", [artifact]);
+    await expect(openArchLayer(artifact)).rejects.toThrow(/a FIFO, not an artifact file/);
+  });
 });
