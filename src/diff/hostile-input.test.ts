@@ -183,4 +183,22 @@ describe("layers", () => {
     execFileSync("mkfifo", [artifact]);
     await expect(openArchLayer(artifact)).rejects.toThrow(/a FIFO, not an artifact file/);
   });
+  it("refuses a report whose checked prefix is another layer's", async () => {
+    const root = mkdtempSync(join(work, "other-report-"));
+    const layers = [
+      await openArchLayer(makeDebianArchLayer(root, "x86_64", base)),
+      await openArchLayer(makeDebianArchLayer(root, "aarch64", base)),
+    ];
+    const file = join(work, "other-version.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        target: { prefix: "/cvmfs/r/versions/2023.06/compat/linux/x86_64", flavor: "debian", arch: "x86_64" },
+        results: [{ id: "a", title: "a", status: "pass", evidence: { found: "" } }],
+      }),
+    );
+    const ok = report("aarch64", [{ id: "a", status: "pass" }]);
+    const reports = [await readCheckReport(file), await readCheckReport(ok)];
+    expect(() => layerArchDiff(layers, reports)).toThrow(/not on a layer of 2025.06\/compat\/linux\/x86_64/);
+  });
 });

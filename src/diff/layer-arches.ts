@@ -24,7 +24,7 @@ import {
   packageKey,
   readInstalledPackages,
 } from "../flavors/installed.js";
-import { ARCHES, type Arch } from "../layer/id.js";
+import { ARCHES, type Arch, parseLayerPath } from "../layer/id.js";
 import { readRegularFile } from "../paths/regular-file.js";
 import { type ArchColumn, type ArchComparison, compareArches, hasArchDifferences } from "./arches.js";
 
@@ -434,6 +434,18 @@ export function layerArchDiff(
     )
       throw new InputError(
         `--check-report ${r.file}: a report on a ${r.target.flavor} layer${r.target.version ? ` of ${r.target.version}` : ""}, but ${layer.source} is ${layer.flavor}${layer.version ? ` ${layer.version}` : ""}`,
+        { hint: `give the report of compat check on ${layer.source}` },
+      );
+    // the prefix the report checked names its layer: another version's, os' or arch's is not this one's
+    const checked = parseLayerPath(r.target.prefix);
+    if (
+      checked &&
+      (checked.arch !== layer.arch ||
+        checked.os !== layer.os ||
+        (layer.version !== undefined && checked.version !== layer.version))
+    )
+      throw new InputError(
+        `--check-report ${r.file}: a report on ${r.target.prefix}, not on a layer of ${layer.version ?? "?"}/compat/${layer.os}/${layer.arch} like ${layer.source}`,
         { hint: `give the report of compat check on ${layer.source}` },
       );
     reportOf.set(layer.arch, r);
