@@ -3,10 +3,11 @@
  * build pipeline. The newest stamp is the build the tree comes from; its end time is the
  * artifact's build time when none is given.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BuildRecord } from "../layer/reprod.js";
 import { log } from "../log.js";
+import { readRegularFileSync } from "../paths/regular-file.js";
 
 export interface LayerBuildRecord {
   path: string;
@@ -22,6 +23,9 @@ function toEpoch(v: unknown): number | undefined {
   return Number.isNaN(t) ? undefined : Math.floor(t / 1000);
 }
 
+/** A build record is a few KB; one of 16 MiB is not one (nor is a FIFO or device: never read whole). */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
 export function readBuildRecord(prefix: string): LayerBuildRecord | undefined {
   const dir = join(prefix, "reprod");
   if (!existsSync(dir)) return undefined;
@@ -33,7 +37,7 @@ export function readBuildRecord(prefix: string): LayerBuildRecord | undefined {
   if (!newest) return undefined;
   const path = join(dir, newest, "build.json");
   try {
-    const record = JSON.parse(readFileSync(path, "utf8")) as LayerBuildRecord["record"];
+    const record = JSON.parse(readRegularFileSync(path, MAX_RECORD_BYTES)) as LayerBuildRecord["record"];
     return { path, record, epoch: toEpoch(record.end) };
   } catch (e) {
     log.warn(`${path}: not a readable build record (${(e as Error).message}); packing without it`);

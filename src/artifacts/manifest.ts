@@ -4,7 +4,8 @@
  * installed packages, build record) and, for a delta, what it applies to and what it deletes.
  * The signature (`.sig`) is over the manifest's exact bytes, so it also binds the sha256.
  */
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
 import { z } from "zod";
 import { InputError } from "../errors.js";
 import { ARCHES } from "../layer/id.js";
@@ -91,14 +92,33 @@ export function serializeManifest(m: ArtifactManifest): string {
   return `${JSON.stringify(m, null, 2)}\n`;
 }
 
+/** A manifest lists members' metadata, not their content: far below this even for the largest layer. */
+const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
+
+/** The bytes of a regular file (a FIFO would block the read, a device never end it). */
+async function readRegularBytes(path: string, max: number): Promise<Buffer> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error("not a regular file");
+    if (st.size > max) throw new Error(`${st.size} bytes, more than a manifest has`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function readManifest(path: string): Promise<{ manifest: ArtifactManifest; bytes: Buffer }> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readRegularBytes(path, MAX_MANIFEST_BYTES);
   } catch (e) {
-    throw new InputError(`cannot read manifest ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
-      hint: "the manifest is written beside the artifact as <artifact>.manifest.json; pass another with --manifest",
-    });
+    throw new InputError(
+      `cannot read manifest ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      {
+        hint: "the manifest is written beside the artifact as <artifact>.manifest.json; pass another with --manifest",
+      },
+    );
   }
   let json: unknown;
   try {

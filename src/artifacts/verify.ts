@@ -4,10 +4,11 @@
  * Nothing is extracted or written. Publishing reuses `memberVerifier` on the same stream it
  * extracts, so what is published is exactly what was verified.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import type { Writable } from "node:stream";
 import { extract, type Header } from "tar-stream";
+import { InputError } from "../errors.js";
 import { layerTopDir } from "../layer/id.js";
 import { DeltaPatchCheck } from "./delta-verify.js";
 import { PaxFallbackNameFix, TarHeaderScan } from "./header-scan.js";
@@ -143,6 +144,12 @@ function tarProblem(e: unknown): Violation | undefined {
 }
 
 export async function verifyArtifact(artifactPath: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  // a FIFO (or a device) by an artifact's name would block the read for ever, or never end
+  const kind = fileKind(artifactPath);
+  if (kind !== "file" && kind !== "missing")
+    throw new InputError(`${artifactPath}: a ${kind}, not an artifact file`, {
+      hint: "give the artifact's .tar.zst/.tar.gz file as compat pack wrote it",
+    });
   const v = new Collector();
   const warnings: string[] = [];
   const fileName = basename(artifactPath);
@@ -321,4 +328,16 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
       message: `sha256 ${report.sha256}, the approved one is ${opts.approvedSha256}`,
     });
   return finish();
+}
+
+function fileKind(path: string): string {
+  try {
+    const st = statSync(path);
+    if (st.isFile()) return "file";
+    if (st.isDirectory()) return "directory";
+    if (st.isFIFO()) return "FIFO";
+    return "special file";
+  } catch {
+    return "missing";
+  }
 }

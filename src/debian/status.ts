@@ -12,9 +12,9 @@
  * field, a duplicate field, an unparsable version, a Status that is not three words, a second stanza
  * for the same name and architecture) is reported in `problems` and skipped; it never stops the read.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
+import { readRegularFile } from "../paths/regular-file.js";
 import { InvalidVersionError, parseVersion } from "./version.js";
 
 export interface InstalledPackage {
@@ -157,15 +157,19 @@ export function parseDpkgStatus(text: string): DpkgStatus {
   return result;
 }
 
+/** Far more than a full Debian desktop's status (about 10 MB). */
+const MAX_STATUS_BYTES = 256 * 1024 * 1024;
+
 /** Read `<treeDir>/var/lib/dpkg/status`; a missing file is an InputError naming it. */
 export async function readDpkgStatus(treeDir: string): Promise<DpkgStatus> {
   const file = join(treeDir, DPKG_STATUS_PATH);
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    // a tree's status may be a FIFO (would block), a device or a link to one (would never end)
+    text = await readRegularFile(file, MAX_STATUS_BYTES);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`${file}: cannot read dpkg's status database (${code ?? String(e)})`, {
+    throw new InputError(`${file}: cannot read dpkg's status database (${code ?? (e as Error).message})`, {
       hint: "the tree is not a Debian root file system, or its dpkg database was removed",
     });
   }

@@ -24,7 +24,7 @@ import {
   packageKey,
   readInstalledPackages,
 } from "../flavors/installed.js";
-import { ARCHES, type Arch } from "../layer/id.js";
+import { ARCHES, type Arch, parseLayerPath } from "../layer/id.js";
 import { readRegularFile } from "../paths/regular-file.js";
 import { type ArchColumn, type ArchComparison, compareArches, hasArchDifferences } from "./arches.js";
 
@@ -123,7 +123,7 @@ async function openArtifact(path: string): Promise<ArchLayer> {
   const chunks: Buffer[] = [];
   let statusBytes = 0;
   // indexArtifact verifies every member as `compat verify` does, and refuses (exit 3) what fails
-  const { report } = await indexArtifact(path, {
+  const { report, index } = await indexArtifact(path, {
     contentSink: (rel) =>
       rel === DPKG_STATUS_PATH
         ? {
@@ -140,6 +140,20 @@ async function openArtifact(path: string): Promise<ArchLayer> {
       hint: "the manifest says which packages the layer has: keep it beside the artifact (compat pack writes it)",
     });
   const { manifest } = await readManifest(report.manifest);
+  // dpkg's database is a regular file: as a link (or empty) it would leave the manifest's list unchecked
+  const statusMember = index.get(DPKG_STATUS_PATH);
+  if (statusMember && (statusMember.type !== "file" || statusMember.digest.startsWith("special:")))
+    throw new ValidationError(
+      `${path}: its ${DPKG_STATUS_PATH} is a ${statusMember.type}, not dpkg's database file`,
+      {
+        hint: "dpkg writes its status as a regular file: repack the layer from a tree dpkg made",
+      },
+    );
+  if (manifest.packageDatabase === "dpkg" && statusBytes === 0)
+    throw new ValidationError(
+      `${path}: its manifest lists the packages of a dpkg database, and the artifact has no (or an empty) ${DPKG_STATUS_PATH}`,
+      { hint: "the manifest was edited or belongs to another artifact: repack the layer" },
+    );
   const installed = artifactPackages(path, manifest, statusBytes, chunks);
   const flavor = FLAVOR_OF[installed.database];
   if (manifest.flavor !== null && manifest.flavor !== flavor)
@@ -283,6 +297,19 @@ export async function readCheckReport(file: string): Promise<ArchCheckReport> {
     throw new InputError(`--check-report ${file}: not JSON (${(e as Error).message})`);
   }
   const parsed = checkReportSchema.safeParse(json);
+  if (parsed.success) {
+    const seen = new Set<string>();
+    const twice = [
+      ...new Set(parsed.data.results.map((r) => r.id).filter((id) => seen.has(id) || !seen.add(id))),
+    ];
+    if (twice.length > 0)
+      throw new InputError(
+        `--check-report ${file}: check ${twice.slice(0, 5).join(", ")} reported more than once`,
+        {
+          hint: "compat check reports each check once: a report with two results for one check says both pass and fail",
+        },
+      );
+  }
   if (!parsed.success)
     throw new InputError(`--check-report ${file}: not a check report`, {
       details: parsed.error.issues.slice(0, 10).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
@@ -359,6 +386,14 @@ export function layerArchDiff(
       });
     byArch.set(l.arch, l);
   }
+  const empty = layers.filter((l) => l.packages.length === 0);
+  if (empty.length > 0)
+    throw new InputError(
+      `${empty.map((l) => l.source).join(", ")}: no installed package in its package database: there is nothing to compare`,
+      {
+        hint: "a built layer's database lists its packages (dpkg's status, Portage's vardb): is it a layer, and was it read whole?",
+      },
+    );
   requireSame(layers, "database", "flavor");
   requireSame(layers, "stack", "stack");
   requireSame(layers, "version", "version");
@@ -401,6 +436,18 @@ export function layerArchDiff(
         `--check-report ${r.file}: a report on a ${r.target.flavor} layer${r.target.version ? ` of ${r.target.version}` : ""}, but ${layer.source} is ${layer.flavor}${layer.version ? ` ${layer.version}` : ""}`,
         { hint: `give the report of compat check on ${layer.source}` },
       );
+    // the prefix the report checked names its layer: another version's, os' or arch's is not this one's
+    const checked = parseLayerPath(r.target.prefix);
+    if (
+      checked &&
+      (checked.arch !== layer.arch ||
+        checked.os !== layer.os ||
+        (layer.version !== undefined && checked.version !== layer.version))
+    )
+      throw new InputError(
+        `--check-report ${r.file}: a report on ${r.target.prefix}, not on a layer of ${layer.version ?? "?"}/compat/${layer.os}/${layer.arch} like ${layer.source}`,
+        { hint: `give the report of compat check on ${layer.source}` },
+      );
     reportOf.set(layer.arch, r);
   }
   let checks: ArchCheckComparison | null = null;
@@ -420,10 +467,14 @@ export function layerArchDiff(
       })),
     );
     const found: ArchCheckComparison["found"] = {};
+    // each report's results by id (ids are unique: readCheckReport), not searched per check
+    const byId = new Map(
+      withReports.map((l) => [l.arch, new Map(reportOf.get(l.arch)!.results.map((r) => [r.id, r]))]),
+    );
     for (const item of [...comparison.archSpecific, ...comparison.differing]) {
       found[item.name] = {};
       for (const l of withReports) {
-        const res = reportOf.get(l.arch)!.results.find((r) => r.id === item.name);
+        const res = byId.get(l.arch)!.get(item.name);
         if (res) found[item.name]![l.arch] = res.evidence.found;
       }
     }

@@ -30,6 +30,13 @@ export function setFilesIn(dirOption: string): SetFiles {
   const nested = join(dirOption, "etc/portage/sets");
   const where = isDirectory(nested) ? nested : dirOption;
   const real = realpathSync(where);
+  // a checkout's etc/portage/sets is the checkout's too: a link out of DIR (to /proc/self, /etc …)
+  // would let a pull request's spec name any file there as a set, and print its lines in errors
+  const top = realpathSync(dirOption);
+  if (!isInside(real, top))
+    throw new InputError(`--sets ${dirOption}: ${nested} is a link out of it (to ${real})`, {
+      hint: "set files are read from the directory given with --sets only: give the directory the sets are in",
+    });
   return {
     where,
     read(name) {

@@ -80,10 +80,15 @@ function atomName(atom: string, where: string): string {
   }
 }
 
+/** Deeper than any overlay nests its sets (EESSI: one level); a deeper chain is refused, not followed. */
+const MAX_SET_DEPTH = 64;
+
 /**
  * The atoms of set `name` (its file, and the sets it names with `@set`), each with the file and
- * line it is on. A missing file, a set name that is not a file name and a set that names itself
- * again are InputErrors.
+ * line it is on, each atom once. A missing file, a set name that is not a file name, a set that
+ * names itself again and sets nested deeper than MAX_SET_DEPTH are InputErrors. Each set is read
+ * once however often it is named (`expanded`), so sets that name each other many times over do
+ * not multiply the work.
  */
 export function setAtoms(
   files: SetFiles,
@@ -91,6 +96,7 @@ export function setAtoms(
   arch: Arch,
   read: string[] = [],
   chain: string[] = [],
+  expanded: Map<string, Array<{ atom: string; at: string }>> = new Map(),
 ): Array<{ atom: string; at: string }> {
   if (chain.includes(name))
     throw new InputError(
@@ -99,31 +105,45 @@ export function setAtoms(
         hint: `remove the @${name} line from one of those set files in ${files.where}`,
       },
     );
+  const known = expanded.get(name);
+  if (known) return known;
   const unsafe = nameProblem(name);
   if (unsafe)
     throw new InputError(`set name ${JSON.stringify(name)} ${unsafe.message}`, {
       hint: "a set is a file in etc/portage/sets/: its name is a file name",
     });
+  if (chain.length >= MAX_SET_DEPTH)
+    throw new InputError(
+      `set @${name}: sets nested more than ${MAX_SET_DEPTH} deep (@${chain[0]} → @${chain[1]} → … → @${name})`,
+      { hint: `an overlay's sets name each other a level or two deep: check the @ lines in ${files.where}` },
+    );
   const found = files.read(name);
   if (!found)
     throw new InputError(`the set @${name} (of ${arch}) is not in ${files.where}`, {
       hint: `expected the file ${files.where}/${name}: give --sets the directory of the overlay's set files (EESSI: gentoo-overlay's etc/portage/sets/), or leave --sets out to compare sets by name`,
     });
   read.push(found.file);
-  const out: Array<{ atom: string; at: string }> = [];
+  const atoms = new Map<string, string>();
+  const add = (atom: string, at: string) => {
+    if (!atoms.has(atom)) atoms.set(atom, at);
+  };
   found.text.split("\n").forEach((raw, i) => {
     const line = raw.replace(/#.*/, "").trim();
     if (!line) return;
     const at = `${found.file}:${i + 1}`;
-    if (line.startsWith("@")) out.push(...setAtoms(files, line.slice(1), arch, read, [...chain, name]));
+    if (line.startsWith("@"))
+      for (const a of setAtoms(files, line.slice(1), arch, read, [...chain, name], expanded))
+        add(a.atom, a.at);
     else {
       if (/\s/.test(line))
         throw new InputError(`${at}: ${JSON.stringify(line)} is more than one atom`, {
           hint: "a set file lists one atom per line",
         });
-      out.push({ atom: line, at });
+      add(line, at);
     }
   });
+  const out = [...atoms].map(([atom, at]) => ({ atom, at }));
+  expanded.set(name, out);
   return out;
 }
 
@@ -164,6 +184,13 @@ export function specArchDiff(spec: LayerSpec, file: string, sets?: SetFiles): Sp
     });
     columns.push({ arch, items });
   }
+  if (columns.every((c) => c.items.size === 0))
+    throw new InputError(`${file}: no arch gets a package or a set: there is nothing to compare`, {
+      hint:
+        spec.flavor === "debian"
+          ? "list the packages in debian.packages"
+          : "list the sets (gentoo.sets) or packages (gentoo.packages) the layer installs",
+    });
   if (unreadSets)
     notes.push(
       "the package sets were compared by name, not by content: give --sets DIR (the overlay's etc/portage/sets/, e.g. a checkout of EESSI's gentoo-overlay) to compare the packages in them",

@@ -202,8 +202,15 @@ export interface DashboardSource {
 export async function currentDashboard(src: DashboardSource, revision: string): Promise<Dashboard> {
   const d = await src.reads.get(revision, "dashboard", () => dashboard(src.site, src.store, src.siteLayers));
   const second = Math.floor(Date.now() / 1000);
-  return src.reads.get(revision, `dashboard\0${second}`, async () => agedAt(d, new Date(second * 1000)));
+  // only this second's copy is kept: no request asks for a past second again, and a copy a second
+  // for as long as the store is quiet would hold a dashboard (and its page's table) per second
+  const kept = agedDashboards.get(src.reads);
+  if (kept && kept.base === d && kept.second === second) return kept.aged;
+  const aged = agedAt(d, new Date(second * 1000));
+  agedDashboards.set(src.reads, { base: d, second, aged });
+  return aged;
 }
+const agedDashboards = new WeakMap<ReadCache, { base: Dashboard; second: number; aged: Dashboard }>();
 
 /** The dashboard with its ages as of `at`. */
 function agedAt(d: Dashboard, at: Date): Dashboard {
