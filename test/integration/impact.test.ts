@@ -59,6 +59,18 @@ function layerOf(local: string, origin: string): ImpactLayer {
 }
 
 const software = () => [softwareTree(sw.local, sw.at)];
+/** compat impact of a candidate tree against the published dev layer, over the test's software tree. */
+const impactOnPublished = (
+  candidate: string,
+  label: string,
+  more: Partial<Parameters<typeof runImpact>[0]> = {},
+) =>
+  runImpact({
+    candidate: layerOf(candidate, label),
+    published: layerOf(dev.localPrefix, "published"),
+    software: software(),
+    ...more,
+  });
 const objectPath = (program: string) => `${sw.at}/${sw.programs[program]}`;
 
 /** Run every program of the software layer through a layer with LD_BIND_NOW=1: does the loader start it? */
@@ -136,11 +148,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
   afterAll(() => scratch?.cleanup());
 
   it("(a) a removed library fails, naming each object, the soname and the package it came from; the loader agrees", async () => {
-    const report = await runImpact({
-      candidate: layerOf(candidates.a, "candidate a"),
-      published: layerOf(dev.localPrefix, "published"),
-      software: software(),
-    });
+    const report = await impactOnPublished(candidates.a, "candidate a");
     expect(report.summary.verdict).toBe("fail");
     const missing = report.abi.findings.filter((f) => f.status === "regression" && f.what === "libz.so.1");
     expect(new Set(missing.map((f) => f.object))).toEqual(
@@ -166,11 +174,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
   });
 
   it("(b) an older library lacking a symbol version fails, naming the object and symbol@version; the loader agrees", async () => {
-    const report = await runImpact({
-      candidate: layerOf(candidates.b, "candidate b"),
-      published: layerOf(dev.localPrefix, "published"),
-      software: software(),
-    });
+    const report = await impactOnPublished(candidates.b, "candidate b");
     expect(report.summary.verdict).toBe("fail");
     const regressions = report.abi.findings.filter((f) => f.status === "regression");
     expect(regressions.map((f) => ({ object: f.object, kind: f.kind, what: f.what }))).toEqual([
@@ -186,11 +190,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
   });
 
   it("(c) a change nothing uses passes, and the published layer itself runs everything", async () => {
-    const report = await runImpact({
-      candidate: layerOf(candidates.c, "candidate c"),
-      published: layerOf(dev.localPrefix, "published"),
-      software: software(),
-    });
+    const report = await impactOnPublished(candidates.c, "candidate c");
     expect(report.abi.findings).toEqual([]);
     expect(report.summary).toMatchObject({ verdict: "pass", objects: 11, regressions: 0 });
     await expectLoaderAgrees(report, candidates.c, "candidate");
@@ -199,13 +199,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
 
   it("the cache: verdicts are reused by content, never by file state (a library rewritten in place with the same size and mtime is judged anew)", async () => {
     const cacheDir = join(scratch.dir, "verdict-cache");
-    const run = (local: string) =>
-      runImpact({
-        candidate: layerOf(local, "candidate"),
-        published: layerOf(dev.localPrefix, "published"),
-        software: software(),
-        cacheDir,
-      });
+    const run = (local: string) => impactOnPublished(local, "candidate", { cacheDir });
     const cold = await run(candidates.b);
     const warm = await run(candidates.b);
     expect(cold.abi.verdicts.computed).toBeGreaterThan(0);
@@ -266,12 +260,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
         "    timeout: 30",
       ].join("\n"),
     );
-    const report = await runImpact({
-      candidate: layerOf(candidates.d, "candidate d"),
-      published: layerOf(dev.localPrefix, "published"),
-      software: software(),
-      suite: await loadTestSuite(file),
-    });
+    const report = await impactOnPublished(candidates.d, "candidate d", { suite: await loadTestSuite(file) });
     expect(report.abi.findings).toEqual([]);
     expect(report.tests!.map((t) => [t.name, t.verdict])).toEqual([
       ["hello", "pass"],
@@ -289,12 +278,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
     expect(report.summary).toMatchObject({ verdict: "fail", regressions: 0, testRegressions: 1 });
 
     // the same tests on candidate (b): the program whose library lost a version fails its test too
-    const b = await runImpact({
-      candidate: layerOf(candidates.b, "candidate b"),
-      published: layerOf(dev.localPrefix, "published"),
-      software: software(),
-      suite: await loadTestSuite(file),
-    });
+    const b = await impactOnPublished(candidates.b, "candidate b", { suite: await loadTestSuite(file) });
     expect(b.tests!.filter((t) => t.verdict !== "pass").map((t) => [t.name, t.verdict])).toEqual([
       ["zlib-crc", "regression"],
     ]);
@@ -663,11 +647,7 @@ describe.runIf(isX86)("compat impact on a software layer built on the dev layer"
       execFileSync("mkfifo", [join(f, "var/lib/dpkg/info/evil:amd64.list")]);
       writeFileSync(join(f, "var/lib/dpkg/info/huge.list"), "");
       execFileSync("truncate", ["-s", String(100 << 20), join(f, "var/lib/dpkg/info/huge.list")]);
-      const report = await runImpact({
-        candidate: layerOf(f, "f"),
-        published: layerOf(dev.localPrefix, "published"),
-        software: software(),
-      });
+      const report = await impactOnPublished(f, "f");
       const zcrc = report.abi.findings.find(
         (x) => x.object === objectPath("zcrc") && x.status === "regression",
       );
