@@ -2,7 +2,7 @@
  * The one logger. Human-readable lines on stderr (stdout is reserved for results and --json),
  * colour only when stderr is a TTY and NO_COLOR is unset.
  */
-import { type Paint, paint } from "./text.js";
+import { type Paint, paint, printableText } from "./text.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -35,7 +35,7 @@ export function getLogLevel(): LogLevel {
 function emit(level: LogLevel, msg: string): void {
   if (ORDER[level] < ORDER[threshold]) return;
   const prefix = level === "info" ? "" : `${level}: `;
-  const line = `${prefix}${msg}`;
+  const line = `${prefix}${printableText(msg)}`;
   const colour = COLOURS[level];
   process.stderr.write(`${colour ? paint(line, colour, process.stderr) : line}\n`);
 }

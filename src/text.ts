@@ -26,6 +26,17 @@ export const style: Record<Paint, (s: string) => string> = {
   yellow: (s) => paint(s, "yellow"),
 };
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters other than tab and newline
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * `s` with every control character but tab and newline shown as `\xNN`: text that comes from a layer,
+ * a package database, a tool's output or the network may carry terminal escape sequences (clear
+ * the screen, retitle the window, fake a prompt) that must not reach a person's terminal raw.
+ */
+export const printableText = (s: string): string =>
+  s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes to measure width
 const ANSI = /\x1b\[[0-9;]*m/g;
 export const visibleLength = (s: string): number => s.replace(ANSI, "").length;

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { CompatError, EXIT_CODES, IoError, isSystemError, systemError } from "../errors.js";
 import { log, setLogLevel } from "../log.js";
+import { printableText } from "../text.js";
 import { commands } from "./commands.js";
 
 export function buildProgram(): Command {
@@ -57,8 +58,8 @@ export function reportError(thrown: unknown): number {
   }
   if (e instanceof CompatError) {
     log.error(e.message);
-    for (const d of e.details) process.stderr.write(`  ${d}\n`);
-    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    for (const d of e.details) process.stderr.write(`  ${printableText(d)}\n`);
+    if (e.hint) process.stderr.write(`  hint: ${printableText(e.hint)}\n`);
     return e.exitCode;
   }
   log.error(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
-import { renderTable, style } from "../text.js";
+import { printableText, renderTable, style } from "../text.js";
 import { DEFAULT_RUNS_DIR } from "./build.js";
 import { printJson, shown } from "./output.js";
 
@@ -109,7 +109,7 @@ export function register(program: Command): void {
         });
         return;
       }
-      for (const n of plan.notes) process.stderr.write(`note: ${n}\n`);
+      for (const n of plan.notes) process.stderr.write(`note: ${printableText(n)}\n`);
       if (items.length === 0) {
         process.stdout.write(
           `nothing to prune (looked in ${[...roots, runsDir, ...artifactDirs].map(shown).join(", ") || "nothing"})\n`,

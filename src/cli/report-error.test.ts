@@ -64,3 +64,19 @@ describe("reportError: what a user or a disk causes is never an internal error",
     expect(stderr).toMatch(/internal error: TypeError: x is undefined\n\s+at /);
   });
 });
+
+describe("reportError: text from a layer or a tool never reaches the terminal raw", () => {
+  it("escape sequences in the message, details and hint are shown as \\xNN; tabs, newlines and non-ASCII stay", async () => {
+    const { InputError } = await import("../errors.js");
+    capture();
+    const evil = "pkg\x1b]0;owned\x07name\x1b[2J\x9b31m";
+    const code = reportError(
+      new InputError(`unknown package ${evil} in café`, { details: [`line\t${evil}`], hint: `try ${evil}` }),
+    );
+    expect(code).toBe(EXIT_CODES.input);
+    expect(stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+    expect(stderr).toContain("pkg\\x1b]0;owned\\x07name\\x1b[2J\\x9b31m");
+    expect(stderr).toContain("café");
+    expect(stderr).toContain("line\tpkg");
+  });
+});
