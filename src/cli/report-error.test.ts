@@ -74,6 +74,7 @@ describe("reportError: text from a layer or a tool never reaches the terminal ra
       new InputError(`unknown package ${evil} in café`, { details: [`line\t${evil}`], hint: `try ${evil}` }),
     );
     expect(code).toBe(EXIT_CODES.input);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters
     expect(stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
     expect(stderr).toContain("pkg\\x1b]0;owned\\x07name\\x1b[2J\\x9b31m");
     expect(stderr).toContain("café");
