@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -76,6 +76,37 @@ describe("readDpkgStatus", () => {
     try {
       await expect(readDpkgStatus(dir)).rejects.toThrow(InputError);
       await expect(readDpkgStatus(dir)).rejects.toThrow(/var\/lib\/dpkg\/status: cannot read/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("follows a link inside the tree, and refuses one that leads to the host's database", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "status-"));
+    try {
+      mkdirSync(join(dir, "var/lib/dpkg"), { recursive: true });
+      mkdirSync(join(dir, "srv"));
+      writeFileSync(
+        join(dir, "srv/status"),
+        "Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n",
+      );
+      symlinkSync("../../../srv/status", join(dir, "var/lib/dpkg/status"));
+      expect((await readDpkgStatus(dir)).packages.map((p) => p.name)).toEqual(["a"]);
+      rmSync(join(dir, "var/lib/dpkg/status"));
+      symlinkSync("/var/lib/dpkg/status", join(dir, "var/lib/dpkg/status"));
+      await expect(readDpkgStatus(dir)).rejects.toThrow(InputError);
+      await expect(readDpkgStatus(dir)).rejects.toThrow(/-> \/var\/lib\/dpkg\/status, outside/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("refuses a FIFO as the status without blocking", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "status-"));
+    try {
+      mkdirSync(join(dir, "var/lib/dpkg"), { recursive: true });
+      execFileSync("mkfifo", [join(dir, "var/lib/dpkg/status")]);
+      await expect(readDpkgStatus(dir)).rejects.toThrow(/not a regular file/);
     } finally {
       rmSync(dir, { recursive: true });
     }

@@ -12,8 +12,8 @@
  * field, a duplicate field, an unparsable version, a Status that is not three words, a second stanza
  * for the same name and architecture) is reported in `problems` and skipped; it never stops the read.
  */
-import { join } from "node:path";
 import { InputError } from "../errors.js";
+import { resolveInside } from "../paths/inside.js";
 import { readRegularFile } from "../paths/regular-file.js";
 import { InvalidVersionError, parseVersion } from "./version.js";
 
@@ -162,7 +162,9 @@ const MAX_STATUS_BYTES = 256 * 1024 * 1024;
 
 /** Read `<treeDir>/var/lib/dpkg/status`; a missing file is an InputError naming it. */
 export async function readDpkgStatus(treeDir: string): Promise<DpkgStatus> {
-  const file = join(treeDir, DPKG_STATUS_PATH);
+  // a link in the tree is followed inside it, as dpkg inside the layer would: `status ->
+  // /var/lib/dpkg/status` must not read the host's packages (resolveInside refuses it)
+  const file = resolveInside({ base: treeDir, what: `${treeDir}: dpkg's status database` }, DPKG_STATUS_PATH);
   let text: string;
   try {
     // a tree's status may be a FIFO (would block), a device or a link to one (would never end)

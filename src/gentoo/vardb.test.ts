@@ -1,4 +1,14 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -133,5 +143,30 @@ describe("parsePackageList (qlist -IRv, EESSI reprod packages.txt)", () => {
   it("reports bad lines with their line numbers", () => {
     expect(problems.map((p) => p.line)).toEqual([4, 8, 9]);
     expect(problems[0]!.message).toMatch(/not a package: "app-arch\/cpio:0::gentoo"/);
+  });
+});
+
+describe("a hostile vdb: nothing blocks, nothing is read from outside it", () => {
+  const root = mkdtempSync(join(tmpdir(), "compat-vdb-hostile-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const cat = join(root, "var/db/pkg/sys-libs");
+  mkdirSync(join(cat, "zlib-1.3"), { recursive: true });
+  writeFileSync(join(cat, "zlib-1.3/SLOT"), "0\n");
+  mkdirSync(join(cat, "glibc-2.37"));
+  execFileSync("mkfifo", [join(cat, "glibc-2.37/SLOT")]);
+  mkdirSync(join(cat, "ncurses-6.4"));
+  writeFileSync(join(root, "outside-slot"), "7\n");
+  symlinkSync(join(root, "outside-slot"), join(cat, "ncurses-6.4/SLOT"));
+  mkdirSync(join(root, "elsewhere/readline-8.2"), { recursive: true });
+  writeFileSync(join(root, "elsewhere/readline-8.2/SLOT"), "0\n");
+  symlinkSync(join(root, "elsewhere/readline-8.2"), join(cat, "readline-8.2"));
+
+  it("a FIFO, a symlinked file and a symlinked entry are problems, the good entry is read", () => {
+    const vdb = readVardb(root);
+    expect(vdb.packages.map((p) => p.cpv)).toEqual(["sys-libs/zlib-1.3"]);
+    const byPath = (end: string) => vdb.problems.find((p) => p.path.endsWith(end))?.message;
+    expect(byPath("glibc-2.37")).toMatch(/not a regular file/);
+    expect(byPath("ncurses-6.4")).toMatch(/ELOOP|symbolic link/i);
+    expect(byPath("readline-8.2")).toMatch(/not a directory \(a symlink/);
   });
 });

@@ -6,8 +6,9 @@
  * directory's mtime in nanoseconds). A corrupt or partial entry is reported with its path and
  * skipped; it never stops the reader. CONTENTS is read only when asked for.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { readRegularFileSync } from "../paths/regular-file.js";
 import { type ContentsEntry, parseContents } from "./contents.js";
 import { parseCpv } from "./cpv.js";
 import type { PackageCandidate } from "./match.js";
@@ -129,16 +130,24 @@ export function listVardb(vdb: string): { entries: VardbEntry[]; problems: Vardb
       problems.push({ path: catPath, message: "not a category name; its entries are skipped" });
       continue;
     }
-    let names: string[];
+    let names: import("node:fs").Dirent[];
     try {
-      names = readdirSync(catPath).sort();
+      names = readdirSync(catPath, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
     } catch (e) {
       problems.push({ path: catPath, message: `cannot read: ${(e as Error).message}` });
       continue;
     }
-    for (const pf of names) {
+    for (const d of names) {
+      const pf = d.name;
       if (EXCLUDED_NAME_RE.test(pf)) continue;
       const path = `${catPath}/${pf}`;
+      if (!d.isDirectory()) {
+        problems.push({
+          path,
+          message: `not a directory (${d.isSymbolicLink() ? "a symlink: an entry is never one, and it would be read from wherever it points" : "an entry is a directory"}); skipped`,
+        });
+        continue;
+      }
       const cpv = parseCpv(`${category}/${pf}`);
       if (!cpv) {
         problems.push({
@@ -167,7 +176,7 @@ export class VardbEntryError extends Error {
 function readMetadataFile(dir: string): Map<string, string> | undefined {
   let text: string;
   try {
-    text = readFileSync(`${dir}/metadata`, "utf8");
+    text = readVdbFile(`${dir}/metadata`);
   } catch {
     return undefined;
   }
@@ -197,6 +206,15 @@ function readMetadataFile(dir: string): Map<string, string> | undefined {
   return values;
 }
 
+/**
+ * Far more than any entry's file (a CONTENTS of a whole TeX Live is a few MB). Portage writes
+ * only regular files into the vdb: a FIFO would block the read, a device never end, and a
+ * symlink would read the host's file into a report.
+ */
+const MAX_VDB_FILE_BYTES = 64 * 1024 * 1024;
+const readVdbFile = (path: string): string =>
+  readRegularFileSync(path, MAX_VDB_FILE_BYTES, { noFollow: true });
+
 function readField(
   dir: string,
   field: string,
@@ -204,7 +222,7 @@ function readField(
 ): string | undefined {
   if (snapshot && METADATA_FILE_FIELDS.has(field)) return snapshot.get(field) ?? "";
   try {
-    return readFileSync(`${dir}/${field}`, "utf8");
+    return readVdbFile(`${dir}/${field}`);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {

@@ -34,8 +34,11 @@ export async function readRegularFile(
 }
 
 /** readRegularFile for code that reads synchronously (no FIFO blocks it, nothing huge is read). */
-export function readRegularFileSync(path: string, max: number): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+export function readRegularFileSync(path: string, max: number, opts: { noFollow?: boolean } = {}): string {
+  const fd = openSync(
+    path,
+    constants.O_RDONLY | constants.O_NONBLOCK | (opts.noFollow ? constants.O_NOFOLLOW : 0),
+  );
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error("not a regular file");
