@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
-import { generateKeyPair, readKey } from "./sign.js";
+import { generateKeyPair, readKey, verifySignature } from "./sign.js";
 
 const dir = mkdtempSync(join(tmpdir(), "compat-sign-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,5 +36,24 @@ describe("readKey", () => {
     await expect(readKey(join(dir, "missing.key"), "public")).rejects.toThrow(
       /cannot read public key .*ENOENT/,
     );
+  });
+});
+
+describe("verifySignature", () => {
+  it("a missing signature, a FIFO, a device and a huge file fail without a hang", async () => {
+    const data = Buffer.from("artifact");
+    expect(await verifySignature(data, join(dir, "none.sig"))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/no signature file/),
+    });
+    const fifo = join(dir, "artifact.sig");
+    execFileSync("mkfifo", [fifo]);
+    const big = join(dir, "big.sig");
+    writeFileSync(big, Buffer.alloc(1 << 20, 0x41));
+    for (const path of [fifo, "/dev/zero", big])
+      expect(await verifySignature(data, path), path).toMatchObject({
+        ok: false,
+        reason: expect.stringMatching(/cannot read the signature/),
+      });
   });
 });

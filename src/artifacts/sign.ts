@@ -18,6 +18,7 @@ import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { InputError, isSystemError, systemError } from "../errors.js";
+import { readRegularFile } from "../paths/regular-file.js";
 
 export interface SignatureFile {
   algorithm: "ed25519";
@@ -85,6 +86,8 @@ export async function generateKeyPair(
 /** An ed25519 key from a PEM file; InputError (exit 2) naming the file when it is not one. */
 /** A PEM ed25519 key is a few hundred bytes: anything much larger is not one. */
 const MAX_KEY_BYTES = 64 * 1024;
+/** A signature file is a small JSON document (a base64 signature, a key, a fingerprint). */
+const MAX_SIGNATURE_BYTES = 64 * 1024;
 
 export async function readKey(path: string, kind: "private" | "public"): Promise<KeyObject> {
   let pem: Buffer;
@@ -169,9 +172,17 @@ export async function verifySignature(
   const given = publicKeyPath ? await readKey(publicKeyPath, "public") : undefined;
   let raw: string;
   try {
-    raw = await readFile(signaturePath, "utf8");
-  } catch {
-    return { ok: false, reason: `no signature file ${signaturePath}` };
+    // a FIFO would block, a device never end: only a small regular file is a signature
+    raw = await readRegularFile(signaturePath, MAX_SIGNATURE_BYTES);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      ok: false,
+      reason:
+        code === "ENOENT"
+          ? `no signature file ${signaturePath}`
+          : `${signaturePath}: cannot read the signature (${code ?? (e as Error).message})`,
+    };
   }
   let sig: SignatureFile;
   try {
