@@ -1,4 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -22,5 +31,23 @@ describe("LayerFs (a directory listed once it missed many names)", () => {
     expect(ask("odd name\u00e9.so")).toBe(true);
     expect(ask("libmissing0.so")).toBe(false);
     expect(ask("libc.so")).toBe(false);
+  });
+});
+
+describe("LayerFs.readText", () => {
+  const dir = mkdtempSync(join(tmpdir(), "compat-layerfs-text-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const prefix = "/cvmfs/example.org/compat";
+
+  it("reads a small file and refuses one larger than any file the checks read", () => {
+    mkdirSync(join(dir, "etc"));
+    writeFileSync(join(dir, "etc/ld.so.conf"), "include /etc/ld.so.conf.d/*.conf\n");
+    const big = openSync(join(dir, "etc/huge.conf"), "w");
+    ftruncateSync(big, 17 * 1024 * 1024); // sparse: no 17 MB written
+    closeSync(big);
+    const fs = new LayerFs({ prefix, localPrefix: dir });
+    expect(fs.readText(`${prefix}/etc/ld.so.conf`)).toMatch(/^include/);
+    expect(fs.readText(`${prefix}/etc/missing.conf`)).toBeUndefined();
+    expect(() => fs.readText(`${prefix}/etc/huge.conf`)).toThrow(/17825792 bytes, more than/);
   });
 });

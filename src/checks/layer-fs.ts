@@ -6,8 +6,9 @@
  * layer is not at its real path. Reads are synchronous and cached: one resolution costs a few
  * lstat calls, and checks resolve thousands.
  */
-import { type BigIntStats, type Dir, lstatSync, opendirSync, readFileSync, readlinkSync } from "node:fs";
+import { type BigIntStats, type Dir, lstatSync, opendirSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
+import { readRegularFileSync } from "../paths/regular-file.js";
 
 export type Region = "prefix" | "repository" | "bind" | "host" | "void";
 
@@ -226,17 +227,26 @@ export class LayerFs {
     return this.mountPaths;
   }
 
-  /** Read a file of the layer (links followed); undefined when it does not exist. */
+  /**
+   * Read a file of the layer (links followed); undefined when it does not exist. The checks read
+   * configuration and records: a file larger than any of those is refused, not read whole.
+   */
   readText(path: string): string | undefined {
     const r = this.resolve(path);
     if (!r.ok || !r.stat.isFile()) return undefined;
-    return readFileSync(r.local, "utf8");
+    if (r.stat.size > MAX_TEXT_BYTES)
+      throw new Error(
+        `${path}: ${r.stat.size} bytes, more than the ${MAX_TEXT_BYTES} a file the checks read may have`,
+      );
+    return readRegularFileSync(r.local, MAX_TEXT_BYTES);
   }
 
   exists(path: string): boolean {
     return this.resolve(path).ok;
   }
 }
+
+const MAX_TEXT_BYTES = 16 * 1024 * 1024;
 
 export function isUnder(path: string, dir: string): boolean {
   if (dir === "/") return path.startsWith("/");
