@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { diffPackages, parsePackageList } from "./diff.js";
+import { diffLayers, diffPackages, type LayerSide, parsePackageList } from "./diff.js";
 
 const fixture = (name: string) => {
   const path = join(import.meta.dirname, "testdata", name);
@@ -63,5 +63,39 @@ describe("package lists and their differences", () => {
       { database: "vardb", packages: [{ name: "dev-libs/openssl", version: "1.1.1w-r1", slot: "0" }] },
     );
     expect(g.upgraded).toEqual([{ name: "dev-libs/openssl:0", from: "1.1.1w", to: "1.1.1w-r1" }]);
+  });
+});
+
+describe("two layers of different CPU families", () => {
+  const side = (source: string, arch: string, extra: Partial<LayerSide> = {}): LayerSide => ({
+    source,
+    kind: "package-list",
+    packages: {
+      database: "dpkg",
+      packages: [
+        { name: "libc6", version: "2.36-9", arch },
+        { name: "bash", version: "5.2", arch },
+        { name: "tzdata", version: "2024a", arch: "all" },
+      ],
+    },
+    ...extra,
+  });
+
+  it("a note points at --arches (from the packages' arch, or the manifests')", () => {
+    const d = diffLayers(side("amd64.txt", "amd64"), side("arm64.txt", "arm64"));
+    expect(d.notes[0]).toBe(
+      "amd64.txt is amd64, arm64.txt is arm64: across CPU families every package differs by its arch; compare them with compat diff --arches amd64.txt arm64.txt",
+    );
+    const m = diffLayers(
+      side("a.tar.zst", "amd64", { arch: "x86_64" }),
+      side("b.tar.zst", "amd64", { arch: "aarch64" }),
+    );
+    expect(m.notes[0]).toMatch(/^a\.tar\.zst is x86_64, b\.tar\.zst is aarch64: .*--arches/);
+  });
+
+  it("no note for two layers of one arch", () => {
+    expect(diffLayers(side("a.txt", "amd64"), side("b.txt", "amd64")).notes).toEqual([
+      "files not compared: a.txt is a package list",
+    ]);
   });
 });

@@ -23,6 +23,8 @@ export interface LayerSide {
   kind: "prefix" | "artifact" | "package-list";
   packages?: InstalledPackages;
   index?: EntryIndex;
+  /** The layer's CPU family, when its manifest names it. */
+  arch?: string;
 }
 
 export interface VersionChange {
@@ -125,13 +127,15 @@ export async function loadSide(source: string): Promise<LayerSide> {
   if (ARTIFACT_RE.test(basename(source))) {
     const { index } = await indexArtifact(source);
     let packages: InstalledPackages | undefined;
+    let arch: string | undefined;
     try {
       const m = manifestSchema.parse(JSON.parse(readFileSync(manifestPathFor(source), "utf8")));
       if (m.packageDatabase && m.packages) packages = { database: m.packageDatabase, packages: m.packages };
+      arch = m.arch;
     } catch {
       /* no manifest beside it: files only */
     }
-    return { source, kind: "artifact", index, packages };
+    return { source, kind: "artifact", index, packages, ...(arch ? { arch } : {}) };
   }
   return { source, kind: "package-list", packages: parsePackageList(source, readFileSync(source, "utf8")) };
 }
@@ -190,8 +194,25 @@ export function diffIndexes(a: EntryIndex, b: EntryIndex): FileDiff {
   return d;
 }
 
+/** The architecture most of a side's packages are built for (Debian's `all` aside), when they say. */
+function packagesArch(side: LayerSide): string | undefined {
+  const counts = new Map<string, number>();
+  for (const p of side.packages?.packages ?? [])
+    if (p.arch && p.arch !== "all") counts.set(p.arch, (counts.get(p.arch) ?? 0) + 1);
+  return [...counts].sort((x, y) => y[1] - x[1])[0]?.[0];
+}
+
+/** Two layers of different CPU families: every package differs by its arch, which says nothing. */
+function acrossArches(a: LayerSide, b: LayerSide): string | undefined {
+  const [x, y] = a.arch && b.arch ? [a.arch, b.arch] : [packagesArch(a), packagesArch(b)];
+  if (!x || !y || x === y) return undefined;
+  return `${a.source} is ${x}, ${b.source} is ${y}: across CPU families every package differs by its arch; compare them with compat diff --arches ${a.source} ${b.source}`;
+}
+
 export function diffLayers(a: LayerSide, b: LayerSide): LayerDiff {
   const notes: string[] = [];
+  const arches = acrossArches(a, b);
+  if (arches) notes.push(arches);
   let packages: PackageDiff | null = null;
   if (a.packages && b.packages) {
     if (a.packages.database !== b.packages.database)
