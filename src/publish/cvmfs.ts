@@ -38,8 +38,10 @@ import { checkPatchTool, deleteBeforeExtracting, deletePaths, patchAfterExtracti
 import {
   type History,
   type HistoryEvent,
+  historyFileState,
   type NewHistoryEvent,
   readHistory,
+  refuseLostHistory,
   withLockedHistory,
 } from "./history.js";
 import { requireLayerDirectory } from "./layer-guard.js";
@@ -47,6 +49,7 @@ import { storedTreePath, writeStoredTree } from "./layer-state.js";
 import {
   checkDeltaBase,
   extractVerified,
+  inventoryOf,
   layerParts,
   nextBackupName,
   type Publisher,
@@ -55,6 +58,7 @@ import {
   type PublishResult,
   preVerify,
   publishManifest,
+  type RepositoryInventory,
   type RollbackResult,
   restoredEvent,
   rollbackEvent,
@@ -151,10 +155,12 @@ export class CvmfsPublisher implements Publisher {
     return storedTreePath(this.o.stateDir, this.o.repository, layer);
   }
 
-  private withLock<T>(
+  private async withLock<T>(
     what: string,
     fn: (history: History, recovered: string | undefined) => Promise<T>,
   ): Promise<T> {
+    // Starting a new history over a truncated one would lose the record of what is live.
+    await this.refuseLostHistory();
     return withLockedHistory(
       join(this.o.stateDir, "locks", `${this.o.repository}.lock`),
       this.o.stateDir,
@@ -737,6 +743,33 @@ export class CvmfsPublisher implements Publisher {
   }
 
   async history(layer?: string): Promise<HistoryEvent[]> {
+    await this.refuseLostHistory();
     return readHistory(this.o.stateDir, this.historyKey, layer);
+  }
+
+  /** The layers under the repository's `versions/`, live and kept, as the publishing host sees them. */
+  async inventory(): Promise<RepositoryInventory> {
+    const { versions } = this.layerPath("x/compat/linux/x86_64");
+    if (!(await this.exists(versions))) return { layers: [], kept: [] };
+    const found = await this.o.host.run([
+      "find",
+      versions,
+      "-mindepth",
+      "4",
+      "-maxdepth",
+      "4",
+      "-type",
+      "d",
+      "-path",
+      `${versions}/*/compat/*/*`,
+      "-printf",
+      "%P\\n",
+    ]);
+    return inventoryOf(found.stdout.split("\n").filter((l) => l !== ""));
+  }
+
+  private async refuseLostHistory(): Promise<void> {
+    if (historyFileState(this.o.stateDir) === "empty")
+      refuseLostHistory(this.o.stateDir, this.target, await this.inventory());
   }
 }

@@ -101,6 +101,27 @@ export function historyFileState(stateDir: string): "absent" | "empty" | "presen
   }
 }
 
+/**
+ * A history file of 0 bytes beside a repository that holds layers was truncated: starting a new
+ * history over it would lose the record of what is live (and what a rollback restores). Throws
+ * then; with no layers, an empty file is just a new history.
+ */
+export function refuseLostHistory(
+  stateDir: string,
+  target: string,
+  inv: { layers: string[]; kept: string[] },
+): void {
+  if (historyFileState(stateDir) !== "empty" || inv.layers.length + inv.kept.length === 0) return;
+  const file = historyPath(stateDir);
+  throw new IoError(
+    `${file} is empty (0 bytes), but ${target} holds ${inv.layers.length} layer(s) and ${inv.kept.length} kept layer(s): the publication history was lost (truncated), not "nothing published"`,
+    {
+      details: [...inv.layers.map((l) => `layer ${l}`), ...inv.kept.map((k) => `kept  ${k}`)],
+      hint: `the layers are not affected; restore ${file} from a backup, or move it aside (mv ${file} ${file}.lost) to start a new history (rollback then knows nothing to roll back, and a delta needs a full publish first)`,
+    },
+  );
+}
+
 /** SQLite's codes for a file that is not (or no longer) a database. */
 const DAMAGED = /^SQLITE_(NOTADB|CORRUPT)/;
 

@@ -19,7 +19,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { indexTree, treeSha256 } from "../artifacts/entry-index.js";
-import { InputError, IoError, ValidationError } from "../errors.js";
+import { InputError, ValidationError } from "../errors.js";
 import { LocalHost } from "../exec/host.js";
 import { run } from "../exec/run.js";
 import { spawnStreaming } from "../exec/stream.js";
@@ -31,9 +31,9 @@ import {
   type History,
   type HistoryEvent,
   historyFileState,
-  historyPath,
   type NewHistoryEvent,
   readHistory,
+  refuseLostHistory,
   withLockedHistory,
 } from "./history.js";
 import { guardDelta, layerAncestors } from "./layer-guard.js";
@@ -41,13 +41,13 @@ import {
   backupPath,
   checkDeltaBase,
   extractVerified,
+  inventoryOf,
   layerParts,
   nextBackupName,
   type Publisher,
   PublishInterrupted,
   type PublishRequest,
   type PublishResult,
-  parseKeptLayerName,
   preVerify,
   type RepositoryInventory,
   type RollbackResult,
@@ -136,7 +136,8 @@ export class LocalPublisher implements Publisher {
         hint: "create the repository root first (mkdir -p)",
       });
     // Starting a new history over a truncated one would lose the record of what is live.
-    if (historyFileState(this.stateDir) === "empty") this.refuseLostHistory();
+    if (historyFileState(this.stateDir) === "empty")
+      refuseLostHistory(this.stateDir, this.target, this.listLayers());
     return withLockedHistory(join(this.stateDir, "lock"), this.stateDir, what, async (history) => {
       this.recover(history);
       return fn(history);
@@ -349,7 +350,8 @@ export class LocalPublisher implements Publisher {
   }
 
   async history(layer?: string): Promise<HistoryEvent[]> {
-    if (historyFileState(this.stateDir) === "empty") this.refuseLostHistory();
+    if (historyFileState(this.stateDir) === "empty")
+      refuseLostHistory(this.stateDir, this.target, this.listLayers());
     return readHistory(this.stateDir, this.target, layer);
   }
 
@@ -359,8 +361,6 @@ export class LocalPublisher implements Publisher {
 
   /** The layers under `versions/` and the kept ones beside them, whatever the history says. */
   private listLayers(): RepositoryInventory {
-    const layers: string[] = [];
-    const kept: string[] = [];
     const dirs = (p: string) => {
       try {
         return readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory());
@@ -369,27 +369,11 @@ export class LocalPublisher implements Publisher {
       }
     };
     const versions = join(this.root, "versions");
+    const found: string[] = [];
     for (const v of dirs(versions))
       for (const os of dirs(join(versions, v.name, "compat")))
-        for (const a of dirs(join(versions, v.name, "compat", os.name))) {
-          const rel = `${v.name}/compat/${os.name}/${a.name}`;
-          if (parseKeptLayerName(a.name)) kept.push(rel);
-          else if (!a.name.startsWith(".")) layers.push(rel);
-        }
-    return { layers: layers.sort(), kept: kept.sort() };
-  }
-
-  /** A history file of 0 bytes: refuse when layers are live (it was truncated), else it is just new. */
-  private refuseLostHistory(): void {
-    const file = historyPath(this.stateDir);
-    const inv = this.listLayers();
-    if (inv.layers.length + inv.kept.length === 0) return;
-    throw new IoError(
-      `${file} is empty (0 bytes), but ${this.target} holds ${inv.layers.length} layer(s) and ${inv.kept.length} kept layer(s): the publication history was lost (truncated), not "nothing published"`,
-      {
-        details: [...inv.layers.map((l) => `layer ${l}`), ...inv.kept.map((k) => `kept  ${k}`)],
-        hint: `the layers are not affected; restore ${file} from a backup, or move it aside (mv ${file} ${file}.lost) to start a new history (rollback then knows nothing to roll back, and a delta needs a full publish first)`,
-      },
-    );
+        for (const a of dirs(join(versions, v.name, "compat", os.name)))
+          found.push(`${v.name}/compat/${os.name}/${a.name}`);
+    return inventoryOf(found);
   }
 }

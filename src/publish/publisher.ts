@@ -140,6 +140,22 @@ export function parseKeptLayerName(name: string): { arch: Arch; n: number } | un
   return m ? { arch: m[1] as Arch, n: Number(m[2]) } : undefined;
 }
 
+/**
+ * A repository's layers from its `<version>/compat/<os>/<arch>` directories (relative to
+ * `versions/`), whatever the history says: `.<arch>-NNN` ones are kept, other hidden ones
+ * (a publish's temporary) are neither.
+ */
+export function inventoryOf(layerDirs: Iterable<string>): RepositoryInventory {
+  const layers: string[] = [];
+  const kept: string[] = [];
+  for (const rel of layerDirs) {
+    const name = rel.slice(rel.lastIndexOf("/") + 1);
+    if (parseKeptLayerName(name)) kept.push(rel);
+    else if (!name.startsWith(".")) layers.push(rel);
+  }
+  return { layers: layers.sort(), kept: kept.sort() };
+}
+
 /** `.<arch>-NNN` one above the highest among `names` (a directory listing). */
 export function nextBackupName(names: Iterable<string>, arch: string): string {
   let max = 0;

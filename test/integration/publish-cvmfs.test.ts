@@ -17,6 +17,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -140,6 +141,28 @@ describe("cvmfs publisher: faults only a stand-in can produce", () => {
     expect(journal().unfinished()).toBeUndefined();
     expect(journal().entries().at(-1)?.outcome).toMatch(/^aborted: /);
     expect(undoDirs()).toEqual([]); // the aborted publish's undo archive is gone (the first one made none)
+  });
+
+  it("lists the repository's layers, and refuses a truncated history while layers are live", async () => {
+    const p = publisher();
+    expect(await p.inventory()).toEqual({ layers: [], kept: [] });
+    await p.publish({ artifact: artifactA });
+    await p.publish({ artifact: artifactB });
+    // a replacement keeps the old layer as an undo archive in the state dir, not in the repository
+    expect(await p.inventory()).toEqual({ layers: [TOP_DIR], kept: [] });
+    truncateSync(join(stateDir(), "history.db"), 0);
+    const calls = standIn.calls().length;
+    for (const attempt of [() => p.history(), () => p.publish({ artifact: artifactA })])
+      await expect(attempt()).rejects.toThrow(
+        /history\.db is empty \(0 bytes\), but cvmfs:.* holds 1 layer\(s\) and 0 kept/,
+      );
+    expect(
+      standIn
+        .calls()
+        .slice(calls)
+        .filter((c) => c[0] !== "diff"),
+    ).toEqual([]);
+    expect(treeDigest(layerPath())).toBe(digestB);
   });
 
   it("aborts a first publish when the artifact changes under it after verification (the second verification)", async () => {
