@@ -32,13 +32,20 @@ export function revisionOf(ctx: ServerContext, req: FastifyRequest): Promise<str
   return req.storeRevision;
 }
 
+/** Only what exists is kept: made-up tokens, sessions and ids must not push out what is used. */
+const known = (v: unknown): boolean => v !== undefined;
+
 /** Token and session lookups kept per store revision (a revocation is a write: the next request reads again). */
 export function credentialLookup(ctx: ServerContext, req: FastifyRequest): CredentialLookup {
   return {
     token: async (sha256) =>
-      ctx.reads.get(await revisionOf(ctx, req), `token\0${sha256}`, () => findToken(ctx.store, sha256)),
+      ctx.reads.get(await revisionOf(ctx, req), `token\0${sha256}`, () => findToken(ctx.store, sha256), {
+        keep: known,
+      }),
     session: async (sha256) =>
-      ctx.reads.get(await revisionOf(ctx, req), `session\0${sha256}`, () => findSession(ctx.store, sha256)),
+      ctx.reads.get(await revisionOf(ctx, req), `session\0${sha256}`, () => findSession(ctx.store, sha256), {
+        keep: known,
+      }),
   };
 }
 
@@ -62,7 +69,7 @@ export async function sendJson(
       const v = await compute();
       return v === undefined ? undefined : JSON.stringify(v);
     },
-    (b) => b?.length ?? 0,
+    { bytes: (b) => b?.length ?? 0, keep: known },
   );
   if (body === undefined) throw new NotFoundError(opts.missing ?? `nothing at ${req.url.split("?")[0]}`);
   return reply.type("application/json; charset=utf-8").send(body);
@@ -80,8 +87,11 @@ export async function layerOf(
   name: string,
 ): Promise<LayerView | undefined> {
   const today = new Date().toISOString().slice(0, 10);
-  return ctx.reads.get(await revisionOf(ctx, req), `layer\0${name}\0${today}`, () =>
-    layerView(ctx.store, name, ctx.siteLayers, { now: new Date(`${today}T00:00:00Z`) }),
+  return ctx.reads.get(
+    await revisionOf(ctx, req),
+    `layer\0${name}\0${today}`,
+    () => layerView(ctx.store, name, ctx.siteLayers, { now: new Date(`${today}T00:00:00Z`) }),
+    { keep: known },
   );
 }
 
@@ -90,5 +100,7 @@ export async function candidateOf(
   req: FastifyRequest,
   id: number,
 ): Promise<CandidateView | undefined> {
-  return ctx.reads.get(await revisionOf(ctx, req), `candidate\0${id}`, () => candidateView(ctx.store, id));
+  return ctx.reads.get(await revisionOf(ctx, req), `candidate\0${id}`, () => candidateView(ctx.store, id), {
+    keep: known,
+  });
 }

@@ -19,9 +19,9 @@ interface Entry {
 }
 
 export interface ReadCacheLimits {
-  /** Most values kept (distinct URLs, tokens …); beyond, everything is dropped. Default 2,000. */
+  /** Most values kept (distinct URLs, tokens …); beyond, the least recently used go. Default 2,000. */
   maxEntries?: number;
-  /** Most bytes of serialised answers kept; beyond, everything is dropped. Default 64 MiB. */
+  /** Most bytes of serialised answers kept; beyond, the least recently used go. Default 64 MiB. */
   maxBytes?: number;
 }
 
@@ -53,29 +53,56 @@ export class ReadCache {
   /**
    * The value of `key` at `revision`: computed by the first request that asks, shared by those
    * that ask while it is computed and after. A failure is not kept. `bytes` weighs a value (a
-   * serialised answer's length) against the byte limit.
+   * serialised answer's length) against the byte limit; a value `keep` refuses is answered but
+   * not kept (an unknown token: a flood of made-up ones must not push out what is used).
+   * Least recently used values go first when a limit is reached, so requests for ever new keys
+   * (distinct URLs) cannot empty the cache of the dashboard everybody reads.
    */
-  get<T>(revision: string, key: string, compute: () => Promise<T>, bytes?: (v: T) => number): Promise<T> {
+  get<T>(
+    revision: string,
+    key: string,
+    compute: () => Promise<T>,
+    opts: { bytes?: (v: T) => number; keep?: (v: T) => boolean } = {},
+  ): Promise<T> {
     const kept = this.#entries.get(key);
-    if (kept && kept.revision === revision) return kept.value as Promise<T>;
+    if (kept && kept.revision === revision) {
+      this.#entries.delete(key);
+      this.#entries.set(key, kept);
+      return kept.value as Promise<T>;
+    }
     const value = compute();
     // only for the newest revision: a request that read an older one computes for itself
     if (revision !== this.#revision) return value;
-    if (this.#entries.size >= this.#maxEntries) this.#clear();
+    if (kept) this.#drop(key);
+    while (this.#entries.size >= this.#maxEntries) this.#dropOldest();
     const entry: Entry = { revision, value, bytes: 0 };
     this.#entries.set(key, entry);
     value.then(
       (v) => {
-        if (this.#entries.get(key) !== entry || !bytes) return;
-        entry.bytes = bytes(v);
+        if (this.#entries.get(key) !== entry) return;
+        if (opts.keep && !opts.keep(v)) return void this.#drop(key);
+        if (!opts.bytes) return;
+        entry.bytes = opts.bytes(v);
         this.#bytes += entry.bytes;
-        if (this.#bytes > this.#maxBytes) this.#clear();
+        while (this.#bytes > this.#maxBytes && this.#entries.size > 0) this.#dropOldest();
       },
       () => {
-        if (this.#entries.get(key) === entry) this.#entries.delete(key);
+        if (this.#entries.get(key) === entry) this.#drop(key);
       },
     );
     return value;
+  }
+
+  #drop(key: string): void {
+    const e = this.#entries.get(key);
+    if (!e) return;
+    this.#bytes -= e.bytes;
+    this.#entries.delete(key);
+  }
+
+  #dropOldest(): void {
+    const oldest = this.#entries.keys().next();
+    if (!oldest.done) this.#drop(oldest.value);
   }
 
   /** How many values are kept (tests). */

@@ -131,13 +131,33 @@ describe.each(BACKENDS)("the store's revision (%s)", (backend) => {
     for (let i = 0; i < 25; i++) await cache.get(r, `k${i}`, async () => i);
     expect(cache.size).toBeLessThanOrEqual(10);
     for (let i = 0; i < 5; i++)
-      await cache.get(
-        r,
-        `big${i}`,
-        async () => "x".repeat(400),
-        (v) => v.length,
-      );
+      await cache.get(r, `big${i}`, async () => "x".repeat(400), { bytes: (v) => v.length });
     expect(cache.size).toBeLessThanOrEqual(3);
+  });
+
+  it("ever new keys push out the least recently used only: what is read often stays; unknowns are not kept", async () => {
+    const cache = new ReadCache(store, { maxEntries: 10 });
+    const r = await cache.revision();
+    let computed = 0;
+    const dashboard = () =>
+      cache.get(r, "dashboard", async () => {
+        computed++;
+        return "rows";
+      });
+    await dashboard();
+    for (let i = 0; i < 100; i++) {
+      await cache.get(r, `json\0/api/v1/x?i=${i}`, async () => i); // a flood of distinct URLs
+      await cache.get(r, `token\0${i}`, async () => undefined, { keep: (v) => v !== undefined });
+      if (i % 5 === 0) await dashboard();
+    }
+    expect(computed).toBe(1);
+    expect(cache.size).toBeLessThanOrEqual(10);
+    const tokens = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        cache.get(r, `token\0${i}`, async () => "recomputed", { keep: () => false }),
+      ),
+    );
+    expect(new Set(tokens)).toEqual(new Set(["recomputed"])); // none of the unknowns was kept
   });
 });
 
