@@ -9,8 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addUser } from "../../src/accounts/index.js";
+import { addUser, startSession } from "../../src/accounts/index.js";
+import { SESSION_COOKIE } from "../../src/server/auth.js";
 import { ReadCache } from "../../src/server/read-cache.js";
+import { disableUser } from "../../src/store/accounts.js";
 import { listCandidates } from "../../src/store/candidates.js";
 import { observeFindings } from "../../src/store/findings.js";
 import type { StoreLocation } from "../../src/store/location.js";
@@ -193,6 +195,40 @@ describe.each(BACKENDS)("compat serve reads what was just written (%s)", (backen
     expect(cli.status, cli.stderr).toBe(0);
     const after = await get("/api/v1/candidates", token);
     expect(after.status).toBe(401);
+  });
+
+  it("a user disabled by another connection is refused on the next request, token and session alike", async () => {
+    const { user, token } = await addUser(f.store, { name: "leaver", roles: ["viewer"] }, "tester");
+    const session = await startSession(f.store, user, 3_600_000, "token");
+    const cookie = `${SESSION_COOKIE}=${session.id}`;
+    expect((await warm("/api/v1/candidates", token.token)).status).toBe(200);
+    await ask(f.url, "/api/v1/candidates", { cookie });
+    expect((await ask(f.url, "/api/v1/candidates", { cookie })).status).toBe(200);
+    const other = await openStore(location, { actor: "admin" });
+    try {
+      await disableUser(other, "leaver", "admin");
+    } finally {
+      await other.close();
+    }
+    expect((await get("/api/v1/candidates", token.token)).status).toBe(401);
+    expect((await ask(f.url, "/api/v1/candidates", { cookie })).status).toBe(401);
+  });
+
+  it("a token and a session that expire while kept are refused once they have (no write in between)", async () => {
+    const soon = new Date(Date.now() + 1500).toISOString();
+    const { user, token } = await addUser(
+      f.store,
+      { name: "shortlived", roles: ["viewer"], tokenExpiresAt: soon },
+      "tester",
+    );
+    const session = await startSession(f.store, user, 1500, "token");
+    const cookie = `${SESSION_COOKIE}=${session.id}`;
+    expect((await warm("/api/v1/candidates", token.token)).status).toBe(200);
+    await ask(f.url, "/api/v1/candidates", { cookie });
+    expect((await ask(f.url, "/api/v1/candidates", { cookie })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(soon) - Date.now()) + 300));
+    expect((await get("/api/v1/candidates", token.token)).status).toBe(401);
+    expect((await ask(f.url, "/api/v1/candidates", { cookie })).status).toBe(401);
   });
 
   it("a finding written by another process (no audit row) is in the next findings list and dashboard", async () => {
