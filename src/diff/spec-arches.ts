@@ -5,6 +5,7 @@
  * (an overlay's etc/portage/sets/) each set is read into its atoms, else it is compared by name.
  * Pure: the set files come through a SetFiles reader (set-files.ts reads a directory).
  */
+
 import { InputError } from "../errors.js";
 import { PORTAGE_SETS } from "../flavors/gentoo/sets.js";
 import { InvalidAtomError, parseAtom } from "../gentoo/atom.js";
@@ -12,6 +13,7 @@ import type { Arch } from "../layer/id.js";
 import { nameProblem } from "../paths/rules.js";
 import { resolveLayer } from "../spec/resolve.js";
 import type { FlavorName, LayerSpec } from "../spec/schema.js";
+import { debianSuiteFor } from "../spec/schema.js";
 import { type ArchColumn, type ArchComparison, compareArches } from "./arches.js";
 
 /** Where set files are read from: `read(name)` gives the file and its text, undefined when there is none. */
@@ -159,7 +161,7 @@ export function specArchDiff(spec: LayerSpec, file: string, sets?: SetFiles): Sp
     const items = new Map<string, string>();
     const setFiles: string[] = [];
     if (spec.flavor === "debian")
-      for (const p of spec.debian?.packages ?? []) addItem(items, p, spec.debian!.suite);
+      for (const p of spec.debian?.packages ?? []) addItem(items, p, debianSuiteFor(spec.debian!, arch));
     else {
       layer.sets.forEach((name, i) => {
         if (PORTAGE_SETS.includes(name)) addItem(items, `@${name}`, "Portage's own set");
