@@ -1,5 +1,5 @@
 /**
- * A foreign arch for real: a small riscv64 layer (Debian trixie, minbase + python3) built on this
+ * A foreign arch for real: a small riscv64 layer (Debian trixie, minbase + python3 and locales) built on this
  * machine under qemu-user (qemu-user-static registered with binfmt_misc by scripts/deps.sh), then
  * checked (its programs run emulated in the sandbox), entered with `compat shell`, packed, verified
  * and published, all through the built CLI. One build (cached like the dev layer) serves every
@@ -34,102 +34,114 @@ debian:
     x86_64: bookworm
     riscv64: trixie
   variant: minbase
-  packages: [python3]
+  packages: [python3, locales]
 hostSymlinks: [/etc/group, /etc/passwd, /etc/hosts, /etc/resolv.conf]
 variantSymlinks:
   enabled: false
 `;
 
+/** aarch64 from bookworm, the single-value suite: outside the default run (COMPAT_SLOW_TESTS=1). */
+const AARCH64_SPEC = SPEC.replace("arches: [x86_64, riscv64]", "arches: [x86_64, aarch64]").replace(
+  /suite:\n.*\n.*\n/,
+  "suite: bookworm\n",
+);
+
 const specDir = mkdtempSync(join(tmpdir(), "compat-foreign-spec-"));
 const specFile = join(specDir, "small.yaml");
 writeFileSync(specFile, SPEC);
+const aarch64SpecFile = join(specDir, "small-bookworm.yaml");
+writeFileSync(aarch64SpecFile, AARCH64_SPEC);
 const work = mkdtempSync(join(tmpdir(), "compat-foreign-"));
 afterAll(() => {
   rmSync(specDir, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 });
 
-const emulated = emulationFor("riscv64");
 const isRoot = process.getuid?.() === 0;
+const slow = process.env.COMPAT_SLOW_TESTS === "1";
 
-describe.runIf(isRoot)("a riscv64 layer built under qemu-user", () => {
-  let rv: DevLayer;
+const LAYERS = [
+  { arch: "riscv64", machine: 243, debianVersion: /^13\./, spec: specFile, run: isRoot },
+  { arch: "aarch64", machine: 183, debianVersion: /^12\./, spec: aarch64SpecFile, run: isRoot && slow },
+] as const;
 
-  beforeAll(async () => {
-    // scripts/deps.sh registers the handlers; a machine where it could not is told why here
-    if (!emulated.runnable)
-      throw new Error(`this machine cannot run riscv64 programs: ${emulated.problem} (${emulated.hint})`);
-    rv = await cachedLayer(specFile, "riscv64");
-  }, 1_200_000);
+describe.each(LAYERS)(
+  "a $arch layer built under qemu-user",
+  ({ arch, machine, debianVersion, spec, run }) => {
+    let layer: DevLayer;
 
-  it("is riscv64 from trixie, relocated with patchelf", () => {
-    const elf = readFileSync(join(rv.localPrefix, "usr/bin/bash"));
-    expect(elf.readUInt16LE(18)).toBe(243); // EM_RISCV
-    expect(readFileSync(join(rv.localPrefix, "etc/debian_version"), "utf8")).toMatch(/^13\./);
-    const relocation = JSON.parse(readFileSync(join(rv.runDir, "relocation.json"), "utf8"));
-    expect(relocation.elf.executables).toBeGreaterThan(20);
-    const log = readdirSync(join(rv.runDir, "logs")).map((f) =>
-      readFileSync(join(rv.runDir, "logs", f), "utf8"),
-    );
-    expect(log.join("\n")).toMatch(/riscv64 programs run emulated \(binfmt_misc qemu-riscv64/);
-  });
+    beforeAll(async () => {
+      if (!run) return;
+      // scripts/deps.sh registers the handlers; a machine where it could not is told why here
+      const emulated = emulationFor(arch);
+      if (!emulated.runnable)
+        throw new Error(`this machine cannot run ${arch} programs: ${emulated.problem} (${emulated.hint})`);
+      layer = await cachedLayer(spec, arch);
+    }, 1_800_000);
 
-  it("passes the check suite, its programs run emulated", () => {
-    const r = compat(["check", specFile, "--arch", "riscv64", "--root", rv.root, "--json"]);
-    const report = JSON.parse(r.stdout);
-    const failed = report.results.filter((x: { status: string }) => x.status === "fail");
-    expect(failed, JSON.stringify(failed, null, 2)).toEqual([]);
-    expect(r.status, r.stderr).toBe(0);
-    expect(report.summary.passed).toBeGreaterThanOrEqual(10);
-    // checks that run the layer's programs ran them (not skipped for the arch)
-    const skipped = report.results.filter((x: { status: string }) => x.status === "skip");
-    expect(JSON.stringify(skipped)).not.toMatch(/this host is|cannot run/);
-  });
+    it.runIf(run)(`is ${arch}, relocated with patchelf, its programs run emulated`, () => {
+      const elf = readFileSync(join(layer.localPrefix, "usr/bin/bash"));
+      expect(elf.readUInt16LE(18)).toBe(machine);
+      expect(readFileSync(join(layer.localPrefix, "etc/debian_version"), "utf8")).toMatch(debianVersion);
+      const relocation = JSON.parse(readFileSync(join(layer.runDir, "relocation.json"), "utf8"));
+      expect(relocation.elf.executables).toBeGreaterThan(20);
+      const preflight = readFileSync(join(layer.runDir, "stages/preflight.log"), "utf8");
+      expect(preflight).toMatch(
+        new RegExp(`${arch} programs run emulated \\(binfmt_misc qemu-${arch}: .*flags [A-Z]*F`),
+      );
+    });
 
-  it("compat shell runs python3 as riscv64", () => {
-    const r = compat([
-      "shell",
-      specFile,
-      "--arch",
-      "riscv64",
-      "--root",
-      rv.root,
-      "--",
-      'python3 -c "import platform; print(platform.machine())"',
-    ]);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`Entering Prefix ${rv.prefix}`);
-    expect(r.stdout.split("\n")).toContain("riscv64");
-    expect(r.stdout).toContain("Leaving Prefix with exit status 0");
-  });
+    it.runIf(run)("passes the check suite, running the layer's programs", () => {
+      const r = compat(["check", spec, "--arch", arch, "--root", layer.root, "--json"]);
+      const report = JSON.parse(r.stdout);
+      const failed = report.results.filter((x: { status: string }) => x.status === "fail");
+      expect(failed, JSON.stringify(failed, null, 2)).toEqual([]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(report.summary.passed).toBeGreaterThanOrEqual(10);
+      // no check was skipped because the layer's programs could not run here
+      const skipped = report.results.filter((x: { status: string }) => x.status === "skip");
+      expect(JSON.stringify(skipped)).not.toMatch(/cannot run|binfmt_misc|this host is/);
+      // echo and locale-utf8 run programs of the layer (emulated) through startprefix in the sandbox
+      const status = (id: string) => report.results.find((x: { id: string }) => x.id === id)?.status;
+      expect([status("echo"), status("locale-utf8")]).toEqual(["pass", "pass"]);
+    });
 
-  it("packs, verifies and publishes to a local repository", () => {
-    const p = compat([
-      "pack",
-      specFile,
-      "--arch",
-      "riscv64",
-      "--root",
-      rv.root,
-      "-o",
-      join(work, "out"),
-      "--json",
-    ]);
-    expect(p.status, p.stderr).toBe(0);
-    const artifact = JSON.parse(p.stdout).artifact as string;
-    expect(artifact).toMatch(/\/small-2025\.06-compat-linux-riscv64-\d+\.tar\.zst$/);
-    const v = compat(["verify", artifact, "--json"]);
-    expect(v.status, v.stdout).toBe(0);
-    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, violationCount: 0 });
-    const repo = join(work, "repo");
-    mkdirSync(repo);
-    const pub = compat(["publish", artifact, "--to", `local:${repo}`, "--json"]);
-    expect(pub.status, pub.stderr).toBe(0);
-    const published = JSON.parse(pub.stdout).path as string;
-    expect(published).toMatch(/versions\/2025\.06\/compat\/linux\/riscv64$/);
-    expect(readFileSync(join(published, "usr/bin/bash")).readUInt16LE(18)).toBe(243);
-  });
-});
+    it.runIf(run)(`compat shell runs python3 as ${arch}`, () => {
+      const r = compat([
+        "shell",
+        spec,
+        "--arch",
+        arch,
+        "--root",
+        layer.root,
+        "--",
+        'python3 -c "import platform; print(platform.machine())"',
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Entering Prefix ${layer.prefix}`);
+      expect(r.stdout.split("\n")).toContain(arch);
+      expect(r.stdout).toContain("Leaving Prefix with exit status 0");
+    });
+
+    it.runIf(run)("packs, verifies and publishes to a local repository", () => {
+      const out = join(work, `out-${arch}`);
+      const p = compat(["pack", spec, "--arch", arch, "--root", layer.root, "-o", out, "--json"]);
+      expect(p.status, p.stderr).toBe(0);
+      const artifact = JSON.parse(p.stdout).artifact as string;
+      expect(artifact).toMatch(new RegExp(`/small-2025\\.06-compat-linux-${arch}-\\d+\\.tar\\.zst$`));
+      const v = compat(["verify", artifact, "--json"]);
+      expect(v.status, v.stdout).toBe(0);
+      expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, violationCount: 0 });
+      const repo = join(work, `repo-${arch}`);
+      mkdirSync(repo);
+      const pub = compat(["publish", artifact, "--to", `local:${repo}`, "--json"]);
+      expect(pub.status, pub.stderr).toBe(0);
+      const published = JSON.parse(pub.stdout).path as string;
+      expect(published).toMatch(new RegExp(`versions/2025\\.06/compat/linux/${arch}$`));
+      expect(readFileSync(join(published, "usr/bin/bash")).readUInt16LE(18)).toBe(machine);
+    });
+  },
+);
 
 /** `compat ARGS` in a private mount namespace where `setup` (sh) first changes /proc/sys/fs/binfmt_misc. */
 function compatWithBinfmt(setup: string, args: string[]) {
