@@ -27,7 +27,7 @@ DEB_PACKAGES=(
   fonts-dejavu-core # tests: the browser's screenshots need a font
   qemu-user-static # debian flavor: aarch64 and riscv64 layers on another CPU family (qemu-user)
   binfmt-support  # update-binfmts: registers qemu-user-static's handlers with binfmt_misc (flag F)
-  arch-test       # tells whether this machine runs an arch's binaries (natively or emulated)
+  arch-test       # mmdebstrap needs it to build a foreign arch (it checks the arch runs here)
 )
 
 missing=()

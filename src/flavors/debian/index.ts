@@ -69,8 +69,11 @@ async function writeRunReport(ctx: StageContext, name: string, report: unknown):
 const rootfsOf = (ctx: StageContext) => join(ctx.workDir, "rootfs");
 
 async function preflight(ctx: StageContext): Promise<void> {
-  ctx.note(`${ctx.layer.arch} programs run ${describeEmulation(assertArchRunnable(ctx.layer.arch))}`);
+  const emulation = assertArchRunnable(ctx.layer.arch);
+  ctx.note(`${ctx.layer.arch} programs run ${describeEmulation(emulation)}`);
   for (const t of HOST_TOOLS) await requireTool(t);
+  // mmdebstrap refuses a foreign arch without arch-test (it asks it whether the arch runs here)
+  if (!emulation.native) await requireTool("arch-test");
   await ensureSandbox();
   requireFreeSpace(ctx, settingsOf(ctx).requiredSpace, "debian.requiredSpace", "a debian layer");
   // A package apt does not have would otherwise stop mmdebstrap only after it installed the
