@@ -1,5 +1,5 @@
 /**
- * A foreign arch for real: a small riscv64 layer (Debian trixie, minbase + python3 and locales) built on this
+ * A foreign arch for real: a small riscv64 layer (Debian trixie, minbase + python3, locales and lmod) built on this
  * machine under qemu-user (qemu-user-static registered with binfmt_misc by scripts/deps.sh), then
  * checked (its programs run emulated in the sandbox), entered with `compat shell`, packed, verified
  * and published, all through the built CLI. One build (cached like the dev layer) serves every
@@ -34,7 +34,7 @@ debian:
     x86_64: bookworm
     riscv64: trixie
   variant: minbase
-  packages: [python3, locales]
+  packages: [python3, locales, lmod]
 hostSymlinks: [/etc/group, /etc/passwd, /etc/hosts, /etc/resolv.conf]
 variantSymlinks:
   enabled: false
