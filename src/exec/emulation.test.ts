@@ -3,7 +3,8 @@
  * kernel-global: tests never register or remove a handler). The handler texts are what the kernel
  * shows for Debian 12's qemu-user-static and binfmt-support.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -171,9 +172,15 @@ describe("emulationFor: whether this machine runs an arch's programs", () => {
     });
   });
 
-  it("a directory in binfmt_misc's place, or a handler file that cannot be read, is no handler", () => {
-    const dir = binfmt({});
+  it("a directory, a FIFO or a link in a handler's place is no handler (and nothing blocks)", () => {
+    const dir = binfmt({ "real-riscv64": RISCV64 });
     mkdirSync(join(dir, "qemu-riscv64"));
-    expect(emulationFor("riscv64", { ...x86, binfmtDir: dir })).toMatchObject({ runnable: false });
+    execFileSync("mkfifo", [join(dir, "fifo")]);
+    symlinkSync(join(dir, "real-riscv64"), join(dir, "link"));
+    writeFileSync(join(dir, "real-riscv64"), RISCV64.replace("enabled", "disabled"));
+    expect(emulationFor("riscv64", { ...x86, binfmtDir: dir })).toMatchObject({
+      runnable: false,
+      problem: expect.stringMatching(/\(real-riscv64\) is disabled/),
+    });
   });
 });

@@ -12,7 +12,7 @@
  * tree needs no qemu inside) and its interpreter exists. binfmt_misc is kernel-global: compat only
  * reads it, never registers or removes a handler.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ToolError } from "../errors.js";
 import { type Arch, nodeArchToArch } from "../layer/id.js";
@@ -140,7 +140,11 @@ export function emulationFor(arch: Arch, o: EmulationOptions = {}): Emulation {
     if (name === "status" || name === "register") continue;
     let text: string;
     try {
-      text = readFileSync(join(dir, name), "utf8");
+      // the kernel's entries are small regular files; anything else (a FIFO would block) is none
+      const path = join(dir, name);
+      const st = lstatSync(path);
+      if (!st.isFile() || st.size > 4096) continue;
+      text = readFileSync(path, "utf8");
     } catch {
       continue; // removed while we read
     }
