@@ -10,7 +10,6 @@
  *
  *   npm run build && npx tsx bench/update.ts [--fresh]
  */
-
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";

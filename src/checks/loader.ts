@@ -2,7 +2,6 @@
  * The layer's dynamic loader: where it is, and where it looks for libraries that no RPATH or
  * RUNPATH finds (its cache and its system search path, as `ld.so --help` prints them).
  */
-
 import { readdirSync } from "node:fs";
 import { posix } from "node:path";
 import { emulationFor } from "../exec/emulation.js";

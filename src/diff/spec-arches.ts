@@ -5,7 +5,6 @@
  * (an overlay's etc/portage/sets/) each set is read into its atoms, else it is compared by name.
  * Pure: the set files come through a SetFiles reader (set-files.ts reads a directory).
  */
-
 import { InputError } from "../errors.js";
 import { PORTAGE_SETS } from "../flavors/gentoo/sets.js";
 import { InvalidAtomError, parseAtom } from "../gentoo/atom.js";

@@ -6,7 +6,6 @@
  * passed is it moved into place (activate.ts). A failed or killed build leaves the prefix path as
  * it was; `--resume RUN` continues after the last completed stage.
  */
-
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, rm, rmdir } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";

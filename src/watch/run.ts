@@ -6,7 +6,6 @@
  * once; one notification per layer with new findings; the auto-update policy; then the outbox is
  * delivered. A layer or a source that fails is reported and the run goes on.
  */
-
 import { readFileSync } from "node:fs";
 import { InputError, isCompatError, ValidationError } from "../errors.js";
 import { log } from "../log.js";

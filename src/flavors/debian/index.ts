@@ -4,7 +4,6 @@
  * limits listed in the README. The work itself is in src/debian and src/layer; this module puts it
  * in order and in the sandbox.
  */
-
 import { existsSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -7,7 +7,6 @@
  * uid 1001 ("portage", the user of EESSI's build container) in a user namespace, so what they write
  * is still owned by the caller outside.
  */
-
 import { existsSync } from "node:fs";
 import { chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";

@@ -10,7 +10,6 @@
  * (it lives on the host and outlives a killed run; after a reboot it is mounted again), so a
  * resumed run never writes into the bare mount point.
  */
-
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
