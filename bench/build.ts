@@ -130,7 +130,7 @@ const out = [
       `  ${s.stage.padEnd(12)} ${(s.durationMs / 1000).toFixed(1).padStart(6)} s  ${((100 * s.durationMs) / 1000 / b).toFixed(0).padStart(3)}%`,
   ),
   `  ${"outside".padEnd(12)} ${(b - total).toFixed(1).padStart(6)} s  ${((100 * (b - total)) / b).toFixed(0).padStart(3)}%  (node start, spec, run directory, lock)`,
-  `  bootstrap − bare mmdebstrap: ${((stages.find((s) => s.stage === "bootstrap")?.durationMs ?? 0) / 1000 - m).toFixed(1)} s (compat's hooks and path filters on top of the same apt work)`,
+  `  bootstrap − bare mmdebstrap: ${((stages.find((s) => s.stage === "bootstrap")?.durationMs ?? 0) / 1000 - m).toFixed(1)} s (the same apt work; compat's dpkg path filters leave out docs, man pages and catalogs, its hooks extract the NSS modules)`,
   "",
   `peak RSS: compat process ${ownPeakMb} MB (target ≤ 500 MB); largest process of the build tree ${Math.round(Math.max(...build.map((x) => x.maxRssKb)) / 1024)} MB; bare mmdebstrap tree ${Math.round(Math.max(...bare.map((x) => x.maxRssKb)) / 1024)} MB`,
 ];
