@@ -3,8 +3,10 @@
  * the same run a bare `mmdebstrap` of the same suite, variant, package list and apt sources, for
  * the ratio (the price of relocation, startprefix, locales, links, record and the sandbox on top
  * of mmdebstrap). Prints wall time, the stages' times and peak RSS. Target: ≤ 90 s on 2 cores.
+ * With `--arch riscv64` (or aarch64) on another CPU family, both run under qemu-user (binfmt_misc):
+ * target ≤ 1.3× the bare mmdebstrap of the same packages for that arch.
  *
- *   npm run build && npx tsx bench/build.ts [--runs N] [--keep]
+ *   npm run build && npx tsx bench/build.ts [--arch A] [--runs N] [--keep]
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -13,20 +15,30 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEBIAN_ARCH } from "../src/debian/mmdebstrap.js";
 import { debianSources, readHostAptSources } from "../src/debian/sources.js";
-import { nodeArchToArch } from "../src/layer/id.js";
+import { assertArchRunnable, describeEmulation } from "../src/exec/emulation.js";
+import { isArch, nodeArchToArch, notAnArchMessage } from "../src/layer/id.js";
 import { loadSpec } from "../src/spec/load.js";
+import { debianSuiteFor } from "../src/spec/schema.js";
 
 const { values } = parseArgs({
-  options: { runs: { type: "string", default: "1" }, keep: { type: "boolean", default: false } },
+  options: {
+    arch: { type: "string" },
+    runs: { type: "string", default: "1" },
+    keep: { type: "boolean", default: false },
+  },
 });
 const runs = Number(values.runs);
 const cli = resolve("dist/cli/bin.js");
 if (!existsSync(cli)) throw new Error("run `npm run build` first");
 const specFile = resolve("examples/dev.yaml");
-const arch = nodeArchToArch(process.arch);
-if (!arch) throw new Error(`unsupported host arch ${process.arch}`);
+const hostArch = nodeArchToArch(process.arch);
+const arch = values.arch ?? hostArch;
+if (!isArch(arch)) throw new Error(`--arch ${arch}: ${notAnArchMessage(String(arch))}`);
+const foreign = arch !== hostArch;
+// the same preflight as compat build: a foreign arch needs qemu-user registered with binfmt_misc
+const emulation = describeEmulation(assertArchRunnable(arch));
 const { spec } = await loadSpec(specFile);
-const debian = spec.debian!;
+const debian = { ...spec.debian!, suite: debianSuiteFor(spec.debian!, arch) };
 const work = mkdtempSync(join(tmpdir(), "compat-bench-build-"));
 
 interface Measure {
@@ -100,16 +112,25 @@ try {
 
 const b = median(build.map((m) => m.seconds));
 const m = median(bare.map((x) => x.seconds));
+const total = stages.reduce((t, s) => t + s.durationMs, 0) / 1000;
+const target = foreign
+  ? `target ≤ 1.3× bare mmdebstrap: ${b / m <= 1.3 ? "met" : "NOT met"}`
+  : `target ≤ 90 s: ${b <= 90 ? "met" : "NOT met"}`;
 const out = [
-  `bench/build: cold build of examples/dev.yaml (${debian.suite}, ${debian.variant} + ${debian.packages.length} packages, ${arch})`,
+  `bench/build: cold build of examples/dev.yaml (${debian.suite}, ${debian.variant} + ${debian.packages.length} packages, ${arch}; its programs run ${emulation})`,
   `machine: ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(2)}; ${runs} run(s), median`,
   "",
-  `compat build (cold)   ${b.toFixed(1)} s   target ≤ 90 s: ${b <= 90 ? "met" : "NOT met"}`,
+  `compat build (cold)   ${b.toFixed(1)} s   ${target}`,
   `bare mmdebstrap       ${m.toFixed(1)} s`,
   `ratio                 ${(b / m).toFixed(2)}× mmdebstrap`,
   "",
-  "stages of the last build:",
-  ...stages.map((s) => `  ${s.stage.padEnd(12)} ${(s.durationMs / 1000).toFixed(1).padStart(6)} s`),
+  "where the time goes (stages of the last build):",
+  ...stages.map(
+    (s) =>
+      `  ${s.stage.padEnd(12)} ${(s.durationMs / 1000).toFixed(1).padStart(6)} s  ${((100 * s.durationMs) / 1000 / b).toFixed(0).padStart(3)}%`,
+  ),
+  `  ${"outside".padEnd(12)} ${(b - total).toFixed(1).padStart(6)} s  ${((100 * (b - total)) / b).toFixed(0).padStart(3)}%  (node start, spec, run directory, lock)`,
+  `  bootstrap − bare mmdebstrap: ${((stages.find((s) => s.stage === "bootstrap")?.durationMs ?? 0) / 1000 - m).toFixed(1)} s (the same apt work; compat's dpkg path filters leave out docs, man pages and catalogs, its hooks extract the NSS modules)`,
   "",
   `peak RSS: compat process ${ownPeakMb} MB (target ≤ 500 MB); largest process of the build tree ${Math.round(Math.max(...build.map((x) => x.maxRssKb)) / 1024)} MB; bare mmdebstrap tree ${Math.round(Math.max(...bare.map((x) => x.maxRssKb)) / 1024)} MB`,
 ];

@@ -19,6 +19,7 @@ import { DEBIAN_ARCH } from "../src/debian/mmdebstrap.js";
 import { debianSources, readHostAptSources } from "../src/debian/sources.js";
 import { nodeArchToArch } from "../src/layer/id.js";
 import { loadSpec } from "../src/spec/load.js";
+import { debianSuiteFor } from "../src/spec/schema.js";
 import { benchDir, compatBin, measure, projectRoot } from "./common.js";
 
 const { values } = parseArgs({ options: { fresh: { type: "boolean", default: false } } });
@@ -111,7 +112,7 @@ if (out.unchanged || out.candidate?.state !== "ready")
 
 // the peer: a bare mmdebstrap of what the rebuild installs
 const { spec } = await loadSpec(join(projectRoot, "examples/dev.yaml"));
-const debian = spec.debian!;
+const debian = { ...spec.debian!, suite: debianSuiteFor(spec.debian!, arch) };
 const work = mkdtempSync(join(tmpdir(), "compat-bench-update-"));
 let bare: { seconds: number; peakRssMiB: number };
 try {

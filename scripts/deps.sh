@@ -25,6 +25,9 @@ DEB_PACKAGES=(
   postgresql      # tests: the store on PostgreSQL (a throwaway cluster per test file, test/helpers/postgres.ts)
   chromium        # tests: compat serve's pages in a real headless browser (driven by playwright-core)
   fonts-dejavu-core # tests: the browser's screenshots need a font
+  qemu-user-static # debian flavor: aarch64 and riscv64 layers on another CPU family (qemu-user)
+  binfmt-support  # update-binfmts: registers qemu-user-static's handlers with binfmt_misc (flag F)
+  arch-test       # mmdebstrap needs it to build a foreign arch (it checks the arch runs here)
 )
 
 missing=()
@@ -41,6 +44,15 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Foreign arches: apt installs qemu-user-static's binfmt_misc handlers but activates none (policy-rc.d
+# keeps the service from starting, and binfmt_misc is not even mounted on a fresh machine).
+# `update-binfmts --enable` mounts binfmt_misc and registers every handler (with the F flag, so
+# sandboxes need no qemu inside); it is idempotent and leaves handlers already registered alone.
+# binfmt_misc is kernel-global: nothing here or in the tests unregisters a handler.
+if [[ $(id -u) -eq 0 ]] && command -v update-binfmts >/dev/null; then
+  update-binfmts --enable >/dev/null 2>&1 || echo "update-binfmts --enable failed: foreign arches will not build here (compat says what is missing)" >&2
 fi
 
 # A real CernVM-FS 2.12 stratum 0 (server and client; not in Debian) for the tests of the cvmfs

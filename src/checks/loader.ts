@@ -4,10 +4,10 @@
  */
 import { readdirSync } from "node:fs";
 import { posix } from "node:path";
+import { emulationFor } from "../exec/emulation.js";
 import { run } from "../exec/run.js";
 import { type LayerMount, runInLayer } from "../exec/sandbox.js";
 import type { Arch } from "../layer/id.js";
-import { nodeArchToArch } from "../layer/id.js";
 import type { LayerFs } from "./layer-fs.js";
 
 /** The loader's path relative to the prefix, per arch (the PT_INTERP every executable must have). */
@@ -83,7 +83,8 @@ export async function inspectLoader(
   const base = { path, exists: r.ok && r.stat.isFile() };
   let help: LdSoHelp | undefined;
   let source: string;
-  if (r.ok && nodeArchToArch(process.arch) === arch) {
+  const here = emulationFor(arch);
+  if (r.ok && here.runnable) {
     try {
       const opts = { timeoutMs: 20_000, env: {} };
       const out = mount
@@ -99,7 +100,10 @@ export async function inspectLoader(
     } catch (e) {
       source = `${path} --help failed (${e instanceof Error ? e.message : String(e)})`;
     }
-  } else source = r.ok ? `the loader is for ${arch}, this host is ${process.arch}` : `${path} is missing`;
+  } else
+    source = r.ok
+      ? `the loader is for ${arch} and cannot run here (${here.runnable ? "" : here.problem})`
+      : `${path} is missing`;
 
   if (help && help.systemDirs.length > 0) {
     const cacheDirs = help.cache && fs.inPrefix(help.cache) ? ldSoConfDirs(fs) : [];

@@ -4,9 +4,9 @@
  * with exit status N`); N is the command's status. A layer that is not at its real path runs
  * through the sandbox, which shows it there.
  */
+import { emulationFor } from "../exec/emulation.js";
 import { type RunResult, run } from "../exec/run.js";
 import { runInLayer } from "../exec/sandbox.js";
-import { nodeArchToArch } from "../layer/id.js";
 import type { LayerFs } from "./layer-fs.js";
 import type { LayerTarget } from "./target.js";
 
@@ -84,9 +84,8 @@ export function startprefixShell(target: LayerTarget, fs: LayerFs): PrefixShell 
       const r = fs.resolve(startprefix);
       if (!r.ok || !r.stat.isFile()) return `${startprefix} does not exist`;
       if ((Number(r.stat.mode) & 0o111) === 0) return `${startprefix} is not executable`;
-      const host = nodeArchToArch(process.arch);
-      if (host !== target.arch)
-        return `the layer is for ${target.arch} and this host is ${host ?? process.arch}`;
+      const here = emulationFor(target.arch);
+      if (!here.runnable) return `the layer is for ${target.arch}: ${here.problem} (fix: ${here.hint})`;
       return undefined;
     })();
     return reason;

@@ -44,6 +44,9 @@ export function register(program: Command): void {
         throw new InputError(`no layer at ${localPrefix} (it has no startprefix)`, {
           hint: `build it first: compat build ${specFile} --arch ${layer.arch}${opts.root ? ` --root ${opts.root}` : ""}`,
         });
+      // a layer of another CPU family runs under qemu-user: say what is missing before exec fails
+      const { assertArchRunnable } = await import("../exec/emulation.js");
+      assertArchRunnable(layer.arch);
       const mount = { root, repository: layer.repository };
       const sandbox = {
         readOnlyLayer: !opts.writable,

@@ -29,7 +29,7 @@ import { InputError, ToolError } from "../errors.js";
 import { formatCommand, requireTool, run } from "../exec/run.js";
 import type { Arch } from "../layer/id.js";
 import { log } from "../log.js";
-import type { DebianSettings } from "../spec/schema.js";
+import { type DebianSettings, debianSuiteFor } from "../spec/schema.js";
 import { DEFAULT_NSS_PACKAGES, nssCustomizeHook } from "./nss.js";
 import { type AptSource, debianSources, readHostAptSources } from "./sources.js";
 
@@ -99,6 +99,7 @@ export function mmdebstrapInvocation(
   },
 ): MmdebstrapInvocation {
   const { settings } = opts;
+  const suite = debianSuiteFor(settings, opts.arch);
   const args = [
     `--variant=${settings.variant}`,
     `--architectures=${DEBIAN_ARCH[opts.arch]}`,
@@ -117,8 +118,8 @@ export function mmdebstrapInvocation(
     const nss = opts.nssPackages ?? DEFAULT_NSS_PACKAGES;
     if (nss.length) args.push(`--customize-hook=${nssCustomizeHook(nss)}`);
   }
-  args.push(settings.suite, opts.targetDir, "-");
-  return { args, input: debianSources(settings, opts.hostSources) };
+  args.push(suite, opts.targetDir, "-");
+  return { args, input: debianSources({ ...settings, suite }, opts.hostSources) };
 }
 
 /** Packages apt says it does not have, from mmdebstrap/apt output. */
@@ -134,7 +135,7 @@ export function unknownPackages(output: string): string[] {
 }
 
 function unknownPackagesError(names: string[], settings: DebianSettings, arch: Arch): InputError {
-  const where = `${settings.suite} (${settings.components.join(", ")}) for ${DEBIAN_ARCH[arch]}`;
+  const where = `${debianSuiteFor(settings, arch)} (${settings.components.join(", ")}) for ${DEBIAN_ARCH[arch]}`;
   return new InputError(
     `debian.packages: Debian ${where} has no package${names.length > 1 ? "s" : ""} ${names.join(", ")}`,
     {
@@ -186,7 +187,9 @@ async function invoke(
 
 /** Run mmdebstrap into `targetDir`. */
 export async function runMmdebstrap(opts: MmdebstrapOptions): Promise<MmdebstrapResult> {
-  log.debug(`mmdebstrap ${opts.settings.suite} ${opts.settings.variant} → ${opts.targetDir}`);
+  log.debug(
+    `mmdebstrap ${debianSuiteFor(opts.settings, opts.arch)} ${opts.settings.variant} → ${opts.targetDir}`,
+  );
   const r = await invoke(opts, false);
   return { command: r.command, sources: r.input, durationMs: r.durationMs };
 }

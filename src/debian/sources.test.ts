@@ -11,7 +11,7 @@ import {
 
 const fixture = (name: string) => readFileSync(new URL(`./testdata/${name}`, import.meta.url), "utf8");
 const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
-const settings = (over: Partial<DebianSettings> = {}): DebianSettings => ({
+const settings = (over: Partial<Omit<DebianSettings, "suite">> & { suite?: string } = {}) => ({
   suite: "bookworm",
   components: ["main"],
   variant: "minbase",

@@ -112,7 +112,7 @@ export function suiteFamily(suite: string): string[] {
 
 /** deb822 sources text for mmdebstrap's stdin. Pure given the host's sources and Debian's keyring path. */
 export function debianSources(
-  settings: DebianSettings,
+  settings: Pick<DebianSettings, "mirror" | "components"> & { suite: string },
   host: readonly AptSource[],
   keyring: string | undefined = existsSync(DEBIAN_KEYRING) ? DEBIAN_KEYRING : undefined,
 ): string {

@@ -12,6 +12,7 @@ import type { Arch } from "../layer/id.js";
 import { nameProblem } from "../paths/rules.js";
 import { resolveLayer } from "../spec/resolve.js";
 import type { FlavorName, LayerSpec } from "../spec/schema.js";
+import { debianSuiteFor } from "../spec/schema.js";
 import { type ArchColumn, type ArchComparison, compareArches } from "./arches.js";
 
 /** Where set files are read from: `read(name)` gives the file and its text, undefined when there is none. */
@@ -159,7 +160,7 @@ export function specArchDiff(spec: LayerSpec, file: string, sets?: SetFiles): Sp
     const items = new Map<string, string>();
     const setFiles: string[] = [];
     if (spec.flavor === "debian")
-      for (const p of spec.debian?.packages ?? []) addItem(items, p, spec.debian!.suite);
+      for (const p of spec.debian?.packages ?? []) addItem(items, p, debianSuiteFor(spec.debian!, arch));
     else {
       layer.sets.forEach((name, i) => {
         if (PORTAGE_SETS.includes(name)) addItem(items, `@${name}`, "Portage's own set");

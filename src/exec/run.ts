@@ -11,6 +11,7 @@ import { log } from "../log.js";
 /** Debian package that provides each external tool we call; used in "missing tool" errors. */
 export const TOOL_PACKAGES: Record<string, string> = {
   mmdebstrap: "mmdebstrap",
+  "arch-test": "arch-test",
   patchelf: "patchelf",
   bwrap: "bubblewrap",
   zstd: "zstd",

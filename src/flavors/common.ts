@@ -3,31 +3,16 @@
  * record. They call src/layer; each flavor puts them where its order wants them.
  */
 
-import { arch as nodeArch } from "node:process";
 import { runCheckStage } from "../checks/stage.js";
 import { InputError } from "../errors.js";
 import { describeFileSystem, fileSystemOf, formatBytes } from "../exec/disk.js";
 import { run } from "../exec/run.js";
-import type { Arch } from "../layer/id.js";
-import { nodeArchToArch } from "../layer/id.js";
 import { hostFacts, writeReprod } from "../layer/reprod.js";
 import { makeHostLinks } from "../layer/symlinks.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import { prefixConfinement } from "./files.js";
 import { CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE } from "./stage.js";
 import type { BuildStage, Flavor, StageContext } from "./types.js";
-
-/** EESSI's architecture guard: no cross-building, the host's CPU family must be the layer's. */
-export function assertHostArch(arch: Arch, host: string = nodeArch): void {
-  const hostArch = nodeArchToArch(host);
-  if (hostArch !== arch)
-    throw new InputError(
-      `this machine is ${hostArch ?? host}, the layer is for ${arch}: a layer is built on its own CPU family`,
-      {
-        hint: `build on ${/^[aeiox]/.test(arch) ? "an" : "a"} ${arch} machine, or choose --arch ${hostArch ?? host} if the spec lists it`,
-      },
-    );
-}
 
 /** Ansible's human_to_bytes, which EESSI's disk check uses: K, M, G, T are powers of 1024. */
 export function parseSize(text: string): number {

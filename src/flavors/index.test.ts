@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { assertArchRunnable } from "../exec/emulation.js";
 import { parseSpec } from "../spec/load.js";
 import { resolveLayer } from "../spec/resolve.js";
-import { assertBuildUser, assertHostArch } from "./common.js";
+import { assertBuildUser } from "./common.js";
 import { flavors, getFlavor } from "./index.js";
 import { stagesOf } from "./plan.js";
 import { ACTIVATE_STAGE } from "./stage.js";
@@ -48,11 +49,12 @@ describe("flavor registry", () => {
       expect(() => update([bad]), bad).toThrow(/not a Debian package name/);
   });
 
-  it("guards the arch: a layer is built on its own CPU family", () => {
-    expect(() => assertHostArch("x86_64", "x64")).not.toThrow();
-    expect(() => assertHostArch("aarch64", "arm64")).not.toThrow();
-    expect(() => assertHostArch("aarch64", "x64")).toThrow(
-      /this machine is x86_64, the layer is for aarch64/,
+  it("guards the arch: the host's CPU family, or one it emulates (exec/emulation.test.ts)", () => {
+    const nowhere = { binfmtDir: "/nonexistent/binfmt_misc" };
+    expect(() => assertArchRunnable("x86_64", { ...nowhere, hostArch: "x64" })).not.toThrow();
+    expect(() => assertArchRunnable("aarch64", { ...nowhere, hostArch: "arm64" })).not.toThrow();
+    expect(() => assertArchRunnable("aarch64", { ...nowhere, hostArch: "x64" })).toThrow(
+      /cannot run aarch64 programs here: this machine is x86_64 .* binfmt_misc is not mounted/,
     );
   });
 

@@ -11,9 +11,10 @@ import { mkdir, rm, rmdir } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { CompatError, InputError } from "../errors.js";
 import { diskUsage, formatBytes } from "../exec/disk.js";
+import { assertArchRunnable } from "../exec/emulation.js";
 import { run as runTool } from "../exec/run.js";
 import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
-import { assertBuildUser, assertHostArch } from "../flavors/common.js";
+import { assertBuildUser } from "../flavors/common.js";
 import { getFlavor } from "../flavors/index.js";
 import { planLayer, planProblems } from "../flavors/plan.js";
 import { ACTIVATE_STAGE } from "../flavors/stage.js";
@@ -114,7 +115,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   const described = describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root, o.stages);
   const { layer, flavorStages } = described;
   // Before a run directory or a work directory exists: nothing to resume when the host cannot build it.
-  assertHostArch(layer.arch);
+  assertArchRunnable(layer.arch);
   assertBuildUser(layer.spec.flavor);
   const targetLockFile = (target: string) => join(dirname(target), `.${basename(target)}.build-lock`);
   const lockTarget = (target: string, runId: string) =>

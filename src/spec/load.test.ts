@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
 import { closest, parseSpec, validateSpecText } from "./load.js";
+import { debianSuiteFor } from "./schema.js";
 
 const testdata = join(import.meta.dirname, "testdata");
 
@@ -18,6 +19,58 @@ debian:
 `;
 
 describe("spec loading", () => {
+  it("takes debian.suite as one name or one per arch (riscv64 from trixie)", () => {
+    const perArch = minimal
+      .replace("arches: [x86_64]", "arches: [x86_64, riscv64]")
+      .replace("suite: bookworm", "suite: {x86_64: bookworm, riscv64: trixie}");
+    const { spec } = parseSpec(perArch, "per-arch.yaml");
+    expect(debianSuiteFor(spec.debian!, "x86_64")).toBe("bookworm");
+    expect(debianSuiteFor(spec.debian!, "riscv64")).toBe("trixie");
+    expect(debianSuiteFor(parseSpec(minimal, "min.yaml").spec.debian!, "x86_64")).toBe("bookworm");
+    expect(() => debianSuiteFor(spec.debian!, "aarch64")).toThrow(/debian.suite names no suite for aarch64/);
+  });
+
+  it("refuses a per-arch suite that misses an arch, names another, or is not a suite", () => {
+    const withSuite = (suite: string, arches = "[x86_64, riscv64]") =>
+      validateSpecText(
+        minimal
+          .replace("arches: [x86_64]", `arches: ${arches}`)
+          .replace("suite: bookworm", `suite: ${suite}`),
+        "s.yaml",
+      ).problems.map((p) => `${p.field}: ${p.message}`);
+    expect(withSuite("{x86_64: bookworm}")).toEqual([
+      expect.stringMatching(
+        /^debian\.suite: no suite for riscv64 \(the spec's arches are x86_64, riscv64; add e\.g\. `riscv64: bookworm`\)/,
+      ),
+    ]);
+    expect(withSuite("{x86_64: bookworm, riscv64: trixie, aarch64: bookworm}")).toEqual([
+      expect.stringMatching(/^debian\.suite: aarch64 is not one of the spec's arches \(x86_64, riscv64\)/),
+    ]);
+    expect(withSuite("{x86_64: bookworm, riscv64: trixie, arm64: bookworm}")).toEqual([
+      expect.stringMatching(/^debian\.suite: "arm64": not an architecture, did you mean "aarch64"\?/),
+    ]);
+    for (const key of ["__proto__", "constructor", "toString", "''"])
+      expect(withSuite(`{x86_64: bookworm, riscv64: trixie, ${key}: bookworm}`), key).toEqual([
+        expect.stringMatching(/not an architecture|is not allowed/),
+      ]);
+    for (const bad of [
+      "../trixie",
+      "Trixie",
+      "trixie/updates",
+      "'trixie '",
+      "''",
+      `${"a".repeat(65)}`,
+      "[trixie]",
+      "7",
+    ])
+      expect(withSuite(`{x86_64: bookworm, riscv64: ${bad}}`).join("\n"), bad).toMatch(/debian\.suite/);
+    expect(withSuite("{}")).toEqual([
+      expect.stringMatching(/no suite for x86_64/),
+      expect.stringMatching(/no suite for riscv64/),
+    ]);
+    expect(withSuite("{x86_64: bookworm}", "[x86_64]")).toEqual([]);
+  });
+
   it("accepts a minimal debian spec and fills defaults", () => {
     const { spec, hash } = parseSpec(minimal, "min.yaml");
     expect(spec.prefix).toBe("/cvmfs/{repository}/versions/{version}/compat/{os}/{arch}");

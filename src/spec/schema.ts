@@ -9,8 +9,9 @@
  */
 import { z } from "zod";
 import { whenParsed } from "../config/yaml.js";
+import { InputError } from "../errors.js";
 import { atomLinesProblems, packageNameProblem, versionProblem } from "../gentoo/validate.js";
-import { ARCHES, notAnArchMessage } from "../layer/id.js";
+import { ARCHES, type Arch, isArch, notAnArchMessage } from "../layer/id.js";
 import { absolutePathProblem, nameProblem, type PathProblem, relativePathProblem } from "../paths/rules.js";
 
 export const FLAVORS = ["gentoo", "debian"] as const;
@@ -307,12 +308,28 @@ export const gentooSchema = z
   })
   .describe("settings of the gentoo flavor");
 
+const debianSuiteName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,63}$/, { message: "not a suite name (e.g. bookworm)" });
+
 export const debianSchema = z
   .strictObject({
     suite: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]*$/, { message: "not a suite name (e.g. bookworm)" })
-      .describe("Debian suite"),
+      .union([
+        debianSuiteName,
+        z.record(z.string(), debianSuiteName).superRefine((bySuite, ctx) => {
+          for (const arch of Object.keys(bySuite))
+            if (!isArch(arch))
+              ctx.addIssue({
+                code: "custom",
+                path: [],
+                message: `${JSON.stringify(arch)}: ${notAnArchMessage(arch)}`,
+              });
+        }),
+      ])
+      .describe(
+        "Debian suite (e.g. `bookworm`), or one per arch (e.g. `{x86_64: bookworm, aarch64: bookworm, riscv64: trixie}`: riscv64 is an official port from trixie on); every arch of `arches` needs one",
+      ),
     mirror: z.string().url().optional().describe("Debian mirror URL; default: the host's apt sources"),
     components: z
       .array(z.string().regex(/^[a-z-]+$/))
@@ -535,6 +552,27 @@ export const layerSpecSchema = z
   )
   .superRefine(
     (spec, ctx) => {
+      const suite = spec.debian?.suite;
+      if (suite === undefined || typeof suite === "string") return;
+      for (const arch of spec.arches)
+        if (!Object.hasOwn(suite, arch))
+          ctx.addIssue({
+            code: "custom",
+            path: ["debian", "suite"],
+            message: `no suite for ${arch} (the spec's arches are ${spec.arches.join(", ")}; add e.g. \`${arch}: bookworm\`)`,
+          });
+      for (const arch of Object.keys(suite))
+        if (isArch(arch) && !spec.arches.includes(arch))
+          ctx.addIssue({
+            code: "custom",
+            path: ["debian", "suite"],
+            message: `${arch} is not one of the spec's arches (${spec.arches.join(", ")}): add it to \`arches\` or remove this line`,
+          });
+    },
+    whenParsed(["arches"], ["debian", "suite"]),
+  )
+  .superRefine(
+    (spec, ctx) => {
       const overlayNames = new Set<string>(["gentoo"]);
       spec.gentoo?.overlays.forEach((o, i) => {
         if (overlayNames.has(o.name))
@@ -617,3 +655,20 @@ export type Overlay = z.infer<typeof overlaySchema>;
 export type DebianSettings = z.infer<typeof debianSchema>;
 export type HostSymlinkEntry = z.infer<typeof hostSymlinkSchema>;
 export type ChecksSettings = z.infer<typeof checksSchema>;
+
+/** The Debian suite a layer of `arch` is built from (`debian.suite`, a name or one per arch). */
+export function debianSuiteOf(settings: Pick<DebianSettings, "suite">, arch: string): string | undefined {
+  const { suite } = settings;
+  if (typeof suite === "string") return suite;
+  return Object.hasOwn(suite, arch) ? suite[arch] : undefined;
+}
+
+/** debianSuiteOf for a build: the spec's check makes every arch of `arches` name a suite. */
+export function debianSuiteFor(settings: Pick<DebianSettings, "suite">, arch: Arch): string {
+  const suite = debianSuiteOf(settings, arch);
+  if (suite === undefined)
+    throw new InputError(`debian.suite names no suite for ${arch}`, {
+      hint: `add \`${arch}: <suite>\` to debian.suite`,
+    });
+  return suite;
+}

@@ -15,6 +15,7 @@ import { artifactInventory, type Inventory, prefixFacts, readInventory } from ".
 import { type AdvisorySettings, newSession, type SourceSession } from "../security/source.js";
 import { sourcesFor } from "../security/sources.js";
 import type { SiteConfig } from "../site/load.js";
+import { debianSuiteOf } from "../spec/schema.js";
 import { currentUser } from "../store/actor.js";
 import { type FindingRecord, observeFindings } from "../store/findings.js";
 import { withLease } from "../store/leases.js";
@@ -111,7 +112,7 @@ async function inventoryOf(p: PublishedLayer): Promise<Inventory> {
     const inv = await readInventory({ kind: "prefix", path: p.where.path, prefix: p.where.path }, p.arch);
     // the spec knows what an old layer's record may not
     const facts = inv.facts.prefix ? inv.facts : await prefixFacts(p.where.path, p.arch);
-    if (!facts.debianRelease && p.spec?.debian?.suite) facts.debianRelease = p.spec.debian.suite;
+    if (!facts.debianRelease) facts.debianRelease = p.spec?.debian && debianSuiteOf(p.spec.debian, p.arch);
     if (!facts.gentooCommit && p.spec?.gentoo?.repository.commit)
       facts.gentooCommit = p.spec.gentoo.repository.commit;
     return {
@@ -121,7 +122,8 @@ async function inventoryOf(p: PublishedLayer): Promise<Inventory> {
   }
   if (p.where.kind === "artifact") {
     const inv = await artifactInventory({ kind: "artifact", path: p.where.path }, p.where.manifest);
-    if (!inv.facts.debianRelease && p.spec?.debian?.suite) inv.facts.debianRelease = p.spec.debian.suite;
+    if (!inv.facts.debianRelease)
+      inv.facts.debianRelease = p.spec?.debian && debianSuiteOf(p.spec.debian, p.arch);
     if (!inv.facts.gentooCommit && p.spec?.gentoo?.repository.commit)
       inv.facts.gentooCommit = p.spec.gentoo.repository.commit;
     return inv;

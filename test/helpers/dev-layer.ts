@@ -18,6 +18,7 @@ import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } fr
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { basename, join, relative, resolve } from "node:path";
 import { InputError } from "../../src/errors.js";
+import type { Arch } from "../../src/layer/id.js";
 import { buildLayer } from "../../src/pipeline/build.js";
 import { PidLock } from "../../src/pipeline/lock.js";
 import { HumanProgress } from "../../src/pipeline/progress.js";
@@ -103,20 +104,25 @@ export function outdatedDevLayer(): Promise<DevLayer> {
 /** Whether a cache entry `<spec name>-<16 hex>` is one of spec `name`'s (not of `name-other`'s). */
 const layerOfSpec = (entry: string, name: string) => /^(.*)-[0-9a-f]{16}$/.exec(entry)?.[1] === name;
 
-function cachedLayer(specFile: string): Promise<DevLayer> {
-  let p = cached.get(specFile);
+/**
+ * A spec's layer for `arch` (default: the host's), built on first use and cached like devLayer():
+ * a foreign arch is built under qemu-user (test/integration/foreign-arch.test.ts).
+ */
+export function cachedLayer(specFile: string, arch?: Arch): Promise<DevLayer> {
+  const id = `${specFile}:${arch ?? ""}`;
+  let p = cached.get(id);
   if (!p) {
-    p = makeLayer(specFile);
-    cached.set(specFile, p);
+    p = makeLayer(specFile, arch);
+    cached.set(id, p);
   }
   return p;
 }
 
-async function makeLayer(specFile: string): Promise<DevLayer> {
+async function makeLayer(specFile: string, arch?: Arch): Promise<DevLayer> {
   const loaded = await loadSpec(specFile);
-  const layer = resolveLayer(loaded.spec, pickArch(loaded.spec, undefined));
-  // <spec name>-<key>: a layer of an older build of the same spec is removed, other specs' stay
-  const name = basename(specFile, ".yaml");
+  const layer = resolveLayer(loaded.spec, pickArch(loaded.spec, arch));
+  // <spec name>[-<arch>]-<key>: a layer of an older build of the same spec is removed, other specs' stay
+  const name = `${basename(specFile, ".yaml")}${arch ? `-${arch}` : ""}`;
   const key = `${name}-${devLayerKey(loaded)}`;
   const dir = join(CACHE, key);
   const root = join(dir, "root", layer.repository);

@@ -11,13 +11,14 @@ import { configureDebianLayer } from "../../debian/configure.js";
 import { checkDebianPackages, runMmdebstrap } from "../../debian/mmdebstrap.js";
 import { formatPackageList, readDpkgStatus } from "../../debian/status.js";
 import { InputError } from "../../errors.js";
+import { assertArchRunnable, describeEmulation } from "../../exec/emulation.js";
 import { unmountUnder } from "../../exec/mounts.js";
 import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { generateLocales, installLocaleLister } from "../../layer/locales.js";
 import { assertRelocated, formatRelocationReport, relocateTree } from "../../layer/relocate.js";
+import { debianSuiteFor } from "../../spec/schema.js";
 import {
-  assertHostArch,
   checkStage,
   finalizeStage,
   hostLinksStage,
@@ -67,14 +68,17 @@ async function writeRunReport(ctx: StageContext, name: string, report: unknown):
 const rootfsOf = (ctx: StageContext) => join(ctx.workDir, "rootfs");
 
 async function preflight(ctx: StageContext): Promise<void> {
-  assertHostArch(ctx.layer.arch);
+  const emulation = assertArchRunnable(ctx.layer.arch);
+  ctx.note(`${ctx.layer.arch} programs run ${describeEmulation(emulation)}`);
   for (const t of HOST_TOOLS) await requireTool(t);
+  // mmdebstrap refuses a foreign arch without arch-test (it asks it whether the arch runs here)
+  if (!emulation.native) await requireTool("arch-test");
   await ensureSandbox();
   requireFreeSpace(ctx, settingsOf(ctx).requiredSpace, "debian.requiredSpace", "a debian layer");
   // A package apt does not have would otherwise stop mmdebstrap only after it installed the
   // essential packages (about a minute); `mmdebstrap --simulate` says so in about 3 s.
   const s = settingsOf(ctx);
-  ctx.note(`apt resolves ${s.packages.length} package(s) of ${s.suite}`);
+  ctx.note(`apt resolves ${s.packages.length} package(s) of ${debianSuiteFor(s, ctx.layer.arch)}`);
   await checkDebianPackages({ settings: s, arch: ctx.layer.arch, logTo: ctx.log, signal: ctx.signal });
 }
 
@@ -85,7 +89,7 @@ async function bootstrap(ctx: StageContext): Promise<void> {
   await unmountUnder(rootfs);
   await rm(rootfs, { recursive: true, force: true });
   const s = settingsOf(ctx);
-  ctx.note(`mmdebstrap ${s.suite} (${s.variant} + ${s.packages.length} packages)`);
+  ctx.note(`mmdebstrap ${debianSuiteFor(s, ctx.layer.arch)} (${s.variant} + ${s.packages.length} packages)`);
   await runMmdebstrap({
     settings: s,
     arch: ctx.layer.arch,
@@ -168,7 +172,7 @@ export const api: Flavor = {
       finalizeStage(),
       recordStage(DEBIAN_STAGES.find((s) => s.id === "record")!, api, {
         packagesTxt: async (ctx) => formatPackageList((await readDpkgStatus(ctx.prefixDir)).packages),
-        suiteOf: (layer) => layer.spec.debian?.suite,
+        suiteOf: (layer) => (layer.spec.debian ? debianSuiteFor(layer.spec.debian, layer.arch) : undefined),
       }),
     ];
   },

@@ -8,7 +8,7 @@ export const DEBIAN_STAGES = [
   {
     id: "preflight",
     description:
-      "check that the build host's CPU family is the layer's arch, the tools are installed and apt has every package",
+      "check that the build host runs the layer's arch (its own CPU family, or qemu-user through binfmt_misc), the tools are installed and apt has every package",
   },
   { id: "bootstrap", description: "run mmdebstrap for the suite, variant and packages into a staging tree" },
   {

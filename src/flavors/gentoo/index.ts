@@ -11,6 +11,7 @@ import { existsSync } from "node:fs";
 import { chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ToolError } from "../../errors.js";
+import { assertArchRunnable, describeEmulation } from "../../exec/emulation.js";
 import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
@@ -18,7 +19,6 @@ import { readVardb, VDB_PATH } from "../../gentoo/vardb.js";
 import { mkdirInside, removeInside, resolveInside, writeFileInside } from "../../paths/inside.js";
 import { safeName } from "../../paths/rules.js";
 import {
-  assertHostArch,
   checkStage,
   finalizeStage,
   hostLinksStage,
@@ -71,7 +71,7 @@ const stage = (sid: GentooStageId, run: (ctx: StageContext) => Promise<void>): B
 };
 
 async function preflight(ctx: StageContext): Promise<void> {
-  assertHostArch(ctx.layer.arch);
+  ctx.note(`${ctx.layer.arch} programs run ${describeEmulation(assertArchRunnable(ctx.layer.arch))}`);
   for (const t of HOST_TOOLS) await requireTool(t);
   await ensureSandbox();
   requireFreeSpace(

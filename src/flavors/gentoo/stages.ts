@@ -8,7 +8,7 @@ export const GENTOO_STAGES = [
   {
     id: "preflight",
     description:
-      "check that the build host's CPU family is the layer's arch and the prefix has the required free space",
+      "check that the build host runs the layer's arch (its own CPU family, or qemu-user through binfmt_misc) and the prefix has the required free space",
   },
   {
     id: "repos",

@@ -14,11 +14,12 @@ import { existsSync } from "node:fs";
 import { mkdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError } from "../../errors.js";
+import { assertArchRunnable, describeEmulation } from "../../exec/emulation.js";
 import { isMountPoint, mountOverlay, type OverlayDirs, unmountOverlay } from "../../exec/overlay.js";
 import { requireTool, run } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { parseAtom } from "../../gentoo/atom.js";
-import { assertHostArch, requireFreeSpace } from "../common.js";
+import { requireFreeSpace } from "../common.js";
 import type { BuildStage, FlavorUpdateRequest, StageContext } from "../types.js";
 import { asBuildUser } from "./build-user.js";
 
@@ -143,7 +144,7 @@ export function gentooUpdatePlan(
 
   return [
     stage("preflight", async (ctx) => {
-      assertHostArch(ctx.layer.arch);
+      ctx.note(`${ctx.layer.arch} programs run ${describeEmulation(assertArchRunnable(ctx.layer.arch))}`);
       if (process.getuid?.() !== 0)
         throw new InputError("a gentoo update mounts an overlay over the published layer: it runs as root", {
           hint: "run compat update as root (for example with sudo)",

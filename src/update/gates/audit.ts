@@ -15,6 +15,7 @@ import { auditInventory, type SourceReport } from "../../security/audit.js";
 import { artifactInventory, type Inventory, readInventory } from "../../security/inventory.js";
 import { newSession } from "../../security/source.js";
 import { sourcesFor } from "../../security/sources.js";
+import { debianSuiteOf } from "../../spec/schema.js";
 import type { JsonValue } from "../../store/json.js";
 import { siteAdvisorySettings } from "../../watch/run.js";
 import { assertArtifactUnchanged } from "../artifact-files.js";
@@ -26,7 +27,8 @@ async function candidateInventory(ctx: GateContext): Promise<Inventory> {
   const dir = ctx.tree.prefixDir;
   const inv = await readInventory({ kind: "prefix", path: dir, prefix: dir }, ctx.layer.arch);
   const spec = ctx.layer.spec.spec;
-  if (!inv.facts.debianRelease && spec.debian?.suite) inv.facts.debianRelease = spec.debian.suite;
+  if (!inv.facts.debianRelease)
+    inv.facts.debianRelease = spec.debian && debianSuiteOf(spec.debian, ctx.layer.arch);
   if (!inv.facts.gentooCommit && spec.gentoo?.repository.commit)
     inv.facts.gentooCommit = spec.gentoo.repository.commit;
   inv.facts.label = `candidate ${ctx.candidate.id} (${dir})`;
