@@ -1,14 +1,13 @@
 /**
  * A prefix directory as a check target: its flavor (the flavor registry's detectFlavor), the prefix
  * its files were made for, its arch and EESSI's conventions for what a bare prefix should hold.
- * Apart from checks/target.ts because the flavors' build stages run the checks (target.ts is below
- * flavors/, this module above).
+ * Apart from checks/target.ts, which works from a resolved spec alone.
  */
 import { realpathSync } from "node:fs";
 import { posix } from "node:path";
 import { InputError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
-import { detectFlavor } from "../flavors/index.js";
+import { detectFlavor, flavorHas } from "../flavors/index.js";
 import { ARCHES, type Arch, archHint } from "../layer/id.js";
 import { absolutePathProblem } from "../paths/rules.js";
 import { eessiHostLinks } from "./eessi-host-links.js";
@@ -55,7 +54,7 @@ export async function targetFromPrefix(dir: string, opts: { arch?: string } = {}
   const arch = pickTargetArch(opts.arch, parts.at(-1), local, prefix);
   const versionsAt = parts.lastIndexOf("versions");
   const compatAt = parts.lastIndexOf("compat");
-  const eessiSet = flavor === "gentoo" ? eessiSetOf(prefix) : undefined;
+  const eessiSet = flavorHas(flavor, "portage") ? eessiSetOf(prefix) : undefined;
   const version = versionsAt >= 0 ? parts[versionsAt + 1] : undefined;
   const hostLinks = eessiHostLinks(version, prefix);
   return {

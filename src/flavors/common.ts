@@ -4,7 +4,6 @@
  */
 
 import { arch as nodeArch } from "node:process";
-import { runCheckStage } from "../checks/stage.js";
 import { InputError } from "../errors.js";
 import { describeFileSystem, fileSystemOf, formatBytes } from "../exec/disk.js";
 import { run } from "../exec/run.js";
@@ -96,16 +95,10 @@ export function checkStage(): BuildStage {
   return {
     ...CHECK_STAGE,
     run: async (ctx) => {
-      const report = await runCheckStage({
-        layer: ctx.layer,
-        prefixDir: ctx.prefixDir,
-        runDir: ctx.runDir,
-        onResult: (r) => {
-          ctx.log.write(`${r.status.padEnd(7)} ${r.id}: ${r.evidence.found} (${r.durationMs} ms)\n`);
-          if (r.status === "fail") ctx.note(`${r.id} failed`);
-        },
+      const s = await ctx.checkLayer((r) => {
+        ctx.log.write(`${r.status.padEnd(7)} ${r.id}: ${r.evidence.found} (${r.durationMs} ms)\n`);
+        if (r.status === "fail") ctx.note(`${r.id} failed`);
       });
-      const s = report.summary;
       ctx.note(`${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
     },
   };

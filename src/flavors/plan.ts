@@ -12,6 +12,9 @@ import type { FlavorName, LayerSpec } from "../spec/schema.js";
 import { DEBIAN_STAGES } from "./debian/stages.js";
 import { type PortageLink, planPortageLinks } from "./gentoo/portage-links.js";
 import { planSetSources, type SetSource } from "./gentoo/sets.js";
+
+export type { SetSource };
+
 import { GENTOO_STAGES } from "./gentoo/stages.js";
 import type { StageInfo } from "./stage.js";
 
