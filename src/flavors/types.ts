@@ -9,6 +9,7 @@ import type { RunOptions, RunResult } from "../exec/run.js";
 import type { LayerRunOptions, SandboxCommand } from "../exec/sandbox.js";
 import type { Arch } from "../layer/id.js";
 import type { Distro } from "../sbom/purl.js";
+import type { PathKey, RoleVariables } from "../spec/ansible/role.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import type { FlavorName } from "../spec/schema.js";
 import type { InstalledPackage, PackageDatabaseKind } from "./installed.js";
@@ -134,6 +135,15 @@ export interface FlavorModule {
   };
   /** What its layers have that some checks need. */
   capabilities: readonly FlavorCapability[];
+  /**
+   * Its spec section from the variables of EESSI's compatibility_layer role (`compat
+   * import-ansible`), for the flavor whose layers the role builds.
+   */
+  ansibleRole?: {
+    importSection(role: RoleVariables, prefix: string, version: string | undefined): Record<string, unknown>;
+    /** Paths (in the spec) of the section's lists written in flow style. */
+    flowPaths(section: Record<string, unknown>): PathKey[][];
+  };
   /**
    * The distribution an SBOM's package URLs name when the layer's os-release does not say: for an
    * artifact, from its build record; for a prefix (`buildRecord` undefined).
