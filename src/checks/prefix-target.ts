@@ -8,7 +8,7 @@ import { posix } from "node:path";
 import { InputError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
 import { detectFlavor, flavorHas } from "../flavors/index.js";
-import { ARCHES, type Arch, archHint } from "../layer/id.js";
+import { ARCHES, type Arch, archHint, isArch } from "../layer/id.js";
 import { absolutePathProblem } from "../paths/rules.js";
 import { eessiHostLinks } from "./eessi-host-links.js";
 import { LayerFs } from "./layer-fs.js";
@@ -82,10 +82,8 @@ function pickTargetArch(
   local: string,
   prefix: string,
 ): Arch {
-  const known = (a: string | undefined): a is Arch =>
-    a !== undefined && (ARCHES as readonly string[]).includes(a);
   if (option !== undefined) {
-    if (!known(option)) {
+    if (!isArch(option)) {
       const meant = archHint(option);
       throw new InputError(`--arch ${option}: not an architecture (expected one of ${ARCHES.join(", ")})`, {
         hint: meant ? `did you mean ${meant}?` : undefined,
@@ -93,7 +91,7 @@ function pickTargetArch(
     }
     return option;
   }
-  if (known(lastComponent)) return lastComponent;
+  if (isArch(lastComponent)) return lastComponent;
   for (const a of ARCHES) {
     const fs = new LayerFs({ prefix, localPrefix: local });
     if (fs.exists(posix.join(prefix, loaderRel(a)))) return a;

@@ -4,7 +4,7 @@
  * what the build writes.
  */
 import { gentooConfigFiles } from "../gentoo/config/index.js";
-import type { Arch } from "../layer/id.js";
+import type { LayerId } from "../layer/id.js";
 import { safeRelative } from "../paths/rules.js";
 import { type FieldProblem, SpecFieldError } from "../spec/problem.js";
 import { type HostLink, type ResolvedLayer, resolveLayer } from "../spec/resolve.js";
@@ -43,12 +43,9 @@ export interface PlannedHostLink {
   final: string;
 }
 
-export interface LayerPlan {
+/** What a build of the layer `{stack, version, os, arch}` would do (`compat plan`). */
+export interface LayerPlan extends LayerId {
   repository: string;
-  stack: string;
-  version: string;
-  os: string;
-  arch: Arch;
   flavor: FlavorName;
   /** EPREFIX, e.g. /cvmfs/software.eessi.io/versions/2025.06/compat/linux/x86_64 */
   prefix: string;
