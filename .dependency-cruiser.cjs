@@ -33,6 +33,22 @@ module.exports = {
       from: { path: "^src/(gentoo|debian)/", pathNot: "\\.test\\.ts$" },
       to: { path: "^src/(checks|artifacts|publish|pipeline)/" },
     },
+    {
+      name: "flavors-import-no-checks",
+      comment:
+        "The checks ask the flavors (capabilities, defaults); the build's check stage reaches the checks through the context the pipeline gives it (StageContext.checkLayer). checks/versions.ts is a leaf both use.",
+      severity: "error",
+      from: { path: "^src/flavors/", pathNot: "\\.test\\.ts$" },
+      to: { path: "^src/checks/", pathNot: "^src/checks/versions\\.ts$" },
+    },
+    {
+      name: "flavor-folders-through-the-registry",
+      comment:
+        "Code outside flavors/ asks the registry (flavors/index.ts) about a flavor, never a flavor's folder. diff/spec-arches.ts still reads gentoo's Portage sets (issue 12: its per-flavor items are to move into the flavors).",
+      severity: "error",
+      from: { path: "^src/", pathNot: ["^src/flavors/", "\\.test\\.ts$", "^src/diff/spec-arches\\.ts$"] },
+      to: { path: "^src/flavors/[^/]+/" },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { InputError } from "../errors.js";
 import { requireTool, run } from "../exec/run.js";
 import { spawnStreaming, writeWithBackpressure } from "../exec/stream.js";
+import type { LayerId } from "../layer/id.js";
 import { log } from "../log.js";
 import { type DeltaPlan, MIN_PATCH_BYTES, PATCH_DIR, planDelta, versionlessPath } from "./delta.js";
 import { type ContentSink, type EntryIndex, indexArtifact, indexTree, treeSha256 } from "./entry-index.js";
@@ -26,12 +27,9 @@ const BUFFER_LIMIT = 16 << 20;
 /** zstd's --patch-from needs the whole base in its window (≤ 2 GiB); past this the file ships whole. */
 const MAX_PATCH_BYTES = 1 << 30;
 
-export interface DeltaRequest {
+/** A delta of the layer `{stack, version, os, arch}` at `prefix` against the full artifact `deltaFrom`. */
+export interface DeltaRequest extends LayerId {
   prefix: string;
-  stack: string;
-  version: string;
-  os: string;
-  arch: string;
   /** The full artifact the delta applies to. */
   deltaFrom: string;
   /** The scratch dir for base files and patches is made in here (the output directory). */

@@ -17,7 +17,7 @@ import { InputError, ToolError } from "../errors.js";
 import { requireTool, run } from "../exec/run.js";
 import { type StreamingProcess, spawnStreaming } from "../exec/stream.js";
 import { readInstalledPackages } from "../flavors/installed.js";
-import type { Arch } from "../layer/id.js";
+import type { LayerId } from "../layer/id.js";
 import { layerTopDir } from "../layer/id.js";
 import { readBuildRecord } from "./build-record.js";
 import { compressorFor } from "./compress.js";
@@ -46,13 +46,10 @@ import {
 import { TarWriter } from "./tar-writer.js";
 import { walkTree } from "./tree.js";
 
-export interface PackOptions {
+/** Pack the layer `{stack, version, os, arch}` whose files are at `prefix`. */
+export interface PackOptions extends LayerId {
   /** The layer on disk (its EPREFIX in the local repository root). */
   prefix: string;
-  stack: string;
-  version: string;
-  os: string;
-  arch: Arch;
   outDir: string;
   compression?: Compression;
   /** Build time; default SOURCE_DATE_EPOCH, then the build record's time, then the newest mtime. */

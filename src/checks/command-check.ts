@@ -31,7 +31,7 @@ export function exitsZero(
 
 /** A check that a command from the layer exits 0. */
 export function commandCheck(
-  opts: Pick<Check, "id" | "title" | "proves" | "eessi" | "flavors" | "versions"> & {
+  opts: Pick<Check, "id" | "title" | "proves" | "eessi" | "requires" | "versions"> & {
     command: string;
     skipOn?: (ctx: CheckContext) => string | undefined;
   },
@@ -40,7 +40,7 @@ export function commandCheck(
     id: opts.id,
     title: opts.title,
     proves: opts.proves,
-    flavors: opts.flavors,
+    requires: opts.requires,
     versions: opts.versions,
     eessi: opts.eessi,
     async skipReason(ctx) {

@@ -7,6 +7,7 @@ import { posix } from "node:path";
 import { emulationFor } from "../exec/emulation.js";
 import { run } from "../exec/run.js";
 import { type LayerMount, runInLayer } from "../exec/sandbox.js";
+import { getFlavor } from "../flavors/index.js";
 import type { Arch } from "../layer/id.js";
 import type { LayerFs } from "./layer-fs.js";
 
@@ -23,14 +24,6 @@ export function loaderRel(arch: Arch): string {
       return "lib64/ld64.so.2";
   }
 }
-
-/** Debian's multiarch triplet, for the default library dirs of a relocated Debian loader. */
-const TRIPLETS: Record<Arch, string> = {
-  x86_64: "x86_64-linux-gnu",
-  aarch64: "aarch64-linux-gnu",
-  riscv64: "riscv64-linux-gnu",
-  ppc64le: "powerpc64le-linux-gnu",
-};
 
 export interface LdSoHelp {
   /** The cache file the loader reads (`(libraries located via …)`), if it prints one. */
@@ -115,10 +108,7 @@ export async function inspectLoader(
       source: cacheDirs.length > 0 ? `${source}; cache dirs from ${fs.prefix}/etc/ld.so.conf` : source,
     };
   }
-  const assumed =
-    flavor === "gentoo"
-      ? [posix.join(fs.prefix, "lib64"), posix.join(fs.prefix, "usr/lib64"), ...trustedDirs]
-      : [`/lib/${TRIPLETS[arch]}`, `/usr/lib/${TRIPLETS[arch]}`, "/lib", "/usr/lib"];
+  const assumed = getFlavor(flavor).checkDefaults.loaderDirs(fs.prefix, arch, trustedDirs);
   return {
     ...base,
     systemDirs: assumed,

@@ -1,15 +1,14 @@
 /**
  * A prefix directory as a check target: its flavor (the flavor registry's detectFlavor), the prefix
  * its files were made for, its arch and EESSI's conventions for what a bare prefix should hold.
- * Apart from checks/target.ts because the flavors' build stages run the checks (target.ts is below
- * flavors/, this module above).
+ * Apart from checks/target.ts, which works from a resolved spec alone.
  */
 import { realpathSync } from "node:fs";
 import { posix } from "node:path";
 import { InputError } from "../errors.js";
 import type { LayerMount } from "../exec/sandbox.js";
-import { detectFlavor } from "../flavors/index.js";
-import { ARCHES, type Arch, archHint } from "../layer/id.js";
+import { detectFlavor, flavorHas } from "../flavors/index.js";
+import { ARCHES, type Arch, archHint, isArch } from "../layer/id.js";
 import { absolutePathProblem } from "../paths/rules.js";
 import { eessiHostLinks } from "./eessi-host-links.js";
 import { LayerFs } from "./layer-fs.js";
@@ -55,7 +54,7 @@ export async function targetFromPrefix(dir: string, opts: { arch?: string } = {}
   const arch = pickTargetArch(opts.arch, parts.at(-1), local, prefix);
   const versionsAt = parts.lastIndexOf("versions");
   const compatAt = parts.lastIndexOf("compat");
-  const eessiSet = flavor === "gentoo" ? eessiSetOf(prefix) : undefined;
+  const eessiSet = flavorHas(flavor, "portage") ? eessiSetOf(prefix) : undefined;
   const version = versionsAt >= 0 ? parts[versionsAt + 1] : undefined;
   const hostLinks = eessiHostLinks(version, prefix);
   return {
@@ -83,10 +82,8 @@ function pickTargetArch(
   local: string,
   prefix: string,
 ): Arch {
-  const known = (a: string | undefined): a is Arch =>
-    a !== undefined && (ARCHES as readonly string[]).includes(a);
   if (option !== undefined) {
-    if (!known(option)) {
+    if (!isArch(option)) {
       const meant = archHint(option);
       throw new InputError(`--arch ${option}: not an architecture (expected one of ${ARCHES.join(", ")})`, {
         hint: meant ? `did you mean ${meant}?` : undefined,
@@ -94,7 +91,7 @@ function pickTargetArch(
     }
     return option;
   }
-  if (known(lastComponent)) return lastComponent;
+  if (isArch(lastComponent)) return lastComponent;
   for (const a of ARCHES) {
     const fs = new LayerFs({ prefix, localPrefix: local });
     if (fs.exists(posix.join(prefix, loaderRel(a)))) return a;

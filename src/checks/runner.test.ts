@@ -11,11 +11,11 @@ import { type Check, fail, pass, skip } from "./types.js";
 let cleanup = () => {};
 afterEach(() => cleanup());
 
-const make = (id: string, run: Check["run"], flavors: Check["flavors"] = ["debian", "gentoo"]): Check => ({
+const make = (id: string, run: Check["run"], requires?: Check["requires"]): Check => ({
   id,
   title: `check ${id}`,
   proves: "something",
-  flavors,
+  requires,
   versions: "all",
   run,
 });
@@ -33,7 +33,7 @@ const skipping = make("c", async () => skip("not here"));
 const throwing = make("d", async () => {
   throw new Error("boom");
 });
-const gentooOnly = make("e", async () => pass({ expected: "", found: "" }), ["gentoo"]);
+const gentooOnly = make("e", async () => pass({ expected: "", found: "" }), "portage");
 
 function ctx() {
   const t = tempDir();

@@ -6,6 +6,7 @@
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import { closest } from "../spec/load.js";
+import { checkFlavors } from "./applies.js";
 import { CHECKS } from "./registry.js";
 import type { Check, CheckContext, CheckOutcome, CheckResult } from "./types.js";
 import { versionSkipReason } from "./versions.js";
@@ -141,10 +142,9 @@ async function runOne(
   if (deselected) return skipped(deselected);
   if (phase === "build" && check.finishedOnly)
     return skipped("checked on the finished layer: the build writes it after its check stage");
-  if (!check.flavors.includes(ctx.target.flavor))
-    return skipped(
-      `applies to the ${check.flavors.join(" and ")} flavor only; this layer is ${ctx.target.flavor}`,
-    );
+  const flavors = checkFlavors(check);
+  if (!flavors.includes(ctx.target.flavor))
+    return skipped(`applies to the ${flavors.join(" and ")} flavor only; this layer is ${ctx.target.flavor}`);
   const wrongVersion = versionSkipReason(check.versions, ctx.target.version);
   if (wrongVersion) return skipped(wrongVersion);
   try {

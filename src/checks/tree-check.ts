@@ -2,7 +2,6 @@
  * What the checks on the files of the layer share: a check that fails on every entry of the shared
  * tree walk it selects, one detail line each.
  */
-import { FLAVORS } from "../spec/schema.js";
 import type { TreeEntry, TreeIndex } from "./tree.js";
 import { type Check, capped, fail, pass } from "./types.js";
 import type { Versions } from "./versions.js";
@@ -26,7 +25,6 @@ export function treeCheck(opts: {
     id: opts.id,
     title: opts.title,
     proves: opts.proves,
-    flavors: FLAVORS,
     versions: opts.versions,
     async run(ctx) {
       const tree = await ctx.tree();

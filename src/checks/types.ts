@@ -3,7 +3,7 @@
  * evidence a person needs to act on it (what was run or read, what was expected, what was found,
  * the files at fault).
  */
-import type { FlavorName } from "../spec/schema.js";
+import type { FlavorCapability } from "../flavors/types.js";
 import type { ElfIndex } from "./elf-index.js";
 import type { LayerFs } from "./layer-fs.js";
 import type { LoaderInfo } from "./loader.js";
@@ -48,8 +48,11 @@ export interface Check {
   title: string;
   /** What a pass proves, in one sentence (shown in docs and the README). */
   proves: string;
-  /** Flavors the check applies to; on other flavors it is skipped with that reason. */
-  flavors: readonly FlavorName[];
+  /**
+   * What the layer's flavor must have for the check to apply (undefined: every flavor); on layers of
+   * other flavors it is skipped with that reason. `checkFlavors` (applies.ts) lists those flavors.
+   */
+  requires?: FlavorCapability;
   /** Layer versions the check applies to; on others it is skipped with that reason. */
   versions: Versions;
   /** The EESSI ReFrame check this one replaces, when there is one (reference/compat-layer.md §7). */

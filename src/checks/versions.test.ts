@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gentooTools } from "./suite/tools.js";
+import { gentooTools } from "../flavors/gentoo/check-defaults.js";
 import { describeVersions, versionApplies } from "./versions.js";
 
 describe("versions", () => {

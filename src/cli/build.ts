@@ -49,7 +49,9 @@ export function register(program: Command): void {
         const p = await planBuild({ specFile, arch: opts.arch, root: opts.root });
         if (opts.json) printJson(p);
         else {
-          process.stdout.write(renderPlanText(p.layerPlan as LayerPlan));
+          const { flavorHas } = await import("../flavors/index.js");
+          const plan = p.layerPlan as LayerPlan;
+          process.stdout.write(renderPlanText(plan, flavorHas(plan.flavor, "portage")));
           process.stdout.write(
             `\n${style.bold("Where")}\n  layer goes to   ${shown(p.target)}\n  built aside in  ${shown(dirname(p.target))}/.build-<run id>/\n  run record in   ${shown(opts.runsDir ?? DEFAULT_RUNS_DIR)}/<run id>/\n`,
           );

@@ -1,4 +1,5 @@
 /** How `compat check` shows its report and its list of checks to people (loaded when the command runs). */
+import { checkFlavors } from "../checks/applies.js";
 import { CHECKS } from "../checks/registry.js";
 import { evidenceLines, oneLine } from "../checks/report.js";
 import type { CheckReport } from "../checks/runner.js";
@@ -48,7 +49,7 @@ export function printCheckList(json: boolean): void {
       CHECKS.map((c) => ({
         id: c.id,
         title: c.title,
-        flavors: c.flavors,
+        flavors: checkFlavors(c),
         versions: c.versions,
         eessi: c.eessi ?? null,
         proves: c.proves,
@@ -59,7 +60,13 @@ export function printCheckList(json: boolean): void {
   process.stdout.write(
     `${renderTable(
       ["check", "flavors", "versions", "EESSI", "what a pass proves"],
-      CHECKS.map((c) => [c.id, c.flavors.join(","), describeVersions(c.versions), c.eessi ?? "", c.proves]),
+      CHECKS.map((c) => [
+        c.id,
+        checkFlavors(c).join(","),
+        describeVersions(c.versions),
+        c.eessi ?? "",
+        c.proves,
+      ]),
     )}\n`,
   );
 }

@@ -49,18 +49,19 @@ function comparisonTable(c: ArchComparison, what: string, absent = "—"): strin
   return out.join("\n");
 }
 
-export function renderSpecArchDiff(d: SpecArchDiff): string {
+/** `withSets`: the spec's flavor installs package sets (Portage's), shown per arch. */
+export function renderSpecArchDiff(d: SpecArchDiff, withSets: boolean): string {
   const out: string[] = [
     style.bold(
       `${d.stack} ${d.version} · ${d.os} · ${d.flavor} flavor · ${d.arches.join(", ")} (from ${d.spec})`,
     ),
     "",
     renderTable(
-      d.flavor === "gentoo" ? ["arch", "packages", "sets"] : ["arch", "packages"],
+      withSets ? ["arch", "packages", "sets"] : ["arch", "packages"],
       d.perArch.map((c) => [
         c.arch,
         `${c.packages}${c.setsRead ? "" : " + the sets'"}`,
-        ...(d.flavor === "gentoo" ? [c.sets.map((s) => `@${s}`).join(" ") || "—"] : []),
+        ...(withSets ? [c.sets.map((s) => `@${s}`).join(" ") || "—"] : []),
       ]),
     ),
     "",
@@ -127,8 +128,10 @@ export async function diffArches(sources: string[], opts: DiffArchesOptions): Pr
     const { loadSpec } = await import("../spec/load.js");
     const { specArchDiff } = await import("../diff/spec-arches.js");
     const { setFilesIn } = await import("../diff/set-files.js");
+    const { flavorHas } = await import("../flavors/index.js");
     const { spec, file } = await loadSpec(sources[0]!);
-    if (opts.sets && spec.flavor !== "gentoo")
+    const withSets = flavorHas(spec.flavor, "portage");
+    if (opts.sets && !withSets)
       throw new InputError(
         `--sets: ${file} is a ${spec.flavor}-flavor spec, and package sets are Portage's`,
         {
@@ -137,7 +140,7 @@ export async function diffArches(sources: string[], opts: DiffArchesOptions): Pr
       );
     const d = specArchDiff(spec, file, opts.sets ? setFilesIn(opts.sets) : undefined);
     if (opts.json) printJson(d);
-    else process.stdout.write(renderSpecArchDiff(d));
+    else process.stdout.write(renderSpecArchDiff(d, withSets));
     const { hasArchDifferences } = await import("../diff/arches.js");
     if (hasArchDifferences(d.packages)) process.exitCode = 1;
     return;

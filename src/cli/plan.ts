@@ -2,8 +2,7 @@
  * `compat plan SPEC [--arch A] [--json] [-o FILE]`: what a build of one arch would do and write.
  */
 import type { Command } from "commander";
-import type { SetSource } from "../flavors/gentoo/sets.js";
-import type { LayerPlan } from "../flavors/plan.js";
+import type { LayerPlan, SetSource } from "../flavors/plan.js";
 import { log } from "../log.js";
 import { renderTable, style } from "../text.js";
 import { writeResult } from "./output-file.js";
@@ -25,10 +24,16 @@ export function register(program: Command): void {
     .action(async (specFile: string, opts: PlanOptions) => {
       const { openSpec } = await import("../spec/open.js");
       const { planLayer, planProblems } = await import("../flavors/plan.js");
+      const { flavorHas } = await import("../flavors/index.js");
       const { layer } = await openSpec(specFile, { arch: opts.arch, check: planProblems });
       const plan = planLayer(layer);
       for (const w of plan.warnings) log.warn(w);
-      await writeResult(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlanText(plan), opts.output);
+      await writeResult(
+        opts.json
+          ? `${JSON.stringify(plan, null, 2)}\n`
+          : renderPlanText(plan, flavorHas(plan.flavor, "portage")),
+        opts.output,
+      );
     });
 }
 
@@ -43,7 +48,8 @@ export function describeSetSource(s: SetSource): string {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-export function renderPlanText(plan: LayerPlan): string {
+/** The plan for people; `withSets`: the flavor installs package sets (Portage's), counted apart. */
+export function renderPlanText(plan: LayerPlan, withSets: boolean): string {
   const out: string[] = [];
   out.push(
     style.bold(`${plan.stack} ${plan.version} · ${plan.os}/${plan.arch} · ${plan.flavor} flavor`),
@@ -59,7 +65,7 @@ export function renderPlanText(plan: LayerPlan): string {
   );
 
   const counts = [plural(plan.packages.length, "package")];
-  if (plan.flavor === "gentoo") counts.unshift(plural(plan.sets.length, "set"));
+  if (withSets) counts.unshift(plural(plan.sets.length, "set"));
   if (plan.removePackages.length > 0) counts.push(`${plan.removePackages.length} removed at the end`);
   out.push(style.bold(`Packages (${counts.join(", ")})`));
   for (const s of plan.setSources) out.push(`  ${s.set}  ${style.dim(describeSetSource(s))}`);

@@ -3,7 +3,7 @@
  * run time (relocation.md §6), then startprefix. Runs after relocation (layer/relocate.ts), on the
  * tree at its place in the staging root; `inLayer` runs the layer's perl once to read its @INC.
  *
- *   const r = await configureDebianLayer({ treeDir, prefix, inLayer, logTo });
+ *   const r = await configureDebianLayer({ flavor, treeDir, prefix, inLayer, logTo });
  *   formatConfigureReport(r)   // lines for the stage log
  *
  * In order: ld.so and libc same-length patches (glibc.ts), perl confinement (perl.ts), Lmod's text
@@ -17,6 +17,7 @@ import type { Writable } from "node:stream";
 import type { InLayer } from "../layer/locales.js";
 import { multiarchTriplet } from "../layer/relocate.js";
 import { type EnvVar, writeStartprefix } from "../layer/startprefix.js";
+import type { FlavorName } from "../spec/schema.js";
 import { debianLayerEnvironment } from "./environment.js";
 import { disableHostPaths, type HostPathsReport } from "./glibc.js";
 import { compiledPerlInc, confinePerl, type PerlEnvironment } from "./perl.js";
@@ -43,6 +44,8 @@ export interface ConfigureReport {
 }
 
 export async function configureDebianLayer(opts: {
+  /** The flavor the layer is built by, named in the files startprefix writes. */
+  flavor: FlavorName;
   treeDir: string;
   prefix: string;
   inLayer: InLayer;
@@ -60,7 +63,7 @@ export async function configureDebianLayer(opts: {
   const ldd = await relocateLdd({ treeDir, prefix });
   const lmodCore = await useLmodCoreModulePath({ treeDir, prefix });
   const env = await debianLayerEnvironment({ treeDir, prefix, triplet, ...(perl ? { perl } : {}) });
-  const startprefix = await writeStartprefix(treeDir, { prefix, flavor: "debian", env });
+  const startprefix = await writeStartprefix(treeDir, { prefix, flavor: opts.flavor, env });
   const report: ConfigureReport = {
     triplet,
     hostPaths,

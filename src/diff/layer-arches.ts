@@ -16,6 +16,7 @@ import { targetFromPrefix } from "../checks/prefix-target.js";
 import { DEBIAN_ARCH } from "../debian/mmdebstrap.js";
 import { DPKG_STATUS_PATH, parseDpkgStatus } from "../debian/status.js";
 import { InputError, ValidationError } from "../errors.js";
+import { flavorOfDatabase } from "../flavors/index.js";
 import {
   compareInstalledVersions,
   type InstalledPackage,
@@ -44,8 +45,6 @@ export interface ArchLayer {
   version?: string;
   packages: InstalledPackage[];
 }
-
-const FLAVOR_OF: Record<PackageDatabaseKind, string> = { vardb: "gentoo", dpkg: "debian" };
 
 /** A prefix directory or an artifact, opened as one arch's layer; anything else is an InputError. */
 export async function openArchLayer(source: string): Promise<ArchLayer> {
@@ -155,7 +154,7 @@ async function openArtifact(path: string): Promise<ArchLayer> {
       { hint: "the manifest was edited or belongs to another artifact: repack the layer" },
     );
   const installed = artifactPackages(path, manifest, statusBytes, chunks);
-  const flavor = FLAVOR_OF[installed.database];
+  const flavor = flavorOfDatabase(installed.database).id;
   if (manifest.flavor !== null && manifest.flavor !== flavor)
     throw new InputError(
       `${report.manifest}: flavor ${JSON.stringify(manifest.flavor)}, but the layer's package database is ${installed.database} (${flavor})`,

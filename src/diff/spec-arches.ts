@@ -7,6 +7,7 @@
  */
 import { InputError } from "../errors.js";
 import { PORTAGE_SETS } from "../flavors/gentoo/sets.js";
+import { flavorHas } from "../flavors/index.js";
 import { InvalidAtomError, parseAtom } from "../gentoo/atom.js";
 import type { Arch } from "../layer/id.js";
 import { nameProblem } from "../paths/rules.js";
@@ -159,7 +160,7 @@ export function specArchDiff(spec: LayerSpec, file: string, sets?: SetFiles): Sp
     const layer = resolveLayer(spec, arch);
     const items = new Map<string, string>();
     const setFiles: string[] = [];
-    if (spec.flavor === "debian")
+    if (!flavorHas(spec.flavor, "portage"))
       for (const p of spec.debian?.packages ?? []) addItem(items, p, debianSuiteFor(spec.debian!, arch));
     else {
       layer.sets.forEach((name, i) => {
@@ -187,17 +188,16 @@ export function specArchDiff(spec: LayerSpec, file: string, sets?: SetFiles): Sp
   }
   if (columns.every((c) => c.items.size === 0))
     throw new InputError(`${file}: no arch gets a package or a set: there is nothing to compare`, {
-      hint:
-        spec.flavor === "debian"
-          ? "list the packages in debian.packages"
-          : "list the sets (gentoo.sets) or packages (gentoo.packages) the layer installs",
+      hint: !flavorHas(spec.flavor, "portage")
+        ? "list the packages in debian.packages"
+        : "list the sets (gentoo.sets) or packages (gentoo.packages) the layer installs",
     });
   if (unreadSets)
     notes.push(
       "the package sets were compared by name, not by content: give --sets DIR (the overlay's etc/portage/sets/, e.g. a checkout of EESSI's gentoo-overlay) to compare the packages in them",
     );
   notes.push(
-    spec.flavor === "debian"
+    !flavorHas(spec.flavor, "portage")
       ? `the packages of the mmdebstrap variant (${spec.debian?.variant}) and every dependency come on top on each arch; compare built layers (compat diff --arches LAYER…) to see those`
       : "dependencies are not resolved from a spec; compare built layers (compat diff --arches LAYER…) to see every installed package",
   );

@@ -3,7 +3,6 @@
  * record. They call src/layer; each flavor puts them where its order wants them.
  */
 
-import { runCheckStage } from "../checks/stage.js";
 import { InputError } from "../errors.js";
 import { describeFileSystem, fileSystemOf, formatBytes } from "../exec/disk.js";
 import { run } from "../exec/run.js";
@@ -81,16 +80,10 @@ export function checkStage(): BuildStage {
   return {
     ...CHECK_STAGE,
     run: async (ctx) => {
-      const report = await runCheckStage({
-        layer: ctx.layer,
-        prefixDir: ctx.prefixDir,
-        runDir: ctx.runDir,
-        onResult: (r) => {
-          ctx.log.write(`${r.status.padEnd(7)} ${r.id}: ${r.evidence.found} (${r.durationMs} ms)\n`);
-          if (r.status === "fail") ctx.note(`${r.id} failed`);
-        },
+      const s = await ctx.checkLayer((r) => {
+        ctx.log.write(`${r.status.padEnd(7)} ${r.id}: ${r.evidence.found} (${r.durationMs} ms)\n`);
+        if (r.status === "fail") ctx.note(`${r.id} failed`);
       });
-      const s = report.summary;
       ctx.note(`${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
     },
   };

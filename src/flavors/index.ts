@@ -6,7 +6,8 @@ import { InputError } from "../errors.js";
 import type { FlavorName } from "../spec/schema.js";
 import * as debian from "./debian/index.js";
 import * as gentoo from "./gentoo/index.js";
-import type { FlavorModule } from "./types.js";
+import type { PackageDatabaseKind } from "./installed.js";
+import type { FlavorCapability, FlavorModule } from "./types.js";
 
 /** The flavors by id, in the order detectFlavor tries them (a Gentoo Prefix first). */
 export const flavors: ReadonlyMap<FlavorName, FlavorModule> = new Map<FlavorName, FlavorModule>([
@@ -20,6 +21,17 @@ export function detectFlavor(prefixDir: string): FlavorModule | undefined {
   return undefined;
 }
 
+/** The flavor whose layers have the package database `kind` (a manifest's, an inventory's). */
+export function flavorOfDatabase(kind: PackageDatabaseKind): FlavorModule {
+  for (const f of flavors.values()) if (f.packageDatabase === kind) return f;
+  throw new Error(`no flavor has the package database ${kind}`);
+}
+
+/** Whether layers of `flavor` have `capability`: what code outside flavors/ branches on, never a flavor's name. */
+export function flavorHas(flavor: string, capability: FlavorCapability): boolean {
+  return getFlavor(flavor).capabilities.includes(capability);
+}
+
 export function getFlavor(id: string): FlavorModule {
   const f = flavors.get(id as FlavorName);
   if (!f)
@@ -30,6 +42,7 @@ export function getFlavor(id: string): FlavorModule {
 export type {
   BuildStage,
   Flavor,
+  FlavorCapability,
   FlavorModule,
   FlavorUpdateRequest,
   InstalledPackage,

@@ -4,7 +4,7 @@
  * what the build writes.
  */
 import { gentooConfigFiles } from "../gentoo/config/index.js";
-import type { Arch } from "../layer/id.js";
+import type { LayerId } from "../layer/id.js";
 import { safeRelative } from "../paths/rules.js";
 import { type FieldProblem, SpecFieldError } from "../spec/problem.js";
 import { type HostLink, type ResolvedLayer, resolveLayer } from "../spec/resolve.js";
@@ -12,6 +12,9 @@ import type { FlavorName, LayerSpec } from "../spec/schema.js";
 import { DEBIAN_STAGES } from "./debian/stages.js";
 import { type PortageLink, planPortageLinks } from "./gentoo/portage-links.js";
 import { planSetSources, type SetSource } from "./gentoo/sets.js";
+
+export type { SetSource };
+
 import { GENTOO_STAGES } from "./gentoo/stages.js";
 import type { StageInfo } from "./stage.js";
 
@@ -40,12 +43,9 @@ export interface PlannedHostLink {
   final: string;
 }
 
-export interface LayerPlan {
+/** What a build of the layer `{stack, version, os, arch}` would do (`compat plan`). */
+export interface LayerPlan extends LayerId {
   repository: string;
-  stack: string;
-  version: string;
-  os: string;
-  arch: Arch;
   flavor: FlavorName;
   /** EPREFIX, e.g. /cvmfs/software.eessi.io/versions/2025.06/compat/linux/x86_64 */
   prefix: string;

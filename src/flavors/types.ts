@@ -7,9 +7,12 @@
 import type { Writable } from "node:stream";
 import type { RunOptions, RunResult } from "../exec/run.js";
 import type { LayerRunOptions, SandboxCommand } from "../exec/sandbox.js";
+import type { Arch } from "../layer/id.js";
+import type { Distro } from "../sbom/purl.js";
+import type { PathKey, RoleVariables } from "../spec/ansible/role.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import type { FlavorName } from "../spec/schema.js";
-import type { InstalledPackage } from "./installed.js";
+import type { InstalledPackage, PackageDatabaseKind } from "./installed.js";
 import type { StageInfo } from "./stage.js";
 
 export type { InstalledPackage };
@@ -38,8 +41,39 @@ export interface StageContext {
   inLayer(command: SandboxCommand, opts?: LayerRunOptions): Promise<RunResult>;
   /** A short progress note for people (shown beside the stage's spinner). */
   note(message: string): void;
+  /**
+   * Run the check suite (src/checks) on the layer being built, leaving its report in the run
+   * directory; rejects (ValidationError) when a check failed or none ran. The pipeline provides
+   * it, so that flavors/, which the checks ask about a layer's flavor, imports no checks/.
+   */
+  checkLayer(onResult: (r: CheckLine) => void): Promise<CheckCounts>;
   signal: AbortSignal;
 }
+
+/** One check's verdict, as the check stage logs it. */
+export interface CheckLine {
+  id: string;
+  status: string;
+  durationMs: number;
+  evidence: { found: string };
+}
+
+export interface CheckCounts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/**
+ * What a flavor's layers have that some checks need (a check declares the one it needs; it is
+ * skipped on layers of flavors without it):
+ * - `portage`: Portage with its vardb, package sets and the gentoo repository (emerge, equery), and
+ *   the tools every layer built from EESSI's sets has (archspec, pip); without it a layer has the
+ *   packages its spec lists and the checks of the others are skipped;
+ * - `glibc-trusted-dirs`: a glibc built with user-defined trusted dirs (package.env, env file);
+ * - `locale-list`: `locale -a` lists the layer's own locales (a relocated glibc lists the host's).
+ */
+export type FlavorCapability = "portage" | "glibc-trusted-dirs" | "locale-list";
 
 /** What an update of a published layer starts from and is for (DESIGN.md "Update builds"). */
 export interface FlavorUpdateRequest {
@@ -85,5 +119,35 @@ export interface FlavorModule {
   urls: string[];
   /** Whether a prefix directory holds a layer of this flavor (its package database and markers). */
   detect(prefixDir: string): boolean;
+  /** The package database its layers have: what manifests, audits, diffs and SBOMs read. */
+  packageDatabase: PackageDatabaseKind;
+  /**
+   * Ids of the advisory sources (folders under src/security/, registered in security/sources.ts)
+   * that judge its packages, in the order an audit runs them; empty: its layers are not audited.
+   */
+  advisorySources: readonly string[];
+  /** What the checks expect of its layers when the spec does not say. */
+  checkDefaults: {
+    /** The tools its layers must have (the `tools` check), for a layer of `version` (spec: `layer`). */
+    requiredTools(version: string | undefined, layer: ResolvedLayer | undefined): string[];
+    /** Where its loader looks for libraries, when the loader cannot be run to say so. */
+    loaderDirs(prefix: string, arch: Arch, trustedDirs: readonly string[]): string[];
+  };
+  /** What its layers have that some checks need. */
+  capabilities: readonly FlavorCapability[];
+  /**
+   * Its spec section from the variables of EESSI's compatibility_layer role (`compat
+   * import-ansible`), for the flavor whose layers the role builds.
+   */
+  ansibleRole?: {
+    importSection(role: RoleVariables, prefix: string, version: string | undefined): Record<string, unknown>;
+    /** Paths (in the spec) of the section's lists written in flow style. */
+    flowPaths(section: Record<string, unknown>): PathKey[][];
+  };
+  /**
+   * The distribution an SBOM's package URLs name when the layer's os-release does not say: for an
+   * artifact, from its build record; for a prefix (`buildRecord` undefined).
+   */
+  sbomDistro(buildRecord?: Record<string, unknown>): Distro | undefined;
   api: Flavor;
 }

@@ -11,8 +11,8 @@ import { parseLeaving } from "../checks/shell.js";
 import { ENV_FILE, renderStartprefix, writeStartprefix } from "./startprefix.js";
 
 describe("renderStartprefix", () => {
-  it("says Gentoo Prefix for the gentoo flavor and Prefix for debian", () => {
-    const g = renderStartprefix({ prefix: "/p", flavor: "gentoo", env: [] });
+  it("says what it is told to call the layer (Gentoo Prefix), Prefix by default", () => {
+    const g = renderStartprefix({ prefix: "/p", flavor: "gentoo", word: "Gentoo Prefix", env: [] });
     expect(g).toContain(`echo "Leaving Gentoo Prefix with exit status \${status}"`);
     expect(g).toContain(`echo "Entering Gentoo Prefix \${EPREFIX}"`);
     const d = renderStartprefix({ prefix: "/p", flavor: "debian", env: [] });

@@ -4,9 +4,9 @@
  * it (EESSI's checks do this). Like Gentoo's, it refuses to run inside the prefix already, prints
  * `Entering … Prefix <EPREFIX>`, starts the layer's shell with a clean environment (HOME, TERM,
  * USER, SHELL, and PROFILEREAD, SSH_AUTH_SOCK, DISPLAY when set), and prints
- * `Leaving … Prefix with exit status N` at the end. "Gentoo Prefix" for the gentoo flavor (EESSI
- * parses `Leaving Gentoo Prefix with exit status (\d*)`), "Prefix" for the debian flavor
- * (checks/shell.ts `parseLeaving` reads both). Unlike Gentoo's, it also exits with N.
+ * `Leaving … Prefix with exit status N` at the end: the caller says what (`word`; EESSI parses
+ * `Leaving Gentoo Prefix with exit status (\d*)`, and a relocated Debian layer says `Prefix`;
+ * checks/shell.ts `parseLeaving` reads both). Unlike Gentoo's, it also exits with N.
  *
  * Gentoo's starts a login shell that reads the prefix's etc/profile (EPREFIX is compiled into its
  * bash), which runs etc/profile.d/*.sh (Lmod's `module` comes from there). A relocated Debian bash
@@ -17,7 +17,7 @@
  * shells) when it runs commands. The variables are also in `$EPREFIX/etc/compat/env.sh` for scripts
  * that want them without a shell.
  *
- *   await writeStartprefix(treeDir, { prefix, flavor: "debian", env })
+ *   await writeStartprefix(treeDir, { prefix, flavor, env })
  */
 import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -34,6 +34,8 @@ export interface EnvVar {
 export interface StartprefixOptions {
   prefix: string;
   flavor: FlavorName;
+  /** What startprefix calls the layer (`Entering <word> …`, its prompt); default `Prefix`. */
+  word?: string;
   /** The layer's variables (besides EPREFIX, SHELL and PATH). */
   env: readonly EnvVar[];
   /** Directories put before the caller's PATH, relative to the prefix (default usr/bin, usr/sbin, bin, sbin). */
@@ -45,11 +47,6 @@ export interface StartprefixOptions {
 export const ENV_FILE = "etc/compat/env.sh";
 export const BASHRC_FILE = "etc/compat/bashrc";
 export const PROFILE_FILE = "etc/compat/profile";
-
-/** What startprefix calls the layer: "Gentoo Prefix" or "Prefix". */
-export function prefixWord(flavor: FlavorName): string {
-  return flavor === "gentoo" ? "Gentoo Prefix" : "Prefix";
-}
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESERVED = new Set(["EPREFIX", "SHELL", "PATH", "HOME", "TERM", "USER"]);
@@ -79,7 +76,7 @@ function pathValue(opts: StartprefixOptions, rest = "$" + "{PATH:-/usr/bin:/bin}
 
 export function renderStartprefix(opts: StartprefixOptions): string {
   checkEnv(opts.env);
-  const word = prefixWord(opts.flavor);
+  const word = opts.word ?? "Prefix";
   const shell = opts.shell ?? "bin/bash";
   const layerEnv = opts.env.map(
     (v) =>
@@ -162,7 +159,7 @@ export function renderBashrc(opts: StartprefixOptions): string {
   return [
     "# Written by compat: read by the layer's interactive shell (startprefix).",
     `. "\${EPREFIX}/${PROFILE_FILE}"`,
-    `PS1='[${prefixWord(opts.flavor)} \${EPREFIX##*/}] \\u@\\h \\w \\$ '`,
+    `PS1='[${opts.word ?? "Prefix"} \${EPREFIX##*/}] \\u@\\h \\w \\$ '`,
     "",
   ].join("\n");
 }

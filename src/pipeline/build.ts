@@ -9,6 +9,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, rm, rmdir } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { runCheckStage } from "../checks/stage.js";
 import { CompatError, InputError } from "../errors.js";
 import { diskUsage, formatBytes } from "../exec/disk.js";
 import { assertArchRunnable } from "../exec/emulation.js";
@@ -359,7 +360,7 @@ function warnAboutAbandonedBuilds(plan: RunPlan): void {
 }
 
 /** What a stage context is made from: its values, plus where its notes go. */
-export type StageContextInput = Omit<StageContext, "run" | "inLayer" | "note"> & {
+export type StageContextInput = Omit<StageContext, "run" | "inLayer" | "note" | "checkLayer"> & {
   onNote?: (message: string) => void;
 };
 
@@ -384,6 +385,8 @@ export function createStageContext(a: StageContextInput): StageContext {
       stageLog.write(`--- ${message}\n`);
       onNote?.(message);
     },
+    checkLayer: async (onResult) =>
+      (await runCheckStage({ layer: a.layer, prefixDir: a.prefixDir, runDir: a.runDir, onResult })).summary,
   };
 }
 

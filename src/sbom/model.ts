@@ -10,7 +10,10 @@ import { readBuildRecord } from "../artifacts/build-record.js";
 import { hashFile } from "../artifacts/entry-index.js";
 import { readManifest } from "../artifacts/manifest.js";
 import { manifestPathFor } from "../artifacts/name.js";
+import { DPKG_STATUS_PATH } from "../debian/status.js";
 import { InputError, ValidationError } from "../errors.js";
+import { getFlavor } from "../flavors/index.js";
+import { VDB_PATH } from "../gentoo/vardb.js";
 import { parseLayerPath } from "../layer/id.js";
 import {
   type AuditTarget,
@@ -59,7 +62,7 @@ function parseOsRelease(text: string | undefined): Distro | undefined {
 }
 
 function packagesOf(inventory: Inventory, distro: Distro | undefined): SbomPackage[] {
-  if (inventory.ecosystem === "debian")
+  if (inventory.database === "dpkg")
     return inventory.packages
       .map((p) => ({
         name: p.name,
@@ -115,19 +118,16 @@ export async function prefixSubject(
     })(),
   );
   // no build record: the package database's own time, so the output still depends on the layer only
-  const dbFile = join(prefix, inventory.ecosystem === "debian" ? "var/lib/dpkg/status" : "var/db/pkg");
+  const dbFile = join(prefix, inventory.database === "dpkg" ? DPKG_STATUS_PATH : VDB_PATH);
   const buildTime = build?.epoch ?? (existsSync(dbFile) ? Math.floor(statSync(dbFile).mtimeMs / 1000) : 0);
   return {
     name: m ? `${stack ? `${stack}-` : ""}${m.version}-compat-${m.os}-${m.arch}` : basename(prefix),
     ...(m ? { version: m.version } : {}),
     arch,
     buildTime,
-    database: inventory.ecosystem === "debian" ? "dpkg" : "vardb",
+    database: inventory.database,
     ...(distro ? { distro } : {}),
-    packages: packagesOf(
-      inventory,
-      distro ?? (inventory.ecosystem === "gentoo" ? { id: "gentoo" } : undefined),
-    ),
+    packages: packagesOf(inventory, distro ?? getFlavor(inventory.ecosystem).sbomDistro()),
   };
 }
 
@@ -147,22 +147,14 @@ export async function artifactSubject(path: string, opts: { verify?: boolean } =
   const target: AuditTarget = { kind: "artifact", path };
   const inventory = await artifactInventory(target, manifest, "describe");
   const record = (manifest.buildRecord ?? {}) as Record<string, unknown>;
-  const distro: Distro | undefined =
-    inventory.ecosystem === "debian"
-      ? typeof record.suite === "string"
-        ? {
-            id: "debian",
-            ...(DEBIAN_VERSION_IDS[record.suite] ? { versionId: DEBIAN_VERSION_IDS[record.suite] } : {}),
-          }
-        : { id: "debian" }
-      : { id: "gentoo" };
+  const distro = getFlavor(inventory.ecosystem).sbomDistro(record);
   return {
     name: `${manifest.stack}-${manifest.version}-compat-${manifest.os}-${manifest.arch}`,
     version: manifest.version,
     arch: manifest.arch,
     buildTime: manifest.buildTime,
     sha256: manifest.sha256,
-    database: inventory.ecosystem === "debian" ? "dpkg" : "vardb",
+    database: inventory.database,
     distro,
     packages: packagesOf(inventory, distro),
   };
@@ -184,14 +176,6 @@ export async function packedSubject(
 }
 
 /** Debian's release numbers by codename (os-release VERSION_ID), for artifacts whose record names the suite. */
-export const DEBIAN_VERSION_IDS: Record<string, string> = {
-  buster: "10",
-  bullseye: "11",
-  bookworm: "12",
-  trixie: "13",
-  forky: "14",
-};
-
 export function requireFile(path: string): void {
   if (!existsSync(path)) throw new InputError(`${path}: no such file or directory`);
 }

@@ -15,7 +15,7 @@ import {
   newSession,
   type SourceSession,
 } from "./source.js";
-import { type AdvisorySourceId, advisorySources, isSourceId, sourcesFor } from "./sources.js";
+import { type AdvisorySourceId, advisorySources, ecosystemsOf, isSourceId, sourcesFor } from "./sources.js";
 
 export { type AuditTarget, resolveTarget } from "./inventory.js";
 
@@ -108,9 +108,9 @@ export function chooseSources(
       throw new InputError(`--source ${id}: no such advisory source`, {
         hint: `the sources are ${Object.keys(advisorySources).join(", ")}`,
       });
-    if (advisorySources[id].ecosystem !== ecosystem)
+    if (!sourcesFor(ecosystem).includes(id))
       throw new InputError(
-        `--source ${id} judges ${advisorySources[id].ecosystem} layers, and ${label} is a ${ecosystem} layer`,
+        `--source ${id} judges ${ecosystemsOf(id).join(" and ")} layers, and ${label} is a ${ecosystem} layer`,
         { hint: `the sources for ${ecosystem} layers are ${sourcesFor(ecosystem).join(", ")}` },
       );
     if (!out.includes(id)) out.push(id);

@@ -20,6 +20,7 @@ import {
 } from "../debian/status.js";
 import { InputError } from "../errors.js";
 import { run } from "../exec/run.js";
+import { flavorOfDatabase } from "../flavors/index.js";
 import { parsePackageList } from "../gentoo/qlist.js";
 import {
   type InstalledPackage as GentooPackage,
@@ -28,7 +29,7 @@ import {
   VDB_PATH,
 } from "../gentoo/vardb.js";
 import { layerTopDir } from "../layer/id.js";
-import type { LayerFacts } from "./source.js";
+import type { Ecosystem, LayerFacts } from "./source.js";
 
 export type TargetKind = "prefix" | "list" | "artifact";
 
@@ -76,11 +77,13 @@ interface InventoryBase {
   /** Entries that could not be read, each naming where. */
   warnings: string[];
   facts: LayerFacts;
+  /** The flavor whose package database this is (flavorOfDatabase): which advisory sources judge it. */
+  ecosystem: Ecosystem;
 }
 
 export type Inventory =
-  | (InventoryBase & { ecosystem: "gentoo"; packages: GentooPackage[] })
-  | (InventoryBase & { ecosystem: "debian"; packages: DebianPackage[] });
+  | (InventoryBase & { database: "vardb"; packages: GentooPackage[] })
+  | (InventoryBase & { database: "dpkg"; packages: DebianPackage[] });
 
 /**
  * A file of the layer at `rel`, or undefined when it is missing or leads outside the layer (a
@@ -220,7 +223,8 @@ async function prefixInventory(
   refuseEmpty(vdb.directory, vdb.entries.length, vdb.packages.length, warnings, purpose);
   const skipped = vdb.entries.length - vdb.packages.length;
   return {
-    ecosystem: "gentoo",
+    ecosystem: flavorOfDatabase("vardb").id,
+    database: "vardb",
     target,
     packages: vdb.packages,
     installedCount: vdb.packages.length,
@@ -243,7 +247,8 @@ function dpkgInventory(
   for (const p of status.problems) warnings.push(`${where}:${p.line}: ${p.message} (stanza skipped)`);
   refuseEmpty(where, status.packages.length + skipped, status.packages.length, warnings, purpose, "stanzas");
   return {
-    ecosystem: "debian",
+    ecosystem: flavorOfDatabase("dpkg").id,
+    database: "dpkg",
     target,
     packages: status.packages,
     installedCount: status.packages.length,
@@ -287,7 +292,8 @@ function listInventory(target: AuditTarget, arch: string, purpose: InventoryPurp
   if (typeof commit === "string") facts.gentooCommit = commit;
   if (target.prefix) facts.prefix = target.prefix;
   return {
-    ecosystem: "gentoo",
+    ecosystem: flavorOfDatabase("vardb").id,
+    database: "vardb",
     target,
     packages: list.packages,
     installedCount: list.packages.length,
@@ -373,7 +379,8 @@ export async function artifactInventory(
     }
     refuseEmpty(`${target.path} (its manifest)`, packages.length, packages.length, [], purpose);
     return {
-      ecosystem: "gentoo",
+      ecosystem: flavorOfDatabase("vardb").id,
+      database: "vardb",
       target,
       packages,
       installedCount: packages.length,

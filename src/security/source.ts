@@ -3,13 +3,14 @@
  * its advisories for one layer (loading them, or taking them from the session when another layer
  * already did) and detects which installed packages of its ecosystem they hit. Sources take the
  * installed packages as data; they never read a layer's package database themselves. `sources.ts`
- * is the registry.
+ * is the registry; each flavor names the sources that judge its layers (FlavorModule.advisorySources).
  */
 import type { AptSource } from "../debian/sources.js";
+import type { FlavorName } from "../spec/schema.js";
 import type { Finding } from "./advisory.js";
 
-/** Whose packages a source judges: the package database a flavor's layers have. */
-export type Ecosystem = "gentoo" | "debian";
+/** Whose packages a source judges: the flavor whose package database its layers have. */
+export type Ecosystem = FlavorName;
 
 /** What the audit knows about the layer whose packages are judged. */
 export interface LayerFacts {
@@ -118,8 +119,6 @@ export interface LoadedAdvisories<P> {
 export interface AdvisorySource<P> {
   readonly id: string;
   readonly displayName: string;
-  /** Whose packages it judges. */
-  readonly ecosystem: Ecosystem;
   /**
    * The advisories for one layer. Throws InputError when the source has no data for it (not
    * configured, a directory that is not there): the audit reports that as "no data".

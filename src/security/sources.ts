@@ -1,7 +1,8 @@
 /**
- * The registry of advisory sources by id, each declaring the ecosystem it judges. Adding a
- * source (OSV, NVD) means adding its folder under src/security/ and a line here.
+ * The registry of advisory sources by id. Adding a source (OSV, NVD) means adding its folder under
+ * src/security/, a line here, and its id in the advisorySources of the flavors whose layers it judges.
  */
+import { flavors, getFlavor } from "../flavors/index.js";
 import { debianSecuritySource } from "./debian-security/index.js";
 import { gentooGitSource } from "./gentoo-git/index.js";
 import { glsaSource } from "./glsa/index.js";
@@ -19,7 +20,12 @@ export const SOURCE_IDS = Object.keys(advisorySources) as AdvisorySourceId[];
 
 export const isSourceId = (id: string): id is AdvisorySourceId => Object.hasOwn(advisorySources, id);
 
-/** Every source that judges packages of `ecosystem`, in registry order. */
+/** Every source that judges packages of `ecosystem`, in the order its flavor names them. */
 export function sourcesFor(ecosystem: Ecosystem): AdvisorySourceId[] {
-  return SOURCE_IDS.filter((id) => advisorySources[id].ecosystem === ecosystem);
+  return getFlavor(ecosystem).advisorySources.filter(isSourceId);
+}
+
+/** The flavors whose layers source `id` judges. */
+export function ecosystemsOf(id: AdvisorySourceId): Ecosystem[] {
+  return [...flavors.values()].filter((f) => f.advisorySources.includes(id)).map((f) => f.id);
 }

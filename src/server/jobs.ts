@@ -14,11 +14,12 @@
  *     start finds the run of a dead server and marks it interrupted.
  * A job that fails (exit ≠ 0, killed) is a failed run with its log; the server goes on.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CompatError, type ErrorOptions } from "../errors.js";
+import { spawnStreaming } from "../exec/stream.js";
 import { appendAudit } from "../store/audit.js";
 import { type Lease, releaseLease, renewLease, tryTakeLease } from "../store/leases.js";
 import { finishRun, type RunRecord, type RunState, startRun } from "../store/runs.js";
@@ -151,18 +152,20 @@ export class JobRunner {
     writeSync(log, `$ ${summary}\n`);
     const [cmd, ...pre] = this.#opts.compat ?? defaultCompatCommand();
     const started = Date.now();
-    const child = spawn(cmd!, [...pre, ...spec.args], {
+    // through exec/ as every process compat starts; the job's own close and error handlers below
+    // say how it ended (the exit status and the signal apart), so its `done` is not used
+    const proc = spawnStreaming(cmd!, [...pre, ...spec.args], {
       cwd: this.#opts.cwd,
       env: { ...process.env, COMPAT_ACTOR: spec.actor, COMPAT_EXIT_WITH_PARENT: "1", NO_COLOR: "1" },
-      stdio: ["pipe", "pipe", "pipe"],
     });
+    const { child } = proc;
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
+    proc.stdout.on("data", (c: Buffer) => {
       writeSync(log, c);
       if (stdout.length < MAX_STDOUT) stdout += c.toString("utf8");
     });
-    child.stderr.on("data", (c: Buffer) => {
+    child.stderr!.on("data", (c: Buffer) => {
       writeSync(log, c);
       stderr = (stderr + c.toString("utf8")).slice(-STDERR_TAIL);
     });
@@ -219,7 +222,7 @@ export class JobRunner {
       });
     });
     // the child's stdin stays open for its life: closing it (or our death) tells it to stop
-    child.stdin.on("error", () => {});
+    proc.stdin.on("error", () => {});
     const job = { run, spec, pid: child.pid, done, child };
     this.#running.set(run.id, job);
     return job;

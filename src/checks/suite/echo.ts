@@ -1,5 +1,4 @@
 /** EESSI's EchoTest: a command runs in the prefix through startprefix. */
-import { FLAVORS } from "../../spec/schema.js";
 import { exitsZero, needsShell } from "../command-check.js";
 import type { Check } from "../types.js";
 import { ALL_VERSIONS } from "../versions.js";
@@ -8,7 +7,6 @@ export const echo: Check = {
   id: "echo",
   title: "A command runs in the prefix",
   proves: "`echo hello` through startprefix prints hello and exits 0",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   eessi: "EchoTest",
   skipReason: needsShell,

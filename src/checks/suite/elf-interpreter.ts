@@ -1,5 +1,4 @@
 /** Every executable of the layer starts with the prefix's loader (PT_INTERP). */
-import { FLAVORS } from "../../spec/schema.js";
 import { type Check, capped, fail, pass } from "../types.js";
 import { ALL_VERSIONS } from "../versions.js";
 
@@ -7,7 +6,6 @@ export const elfInterpreter: Check = {
   id: "elf-interpreter",
   title: "Every executable uses the prefix's loader",
   proves: "no program of the layer is started by the host's dynamic loader (PT_INTERP is the prefix's ld.so)",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   async run(ctx) {
     const [elf, loader] = await Promise.all([ctx.elf(), ctx.loader()]);

@@ -5,7 +5,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { posix } from "node:path";
 import { type ElfInfo, isElfHeader, machineArch } from "../../layer/elf.js";
-import { FLAVORS } from "../../spec/schema.js";
 import type { ElfIndex, ElfObject } from "../elf-index.js";
 import { isUnder } from "../layer-fs.js";
 import { type DynamicObject, type Lookup, loadClosure, type Probe, type ProbeResult } from "../ld-search.js";
@@ -188,7 +187,6 @@ export const elfLibraries: Check = {
   title: "Every needed library resolves inside the prefix",
   proves:
     "for every ELF object, each DT_NEEDED library is found by the loader's rules (RPATH of the object and its loaders, RUNPATH, $ORIGIN, the loader's own dirs) inside the prefix or its glibc trusted dirs, and no RPATH/RUNPATH entry points outside",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   async run(ctx) {
     const loader = await ctx.loader();

@@ -8,6 +8,6 @@ export const emerge = commandCheck({
   command: "emerge --version",
   proves: "Portage's emerge starts in the layer",
   eessi: "RunEmergeTest",
-  flavors: ["gentoo"],
+  requires: "portage",
   versions: ALL_VERSIONS,
 });

@@ -8,6 +8,6 @@ export const equery = commandCheck({
   command: "equery --version",
   proves: "gentoolkit's equery starts in the layer",
   eessi: "RunEqueryTest",
-  flavors: ["gentoo"],
+  requires: "portage",
   versions: ALL_VERSIONS,
 });

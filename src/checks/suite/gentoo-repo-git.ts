@@ -15,7 +15,7 @@ export const gentooRepoGit: Check = {
   title: "The Gentoo repository is a git checkout at the pinned commit",
   proves:
     "repos.conf points Portage at the prefix's git checkout of gentoo.git (sync-type git, the spec's URL), and that checkout, like every pinned overlay, is at its pinned commit",
-  flavors: ["gentoo"],
+  requires: "portage",
   versions: GENTOO_REPO_VERSIONS,
   eessi: "GentooOverlayGitTest",
   async run(ctx) {

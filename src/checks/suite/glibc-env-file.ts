@@ -33,7 +33,7 @@ export const glibcEnvFile: Check = {
   title: "glibc is built with the trusted dirs",
   proves:
     "the env file, package.env and the installed glibc's EXTRA_EMAKE (what `equery has --package glibc EXTRA_EMAKE` reads) all carry user-defined-trusted-dirs equal to the spec's list, in order",
-  flavors: ["gentoo"],
+  requires: "glibc-trusted-dirs",
   versions: GLIBC_ENV_VERSIONS,
   eessi: "GlibcEnvFileTest",
   skipReason(ctx) {

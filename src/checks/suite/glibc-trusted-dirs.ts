@@ -44,7 +44,7 @@ export const glibcTrustedDirs: Check = {
   title: "glibc searches the trusted dirs, in order",
   proves:
     "`ld.so --help` in the layer lists the user-defined trusted dirs as consecutive system search path entries, in the spec's order (where GPU drivers and site overrides are injected)",
-  flavors: ["gentoo"],
+  requires: "glibc-trusted-dirs",
   versions: ALL_VERSIONS,
   eessi: "GlibcTrustedDirs",
   async skipReason(ctx) {

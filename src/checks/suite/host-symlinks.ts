@@ -7,7 +7,6 @@
  */
 import type { HostLink } from "../../spec/resolve.js";
 import { parseVariant } from "../../spec/resolve.js";
-import { FLAVORS } from "../../spec/schema.js";
 import { type Check, capped, fail, pass, skip } from "../types.js";
 import { ALL_VERSIONS } from "../versions.js";
 
@@ -39,7 +38,6 @@ export const hostSymlinks: Check = {
   title: "Host files are linked as the spec says",
   proves:
     "each host link (passwd, group, hosts, resolv.conf …) is a symlink to the host path or to its CVMFS variant `$(VAR:-default)`, so the layer's glibc sees the client's users and name service",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   eessi: "SymlinksToHostFilesTest",
   async run(ctx) {

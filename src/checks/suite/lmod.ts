@@ -1,5 +1,4 @@
 /** EESSI's LmodTest: the prefix's Lmod initialises and `module avail` lists its core modules. */
-import { FLAVORS } from "../../spec/schema.js";
 import { exitsZero, needsShell } from "../command-check.js";
 import { type Check, fail } from "../types.js";
 import { ALL_VERSIONS } from "../versions.js";
@@ -16,7 +15,6 @@ export const lmod: Check = {
   id: "lmod",
   title: "Lmod lists its modules",
   proves: "the prefix's Lmod initialises and `module avail` lists its core modules (lmod, settarg)",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   eessi: "LmodTest",
   skipReason: needsShell,

@@ -1,5 +1,5 @@
 /** EESSI's Utf8LocaleTest: the spec's UTF-8 locale works in the layer. */
-import { FLAVORS } from "../../spec/schema.js";
+import { flavorHas } from "../../flavors/index.js";
 import { needsShell } from "../command-check.js";
 import { outputTail } from "../shell.js";
 import { type Check, fail, pass } from "../types.js";
@@ -22,7 +22,6 @@ export const utf8Locale: Check = {
   title: "The UTF-8 locale works",
   proves:
     "the spec's UTF-8 locale is usable in the layer (setlocale succeeds and its charmap is UTF-8); on gentoo `locale -a` also lists it, as EESSI checks",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   eessi: "Utf8LocaleTest",
   skipReason: needsShell,
@@ -34,15 +33,15 @@ export const utf8Locale: Check = {
     const charmap = charmapPart.trim();
     const evidence = {
       ran: [r.invocation],
-      expected: `LC_ALL=${want} accepted with charmap UTF-8${ctx.target.flavor === "gentoo" ? `, and ${want} in locale -a` : ""}`,
+      expected: `LC_ALL=${want} accepted with charmap UTF-8${flavorHas(ctx.target.flavor, "locale-list") ? `, and ${want} in locale -a` : ""}`,
     };
     const problems: string[] = [];
     if (charmap !== "UTF-8") problems.push(`charmap ${charmap || "(none)"} instead of UTF-8`);
     if (/Cannot set|cannot set/.test(r.stderr)) problems.push("setlocale failed (see output)");
-    if (ctx.target.flavor === "gentoo" && !listed.includes(want))
+    if (flavorHas(ctx.target.flavor, "locale-list") && !listed.includes(want))
       problems.push(`locale -a does not list ${want}`);
     const note =
-      ctx.target.flavor === "debian" && !listed.includes(want)
+      !flavorHas(ctx.target.flavor, "locale-list") && !listed.includes(want)
         ? " (locale -a lists the host's locales: a known limit of relocated Debian binaries)"
         : "";
     if (problems.length === 0) return pass({ ...evidence, found: `${want} works, charmap UTF-8${note}` });

@@ -1,5 +1,5 @@
 /** EESSI's PipCheckTest: `pip check` with the layer's own pip finds no broken requirement. */
-import { FLAVORS } from "../../spec/schema.js";
+import { flavorHas } from "../../flavors/index.js";
 import { exitsZero, needsShell } from "../command-check.js";
 import { outputTail } from "../shell.js";
 import { type Check, fail, skip } from "../types.js";
@@ -9,7 +9,6 @@ export const pipCheck: Check = {
   id: "pip-check",
   title: "Python packages have their requirements",
   proves: "`pip check` finds no broken requirement among the layer's Python packages",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   eessi: "PipCheckTest",
   skipReason: needsShell,
@@ -20,7 +19,7 @@ export const pipCheck: Check = {
     const pip = lines.find((l) => l.startsWith("/") && ctx.fs.inPrefix(l));
     const moduleOk = lines.some((l) => l.startsWith("pip ") && l.includes(ctx.target.prefix));
     if (!pip && !moduleOk) {
-      if (ctx.target.flavor === "debian") return skip("pip is not installed in this debian layer");
+      if (!flavorHas(ctx.target.flavor, "portage")) return skip("pip is not installed in this debian layer");
       return fail({
         ran: [probe.invocation],
         expected: `pip under ${ctx.target.prefix} (dev-python/pip is in every EESSI set)`,

@@ -4,6 +4,7 @@
  */
 import { posix } from "node:path";
 import { formatPackageList, readDpkgStatus } from "../../debian/status.js";
+import { getFlavor } from "../../flavors/index.js";
 import { parsePackageList } from "../../gentoo/qlist.js";
 import { readVardb } from "../../gentoo/vardb.js";
 import { listDir, vardbDir } from "../portage-files.js";
@@ -22,7 +23,7 @@ function latestRecord(ctx: CheckContext): string | undefined {
 async function installedList(
   ctx: CheckContext,
 ): Promise<{ lines: string[]; source: string; notes: string[] }> {
-  if (ctx.target.flavor === "debian") {
+  if (getFlavor(ctx.target.flavor).packageDatabase === "dpkg") {
     const db = await readDpkgStatus(ctx.target.localPrefix);
     return {
       lines: formatPackageList(db.packages).split("\n").filter(Boolean),
@@ -40,7 +41,7 @@ async function installedList(
 
 /** The record's package list in the same form (`name:arch version` for debian, `cat/pf::repo` for gentoo). */
 function recordedList(ctx: CheckContext, text: string, file: string): { lines: string[]; notes: string[] } {
-  if (ctx.target.flavor === "debian")
+  if (getFlavor(ctx.target.flavor).packageDatabase === "dpkg")
     return {
       lines: text
         .split("\n")
@@ -62,7 +63,6 @@ export const reprodRecord: Check = {
   finishedOnly: true,
   proves:
     "the layer carries reprod/<stamp>/ with build.json and packages.txt, and packages.txt lists exactly what the package database says is installed",
-  flavors: ["gentoo", "debian"],
   versions: ALL_VERSIONS,
   async run(ctx) {
     const dir = latestRecord(ctx);

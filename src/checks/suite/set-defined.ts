@@ -8,7 +8,7 @@ export const setDefined: Check = {
   id: "set-defined",
   title: "The package sets are defined",
   proves: "`emerge --list-sets` in the layer lists every set the layer is built from",
-  flavors: ["gentoo"],
+  requires: "portage",
   versions: ALL_VERSIONS,
   eessi: "EessiSetTest",
   async skipReason(ctx) {

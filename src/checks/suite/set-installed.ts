@@ -5,6 +5,7 @@
  * when 0.2.10 was). Debian: each package of the spec is installed according to dpkg.
  */
 import { readDpkgStatus } from "../../debian/status.js";
+import { flavorHas } from "../../flavors/index.js";
 import { type Atom, parseAtom } from "../../gentoo/atom.js";
 import { matchFromList } from "../../gentoo/match.js";
 import { readVardb, type VardbPackage } from "../../gentoo/vardb.js";
@@ -91,11 +92,10 @@ export const setInstalled: Check = {
   title: "Every package the layer is built from is installed",
   proves:
     "gentoo: each atom of the layer's sets and of the spec's packages matches an installed package of the vardb, by Portage's matching rules (versions, slots, ::repo); debian: each package of the spec is installed according to dpkg",
-  flavors: ["gentoo", "debian"],
   versions: ALL_VERSIONS,
   eessi: "EessiSetInstalledTest",
   skipReason(ctx) {
-    if (ctx.target.flavor === "debian") {
+    if (!flavorHas(ctx.target.flavor, "portage")) {
       if (!ctx.target.layer) return "no spec given: the layer's packages are not known";
       return (ctx.target.layer.spec.debian?.packages.length ?? 0) === 0
         ? "the spec lists no package"
@@ -106,7 +106,7 @@ export const setInstalled: Check = {
     return undefined;
   },
   async run(ctx) {
-    if (ctx.target.flavor === "debian") return debianPackagesInstalled(ctx);
+    if (!flavorHas(ctx.target.flavor, "portage")) return debianPackagesInstalled(ctx);
     const atoms: SetAtom[] = ctx.target.packageAtoms.map((atom) => ({
       atom,
       from: "the spec's gentoo.packages",

@@ -2,7 +2,6 @@
  * The layer's entry point: startprefix exists, starts a shell in the prefix and reports the
  * status of the command it ran (EESSI reads that line for every check).
  */
-import { FLAVORS } from "../../spec/schema.js";
 import { outputTail } from "../shell.js";
 import { type Check, fail, pass, skip } from "../types.js";
 import { ALL_VERSIONS } from "../versions.js";
@@ -11,7 +10,6 @@ export const startprefix: Check = {
   id: "startprefix",
   title: "startprefix exists and runs",
   proves: "the layer's entry point starts a shell in the prefix and reports the status of the command it ran",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   async run(ctx) {
     const path = `${ctx.target.prefix}/startprefix`;

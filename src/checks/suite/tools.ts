@@ -1,56 +1,22 @@
 /**
  * EESSI's ToolsAvailableTest: each required tool found on the layer's PATH is the prefix's own.
- * The list depends on the flavor and, for Gentoo, on the layer version (declared per tool).
+ * The list is the spec's, or the flavor's defaults (flavors/<id>/check-defaults.ts).
  */
-import { FLAVORS } from "../../spec/schema.js";
+import { getFlavor } from "../../flavors/index.js";
 import { needsShell } from "../command-check.js";
 import { type Check, type CheckContext, fail, pass } from "../types.js";
-import { ALL_VERSIONS, type Versions, versionApplies } from "../versions.js";
-
-/** Tools EESSI requires from a Gentoo layer (ToolsAvailableTest), each with the versions it is required on. */
-export const GENTOO_TOOLS: readonly { tool: string; versions: Versions }[] = [
-  { tool: "archspec", versions: ALL_VERSIONS },
-  { tool: "emerge", versions: ALL_VERSIONS },
-  { tool: "equery", versions: ALL_VERSIONS },
-  { tool: "ld.bfd", versions: ALL_VERSIONS },
-  { tool: "make", versions: ALL_VERSIONS },
-  { tool: "patch", versions: ALL_VERSIONS },
-  // binutils' gold linker: built (USE=gold) only in 2023.06.
-  { tool: "ld.gold", versions: { only: ["2023.06"] } },
-  { tool: "patchelf", versions: { except: ["2021.03"] } },
-];
-
-/** The tools a Gentoo layer of `version` must have. */
-export function gentooTools(version: string | undefined): string[] {
-  return GENTOO_TOOLS.filter((t) => versionApplies(t.versions, version)).map((t) => t.tool);
-}
-
-/** Tools of a Debian layer: the essential ones, plus those of the spec's packages. */
-export function debianTools(packages: readonly string[] | undefined): string[] {
-  const byPackage: Record<string, string> = {
-    make: "make",
-    patch: "patch",
-    python3: "python3",
-    "xz-utils": "xz",
-    file: "file",
-    patchelf: "patchelf",
-  };
-  const tools = ["bash", "tar", "perl"];
-  for (const p of packages ?? []) if (Object.hasOwn(byPackage, p)) tools.push(byPackage[p]!);
-  return [...new Set(tools)];
-}
+import { ALL_VERSIONS } from "../versions.js";
 
 export function requiredTools(ctx: CheckContext): string[] {
   const t = ctx.target;
   if (t.settings.requiredTools) return t.settings.requiredTools;
-  return t.flavor === "gentoo" ? gentooTools(t.version) : debianTools(t.layer?.spec.debian?.packages);
+  return getFlavor(t.flavor).checkDefaults.requiredTools(t.version, t.layer);
 }
 
 export const tools: Check = {
   id: "tools",
   title: "Required tools come from the prefix",
   proves: "each required tool found on the layer's PATH is the prefix's own, not the host's",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   eessi: "ToolsAvailableTest",
   skipReason: needsShell,

@@ -1,7 +1,6 @@
 /** Every CVMFS variant symlink `$(VAR:-default)` of the layer is well formed. */
 import { posix } from "node:path";
 import { parseVariant } from "../../spec/resolve.js";
-import { FLAVORS } from "../../spec/schema.js";
 import { type Check, capped, fail, pass, skip } from "../types.js";
 import { ALL_VERSIONS } from "../versions.js";
 
@@ -10,7 +9,6 @@ export const variantSymlinks: Check = {
   title: "CVMFS variant symlinks are well formed",
   proves:
     "every `$(VAR:-default)` link parses as CVMFS expects, names a variable of this stack and version, and falls back to an absolute path",
-  flavors: FLAVORS,
   versions: ALL_VERSIONS,
   async run(ctx) {
     const tree = await ctx.tree();

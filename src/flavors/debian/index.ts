@@ -33,8 +33,10 @@ import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
 
 export const id = "debian" as const;
 export const displayName = "Debian, relocated";
+export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";
+export { advisorySources, capabilities, packageDatabase, sbomDistro } from "./facts.js";
 
 export const urls = ["https://gitlab.mister-muffin.de/josch/mmdebstrap", "https://github.com/NixOS/patchelf"];
 
@@ -132,6 +134,7 @@ async function relocate(ctx: StageContext): Promise<void> {
 async function configure(ctx: StageContext): Promise<void> {
   ctx.note("environment fixes and startprefix");
   const report = await configureDebianLayer({
+    flavor: id,
     treeDir: ctx.prefixDir,
     prefix: ctx.layer.prefix,
     inLayer: ctx.inLayer,

@@ -51,7 +51,6 @@ export function securitySuiteOf(layer: LayerFacts): { suite?: string; uri?: stri
 export const debianSecuritySource: AdvisorySource<InstalledPackage> = {
   id: "debian-security",
   displayName: "Debian security suite (with changelogs)",
-  ecosystem: "debian",
   async open(layer, settings, session) {
     const debArch = DEBIAN_ARCH[layer.arch as Arch];
     if (!debArch) throw new InputError(`debian-security: ${layer.arch} is not a CPU family compat knows`);

@@ -20,7 +20,6 @@ export const GENTOO_COMMIT_URL = "https://gitweb.gentoo.org/repo/gentoo.git/comm
 export const gentooGitSource: AdvisorySource<InstalledPackage> = {
   id: "gentoo-git",
   displayName: "gentoo.git security commits (early warning)",
-  ecosystem: "gentoo",
   async open(layer, settings, session) {
     const opts = settings.gentooGit ?? {};
     const repo = opts.repository;

@@ -33,7 +33,6 @@ function glsaFreshness(dir: string, maxAgeDays: number, now: Date | undefined): 
 export const glsaSource: AdvisorySource<InstalledPackage> = {
   id: "glsa",
   displayName: "Gentoo Linux Security Advisories (GLSA)",
-  ecosystem: "gentoo",
   async open(layer, settings, session) {
     const location = glsaDirFor(layer.prefix, settings.glsa?.dir);
     if (!location)

@@ -8,10 +8,11 @@
  */
 import { Document, isMap, isScalar, isSeq, type Node, type Pair, type YAMLSeq } from "yaml";
 import { InputError } from "../../errors.js";
+import { flavors } from "../../flavors/index.js";
 import type { Arch } from "../../layer/id.js";
 import { formatPath, formatProblem, invalidKeyMessage, type SpecProblem } from "../load.js";
 import { resolutionProblems, type VariantExpression, variableSuffix } from "../resolve.js";
-import { gentooSchema, type LayerSpec, layerSpecSchema, portageEntryWriters } from "../schema.js";
+import { type LayerSpec, layerSpecSchema } from "../schema.js";
 import { type DefaultsTree, readDefaultsTree } from "./filesystem-layer.js";
 import {
   evaluate,
@@ -22,6 +23,7 @@ import {
   TemplateError,
   templateText,
 } from "./jinja.js";
+import type { Mode, RoleVariables } from "./role.js";
 import { type PathKey, type Position, YamlSource } from "./sources.js";
 
 export interface TextFile {
@@ -111,11 +113,6 @@ const NOT_IMPORTED: Record<string, string[]> = {
 };
 const NOT_IMPORTED_NAMES = new Set(Object.values(NOT_IMPORTED).flat());
 
-const OVERLAY_KEYS = ["name", "source", "url", "branch", "commit", "eclass-overrides", "autosync"];
-const PACKAGE_KEYS = ["name", "version", "overlay", "include_on", "exclude_on"];
-/** What the EESSI overlay keeps in its etc/portage/ besides sets/ (reference/compat-layer.md §6.1). */
-const EESSI_OVERLAY_PORTAGE_ENTRIES = ["env", "package.env", "package.accept_keywords", "profile"];
-
 /** A problem already located in a source file (raised from nested variable evaluation). */
 const JINJA_HINT =
   "the importer understands the Jinja the EESSI role uses: variables, the filters replace/lower/upper/trim and {% raw %}";
@@ -169,13 +166,17 @@ interface Variable {
   value: unknown;
 }
 
-type Mode = "value" | "content" | "template";
+/** The flavor whose layers EESSI's role builds: the one that imports the role's variables. */
+function roleFlavor() {
+  for (const f of flavors.values()) if (f.ansibleRole) return { id: f.id, ansibleRole: f.ansibleRole };
+  throw new Error("no flavor imports EESSI's compatibility_layer role");
+}
 
 export function importAnsible(input: ImportInput): ImportResult {
   return new Importer(input).run();
 }
 
-class Importer {
+class Importer implements RoleVariables {
   private defaults: YamlSource;
   private vars: YamlSource;
   private readonly variables = new Map<string, Variable>();
@@ -186,6 +187,8 @@ class Importer {
   /** Comments to put before spec fields or list items. */
   private readonly comments: Array<{ path: PathKey[]; text: string }> = [];
   private readonly evaluating = new Set<string>();
+  /** Paths of lists written in flow style (`[a, b]`), besides arches and locales. */
+  private readonly flow: PathKey[][] = [];
   private readonly tree: DefaultsTree | undefined;
 
   constructor(private readonly input: ImportInput) {
@@ -291,7 +294,7 @@ class Importer {
     );
   }
 
-  private has(name: string): boolean {
+  has(name: string): boolean {
     return this.variables.has(name);
   }
 
@@ -308,12 +311,20 @@ class Importer {
     return this.variables.get(String(path[0]))?.src ?? this.vars;
   }
 
-  private position(path: readonly PathKey[], offset?: number): Position {
+  position(path: readonly PathKey[], offset?: number): Position {
     return this.srcOf(path).position(path, offset);
   }
 
   private problem(path: readonly PathKey[], message: string, offset?: number): void {
     this.problems.push({ ...this.position(path, offset), field: formatPath(path), message });
+  }
+  missing(variable: string, message: string): void {
+    this.problems.push({ ...this.vars.position([]), field: variable, message });
+  }
+
+  warnAt(path: readonly PathKey[], message: string): void {
+    const pos = this.position(path);
+    this.warnings.push(`${pos.file}:${pos.line}:${pos.col} ${message}`);
   }
 
   private lookup = (name: string): Part[] => {
@@ -373,7 +384,7 @@ class Importer {
    * A string field. `value`: one value for all arches. `content`: file contents, written as they
    * are (no placeholders). `template`: per-arch values become `{placeholders}`.
    */
-  private str(path: readonly PathKey[], mode: Mode, origin?: PathKey[]): string | undefined {
+  str(path: readonly PathKey[], mode: Mode, origin?: PathKey[]): string | undefined {
     const raw = this.valueAt(path);
     if (raw === undefined || raw === null) return undefined;
     let text: string;
@@ -420,7 +431,7 @@ class Importer {
     return value;
   }
 
-  private bool(path: readonly PathKey[], origin: PathKey[]): boolean | undefined {
+  bool(path: readonly PathKey[], origin: PathKey[]): boolean | undefined {
     const raw = this.valueAt(path);
     if (raw === undefined || raw === null) return undefined;
     if (typeof raw !== "boolean") {
@@ -442,7 +453,7 @@ class Importer {
     return raw;
   }
 
-  private strings(path: readonly PathKey[], mode: Mode, origin: PathKey[]): string[] {
+  strings(path: readonly PathKey[], mode: Mode, origin: PathKey[]): string[] {
     const out: string[] = [];
     this.list(path).forEach((_, i) => {
       const s = this.str([...path, i], mode, [...origin, out.length]);
@@ -461,12 +472,12 @@ class Importer {
     return raw as Record<string, unknown>;
   }
 
-  private comment(path: PathKey[], text: string | undefined): void {
+  comment(path: PathKey[], text: string | undefined): void {
     if (text && text.trim() !== "") this.comments.push({ path, text });
   }
 
   /** The comment above a variable in the file that set it, as written there. */
-  private sourceComment(path: readonly PathKey[]): string | undefined {
+  sourceComment(path: readonly PathKey[]): string | undefined {
     return this.srcOf(path).commentBefore(path);
   }
 
@@ -510,7 +521,7 @@ class Importer {
       version,
       os,
       arches,
-      flavor: "gentoo",
+      flavor: roleFlavor().id,
       prefix,
     };
     this.comment(
@@ -522,59 +533,10 @@ class Importer {
     this.comment(["prefix"], " EPREFIX (gentoo_prefix_path)");
     this.comment(["version"], this.sourceComment(["eessi_version"]));
 
-    const gentoo: Record<string, unknown> = {};
-    spec.gentoo = gentoo;
-    gentoo.repository = this.gentooRepository();
-    gentoo.overlays = this.overlays();
-    const requiredSpace = this.str(["prefix_required_space"], "value", [
-      "gentoo",
-      "bootstrap",
-      "requiredSpace",
-    ]);
-    gentoo.bootstrap = requiredSpace === undefined ? {} : { requiredSpace };
-    this.comment(
-      ["gentoo", "bootstrap"],
-      ' bootstrap-prefix.sh: Gentoo\'s by default; EESSI runs its own copy (prefix_custom_bootstrap_script),\n which answers no to "use stable Prefix?": set script.path and script.sha256 to use that one',
-    );
-
-    gentoo.sets = this.strings(["package_sets"], "template", ["gentoo", "sets"]);
-    this.comment(["gentoo", "sets"], " package_sets");
-    if ((gentoo.sets as string[]).length > 0)
-      this.comment(
-        ["gentoo", "sets"],
-        " EESSI's sets are files in the eessi overlay's etc/portage/sets/: the overlays stage links them into place",
-      );
-    gentoo.packages = this.packages();
-    gentoo.removePackages = this.strings(["prefix_remove_packages"], "value", ["gentoo", "removePackages"]);
-    this.comment(
-      ["gentoo", "removePackages"],
-      " prefix_remove_packages: build-only packages removed at the end",
-    );
-    gentoo.trustedDirs = this.strings(["prefix_user_defined_trusted_dirs"], "template", [
-      "gentoo",
-      "trustedDirs",
-    ]).map((d) => this.underPrefix(d, prefix));
-    this.comment(
-      ["gentoo", "trustedDirs"],
-      " prefix_user_defined_trusted_dirs: glibc user-defined-trusted-dirs",
-    );
-
-    gentoo.makeConf = this.fileMap("prefix_make_conf_files", ["gentoo", "makeConf"]);
-    gentoo.packageEnvFiles = this.fileMap("prefix_package_env_files", ["gentoo", "packageEnvFiles"]);
-    const single: Array<[string, string]> = [
-      ["prefix_bootstrap_use_flags", "packageUse"],
-      ["prefix_mask_packages", "packageMask"],
-      ["prefix_unmask_packages", "packageUnmask"],
-      ["prefix_accept_keywords", "packageAcceptKeywords"],
-      ["prefix_profile_package_use_mask", "profilePackageUseMask"],
-    ];
-    for (const [variable, field] of single) {
-      const content = this.str([variable], "content", ["gentoo", field]);
-      if (content === undefined || content === "") continue;
-      gentoo[field] = content;
-      this.comment(["gentoo", field], ` ${variable}`);
-    }
-    if (version !== undefined) this.overlayPortageConfig(gentoo, version);
+    const flavor = roleFlavor();
+    const section = flavor.ansibleRole.importSection(this, prefix, version);
+    spec[flavor.id] = section;
+    this.flow.push(...flavor.ansibleRole.flowPaths(section));
 
     spec.locales = this.strings(["prefix_locales"], "value", ["locales"]);
     this.comment(["locales"], " prefix_locales: lines of etc/locale.gen");
@@ -600,34 +562,15 @@ class Importer {
   }
 
   /** `<prefix template>/x` → `{prefix}/x`: the same path, said the short way. */
-  private underPrefix(path: string, prefix: string): string {
+  underPrefix(path: string, prefix: string): string {
     return prefix !== "" && path.startsWith(`${prefix}/`) ? `{prefix}${path.slice(prefix.length)}` : path;
-  }
-
-  private gentooRepository(): Record<string, unknown> {
-    const repo: Record<string, unknown> = {};
-    const url = this.str(["gentoo_git_repo"], "value", ["gentoo", "repository", "url"]);
-    const branch = this.str(["gentoo_git_branch"], "value", ["gentoo", "repository", "branch"]);
-    const commit = this.str(["gentoo_git_commit"], "value", ["gentoo", "repository", "commit"]);
-    if (url !== undefined) repo.url = url;
-    if (branch !== undefined) repo.branch = branch;
-    if (commit === undefined) {
-      if (!this.has("gentoo_git_commit"))
-        this.problems.push({
-          ...this.vars.position([]),
-          field: "gentoo_git_commit",
-          message: "not set in the defaults or the vars file: the Gentoo tree must be pinned to a commit",
-        });
-    } else repo.commit = commit;
-    this.comment(["gentoo", "repository"], this.sourceComment(["gentoo_git_commit"]));
-    return repo;
   }
 
   /**
    * The mappings of a list variable, each turned into a spec entry by `convert`; entries that are
    * not mappings are problems, unknown keys are warnings.
    */
-  private mappings(
+  mappings(
     variable: string,
     field: PathKey[],
     known: string[],
@@ -651,7 +594,7 @@ class Importer {
   }
 
   /** Copy the string (or boolean) fields `source key → spec key` that are set. */
-  private fields(
+  fields(
     path: PathKey[],
     at: PathKey[],
     strings: Array<[string, string]>,
@@ -669,78 +612,6 @@ class Importer {
     return out;
   }
 
-  private overlays(): Record<string, unknown>[] {
-    this.comment(["gentoo", "overlays"], " custom_overlays");
-    return this.mappings("custom_overlays", ["gentoo", "overlays"], OVERLAY_KEYS, (path, at) => {
-      const overlay = this.fields(
-        path,
-        at,
-        [
-          ["name", "name"],
-          ["url", "url"],
-          ["source", "syncType"],
-          ["branch", "branch"],
-          ["commit", "commit"],
-        ],
-        [
-          ["eclass-overrides", "eclassOverrides"],
-          ["autosync", "autoSync"],
-        ],
-      );
-      if ((overlay.syncType ?? "git") === "git" && overlay.commit === undefined) {
-        const pos = this.position(path);
-        this.warnings.push(
-          `${pos.file}:${pos.line}:${pos.col} overlay ${String(overlay.name)} has no pinned commit: the build takes the head of ${overlay.branch === undefined ? "its default branch" : String(overlay.branch)} and is not reproducible (add commit: to the overlay)`,
-        );
-        this.comment(at, " not pinned: add `commit:` for a reproducible build");
-      }
-      return overlay;
-    });
-  }
-
-  /**
-   * Before 2026.06 the role linked every entry of each overlay's etc/portage/ into the prefix
-   * (tasks/add_overlay.yml until commit 11fe497), and the 2023.06 and 2025.06 layers got the EESSI
-   * overlay's env/, package.env, package.accept_keywords, profile/ and sets/ that way
-   * (reference/compat-layer.md §2.6, §6.1). The vars files now write env/ and package.env, the
-   * defaults profile/, and the overlays stage links the sets one by one: the EESSI overlay's entries
-   * the spec does not write are linked (package.accept_keywords: rich and lmod ~amd64).
-   */
-  private overlayPortageConfig(gentoo: Record<string, unknown>, version: string): void {
-    const [year, month] = version.split(".").map(Number);
-    if (year === undefined || month === undefined || year > 2026 || (year === 2026 && month >= 6)) return;
-    const parsed = gentooSchema.safeParse(gentoo);
-    if (!parsed.success) return; // the spec's own validation reports it
-    const writers = portageEntryWriters(parsed.data);
-    const entries = EESSI_OVERLAY_PORTAGE_ENTRIES.filter((e) => !writers.has(e));
-    (gentoo.overlays as Record<string, unknown>[]).forEach((overlay, i) => {
-      if (overlay.name !== "eessi" || entries.length === 0) return;
-      overlay.portageConfig = entries;
-      this.comment(
-        ["gentoo", "overlays", i, "portageConfig"],
-        ` before 2026.06 the role linked every entry of this overlay's etc/portage/ into the prefix;\n these are the ones this spec does not write (the sets are linked one by one)`,
-      );
-    });
-  }
-
-  private packages(): Record<string, unknown>[] {
-    this.comment(["gentoo", "packages"], " prefix_packages: installed after the sets");
-    return this.mappings("prefix_packages", ["gentoo", "packages"], PACKAGE_KEYS, (path, at, item) => {
-      const pkg = this.fields(path, at, [
-        ["name", "name"],
-        ["version", "version"],
-        ["overlay", "overlay"],
-      ]);
-      for (const [key, field] of [
-        ["include_on", "includeOn"],
-        ["exclude_on", "excludeOn"],
-      ] as const) {
-        if (item[key] !== undefined) pkg[field] = this.strings([...path, key], "value", [...at, field]);
-      }
-      return pkg;
-    });
-  }
-
   private warnUnknownKeys(path: PathKey[], item: Record<string, unknown>, known: string[]): void {
     const unknown = Object.keys(item).filter((k) => !known.includes(k));
     if (unknown.length === 0) return;
@@ -751,7 +622,7 @@ class Importer {
   }
 
   /** `prefix_make_conf_files` / `prefix_package_env_files`: name → content; empty ones are skipped as the role does. */
-  private fileMap(variable: string, at: PathKey[]): Record<string, string> {
+  fileMap(variable: string, at: PathKey[]): Record<string, string> {
     const out: Record<string, string> = {};
     for (const name of Object.keys(this.mapping([variable]))) {
       const content = this.str([variable, name], "content", [...at, name]);
@@ -901,12 +772,7 @@ class Importer {
       " Field reference: docs/spec.md. Placeholders such as {arch} and {prefix} are expanded per arch.",
     ].join("\n");
     for (const { path, text } of this.comments) attachComment(doc, path, text);
-    for (const path of [["arches"], ["gentoo", "sets"], ["locales"]]) setFlow(doc, path);
-    const packages = doc.getIn(["gentoo", "packages"], true);
-    if (isSeq(packages))
-      packages.items.forEach((_, i) => {
-        setFlow(doc, ["gentoo", "packages", i]);
-      });
+    for (const path of [["arches"], ...this.flow, ["locales"]]) setFlow(doc, path);
     return doc.toString({ lineWidth: 0 });
   }
 }
