@@ -7,6 +7,7 @@
 import type { Writable } from "node:stream";
 import type { RunOptions, RunResult } from "../exec/run.js";
 import type { LayerRunOptions, SandboxCommand } from "../exec/sandbox.js";
+import type { SourceDateEpoch } from "../layer/source-date-epoch.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import type { FlavorName } from "../spec/schema.js";
 import type { InstalledPackage } from "./installed.js";
@@ -38,6 +39,12 @@ export interface StageContext {
   inLayer(command: SandboxCommand, opts?: LayerRunOptions): Promise<RunResult>;
   /** A short progress note for people (shown beside the stage's spinner). */
   note(message: string): void;
+  /**
+   * The build's SOURCE_DATE_EPOCH: the environment variable, else the flavor's spec field, else the
+   * flavor's derivation; resolved once per run (kept in the run directory, so a resumed run uses
+   * the same) and given to every command run in the layer.
+   */
+  sourceDateEpoch(): Promise<SourceDateEpoch>;
   signal: AbortSignal;
 }
 
@@ -76,6 +83,11 @@ export interface Flavor {
   installed(prefixDir: string, layer: ResolvedLayer): Promise<InstalledPackage[]>;
   /** Versions of the tools this flavor builds with, for the build record. */
   toolVersions(): Promise<Record<string, string>>;
+  /**
+   * SOURCE_DATE_EPOCH from the flavor's spec section, else derived from the build's inputs
+   * (the environment variable is the pipeline's: it wins over both). See source-date-epoch.ts.
+   */
+  sourceDateEpoch(ctx: StageContext): Promise<SourceDateEpoch>;
 }
 
 export interface FlavorModule {

@@ -9,6 +9,8 @@ import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { configureDebianLayer } from "../../debian/configure.js";
 import { checkDebianPackages, runMmdebstrap } from "../../debian/mmdebstrap.js";
+import { suitesReleaseDate } from "../../debian/release-date.js";
+import { readHostAptSources } from "../../debian/sources.js";
 import { formatPackageList, readDpkgStatus } from "../../debian/status.js";
 import { InputError } from "../../errors.js";
 import { unmountUnder } from "../../exec/mounts.js";
@@ -16,6 +18,7 @@ import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { generateLocales, installLocaleLister } from "../../layer/locales.js";
 import { assertRelocated, formatRelocationReport, relocateTree } from "../../layer/relocate.js";
+import { resolveSourceDateEpoch, type SourceDateEpoch } from "../../layer/source-date-epoch.js";
 import {
   assertHostArch,
   checkStage,
@@ -76,6 +79,24 @@ async function preflight(ctx: StageContext): Promise<void> {
   const s = settingsOf(ctx);
   ctx.note(`apt resolves ${s.packages.length} package(s) of ${s.suite}`);
   await checkDebianPackages({ settings: s, arch: ctx.layer.arch, logTo: ctx.log, signal: ctx.signal });
+  // fixed now, before anything is installed: mmdebstrap and the maintainer scripts run under it
+  await ctx.sourceDateEpoch();
+}
+
+/** debian.sourceDateEpoch, else the newest verified Release Date of the build's suites (release-date.ts). */
+async function sourceDateEpoch(ctx: StageContext): Promise<SourceDateEpoch> {
+  const s = settingsOf(ctx);
+  return resolveSourceDateEpoch({
+    spec: s.sourceDateEpoch,
+    specField: "debian.sourceDateEpoch",
+    derive: async () =>
+      suitesReleaseDate({
+        settings: s,
+        hostSources: s.mirror ? [] : await readHostAptSources(),
+        logTo: ctx.log,
+        signal: ctx.signal,
+      }),
+  });
 }
 
 async function bootstrap(ctx: StageContext): Promise<void> {
@@ -88,6 +109,7 @@ async function bootstrap(ctx: StageContext): Promise<void> {
   ctx.note(`mmdebstrap ${s.suite} (${s.variant} + ${s.packages.length} packages)`);
   await runMmdebstrap({
     settings: s,
+    sourceDateEpoch: (await ctx.sourceDateEpoch()).epoch,
     arch: ctx.layer.arch,
     targetDir: rootfs,
     logTo: ctx.log,
@@ -191,6 +213,7 @@ export const api: Flavor = {
     return api.plan(layer);
   },
   installed: (prefixDir) => debianInstalled(prefixDir),
+  sourceDateEpoch,
   toolVersions: async () => ({
     mmdebstrap: await toolVersion("mmdebstrap"),
     patchelf: await toolVersion("patchelf"),

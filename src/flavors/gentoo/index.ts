@@ -10,11 +10,12 @@
 import { existsSync } from "node:fs";
 import { chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ToolError } from "../../errors.js";
+import { InputError, ToolError } from "../../errors.js";
 import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
 import { readVardb, VDB_PATH } from "../../gentoo/vardb.js";
+import { resolveSourceDateEpoch, type SourceDateEpoch } from "../../layer/source-date-epoch.js";
 import { mkdirInside, removeInside, resolveInside, writeFileInside } from "../../paths/inside.js";
 import { safeName } from "../../paths/rules.js";
 import {
@@ -236,6 +237,60 @@ export async function gentooInstalled(prefixDir: string): Promise<InstalledPacka
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/**
+ * gentoo.sourceDateEpoch, else the committer date of the pinned gentoo.git commit (checked out by
+ * the repos stage): the newest ebuild the layer can be built from is no newer than it.
+ */
+async function sourceDateEpoch(ctx: StageContext): Promise<SourceDateEpoch> {
+  const gentoo = ctx.layer.spec.gentoo!;
+  return resolveSourceDateEpoch({
+    spec: gentoo.sourceDateEpoch,
+    specField: "gentoo.sourceDateEpoch",
+    derive: async () => {
+      const dir = resolveInside(prefixConfinement(ctx), "var/db/repos/gentoo", { followLast: false });
+      const r = await ctx
+        .run("git", ["-C", dir, "show", "-s", "--format=%ct", gentoo.repository.commit])
+        .catch(() => undefined);
+      const epoch = r ? Number(r.stdout.trim()) : Number.NaN;
+      if (!Number.isSafeInteger(epoch))
+        throw new InputError(
+          `no SOURCE_DATE_EPOCH: the pinned gentoo.git commit ${gentoo.repository.commit} is not checked out in ${dir}`,
+          { hint: "set gentoo.sourceDateEpoch (or SOURCE_DATE_EPOCH), or build from the repos stage on" },
+        );
+      return { epoch, from: `the committer date of gentoo.git ${gentoo.repository.commit.slice(0, 12)}` };
+    },
+  });
+}
+
+/**
+ * What else a rebuild needs to give the same layer, for the build record (BuildRecord.inputs): the
+ * pinned overlays, the bootstrap script's sha256, and the binary-package host and distfiles
+ * mirrors the spec's make.conf names (Portage fetches from them; without a pinned binhost a
+ * rebuild compiles, and compiler output is only the same when every package builds reproducibly).
+ */
+async function reproducibilityInputs(ctx: StageContext): Promise<Record<string, unknown>> {
+  const gentoo = ctx.layer.spec.gentoo!;
+  const script = workFile(ctx, `${SCRIPT}.sha256`);
+  const makeConf = Object.entries(gentoo.makeConf)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([, text]) => text)
+    .join("\n");
+  const setting = (name: string) =>
+    [...makeConf.matchAll(new RegExp(`^\\s*${name}\\s*=\\s*"?([^"\\n]*)"?`, "gm"))]
+      .map((m) => m[1]!.trim())
+      .at(-1) ?? null;
+  return {
+    gentooRepository: { url: gentoo.repository.url, commit: gentoo.repository.commit },
+    overlays: gentoo.overlays.map((o) => ({ name: o.name, url: o.url, commit: o.commit ?? null })),
+    bootstrapScript: {
+      origin: "url" in gentoo.bootstrap.script ? gentoo.bootstrap.script.url : gentoo.bootstrap.script.path,
+      sha256: existsSync(script) ? (await readFile(script, "utf8")).split(/\s+/)[0] : null,
+    },
+    binhost: setting("PORTAGE_BINHOST"),
+    distfilesMirrors: setting("GENTOO_MIRRORS"),
+  };
+}
+
 export const api: Flavor = {
   plan(layer) {
     void layer;
@@ -263,10 +318,12 @@ export const api: Flavor = {
           };
         },
         gentooCommitOf: (layer) => layer.spec.gentoo?.repository.commit,
+        inputs: reproducibilityInputs,
       }),
     ];
   },
   update: (layer, request) => gentooUpdatePlan(request, api.plan(layer)),
+  sourceDateEpoch,
   installed: (prefixDir) => gentooInstalled(prefixDir),
   toolVersions: async () => ({
     bwrap: await toolVersion("bwrap"),
