@@ -9,7 +9,6 @@ import { log } from "../log.js";
 import type { BuildEvent } from "../pipeline/progress.js";
 import type { CopyName, ReproducibleVerdict } from "../pipeline/reproducible.js";
 import { style } from "../text.js";
-import type { BuildCliOptions } from "./build.js";
 import { shown } from "./output.js";
 
 /** At most this many differing paths in the text verdict; --json and verdict.json have all. */
@@ -58,7 +57,18 @@ export function renderVerdict(v: ReproducibleVerdict): string {
   return `${out.join("\n")}\n`;
 }
 
-export async function checkReproducibleCommand(specFile: string, opts: BuildCliOptions): Promise<void> {
+/** The options of `compat build` that --check-reproducible takes. */
+export interface CheckReproducibleOptions {
+  arch?: string;
+  runsDir?: string;
+  against?: string;
+  json?: boolean;
+}
+
+export async function checkReproducibleCommand(
+  specFile: string,
+  opts: CheckReproducibleOptions,
+): Promise<void> {
   const { checkReproducible, canBuildConcurrently } = await import("../pipeline/reproducible.js");
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {

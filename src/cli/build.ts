@@ -21,7 +21,7 @@ export const INTERRUPTED_EXIT = 130;
  */
 export const DEFAULT_RUNS_DIR = "runs";
 
-export interface BuildCliOptions {
+interface BuildCliOptions {
   arch?: string;
   root?: string;
   resume?: string;

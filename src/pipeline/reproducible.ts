@@ -173,9 +173,9 @@ export function canBuildConcurrently(cores = availableParallelism(), free = free
 export async function checkReproducible(o: ReproducibleOptions): Promise<ReproducibleVerdict> {
   const started = Date.now();
   const buildCopy = o.buildCopy ?? buildCopyHere;
+  const given = o.against ? await givenArtifact(o.against) : undefined;
   const workDir = resolve(o.runsDir, `reproducible-${newRunId(o.arch ?? "host")}`);
   await mkdir(workDir, { recursive: true });
-  const given = o.against ? await givenArtifact(o.against) : undefined;
   const concurrent = !given && (o.concurrent ?? canBuildConcurrently());
   const request = (copy: CopyName): CopyRequest => ({
     copy,

@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { InputError, ToolError } from "../../errors.js";
+import { ToolError } from "../../errors.js";
 import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
@@ -239,7 +239,8 @@ export async function gentooInstalled(prefixDir: string): Promise<InstalledPacka
 
 /**
  * gentoo.sourceDateEpoch, else the committer date of the pinned gentoo.git commit (checked out by
- * the repos stage): the newest ebuild the layer can be built from is no newer than it.
+ * the repos stage): the newest ebuild the layer can be built from is no newer than it. Without
+ * the checkout (an update over a snapshot tree) the build's start, and the run's record says so.
  */
 async function sourceDateEpoch(ctx: StageContext): Promise<SourceDateEpoch> {
   const gentoo = ctx.layer.spec.gentoo!;
@@ -252,11 +253,13 @@ async function sourceDateEpoch(ctx: StageContext): Promise<SourceDateEpoch> {
         .run("git", ["-C", dir, "show", "-s", "--format=%ct", gentoo.repository.commit])
         .catch(() => undefined);
       const epoch = r ? Number(r.stdout.trim()) : Number.NaN;
+      // an update over a layer whose tree is a snapshot (no .git), or a stage run on its own: the
+      // build's start, said so in the run's record (not reproducible; the spec's field makes it so)
       if (!Number.isSafeInteger(epoch))
-        throw new InputError(
-          `no SOURCE_DATE_EPOCH: the pinned gentoo.git commit ${gentoo.repository.commit} is not checked out in ${dir}`,
-          { hint: "set gentoo.sourceDateEpoch (or SOURCE_DATE_EPOCH), or build from the repos stage on" },
-        );
+        return {
+          epoch: Math.floor(ctx.startedAt.getTime() / 1000),
+          from: `the build's start (gentoo.git ${gentoo.repository.commit.slice(0, 12)} is not checked out in the prefix; set gentoo.sourceDateEpoch for a reproducible build)`,
+        };
       return { epoch, from: `the committer date of gentoo.git ${gentoo.repository.commit.slice(0, 12)}` };
     },
   });
