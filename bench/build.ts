@@ -3,6 +3,8 @@
  * the same run a bare `mmdebstrap` of the same suite, variant, package list and apt sources, for
  * the ratio (the price of relocation, startprefix, locales, links, record and the sandbox on top
  * of mmdebstrap). Prints wall time, the stages' times and peak RSS. Target: ≤ 90 s on 2 cores.
+ * Each build is packed: with --runs 2 or more, whether the builds gave the same sha256 (DESIGN.md:
+ * "two builds give the same sha256"; each build resolves its own SOURCE_DATE_EPOCH, as a user's would).
  *
  *   npm run build && npx tsx bench/build.ts [--runs N] [--keep]
  */
@@ -54,6 +56,7 @@ const bare: Measure[] = [];
 const build: Measure[] = [];
 let stages: Array<{ stage: string; durationMs: number }> = [];
 let ownPeakMb = 0;
+const sha256s: string[] = [];
 try {
   for (let i = 0; i < runs; i++) {
     // bare mmdebstrap: same suite, variant, packages and sources, into a directory
@@ -92,6 +95,16 @@ try {
     stages = JSON.parse(readFileSync(join(runDir, "timings.json"), "utf8")) as typeof stages;
     const result = JSON.parse(readFileSync(join(runDir, "result.json"), "utf8")) as { peakRssMb?: number };
     ownPeakMb = Math.max(ownPeakMb, result.peakRssMb ?? 0);
+    const packed = spawnSync(
+      process.execPath,
+      [cli, "pack", specFile, "--arch", arch, "--root", root, "-o", join(work, `artifact-${i}`), "--json"],
+      {
+        encoding: "utf8",
+      },
+    );
+    if (packed.status !== 0)
+      throw new Error(`compat pack failed (${packed.status}):\n${packed.stderr.slice(-3000)}`);
+    sha256s.push((JSON.parse(packed.stdout) as { sha256: string }).sha256);
     if (!values.keep) rmSync(root, { recursive: true, force: true });
   }
 } finally {
@@ -111,6 +124,9 @@ const out = [
   "stages of the last build:",
   ...stages.map((s) => `  ${s.stage.padEnd(12)} ${(s.durationMs / 1000).toFixed(1).padStart(6)} s`),
   "",
+  sha256s.length > 1
+    ? `reproducible: ${sha256s.every((h) => h === sha256s[0]) ? `yes, ${sha256s.length} builds give sha256 ${sha256s[0]}` : `NO: ${sha256s.join(", ")} (compat build --check-reproducible names the files)`}`
+    : `artifact sha256 ${sha256s[0]} (--runs 2 to see two builds give the same)`,
   `peak RSS: compat process ${ownPeakMb} MB (target ≤ 500 MB); largest process of the build tree ${Math.round(Math.max(...build.map((x) => x.maxRssKb)) / 1024)} MB; bare mmdebstrap tree ${Math.round(Math.max(...bare.map((x) => x.maxRssKb)) / 1024)} MB`,
 ];
 process.stdout.write(`${out.join("\n")}\n`);

@@ -74,8 +74,8 @@ describe("a reproducible dev layer", () => {
       const original = pack(dev.localPrefix, "original");
 
       // the same layer with one file changed (its mtime kept, so only its content differs)
-      const copy = join(work, "planted", "x86_64");
-      mkdirSync(join(work, "planted"));
+      const copy = join(work, "planted", "2025.06/compat/linux/x86_64");
+      mkdirSync(join(copy, ".."), { recursive: true });
       execFileSync("cp", ["-a", dev.localPrefix, copy]);
       const planted = join(copy, PLANTED);
       const { mtime } = statSync(planted);
