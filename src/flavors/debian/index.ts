@@ -76,11 +76,12 @@ async function preflight(ctx: StageContext): Promise<void> {
   requireFreeSpace(ctx, settingsOf(ctx).requiredSpace, "debian.requiredSpace", "a debian layer");
   // A package apt does not have would otherwise stop mmdebstrap only after it installed the
   // essential packages (about a minute); `mmdebstrap --simulate` says so in about 3 s.
+  // fixed now, before anything is installed: mmdebstrap and the maintainer scripts run under it
+  // (a bad SOURCE_DATE_EPOCH stops the build here, before the 3 s of the simulation)
+  await ctx.sourceDateEpoch();
   const s = settingsOf(ctx);
   ctx.note(`apt resolves ${s.packages.length} package(s) of ${s.suite}`);
   await checkDebianPackages({ settings: s, arch: ctx.layer.arch, logTo: ctx.log, signal: ctx.signal });
-  // fixed now, before anything is installed: mmdebstrap and the maintainer scripts run under it
-  await ctx.sourceDateEpoch();
 }
 
 /** debian.sourceDateEpoch, else the newest verified Release Date of the build's suites (release-date.ts). */
