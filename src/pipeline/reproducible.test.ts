@@ -5,7 +5,17 @@
  * packed by the real packer through the CopyBuilder an executor plugs into; compared by the real
  * artifact reader and diff. The debian flavor's real builds are in test/integration/reproducible.test.ts.
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -145,5 +155,27 @@ describe("compat build --check-reproducible (the comparison, with gentoo prefix 
     expect(canBuildConcurrently(2, 16 * 2 ** 30)).toBe(false);
     expect(canBuildConcurrently(8, 2 * 2 ** 30)).toBe(false);
     expect(canBuildConcurrently(4, 4 * 2 ** 30)).toBe(true);
+  });
+});
+
+describe("a copy that fails", () => {
+  it("stops the other one and removes both layers; the error is the failed copy's", async () => {
+    let otherAborted = false;
+    const builder: CopyBuilder = async (r) => {
+      if (r.copy === "A") throw new Error("bootstrap of A failed");
+      mkdirSync(join(r.dir, "root"), { recursive: true });
+      await new Promise<void>((resolve) =>
+        r.signal.addEventListener("abort", () => resolve(), { once: true }),
+      );
+      otherAborted = true;
+      throw new Error("B stopped");
+    };
+    const runsDir = join(work, "failing");
+    await expect(checkReproducible({ ...options("failing", builder, true), runsDir })).rejects.toThrow(
+      "bootstrap of A failed",
+    );
+    expect(otherAborted).toBe(true);
+    const [dir] = readdirSync(runsDir);
+    expect(existsSync(join(runsDir, dir!, "B", "root"))).toBe(false);
   });
 });

@@ -177,6 +177,9 @@ export async function checkReproducible(o: ReproducibleOptions): Promise<Reprodu
   const workDir = resolve(o.runsDir, `reproducible-${newRunId(o.arch ?? "host")}`);
   await mkdir(workDir, { recursive: true });
   const concurrent = !given && (o.concurrent ?? canBuildConcurrently());
+  // one copy failing stops the other (its layer is about to be removed)
+  const stop = new AbortController();
+  const signal = AbortSignal.any([o.signal, stop.signal]);
   const request = (copy: CopyName): CopyRequest => ({
     copy,
     specFile: o.specFile,
@@ -184,13 +187,19 @@ export async function checkReproducible(o: ReproducibleOptions): Promise<Reprodu
     dir: join(workDir, copy),
     ...(given ? { sourceDateEpoch: given.epoch } : {}),
     onEvent: (e) => o.onEvent?.(copy, e),
-    signal: o.signal,
+    signal,
   });
   let copies: BuiltCopy[];
   try {
     if (given) copies = [given.copy, await buildCopy(request("B"))];
-    else if (concurrent) copies = await Promise.all([buildCopy(request("A")), buildCopy(request("B"))]);
-    else copies = [await buildCopy(request("A")), await buildCopy(request("B"))];
+    else if (concurrent) {
+      const both = [buildCopy(request("A")), buildCopy(request("B"))];
+      for (const p of both) p.catch(() => stop.abort());
+      const settled = await Promise.allSettled(both);
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
+      copies = settled.map((r) => (r as PromiseFulfilledResult<BuiltCopy>).value);
+    } else copies = [await buildCopy(request("A")), await buildCopy(request("B"))];
   } finally {
     // the layers are big and nobody uses them: only the artifacts are compared
     for (const c of ["A", "B"]) await rm(join(workDir, c, "root"), { recursive: true, force: true });
