@@ -3,6 +3,8 @@
  * Debian) served from a file:// mirror, verified by the real gpgv against Debian's archive keyring.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -76,5 +78,56 @@ describe("the Release date of a build's suites", () => {
     await expect(
       suitesReleaseDate({ settings: settings("none"), hostSources: [], defaultKeyrings: [KEYRING] }),
     ).rejects.toThrow(/InRelease: no such file/);
+  });
+});
+
+describe("over http", () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === "/good/dists/bookworm-security/InRelease") res.end(readFileSync(FIXTURE));
+      else if (req.url === "/endless/dists/bookworm-security/InRelease") {
+        // a mirror whose answer never ends: chunked, no length
+        const chunk = Buffer.alloc(1 << 20, 0x41);
+        const push = () => {
+          while (res.write(chunk)) if (res.destroyed) return;
+          res.once("drain", push);
+        };
+        push();
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const over = (dir: string): DebianSettings => ({ ...settings("good"), mirror: `${base}/${dir}` });
+
+  it("fetches and verifies the InRelease", async () => {
+    const d = await suitesReleaseDate({
+      settings: over("good"),
+      hostSources: [],
+      defaultKeyrings: [KEYRING],
+    });
+    expect(d.epoch).toBe(Date.parse("2026-12-06T02:54:29Z") / 1000);
+  });
+
+  it("stops reading an answer that never ends (16 MiB)", async () => {
+    await expect(
+      suitesReleaseDate({ settings: over("endless"), hostSources: [], defaultKeyrings: [KEYRING] }),
+    ).rejects.toThrow(/more than 16777216 bytes, not a Release file/);
+  });
+
+  it("names the HTTP status of a mirror without InRelease files, and what to do", async () => {
+    const err = await suitesReleaseDate({
+      settings: over("none"),
+      hostSources: [],
+      defaultKeyrings: [KEYRING],
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/InRelease: HTTP 404$/);
+    expect((err as { hint?: string }).hint).toMatch(/debian.sourceDateEpoch/);
   });
 });

@@ -88,10 +88,21 @@ async function download(url: string, signal?: AbortSignal): Promise<Buffer> {
         hint: "a mirror without InRelease files gives no Release date: set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
       },
     );
-  const body = Buffer.from(await res.arrayBuffer());
-  if (body.length > MAX_RELEASE_BYTES)
-    throw new ValidationError(`${url}: ${body.length} bytes, not a Release file`);
-  return body;
+  // read with a cap: a mirror's answer is input, and one that never ends must not fill the memory
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  for (;;) {
+    const next = reader ? await reader.read() : { done: true as const, value: undefined };
+    if (next.done) break;
+    size += next.value.length;
+    if (size > MAX_RELEASE_BYTES) {
+      await reader?.cancel();
+      throw new ValidationError(`${url}: more than ${MAX_RELEASE_BYTES} bytes, not a Release file`);
+    }
+    chunks.push(Buffer.from(next.value));
+  }
+  return Buffer.concat(chunks);
 }
 
 /** gpgv over a clear-signed InRelease with the given keyrings; throws when the signature is not good. */

@@ -18,7 +18,7 @@ import { getFlavor } from "../flavors/index.js";
 import { planLayer, planProblems } from "../flavors/plan.js";
 import { ACTIVATE_STAGE } from "../flavors/stage.js";
 import type { BuildStage, StageContext } from "../flavors/types.js";
-import { resolveSourceDateEpoch, type SourceDateEpoch } from "../layer/source-date-epoch.js";
+import { LAST_EPOCH, resolveSourceDateEpoch, type SourceDateEpoch } from "../layer/source-date-epoch.js";
 import { log } from "../log.js";
 import { safeName } from "../paths/rules.js";
 import { loadSpec } from "../spec/load.js";
@@ -410,9 +410,12 @@ async function runSourceDateEpoch(
   const file = join(runDir, SOURCE_DATE_EPOCH_FILE);
   try {
     const saved = JSON.parse(await readFile(file, "utf8")) as Partial<SourceDateEpoch>;
+    // a file on disk: only a value a build could have resolved is taken, else it is resolved again
     if (
       typeof saved.epoch === "number" &&
       Number.isSafeInteger(saved.epoch) &&
+      saved.epoch >= 0 &&
+      saved.epoch <= LAST_EPOCH &&
       typeof saved.from === "string"
     )
       return { epoch: saved.epoch, from: saved.from };
