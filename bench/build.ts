@@ -5,6 +5,8 @@
  * of mmdebstrap). Prints wall time, the stages' times and peak RSS. Target: ≤ 90 s on 2 cores.
  * With `--arch riscv64` (or aarch64) on another CPU family, both run under qemu-user (binfmt_misc):
  * target ≤ 1.3× the bare mmdebstrap of the same packages for that arch.
+ * Each build is packed: with --runs 2 or more, whether the builds gave the same sha256 (DESIGN.md:
+ * "two builds give the same sha256"; each build resolves its own SOURCE_DATE_EPOCH, as a user's would).
  *
  *   npm run build && npx tsx bench/build.ts [--arch A] [--runs N] [--keep]
  */
@@ -66,6 +68,7 @@ const bare: Measure[] = [];
 const build: Measure[] = [];
 let stages: Array<{ stage: string; durationMs: number }> = [];
 let ownPeakMb = 0;
+const sha256s: string[] = [];
 try {
   for (let i = 0; i < runs; i++) {
     // bare mmdebstrap: same suite, variant, packages and sources, into a directory
@@ -104,6 +107,16 @@ try {
     stages = JSON.parse(readFileSync(join(runDir, "timings.json"), "utf8")) as typeof stages;
     const result = JSON.parse(readFileSync(join(runDir, "result.json"), "utf8")) as { peakRssMb?: number };
     ownPeakMb = Math.max(ownPeakMb, result.peakRssMb ?? 0);
+    const packed = spawnSync(
+      process.execPath,
+      [cli, "pack", specFile, "--arch", arch, "--root", root, "-o", join(work, `artifact-${i}`), "--json"],
+      {
+        encoding: "utf8",
+      },
+    );
+    if (packed.status !== 0)
+      throw new Error(`compat pack failed (${packed.status}):\n${packed.stderr.slice(-3000)}`);
+    sha256s.push((JSON.parse(packed.stdout) as { sha256: string }).sha256);
     if (!values.keep) rmSync(root, { recursive: true, force: true });
   }
 } finally {
@@ -132,6 +145,9 @@ const out = [
   `  ${"outside".padEnd(12)} ${(b - total).toFixed(1).padStart(6)} s  ${((100 * (b - total)) / b).toFixed(0).padStart(3)}%  (node start, spec, run directory, lock)`,
   `  bootstrap − bare mmdebstrap: ${((stages.find((s) => s.stage === "bootstrap")?.durationMs ?? 0) / 1000 - m).toFixed(1)} s (the same apt work; compat's dpkg path filters leave out docs, man pages and catalogs, its hooks extract the NSS modules)`,
   "",
+  sha256s.length > 1
+    ? `reproducible: ${sha256s.every((h) => h === sha256s[0]) ? `yes, ${sha256s.length} builds give sha256 ${sha256s[0]}` : `NO: ${sha256s.join(", ")} (compat build --check-reproducible names the files)`}`
+    : `artifact sha256 ${sha256s[0]} (--runs 2 to see two builds give the same)`,
   `peak RSS: compat process ${ownPeakMb} MB (target ≤ 500 MB); largest process of the build tree ${Math.round(Math.max(...build.map((x) => x.maxRssKb)) / 1024)} MB; bare mmdebstrap tree ${Math.round(Math.max(...bare.map((x) => x.maxRssKb)) / 1024)} MB`,
 ];
 process.stdout.write(`${out.join("\n")}\n`);

@@ -235,3 +235,34 @@ export function hasDifferences(d: LayerDiff): boolean {
       (f && (f.added.length || f.removed.length || f.changed.length)),
   );
 }
+
+/** One path that differs between two builds, and how. */
+export interface DifferingEntry {
+  path: string;
+  /** "only in A", "only in B", "type", "mode", "content" (or a symlink's target), "mtime" */
+  differs: string[];
+}
+
+/**
+ * Every entry that makes two artifacts of the same layer differ, as a reproducibility check needs
+ * them: diffIndexes' changes plus what it leaves out on purpose (mtimes), sorted by path.
+ */
+export function differingEntries(a: EntryIndex, b: EntryIndex): DifferingEntry[] {
+  const out = new Map<string, string[]>();
+  const add = (path: string, what: string) => out.set(path, [...(out.get(path) ?? []), what]);
+  for (const [path, x] of a) {
+    const y = b.get(path);
+    if (!y) {
+      add(path, "only in A");
+      continue;
+    }
+    if (x.type !== y.type) add(path, "type");
+    if (x.mode !== y.mode) add(path, "mode");
+    if (x.type === y.type && x.digest !== y.digest) add(path, x.type === "symlink" ? "target" : "content");
+    if (x.mtime !== y.mtime) add(path, "mtime");
+  }
+  for (const path of b.keys()) if (!a.has(path)) add(path, "only in B");
+  return [...out]
+    .sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0))
+    .map(([path, differs]) => ({ path: path || ".", differs }));
+}

@@ -19,6 +19,7 @@ import { type StreamingProcess, spawnStreaming } from "../exec/stream.js";
 import { readInstalledPackages } from "../flavors/installed.js";
 import type { LayerId } from "../layer/id.js";
 import { layerTopDir } from "../layer/id.js";
+import { parseSourceDateEpoch } from "../layer/source-date-epoch.js";
 import { readBuildRecord } from "./build-record.js";
 import { compressorFor } from "./compress.js";
 import { prepareDelta } from "./delta-make.js";
@@ -175,10 +176,7 @@ function scanTree(prefix: string): { newestMtime: number } {
 function resolveEpoch(opts: PackOptions, buildEpoch: number | undefined, newestMtime: () => number): number {
   if (opts.epoch !== undefined) return opts.epoch;
   const sde = process.env.SOURCE_DATE_EPOCH;
-  if (sde !== undefined && sde !== "") {
-    if (!/^\d+$/.test(sde)) throw new InputError(`SOURCE_DATE_EPOCH=${sde}: not a unix time in seconds`);
-    return Number(sde);
-  }
+  if (sde !== undefined && sde !== "") return parseSourceDateEpoch(sde, "SOURCE_DATE_EPOCH");
   return buildEpoch ?? newestMtime();
 }
 

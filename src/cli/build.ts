@@ -1,8 +1,11 @@
 /**
  * `compat build SPEC [--arch A] [--root DIR] [--resume RUN] [--dry-run] [--json]`: build one layer.
+ * `compat build SPEC --check-reproducible [--against ARTIFACT]`: build it twice and compare
+ * (build-reproducible.ts).
  */
 import { dirname } from "node:path";
 import type { Command } from "commander";
+import { InputError } from "../errors.js";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
 import { style } from "../text.js";
@@ -25,6 +28,8 @@ interface BuildCliOptions {
   dryRun?: boolean;
   json?: boolean;
   runsDir?: string;
+  checkReproducible?: boolean;
+  against?: string;
 }
 
 export function register(program: Command): void {
@@ -43,7 +48,29 @@ export function register(program: Command): void {
     .option("--dry-run", "print the plan (stages, paths) and build nothing")
     .option("--json", "progress as JSON events on stdout, one object per line (docs/cli.md)")
     .option("--runs-dir <dir>", "where run directories go", DEFAULT_RUNS_DIR)
+    .option(
+      "--check-reproducible",
+      "build the layer twice, each aside in <runs-dir>/reproducible-<id>/ (the live layer untouched), and compare the artifacts' sha256; exit 3 naming each differing file when they differ",
+    )
+    .option(
+      "--against <artifact>",
+      "with --check-reproducible: build once and compare with this artifact (e.g. the published one), at its SOURCE_DATE_EPOCH",
+    )
     .action(async (specFile: string, opts: BuildCliOptions) => {
+      if (opts.against !== undefined && !opts.checkReproducible)
+        throw new InputError("--against goes with --check-reproducible", {
+          hint: "compat build SPEC --check-reproducible --against ARTIFACT",
+        });
+      if (opts.checkReproducible) {
+        const clash = (["resume", "dryRun", "root"] as const).find((k) => opts[k] !== undefined);
+        if (clash)
+          throw new InputError(
+            `--check-reproducible builds two copies in roots of their own: --${clash === "dryRun" ? "dry-run" : clash} does not go with it`,
+            { hint: "compat build SPEC --check-reproducible [--arch A] [--runs-dir DIR] [--json]" },
+          );
+        const { checkReproducibleCommand } = await import("./build-reproducible.js");
+        return checkReproducibleCommand(specFile, opts);
+      }
       const { buildLayer, planBuild } = await import("../pipeline/build.js");
       if (opts.dryRun) {
         const p = await planBuild({ specFile, arch: opts.arch, root: opts.root });

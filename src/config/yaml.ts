@@ -322,6 +322,13 @@ function describeIssue(
         const src = node?.range ? text.slice(node.range[0], node.range[1]).trim() : String(value);
         return `the number ${src} is not a string (expected a string: write "${src}" in quotes)`;
       }
+      // a number that is not one the schema can take (.inf, .nan, 1.5 for a whole number)
+      if (typeof value === "number" && (issue.expected === "int" || issue.expected === "number"))
+        return !Number.isFinite(value)
+          ? `${value} is not a finite number`
+          : Number.isInteger(value)
+            ? `${value} is too large (expected a whole number up to ${Number.MAX_SAFE_INTEGER})`
+            : `${value} is not a whole number`;
       return `got ${typeName(value)} (expected ${expected})`;
     }
     case "invalid_value":

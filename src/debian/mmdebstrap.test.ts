@@ -7,6 +7,7 @@ import {
   checkDebianPackages,
   DANGLING_EXCLUDED_LINKS_HOOK,
   DPKG_PATH_FILTERS,
+  HOST_COPIES_HOOK,
   mmdebstrapInvocation,
   runMmdebstrap,
   unknownPackages,
@@ -32,8 +33,10 @@ describe("mmdebstrapInvocation", () => {
     ]);
     expect(inv.args).toContain("--dpkgopt=force-unsafe-io");
     for (const f of DPKG_PATH_FILTERS) expect(inv.args).toContain(`--dpkgopt=${f}`);
-    expect(inv.args.filter((a) => a.startsWith("--customize-hook="))).toHaveLength(2);
+    expect(inv.args.filter((a) => a.startsWith("--customize-hook="))).toHaveLength(3);
     expect(inv.args).toContain(`--customize-hook=${DANGLING_EXCLUDED_LINKS_HOOK}`);
+    // the build host's hostname and resolv.conf, which mmdebstrap copies in, are not the layer's
+    expect(inv.args).toContain(`--customize-hook=${HOST_COPIES_HOOK}`);
     expect(inv.args.slice(-3)).toEqual(["bookworm", "/tmp/t", "-"]);
     expect(inv.input).toContain("Suites: bookworm bookworm-updates");
   });
@@ -48,11 +51,10 @@ describe("mmdebstrapInvocation", () => {
       nssPackages: [],
     });
     expect(inv.args).toContain("--architectures=arm64");
-    expect(
-      inv.args.some(
-        (a) => a.includes("path-exclude") || a.startsWith("--include") || a.startsWith("--customize"),
-      ),
-    ).toBe(false);
+    expect(inv.args.some((a) => a.includes("path-exclude") || a.startsWith("--include"))).toBe(false);
+    expect(inv.args.filter((a) => a.startsWith("--customize"))).toEqual([
+      `--customize-hook=${HOST_COPIES_HOOK}`,
+    ]);
     const sim = mmdebstrapInvocation({
       settings,
       arch: "x86_64",

@@ -60,8 +60,17 @@ export const DPKG_PATH_FILTERS = [
 export const DANGLING_EXCLUDED_LINKS_HOOK =
   'chroot "$1" find /usr/share/doc /usr/share/man /usr/share/info /usr/share/locale /usr/share/lintian -xtype l -delete 2>/dev/null || true';
 
+/**
+ * mmdebstrap copies the build host's /etc/hostname and /etc/resolv.conf into the tree (its manual,
+ * SOURCE_DATE_EPOCH): a layer would then differ from host to host. Neither belongs in a prefix
+ * (a layer that wants the host's resolv.conf links it: hostSymlinks), so both go.
+ */
+export const HOST_COPIES_HOOK = 'rm -f "$1/etc/hostname" "$1/etc/resolv.conf"';
+
 export interface MmdebstrapOptions {
   settings: DebianSettings;
+  /** SOURCE_DATE_EPOCH for mmdebstrap, apt, dpkg and the maintainer scripts (mmdebstrap's reproducible mode). */
+  sourceDateEpoch?: number;
   arch: Arch;
   /** Where the tree goes; must not exist or be empty. */
   targetDir: string;
@@ -117,6 +126,7 @@ export function mmdebstrapInvocation(
     }
     const nss = opts.nssPackages ?? DEFAULT_NSS_PACKAGES;
     if (nss.length) args.push(`--customize-hook=${nssCustomizeHook(nss)}`);
+    args.push(`--customize-hook=${HOST_COPIES_HOOK}`);
   }
   args.push(suite, opts.targetDir, "-");
   return { args, input: debianSources({ ...settings, suite }, opts.hostSources) };
@@ -158,7 +168,8 @@ async function invoke(
   await requireTool("mmdebstrap"); // named with its package even when unshare runs it
   const hostSources = opts.hostSources ?? (opts.settings.mirror ? [] : await readHostAptSources());
   const { args, input } = mmdebstrapInvocation({ ...opts, hostSources, simulate });
-  const command = formatCommand("mmdebstrap", args);
+  const sde = opts.sourceDateEpoch;
+  const command = `${sde === undefined ? "" : `SOURCE_DATE_EPOCH=${sde} `}${formatCommand("mmdebstrap", args)}`;
   opts.logTo?.write(`$ ${command} <<'EOF'\n${input}EOF\n`);
   let output = "";
   const collect = (c: Buffer) => {
@@ -169,6 +180,7 @@ async function invoke(
     const [cmd, argv] = inOwnMountNamespace(simulate, args);
     const r = await run(cmd, argv, {
       input,
+      ...(sde === undefined ? {} : { env: { ...process.env, SOURCE_DATE_EPOCH: String(sde) } }),
       ...(opts.logTo ? { logTo: opts.logTo } : {}),
       onStdout: collect,
       onStderr: collect,

@@ -3,10 +3,12 @@
  * record. They call src/layer; each flavor puts them where its order wants them.
  */
 
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { InputError } from "../errors.js";
 import { describeFileSystem, fileSystemOf, formatBytes } from "../exec/disk.js";
 import { run } from "../exec/run.js";
-import { hostFacts, writeReprod } from "../layer/reprod.js";
+import { hostFacts, type RunFacts, writeReprod } from "../layer/reprod.js";
 import { makeHostLinks } from "../layer/symlinks.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import { prefixConfinement } from "./files.js";
@@ -96,7 +98,12 @@ export interface RecordExtras {
   files?: (ctx: StageContext) => Promise<Record<string, string | Buffer>>;
   /** packages.txt from the installed packages (default: `name-version` lines, sorted). */
   packagesTxt?: (ctx: StageContext) => Promise<string>;
+  /** What else a rebuild needs to give the same layer (BuildRecord.inputs). */
+  inputs?: (ctx: StageContext) => Promise<Record<string, unknown>>;
 }
+
+/** In the run directory: who built the layer, where and when (RunFacts; the layer's record has none). */
+export const RUN_FACTS_FILE = "build-host.json";
 
 export function recordStage(
   info: { id: string; description: string },
@@ -112,29 +119,37 @@ export function recordStage(
             .map((p) => `${p.name}-${p.version}\n`)
             .sort()
             .join("");
+      const epoch = await ctx.sourceDateEpoch();
+      const inputs = extras.inputs ? await extras.inputs(ctx) : undefined;
       const dir = await writeReprod(prefixConfinement(ctx, "the build record"), {
         packagesTxt,
         specText: ctx.specText,
         extra: extras.files ? await extras.files(ctx) : {},
         record: {
-          runId: ctx.runId,
           stack: ctx.layer.stack,
           repository: ctx.layer.repository,
           version: ctx.layer.version,
           os: ctx.layer.os,
-          ...(await hostFacts()),
           flavor: ctx.layer.spec.flavor,
           arch: ctx.layer.arch,
           prefix: ctx.layer.prefix,
           specHash: ctx.specHash,
-          suite: extras.suiteOf?.(ctx.layer),
-          gentooCommit: extras.gentooCommitOf?.(ctx.layer),
+          ...(extras.suiteOf?.(ctx.layer) ? { suite: extras.suiteOf(ctx.layer) } : {}),
+          ...(extras.gentooCommitOf?.(ctx.layer) ? { gentooCommit: extras.gentooCommitOf(ctx.layer) } : {}),
+          sourceDateEpoch: epoch.epoch,
+          ...(inputs ? { inputs } : {}),
           toolVersions: await flavor.toolVersions(),
           compatVersion: process.env.npm_package_version ?? "0.1.0",
-          start: ctx.startedAt.toISOString(),
-          end: new Date().toISOString(),
         },
       });
+      const facts: RunFacts = {
+        runId: ctx.runId,
+        ...(await hostFacts()),
+        sourceDateEpochFrom: epoch.from,
+        start: ctx.startedAt.toISOString(),
+        end: new Date().toISOString(),
+      };
+      await writeFile(join(ctx.runDir, RUN_FACTS_FILE), `${JSON.stringify(facts, null, 2)}\n`);
       ctx.note(
         `build record in ${dir.slice(ctx.prefixDir.length + 1)} (${packagesTxt.split("\n").length - 1} packages)`,
       );

@@ -145,7 +145,7 @@ describe("the stages refuse a hostile layer that skipped validation", () => {
     const record = {
       packagesTxt: "",
       specText: "",
-      record: { runId: "r" } as Parameters<typeof writeReprod>[1]["record"],
+      record: { sourceDateEpoch: 0 } as Parameters<typeof writeReprod>[1]["record"],
     };
     await expect(writeReprod(prefixConfinement(ctx), record)).rejects.toThrow(
       /leads through the symlink reprod -> /,

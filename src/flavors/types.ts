@@ -8,6 +8,7 @@ import type { Writable } from "node:stream";
 import type { RunOptions, RunResult } from "../exec/run.js";
 import type { LayerRunOptions, SandboxCommand } from "../exec/sandbox.js";
 import type { Arch } from "../layer/id.js";
+import type { SourceDateEpoch } from "../layer/source-date-epoch.js";
 import type { Distro } from "../sbom/purl.js";
 import type { PathKey, RoleVariables } from "../spec/ansible/role.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
@@ -47,6 +48,12 @@ export interface StageContext {
    * it, so that flavors/, which the checks ask about a layer's flavor, imports no checks/.
    */
   checkLayer(onResult: (r: CheckLine) => void): Promise<CheckCounts>;
+  /**
+   * The build's SOURCE_DATE_EPOCH: the environment variable, else the flavor's spec field, else the
+   * flavor's derivation; resolved once per run (kept in the run directory, so a resumed run uses
+   * the same) and given to every command run in the layer.
+   */
+  sourceDateEpoch(): Promise<SourceDateEpoch>;
   signal: AbortSignal;
 }
 
@@ -110,6 +117,11 @@ export interface Flavor {
   installed(prefixDir: string, layer: ResolvedLayer): Promise<InstalledPackage[]>;
   /** Versions of the tools this flavor builds with, for the build record. */
   toolVersions(): Promise<Record<string, string>>;
+  /**
+   * SOURCE_DATE_EPOCH from the flavor's spec section, else derived from the build's inputs
+   * (the environment variable is the pipeline's: it wins over both). See source-date-epoch.ts.
+   */
+  sourceDateEpoch(ctx: StageContext): Promise<SourceDateEpoch>;
 }
 
 export interface FlavorModule {

@@ -1,12 +1,18 @@
 /**
  * The reproducibility record, `$EPREFIX/reprod/<YYYYmmdd_HHMMSS>UTC/` (EESSI's reprod.yml):
  *   packages.txt  the installed packages, one per line (gentoo: `qlist -IRv`; debian: name=version)
- *   build.json    who built it where, from what, with which tools, when
+ *   build.json    what the layer was built from and with: spec hash, suite or pinned commit,
+ *                 SOURCE_DATE_EPOCH, tool versions
  *   spec.yaml     the layer spec used
  *   …             flavor extras (gentoo: bootstrap-prefix.sh and its sha256)
  *
+ * The record is part of the layer, so it holds only what makes the layer what it is: two builds
+ * of the same inputs write the same record, and the stamp is SOURCE_DATE_EPOCH's, not the clock's.
+ * Who built it, where and when (user, host, kernel, start and end) is the run's and goes to the run
+ * directory (`build-host.json`, RunFacts), as Debian keeps a .buildinfo beside its packages.
+ *
  * The record is written to a hidden directory and renamed into place, so a killed build never
- * leaves a half record; writing it again for the same run replaces that run's record.
+ * leaves a half record; writing it again (a resumed run) replaces the record of the same stamp.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname, release, totalmem, userInfo } from "node:os";
@@ -15,18 +21,11 @@ import { type Confinement, mkdirInside } from "../paths/inside.js";
 import { safeName } from "../paths/rules.js";
 
 export interface BuildRecord {
-  runId: string;
   /** The layer's identity, so a prefix can be packed (and named) from its record alone. */
   stack: string;
   repository: string;
   version: string;
   os: string;
-  user: string;
-  uid: number;
-  host: string;
-  kernel: string;
-  hostOs: string;
-  hostMemoryMb: number;
   flavor: string;
   arch: string;
   prefix: string;
@@ -34,8 +33,28 @@ export interface BuildRecord {
   /** debian: the suite; gentoo: the pinned gentoo.git commit. */
   suite?: string;
   gentooCommit?: string;
+  /**
+   * The build's time (seconds): every timestamp of the layer and the artifact's name. Where it came
+   * from is the run's (RunFacts): a rebuild given the same value as SOURCE_DATE_EPOCH is the same layer.
+   */
+  sourceDateEpoch: number;
+  /** What else a rebuild needs to give the same layer (gentoo: overlays, bootstrap script, binhost). */
+  inputs?: Record<string, unknown>;
   toolVersions: Record<string, string>;
   compatVersion: string;
+}
+
+/** Who built a layer, where and when: the run's facts, kept in the run directory, not in the layer. */
+export interface RunFacts {
+  runId: string;
+  user: string;
+  uid: number;
+  host: string;
+  kernel: string;
+  hostOs: string;
+  hostMemoryMb: number;
+  /** SOURCE_DATE_EPOCH's origin: "environment", "spec" or the derivation ("the Release files of …"). */
+  sourceDateEpochFrom: string;
   start: string;
   end: string;
 }
@@ -59,7 +78,7 @@ export async function hostOs(osRelease = "/etc/os-release"): Promise<string> {
 
 /** Facts about this machine and user for build.json. */
 export async function hostFacts(): Promise<
-  Pick<BuildRecord, "user" | "uid" | "host" | "kernel" | "hostOs" | "hostMemoryMb">
+  Pick<RunFacts, "user" | "uid" | "host" | "kernel" | "hostOs" | "hostMemoryMb">
 > {
   const u = userInfo();
   return {
@@ -84,36 +103,20 @@ export interface ReprodContent {
  * Write the record; returns its directory. `prefixDir` may be a Confinement (the prefix being built,
  * seen at its prefix path): `reprod/` is then resolved inside it, never through a link out of it.
  */
-export async function writeReprod(
-  prefixDir: string | Confinement,
-  content: ReprodContent,
-  now: Date = new Date(),
-): Promise<string> {
+export async function writeReprod(prefixDir: string | Confinement, content: ReprodContent): Promise<string> {
   const into = typeof prefixDir === "string" ? { base: prefixDir, what: "the build record" } : prefixDir;
   const base = await mkdirInside({ ...into, what: "the build record" }, "reprod");
-  for (const e of await readdir(base)) {
-    if (e.startsWith(".")) await rm(join(base, e), { recursive: true, force: true });
-    else if (await recordOfRun(join(base, e), content.record.runId))
-      await rm(join(base, e), { recursive: true });
-  }
-  const stamp = reprodStamp(now);
+  const stamp = reprodStamp(new Date(content.record.sourceDateEpoch * 1000));
+  for (const e of await readdir(base))
+    if (e.startsWith(".") || e === stamp) await rm(join(base, e), { recursive: true, force: true });
   const tmp = join(base, `.${stamp}`);
   await mkdir(tmp);
   await writeFile(join(tmp, "packages.txt"), content.packagesTxt);
   await writeFile(join(tmp, "build.json"), `${JSON.stringify(content.record, null, 2)}\n`);
   await writeFile(join(tmp, "spec.yaml"), content.specText);
-  for (const [name, data] of Object.entries(content.extra ?? {}))
+  for (const [name, data] of Object.entries(content.extra ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)))
     await writeFile(join(tmp, safeName(name, "a build record file")), data);
   const dir = join(base, stamp);
   await rename(tmp, dir);
   return dir;
-}
-
-async function recordOfRun(dir: string, runId: string): Promise<boolean> {
-  try {
-    const r = JSON.parse(await readFile(join(dir, "build.json"), "utf8")) as Partial<BuildRecord>;
-    return r.runId === runId;
-  } catch {
-    return false;
-  }
 }

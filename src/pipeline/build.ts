@@ -7,7 +7,7 @@
  * it was; `--resume RUN` continues after the last completed stage.
  */
 import { existsSync, readdirSync } from "node:fs";
-import { mkdir, rm, rmdir } from "node:fs/promises";
+import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { runCheckStage } from "../checks/stage.js";
 import { CompatError, InputError } from "../errors.js";
@@ -20,6 +20,7 @@ import { getFlavor } from "../flavors/index.js";
 import { planLayer, planProblems } from "../flavors/plan.js";
 import { ACTIVATE_STAGE } from "../flavors/stage.js";
 import type { BuildStage, StageContext } from "../flavors/types.js";
+import { LAST_EPOCH, resolveSourceDateEpoch, type SourceDateEpoch } from "../layer/source-date-epoch.js";
 import { log } from "../log.js";
 import { safeName } from "../paths/rules.js";
 import { loadSpec } from "../spec/load.js";
@@ -360,34 +361,77 @@ function warnAboutAbandonedBuilds(plan: RunPlan): void {
 }
 
 /** What a stage context is made from: its values, plus where its notes go. */
-export type StageContextInput = Omit<StageContext, "run" | "inLayer" | "note" | "checkLayer"> & {
+export type StageContextInput = Omit<
+  StageContext,
+  "run" | "inLayer" | "note" | "checkLayer" | "sourceDateEpoch"
+> & {
   onNote?: (message: string) => void;
 };
 
 /** The context a stage runs with: its log, the sandbox with the layer at its prefix, notes. */
 export function createStageContext(a: StageContextInput): StageContext {
   const { log: stageLog, signal, onNote, ...values } = a;
-  return {
+  const ctx: StageContext = {
     ...values,
     log: stageLog,
     signal,
     run: (cmd, args, opts = {}) => runTool(cmd, args, { logTo: stageLog, signal, ...opts }),
-    inLayer: (command, opts = {}) =>
-      runInLayer({ prefixDir: a.prefixDir, prefix: a.layer.prefix }, command, {
+    inLayer: async (command, opts = {}) => {
+      // every program run in the layer (maintainer scripts, localedef, emerge) gets the build's time
+      const sde = String((await ctx.sourceDateEpoch()).epoch);
+      return runInLayer({ prefixDir: a.prefixDir, prefix: a.layer.prefix }, command, {
         logTo: stageLog,
         signal,
-        env: cleanEnvironment(),
         // what a spec brings (overlay ebuilds, package scripts) runs here: not the host's /tmp
         privateTmp: true,
         ...opts,
-      }),
+        env: { ...(opts.env ?? cleanEnvironment()), SOURCE_DATE_EPOCH: sde },
+      });
+    },
     note: (message) => {
       stageLog.write(`--- ${message}\n`);
       onNote?.(message);
     },
     checkLayer: async (onResult) =>
       (await runCheckStage({ layer: a.layer, prefixDir: a.prefixDir, runDir: a.runDir, onResult })).summary,
+    sourceDateEpoch: () =>
+      runSourceDateEpoch(a.runDir, async () => {
+        const e = await resolveSourceDateEpoch({
+          env: process.env.SOURCE_DATE_EPOCH,
+          derive: () => getFlavor(a.layer.spec.flavor).api.sourceDateEpoch(ctx),
+        });
+        ctx.note(`SOURCE_DATE_EPOCH=${e.epoch} (${new Date(e.epoch * 1000).toISOString()}, from ${e.from})`);
+        return e;
+      }),
   };
+  return ctx;
+}
+
+/** In the run directory: the run's SOURCE_DATE_EPOCH, resolved by its first stage that asks. */
+export const SOURCE_DATE_EPOCH_FILE = "source-date-epoch.json";
+
+async function runSourceDateEpoch(
+  runDir: string,
+  resolveIt: () => Promise<SourceDateEpoch>,
+): Promise<SourceDateEpoch> {
+  const file = join(runDir, SOURCE_DATE_EPOCH_FILE);
+  try {
+    const saved = JSON.parse(await readFile(file, "utf8")) as Partial<SourceDateEpoch>;
+    // a file on disk: only a value a build could have resolved is taken, else it is resolved again
+    if (
+      typeof saved.epoch === "number" &&
+      Number.isSafeInteger(saved.epoch) &&
+      saved.epoch >= 0 &&
+      saved.epoch <= LAST_EPOCH &&
+      typeof saved.from === "string"
+    )
+      return { epoch: saved.epoch, from: saved.from };
+  } catch {
+    /* not resolved yet (or unreadable): resolve it */
+  }
+  const e = await resolveIt();
+  await writeFile(file, `${JSON.stringify(e)}\n`);
+  return e;
 }
 
 /**

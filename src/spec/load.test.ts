@@ -225,6 +225,36 @@ gentoo:
   });
 });
 
+describe("debian.sourceDateEpoch", () => {
+  const withEpoch = (value: string) =>
+    minimal.replace(/^debian:\n/m, `debian:\n  sourceDateEpoch: ${value}\n`);
+
+  it("takes whole seconds", () => {
+    expect(parseSpec(withEpoch("1749634260"), "e.yaml").spec.debian?.sourceDateEpoch).toBe(1749634260);
+    expect(parseSpec(withEpoch("0"), "e.yaml").spec.debian?.sourceDateEpoch).toBe(0);
+  });
+
+  it.each([
+    ["-1", /a unix time is not negative/],
+    ["1.5", /^1.5 is not a whole number$/],
+    ["1e20", /beyond the year 9999/],
+    ["253402300800", /beyond the year 9999/],
+    ['"1749634260"', /^got a string \(expected a number\)$/],
+    ["2025-06-11", /^got a string \(expected a number\)$/],
+    ["[1]", /^got a list \(expected a number\)$/],
+    [".inf", /^Infinity is not a finite number$/],
+    [".nan", /^NaN is not a finite number$/],
+  ])("refuses %s with its line and field", (value, message) => {
+    const { problems } = validateSpecText(withEpoch(value), "e.yaml");
+    expect(problems.length).toBeGreaterThan(0);
+    for (const p of problems) {
+      expect(p.field).toBe("debian.sourceDateEpoch");
+      expect(p.line).toBe(8);
+    }
+    expect(problems.map((p) => p.message)).toContainEqual(expect.stringMatching(message));
+  });
+});
+
 describe("overlay rules", () => {
   const base = `repository: software.example.org
 stack: t

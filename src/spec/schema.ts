@@ -174,6 +174,17 @@ const sizeSchema = z
   .string()
   .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, { message: "not a size (expected e.g. 15 GB)" });
 
+/** SOURCE_DATE_EPOCH of the build (src/layer/source-date-epoch.ts); the environment variable wins. */
+const sourceDateEpochSchema = z
+  .number()
+  .int({ message: "not a unix time in whole seconds" })
+  .min(0, { message: "a unix time is not negative" })
+  .max(253_402_300_799, { message: "beyond the year 9999" })
+  .optional()
+  .describe(
+    "SOURCE_DATE_EPOCH of the build (unix seconds, not later than the build): the time every file and record of the layer gets; default: derived from the inputs, the environment variable SOURCE_DATE_EPOCH wins",
+  );
+
 export const gentooSchema = z
   .strictObject({
     repository: z
@@ -236,6 +247,7 @@ export const gentooSchema = z
     packageUnmask: atomLines.optional().describe("`etc/portage/package.unmask`"),
     packageAcceptKeywords: atomLines.optional().describe("`etc/portage/package.accept_keywords`"),
     profilePackageUseMask: atomLines.optional().describe("`etc/portage/profile/package.use.mask`"),
+    sourceDateEpoch: sourceDateEpochSchema,
     bootstrap: z
       .strictObject({
         script: z
@@ -353,6 +365,7 @@ export const debianSchema = z
       .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { message: "not a Debian package name" }))
       .default([])
       .describe("packages to install on top of the variant"),
+    sourceDateEpoch: sourceDateEpochSchema,
     requiredSpace: sizeSchema
       .default("1 GB")
       .describe(

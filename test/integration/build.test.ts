@@ -135,13 +135,17 @@ describe("compat build (integration)", () => {
       // nothing of the build is left beside the layer, and nothing of it still runs
       expect(readdirSync(join(target, "..")).sort()).toEqual([`.${ARCH}-001`, ARCH]);
       expect(processesOfRun(first.runId)).toEqual([]);
-      // the record names the run
+      // one record, at the run's SOURCE_DATE_EPOCH (the same across the resumes); the run's own record names the run
       const reprod = readdirSync(join(target, "reprod"));
       expect(reprod).toHaveLength(1);
       const record = JSON.parse(
         readFileSync(join(target, "reprod", reprod[0]!, "build.json"), "utf8"),
       ) as Event;
-      expect(record.runId).toBe(first.runId);
+      const epoch = JSON.parse(readFileSync(join(runDir, "source-date-epoch.json"), "utf8")) as Event;
+      expect(record.sourceDateEpoch).toBe(epoch.epoch);
+      expect(record).not.toHaveProperty("runId");
+      const facts = JSON.parse(readFileSync(join(runDir, "build-host.json"), "utf8")) as Event;
+      expect(facts.runId).toBe(first.runId);
       expect(readFileSync(join(target, "reprod", reprod[0]!, "packages.txt"), "utf8")).toMatch(
         /^python3:\S+ \d/m,
       );

@@ -59,8 +59,9 @@ describe("the dev layer as an artifact", () => {
       expect.arrayContaining(["python3", "lmod", "perl"]),
     );
     expect(manifest.buildRecord).toMatchObject({ flavor: "debian", specHash: manifest.specHash });
-    // The build time is the build's end: the name's epoch.
-    expect(manifest.buildTime).toBe(Math.floor(Date.parse(manifest.buildRecord.end) / 1000));
+    // The build time is the build's SOURCE_DATE_EPOCH: the name's epoch.
+    expect(manifest.buildTime).toBe(manifest.buildRecord.sourceDateEpoch);
+    expect(ra.artifact).toMatch(new RegExp(`-${manifest.buildRecord.sourceDateEpoch}\\.tar\\.zst$`));
     artifact = ra.artifact;
 
     // The prefix alone packs to the same artifact: build.json names the stack.

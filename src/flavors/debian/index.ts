@@ -9,6 +9,8 @@ import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { configureDebianLayer } from "../../debian/configure.js";
 import { checkDebianPackages, runMmdebstrap } from "../../debian/mmdebstrap.js";
+import { suitesReleaseDate } from "../../debian/release-date.js";
+import { readHostAptSources } from "../../debian/sources.js";
 import { formatPackageList, readDpkgStatus } from "../../debian/status.js";
 import { InputError } from "../../errors.js";
 import { assertArchRunnable, describeEmulation } from "../../exec/emulation.js";
@@ -17,6 +19,7 @@ import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { generateLocales, installLocaleLister } from "../../layer/locales.js";
 import { assertRelocated, formatRelocationReport, relocateTree } from "../../layer/relocate.js";
+import { resolveSourceDateEpoch, type SourceDateEpoch } from "../../layer/source-date-epoch.js";
 import { debianSuiteFor } from "../../spec/schema.js";
 import {
   checkStage,
@@ -79,9 +82,29 @@ async function preflight(ctx: StageContext): Promise<void> {
   requireFreeSpace(ctx, settingsOf(ctx).requiredSpace, "debian.requiredSpace", "a debian layer");
   // A package apt does not have would otherwise stop mmdebstrap only after it installed the
   // essential packages (about a minute); `mmdebstrap --simulate` says so in about 3 s.
+  // fixed now, before anything is installed: mmdebstrap and the maintainer scripts run under it
+  // (a bad SOURCE_DATE_EPOCH stops the build here, before the 3 s of the simulation)
+  await ctx.sourceDateEpoch();
   const s = settingsOf(ctx);
   ctx.note(`apt resolves ${s.packages.length} package(s) of ${debianSuiteFor(s, ctx.layer.arch)}`);
   await checkDebianPackages({ settings: s, arch: ctx.layer.arch, logTo: ctx.log, signal: ctx.signal });
+}
+
+/** debian.sourceDateEpoch, else the newest verified Release Date of the build's suites (release-date.ts). */
+async function sourceDateEpoch(ctx: StageContext): Promise<SourceDateEpoch> {
+  const s = settingsOf(ctx);
+  return resolveSourceDateEpoch({
+    spec: s.sourceDateEpoch,
+    specField: "debian.sourceDateEpoch",
+    derive: async () =>
+      suitesReleaseDate({
+        settings: s,
+        arch: ctx.layer.arch,
+        hostSources: s.mirror ? [] : await readHostAptSources(),
+        logTo: ctx.log,
+        signal: ctx.signal,
+      }),
+  });
 }
 
 async function bootstrap(ctx: StageContext): Promise<void> {
@@ -94,6 +117,7 @@ async function bootstrap(ctx: StageContext): Promise<void> {
   ctx.note(`mmdebstrap ${debianSuiteFor(s, ctx.layer.arch)} (${s.variant} + ${s.packages.length} packages)`);
   await runMmdebstrap({
     settings: s,
+    sourceDateEpoch: (await ctx.sourceDateEpoch()).epoch,
     arch: ctx.layer.arch,
     targetDir: rootfs,
     logTo: ctx.log,
@@ -198,6 +222,7 @@ export const api: Flavor = {
     return api.plan(layer);
   },
   installed: (prefixDir) => debianInstalled(prefixDir),
+  sourceDateEpoch,
   toolVersions: async () => ({
     mmdebstrap: await toolVersion("mmdebstrap"),
     patchelf: await toolVersion("patchelf"),

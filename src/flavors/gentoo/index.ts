@@ -16,6 +16,7 @@ import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
 import { renderEclassOverridesConf, renderOverlayReposConf } from "../../gentoo/config/repos-conf.js";
 import { readVardb, VDB_PATH } from "../../gentoo/vardb.js";
+import { resolveSourceDateEpoch, type SourceDateEpoch } from "../../layer/source-date-epoch.js";
 import { mkdirInside, removeInside, resolveInside, writeFileInside } from "../../paths/inside.js";
 import { safeName } from "../../paths/rules.js";
 import {
@@ -239,6 +240,63 @@ export async function gentooInstalled(prefixDir: string): Promise<InstalledPacka
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/**
+ * gentoo.sourceDateEpoch, else the committer date of the pinned gentoo.git commit (checked out by
+ * the repos stage): the newest ebuild the layer can be built from is no newer than it. Without
+ * the checkout (an update over a snapshot tree) the build's start, and the run's record says so.
+ */
+async function sourceDateEpoch(ctx: StageContext): Promise<SourceDateEpoch> {
+  const gentoo = ctx.layer.spec.gentoo!;
+  return resolveSourceDateEpoch({
+    spec: gentoo.sourceDateEpoch,
+    specField: "gentoo.sourceDateEpoch",
+    derive: async () => {
+      const dir = resolveInside(prefixConfinement(ctx), "var/db/repos/gentoo", { followLast: false });
+      const r = await ctx
+        .run("git", ["-C", dir, "show", "-s", "--format=%ct", gentoo.repository.commit])
+        .catch(() => undefined);
+      const epoch = r ? Number(r.stdout.trim()) : Number.NaN;
+      // an update over a layer whose tree is a snapshot (no .git), or a stage run on its own: the
+      // build's start, said so in the run's record (not reproducible; the spec's field makes it so)
+      if (!Number.isSafeInteger(epoch))
+        return {
+          epoch: Math.floor(ctx.startedAt.getTime() / 1000),
+          from: `the build's start (gentoo.git ${gentoo.repository.commit.slice(0, 12)} is not checked out in the prefix; set gentoo.sourceDateEpoch for a reproducible build)`,
+        };
+      return { epoch, from: `the committer date of gentoo.git ${gentoo.repository.commit.slice(0, 12)}` };
+    },
+  });
+}
+
+/**
+ * What else a rebuild needs to give the same layer, for the build record (BuildRecord.inputs): the
+ * pinned overlays, the bootstrap script's sha256, and the binary-package host and distfiles
+ * mirrors the spec's make.conf names (Portage fetches from them; without a pinned binhost a
+ * rebuild compiles, and compiler output is only the same when every package builds reproducibly).
+ */
+async function reproducibilityInputs(ctx: StageContext): Promise<Record<string, unknown>> {
+  const gentoo = ctx.layer.spec.gentoo!;
+  const script = workFile(ctx, `${SCRIPT}.sha256`);
+  const makeConf = Object.entries(gentoo.makeConf)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([, text]) => text)
+    .join("\n");
+  const setting = (name: string) =>
+    [...makeConf.matchAll(new RegExp(`^\\s*${name}\\s*=\\s*"?([^"\\n]*)"?`, "gm"))]
+      .map((m) => m[1]!.trim())
+      .at(-1) ?? null;
+  return {
+    gentooRepository: { url: gentoo.repository.url, commit: gentoo.repository.commit },
+    overlays: gentoo.overlays.map((o) => ({ name: o.name, url: o.url, commit: o.commit ?? null })),
+    bootstrapScript: {
+      origin: "url" in gentoo.bootstrap.script ? gentoo.bootstrap.script.url : gentoo.bootstrap.script.path,
+      sha256: existsSync(script) ? (await readFile(script, "utf8")).split(/\s+/)[0] : null,
+    },
+    binhost: setting("PORTAGE_BINHOST"),
+    distfilesMirrors: setting("GENTOO_MIRRORS"),
+  };
+}
+
 export const api: Flavor = {
   plan(layer) {
     void layer;
@@ -266,10 +324,12 @@ export const api: Flavor = {
           };
         },
         gentooCommitOf: (layer) => layer.spec.gentoo?.repository.commit,
+        inputs: reproducibilityInputs,
       }),
     ];
   },
   update: (layer, request) => gentooUpdatePlan(request, api.plan(layer)),
+  sourceDateEpoch,
   installed: (prefixDir) => gentooInstalled(prefixDir),
   toolVersions: async () => ({
     bwrap: await toolVersion("bwrap"),

@@ -1,0 +1,147 @@
+/**
+ * The derived SOURCE_DATE_EPOCH of a debian build: a real InRelease (bookworm-security, signed by
+ * Debian) served from a file:// mirror, verified by the real gpgv against Debian's archive keyring.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ValidationError } from "../errors.js";
+import type { DebianSettings } from "../spec/schema.js";
+import { inReleaseUrl, suitesReleaseDate } from "./release-date.js";
+
+const FIXTURE = join(import.meta.dirname, "testdata/bookworm-security.InRelease");
+const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
+let mirror: string;
+
+beforeAll(() => {
+  mirror = mkdtempSync(join(tmpdir(), "compat-release-date-"));
+  mkdirSync(join(mirror, "good/dists/bookworm-security"), { recursive: true });
+  copyFileSync(FIXTURE, join(mirror, "good/dists/bookworm-security/InRelease"));
+  mkdirSync(join(mirror, "forged/dists/bookworm-security"), { recursive: true });
+  // the Date moved a year on, the signature left as it was
+  writeFileSync(
+    join(mirror, "forged/dists/bookworm-security/InRelease"),
+    readFileSync(FIXTURE, "utf8").replace(/^Date: .*$/m, "Date: Mon, 06 Dec 2027 02:54:29 UTC"),
+  );
+  mkdirSync(join(mirror, "none"), { recursive: true });
+});
+afterAll(() => rmSync(mirror, { recursive: true, force: true }));
+
+const settings = (dir: string): DebianSettings =>
+  ({
+    suite: "bookworm-security",
+    mirror: pathToFileURL(join(mirror, dir)).href,
+    components: ["main"],
+    variant: "minbase",
+    packages: [],
+    requiredSpace: "1 GB",
+  }) as DebianSettings;
+
+describe("the Release date of a build's suites", () => {
+  it("names the InRelease of a suite under a mirror", () => {
+    expect(inReleaseUrl("http://deb.debian.org/debian/", "bookworm")).toBe(
+      "http://deb.debian.org/debian/dists/bookworm/InRelease",
+    );
+  });
+
+  it("is the Date of the suite's InRelease, whose signature gpgv verified with Debian's keyring", async () => {
+    const log: string[] = [];
+    const d = await suitesReleaseDate({
+      arch: "x86_64",
+      settings: settings("good"),
+      hostSources: [],
+      defaultKeyrings: [KEYRING],
+      logTo: { write: (s: string) => log.push(s) } as never,
+    });
+    expect(d).toEqual({
+      epoch: Date.parse("2026-12-06T02:54:29Z") / 1000,
+      from: "the Release files of bookworm-security",
+    });
+    expect(log.join("")).toMatch(/signature good/);
+  });
+
+  it("refuses an InRelease whose Date was changed after it was signed", async () => {
+    const err = await suitesReleaseDate({
+      arch: "x86_64",
+      settings: settings("forged"),
+      hostSources: [],
+      defaultKeyrings: [KEYRING],
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).message).toMatch(/signature does not verify/);
+    expect((err as ValidationError).hint).toMatch(/debian.sourceDateEpoch/);
+  });
+
+  it("says what to do when the mirror has no InRelease", async () => {
+    await expect(
+      suitesReleaseDate({
+        settings: settings("none"),
+        arch: "x86_64",
+        hostSources: [],
+        defaultKeyrings: [KEYRING],
+      }),
+    ).rejects.toThrow(/InRelease: no such file/);
+  });
+});
+
+describe("over http", () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === "/good/dists/bookworm-security/InRelease") res.end(readFileSync(FIXTURE));
+      else if (req.url === "/endless/dists/bookworm-security/InRelease") {
+        // a mirror whose answer never ends: chunked, no length
+        const chunk = Buffer.alloc(1 << 20, 0x41);
+        const push = () => {
+          while (res.write(chunk)) if (res.destroyed) return;
+          res.once("drain", push);
+        };
+        push();
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const over = (dir: string): DebianSettings => ({ ...settings("good"), mirror: `${base}/${dir}` });
+
+  it("fetches and verifies the InRelease", async () => {
+    const d = await suitesReleaseDate({
+      arch: "x86_64",
+      settings: over("good"),
+      hostSources: [],
+      defaultKeyrings: [KEYRING],
+    });
+    expect(d.epoch).toBe(Date.parse("2026-12-06T02:54:29Z") / 1000);
+  });
+
+  it("stops reading an answer that never ends (16 MiB)", async () => {
+    await expect(
+      suitesReleaseDate({
+        settings: over("endless"),
+        arch: "x86_64",
+        hostSources: [],
+        defaultKeyrings: [KEYRING],
+      }),
+    ).rejects.toThrow(/more than 16777216 bytes, not a Release file/);
+  });
+
+  it("names the HTTP status of a mirror without InRelease files, and what to do", async () => {
+    const err = await suitesReleaseDate({
+      arch: "x86_64",
+      settings: over("none"),
+      hostSources: [],
+      defaultKeyrings: [KEYRING],
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/InRelease: HTTP 404$/);
+    expect((err as { hint?: string }).hint).toMatch(/debian.sourceDateEpoch/);
+  });
+});

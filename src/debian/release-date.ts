@@ -1,0 +1,178 @@
+/**
+ * The debian flavor's derived SOURCE_DATE_EPOCH: the newest `Date` among the InRelease files of the
+ * suites the build installs from (the spec's suite, its -updates and -security), as the build's
+ * apt sources name them.
+ *
+ *   const d = await suitesReleaseDate({ settings, hostSources, logTo });
+ *   // → { epoch: 1765000000, from: "the Release files of bookworm, bookworm-updates, bookworm-security" }
+ *
+ * Why the Release files: the epoch must be known before mmdebstrap runs (dpkg's maintainer scripts
+ * read it: shadow's last-change day, py_compile's .pyc mode), when the installed packages are not
+ * known yet; a suite's Release Date changes whenever the archive publishes a change to it, so the
+ * same mirror state gives the same epoch and a security update gives a later one (and a later
+ * artifact name). It is the time of the mirror state, as debuerreotype uses a snapshot's time.
+ * A pinned snapshot mirror (`debian.mirror`) gives a fixed epoch.
+ *
+ * Each InRelease is verified with gpgv against the keyring the source is signed by (Signed-By), or
+ * Debian's archive keyring and apt's trusted keys: an unsigned or forged Date is not used.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { InputError, ToolError, ValidationError } from "../errors.js";
+import { run } from "../exec/run.js";
+import type { Arch } from "../layer/id.js";
+import { releaseFileDate, type SourceDateEpoch } from "../layer/source-date-epoch.js";
+import { type DebianSettings, debianSuiteFor } from "../spec/schema.js";
+import { type AptSource, debianSources, parseDeb822Sources } from "./sources.js";
+
+const DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
+const APT_TRUSTED = "/etc/apt/trusted.gpg.d";
+/** An InRelease is about 150 KB; one of 16 MiB is not one. */
+const MAX_RELEASE_BYTES = 16 * 1024 * 1024;
+const FETCH_TIMEOUT_MS = 60_000;
+
+export interface ReleaseDateOptions {
+  settings: DebianSettings;
+  /** The layer's arch: the suite may be named per arch. */
+  arch: Arch;
+  hostSources: readonly AptSource[];
+  logTo?: Writable;
+  signal?: AbortSignal;
+  /** Keyrings for sources without Signed-By (default Debian's archive keyring and apt's trusted.gpg.d). */
+  defaultKeyrings?: string[];
+}
+
+/** Where a suite's InRelease is: `<uri>/dists/<suite>/InRelease`. */
+export function inReleaseUrl(uri: string, suite: string): string {
+  return `${uri.replace(/\/+$/, "")}/dists/${suite}/InRelease`;
+}
+
+function defaultKeyrings(): string[] {
+  const trusted = existsSync(APT_TRUSTED)
+    ? readdirSync(APT_TRUSTED)
+        .filter((n) => n.endsWith(".gpg"))
+        .sort()
+        .map((n) => join(APT_TRUSTED, n))
+    : [];
+  return [...(existsSync(DEBIAN_KEYRING) ? [DEBIAN_KEYRING] : []), ...trusted];
+}
+
+async function download(url: string, signal?: AbortSignal): Promise<Buffer> {
+  if (url.startsWith("file:"))
+    return readFile(fileURLToPath(url)).catch((e: NodeJS.ErrnoException) => {
+      throw new InputError(`${url}: ${e.code === "ENOENT" ? "no such file" : e.message}`, {
+        hint: "a mirror without InRelease files gives no Release date: set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
+      });
+    });
+  if (!/^https?:\/\//.test(url))
+    throw new InputError(`${url}: only http, https and file mirrors give a Release date`, {
+      hint: "set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH) for this mirror",
+    });
+  const timeout = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+  } catch (e) {
+    throw new ToolError(
+      `cannot fetch ${url}: ${(e as Error).message}`,
+      { command: `GET ${url}`, exitStatus: null },
+      { hint: "check the network and the mirror, or set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)" },
+    );
+  }
+  if (!res.ok)
+    throw new ToolError(
+      `${url}: HTTP ${res.status}`,
+      { command: `GET ${url}`, exitStatus: null },
+      {
+        hint: "a mirror without InRelease files gives no Release date: set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
+      },
+    );
+  // read with a cap: a mirror's answer is input, and one that never ends must not fill the memory
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  for (;;) {
+    const next = reader ? await reader.read() : { done: true as const, value: undefined };
+    if (next.done) break;
+    size += next.value.length;
+    if (size > MAX_RELEASE_BYTES) {
+      await reader?.cancel();
+      throw new ValidationError(`${url}: more than ${MAX_RELEASE_BYTES} bytes, not a Release file`);
+    }
+    chunks.push(Buffer.from(next.value));
+  }
+  return Buffer.concat(chunks);
+}
+
+/** gpgv over a clear-signed InRelease with the given keyrings; throws when the signature is not good. */
+async function verifyInRelease(
+  file: string,
+  url: string,
+  keyrings: readonly string[],
+  signal?: AbortSignal,
+): Promise<void> {
+  if (keyrings.length === 0)
+    throw new ValidationError(`${url}: no keyring to verify it with`, {
+      hint: "install debian-archive-keyring, or set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
+    });
+  try {
+    await run("gpgv", [...keyrings.flatMap((k) => ["--keyring", k]), file], {
+      timeoutMs: 30_000,
+      ...(signal ? { signal } : {}),
+    });
+  } catch (e) {
+    if (e instanceof ToolError && e.exitStatus !== null)
+      throw new ValidationError(`${url}: its signature does not verify with ${keyrings.join(", ")}`, {
+        details: e.stderrTail
+          .split("\n")
+          .filter((l) => l.trim())
+          .slice(-5),
+        hint: "a mirror that serves a forged or unsigned InRelease is not used: check the mirror, or set debian.sourceDateEpoch",
+      });
+    throw e;
+  }
+}
+
+/** The newest verified Release Date of the build's suites. */
+export async function suitesReleaseDate(o: ReleaseDateOptions): Promise<SourceDateEpoch> {
+  const sources = parseDeb822Sources(
+    debianSources({ ...o.settings, suite: debianSuiteFor(o.settings, o.arch) }, o.hostSources),
+    "the build's apt sources",
+  );
+  const fallback = o.defaultKeyrings ?? defaultKeyrings();
+  const scratch = await mkdtemp(join(tmpdir(), "compat-release-"));
+  const dates: Array<{ suite: string; epoch: number }> = [];
+  try {
+    // one URI per stanza is enough: apt treats several as mirrors of the same archive
+    const wanted = sources.flatMap((s) => s.suites.map((suite) => ({ source: s, suite, uri: s.uris[0]! })));
+    for (const [i, { source, suite, uri }] of wanted.entries()) {
+      const url = inReleaseUrl(uri, suite);
+      const body = await download(url, o.signal);
+      const file = join(scratch, `${i}.InRelease`);
+      await writeFile(file, body);
+      const keyrings = source.signedBy && !source.signedBy.includes("\n") ? [source.signedBy] : fallback;
+      await verifyInRelease(file, url, keyrings, o.signal);
+      const epoch = releaseFileDate(body.toString("utf8"));
+      if (epoch === undefined)
+        throw new ValidationError(`${url}: no readable Date field`, {
+          hint: "set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
+        });
+      o.logTo?.write(`${url}: Date ${new Date(epoch * 1000).toISOString()} (${epoch}), signature good\n`);
+      dates.push({ suite, epoch });
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  if (dates.length === 0)
+    throw new InputError("the build has no apt sources to take a Release date from", {
+      hint: "set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
+    });
+  return {
+    epoch: Math.max(...dates.map((d) => d.epoch)),
+    from: `the Release files of ${[...new Set(dates.map((d) => d.suite))].join(", ")}`,
+  };
+}
