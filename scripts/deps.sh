@@ -25,6 +25,11 @@ DEB_PACKAGES=(
   postgresql      # tests: the store on PostgreSQL (a throwaway cluster per test file, test/helpers/postgres.ts)
   chromium        # tests: compat serve's pages in a real headless browser (driven by playwright-core)
   fonts-dejavu-core # tests: the browser's screenshots need a font
+  slurm-wlm       # the slurm executor: tests start slurmctld + slurmd on localhost (test/helpers/slurm.ts)
+  slurmctld
+  slurmd
+  slurm-client    # sbatch, squeue, sacct, scontrol, scancel: what the slurm executor calls
+  munge           # Slurm's authentication (the tests start munged themselves)
 )
 
 missing=()

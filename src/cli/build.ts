@@ -3,9 +3,12 @@
  */
 import { dirname } from "node:path";
 import type { Command } from "commander";
+import { InputError } from "../errors.js";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
 import { style } from "../text.js";
+import type { RemoteBuildCliOptions } from "./build-remote.js";
+import { addExecutorOptions } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
 import { renderPlanText } from "./plan.js";
 
@@ -18,7 +21,7 @@ export const INTERRUPTED_EXIT = 130;
  */
 export const DEFAULT_RUNS_DIR = "runs";
 
-interface BuildCliOptions {
+interface BuildCliOptions extends RemoteBuildCliOptions {
   arch?: string;
   root?: string;
   resume?: string;
@@ -28,7 +31,7 @@ interface BuildCliOptions {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("build")
     .description(
       "build a layer for one arch: stages in a run directory, built aside, moved into place when all passed",
@@ -43,58 +46,74 @@ export function register(program: Command): void {
     .option("--dry-run", "print the plan (stages, paths) and build nothing")
     .option("--json", "progress as JSON events on stdout, one object per line (docs/cli.md)")
     .option("--runs-dir <dir>", "where run directories go", DEFAULT_RUNS_DIR)
-    .action(async (specFile: string, opts: BuildCliOptions) => {
-      const { buildLayer, planBuild } = await import("../pipeline/build.js");
-      if (opts.dryRun) {
-        const p = await planBuild({ specFile, arch: opts.arch, root: opts.root });
-        if (opts.json) printJson(p);
-        else {
-          process.stdout.write(renderPlanText(p.layerPlan as LayerPlan));
-          process.stdout.write(
-            `\n${style.bold("Where")}\n  layer goes to   ${shown(p.target)}\n  built aside in  ${shown(dirname(p.target))}/.build-<run id>/\n  run record in   ${shown(opts.runsDir ?? DEFAULT_RUNS_DIR)}/<run id>/\n`,
-          );
-        }
-        return;
-      }
-      const controller = new AbortController();
-      const onSignal = (sig: NodeJS.Signals) => {
-        log.warn(`${sig}: stopping the build (the run can be resumed)`);
-        controller.abort();
-      };
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-      const archArg = opts.arch ? ` --arch ${opts.arch}` : "";
-      const rootArg = opts.root ? ` --root ${opts.root}` : "";
-      const runsArg = opts.runsDir && opts.runsDir !== DEFAULT_RUNS_DIR ? ` --runs-dir ${opts.runsDir}` : "";
-      const { HumanProgress, JsonEvents } = await import("../pipeline/progress.js");
-      const { BuildInterrupted } = await import("../pipeline/runner.js");
-      try {
-        const outcome = await buildLayer({
-          specFile,
-          arch: opts.arch,
-          root: opts.root,
-          resume: opts.resume,
-          runsDir: opts.runsDir,
-          reporter: opts.json ? new JsonEvents() : new HumanProgress(),
-          signal: controller.signal,
-          resumeHint: (id) => `compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${id}`,
-        });
-        if (!opts.json)
-          process.stdout.write(
-            `layer: ${shown(outcome.layer)}\n` +
-              (outcome.previousLayer ? `previous layer kept as: ${shown(outcome.previousLayer)}\n` : "") +
-              `run: ${shown(outcome.runDir)}\n` +
-              `enter it: compat shell ${specFile}${archArg}${rootArg}\n`,
-          );
-      } catch (e) {
-        if (!(e instanceof BuildInterrupted)) throw e;
-        log.error(
-          `${e.message}; continue with: compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${e.runId}`,
+    .option(
+      "--all-arches",
+      "build every arch of the spec at once, each on its executor (executors: in the site config, or --on), and print a matrix",
+    )
+    .option(
+      "-o, --output <dir>",
+      "with --on ssh/slurm or --all-arches: where the artifacts and run records come back to",
+      "artifacts",
+    )
+    .option("--config <file>", "site config with the executors (default ./compat.yaml)");
+  addExecutorOptions(cmd).action(async (specFile: string, opts: BuildCliOptions) => {
+    const remote = await import("./build-remote.js");
+    const mode = remote.remoteBuildMode(opts);
+    if (mode !== undefined && (opts.dryRun || opts.resume))
+      throw new InputError("--dry-run and --resume build here: not with --all-arches or --on ssh/slurm");
+    if (mode === "all") return remote.buildAllArches(specFile, opts);
+    if (mode) return remote.buildRemote(specFile, mode, opts);
+    const { buildLayer, planBuild } = await import("../pipeline/build.js");
+    if (opts.dryRun) {
+      const p = await planBuild({ specFile, arch: opts.arch, root: opts.root });
+      if (opts.json) printJson(p);
+      else {
+        process.stdout.write(renderPlanText(p.layerPlan as LayerPlan));
+        process.stdout.write(
+          `\n${style.bold("Where")}\n  layer goes to   ${shown(p.target)}\n  built aside in  ${shown(dirname(p.target))}/.build-<run id>/\n  run record in   ${shown(opts.runsDir ?? DEFAULT_RUNS_DIR)}/<run id>/\n`,
         );
-        process.exitCode = INTERRUPTED_EXIT;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
       }
-    });
+      return;
+    }
+    const controller = new AbortController();
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.warn(`${sig}: stopping the build (the run can be resumed)`);
+      controller.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    const archArg = opts.arch ? ` --arch ${opts.arch}` : "";
+    const rootArg = opts.root ? ` --root ${opts.root}` : "";
+    const runsArg = opts.runsDir && opts.runsDir !== DEFAULT_RUNS_DIR ? ` --runs-dir ${opts.runsDir}` : "";
+    const { HumanProgress, JsonEvents } = await import("../pipeline/progress.js");
+    const { BuildInterrupted } = await import("../pipeline/runner.js");
+    try {
+      const outcome = await buildLayer({
+        specFile,
+        arch: opts.arch,
+        root: opts.root,
+        resume: opts.resume,
+        runsDir: opts.runsDir,
+        reporter: opts.json ? new JsonEvents() : new HumanProgress(),
+        signal: controller.signal,
+        resumeHint: (id) => `compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${id}`,
+      });
+      if (!opts.json)
+        process.stdout.write(
+          `layer: ${shown(outcome.layer)}\n` +
+            (outcome.previousLayer ? `previous layer kept as: ${shown(outcome.previousLayer)}\n` : "") +
+            `run: ${shown(outcome.runDir)}\n` +
+            `enter it: compat shell ${specFile}${archArg}${rootArg}\n`,
+        );
+    } catch (e) {
+      if (!(e instanceof BuildInterrupted)) throw e;
+      log.error(
+        `${e.message}; continue with: compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${e.runId}`,
+      );
+      process.exitCode = INTERRUPTED_EXIT;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  });
 }

@@ -1,0 +1,140 @@
+/**
+ * A build or a check on an executor (exec/job.ts): the spec and the files it names are sent, compat
+ * runs there (`build --json` then `pack`, or `check --json`), its progress comes back line by line,
+ * and the artifact, its manifest and the run record come back with their sha256 checked. The layer
+ * stays in the build host's own root (`compat-root/<repository>` under the executor's work dir,
+ * or --root there), so a later `check --on` of the same executor finds it.
+ */
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { InputError, ValidationError } from "../errors.js";
+import { type CollectedFile, type JobPlace, runJob } from "../exec/job.js";
+import { formatCommand } from "../exec/run.js";
+import { openSpec } from "../spec/open.js";
+
+export interface RemoteBuildOptions {
+  specFile: string;
+  arch?: string;
+  /** --root, as the build host sees it. */
+  root?: string;
+  place: JobPlace;
+  /** Where the artifact, its manifest and the run record go here. */
+  outDir: string;
+  onLine: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface RemoteBuildResult {
+  arch: string;
+  where: string;
+  artifact: CollectedFile;
+  manifest: CollectedFile;
+  runRecord: CollectedFile;
+  files: CollectedFile[];
+  durationMs: number;
+}
+
+/** The spec and the files it names (inside its directory), as the job gets them. */
+async function specFiles(
+  specFile: string,
+  arch: string | undefined,
+): Promise<{ arch: string; files: Array<{ path: string; content: Buffer }>; specPath: string }> {
+  const { loaded, layer } = await openSpec(specFile, { arch });
+  const name = basename(specFile);
+  const files = [{ path: `spec/${name}`, content: Buffer.from(loaded.text) }];
+  const script = (loaded.spec as { gentoo?: { bootstrap?: { script?: { path?: string } } } }).gentoo
+    ?.bootstrap?.script?.path;
+  // the schema proved it relative and inside the spec's directory
+  if (script)
+    files.push({ path: `spec/${script}`, content: await readFile(join(dirname(specFile), script)) });
+  return { arch: layer.arch, files, specPath: `spec/${name}` };
+}
+
+const q = (...words: string[]) => formatCommand(words[0]!, words.slice(1));
+
+export async function buildOnExecutor(o: RemoteBuildOptions): Promise<RemoteBuildResult> {
+  const started = Date.now();
+  const { arch, files, specPath } = await specFiles(o.specFile, o.arch);
+  const rootArgs = o.root ? ["--root", o.root] : [];
+  const body = [
+    `$COMPAT build "$JOB"/${q(specPath)} ${q("--arch", arch, "--json", ...rootArgs)} --runs-dir "$JOB/runs" || exit $?`,
+    `$COMPAT pack "$JOB"/${q(specPath)} ${q("--arch", arch, ...rootArgs)} -o "$JOB/out" --json > "$JOB/pack.json" || exit $?`,
+    // the run record: this job's runs dir holds only this build's run
+    `tar -C "$JOB" -cf "$JOB/out/run-record.tar" runs || exit 4`,
+    `(cd "$JOB/out" && sha256sum -- *) > "$JOB/SHA256SUMS" || exit 4`,
+  ];
+  const outcome = await runJob(
+    o.place,
+    { name: `build-${arch.replaceAll("_", "-")}`, files, body },
+    { onLine: o.onLine, collectTo: o.outDir, signal: o.signal },
+  );
+  const artifact = outcome.files.find((f) => /\.tar\.(zst|gz)$/.test(f.name));
+  const manifest = outcome.files.find((f) => f.name.endsWith(".manifest.json"));
+  const runRecord = outcome.files.find((f) => f.name === "run-record.tar");
+  if (!artifact || !manifest || !runRecord)
+    throw new ValidationError(
+      `${outcome.where} did not return an artifact, its manifest and the run record (got ${outcome.files.map((f) => f.name).join(", ")})`,
+    );
+  await checkManifest(manifest, artifact, outcome.where);
+  return {
+    arch,
+    where: outcome.where,
+    artifact,
+    manifest,
+    runRecord,
+    files: outcome.files,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** The manifest the build host wrote must name the artifact we got, with the sha256 we computed. */
+async function checkManifest(manifest: CollectedFile, artifact: CollectedFile, where: string): Promise<void> {
+  let m: { sha256?: unknown; artifact?: unknown; name?: unknown };
+  try {
+    m = JSON.parse(await readFile(manifest.path, "utf8")) as typeof m;
+  } catch {
+    throw new ValidationError(`the manifest from ${where} (${manifest.path}) is not JSON`);
+  }
+  if (m.artifact !== artifact.name)
+    throw new ValidationError(
+      `the manifest from ${where} names ${JSON.stringify(String(m.artifact).slice(0, 120))}, not the artifact ${artifact.name} it came with`,
+    );
+  if (m.sha256 !== artifact.sha256)
+    throw new ValidationError(
+      `the manifest from ${where} gives sha256 ${String(m.sha256).slice(0, 64)}, the artifact copied here has ${artifact.sha256}`,
+      { hint: "the artifact or its manifest changed on the way; run again" },
+    );
+}
+
+export interface RemoteCheckResult {
+  where: string;
+  report: unknown;
+  status: number;
+}
+
+/** `compat check SPEC` on an executor, against the layer in the build host's root. */
+export async function checkOnExecutor(o: Omit<RemoteBuildOptions, "outDir"> & { outDir: string }) {
+  const { arch, files, specPath } = await specFiles(o.specFile, o.arch);
+  const rootArgs = o.root ? ["--root", o.root] : [];
+  const body = [
+    `$COMPAT check "$JOB"/${q(specPath)} ${q("--arch", arch, ...rootArgs)} --json > "$JOB/out/check.json"`,
+    "status=$?",
+    `(cd "$JOB/out" && sha256sum -- *) > "$JOB/SHA256SUMS" || exit 4`,
+    // a failed check is a result to bring back, not a failed job
+    `[ $status -le 3 ] && exit 0 || exit $status`,
+  ];
+  const outcome = await runJob(
+    o.place,
+    { name: `check-${arch.replaceAll("_", "-")}`, files, body },
+    { onLine: o.onLine, collectTo: o.outDir, signal: o.signal },
+  );
+  const file = outcome.files.find((f) => f.name === "check.json");
+  if (!file) throw new ValidationError(`${outcome.where} did not return the check report`);
+  let report: unknown;
+  try {
+    report = JSON.parse(await readFile(file.path, "utf8"));
+  } catch {
+    throw new InputError(`the check report from ${outcome.where} is not JSON`);
+  }
+  return { where: outcome.where, report, arch };
+}
