@@ -7,26 +7,19 @@ import type { Executor } from "../exec/executor.js";
 import { JobInterrupted } from "../exec/job.js";
 import { log } from "../log.js";
 import type { SiteConfig } from "../site/load.js";
-import { INTERRUPTED_EXIT } from "./build.js";
 import {
   describeExecutor,
   type ExecutorCliOptions,
+  INTERRUPTED_EXIT,
   jobPlace,
   linePrinter,
   type MatrixRow,
   onOption,
   printMatrix,
+  type RemoteBuildCliOptions,
   rowFromError,
 } from "./executor-options.js";
-import { printJson, shown } from "./output.js";
-
-export interface RemoteBuildCliOptions extends ExecutorCliOptions {
-  arch?: string;
-  root?: string;
-  json?: boolean;
-  output: string;
-  allArches?: boolean;
-}
+import { shown } from "./output.js";
 
 /** Stop the jobs on SIGINT/SIGTERM (a Slurm job is scancel'ed) and exit 130. */
 async function interruptible<T>(
@@ -84,7 +77,8 @@ export async function buildRemote(specFile: string, executor: Executor, opts: Re
       runRecordSha256: r.runRecord.sha256,
       durationMs: r.durationMs,
     };
-    if (opts.json) printJson(summary);
+    // one line, as the build's events before it
+    if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else
       process.stdout.write(
         `built on ${r.where}\nartifact: ${shown(r.artifact.path)}\nsha256: ${r.artifact.sha256} (equal to what ${r.where} reported)\nrun record: ${shown(r.runRecord.path)}\n`,

@@ -7,13 +7,11 @@ import { InputError } from "../errors.js";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
 import { style } from "../text.js";
-import type { RemoteBuildCliOptions } from "./build-remote.js";
-import { addExecutorOptions } from "./executor-options.js";
+import { addExecutorOptions, INTERRUPTED_EXIT, type RemoteBuildCliOptions } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
 import { renderPlanText } from "./plan.js";
 
-/** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
-export const INTERRUPTED_EXIT = 130;
+export { INTERRUPTED_EXIT } from "./executor-options.js";
 
 /**
  * pipeline/build.ts's DEFAULT_RUNS_DIR, spelled here so that defining the option does not load

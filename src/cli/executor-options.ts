@@ -13,12 +13,23 @@ import type { SiteExecutor } from "../site/load.js";
 import { renderTable, style } from "../text.js";
 import { printJson, shown } from "./output.js";
 
+/** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
+export const INTERRUPTED_EXIT = 130;
+
 export interface ExecutorCliOptions {
   on?: string;
   remoteCompat?: string;
   workDir?: string;
   sshConfig?: string;
   config?: string;
+}
+
+export interface RemoteBuildCliOptions extends ExecutorCliOptions {
+  arch?: string;
+  root?: string;
+  json?: boolean;
+  output: string;
+  allArches?: boolean;
 }
 
 export function addExecutorOptions(cmd: Command): Command {
