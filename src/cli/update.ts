@@ -9,10 +9,12 @@ import { log } from "../log.js";
 import { style } from "../text.js";
 import { commaList } from "./args.js";
 import { INTERRUPTED_EXIT } from "./build.js";
+import { addExecutorOptions, type ExecutorCliOptions, onOption } from "./executor-options.js";
 import { printJson } from "./output.js";
 import { addConfigOption, type SiteCliOptions, withSiteStore } from "./site-store.js";
 
-interface UpdateCliOptions extends SiteCliOptions {
+interface UpdateCliOptions extends SiteCliOptions, ExecutorCliOptions {
+  remoteConfig?: string;
   arch?: string;
   from?: string;
   packages?: string[];
@@ -53,9 +55,19 @@ export function register(program: Command): void {
       "wait this long for another update of the same layer to finish (default: refuse at once)",
       seconds,
     )
-    .option("--json", "print the result as JSON (schema in docs/cli.md); progress stays on stderr");
-  addConfigOption(cmd).action(async (layer: string, opts: UpdateCliOptions) => {
+    .option("--json", "print the result as JSON (schema in docs/cli.md); progress stays on stderr")
+    .option(
+      "--remote-config <file>",
+      "with --on ssh: the site config on the build host (with --on slurm the default is this one, on the shared filesystem)",
+    );
+  addExecutorOptions(addConfigOption(cmd)).action(async (layer: string, opts: UpdateCliOptions) => {
     if (opts.packages && opts.all) throw new InputError("--packages and --all exclude each other");
+    const on = onOption(opts);
+    if (on && on.kind !== "local") {
+      const { updateRemote } = await import("./update-remote.js");
+      return updateRemote(layer, on, opts);
+    }
+    if (opts.remoteConfig) throw new InputError("--remote-config goes with --on ssh:… or --on slurm…");
     const { checkReasonText } = await import("../update/approve.js");
     const reason = opts.reason === undefined ? undefined : checkReasonText(opts.reason, "--reason");
     const { runUpdate } = await import("../update/update.js");

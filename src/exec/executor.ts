@@ -25,7 +25,7 @@ const TIME_RE = /^(?:\d{1,7}(?::\d{1,2}){0,2}|\d{1,4}-\d{1,2}(?::\d{1,2}){0,2})$
 const SYNTAX = "local, ssh:[user@]host[:port] or slurm[:partition=P,constraint=C,time=T]";
 
 function bad(text: string, where: string, why: string): InputError {
-  return new InputError(`${where}: ${JSON.stringify(text)} is not an executor: ${why}`, {
+  return new InputError(`${where ? `${where}: ` : ""}${JSON.stringify(text)} is not an executor: ${why}`, {
     hint: `expected ${SYNTAX}`,
   });
 }
@@ -132,7 +132,7 @@ export function parseCompatCommand(text: string, where: string): string[] {
   const words = text.trim().split(/ +/);
   if (text.trim() === "" || words.some((w) => /[\p{Cc}]/u.test(w) || w.startsWith("-")))
     throw new InputError(
-      `${where}: ${JSON.stringify(text)} is not a command (words separated by spaces, no control characters, none starting with '-')`,
+      `${where ? `${where}: ` : ""}${JSON.stringify(text)} is not a command (words separated by spaces, no control characters, none starting with '-')`,
       { hint: "e.g. compat, or node /opt/compat/dist/cli/bin.js" },
     );
   return words;

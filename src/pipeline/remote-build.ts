@@ -138,3 +138,51 @@ export async function checkOnExecutor(o: Omit<RemoteBuildOptions, "outDir"> & { 
   }
   return { where: outcome.where, report, arch };
 }
+
+export interface RemoteUpdateOptions {
+  /** The compat update arguments after the layer name (--arch, --from, --packages …), checked by the caller's parser. */
+  layer: string;
+  args: string[];
+  /** The site config as the build host sees it. */
+  config: string;
+  place: JobPlace;
+  outDir: string;
+  onLine: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * `compat update LAYER` on an executor with the site config the build host reads (its store is the
+ * site's shared one): its progress streamed, its JSON result brought back with its sha256 checked.
+ * Returns the result and the remote exit status (0 ready or unchanged, 3 gates failed).
+ */
+export async function updateOnExecutor(
+  o: RemoteUpdateOptions,
+): Promise<{ where: string; result: unknown; status: number }> {
+  const body = [
+    `$COMPAT update ${q(o.layer, ...o.args, "--config", o.config, "--json")} > "$JOB/out/update.json"`,
+    "status=$?",
+    // bad input or a failed tool is the job's failure; a candidate whose gates failed is a result
+    `[ $status -eq 0 ] || [ $status -eq 3 ] || exit $status`,
+    `echo $status > "$JOB/out/status"`,
+    `(cd "$JOB/out" && sha256sum -- *) > "$JOB/SHA256SUMS" || exit 4`,
+  ];
+  const outcome = await runJob(
+    o.place,
+    { name: "update", files: [], body },
+    { onLine: o.onLine, collectTo: o.outDir, signal: o.signal },
+  );
+  const read = async (name: string) => {
+    const f = outcome.files.find((x) => x.name === name);
+    if (!f) throw new ValidationError(`${outcome.where} did not return ${name}`);
+    return readFile(f.path, "utf8");
+  };
+  const status = Number((await read("status")).trim());
+  let result: unknown;
+  try {
+    result = JSON.parse(await read("update.json"));
+  } catch {
+    throw new ValidationError(`the update result from ${outcome.where} is not JSON`);
+  }
+  return { where: outcome.where, result, status: status === 3 ? 3 : 0 };
+}

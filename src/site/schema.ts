@@ -154,7 +154,7 @@ const executorString = z
   .string()
   .superRefine((text, ctx) => {
     try {
-      parseExecutor(text, "executor");
+      parseExecutor(text, "");
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       ctx.addIssue({ code: "custom", message: `${e.message}${e.hint ? ` (${e.hint})` : ""}` });
@@ -173,7 +173,7 @@ export const executorSchema = z
         .string()
         .superRefine((text, ctx) => {
           try {
-            parseCompatCommand(text, "compat");
+            parseCompatCommand(text, "");
           } catch (e) {
             if (!(e instanceof InputError)) throw e;
             ctx.addIssue({ code: "custom", message: e.message });

@@ -306,6 +306,35 @@ describe("faults", () => {
     expect(sl.stderr).toMatch(/compat on slurm job \d+ is not version/);
   }, 120_000);
 
+  it("compat update --on ssh: runs there with the build host's site config; its refusal comes back (exit 2)", async () => {
+    const site = join(dir, "update-site.yaml");
+    writeFileSync(site, `state: ${join(dir, "update-state")}\nlayers:\n  dev:\n    spec: ${DEV_SPEC}\n`);
+    const r = await compatAsync(
+      [
+        "update",
+        "nosuch",
+        "--on",
+        "ssh:localhost",
+        "--ssh-config",
+        sshd.config,
+        "--remote-compat",
+        REMOTE_COMPAT,
+        "--work-dir",
+        join(dir, "ssh-work"),
+        "--remote-config",
+        site,
+      ],
+      { env },
+    );
+    expect(r.status, r.stderr).toBe(2);
+    // the build host's own error, streamed, then where it failed
+    expect(r.stderr).toMatch(/nosuch.*did you mean "dev"|no layer "?nosuch"?/i);
+    expect(r.stderr).toMatch(/compat failed on ssh:localhost with exit status 2/);
+    const noConfig = await compatAsync(["update", "dev", "--on", "ssh:localhost"], { env });
+    expect(noConfig.status).toBe(2);
+    expect(noConfig.stderr).toMatch(/give --remote-config/);
+  });
+
   it("--all-arches: an arch with no executor, and a foreign arch refused by its preflight, each in its row", async () => {
     const site = join(dir, "site.yaml");
     writeFileSync(site, "state: state\nexecutors:\n  aarch64: local\n");
