@@ -189,10 +189,15 @@ export function describeExecutor(e: Executor): string {
   return formatExecutor(e);
 }
 
+/** A build host's output is shown, never obeyed: control characters (terminal escapes) become `?`. */
+export function printable(line: string): string {
+  return line.replace(/\p{Cc}/gu, (c) => (c === "\t" ? c : "?"));
+}
+
 /** Prefix a job's lines with its arch and executor on stderr (several jobs run at once). */
 export function linePrinter(prefix: string | undefined): (line: string) => void {
   return (line: string) => {
-    for (const l of progressLine(line).split("\n"))
+    for (const l of progressLine(printable(line)).split("\n"))
       if (prefix) log.info(`[${prefix}] ${l}`);
       else process.stderr.write(`${l}\n`);
   };

@@ -14,7 +14,7 @@
  * when every hash equals what the build host reported are they renamed into place.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, existsSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -361,6 +361,12 @@ export function parseSums(text: string, where: string): Array<{ name: string; sh
   return out;
 }
 
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
 /** Copy each reported output here, hashing it; rename into place only when all match. */
 async function collect(
   host: CommandHost,
@@ -394,6 +400,13 @@ async function collect(
           { hint: "the copy was damaged or the file changed on the build host; run again" },
         );
     }
+    // a build host names its outputs: one of them must not replace another file that is already here
+    for (const p of parts)
+      if (existsSync(p.path) && (await sha256Of(p.path)) !== p.sha256)
+        throw new ValidationError(
+          `${p.name} from ${where} would replace a different file of that name in ${dest}: nothing was collected`,
+          { hint: "move the existing file away (or give another -o DIR) and run again" },
+        );
     for (const p of parts) await rename(p.part, p.path);
   } catch (e) {
     for (const p of parts) await rm(p.part, { force: true });

@@ -5,7 +5,7 @@
  * stays in the build host's own root (`compat-root/<repository>` under the executor's work dir,
  * or --root there), so a later `check --on` of the same executor finds it.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { InputError, ValidationError } from "../errors.js";
 import { type CollectedFile, type JobPlace, runJob } from "../exec/job.js";
@@ -75,7 +75,20 @@ export async function buildOnExecutor(o: RemoteBuildOptions): Promise<RemoteBuil
     throw new ValidationError(
       `${outcome.where} did not return an artifact, its manifest and the run record (got ${outcome.files.map((f) => f.name).join(", ")})`,
     );
-  await checkManifest(manifest, artifact, outcome.where);
+  try {
+    await checkManifest(manifest, artifact, outcome.where);
+    // what a build host sends is checked as any artifact is before it is published: every member
+    const { verifyArtifact } = await import("../artifacts/verify.js");
+    const report = await verifyArtifact(artifact.path);
+    if (!report.ok)
+      throw new ValidationError(
+        `the artifact from ${outcome.where} fails verification (${report.violationCount} problem${report.violationCount === 1 ? "" : "s"}): nothing was kept`,
+        { details: report.violations.slice(0, 10).map((v) => JSON.stringify(v)) },
+      );
+  } catch (e) {
+    for (const f of outcome.files) await rm(f.path, { force: true });
+    throw e;
+  }
   return {
     arch,
     where: outcome.where,
