@@ -9,21 +9,12 @@ import { log } from "../log.js";
 import { style } from "../text.js";
 import { commaList } from "./args.js";
 import { INTERRUPTED_EXIT } from "./build.js";
-import { addExecutorOptions, type ExecutorCliOptions, onOption } from "./executor-options.js";
+import { addExecutorOptions, onOption } from "./executor-options.js";
 import { printJson } from "./output.js";
 import { addConfigOption, type SiteCliOptions, withSiteStore } from "./site-store.js";
+import type { RemoteUpdateCliOptions } from "./update-remote.js";
 
-interface UpdateCliOptions extends SiteCliOptions, ExecutorCliOptions {
-  remoteConfig?: string;
-  arch?: string;
-  from?: string;
-  packages?: string[];
-  all?: boolean;
-  reason?: string;
-  resume?: boolean;
-  wait?: number;
-  json?: boolean;
-}
+type UpdateCliOptions = SiteCliOptions & RemoteUpdateCliOptions;
 
 function seconds(value: string): number {
   if (!/^[0-9]{1,6}$/.test(value)) throw new InvalidArgumentError("expected a whole number of seconds");

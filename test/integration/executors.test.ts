@@ -340,7 +340,11 @@ describe("faults", () => {
   it("--all-arches: an arch with no executor, and a foreign arch refused by its preflight, each in its row", async () => {
     const site = join(dir, "site.yaml");
     writeFileSync(site, "state: state\nexecutors:\n  aarch64: local\n");
-    const r = await compatAsync(["build", DEV_SPEC, "--all-arches", "--config", site, "--json"], { env });
+    // in the temp dir: the local executor's work dir is ./compat-work
+    const r = await compatAsync(["build", DEV_SPEC, "--all-arches", "--config", site, "--json"], {
+      env,
+      cwd: dir,
+    });
     expect(r.status).not.toBe(0);
     const rows = (JSON.parse(r.stdout) as { rows: Array<Record<string, unknown>> }).rows;
     expect(rows.map((x) => [x.arch, x.executor, x.result])).toEqual([
@@ -351,7 +355,7 @@ describe("faults", () => {
       /no executor for x86_64 in .*site\.yaml.*add executors: \{ x86_64:/,
     );
     expect(String(rows[1]!.error)).toMatch(/aarch64/);
-    const text = await compatAsync(["build", DEV_SPEC, "--all-arches", "--config", site], { env });
+    const text = await compatAsync(["build", DEV_SPEC, "--all-arches", "--config", site], { env, cwd: dir });
     expect(text.stdout).toMatch(/^arch\s+executor\s+result\s+artifact sha256\s+time$/m);
     expect(text.stdout).toMatch(/^x86_64\s+-\s+refused\s+-\s+\d+ s$/m);
   }, 120_000);
