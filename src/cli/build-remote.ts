@@ -7,18 +7,16 @@ import type { Executor } from "../exec/executor.js";
 import { JobInterrupted } from "../exec/job.js";
 import { log } from "../log.js";
 import type { SiteConfig } from "../site/load.js";
+import { type ExecutorCliOptions, INTERRUPTED_EXIT, type RemoteBuildCliOptions } from "./executor-options.js";
 import {
   describeExecutor,
-  type ExecutorCliOptions,
-  INTERRUPTED_EXIT,
   jobPlace,
   linePrinter,
   type MatrixRow,
   onOption,
   printMatrix,
-  type RemoteBuildCliOptions,
   rowFromError,
-} from "./executor-options.js";
+} from "./executor-run.js";
 import { shown } from "./output.js";
 
 /** Stop the jobs on SIGINT/SIGTERM (a Slurm job is scancel'ed) and exit 130. */

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ValidationError } from "../errors.js";
 import type { Executor } from "../exec/executor.js";
-import { type ExecutorCliOptions, jobPlace, linePrinter } from "./executor-options.js";
+import type { ExecutorCliOptions } from "./executor-options.js";
+import { jobPlace, linePrinter } from "./executor-run.js";
 import { printJson } from "./output.js";
 
 interface RemoteReport {

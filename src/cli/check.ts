@@ -9,7 +9,7 @@ import type { LayerTarget } from "../checks/target.js";
 import { InputError, ValidationError } from "../errors.js";
 import { log } from "../log.js";
 import { commaList } from "./args.js";
-import { addExecutorOptions, type ExecutorCliOptions, onOption } from "./executor-options.js";
+import { addExecutorOptions, type ExecutorCliOptions } from "./executor-options.js";
 import { printJson } from "./output.js";
 import { writeResult } from "./output-file.js";
 
@@ -51,6 +51,7 @@ export function register(program: Command): void {
       return;
     }
     if (!targetArg) throw new InputError("compat check needs a prefix directory or a layer spec");
+    const { onOption } = await import("./executor-run.js");
     const on = onOption(opts);
     if (on && on.kind !== "local") {
       if (opts.junit || opts.only || opts.skip)

@@ -9,7 +9,8 @@ import { join, resolve } from "node:path";
 import { InputError } from "../errors.js";
 import type { Executor } from "../exec/executor.js";
 import { NAME_RE, NAME_RULE } from "../site/names.js";
-import { type ExecutorCliOptions, jobPlace, linePrinter } from "./executor-options.js";
+import type { ExecutorCliOptions } from "./executor-options.js";
+import { jobPlace, linePrinter } from "./executor-run.js";
 import { printJson } from "./output.js";
 
 export interface RemoteUpdateCliOptions extends ExecutorCliOptions {

@@ -9,7 +9,7 @@ import { log } from "../log.js";
 import { style } from "../text.js";
 import { commaList } from "./args.js";
 import { INTERRUPTED_EXIT } from "./build.js";
-import { addExecutorOptions, onOption } from "./executor-options.js";
+import { addExecutorOptions } from "./executor-options.js";
 import { printJson } from "./output.js";
 import { addConfigOption, type SiteCliOptions, withSiteStore } from "./site-store.js";
 import type { RemoteUpdateCliOptions } from "./update-remote.js";
@@ -53,6 +53,7 @@ export function register(program: Command): void {
     );
   addExecutorOptions(addConfigOption(cmd)).action(async (layer: string, opts: UpdateCliOptions) => {
     if (opts.packages && opts.all) throw new InputError("--packages and --all exclude each other");
+    const { onOption } = await import("./executor-run.js");
     const on = onOption(opts);
     if (on && on.kind !== "local") {
       const { updateRemote } = await import("./update-remote.js");

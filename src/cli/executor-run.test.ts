@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { printable, progressLine } from "./executor-options.js";
+import { printable, progressLine } from "./executor-run.js";
 
 describe("a build host's output as people see it", () => {
   it("neutralises terminal escapes and other control characters, keeps tabs", () => {
