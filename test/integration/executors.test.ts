@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ToolError } from "../../src/errors.js";
 import { type JobPlace, runJob } from "../../src/exec/job.js";
-import { commandLine } from "../../src/exec/processes.js";
+import { commandLine, processesWithEnv } from "../../src/exec/processes.js";
 import { type CliResult, compatAsync, compatBin, projectRoot } from "../helpers/cli.js";
 import { DEV_SPEC } from "../helpers/dev-layer.js";
 import { type Slurm, startSlurm } from "../helpers/slurm.js";
@@ -234,6 +234,10 @@ describe("faults", () => {
     const squeue = spawnSync("squeue", ["-h"], { env, encoding: "utf8" });
     expect(squeue.status).toBe(0);
     expect(squeue.stdout.trim()).toBe("");
+    // every process of the job carries SLURM_JOB_ID in its environment; none may be left, nor one under its work dir
+    const jobId = /submitted slurm job (\d+)/.exec(r.stderr)?.[1];
+    expect(jobId).toBeDefined();
+    expect(processesWithEnv("SLURM_JOB_ID", jobId!)).toEqual([]);
     const left = readdirSync("/proc")
       .filter((p) => /^\d+$/.test(p))
       .map((p) => commandLine(Number(p)))
