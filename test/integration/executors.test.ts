@@ -37,6 +37,17 @@ let viaSsh: CliResult & { events: Array<Record<string, unknown>>; firstEventAt: 
 let viaSlurm: CliResult;
 let timeLimited: Promise<unknown>;
 
+/** `--on ssh:localhost` through the test's sshd, this compat there, one work dir shared by the tests. */
+const onSsh = (compat = REMOTE_COMPAT) => [
+  "--on",
+  "ssh:localhost",
+  "--ssh-config",
+  sshd.config,
+  "--remote-compat",
+  compat,
+  "--work-dir",
+  join(dir, "ssh-work"),
+];
 const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
 const lastJson = (stdout: string) =>
   JSON.parse(
@@ -70,30 +81,13 @@ beforeAll(async () => {
   const events: Array<Record<string, unknown>> = [];
   let firstEventAt = 0;
   const [ssh, sl] = await Promise.all([
-    compatAsync(
-      [
-        "build",
-        DEV_SPEC,
-        "--on",
-        "ssh:localhost",
-        "--ssh-config",
-        sshd.config,
-        "--remote-compat",
-        REMOTE_COMPAT,
-        "--work-dir",
-        join(dir, "ssh-work"),
-        "-o",
-        join(dir, "out-ssh"),
-        "--json",
-      ],
-      {
-        env,
-        onEvent: (e) => {
-          if (e.event === "stage-end" && !firstEventAt) firstEventAt = Date.now();
-          events.push(e);
-        },
+    compatAsync(["build", DEV_SPEC, ...onSsh(), "-o", join(dir, "out-ssh"), "--json"], {
+      env,
+      onEvent: (e) => {
+        if (e.event === "stage-end" && !firstEventAt) firstEventAt = Date.now();
+        events.push(e);
       },
-    ),
+    }),
     compatAsync(
       [
         "build",
@@ -188,22 +182,7 @@ describe("a build through slurm", () => {
 
 describe("compat check --on", () => {
   it("runs the check suite where the layer was built and brings the report back", async () => {
-    const r = await compatAsync(
-      [
-        "check",
-        DEV_SPEC,
-        "--on",
-        "ssh:localhost",
-        "--ssh-config",
-        sshd.config,
-        "--remote-compat",
-        REMOTE_COMPAT,
-        "--work-dir",
-        join(dir, "ssh-work"),
-        "--json",
-      ],
-      { env },
-    );
+    const r = await compatAsync(["check", DEV_SPEC, ...onSsh(), "--json"], { env });
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as { summary: { executed: number; failed: number } };
     expect(report.summary.executed).toBeGreaterThan(5);
@@ -288,19 +267,7 @@ describe("faults", () => {
     writeFileSync(join(other, "package.json"), JSON.stringify({ ...pkg, version: "9.9.9-other" }));
     symlinkSync(join(projectRoot, "node_modules"), join(other, "node_modules"));
     const otherCompat = `node ${join(other, "dist/cli/bin.js")}`;
-    const ssh = await compatAsync(
-      [
-        "build",
-        DEV_SPEC,
-        "--on",
-        "ssh:localhost",
-        "--ssh-config",
-        sshd.config,
-        "--remote-compat",
-        otherCompat,
-      ],
-      { env },
-    );
+    const ssh = await compatAsync(["build", DEV_SPEC, ...onSsh(otherCompat)], { env });
     expect(ssh.status).toBe(3);
     expect(ssh.stderr).toMatch(/compat on ssh:localhost is version "9\.9\.9-other", this one is/);
     const sl = await compatAsync(
@@ -315,23 +282,7 @@ describe("faults", () => {
   it("compat update --on ssh: runs there with the build host's site config; its refusal comes back (exit 2)", async () => {
     const site = join(dir, "update-site.yaml");
     writeFileSync(site, `state: ${join(dir, "update-state")}\nlayers:\n  dev:\n    spec: ${DEV_SPEC}\n`);
-    const r = await compatAsync(
-      [
-        "update",
-        "nosuch",
-        "--on",
-        "ssh:localhost",
-        "--ssh-config",
-        sshd.config,
-        "--remote-compat",
-        REMOTE_COMPAT,
-        "--work-dir",
-        join(dir, "ssh-work"),
-        "--remote-config",
-        site,
-      ],
-      { env },
-    );
+    const r = await compatAsync(["update", "nosuch", ...onSsh(), "--remote-config", site], { env });
     expect(r.status, r.stderr).toBe(2);
     // the build host's own error, streamed, then where it failed
     expect(r.stderr).toMatch(/nosuch.*did you mean "dev"|no layer "?nosuch"?/i);
