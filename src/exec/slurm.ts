@@ -67,6 +67,7 @@ export async function finalState(jobId: string): Promise<SlurmJobEnd | undefined
   return undefined;
 }
 
-export async function scancel(jobId: string): Promise<void> {
-  await run("scancel", [jobId], { okStatuses: [0, 1] });
+/** Cancel a job, or (with a signal) send it to every process of the job, the batch shell included. */
+export async function scancel(jobId: string, signal?: "TERM"): Promise<void> {
+  await run("scancel", [...(signal ? ["--signal", signal, "--full"] : []), jobId], { okStatuses: [0, 1] });
 }

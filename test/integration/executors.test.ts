@@ -216,7 +216,7 @@ describe("faults", () => {
     // every process of the job carries SLURM_JOB_ID in its environment; none may be left, nor one under its work dir
     const jobId = /submitted slurm job (\d+)/.exec(r.stderr)?.[1];
     expect(jobId).toBeDefined();
-    expect(processesWithEnv("SLURM_JOB_ID", jobId!)).toEqual([]);
+    expect(processesWithEnv("SLURM_JOB_ID", jobId!).map((pid) => `${pid} ${commandLine(pid)}`)).toEqual([]);
     const left = readdirSync("/proc")
       .filter((p) => /^\d+$/.test(p))
       .map((p) => commandLine(Number(p)))
