@@ -28,6 +28,11 @@ DEB_PACKAGES=(
   qemu-user-static # debian flavor: aarch64 and riscv64 layers on another CPU family (qemu-user)
   binfmt-support  # update-binfmts: registers qemu-user-static's handlers with binfmt_misc (flag F)
   arch-test       # mmdebstrap needs it to build a foreign arch (it checks the arch runs here)
+  slurm-wlm       # the slurm executor: tests start slurmctld + slurmd on localhost (test/helpers/slurm.ts)
+  slurmctld
+  slurmd
+  slurm-client    # sbatch, squeue, sacct, scontrol, scancel: what the slurm executor calls
+  munge           # Slurm's authentication (the tests start munged themselves)
 )
 
 missing=()

@@ -1,7 +1,7 @@
 /**
  * `compat build SPEC [--arch A] [--root DIR] [--resume RUN] [--dry-run] [--json]`: build one layer.
  * `compat build SPEC --check-reproducible [--against ARTIFACT]`: build it twice and compare
- * (build-reproducible.ts).
+ * (build-reproducible.ts). `--on ssh|slurm` and `--all-arches`: elsewhere (build-remote.ts).
  */
 import { dirname } from "node:path";
 import type { Command } from "commander";
@@ -9,11 +9,11 @@ import { InputError } from "../errors.js";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
 import { style } from "../text.js";
+import { addExecutorOptions, INTERRUPTED_EXIT, type RemoteBuildCliOptions } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
 import { renderPlanText } from "./plan.js";
 
-/** 128 + SIGINT, as shells report a program stopped by Ctrl-C. */
-export const INTERRUPTED_EXIT = 130;
+export { INTERRUPTED_EXIT } from "./executor-options.js";
 
 /**
  * pipeline/build.ts's DEFAULT_RUNS_DIR, spelled here so that defining the option does not load
@@ -21,7 +21,7 @@ export const INTERRUPTED_EXIT = 130;
  */
 export const DEFAULT_RUNS_DIR = "runs";
 
-interface BuildCliOptions {
+interface BuildCliOptions extends RemoteBuildCliOptions {
   arch?: string;
   root?: string;
   resume?: string;
@@ -33,7 +33,7 @@ interface BuildCliOptions {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("build")
     .description(
       "build a layer for one arch: stages in a run directory, built aside, moved into place when all passed",
@@ -49,81 +49,97 @@ export function register(program: Command): void {
     .option("--json", "progress as JSON events on stdout, one object per line (docs/cli.md)")
     .option("--runs-dir <dir>", "where run directories go", DEFAULT_RUNS_DIR)
     .option(
+      "--all-arches",
+      "build every arch of the spec at once, each on its executor (executors: in the site config, or --on), and print a matrix",
+    )
+    .option(
+      "-o, --output <dir>",
+      "with --on ssh/slurm or --all-arches: where the artifacts and run records come back to",
+      "artifacts",
+    )
+    .option("--config <file>", "site config with the executors (default ./compat.yaml)")
+    .option(
       "--check-reproducible",
       "build the layer twice, each aside in <runs-dir>/reproducible-<id>/ (the live layer untouched), and compare the artifacts' sha256; exit 3 naming each differing file when they differ",
     )
     .option(
       "--against <artifact>",
       "with --check-reproducible: build once and compare with this artifact (e.g. the published one), at its SOURCE_DATE_EPOCH",
-    )
-    .action(async (specFile: string, opts: BuildCliOptions) => {
-      if (opts.against !== undefined && !opts.checkReproducible)
-        throw new InputError("--against goes with --check-reproducible", {
-          hint: "compat build SPEC --check-reproducible --against ARTIFACT",
-        });
-      if (opts.checkReproducible) {
-        const clash = (["resume", "dryRun", "root"] as const).find((k) => opts[k] !== undefined);
-        if (clash)
-          throw new InputError(
-            `--check-reproducible builds two copies in roots of their own: --${clash === "dryRun" ? "dry-run" : clash} does not go with it`,
-            { hint: "compat build SPEC --check-reproducible [--arch A] [--runs-dir DIR] [--json]" },
-          );
-        const { checkReproducibleCommand } = await import("./build-reproducible.js");
-        return checkReproducibleCommand(specFile, opts);
-      }
-      const { buildLayer, planBuild } = await import("../pipeline/build.js");
-      if (opts.dryRun) {
-        const p = await planBuild({ specFile, arch: opts.arch, root: opts.root });
-        if (opts.json) printJson(p);
-        else {
-          const { flavorHas } = await import("../flavors/index.js");
-          const plan = p.layerPlan as LayerPlan;
-          process.stdout.write(renderPlanText(plan, flavorHas(plan.flavor, "portage")));
-          process.stdout.write(
-            `\n${style.bold("Where")}\n  layer goes to   ${shown(p.target)}\n  built aside in  ${shown(dirname(p.target))}/.build-<run id>/\n  run record in   ${shown(opts.runsDir ?? DEFAULT_RUNS_DIR)}/<run id>/\n`,
-          );
-        }
-        return;
-      }
-      const controller = new AbortController();
-      const onSignal = (sig: NodeJS.Signals) => {
-        log.warn(`${sig}: stopping the build (the run can be resumed)`);
-        controller.abort();
-      };
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-      const archArg = opts.arch ? ` --arch ${opts.arch}` : "";
-      const rootArg = opts.root ? ` --root ${opts.root}` : "";
-      const runsArg = opts.runsDir && opts.runsDir !== DEFAULT_RUNS_DIR ? ` --runs-dir ${opts.runsDir}` : "";
-      const { HumanProgress, JsonEvents } = await import("../pipeline/progress.js");
-      const { BuildInterrupted } = await import("../pipeline/runner.js");
-      try {
-        const outcome = await buildLayer({
-          specFile,
-          arch: opts.arch,
-          root: opts.root,
-          resume: opts.resume,
-          runsDir: opts.runsDir,
-          reporter: opts.json ? new JsonEvents() : new HumanProgress(),
-          signal: controller.signal,
-          resumeHint: (id) => `compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${id}`,
-        });
-        if (!opts.json)
-          process.stdout.write(
-            `layer: ${shown(outcome.layer)}\n` +
-              (outcome.previousLayer ? `previous layer kept as: ${shown(outcome.previousLayer)}\n` : "") +
-              `run: ${shown(outcome.runDir)}\n` +
-              `enter it: compat shell ${specFile}${archArg}${rootArg}\n`,
-          );
-      } catch (e) {
-        if (!(e instanceof BuildInterrupted)) throw e;
-        log.error(
-          `${e.message}; continue with: compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${e.runId}`,
+    );
+  addExecutorOptions(cmd).action(async (specFile: string, opts: BuildCliOptions) => {
+    if (opts.against !== undefined && !opts.checkReproducible)
+      throw new InputError("--against goes with --check-reproducible", {
+        hint: "compat build SPEC --check-reproducible --against ARTIFACT",
+      });
+    const remote = await import("./build-remote.js");
+    const mode = remote.remoteBuildMode(opts);
+    if (opts.checkReproducible) {
+      const clash = (["resume", "dryRun", "root"] as const).find((k) => opts[k] !== undefined);
+      if (clash || mode !== undefined)
+        throw new InputError(
+          `--check-reproducible builds two copies here, in roots of their own: ${clash ? `--${clash === "dryRun" ? "dry-run" : clash}` : mode === "all" ? "--all-arches" : "--on"} does not go with it`,
+          { hint: "compat build SPEC --check-reproducible [--arch A] [--runs-dir DIR] [--json]" },
         );
-        process.exitCode = INTERRUPTED_EXIT;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+      const { checkReproducibleCommand } = await import("./build-reproducible.js");
+      return checkReproducibleCommand(specFile, opts);
+    }
+    if (mode !== undefined && (opts.dryRun || opts.resume))
+      throw new InputError("--dry-run and --resume build here: not with --all-arches or --on ssh/slurm");
+    if (mode === "all") return remote.buildAllArches(specFile, opts);
+    if (mode) return remote.buildRemote(specFile, mode, opts);
+    const { buildLayer, planBuild } = await import("../pipeline/build.js");
+    if (opts.dryRun) {
+      const p = await planBuild({ specFile, arch: opts.arch, root: opts.root });
+      if (opts.json) printJson(p);
+      else {
+        const { flavorHas } = await import("../flavors/index.js");
+        const plan = p.layerPlan as LayerPlan;
+        process.stdout.write(renderPlanText(plan, flavorHas(plan.flavor, "portage")));
+        process.stdout.write(
+          `\n${style.bold("Where")}\n  layer goes to   ${shown(p.target)}\n  built aside in  ${shown(dirname(p.target))}/.build-<run id>/\n  run record in   ${shown(opts.runsDir ?? DEFAULT_RUNS_DIR)}/<run id>/\n`,
+        );
       }
-    });
+      return;
+    }
+    const controller = new AbortController();
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.warn(`${sig}: stopping the build (the run can be resumed)`);
+      controller.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    const archArg = opts.arch ? ` --arch ${opts.arch}` : "";
+    const rootArg = opts.root ? ` --root ${opts.root}` : "";
+    const runsArg = opts.runsDir && opts.runsDir !== DEFAULT_RUNS_DIR ? ` --runs-dir ${opts.runsDir}` : "";
+    const { HumanProgress, JsonEvents } = await import("../pipeline/progress.js");
+    const { BuildInterrupted } = await import("../pipeline/runner.js");
+    try {
+      const outcome = await buildLayer({
+        specFile,
+        arch: opts.arch,
+        root: opts.root,
+        resume: opts.resume,
+        runsDir: opts.runsDir,
+        reporter: opts.json ? new JsonEvents() : new HumanProgress(),
+        signal: controller.signal,
+        resumeHint: (id) => `compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${id}`,
+      });
+      if (!opts.json)
+        process.stdout.write(
+          `layer: ${shown(outcome.layer)}\n` +
+            (outcome.previousLayer ? `previous layer kept as: ${shown(outcome.previousLayer)}\n` : "") +
+            `run: ${shown(outcome.runDir)}\n` +
+            `enter it: compat shell ${specFile}${archArg}${rootArg}\n`,
+        );
+    } catch (e) {
+      if (!(e instanceof BuildInterrupted)) throw e;
+      log.error(
+        `${e.message}; continue with: compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${e.runId}`,
+      );
+      process.exitCode = INTERRUPTED_EXIT;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  });
 }

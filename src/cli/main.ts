@@ -6,6 +6,7 @@ import { Command, CommanderError } from "commander";
 import { CompatError, EXIT_CODES, IoError, isSystemError, systemError } from "../errors.js";
 import { log, setLogLevel } from "../log.js";
 import { printableText } from "../text.js";
+import { COMPAT_VERSION } from "../version.js";
 import { commands } from "./commands.js";
 
 export function buildProgram(): Command {
@@ -13,7 +14,7 @@ export function buildProgram(): Command {
     .description(
       "Build, check, audit, package and publish OS compatibility layers for CernVM-FS software stacks.",
     )
-    .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
+    .version(COMPAT_VERSION, "-V, --version")
     .option("-v, --verbose", "log every external command and debug detail")
     .option("-q, --quiet", "only log warnings and errors")
     .showHelpAfterError("(run compat --help for usage)")

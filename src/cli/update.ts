@@ -9,19 +9,12 @@ import { log } from "../log.js";
 import { style } from "../text.js";
 import { commaList } from "./args.js";
 import { INTERRUPTED_EXIT } from "./build.js";
+import { addExecutorOptions } from "./executor-options.js";
 import { printJson } from "./output.js";
 import { addConfigOption, type SiteCliOptions, withSiteStore } from "./site-store.js";
+import type { RemoteUpdateCliOptions } from "./update-remote.js";
 
-interface UpdateCliOptions extends SiteCliOptions {
-  arch?: string;
-  from?: string;
-  packages?: string[];
-  all?: boolean;
-  reason?: string;
-  resume?: boolean;
-  wait?: number;
-  json?: boolean;
-}
+type UpdateCliOptions = SiteCliOptions & RemoteUpdateCliOptions;
 
 function seconds(value: string): number {
   if (!/^[0-9]{1,6}$/.test(value)) throw new InvalidArgumentError("expected a whole number of seconds");
@@ -53,9 +46,20 @@ export function register(program: Command): void {
       "wait this long for another update of the same layer to finish (default: refuse at once)",
       seconds,
     )
-    .option("--json", "print the result as JSON (schema in docs/cli.md); progress stays on stderr");
-  addConfigOption(cmd).action(async (layer: string, opts: UpdateCliOptions) => {
+    .option("--json", "print the result as JSON (schema in docs/cli.md); progress stays on stderr")
+    .option(
+      "--remote-config <file>",
+      "with --on ssh: the site config on the build host (with --on slurm the default is this one, on the shared filesystem)",
+    );
+  addExecutorOptions(addConfigOption(cmd)).action(async (layer: string, opts: UpdateCliOptions) => {
     if (opts.packages && opts.all) throw new InputError("--packages and --all exclude each other");
+    const { onOption } = await import("./executor-run.js");
+    const on = onOption(opts);
+    if (on && on.kind !== "local") {
+      const { updateRemote } = await import("./update-remote.js");
+      return updateRemote(layer, on, opts);
+    }
+    if (opts.remoteConfig) throw new InputError("--remote-config goes with --on ssh:… or --on slurm…");
     const { checkReasonText } = await import("../update/approve.js");
     const reason = opts.reason === undefined ? undefined : checkReasonText(opts.reason, "--reason");
     const { runUpdate } = await import("../update/update.js");

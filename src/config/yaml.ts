@@ -372,7 +372,10 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[], data: unknown):
     else return [];
   }
   s = s && unwrap(s);
-  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+  if (s instanceof z.ZodObject) return Object.keys(s.shape);
+  // a record keyed by an enum (e.g. executors: by arch): its keys are the enum's values
+  const keyType = s instanceof z.ZodRecord ? unwrap(s.keyType as z.ZodType) : undefined;
+  return keyType instanceof z.ZodEnum ? (keyType.options as string[]).map(String) : [];
 }
 
 function unwrap(s: z.ZodType): z.ZodType {

@@ -69,6 +69,8 @@ export class SshHost implements CommandHost {
     readonly remote: string,
     private readonly configFile?: string,
     private readonly env: Record<string, string> = {},
+    /** More ssh options before the destination (e.g. `-p PORT`). */
+    private readonly options: readonly string[] = [],
   ) {
     this.description = `ssh ${remote}`;
   }
@@ -82,6 +84,7 @@ export class SshHost implements CommandHost {
       "BatchMode=yes",
       "-o",
       "ServerAliveInterval=30",
+      ...this.options,
       "-T",
       this.remote,
       "--",
@@ -107,6 +110,6 @@ export class SshHost implements CommandHost {
   }
 
   withEnv(env: Record<string, string>): CommandHost {
-    return new SshHost(this.remote, this.configFile, { ...this.env, ...env });
+    return new SshHost(this.remote, this.configFile, { ...this.env, ...env }, this.options);
   }
 }

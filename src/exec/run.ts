@@ -27,6 +27,12 @@ export const TOOL_PACKAGES: Record<string, string> = {
   file: "file",
   unshare: "util-linux",
   umount: "mount",
+  setsid: "util-linux",
+  sbatch: "slurm-client",
+  squeue: "slurm-client",
+  sacct: "slurm-client",
+  scontrol: "slurm-client",
+  scancel: "slurm-client",
 };
 
 export interface RunOptions {

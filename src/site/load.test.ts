@@ -242,3 +242,47 @@ describe("names", () => {
     expect(() => childPath("/state/artifacts", "dev/../../etc")).toThrow(/not a name/);
   });
 });
+
+describe("executors:", () => {
+  it("maps arches to executors; slurm work dirs resolve here, ssh ones stay the build host's", () => {
+    const c = parseSiteConfig(
+      [
+        "state: st",
+        "executors:",
+        "  x86_64: local",
+        '  aarch64: { on: "ssh:builder@arm1:2222", compat: "node /opt/compat/dist/cli/bin.js", workDir: w, sshConfig: ssh.cfg }',
+        '  riscv64: "slurm:partition=riscv,time=4:00:00"',
+      ].join("\n"),
+      join(root, "exec", "compat.yaml"),
+    );
+    expect(c.executors).toEqual({
+      x86_64: { on: "local" },
+      aarch64: {
+        on: "ssh:builder@arm1:2222",
+        compat: "node /opt/compat/dist/cli/bin.js",
+        workDir: "w",
+        sshConfig: join(root, "exec", "ssh.cfg"),
+      },
+      riscv64: { on: "slurm:partition=riscv,time=4:00:00", workDir: join(root, "exec", "st", "slurm") },
+    });
+  });
+
+  it("names the line of a hostile executor, an unknown arch and a bad compat command", () => {
+    expect(
+      problemsOf(
+        [
+          "executors:",
+          '  x86_64: "ssh:-oProxyCommand=sh"',
+          '  aarch64: "slurm:partition=a\\n#SBATCH --wrap=id"',
+          "  sparc64: local",
+          '  riscv64: { on: local, compat: "compat --evil" }',
+        ].join("\n"),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^2:11 executors\.x86_64: .*is not a host name/),
+      expect.stringMatching(/^3:12 executors\.aarch64: .*not a Slurm partition/),
+      expect.stringMatching(/^4:3 executors\.sparc64: unknown key \(expected one of x86_64, aarch64/),
+      expect.stringMatching(/^5:.* executors\.riscv64\.compat: .*not a command/),
+    ]);
+  });
+});

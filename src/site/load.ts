@@ -88,6 +88,16 @@ export interface SiteConfig {
   advisories: SiteAdvisories;
   watch: SiteWatch;
   notifications: SiteNotifications;
+  /** arch → where its builds run, paths absolute. */
+  executors: Partial<Record<string, SiteExecutor>>;
+}
+
+/** One arch's executor from the site config. */
+export interface SiteExecutor {
+  on: string;
+  compat?: string;
+  workDir?: string;
+  sshConfig?: string;
 }
 
 /**
@@ -174,6 +184,21 @@ function resolveSiteConfig(config: SiteConfigFile, file: string | undefined, bas
     ),
     approvers: Object.fromEntries(
       Object.entries(config.approvers).map(([name, a]) => [name, { name, key: at(a.key) }]),
+    ),
+    executors: Object.fromEntries(
+      Object.entries(config.executors).map(([arch, e]) => {
+        const entry = typeof e === "string" ? { on: e } : e;
+        // a slurm work dir is on this host (shared with the nodes); an ssh one is on the build host
+        const onThisHost = entry.on.startsWith("slurm");
+        const workDir = entry.workDir ?? (onThisHost ? join(stateDir, "slurm") : undefined);
+        const resolved: SiteExecutor = {
+          on: entry.on,
+          ...(entry.compat ? { compat: entry.compat } : {}),
+          ...(workDir !== undefined ? { workDir: onThisHost ? at(workDir) : workDir } : {}),
+          ...(entry.sshConfig ? { sshConfig: at(entry.sshConfig) } : {}),
+        };
+        return [arch, resolved];
+      }),
     ),
     advisories: resolveAdvisories(config.advisories, stateDir, at),
     watch: { ...config.watch, cvmfsRoot: at(config.watch.cvmfsRoot) },

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { closest } from "../config/near.js";
 import { whenParsed } from "../config/yaml.js";
 import { InputError } from "../errors.js";
+import { parseCompatCommand, parseExecutor } from "../exec/executor.js";
 import { ARCHES, notAnArchMessage } from "../layer/id.js";
 import { parseTarget } from "../publish/target.js";
 import { storeUrlProblem } from "../store/location.js";
@@ -148,6 +149,52 @@ export const approverSchema = z
   })
   .describe("a person who may approve candidates, known by the key that signs their approvals");
 
+/** An executor string, checked by the one parser the command line's `--on` uses too. */
+const executorString = z
+  .string()
+  .superRefine((text, ctx) => {
+    try {
+      parseExecutor(text, "");
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      ctx.addIssue({ code: "custom", message: `${e.message}${e.hint ? ` (${e.hint})` : ""}` });
+    }
+  })
+  .describe(
+    "`local`, `ssh:[user@]host[:port]` (compat installed on that host) or `slurm[:partition=P,constraint=C,time=T]` (an sbatch job from this host)",
+  );
+
+export const executorSchema = z
+  .union([
+    executorString,
+    z.strictObject({
+      on: executorString,
+      compat: z
+        .string()
+        .superRefine((text, ctx) => {
+          try {
+            parseCompatCommand(text, "");
+          } catch (e) {
+            if (!(e instanceof InputError)) throw e;
+            ctx.addIssue({ code: "custom", message: e.message });
+          }
+        })
+        .optional()
+        .describe(
+          "the compat command on the build host or node (default `compat`), e.g. `node /opt/compat/dist/cli/bin.js`; its version must equal this compat's",
+        ),
+      workDir: relativeOrAbsolutePath
+        .optional()
+        .describe(
+          "ssh: the work directory on the build host (default `compat-work`, in the login's home); slurm: a directory every node shares with this host (default `<state>/slurm`), relative to this file",
+        ),
+      sshConfig: relativeOrAbsolutePath
+        .optional()
+        .describe("ssh: an ssh_config file (ssh -F), relative to this file; default: ssh's own"),
+    }),
+  ])
+  .describe("where the builds of one arch run: an executor string, or {on, compat, workDir, sshConfig}");
+
 export const siteConfigSchema = z
   .strictObject({
     state: stateSchema.default("compat-state"),
@@ -164,6 +211,15 @@ export const siteConfigSchema = z
       .record(name, approverSchema)
       .default({})
       .describe("the people who may approve candidates, by name"),
+    executors: z
+      .partialRecord(
+        z.enum(ARCHES, { error: (issue) => notAnArchMessage(String(issue.input)) }),
+        executorSchema,
+      )
+      .default({})
+      .describe(
+        "where each arch's builds run (`compat build --all-arches`, `--on` overrides it): arch → executor; an arch not listed has none, and --all-arches refuses it",
+      ),
     advisories: advisoriesSchema.default({ maxAgeDays: 7, glsa: {}, debianSecurity: {}, gentooGit: {} }),
     watch: watchSchema.default({
       schedule: "0 6 * * *",

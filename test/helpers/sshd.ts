@@ -16,7 +16,12 @@ export interface Sshd {
   stop(): void;
 }
 
-export async function startSshd(dir: string, remotePath = "/usr/sbin:/usr/bin:/sbin:/bin"): Promise<Sshd> {
+export async function startSshd(
+  dir: string,
+  remotePath = "/usr/sbin:/usr/bin:/sbin:/bin",
+  /** The name the ssh_config gives the server (the executor tests use `localhost`). */
+  host = "stratum0",
+): Promise<Sshd> {
   mkdirSync(dir, { recursive: true });
   mkdirSync("/run/sshd", { recursive: true });
   const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]);
@@ -51,7 +56,7 @@ export async function startSshd(dir: string, remotePath = "/usr/sbin:/usr/bin:/s
   writeFileSync(
     config,
     [
-      "Host stratum0",
+      `Host ${host}`,
       "  HostName 127.0.0.1",
       `  Port ${port}`,
       "  User root",
@@ -73,7 +78,7 @@ export async function startSshd(dir: string, remotePath = "/usr/sbin:/usr/bin:/s
       });
       s.on("error", () => r(false));
     });
-    if (up) return { config, host: "stratum0", stop: () => sshd.kill() };
+    if (up) return { config, host, stop: () => sshd.kill() };
     await new Promise((r) => setTimeout(r, 100));
   }
   sshd.kill();

@@ -1,0 +1,83 @@
+/**
+ * `compat update LAYER --on ssh:HOST|slurm…`: the update (build, pack, gates) run on the build host
+ * of the layer's arch, as the site's other commands run it (the same site config, the shared store),
+ * its progress streamed here and its JSON result brought back with its sha256 checked.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { InputError } from "../errors.js";
+import type { Executor } from "../exec/executor.js";
+import { NAME_RE, NAME_RULE } from "../site/names.js";
+import type { ExecutorCliOptions } from "./executor-options.js";
+import { jobPlace, linePrinter } from "./executor-run.js";
+import { printJson } from "./output.js";
+
+export interface RemoteUpdateCliOptions extends ExecutorCliOptions {
+  arch?: string;
+  from?: string;
+  packages?: string[];
+  all?: boolean;
+  reason?: string;
+  resume?: boolean;
+  wait?: number;
+  json?: boolean;
+  remoteConfig?: string;
+}
+
+export async function updateRemote(layer: string, executor: Executor, opts: RemoteUpdateCliOptions) {
+  if (!NAME_RE.test(layer))
+    throw new InputError(`${JSON.stringify(layer)} is not a layer name (${NAME_RULE})`);
+  const { loadSiteConfig } = await import("../site/load.js");
+  const { updateOnExecutor } = await import("../pipeline/remote-build.js");
+  const site = await loadSiteConfig(opts.config);
+  const config =
+    opts.remoteConfig ??
+    (executor.kind === "slurm" && site.file
+      ? resolve(site.file)
+      : (() => {
+          throw new InputError(
+            executor.kind === "ssh"
+              ? "--on ssh: give --remote-config, the site config's path on the build host"
+              : "--on slurm needs a site config file (--config) on a filesystem the nodes share",
+          );
+        })());
+  const args = [
+    ...(opts.arch ? ["--arch", opts.arch] : []),
+    ...(opts.from ? ["--from", opts.from] : []),
+    ...(opts.packages?.length ? ["--packages", opts.packages.join(",")] : []),
+    ...(opts.all ? ["--all"] : []),
+    ...(opts.reason !== undefined ? ["--reason", opts.reason] : []),
+    ...(opts.resume ? ["--resume"] : []),
+    ...(opts.wait !== undefined ? ["--wait", String(opts.wait)] : []),
+  ];
+  const place = jobPlace(executor, opts, undefined, site.stateDir);
+  const dir = await mkdtemp(join(tmpdir(), "compat-update-"));
+  try {
+    const r = await updateOnExecutor({
+      layer,
+      args,
+      config,
+      place,
+      outDir: dir,
+      onLine: linePrinter(undefined),
+    });
+    if (opts.json) printJson(r.result);
+    else {
+      const c =
+        (r.result as {
+          candidate?: { id?: number; state?: string };
+          unchanged?: boolean;
+          message?: string;
+        }) ?? {};
+      process.stdout.write(
+        c.unchanged
+          ? `nothing to update (on ${r.where}): ${String(c.message ?? "")}\n`
+          : `candidate ${String(c.candidate?.id)} is ${String(c.candidate?.state)} (built on ${r.where}): see compat candidate ${String(c.candidate?.id)}\n`,
+      );
+    }
+    if (r.status === 3) process.exitCode = 3;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
