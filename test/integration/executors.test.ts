@@ -151,11 +151,16 @@ describe("a build through slurm", () => {
     expect(sha256(artifact!)).toBe(reported);
   });
 
-  it("gives the same artifact as the ssh build, byte for byte (reproducible builds)", () => {
+  it("gives the same artifact as the ssh build and as the local build, byte for byte (reproducible builds)", async () => {
     const artifactIn = (d: string) =>
       join(dir, d, readdirSync(join(dir, d)).find((n) => /\.tar\.zst$/.test(n))!);
     expect(sha256(artifactIn("out-slurm"))).toBe(sha256(artifactIn("out-ssh")));
-  });
+    // the suite's shared dev layer, built here by `compat build` at another time, packed here
+    const local = await devLayer();
+    const packed = compat(["pack", local.localPrefix, "-o", join(dir, "out-local"), "--json"]);
+    expect(packed.status, packed.stderr).toBe(0);
+    expect((JSON.parse(packed.stdout) as { sha256: string }).sha256).toBe(sha256(artifactIn("out-ssh")));
+  }, 900_000);
 
   it("gives the same layer as the ssh build: same packages, same members", () => {
     const manifests = ["out-ssh", "out-slurm"].map((d) => {
