@@ -238,7 +238,7 @@ export async function compressTo(
     await compressor.done;
     await out.close();
     const { digest: sha256, size } = hashFile(tmp);
-    await rename(tmp, path);
+    await putInPlace(tmp, path, sha256);
     return { summary, sha256, size };
   } catch (e) {
     proc?.kill("SIGKILL");
@@ -270,6 +270,7 @@ export async function packTo(
   await requireTool(comp.cmd);
   await run("mkfifo", ["-m", "600", fifo]);
   const out = openSync(tmp, "w", 0o644);
+  let outOpen = true;
   const hashing = new GrowingFileHash(tmp);
   const catchUp = setInterval(() => hashing.catchUp(), 20);
   let compressor: StreamingProcess | undefined;
@@ -300,12 +301,13 @@ export async function packTo(
     clearInterval(catchUp);
     const { sha256, size } = hashing.finish();
     closeSync(out);
-    await rename(tmp, path);
+    outOpen = false;
+    await putInPlace(tmp, path, sha256);
     return { summary: { ...summary, tarBytes: totalBytes(tar.stderrTail())! }, sha256, size };
   } catch (e) {
     tar?.kill("SIGKILL");
     compressor?.kill("SIGKILL");
-    closeSync(out);
+    if (outOpen) closeSync(out);
     await rm(tmp, { force: true });
     throw e;
   } finally {
@@ -503,6 +505,25 @@ export async function packLayer(opts: PackOptions): Promise<PackResult> {
     tarBytes: summary.tarBytes,
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * Move a packed artifact to its name. An artifact's name is its layer and SOURCE_DATE_EPOCH, so
+ * two different layers of one epoch (a spec's epoch pinned, or a package list changed without an
+ * archive change) have the same name: the one already there (perhaps published, a delta's base)
+ * is never replaced by other bytes. The same bytes again are fine (a reproducible repack).
+ */
+async function putInPlace(tmp: string, path: string, sha256: string): Promise<void> {
+  if (existsSync(path) && hashFile(path).digest !== sha256) {
+    await rm(tmp, { force: true });
+    throw new InputError(
+      `${path} already exists with other content: another layer of the same name (layer and SOURCE_DATE_EPOCH)`,
+      {
+        hint: "pack into another directory (-o DIR), or move the existing artifact aside if it is not needed; a layer whose packages changed needs a newer SOURCE_DATE_EPOCH (the spec's sourceDateEpoch, or unset it to derive it)",
+      },
+    );
+  }
+  await rename(tmp, path);
 }
 
 async function writeAtomic(path: string, data: Buffer): Promise<void> {

@@ -53,6 +53,21 @@ describe("pack", () => {
     }
   });
 
+  it("packs the same bytes again into the same name, and never replaces another layer of that name", async () => {
+    const first = await pack("same-name");
+    const again = await pack("same-name");
+    expect(again.manifest.sha256).toBe(first.manifest.sha256);
+    const other = join(work, "other-layer", "root/versions", TOP_DIR);
+    makeLayerTree(other);
+    writeFileSync(join(other, "etc/extra.conf"), "another layer, same name\n");
+    await expect(pack("same-name", { prefix: other })).rejects.toThrow(
+      /same-name\/dev-2025\.06-compat-linux-x86_64-1750000000\.tar\.zst already exists with other content/,
+    );
+    expect((await readManifest(first.manifestPath)).manifest.sha256).toBe(first.manifest.sha256);
+    expect(readdirSync(join(work, "same-name")).filter((f) => f.includes("partial"))).toEqual([]);
+    expect((await verifyArtifact(first.artifact)).ok).toBe(true);
+  });
+
   it("writes a standard archive: GNU tar lists the top dir and extracts exactly the tree", async () => {
     const r = await pack("gnu");
     const listing = execFileSync("tar", ["-tvf", r.artifact], { encoding: "utf8" }).trim().split("\n");
