@@ -5,10 +5,13 @@
  * `copy`) and a last `reproducible` event with the verdict. Exit 3 when the artifacts differ.
  */
 import { EXIT_CODES } from "../errors.js";
+import { type Executor, formatExecutor } from "../exec/executor.js";
 import { log } from "../log.js";
 import type { BuildEvent } from "../pipeline/progress.js";
-import type { CopyName, ReproducibleVerdict } from "../pipeline/reproducible.js";
+import type { CopyBuilder, CopyName, ReproducibleVerdict } from "../pipeline/reproducible.js";
 import { style } from "../text.js";
+import type { ExecutorCliOptions } from "./executor-options.js";
+import { jobPlace } from "./executor-run.js";
 import { shown } from "./output.js";
 
 /** At most this many differing paths in the text verdict; --json and verdict.json have all. */
@@ -58,18 +61,28 @@ export function renderVerdict(v: ReproducibleVerdict): string {
 }
 
 /** The options of `compat build` that --check-reproducible takes. */
-export interface CheckReproducibleOptions {
+export interface CheckReproducibleOptions extends ExecutorCliOptions {
   arch?: string;
   runsDir?: string;
   against?: string;
   json?: boolean;
+  /** Build copy B on this executor (`--on`), copy A here. */
+  elsewhere?: Executor;
 }
 
 export async function checkReproducibleCommand(
   specFile: string,
   opts: CheckReproducibleOptions,
 ): Promise<void> {
-  const { checkReproducible, canBuildConcurrently } = await import("../pipeline/reproducible.js");
+  const { checkReproducible, canBuildConcurrently, copyOnExecutor } = await import(
+    "../pipeline/reproducible.js"
+  );
+  let buildCopyB: CopyBuilder | undefined;
+  if (opts.elsewhere) {
+    const { loadSiteConfig } = await import("../site/load.js");
+    const site = await loadSiteConfig(opts.config);
+    buildCopyB = copyOnExecutor(jobPlace(opts.elsewhere, opts, undefined, site.stateDir));
+  }
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     log.warn(`${sig}: stopping the builds`);
@@ -86,8 +99,10 @@ export async function checkReproducibleCommand(
   if (!opts.json)
     log.info(
       opts.against
-        ? `building ${specFile} once to compare with ${opts.against}`
-        : `building ${specFile} twice, ${canBuildConcurrently() ? "both at once" : "one after the other (fewer than 4 cores or 4 GiB free)"}`,
+        ? `building ${specFile} once${opts.elsewhere ? ` on ${formatExecutor(opts.elsewhere)}` : ""} to compare with ${opts.against}`
+        : opts.elsewhere
+          ? `building ${specFile} twice, at once: A here, B on ${formatExecutor(opts.elsewhere)}`
+          : `building ${specFile} twice, ${canBuildConcurrently() ? "both at once" : "one after the other (fewer than 4 cores or 4 GiB free)"}`,
     );
   try {
     const v = await checkReproducible({
@@ -95,6 +110,7 @@ export async function checkReproducibleCommand(
       arch: opts.arch,
       runsDir: opts.runsDir ?? "runs",
       ...(opts.against ? { against: opts.against } : {}),
+      ...(buildCopyB ? { buildCopyB } : {}),
       signal: controller.signal,
       onEvent,
     });

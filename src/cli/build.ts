@@ -75,13 +75,16 @@ export function register(program: Command): void {
     const mode = remote.remoteBuildMode(opts);
     if (opts.checkReproducible) {
       const clash = (["resume", "dryRun", "root"] as const).find((k) => opts[k] !== undefined);
-      if (clash || mode !== undefined)
+      if (clash || mode === "all")
         throw new InputError(
-          `--check-reproducible builds two copies here, in roots of their own: ${clash ? `--${clash === "dryRun" ? "dry-run" : clash}` : mode === "all" ? "--all-arches" : "--on"} does not go with it`,
-          { hint: "compat build SPEC --check-reproducible [--arch A] [--runs-dir DIR] [--json]" },
+          `--check-reproducible builds two copies in roots of their own: ${clash ? `--${clash === "dryRun" ? "dry-run" : clash}` : "--all-arches"} does not go with it`,
+          {
+            hint: "compat build SPEC --check-reproducible [--arch A] [--on EXECUTOR] [--runs-dir DIR] [--json]",
+          },
         );
       const { checkReproducibleCommand } = await import("./build-reproducible.js");
-      return checkReproducibleCommand(specFile, opts);
+      // --on ssh|slurm: copy B is built there, copy A here (two hosts, as EESSI#220 asks)
+      return checkReproducibleCommand(specFile, { ...opts, ...(mode ? { elsewhere: mode } : {}) });
     }
     if (mode !== undefined && (opts.dryRun || opts.resume))
       throw new InputError("--dry-run and --resume build here: not with --all-arches or --on ssh/slurm");

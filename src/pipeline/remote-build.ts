@@ -17,6 +17,10 @@ export interface RemoteBuildOptions {
   arch?: string;
   /** --root, as the build host sees it. */
   root?: string;
+  /** Build in a root of the job's own (`$JOB/root`, gone with the job): a copy beside the live layer there. */
+  ownRoot?: boolean;
+  /** SOURCE_DATE_EPOCH for the build there (e.g. the epoch of the artifact it is compared with). */
+  sourceDateEpoch?: number;
   place: JobPlace;
   /** Where the artifact, its manifest and the run record go here. */
   outDir: string;
@@ -55,10 +59,17 @@ const q = (...words: string[]) => formatCommand(words[0]!, words.slice(1));
 export async function buildOnExecutor(o: RemoteBuildOptions): Promise<RemoteBuildResult> {
   const started = Date.now();
   const { arch, files, specPath } = await specFiles(o.specFile, o.arch);
+  if (o.root && o.ownRoot)
+    throw new InputError("a build on an executor takes --root or a root of its own, not both");
+  if (o.sourceDateEpoch !== undefined && !Number.isSafeInteger(o.sourceDateEpoch))
+    throw new InputError(`SOURCE_DATE_EPOCH ${o.sourceDateEpoch}: not a whole number of seconds`);
   const rootArgs = o.root ? ["--root", o.root] : [];
+  // "$JOB" is expanded by the job's shell, so it is not quoted as a word like the other arguments
+  const ownRoot = o.ownRoot ? ` --root "$JOB/root"` : "";
   const body = [
-    `$COMPAT build "$JOB"/${q(specPath)} ${q("--arch", arch, "--json", ...rootArgs)} --runs-dir "$JOB/runs" || exit $?`,
-    `$COMPAT pack "$JOB"/${q(specPath)} ${q("--arch", arch, ...rootArgs)} -o "$JOB/out" --json > "$JOB/pack.json" || exit $?`,
+    ...(o.sourceDateEpoch !== undefined ? [`export SOURCE_DATE_EPOCH=${o.sourceDateEpoch}`] : []),
+    `$COMPAT build "$JOB"/${q(specPath)} ${q("--arch", arch, "--json", ...rootArgs)}${ownRoot} --runs-dir "$JOB/runs" || exit $?`,
+    `$COMPAT pack "$JOB"/${q(specPath)} ${q("--arch", arch, ...rootArgs)}${ownRoot} -o "$JOB/out" --json > "$JOB/pack.json" || exit $?`,
     // the run record: this job's runs dir holds only this build's run
     `tar -C "$JOB" -cf "$JOB/out/run-record.tar" runs || exit 4`,
     `(cd "$JOB/out" && sha256sum -- *) > "$JOB/SHA256SUMS" || exit 4`,

@@ -32,8 +32,10 @@ import { resolveLayerSource } from "../artifacts/layer-source.js";
 import { parseArtifactName } from "../artifacts/name.js";
 import { packLayer } from "../artifacts/pack.js";
 import { CompatError, InputError, ToolError } from "../errors.js";
+import type { JobPlace } from "../exec/job.js";
 import { run } from "../exec/run.js";
 import type { BuildEvent } from "./progress.js";
+import { buildOnExecutor } from "./remote-build.js";
 import { newRunId } from "./run-dir.js";
 
 export type CopyName = "A" | "B";
@@ -136,6 +138,42 @@ export const buildCopyHere: CopyBuilder = async (r) => {
   };
 };
 
+/**
+ * A copy built on an executor (ssh, Slurm: exec/job.ts), in a root of its job's own there, packed
+ * there, and brought back with its sha256 checked and every member verified (remote-build.ts).
+ */
+export function copyOnExecutor(place: JobPlace): CopyBuilder {
+  return async (r) => {
+    const started = Date.now();
+    await mkdir(r.dir, { recursive: true });
+    const built = await buildOnExecutor({
+      specFile: r.specFile,
+      ...(r.arch ? { arch: r.arch } : {}),
+      ownRoot: true,
+      ...(r.sourceDateEpoch !== undefined ? { sourceDateEpoch: r.sourceDateEpoch } : {}),
+      place,
+      outDir: join(r.dir, "artifact"),
+      signal: r.signal,
+      onLine: (line) => {
+        let e: unknown;
+        try {
+          e = JSON.parse(line);
+        } catch {
+          return; // not one of the build's events
+        }
+        if (e && typeof e === "object" && typeof (e as { event?: unknown }).event === "string")
+          r.onEvent?.(e as BuildEvent);
+      },
+    });
+    return {
+      copy: r.copy,
+      artifact: built.artifact.path,
+      sha256: built.artifact.sha256,
+      durationMs: Date.now() - started,
+    };
+  };
+}
+
 export interface ReproducibleOptions {
   specFile: string;
   arch?: string;
@@ -149,6 +187,8 @@ export interface ReproducibleOptions {
   /** Build both copies at once (default: when the machine has 4 cores and 4 GiB free). */
   concurrent?: boolean;
   buildCopy?: CopyBuilder;
+  /** Where copy B is built, when not where A is (another build host: the question of EESSI#220). */
+  buildCopyB?: CopyBuilder;
 }
 
 export interface ReproducibleVerdict {
@@ -172,11 +212,14 @@ export function canBuildConcurrently(cores = availableParallelism(), free = free
 
 export async function checkReproducible(o: ReproducibleOptions): Promise<ReproducibleVerdict> {
   const started = Date.now();
-  const buildCopy = o.buildCopy ?? buildCopyHere;
+  const buildA = o.buildCopy ?? buildCopyHere;
+  const buildB = o.buildCopyB ?? buildA;
+  const buildCopy = (r: CopyRequest) => (r.copy === "A" ? buildA(r) : buildB(r));
   const given = o.against ? await givenArtifact(o.against) : undefined;
   const workDir = resolve(o.runsDir, `reproducible-${newRunId(o.arch ?? "host")}`);
   await mkdir(workDir, { recursive: true });
-  const concurrent = !given && (o.concurrent ?? canBuildConcurrently());
+  // a copy built elsewhere takes nothing of this machine's cores
+  const concurrent = !given && (o.concurrent ?? (o.buildCopyB !== undefined || canBuildConcurrently()));
   // one copy failing stops the other (its layer is about to be removed)
   const stop = new AbortController();
   const signal = AbortSignal.any([o.signal, stop.signal]);

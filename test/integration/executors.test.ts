@@ -162,6 +162,34 @@ describe("a build through slurm", () => {
     expect((JSON.parse(packed.stdout) as { sha256: string }).sha256).toBe(sha256(artifactIn("out-ssh")));
   }, 900_000);
 
+  it("--check-reproducible --on ssh: a build on the build host gives the bytes of the local build's artifact", async () => {
+    const local = join(dir, "out-local");
+    const artifact = join(local, readdirSync(local).find((n) => /\.tar\.zst$/.test(n))!);
+    const r = await compatAsync(
+      [
+        "build",
+        DEV_SPEC,
+        "--check-reproducible",
+        "--against",
+        artifact,
+        ...onSsh(),
+        "--runs-dir",
+        join(dir, "reproducible-runs"),
+        "--json",
+      ],
+      { env },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const verdict = lastJson(r.stdout);
+    expect(verdict.event).toBe("reproducible");
+    expect(verdict.reproducible).toBe(true);
+    const copies = verdict.copies as Array<{ copy: string; sha256: string; artifact: string }>;
+    expect(copies.map((c) => c.sha256)).toEqual([sha256(artifact), sha256(artifact)]);
+    // the build host's copy was built in a root of its job's own: its layer is not beside the ssh build's
+    const jobs = join(dir, "ssh-work", "jobs");
+    expect(existsSync(jobs) ? readdirSync(jobs).filter((j) => j.startsWith("build-")) : []).toEqual([]);
+  }, 900_000);
+
   it("gives the same layer as the ssh build: same packages, same members", () => {
     const manifests = ["out-ssh", "out-slurm"].map((d) => {
       const f = readdirSync(join(dir, d)).find((n) => n.endsWith(".manifest.json"))!;
