@@ -4,9 +4,10 @@
  * again, it does nothing when the checkout is already at the commit, and starts over when it is
  * not (a half clone left by a killed build included).
  */
-import { existsSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
+import type { RunResult } from "../../exec/run.js";
 import type { StageContext } from "../types.js";
 
 export interface PinnedCheckout {
@@ -19,13 +20,86 @@ export interface PinnedCheckout {
   dir: string;
 }
 
+/**
+ * The checkout's own `.git` directory when `dir` and `dir/.git` are real directories (neither a
+ * symlink nor a `gitdir:` file, which could send git anywhere on the host); else undefined.
+ */
+function gitDirOf(dir: string): string | undefined {
+  const realDir = (p: string) => {
+    try {
+      return lstatSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const gitDir = join(dir, ".git");
+  return realDir(dir) && realDir(gitDir) ? gitDir : undefined;
+}
+
+/**
+ * Read-only plumbing on a checkout inside a layer. Everything that ran in the layer's sandbox may
+ * have written its `.git` (config, hooks), and this git runs on the host, as the build user: so
+ * only plumbing that starts no program of the config's (no porcelain: `git show` with
+ * log.showSignature runs gpg.program), no system or global config, no repository discovery (an
+ * explicit --git-dir), and the config keys that do start programs overridden on the command line.
+ */
+function layerGit(ctx: Pick<StageContext, "run">, gitDir: string, args: string[]): Promise<RunResult> {
+  return ctx.run(
+    "git",
+    [
+      `--git-dir=${gitDir}`,
+      "--no-pager",
+      "-c",
+      "core.fsmonitor=false",
+      "-c",
+      "core.hooksPath=/dev/null",
+      "-c",
+      "log.showSignature=false",
+      ...args,
+    ],
+    {
+      env: {
+        PATH: process.env.PATH,
+        LC_ALL: "C",
+        GIT_CONFIG_NOSYSTEM: "1",
+        GIT_CONFIG_GLOBAL: "/dev/null",
+        GIT_TERMINAL_PROMPT: "0",
+        GIT_OPTIONAL_LOCKS: "0",
+        GIT_NO_REPLACE_OBJECTS: "1",
+      },
+    },
+  );
+}
+
 export async function headCommit(ctx: Pick<StageContext, "run">, dir: string): Promise<string | undefined> {
-  if (!existsSync(`${dir}/.git`)) return undefined;
+  const gitDir = gitDirOf(dir);
+  if (gitDir === undefined) return undefined;
   try {
-    return (await ctx.run("git", ["-C", dir, "rev-parse", "HEAD"])).stdout.trim();
+    return (await layerGit(ctx, gitDir, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])).stdout.trim();
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The committer time (unix seconds) of `commit` in the checkout at `dir`, read with `git cat-file
+ * commit` (which verifies no signature and starts nothing) and parsed from its `committer` line;
+ * undefined when the checkout or the commit is not there.
+ */
+export async function committerTime(
+  ctx: Pick<StageContext, "run">,
+  dir: string,
+  commit: string,
+): Promise<number | undefined> {
+  const gitDir = gitDirOf(dir);
+  if (gitDir === undefined || !/^[0-9a-f]{4,64}$/.test(commit)) return undefined;
+  const r = await layerGit(ctx, gitDir, ["cat-file", "commit", commit]).catch(() => undefined);
+  if (r === undefined) return undefined;
+  // the header ends at the first empty line; `committer <name> <<email>> <seconds> <+zone>`
+  const header = r.stdout.split("\n\n", 1)[0]!;
+  const m = /^committer .* (\d{1,15}) [+-]\d{4}$/m.exec(header);
+  const time = m ? Number(m[1]) : Number.NaN;
+  return Number.isSafeInteger(time) ? time : undefined;
 }
 
 /** Clone and pin; returns the commit checked out. */

@@ -15,6 +15,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -149,6 +150,47 @@ describe("gentoo flavor", () => {
     const moved = context("repos", specText({ commit: commits[1]! }));
     await stageOf(moved, "repos").run(moved);
     expect(git(tree, "rev-parse", "HEAD")).toBe(commits[1]);
+  });
+
+  it("SOURCE_DATE_EPOCH: the pinned commit's committer date, read without running what the layer's .git/config names", async () => {
+    const ctx = context("sde", specText({ commit: commits[0]! }));
+    await stageOf(ctx, "repos").run(ctx);
+    const tree = join(ctx.prefixDir, "var/db/repos/gentoo");
+    const committed = Number(git(tree, "log", "-1", "--format=%ct", commits[0]!));
+    expect(await api.sourceDateEpoch(ctx)).toMatchObject({ epoch: committed });
+
+    // what an earlier sandboxed build could leave: a signed commit as the pin, and a config that
+    // makes porcelain git (show/log) run a program of the layer's to verify it, on the host
+    const marker = join(scratch, "sde-ran");
+    const evil = join(scratch, "sde-evil.sh");
+    writeFileSync(evil, `#!/bin/sh\ntouch ${marker}\nexit 1\n`, { mode: 0o755 });
+    const raw = git(tree, "cat-file", "commit", commits[0]!);
+    const [header, ...message] = raw.split("\n\n");
+    const signature = [
+      "-----BEGIN PGP SIGNATURE-----",
+      "",
+      "iQEzBAABCAAdFiEE",
+      "-----END PGP SIGNATURE-----",
+    ];
+    const signed = `${header}\ngpgsig ${signature.join("\n ")}\n\n${message.join("\n\n")}\n`;
+    const signedSha = execFileSync("git", ["hash-object", "-t", "commit", "-w", "--stdin"], {
+      cwd: tree,
+      input: signed,
+      encoding: "utf8",
+    }).trim();
+    git(tree, "config", "log.showSignature", "true");
+    git(tree, "config", "gpg.program", evil);
+    git(tree, "config", "core.fsmonitor", evil);
+    git(tree, "config", "core.pager", evil);
+    const pinned = context("sde", specText({ commit: signedSha }));
+    expect(await api.sourceDateEpoch(pinned)).toMatchObject({ epoch: committed });
+    expect(existsSync(marker)).toBe(false);
+
+    // a .git that is a symlink (or a gitdir: file) is not followed: the build's start, said so
+    rmSync(join(tree, ".git"), { recursive: true });
+    symlinkSync(join(gitRepo, ".git"), join(tree, ".git"));
+    const linked = await api.sourceDateEpoch(context("sde", specText({ commit: commits[0]! })));
+    expect(linked.from).toMatch(/is not checked out/);
   });
 
   it("repos: a commit the repository does not have fails with git's message", async () => {

@@ -32,7 +32,7 @@ import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
 import { fetchBootstrapScript } from "./bootstrap-script.js";
 import { asBuildUser } from "./build-user.js";
-import { checkoutPinned } from "./git.js";
+import { checkoutPinned, committerTime } from "./git.js";
 import { linkPortageConfig } from "./portage-links.js";
 import { provideSets, USER_SETS_DIR } from "./sets.js";
 import { GENTOO_STAGES, type GentooStageId } from "./stages.js";
@@ -251,11 +251,9 @@ async function sourceDateEpoch(ctx: StageContext): Promise<SourceDateEpoch> {
     spec: gentoo.sourceDateEpoch,
     specField: "gentoo.sourceDateEpoch",
     derive: async () => {
+      // the checkout is the layer's: its .git may have been written by the sandbox (see committerTime)
       const dir = resolveInside(prefixConfinement(ctx), "var/db/repos/gentoo", { followLast: false });
-      const r = await ctx
-        .run("git", ["-C", dir, "show", "-s", "--format=%ct", gentoo.repository.commit])
-        .catch(() => undefined);
-      const epoch = r ? Number(r.stdout.trim()) : Number.NaN;
+      const epoch = (await committerTime(ctx, dir, gentoo.repository.commit)) ?? Number.NaN;
       // an update over a layer whose tree is a snapshot (no .git), or a stage run on its own: the
       // build's start, said so in the run's record (not reproducible; the spec's field makes it so)
       if (!Number.isSafeInteger(epoch))
