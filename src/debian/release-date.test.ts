@@ -2,6 +2,7 @@
  * The derived SOURCE_DATE_EPOCH of a debian build: a real InRelease (bookworm-security, signed by
  * Debian) served from a file:// mirror, verified by the real gpgv against Debian's archive keyring.
  */
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ValidationError } from "../errors.js";
+import { type CompatError, InputError, IoError, ToolError, ValidationError } from "../errors.js";
 import type { DebianSettings } from "../spec/schema.js";
 import { inReleaseUrl, suitesReleaseDate } from "./release-date.js";
 
@@ -27,6 +28,22 @@ beforeAll(() => {
     join(mirror, "forged/dists/bookworm-security/InRelease"),
     readFileSync(FIXTURE, "utf8").replace(/^Date: .*$/m, "Date: Mon, 06 Dec 2027 02:54:29 UTC"),
   );
+  // a genuine InRelease with another Date outside the signed part: gpgv still says the signature is good
+  const genuine = readFileSync(FIXTURE, "utf8");
+  mkdirSync(join(mirror, "prepended/dists/bookworm-security"), { recursive: true });
+  writeFileSync(
+    join(mirror, "prepended/dists/bookworm-security/InRelease"),
+    `Date: Sat, 01 Jan 2000 00:00:00 UTC\n${genuine}`,
+  );
+  mkdirSync(join(mirror, "appended/dists/bookworm-security"), { recursive: true });
+  writeFileSync(
+    join(mirror, "appended/dists/bookworm-security/InRelease"),
+    `${genuine}Date: Sat, 01 Jan 2000 00:00:00 UTC\n`,
+  );
+  mkdirSync(join(mirror, "fifo/dists/bookworm-security"), { recursive: true });
+  execFileSync("mkfifo", [join(mirror, "fifo/dists/bookworm-security/InRelease")]);
+  mkdirSync(join(mirror, "huge/dists/bookworm-security"), { recursive: true });
+  writeFileSync(join(mirror, "huge/dists/bookworm-security/InRelease"), Buffer.alloc(17 * 1024 * 1024, 0x41));
   mkdirSync(join(mirror, "none"), { recursive: true });
 });
 afterAll(() => rmSync(mirror, { recursive: true, force: true }));
@@ -76,6 +93,48 @@ describe("the Release date of a build's suites", () => {
     expect((err as ValidationError).hint).toMatch(/debian.sourceDateEpoch/);
   });
 
+  it("reads the Date only from the text the signature covers, not one put before or after it", async () => {
+    for (const dir of ["prepended", "appended"]) {
+      const d = await suitesReleaseDate({
+        arch: "x86_64",
+        settings: settings(dir),
+        hostSources: [],
+        defaultKeyrings: [KEYRING],
+      });
+      expect(d.epoch, dir).toBe(Date.parse("2026-12-06T02:54:29Z") / 1000);
+    }
+  });
+
+  it("reads a local mirror's InRelease only when it is a regular file of at most 16 MiB (a FIFO does not block)", async () => {
+    for (const dir of ["fifo", "huge"]) {
+      const err = (await suitesReleaseDate({
+        arch: "x86_64",
+        settings: settings(dir),
+        hostSources: [],
+        defaultKeyrings: [KEYRING],
+      }).catch((e: unknown) => e)) as CompatError;
+      expect(err, dir).toBeInstanceOf(IoError);
+      expect(err.exitCode).toBe(4);
+      expect(err.message).toMatch(
+        new RegExp(`cannot read file://.*/${dir}/dists/bookworm-security/InRelease: `),
+      );
+    }
+  });
+
+  it("refuses a file: mirror URL with a host, naming debian.mirror (not an internal error)", async () => {
+    const err = (await suitesReleaseDate({
+      arch: "x86_64",
+      settings: { ...settings("good"), mirror: "file://evil.example.org/debian" },
+      hostSources: [],
+      defaultKeyrings: [KEYRING],
+    }).catch((e: unknown) => e)) as CompatError;
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toMatch(
+      /^debian\.mirror: file:\/\/evil\.example\.org\/debian\/dists\/bookworm-security\/InRelease is not a local file URL/,
+    );
+  });
+
   it("says what to do when the mirror has no InRelease", async () => {
     await expect(
       suitesReleaseDate({
@@ -102,6 +161,13 @@ describe("over http", () => {
           res.once("drain", push);
         };
         push();
+      } else if (req.url === "/stalled/dists/bookworm-security/InRelease") {
+        // headers and a first line, then nothing
+        res.writeHead(200, { "content-length": "100000" });
+        res.write("-----BEGIN PGP SIGNED MESSAGE-----\n");
+      } else if (req.url === "/reset/dists/bookworm-security/InRelease") {
+        res.writeHead(200, { "content-length": "100000" });
+        res.write("-----BEGIN PGP SIGNED MESSAGE-----\n", () => res.destroy());
       } else res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -132,6 +198,21 @@ describe("over http", () => {
         defaultKeyrings: [KEYRING],
       }),
     ).rejects.toThrow(/more than 16777216 bytes, not a Release file/);
+  });
+
+  it("a body that stalls or breaks off is a fetch failure naming the URL (exit 4), not an internal error", async () => {
+    for (const dir of ["stalled", "reset"]) {
+      const err = (await suitesReleaseDate({
+        settings: over(dir),
+        arch: "x86_64",
+        hostSources: [],
+        defaultKeyrings: [KEYRING],
+        timeoutMs: 1000,
+      }).catch((e: unknown) => e)) as CompatError;
+      expect(err, dir).toBeInstanceOf(ToolError);
+      expect(err.exitCode).toBe(4);
+      expect(err.message).toContain(`cannot fetch ${base}/${dir}/dists/bookworm-security/InRelease: `);
+    }
   });
 
   it("names the HTTP status of a mirror without InRelease files, and what to do", async () => {

@@ -14,18 +14,20 @@
  * A pinned snapshot mirror (`debian.mirror`) gives a fixed epoch.
  *
  * Each InRelease is verified with gpgv against the keyring the source is signed by (Signed-By), or
- * Debian's archive keyring and apt's trusted keys: an unsigned or forged Date is not used.
+ * Debian's archive keyring and apt's trusted keys, and the Date is read from the text gpgv printed as
+ * verified: an unsigned or forged Date (one added before or after the signed part included) is not used.
  */
 import { existsSync, readdirSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { InputError, ToolError, ValidationError } from "../errors.js";
+import { InputError, IoError, ToolError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
 import type { Arch } from "../layer/id.js";
 import { releaseFileDate, type SourceDateEpoch } from "../layer/source-date-epoch.js";
+import { readRegularFile } from "../paths/regular-file.js";
 import { type DebianSettings, debianSuiteFor } from "../spec/schema.js";
 import { type AptSource, debianSources, parseDeb822Sources } from "./sources.js";
 
@@ -42,6 +44,8 @@ export interface ReleaseDateOptions {
   hostSources: readonly AptSource[];
   logTo?: Writable;
   signal?: AbortSignal;
+  /** How long one InRelease may take to arrive, the whole body included (default 60 s). */
+  timeoutMs?: number;
   /** Keyrings for sources without Signed-By (default Debian's archive keyring and apt's trusted.gpg.d). */
   defaultKeyrings?: string[];
 }
@@ -61,42 +65,85 @@ function defaultKeyrings(): string[] {
   return [...(existsSync(DEBIAN_KEYRING) ? [DEBIAN_KEYRING] : []), ...trusted];
 }
 
-async function download(url: string, signal?: AbortSignal): Promise<Buffer> {
-  if (url.startsWith("file:"))
-    return readFile(fileURLToPath(url)).catch((e: NodeJS.ErrnoException) => {
-      throw new InputError(`${url}: ${e.code === "ENOENT" ? "no such file" : e.message}`, {
-        hint: "a mirror without InRelease files gives no Release date: set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
-      });
+const noInRelease =
+  "a mirror without InRelease files gives no Release date: set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)";
+
+/** Rejects with `onTimeout()` when `work` has not settled within `ms`. */
+async function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A `file:` mirror's InRelease: a regular file (no FIFO, no device), capped, read within the timeout. */
+async function readLocal(url: string, timeoutMs: number): Promise<Buffer> {
+  let path: string;
+  try {
+    path = fileURLToPath(url);
+  } catch (e) {
+    throw new InputError(`debian.mirror: ${url} is not a local file URL (${(e as Error).message})`, {
+      hint: "write a local mirror as file:///path/to/mirror (no host), or use an http(s) mirror",
     });
+  }
+  const failed = (why: string) =>
+    new IoError(`cannot read ${url}: ${why}`, {
+      hint: "a local mirror's InRelease must be a regular file of at most 16 MiB; or set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
+    });
+  const text = await withTimeout(
+    readRegularFile(path, MAX_RELEASE_BYTES).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") throw new InputError(`${url}: no such file`, { hint: noInRelease });
+      throw failed(e.code ?? e.message);
+    }),
+    timeoutMs,
+    () => failed(`no answer within ${timeoutMs / 1000} s`),
+  );
+  return Buffer.from(text, "utf8");
+}
+
+async function download(url: string, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
+  if (url.startsWith("file:")) return readLocal(url, timeoutMs);
   if (!/^https?:\/\//.test(url))
     throw new InputError(`${url}: only http, https and file mirrors give a Release date`, {
       hint: "set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH) for this mirror",
     });
-  const timeout = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+  const fetchFailed = (e: unknown) =>
+    new ToolError(
+      `cannot fetch ${url}: ${(e as Error).name === "TimeoutError" ? `no complete answer within ${timeoutMs / 1000} s` : (e as Error).message}`,
+      { command: `GET ${url}`, exitStatus: null },
+      { hint: "check the network and the mirror, or set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)" },
+    );
+  // the timeout covers the whole answer, the body included: a mirror that stalls must not hang the build
+  const timeout = AbortSignal.timeout(timeoutMs);
   let res: Response;
   try {
     res = await fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
   } catch (e) {
-    throw new ToolError(
-      `cannot fetch ${url}: ${(e as Error).message}`,
-      { command: `GET ${url}`, exitStatus: null },
-      { hint: "check the network and the mirror, or set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)" },
-    );
+    throw fetchFailed(e);
   }
   if (!res.ok)
     throw new ToolError(
       `${url}: HTTP ${res.status}`,
       { command: `GET ${url}`, exitStatus: null },
-      {
-        hint: "a mirror without InRelease files gives no Release date: set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
-      },
+      { hint: noInRelease },
     );
   // read with a cap: a mirror's answer is input, and one that never ends must not fill the memory
   const chunks: Buffer[] = [];
   let size = 0;
   const reader = res.body?.getReader();
   for (;;) {
-    const next = reader ? await reader.read() : { done: true as const, value: undefined };
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = reader ? await reader.read() : { done: true, value: undefined };
+    } catch (e) {
+      // a timeout or a reset connection while the body is read
+      throw fetchFailed(e);
+    }
     if (next.done) break;
     size += next.value.length;
     if (size > MAX_RELEASE_BYTES) {
@@ -108,22 +155,27 @@ async function download(url: string, signal?: AbortSignal): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** gpgv over a clear-signed InRelease with the given keyrings; throws when the signature is not good. */
-async function verifyInRelease(
+/**
+ * gpgv over a clear-signed InRelease with the given keyrings: the text the signature covers (gpgv
+ * ignores whatever is before or after the signed part, so only this text may be read); throws when
+ * the signature is not good.
+ */
+async function verifiedText(
   file: string,
   url: string,
   keyrings: readonly string[],
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<string> {
   if (keyrings.length === 0)
     throw new ValidationError(`${url}: no keyring to verify it with`, {
       hint: "install debian-archive-keyring, or set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
     });
   try {
-    await run("gpgv", [...keyrings.flatMap((k) => ["--keyring", k]), file], {
+    const r = await run("gpgv", ["--output", "-", ...keyrings.flatMap((k) => ["--keyring", k]), file], {
       timeoutMs: 30_000,
       ...(signal ? { signal } : {}),
     });
+    return r.stdout;
   } catch (e) {
     if (e instanceof ToolError && e.exitStatus !== null)
       throw new ValidationError(`${url}: its signature does not verify with ${keyrings.join(", ")}`, {
@@ -151,12 +203,11 @@ export async function suitesReleaseDate(o: ReleaseDateOptions): Promise<SourceDa
     const wanted = sources.flatMap((s) => s.suites.map((suite) => ({ source: s, suite, uri: s.uris[0]! })));
     for (const [i, { source, suite, uri }] of wanted.entries()) {
       const url = inReleaseUrl(uri, suite);
-      const body = await download(url, o.signal);
+      const body = await download(url, o.timeoutMs ?? FETCH_TIMEOUT_MS, o.signal);
       const file = join(scratch, `${i}.InRelease`);
       await writeFile(file, body);
       const keyrings = source.signedBy && !source.signedBy.includes("\n") ? [source.signedBy] : fallback;
-      await verifyInRelease(file, url, keyrings, o.signal);
-      const epoch = releaseFileDate(body.toString("utf8"));
+      const epoch = releaseFileDate(await verifiedText(file, url, keyrings, o.signal));
       if (epoch === undefined)
         throw new ValidationError(`${url}: no readable Date field`, {
           hint: "set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)",
