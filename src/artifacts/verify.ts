@@ -4,12 +4,13 @@
  * Nothing is extracted or written. Publishing reuses `memberVerifier` on the same stream it
  * extracts, so what is published is exactly what was verified.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import type { Writable } from "node:stream";
 import { extract, type Header } from "tar-stream";
 import { InputError } from "../errors.js";
 import { layerTopDir } from "../layer/id.js";
+import { fileKind } from "../paths/regular-file.js";
 import { DeltaPatchCheck } from "./delta-verify.js";
 import { PaxFallbackNameFix, TarHeaderScan } from "./header-scan.js";
 import type { ArtifactManifest } from "./manifest.js";
@@ -328,16 +329,4 @@ export async function verifyArtifact(artifactPath: string, opts: VerifyOptions =
       message: `sha256 ${report.sha256}, the approved one is ${opts.approvedSha256}`,
     });
   return finish();
-}
-
-function fileKind(path: string): string {
-  try {
-    const st = statSync(path);
-    if (st.isFile()) return "file";
-    if (st.isDirectory()) return "directory";
-    if (st.isFIFO()) return "FIFO";
-    return "special file";
-  } catch {
-    return "missing";
-  }
 }

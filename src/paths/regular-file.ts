@@ -5,7 +5,7 @@
  * `noFollow`) or far larger than any such file is (refused before it is read); with `ownedBySelf`,
  * a file of another user or one others may write is refused (a cache whose content is trusted).
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 
 /** The text of the regular file at `path`, at most `max` bytes; throws (with `code` when the system gave one) otherwise. */
@@ -46,5 +46,21 @@ export function readRegularFileSync(path: string, max: number, opts: { noFollow?
     return readFileSync(fd, "utf8");
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * What is at `path` (symlinks followed): "file", "directory", "FIFO", "special file" or "missing".
+ * Ask before reading a file synchronously by its name: opening a FIFO blocks until a writer comes.
+ */
+export function fileKind(path: string): "file" | "directory" | "FIFO" | "special file" | "missing" {
+  try {
+    const st = statSync(path);
+    if (st.isFile()) return "file";
+    if (st.isDirectory()) return "directory";
+    if (st.isFIFO()) return "FIFO";
+    return "special file";
+  } catch {
+    return "missing";
   }
 }

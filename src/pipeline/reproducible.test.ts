@@ -5,6 +5,7 @@
  * packed by the real packer through the CopyBuilder an executor plugs into; compared by the real
  * artifact reader and diff. The debian flavor's real builds are in test/integration/reproducible.test.ts.
  */
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -22,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyPrefixLayout } from "../../test/helpers/prefix-layout.js";
 import { resolveLayerSource } from "../artifacts/layer-source.js";
 import { packLayer } from "../artifacts/pack.js";
+import { type CompatError, InputError } from "../errors.js";
 import { writeReprod } from "../layer/reprod.js";
 import { type CopyBuilder, canBuildConcurrently, checkReproducible } from "./reproducible.js";
 
@@ -155,6 +157,29 @@ describe("compat build --check-reproducible (the comparison, with gentoo prefix 
     expect(canBuildConcurrently(2, 16 * 2 ** 30)).toBe(false);
     expect(canBuildConcurrently(8, 2 * 2 ** 30)).toBe(false);
     expect(canBuildConcurrently(4, 4 * 2 ** 30)).toBe(true);
+  });
+});
+
+describe("--against", () => {
+  it("is checked to be a regular file before it is read: a FIFO by an artifact's name is refused at once", async () => {
+    const dir = join(work, "against-fifo");
+    mkdirSync(dir, { recursive: true });
+    const fifo = join(dir, "eessi-2023.06-compat-linux-x86_64-1700000000.tar.zst");
+    execFileSync("mkfifo", [fifo]);
+    let built = false;
+    const builder: CopyBuilder = async () => {
+      built = true;
+      throw new Error("not to be built");
+    };
+    const err = (await checkReproducible({ ...options("against-fifo", builder), against: fifo }).catch(
+      (e: unknown) => e,
+    )) as CompatError;
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toBe(`--against ${fifo}: a FIFO, not an artifact file`);
+    expect(built).toBe(false);
+    await expect(checkReproducible({ ...options("against-dir", builder), against: dir })).rejects.toThrow(
+      /a directory, not an artifact file/,
+    );
   });
 });
 

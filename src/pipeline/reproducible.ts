@@ -34,6 +34,7 @@ import { packLayer } from "../artifacts/pack.js";
 import { CompatError, InputError, ToolError } from "../errors.js";
 import type { JobPlace } from "../exec/job.js";
 import { run } from "../exec/run.js";
+import { fileKind } from "../paths/regular-file.js";
 import type { BuildEvent } from "./progress.js";
 import { buildOnExecutor } from "./remote-build.js";
 import { newRunId } from "./run-dir.js";
@@ -277,10 +278,15 @@ export async function checkReproducible(o: ReproducibleOptions): Promise<Reprodu
 
 /** The artifact a build is compared with: its sha256 (of the file, not what a manifest says) and name's epoch. */
 async function givenArtifact(path: string): Promise<{ copy: BuiltCopy; epoch: number }> {
-  if (!existsSync(path))
-    throw new InputError(`--against ${path}: no such file`, {
-      hint: "give a full artifact (.tar.zst or .tar.gz), e.g. the published one",
-    });
+  // before it is hashed: a FIFO (or a device) by an artifact's name would block the read for ever
+  const kind = fileKind(path);
+  if (kind !== "file")
+    throw new InputError(
+      `--against ${path}: ${kind === "missing" ? "no such file" : `a ${kind}, not an artifact file`}`,
+      {
+        hint: "give a full artifact (.tar.zst or .tar.gz), e.g. the published one",
+      },
+    );
   const id = parseArtifactName(basename(path));
   if (id.kind !== "full")
     throw new InputError(`--against ${path}: a delta artifact, not a layer`, {
