@@ -4,6 +4,7 @@
  */
 import { readdirSync } from "node:fs";
 import { posix } from "node:path";
+import { resolveInside } from "../paths/inside.js";
 import { TRUSTED_DIRS_ENV_FILE } from "../spec/schema.js";
 import type { LayerFs } from "./layer-fs.js";
 
@@ -79,8 +80,12 @@ export function gitHead(fs: LayerFs, repoDir: string): { commit?: string; ref?: 
   return { ref, problem: `HEAD points at ${ref}, which does not exist` };
 }
 
-/** The vardb directory (never the prefix itself, which readVardb would take for one when var/db/pkg is missing). */
-export const vardbDir = (localPrefix: string) => posix.join(localPrefix, "var/db/pkg");
+/**
+ * The vardb directory (never the prefix itself, which readVardb would take for one when var/db/pkg
+ * is missing), its symlinks followed inside the prefix only: UnsafePathError for one leading out.
+ */
+export const vardbDir = (localPrefix: string) =>
+  resolveInside({ base: localPrefix, what: `${localPrefix}: the vardb` }, "var/db/pkg");
 
 export const TRUSTED_DIRS_ENV_PATH = `etc/portage/env/${TRUSTED_DIRS_ENV_FILE}`;
 

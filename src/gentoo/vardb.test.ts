@@ -12,6 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { UnsafePathError } from "../paths/rules.js";
 import { parseContents } from "./contents.js";
 import { parsePackageList } from "./qlist.js";
 import { readVardb } from "./vardb.js";
@@ -168,5 +169,38 @@ describe("a hostile vdb: nothing blocks, nothing is read from outside it", () =>
     expect(byPath("glibc-2.37")).toMatch(/not a regular file/);
     expect(byPath("ncurses-6.4")).toMatch(/ELOOP|symbolic link/i);
     expect(byPath("readline-8.2")).toMatch(/not a directory \(a symlink/);
+  });
+});
+
+describe("a vdb that is a symlink", () => {
+  const root = mkdtempSync(join(tmpdir(), "compat-vdb-linked-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  // another system's vdb (the build host's /var/db/pkg, say), outside the prefix
+  mkdirSync(join(root, "host/pkg/app-misc/secret-1.0"), { recursive: true });
+  writeFileSync(join(root, "host/pkg/app-misc/secret-1.0/SLOT"), "0\n");
+
+  it.each([
+    ["var/db/pkg", "host/pkg"],
+    ["var/db", "host"],
+    ["var", "host"],
+  ])("%s linked out of the prefix is refused, nothing is listed", (link, to) => {
+    const prefix = join(root, `prefix-${link.replaceAll("/", "-")}`);
+    mkdirSync(join(prefix, link, ".."), { recursive: true });
+    // for var and var/db, the link's target must hold the rest of the path
+    if (link !== "var/db/pkg") mkdirSync(join(root, "host", link === "var" ? "db" : ""), { recursive: true });
+    if (link === "var") symlinkSync(join(root, "host/pkg"), join(root, "host/db/pkg"));
+    else if (link === "var/db") mkdirSync(join(root, "host/pkg"), { recursive: true });
+    symlinkSync(join(root, to), join(prefix, link));
+    expect(() => readVardb(prefix)).toThrow(UnsafePathError);
+    expect(() => readVardb(prefix)).toThrow(/the vardb: "var\/db\/pkg" leads through the symlink/);
+  });
+
+  it("a link inside the prefix is followed", () => {
+    const prefix = join(root, "prefix-inside");
+    mkdirSync(join(prefix, "var/db"), { recursive: true });
+    mkdirSync(join(prefix, "real-pkg/sys-libs/zlib-1.3"), { recursive: true });
+    writeFileSync(join(prefix, "real-pkg/sys-libs/zlib-1.3/SLOT"), "0\n");
+    symlinkSync("../../real-pkg", join(prefix, "var/db/pkg"));
+    expect(readVardb(prefix).packages.map((p) => p.cpv)).toEqual(["sys-libs/zlib-1.3"]);
   });
 });

@@ -8,6 +8,7 @@
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { resolveInside } from "../paths/inside.js";
 import { readRegularFileSync } from "../paths/regular-file.js";
 import { type ContentsEntry, parseContents } from "./contents.js";
 import { parseCpv } from "./cpv.js";
@@ -106,9 +107,13 @@ const EXCLUDED_NAME_RE = /^(\..*|-MERGING-.*|CVS|lost\+found)$/;
 const CATEGORY_DIR_RE = /^\w[-.+\w]*$/;
 const SLOT_RE = /^[\w][\w+.-]*(?:\/[\w][\w+.-]*)?$/;
 
-/** The vdb directory of a prefix (or the directory itself when it already is one). */
+/**
+ * The vdb directory of a prefix (or the directory itself when it already is one). A symlinked
+ * `var`, `var/db` or `var/db/pkg` is followed inside the prefix only: one that leads out (to the
+ * host's /var/db/pkg, say) would make another system's packages the layer's; UnsafePathError.
+ */
 export function vardbDirectory(prefixOrVdb: string): string {
-  const inPrefix = join(prefixOrVdb, VDB_PATH);
+  const inPrefix = resolveInside({ base: prefixOrVdb, what: `${prefixOrVdb}: the vardb` }, VDB_PATH);
   return existsSync(inPrefix) ? inPrefix : prefixOrVdb;
 }
 

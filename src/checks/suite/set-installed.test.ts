@@ -3,7 +3,7 @@
  * named by EESSI's convention `eessi-<version>-<os>-<arch>` from the prefix path, on the versions
  * EESSI builds from it, and the evidence says so.
  */
-import { rmSync } from "node:fs";
+import { renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { eessiLayout } from "../../../test/helpers/prefix-layout.js";
@@ -62,6 +62,18 @@ describe("the EESSI set of a bare prefix", () => {
     ]);
     expect(installed.evidence.details![0]).toMatch(
       /^sys-libs\/pam \(.*eessi-2023\.06-linux-x86_64:2\): not installed$/,
+    );
+  });
+
+  it("does not read a vardb that var/db/pkg links to outside the prefix (another system's packages)", async () => {
+    const { installed } = await check("2023.06", (e) => {
+      const elsewhere = `${e}-elsewhere`;
+      renameSync(join(e, "var/db/pkg"), elsewhere);
+      symlinkSync(elsewhere, join(e, "var/db/pkg"));
+    });
+    expect(installed.status).toBe("fail");
+    expect(installed.evidence.found).toMatch(
+      /the vardb: "var\/db\/pkg" leads through the symlink var\/db\/pkg -> /,
     );
   });
 
