@@ -3,6 +3,8 @@
  * what was copied. A hostile or broken job cannot place a file outside the collect dir, replace a
  * different file there, or have a file kept whose sha256 is not the one it reported.
  */
+
+import { spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -17,7 +19,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.js";
 import { COMPAT_VERSION } from "../version.js";
-import { type JobPlace, runJob } from "./job.js";
+import { type JobPlace, runJob, STOP_JOB } from "./job.js";
 
 const base = mkdtempSync(join(tmpdir(), "compat-job-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -105,5 +107,64 @@ describe("runJob on this host", () => {
       /^(bad-input|failed-check|tool)-/.test(d),
     );
     expect(kept.length).toBe(3);
+  });
+});
+
+describe("stopping a job on this host", () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("an interrupt stops the job's processes (the stop command is one dash and bash accept)", async () => {
+    const pidFile = join(base, "sleeper.pid");
+    const ctl = new AbortController();
+    const running = runJob(
+      place,
+      { name: "interrupted", files: [], body: [`sh -c 'echo $$ > ${pidFile}; exec sleep 300' || exit $?`] },
+      { onLine: () => {}, collectTo: join(base, "interrupted"), signal: ctl.signal },
+    );
+    for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    expect(alive(pid)).toBe(true);
+    ctl.abort();
+    // unstopped, the sleeper would hold the job's output open for 300 s: the test's timeout fails it
+    await expect(running).rejects.toThrow(/was stopped/);
+    for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(pid)).toBe(false);
+  }, 30_000);
+
+  it("an interrupt before the job starts runs nothing", async () => {
+    const marker = join(base, "never-ran");
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(
+      runJob(
+        place,
+        { name: "aborted", files: [], body: [`touch ${marker}`] },
+        { onLine: () => {}, collectTo: join(base, "aborted"), signal: ctl.signal },
+      ),
+    ).rejects.toThrow(/was stopped/);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("refuses a job.pid that is not a process group of its own", () => {
+    for (const [content, shell] of [
+      ["1", "dash"],
+      ["1", "bash"],
+      ["0", "dash"],
+      ["-1", "dash"],
+      ["1 2", "bash"],
+      ["", "dash"],
+    ] as const) {
+      const f = join(base, "job.pid");
+      writeFileSync(f, content);
+      const r = spawnSync(shell, ["-c", STOP_JOB, "sh", f], { encoding: "utf8" });
+      expect(r.status, `${shell} ${JSON.stringify(content)}`).toBe(2);
+    }
   });
 });

@@ -115,9 +115,11 @@ export async function runJob(
   if (!JOB_NAME_RE.test(spec.name)) throw new InputError(`not a job name: ${JSON.stringify(spec.name)}`);
   const host = jobHost(place);
   const where = describePlace(place);
+  if (opts.signal?.aborted) throw new JobInterrupted(where);
   if (place.executor.kind !== "slurm") await checkRemoteVersion(host, place, where);
   const job = `${spec.name}-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
   const jobDir = `${place.workDir}/jobs/${job}`;
+  if (opts.signal?.aborted) throw new JobInterrupted(where);
   await upload(host, jobDir, [
     ...spec.files,
     { path: "job.sh", content: Buffer.from(jobScript(place, job, spec.body)) },
@@ -137,6 +139,7 @@ export async function runJob(
     if (status === 3) throw new ValidationError(message, { hint });
     throw new ToolError(message, { command: `${jobDir}/job.sh`, exitStatus: status }, { hint });
   }
+  if (opts.signal?.aborted) throw new JobInterrupted(ranAt);
   const files = await collect(host, jobDir, opts.collectTo, ranAt);
   await host.run(["rm", "-rf", "--", jobDir]).catch(() => undefined);
   return { where: ranAt, files, jobDir };
@@ -206,6 +209,19 @@ async function upload(
   }
 }
 
+/**
+ * Stops the job's process group, whose id the job wrote to job.pid ($1). `kill -s TERM -- -PGID` is
+ * the POSIX form: dash (Debian's sh) rejects `kill -TERM -- …`. Anything but a plain number above 1
+ * is refused: `kill -s TERM -- -1` would signal every process of the user.
+ */
+export const STOP_JOB = [
+  // a stop right after the start: the job writes job.pid as its first command
+  'i=0; while [ ! -s "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
+  'p=$(cat -- "$1") || exit 2',
+  'case $p in ""|*[!0-9]*|0*|1) echo "not a job process group: $p" >&2; exit 2;; esac',
+  'kill -s TERM -- "-$p"',
+].join("\n");
+
 /** local and ssh: the script in its own session (so one kill stops all of it), stdout streamed. */
 async function runStreaming(
   host: CommandHost,
@@ -219,11 +235,11 @@ async function runStreaming(
   let stopped = false;
   const stop = () => {
     stopped = true;
-    void host
-      .run(["sh", "-c", 'kill -TERM -- "-$(cat "$1")"', "sh", `${jobDir}/job.pid`], [0, 1])
-      .catch(() => p.kill());
+    void host.run(["sh", "-c", STOP_JOB, "sh", `${jobDir}/job.pid`], [0, 1]).catch(() => p.kill());
   };
-  opts.signal?.addEventListener("abort", stop, { once: true });
+  // an abort before the listener exists does not call it
+  if (opts.signal?.aborted) stop();
+  else opts.signal?.addEventListener("abort", stop, { once: true });
   try {
     return await p.done;
   } catch (e) {
@@ -271,7 +287,8 @@ async function runSlurm(
   const cancel = () => {
     cancelled = true;
   };
-  opts.signal?.addEventListener("abort", cancel, { once: true });
+  if (opts.signal?.aborted) cancel();
+  else opts.signal?.addEventListener("abort", cancel, { once: true });
   try {
     for (;;) {
       await tail.read();
