@@ -51,6 +51,8 @@ export interface CollectedFile {
   name: string;
   path: string;
   sha256: string;
+  /** False when a file of that name and those bytes was already there: it is not this job's to remove. */
+  created: boolean;
 }
 
 export interface JobOutcome {
@@ -110,7 +112,13 @@ export function jobScript(place: JobPlace, job: string, body: string[]): string 
 export async function runJob(
   place: JobPlace,
   spec: JobSpec,
-  opts: { onLine: (line: string) => void; collectTo: string; signal?: AbortSignal },
+  opts: {
+    onLine: (line: string) => void;
+    collectTo: string;
+    signal?: AbortSignal;
+    /** Throws when the reported outputs are not the ones asked for: then nothing is copied. */
+    accept?: (outputs: Array<{ name: string; sha256: string }>, where: string) => void;
+  },
 ): Promise<JobOutcome> {
   if (!JOB_NAME_RE.test(spec.name)) throw new InputError(`not a job name: ${JSON.stringify(spec.name)}`);
   const host = jobHost(place);
@@ -140,7 +148,7 @@ export async function runJob(
     throw new ToolError(message, { command: `${jobDir}/job.sh`, exitStatus: status }, { hint });
   }
   if (opts.signal?.aborted) throw new JobInterrupted(ranAt);
-  const files = await collect(host, jobDir, opts.collectTo, ranAt);
+  const files = await collect(host, jobDir, opts.collectTo, ranAt, job, opts.accept);
   await host.run(["rm", "-rf", "--", jobDir]).catch(() => undefined);
   return { where: ranAt, files, jobDir };
 }
@@ -396,14 +404,18 @@ async function collect(
   jobDir: string,
   dest: string,
   where: string,
+  job: string,
+  accept?: (outputs: Array<{ name: string; sha256: string }>, where: string) => void,
 ): Promise<CollectedFile[]> {
   const sums = parseSums((await host.run(["cat", "--", `${jobDir}/SHA256SUMS`])).stdout, where);
+  accept?.(sums, where);
   await mkdir(dest, { recursive: true });
   const parts: Array<CollectedFile & { part: string }> = [];
   try {
     for (const s of sums) {
-      const part = join(dest, `.${s.name}.part-${process.pid}`);
-      parts.push({ ...s, path: join(dest, s.name), part });
+      // the job's own name: jobs of one compat (--all-arches) collect into one dir at once
+      const part = join(dest, `.${s.name}.part-${job}`);
+      parts.push({ ...s, path: join(dest, s.name), part, created: true });
       const p = host.spawn(["cat", "--", `${jobDir}/out/${s.name}`], { stdout: "pipe" });
       const hash = createHash("sha256");
       const out = createWriteStream(part, { flags: "wx" });
@@ -424,16 +436,19 @@ async function collect(
         );
     }
     // a build host names its outputs: one of them must not replace another file that is already here
-    for (const p of parts)
-      if (existsSync(p.path) && (await sha256Of(p.path)) !== p.sha256)
+    for (const p of parts) {
+      if (!existsSync(p.path)) continue;
+      p.created = false;
+      if ((await sha256Of(p.path)) !== p.sha256)
         throw new ValidationError(
           `${p.name} from ${where} would replace a different file of that name in ${dest}: nothing was collected`,
           { hint: "move the existing file away (or give another -o DIR) and run again" },
         );
+    }
     for (const p of parts) await rename(p.part, p.path);
   } catch (e) {
     for (const p of parts) await rm(p.part, { force: true });
     throw e;
   }
-  return parts.map(({ name, path, sha256 }) => ({ name, path, sha256 }));
+  return parts.map(({ name, path, sha256, created }) => ({ name, path, sha256, created }));
 }
