@@ -12,6 +12,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -122,5 +123,31 @@ describe("buildOnExecutor keeps only what was asked for", () => {
         "h",
       ),
     ).toThrow(/2 artifacts/);
+  });
+});
+
+describe("buildOnExecutor sends the spec's bootstrap script as the local build reads it", () => {
+  it("refuses a script that is a link out of the spec's directory, and sends nothing", async () => {
+    const dir = join(base, "pr");
+    mkdirSync(dir);
+    const secret = join(base, "secret.key");
+    writeFileSync(secret, "TOP-SECRET-KEY-MATERIAL\n");
+    symlinkSync(secret, join(dir, "bootstrap.sh"));
+    const text = readFileSync("examples/eessi-2025.06.yaml", "utf8").replace(
+      /^ {2}bootstrap:\n/m,
+      "  bootstrap:\n    script:\n      path: bootstrap.sh\n",
+    );
+    expect(text).toContain("path: bootstrap.sh");
+    writeFileSync(join(dir, "eessi.yaml"), text);
+    const before = readdirSync(place.workDir, { recursive: true }).length;
+    await expect(
+      buildOnExecutor({
+        specFile: join(dir, "eessi.yaml"),
+        place,
+        outDir: join(base, "out-pr"),
+        onLine: () => {},
+      }),
+    ).rejects.toThrow(/gentoo\.bootstrap\.script\.path/);
+    expect(readdirSync(place.workDir, { recursive: true }).length).toBe(before);
   });
 });

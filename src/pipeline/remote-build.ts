@@ -6,11 +6,12 @@
  * or --root there), so a later `check --on` of the same executor finds it.
  */
 import { readFile, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { manifestPathFor, parseArtifactName } from "../artifacts/name.js";
 import { InputError, ValidationError } from "../errors.js";
 import { type CollectedFile, type JobPlace, runJob } from "../exec/job.js";
 import { formatCommand } from "../exec/run.js";
+import type { BootstrapScriptSource } from "../flavors/gentoo/bootstrap-script.js";
 import type { LayerId } from "../layer/id.js";
 import { sbomPathFor } from "../sbom/index.js";
 import { openSpec } from "../spec/open.js";
@@ -54,11 +55,14 @@ async function specFiles(
   const { loaded, layer } = await openSpec(specFile, { arch });
   const name = basename(specFile);
   const files = [{ path: `spec/${name}`, content: Buffer.from(loaded.text) }];
-  const script = (loaded.spec as { gentoo?: { bootstrap?: { script?: { path?: string } } } }).gentoo
-    ?.bootstrap?.script?.path;
-  // the schema proved it relative and inside the spec's directory
-  if (script)
-    files.push({ path: `spec/${script}`, content: await readFile(join(dirname(specFile), script)) });
+  const script = (loaded.spec as { gentoo?: { bootstrap?: { script?: BootstrapScriptSource } } }).gentoo
+    ?.bootstrap?.script;
+  // read as the local build reads it: inside the spec's directory, links included, its sha256 checked
+  if (script?.path) {
+    const { fetchBootstrapScript } = await import("../flavors/gentoo/bootstrap-script.js");
+    const { content } = await fetchBootstrapScript(script, dirname(specFile));
+    files.push({ path: `spec/${script.path}`, content: Buffer.from(content) });
+  }
   return { arch: layer.arch, files, specPath: `spec/${name}`, layer };
 }
 
