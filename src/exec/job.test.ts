@@ -6,12 +6,16 @@
 
 import { spawnSync } from "node:child_process";
 import {
+  chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -166,5 +170,67 @@ describe("stopping a job on this host", () => {
       const r = spawnSync(shell, ["-c", STOP_JOB, "sh", f], { encoding: "utf8" });
       expect(r.status, `${shell} ${JSON.stringify(content)}`).toBe(2);
     }
+  });
+});
+
+describe("the work dir on a shared filesystem", () => {
+  const at = (workDir: string) =>
+    runJob(
+      { ...place, workDir },
+      { name: "shared", files: [], body: ['echo ran > "$JOB/out/a"'] },
+      { onLine: () => {}, collectTo: join(base, "shared-out") },
+    );
+
+  it("refuses a work dir or jobs/ others may write, naming the chmod that fixes it", async () => {
+    const open = join(base, "group-writable");
+    mkdirSync(open);
+    chmodSync(open, 0o775);
+    await expect(at(open)).rejects.toThrow(
+      new RegExp(`${open} is writable by group or others: chmod go-w ${open}`),
+    );
+    expect(existsSync(join(open, "jobs"))).toBe(true);
+    expect(readdirSync(join(open, "jobs"))).toEqual([]);
+    const jobs = join(base, "jobs-open");
+    mkdirSync(join(jobs, "jobs"), { recursive: true });
+    chmodSync(join(jobs, "jobs"), 0o1777);
+    await expect(at(jobs)).rejects.toThrow(/jobs is writable by group or others/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "refuses a work dir of another user (as root: one chowned to nobody)",
+    async () => {
+      const theirs = join(base, "theirs");
+      mkdirSync(theirs, { mode: 0o755 });
+      chownSync(theirs, 65534, 65534);
+      await expect(at(theirs)).rejects.toThrow(/theirs is not owned by root: chown root /);
+    },
+  );
+
+  it("refuses a work dir that is a symbolic link", async () => {
+    const real = join(base, "real-work");
+    mkdirSync(real);
+    symlinkSync(real, join(base, "linked-work"));
+    await expect(at(join(base, "linked-work"))).rejects.toThrow(/is a symbolic link/);
+  });
+
+  it("makes the job dir private", async () => {
+    const w = join(base, "private");
+    mkdirSync(w, { mode: 0o755 });
+    await expect(
+      runJob(
+        { ...place, workDir: w },
+        {
+          name: "private",
+          files: [],
+          body: [
+            'stat -c %a "$JOB" > "$JOB/out/mode"',
+            '(cd "$JOB/out" && sha256sum -- *) > "$JOB/SHA256SUMS"',
+          ],
+        },
+        { onLine: () => {}, collectTo: join(base, "private-out") },
+      ),
+    ).resolves.toBeDefined();
+    expect(readFileSync(join(base, "private-out", "mode"), "utf8").trim()).toBe("700");
+    expect(statSync(join(w, "jobs")).mode & 0o777).toBe(0o700);
   });
 });

@@ -128,7 +128,7 @@ export async function runJob(
   const job = `${spec.name}-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
   const jobDir = `${place.workDir}/jobs/${job}`;
   if (opts.signal?.aborted) throw new JobInterrupted(where);
-  await upload(host, jobDir, [
+  await upload(host, place.workDir, jobDir, [
     ...spec.files,
     { path: "job.sh", content: Buffer.from(jobScript(place, job, spec.body)) },
   ]);
@@ -201,12 +201,34 @@ function lastLine(s: string): string {
   return s.trim().split("\n").pop()?.trim() ?? "";
 }
 
+/**
+ * Run where the job runs ($1 work dir, $2 job dir): the work dir and its jobs/ must be this user's own,
+ * not links, and not writable by group or others (else another user of a shared filesystem could put
+ * a job.sh, a spec or outputs of theirs in place of ours); the job dir is new and private (mode 700).
+ */
+export const PREPARE_JOB_DIR = [
+  "w=$1; me=$(id -un)",
+  'mkdir -p -- "$w" && { [ -e "$w/jobs" ] || [ -L "$w/jobs" ] || mkdir -m 700 -- "$w/jobs"; } || exit 4',
+  'for d in "$w" "$w/jobs"; do',
+  '  if [ -L "$d" ]; then echo "$d is a symbolic link: give the real directory" >&2; exit 3; fi',
+  '  [ -d "$d" ] || { echo "$d is not a directory" >&2; exit 3; }',
+  '  [ -O "$d" ] || { echo "$d is not owned by $me: chown $me $d (or use a work dir of your own)" >&2; exit 3; }',
+  '  case $(stat -c %A -- "$d") in ?????w*|????????w*) echo "$d is writable by group or others: chmod go-w $d" >&2; exit 3;; esac',
+  "done",
+  'mkdir -m 700 -- "$2" && mkdir -m 700 -- "$2/out" || exit 4',
+].join("\n");
+
 async function upload(
   host: CommandHost,
+  workDir: string,
   jobDir: string,
   files: Array<{ path: string; content: Buffer }>,
 ): Promise<void> {
-  await host.run(["mkdir", "-p", "--", `${jobDir}/out`]);
+  const made = await host.run(["sh", "-c", PREPARE_JOB_DIR, "sh", workDir, jobDir], [0, 3]);
+  if (made.status === 3)
+    throw new ValidationError(`refusing the work dir: ${lastLine(made.stderr)}`, {
+      hint: "a work dir on a shared filesystem must be the submitting user's own, or another user could replace the job",
+    });
   for (const f of files) {
     if (f.path.split("/").some((c) => !SAFE_NAME_RE.test(c) || c === "." || c === ".."))
       throw new InputError(`cannot send ${JSON.stringify(f.path)}: not a plain relative path`);
