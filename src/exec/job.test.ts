@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.js";
 import { COMPAT_VERSION } from "../version.js";
-import { type JobPlace, runJob, STOP_JOB } from "./job.js";
+import { type JobPlace, jobScript, runJob, STOP_JOB } from "./job.js";
 
 const base = mkdtempSync(join(tmpdir(), "compat-job-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -233,4 +233,56 @@ describe("the work dir on a shared filesystem", () => {
     expect(readFileSync(join(base, "private-out", "mode"), "utf8").trim()).toBe("700");
     expect(statSync(join(w, "jobs")).mode & 0o777).toBe(0o700);
   });
+});
+
+describe("what the job and its executor hand over is not interpreted", () => {
+  it("a compat command is not evaluated by the job's shell when it cannot run", () => {
+    const marker = join(base, "PWNED");
+    const evil = `/nonexistent$(touch ${marker})/compat`;
+    const dir = join(place.workDir, "jobs", "quoted");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "job.sh"), jobScript({ ...place, compat: [evil] }, "quoted", []));
+    const r = spawnSync("sh", [join(dir, "job.sh")], { encoding: "utf8" });
+    rmSync(dir, { recursive: true });
+    expect(r.status).toBe(98);
+    expect(r.stdout).toContain(`cannot run ${evil} on`);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("refuses a Slurm work dir with % (sbatch would write the log elsewhere)", async () => {
+    await expect(
+      runJob(
+        { ...place, executor: { kind: "slurm" }, workDir: join(base, "w%j") },
+        { name: "pct", files: [], body: [] },
+        { onLine: () => {}, collectTo: join(base, "pct") },
+      ),
+    ).rejects.toThrow(/holds % or/);
+  });
+
+  it("collects only plain files: a link to a file of this host is refused", async () => {
+    const secret = join(base, "host-secret");
+    writeFileSync(secret, "secret\n");
+    const dest = join(base, "linked");
+    await expect(
+      job(
+        "linked",
+        [
+          `ln -s ${secret} "$JOB/out/a"`,
+          `printf "%s  a\\n" "$(sha256sum < ${secret} | cut -c1-64)" > "$JOB/SHA256SUMS"`,
+        ],
+        dest,
+      ),
+    ).rejects.toThrow();
+    expect(existsSync(join(dest, "a"))).toBe(false);
+  });
+
+  it("a FIFO in the outputs is refused, not waited on", async () => {
+    await expect(
+      job(
+        "fifo",
+        ['mkfifo "$JOB/out/a"', `printf "%s  a\\n" "$(echo x | sha256sum | cut -c1-64)" > "$JOB/SHA256SUMS"`],
+        join(base, "fifo"),
+      ),
+    ).rejects.toThrow();
+  }, 20_000);
 });

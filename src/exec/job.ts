@@ -14,7 +14,7 @@
  * when every hash equals what the build host reported are they renamed into place.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { constants, createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -101,7 +101,7 @@ export function jobScript(place: JobPlace, job: string, body: string[]): string 
     `cd ${q(place.workDir)} || exit ${EXIT_NO_COMPAT}`,
     `JOB=${q(`jobs/${job}`)}`,
     'echo $$ > "$JOB/job.pid"',
-    `v=$(${compat} --version 2>/dev/null) || { echo "compat-job: cannot run ${compat.replaceAll('"', "")} on $(hostname)"; exit ${EXIT_NO_COMPAT}; }`,
+    `v=$(${compat} --version 2>/dev/null) || { echo ${q(`compat-job: cannot run ${place.compat.join(" ")} on`)} "$(hostname)"; exit ${EXIT_NO_COMPAT}; }`,
     `[ "$v" = ${q(COMPAT_VERSION)} ] || { echo "compat-job: compat $v on $(hostname)"; exit ${EXIT_OTHER_VERSION}; }`,
     ...body.map((line) => line.replaceAll("$COMPAT", compat)),
     "",
@@ -124,6 +124,14 @@ export async function runJob(
   const host = jobHost(place);
   const where = describePlace(place);
   if (opts.signal?.aborted) throw new JobInterrupted(where);
+  // sbatch expands %j, %u … in --output: the log would be written elsewhere than it is read
+  if (place.executor.kind === "slurm" && /[%\\]/.test(place.workDir))
+    throw new InputError(
+      `the Slurm work dir ${place.workDir} holds % or \\, which sbatch reads as a file name pattern`,
+      {
+        hint: "give a work dir without % or \\ (--work-dir, or workDir: in the arch's executor)",
+      },
+    );
   if (place.executor.kind !== "slurm") await checkRemoteVersion(host, place, where);
   const job = `${spec.name}-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
   const jobDir = `${place.workDir}/jobs/${job}`;
@@ -372,8 +380,11 @@ class LogTail {
 
   async read(final = false): Promise<void> {
     if (!existsSync(this.file)) return;
-    const fh = await open(this.file, "r");
+    // the node writes it: never through a link, never blocking on a FIFO
+    const fh = await open(this.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
+      if (!(await fh.stat()).isFile())
+        throw new ValidationError(`${this.file} is not a plain file: the job's log is not followed`);
       for (;;) {
         const buf = Buffer.alloc(65536);
         const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
@@ -383,6 +394,11 @@ class LogTail {
         const lines = text.split("\n");
         this.partial = lines.pop() ?? "";
         for (const l of lines) this.onLine(l);
+        // a line without end is shown in pieces, not held without bound
+        if (this.partial.length > MAX_LOG_LINE) {
+          this.onLine(this.partial);
+          this.partial = "";
+        }
       }
     } finally {
       await fh.close();
@@ -393,6 +409,9 @@ class LogTail {
     }
   }
 }
+
+const MAX_LOG_LINE = 1 << 20;
+const MAX_SUMS = 1 << 16;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -420,6 +439,12 @@ async function sha256Of(file: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/** `cat` of $1 if it is a plain file (not a link, FIFO or device), at most $2 bytes when given. */
+const READ_PLAIN = [
+  'if [ -L "$1" ] || [ ! -f "$1" ]; then echo "$1 is not a plain file" >&2; exit 3; fi',
+  'if [ -n "$2" ]; then exec head -c "$2" -- "$1"; else exec cat -- "$1"; fi',
+].join("\n");
+
 /** Copy each reported output here, hashing it; rename into place only when all match. */
 async function collect(
   host: CommandHost,
@@ -429,7 +454,13 @@ async function collect(
   job: string,
   accept?: (outputs: Array<{ name: string; sha256: string }>, where: string) => void,
 ): Promise<CollectedFile[]> {
-  const sums = parseSums((await host.run(["cat", "--", `${jobDir}/SHA256SUMS`])).stdout, where);
+  // what the job left is read only as plain files (no link, FIFO or device), SHA256SUMS capped
+  const listed = (
+    await host.run(["sh", "-c", READ_PLAIN, "sh", `${jobDir}/SHA256SUMS`, String(MAX_SUMS + 1)])
+  ).stdout;
+  if (listed.length > MAX_SUMS)
+    throw new ValidationError(`${where} wrote a SHA256SUMS over ${MAX_SUMS} bytes: nothing was collected`);
+  const sums = parseSums(listed, where);
   accept?.(sums, where);
   await mkdir(dest, { recursive: true });
   const parts: Array<CollectedFile & { part: string }> = [];
@@ -438,7 +469,7 @@ async function collect(
       // the job's own name: jobs of one compat (--all-arches) collect into one dir at once
       const part = join(dest, `.${s.name}.part-${job}`);
       parts.push({ ...s, path: join(dest, s.name), part, created: true });
-      const p = host.spawn(["cat", "--", `${jobDir}/out/${s.name}`], { stdout: "pipe" });
+      const p = host.spawn(["sh", "-c", READ_PLAIN, "sh", `${jobDir}/out/${s.name}`], { stdout: "pipe" });
       const hash = createHash("sha256");
       const out = createWriteStream(part, { flags: "wx" });
       p.stdout.on("data", (c: Buffer) => hash.update(c));
