@@ -6,13 +6,13 @@
  * or --root there), so a later `check --on` of the same executor finds it.
  */
 import { readFile, rm } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { manifestPathFor, parseArtifactName } from "../artifacts/name.js";
-import { InputError, ValidationError } from "../errors.js";
+import { CompatError, InputError, ValidationError } from "../errors.js";
 import { type CollectedFile, type JobPlace, runJob } from "../exec/job.js";
 import { formatCommand } from "../exec/run.js";
-import type { BootstrapScriptSource } from "../flavors/gentoo/bootstrap-script.js";
 import type { LayerId } from "../layer/id.js";
+import { readFileInside } from "../paths/inside.js";
 import { sbomPathFor } from "../sbom/index.js";
 import { openSpec } from "../spec/open.js";
 
@@ -55,13 +55,19 @@ async function specFiles(
   const { loaded, layer } = await openSpec(specFile, { arch });
   const name = basename(specFile);
   const files = [{ path: `spec/${name}`, content: Buffer.from(loaded.text) }];
-  const script = (loaded.spec as { gentoo?: { bootstrap?: { script?: BootstrapScriptSource } } }).gentoo
-    ?.bootstrap?.script;
-  // read as the local build reads it: inside the spec's directory, links included, its sha256 checked
-  if (script?.path) {
-    const { fetchBootstrapScript } = await import("../flavors/gentoo/bootstrap-script.js");
-    const { content } = await fetchBootstrapScript(script, dirname(specFile));
-    files.push({ path: `spec/${script.path}`, content: Buffer.from(content) });
+  const script = (loaded.spec as { gentoo?: { bootstrap?: { script?: { path?: string } } } }).gentoo
+    ?.bootstrap?.script?.path;
+  // read as the local build reads it: inside the spec's directory, links included, a plain file (the
+  // build there checks its sha256)
+  if (script) {
+    const what = "gentoo.bootstrap.script.path";
+    const { content } = await readFileInside({ base: resolve(dirname(specFile)), what }, script).catch(
+      (e) => {
+        if (e instanceof CompatError) throw e;
+        throw new InputError(`${what}: cannot read ${script}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      },
+    );
+    files.push({ path: `spec/${script}`, content: Buffer.from(content) });
   }
   return { arch: layer.arch, files, specPath: `spec/${name}`, layer };
 }
