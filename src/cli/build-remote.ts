@@ -10,6 +10,7 @@ import type { SiteConfig } from "../site/load.js";
 import { type ExecutorCliOptions, INTERRUPTED_EXIT, type RemoteBuildCliOptions } from "./executor-options.js";
 import {
   describeExecutor,
+  hostJsonLine,
   jobPlace,
   linePrinter,
   type MatrixRow,
@@ -62,7 +63,7 @@ export async function buildRemote(specFile: string, executor: Executor, opts: Re
       place,
       outDir: opts.output,
       signal,
-      onLine: opts.json ? (l) => process.stdout.write(`${l}\n`) : print,
+      onLine: opts.json ? (l) => process.stdout.write(`${hostJsonLine(l)}\n`) : print,
     });
     const summary = {
       event: "collected",

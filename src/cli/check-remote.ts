@@ -9,12 +9,40 @@ import { join } from "node:path";
 import { ValidationError } from "../errors.js";
 import type { Executor } from "../exec/executor.js";
 import type { ExecutorCliOptions } from "./executor-options.js";
-import { jobPlace, linePrinter } from "./executor-run.js";
+import { jobPlace, linePrinter, printable } from "./executor-run.js";
 import { printJson } from "./output.js";
 
 interface RemoteReport {
   results?: Array<{ id: string; title?: string; status: string }>;
   summary?: { executed?: number; failed?: number };
+}
+
+/**
+ * The verdict is counted from the host's results, never taken from its summary: each result must be
+ * a check with a known status, and a summary that disagrees with the results is refused.
+ */
+export function remoteVerdict(report: unknown, where: string): { executed: number; failed: number } {
+  const r = report as RemoteReport | null;
+  const bad = (what: string) =>
+    new ValidationError(`the check report from ${where} ${what}: nothing is trusted`);
+  if (!r || typeof r !== "object" || !Array.isArray(r.results)) throw bad("has no results list");
+  for (const x of r.results as unknown[]) {
+    const c = x as { id?: unknown; title?: unknown; status?: unknown } | null;
+    if (
+      !c ||
+      typeof c.id !== "string" ||
+      (c.title !== undefined && typeof c.title !== "string") ||
+      !["pass", "fail", "skip"].includes(c.status as string)
+    )
+      throw bad(`holds a result that is not a check (${JSON.stringify(x)?.slice(0, 120)})`);
+  }
+  const failed = r.results.filter((x) => x.status === "fail").length;
+  const executed = r.results.filter((x) => x.status !== "skip").length;
+  if (r.summary?.executed !== executed || r.summary?.failed !== failed)
+    throw bad(
+      `says ${String(r.summary?.executed)} executed, ${String(r.summary?.failed)} failed; its results say ${executed} and ${failed}`,
+    );
+  return { executed, failed };
 }
 
 export async function checkRemote(
@@ -37,15 +65,14 @@ export async function checkRemote(
       onLine: linePrinter(undefined),
     });
     const report = r.report as RemoteReport;
+    const { executed, failed } = remoteVerdict(report, r.where);
     if (opts.json) printJson(report);
     else {
-      const lines = (report.results ?? []).map(
-        (x) => `${x.status.padEnd(5)} ${x.id}${x.title ? `  ${x.title}` : ""}`,
+      const lines = (report.results ?? []).map((x) =>
+        printable(`${x.status.padEnd(5)} ${x.id}${x.title ? `  ${x.title}` : ""}`),
       );
       process.stdout.write(`checked on ${r.where}\n${lines.join("\n")}\n`);
     }
-    const executed = report.summary?.executed ?? 0;
-    const failed = report.summary?.failed ?? 0;
     if (executed === 0)
       throw new ValidationError(`no check ran to a verdict on ${r.where}: the run proves nothing`);
     if (failed > 0) throw new ValidationError(`${failed} of ${executed} checks failed on ${r.where}`);

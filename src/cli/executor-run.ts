@@ -160,8 +160,39 @@ export function printable(line: string): string {
 /** Prefix a job's lines with its arch and executor on stderr (several jobs run at once). */
 export function linePrinter(prefix: string | undefined): (line: string) => void {
   return (line: string) => {
-    for (const l of progressLine(printable(line)).split("\n"))
+    // after the JSON is decoded: its \u001b escapes are control characters too
+    for (const l of progressLine(line).split("\n").map(printable))
       if (prefix) log.info(`[${prefix}] ${l}`);
       else process.stderr.write(`${l}\n`);
   };
+}
+
+const HOST_EVENTS = new Set([
+  "build-start",
+  "stage-start",
+  "stage-note",
+  "stage-skip",
+  "stage-end",
+  "stage-failed",
+  "build-end",
+]);
+
+/**
+ * A build host's line for the --json stream: a build progress event, re-serialised, or else the line
+ * wrapped as `{"event": "remote-output", "line"}`. A host never speaks as compat here (no `collected`).
+ */
+export function hostJsonLine(line: string): string {
+  try {
+    const e = JSON.parse(line) as unknown;
+    if (
+      e &&
+      typeof e === "object" &&
+      !Array.isArray(e) &&
+      HOST_EVENTS.has((e as { event?: string }).event ?? "")
+    )
+      return JSON.stringify(e);
+  } catch {
+    // not JSON: wrapped below
+  }
+  return JSON.stringify({ event: "remote-output", line });
 }

@@ -10,7 +10,7 @@ import { InputError } from "../errors.js";
 import type { Executor } from "../exec/executor.js";
 import { NAME_RE, NAME_RULE } from "../site/names.js";
 import type { ExecutorCliOptions } from "./executor-options.js";
-import { jobPlace, linePrinter } from "./executor-run.js";
+import { jobPlace, linePrinter, printable } from "./executor-run.js";
 import { printJson } from "./output.js";
 
 export interface RemoteUpdateCliOptions extends ExecutorCliOptions {
@@ -71,9 +71,11 @@ export async function updateRemote(layer: string, executor: Executor, opts: Remo
           message?: string;
         }) ?? {};
       process.stdout.write(
-        c.unchanged
-          ? `nothing to update (on ${r.where}): ${String(c.message ?? "")}\n`
-          : `candidate ${String(c.candidate?.id)} is ${String(c.candidate?.state)} (built on ${r.where}): see compat candidate ${String(c.candidate?.id)}\n`,
+        printable(
+          c.unchanged
+            ? `nothing to update (on ${r.where}): ${String(c.message ?? "")}`
+            : `candidate ${String(c.candidate?.id)} is ${String(c.candidate?.state)} (built on ${r.where}): see compat candidate ${String(c.candidate?.id)}`,
+        ) + "\n",
       );
     }
     if (r.status === 3) process.exitCode = 3;

@@ -3,13 +3,19 @@
  * what was copied. A hostile or broken job cannot place a file outside the collect dir, replace a
  * different file there, or have a file kept whose sha256 is not the one it reported.
  */
+
+import { spawnSync } from "node:child_process";
 import {
+  chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +23,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.js";
 import { COMPAT_VERSION } from "../version.js";
-import { type JobPlace, runJob } from "./job.js";
+import { type JobPlace, jobScript, runJob, STOP_JOB } from "./job.js";
 
 const base = mkdtempSync(join(tmpdir(), "compat-job-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -106,4 +112,177 @@ describe("runJob on this host", () => {
     );
     expect(kept.length).toBe(3);
   });
+});
+
+describe("stopping a job on this host", () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("an interrupt stops the job's processes (the stop command is one dash and bash accept)", async () => {
+    const pidFile = join(base, "sleeper.pid");
+    const ctl = new AbortController();
+    const running = runJob(
+      place,
+      { name: "interrupted", files: [], body: [`sh -c 'echo $$ > ${pidFile}; exec sleep 300' || exit $?`] },
+      { onLine: () => {}, collectTo: join(base, "interrupted"), signal: ctl.signal },
+    );
+    for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    expect(alive(pid)).toBe(true);
+    ctl.abort();
+    // unstopped, the sleeper would hold the job's output open for 300 s: the test's timeout fails it
+    await expect(running).rejects.toThrow(/was stopped/);
+    for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(pid)).toBe(false);
+  }, 30_000);
+
+  it("an interrupt before the job starts runs nothing", async () => {
+    const marker = join(base, "never-ran");
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(
+      runJob(
+        place,
+        { name: "aborted", files: [], body: [`touch ${marker}`] },
+        { onLine: () => {}, collectTo: join(base, "aborted"), signal: ctl.signal },
+      ),
+    ).rejects.toThrow(/was stopped/);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("refuses a job.pid that is not a process group of its own", () => {
+    for (const [content, shell] of [
+      ["1", "dash"],
+      ["1", "bash"],
+      ["0", "dash"],
+      ["-1", "dash"],
+      ["1 2", "bash"],
+      ["", "dash"],
+    ] as const) {
+      const f = join(base, "job.pid");
+      writeFileSync(f, content);
+      const r = spawnSync(shell, ["-c", STOP_JOB, "sh", f], { encoding: "utf8" });
+      expect(r.status, `${shell} ${JSON.stringify(content)}`).toBe(2);
+    }
+  });
+});
+
+describe("the work dir on a shared filesystem", () => {
+  const at = (workDir: string) =>
+    runJob(
+      { ...place, workDir },
+      { name: "shared", files: [], body: ['echo ran > "$JOB/out/a"'] },
+      { onLine: () => {}, collectTo: join(base, "shared-out") },
+    );
+
+  it("refuses a work dir or jobs/ others may write, naming the chmod that fixes it", async () => {
+    const open = join(base, "group-writable");
+    mkdirSync(open);
+    chmodSync(open, 0o775);
+    await expect(at(open)).rejects.toThrow(
+      new RegExp(`${open} is writable by group or others: chmod go-w ${open}`),
+    );
+    expect(existsSync(join(open, "jobs"))).toBe(true);
+    expect(readdirSync(join(open, "jobs"))).toEqual([]);
+    const jobs = join(base, "jobs-open");
+    mkdirSync(join(jobs, "jobs"), { recursive: true });
+    chmodSync(join(jobs, "jobs"), 0o1777);
+    await expect(at(jobs)).rejects.toThrow(/jobs is writable by group or others/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "refuses a work dir of another user (as root: one chowned to nobody)",
+    async () => {
+      const theirs = join(base, "theirs");
+      mkdirSync(theirs, { mode: 0o755 });
+      chownSync(theirs, 65534, 65534);
+      await expect(at(theirs)).rejects.toThrow(/theirs is not owned by root: chown root /);
+    },
+  );
+
+  it("refuses a work dir that is a symbolic link", async () => {
+    const real = join(base, "real-work");
+    mkdirSync(real);
+    symlinkSync(real, join(base, "linked-work"));
+    await expect(at(join(base, "linked-work"))).rejects.toThrow(/is a symbolic link/);
+  });
+
+  it("makes the job dir private", async () => {
+    const w = join(base, "private");
+    mkdirSync(w, { mode: 0o755 });
+    await expect(
+      runJob(
+        { ...place, workDir: w },
+        {
+          name: "private",
+          files: [],
+          body: [
+            'stat -c %a "$JOB" > "$JOB/out/mode"',
+            '(cd "$JOB/out" && sha256sum -- *) > "$JOB/SHA256SUMS"',
+          ],
+        },
+        { onLine: () => {}, collectTo: join(base, "private-out") },
+      ),
+    ).resolves.toBeDefined();
+    expect(readFileSync(join(base, "private-out", "mode"), "utf8").trim()).toBe("700");
+    expect(statSync(join(w, "jobs")).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe("what the job and its executor hand over is not interpreted", () => {
+  it("a compat command is not evaluated by the job's shell when it cannot run", () => {
+    const marker = join(base, "PWNED");
+    const evil = `/nonexistent$(touch ${marker})/compat`;
+    const dir = join(place.workDir, "jobs", "quoted");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "job.sh"), jobScript({ ...place, compat: [evil] }, "quoted", []));
+    const r = spawnSync("sh", [join(dir, "job.sh")], { encoding: "utf8" });
+    rmSync(dir, { recursive: true });
+    expect(r.status).toBe(98);
+    expect(r.stdout).toContain(`cannot run ${evil} on`);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("refuses a Slurm work dir with % (sbatch would write the log elsewhere)", async () => {
+    await expect(
+      runJob(
+        { ...place, executor: { kind: "slurm" }, workDir: join(base, "w%j") },
+        { name: "pct", files: [], body: [] },
+        { onLine: () => {}, collectTo: join(base, "pct") },
+      ),
+    ).rejects.toThrow(/holds % or/);
+  });
+
+  it("collects only plain files: a link to a file of this host is refused", async () => {
+    const secret = join(base, "host-secret");
+    writeFileSync(secret, "secret\n");
+    const dest = join(base, "linked");
+    await expect(
+      job(
+        "linked",
+        [
+          `ln -s ${secret} "$JOB/out/a"`,
+          `printf "%s  a\\n" "$(sha256sum < ${secret} | cut -c1-64)" > "$JOB/SHA256SUMS"`,
+        ],
+        dest,
+      ),
+    ).rejects.toThrow();
+    expect(existsSync(join(dest, "a"))).toBe(false);
+  });
+
+  it("a FIFO in the outputs is refused, not waited on", async () => {
+    await expect(
+      job(
+        "fifo",
+        ['mkfifo "$JOB/out/a"', `printf "%s  a\\n" "$(echo x | sha256sum | cut -c1-64)" > "$JOB/SHA256SUMS"`],
+        join(base, "fifo"),
+      ),
+    ).rejects.toThrow();
+  }, 20_000);
 });

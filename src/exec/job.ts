@@ -14,7 +14,7 @@
  * when every hash equals what the build host reported are they renamed into place.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { constants, createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -51,6 +51,8 @@ export interface CollectedFile {
   name: string;
   path: string;
   sha256: string;
+  /** False when a file of that name and those bytes was already there: it is not this job's to remove. */
+  created: boolean;
 }
 
 export interface JobOutcome {
@@ -99,7 +101,7 @@ export function jobScript(place: JobPlace, job: string, body: string[]): string 
     `cd ${q(place.workDir)} || exit ${EXIT_NO_COMPAT}`,
     `JOB=${q(`jobs/${job}`)}`,
     'echo $$ > "$JOB/job.pid"',
-    `v=$(${compat} --version 2>/dev/null) || { echo "compat-job: cannot run ${compat.replaceAll('"', "")} on $(hostname)"; exit ${EXIT_NO_COMPAT}; }`,
+    `v=$(${compat} --version 2>/dev/null) || { echo ${q(`compat-job: cannot run ${place.compat.join(" ")} on`)} "$(hostname)"; exit ${EXIT_NO_COMPAT}; }`,
     `[ "$v" = ${q(COMPAT_VERSION)} ] || { echo "compat-job: compat $v on $(hostname)"; exit ${EXIT_OTHER_VERSION}; }`,
     ...body.map((line) => line.replaceAll("$COMPAT", compat)),
     "",
@@ -110,15 +112,31 @@ export function jobScript(place: JobPlace, job: string, body: string[]): string 
 export async function runJob(
   place: JobPlace,
   spec: JobSpec,
-  opts: { onLine: (line: string) => void; collectTo: string; signal?: AbortSignal },
+  opts: {
+    onLine: (line: string) => void;
+    collectTo: string;
+    signal?: AbortSignal;
+    /** Throws when the reported outputs are not the ones asked for: then nothing is copied. */
+    accept?: (outputs: Array<{ name: string; sha256: string }>, where: string) => void;
+  },
 ): Promise<JobOutcome> {
   if (!JOB_NAME_RE.test(spec.name)) throw new InputError(`not a job name: ${JSON.stringify(spec.name)}`);
   const host = jobHost(place);
   const where = describePlace(place);
+  if (opts.signal?.aborted) throw new JobInterrupted(where);
+  // sbatch expands %j, %u … in --output: the log would be written elsewhere than it is read
+  if (place.executor.kind === "slurm" && /[%\\]/.test(place.workDir))
+    throw new InputError(
+      `the Slurm work dir ${place.workDir} holds % or \\, which sbatch reads as a file name pattern`,
+      {
+        hint: "give a work dir without % or \\ (--work-dir, or workDir: in the arch's executor)",
+      },
+    );
   if (place.executor.kind !== "slurm") await checkRemoteVersion(host, place, where);
   const job = `${spec.name}-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
   const jobDir = `${place.workDir}/jobs/${job}`;
-  await upload(host, jobDir, [
+  if (opts.signal?.aborted) throw new JobInterrupted(where);
+  await upload(host, place.workDir, jobDir, [
     ...spec.files,
     { path: "job.sh", content: Buffer.from(jobScript(place, job, spec.body)) },
   ]);
@@ -137,7 +155,8 @@ export async function runJob(
     if (status === 3) throw new ValidationError(message, { hint });
     throw new ToolError(message, { command: `${jobDir}/job.sh`, exitStatus: status }, { hint });
   }
-  const files = await collect(host, jobDir, opts.collectTo, ranAt);
+  if (opts.signal?.aborted) throw new JobInterrupted(ranAt);
+  const files = await collect(host, jobDir, opts.collectTo, ranAt, job, opts.accept);
   await host.run(["rm", "-rf", "--", jobDir]).catch(() => undefined);
   return { where: ranAt, files, jobDir };
 }
@@ -190,12 +209,34 @@ function lastLine(s: string): string {
   return s.trim().split("\n").pop()?.trim() ?? "";
 }
 
+/**
+ * Run where the job runs ($1 work dir, $2 job dir): the work dir and its jobs/ must be this user's own,
+ * not links, and not writable by group or others (else another user of a shared filesystem could put
+ * a job.sh, a spec or outputs of theirs in place of ours); the job dir is new and private (mode 700).
+ */
+export const PREPARE_JOB_DIR = [
+  "w=$1; me=$(id -un)",
+  'mkdir -p -- "$w" && { [ -e "$w/jobs" ] || [ -L "$w/jobs" ] || mkdir -m 700 -- "$w/jobs"; } || exit 4',
+  'for d in "$w" "$w/jobs"; do',
+  '  if [ -L "$d" ]; then echo "$d is a symbolic link: give the real directory" >&2; exit 3; fi',
+  '  [ -d "$d" ] || { echo "$d is not a directory" >&2; exit 3; }',
+  '  [ -O "$d" ] || { echo "$d is not owned by $me: chown $me $d (or use a work dir of your own)" >&2; exit 3; }',
+  '  case $(stat -c %A -- "$d") in ?????w*|????????w*) echo "$d is writable by group or others: chmod go-w $d" >&2; exit 3;; esac',
+  "done",
+  'mkdir -m 700 -- "$2" && mkdir -m 700 -- "$2/out" || exit 4',
+].join("\n");
+
 async function upload(
   host: CommandHost,
+  workDir: string,
   jobDir: string,
   files: Array<{ path: string; content: Buffer }>,
 ): Promise<void> {
-  await host.run(["mkdir", "-p", "--", `${jobDir}/out`]);
+  const made = await host.run(["sh", "-c", PREPARE_JOB_DIR, "sh", workDir, jobDir], [0, 3]);
+  if (made.status === 3)
+    throw new ValidationError(`refusing the work dir: ${lastLine(made.stderr)}`, {
+      hint: "a work dir on a shared filesystem must be the submitting user's own, or another user could replace the job",
+    });
   for (const f of files) {
     if (f.path.split("/").some((c) => !SAFE_NAME_RE.test(c) || c === "." || c === ".."))
       throw new InputError(`cannot send ${JSON.stringify(f.path)}: not a plain relative path`);
@@ -205,6 +246,19 @@ async function upload(
     });
   }
 }
+
+/**
+ * Stops the job's process group, whose id the job wrote to job.pid ($1). `kill -s TERM -- -PGID` is
+ * the POSIX form: dash (Debian's sh) rejects `kill -TERM -- …`. Anything but a plain number above 1
+ * is refused: `kill -s TERM -- -1` would signal every process of the user.
+ */
+export const STOP_JOB = [
+  // a stop right after the start: the job writes job.pid as its first command
+  'i=0; while [ ! -s "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
+  'p=$(cat -- "$1") || exit 2',
+  'case $p in ""|*[!0-9]*|0*|1) echo "not a job process group: $p" >&2; exit 2;; esac',
+  'kill -s TERM -- "-$p"',
+].join("\n");
 
 /** local and ssh: the script in its own session (so one kill stops all of it), stdout streamed. */
 async function runStreaming(
@@ -219,11 +273,11 @@ async function runStreaming(
   let stopped = false;
   const stop = () => {
     stopped = true;
-    void host
-      .run(["sh", "-c", 'kill -TERM -- "-$(cat "$1")"', "sh", `${jobDir}/job.pid`], [0, 1])
-      .catch(() => p.kill());
+    void host.run(["sh", "-c", STOP_JOB, "sh", `${jobDir}/job.pid`], [0, 1]).catch(() => p.kill());
   };
-  opts.signal?.addEventListener("abort", stop, { once: true });
+  // an abort before the listener exists does not call it
+  if (opts.signal?.aborted) stop();
+  else opts.signal?.addEventListener("abort", stop, { once: true });
   try {
     return await p.done;
   } catch (e) {
@@ -271,7 +325,8 @@ async function runSlurm(
   const cancel = () => {
     cancelled = true;
   };
-  opts.signal?.addEventListener("abort", cancel, { once: true });
+  if (opts.signal?.aborted) cancel();
+  else opts.signal?.addEventListener("abort", cancel, { once: true });
   try {
     for (;;) {
       await tail.read();
@@ -325,8 +380,11 @@ class LogTail {
 
   async read(final = false): Promise<void> {
     if (!existsSync(this.file)) return;
-    const fh = await open(this.file, "r");
+    // the node writes it: never through a link, never blocking on a FIFO
+    const fh = await open(this.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
+      if (!(await fh.stat()).isFile())
+        throw new ValidationError(`${this.file} is not a plain file: the job's log is not followed`);
       for (;;) {
         const buf = Buffer.alloc(65536);
         const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
@@ -336,6 +394,11 @@ class LogTail {
         const lines = text.split("\n");
         this.partial = lines.pop() ?? "";
         for (const l of lines) this.onLine(l);
+        // a line without end is shown in pieces, not held without bound
+        if (this.partial.length > MAX_LOG_LINE) {
+          this.onLine(this.partial);
+          this.partial = "";
+        }
       }
     } finally {
       await fh.close();
@@ -346,6 +409,9 @@ class LogTail {
     }
   }
 }
+
+const MAX_LOG_LINE = 1 << 20;
+const MAX_SUMS = 1 << 16;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -373,21 +439,37 @@ async function sha256Of(file: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/** `cat` of $1 if it is a plain file (not a link, FIFO or device), at most $2 bytes when given. */
+const READ_PLAIN = [
+  'if [ -L "$1" ] || [ ! -f "$1" ]; then echo "$1 is not a plain file" >&2; exit 3; fi',
+  'if [ -n "$2" ]; then exec head -c "$2" -- "$1"; else exec cat -- "$1"; fi',
+].join("\n");
+
 /** Copy each reported output here, hashing it; rename into place only when all match. */
 async function collect(
   host: CommandHost,
   jobDir: string,
   dest: string,
   where: string,
+  job: string,
+  accept?: (outputs: Array<{ name: string; sha256: string }>, where: string) => void,
 ): Promise<CollectedFile[]> {
-  const sums = parseSums((await host.run(["cat", "--", `${jobDir}/SHA256SUMS`])).stdout, where);
+  // what the job left is read only as plain files (no link, FIFO or device), SHA256SUMS capped
+  const listed = (
+    await host.run(["sh", "-c", READ_PLAIN, "sh", `${jobDir}/SHA256SUMS`, String(MAX_SUMS + 1)])
+  ).stdout;
+  if (listed.length > MAX_SUMS)
+    throw new ValidationError(`${where} wrote a SHA256SUMS over ${MAX_SUMS} bytes: nothing was collected`);
+  const sums = parseSums(listed, where);
+  accept?.(sums, where);
   await mkdir(dest, { recursive: true });
   const parts: Array<CollectedFile & { part: string }> = [];
   try {
     for (const s of sums) {
-      const part = join(dest, `.${s.name}.part-${process.pid}`);
-      parts.push({ ...s, path: join(dest, s.name), part });
-      const p = host.spawn(["cat", "--", `${jobDir}/out/${s.name}`], { stdout: "pipe" });
+      // the job's own name: jobs of one compat (--all-arches) collect into one dir at once
+      const part = join(dest, `.${s.name}.part-${job}`);
+      parts.push({ ...s, path: join(dest, s.name), part, created: true });
+      const p = host.spawn(["sh", "-c", READ_PLAIN, "sh", `${jobDir}/out/${s.name}`], { stdout: "pipe" });
       const hash = createHash("sha256");
       const out = createWriteStream(part, { flags: "wx" });
       p.stdout.on("data", (c: Buffer) => hash.update(c));
@@ -407,16 +489,19 @@ async function collect(
         );
     }
     // a build host names its outputs: one of them must not replace another file that is already here
-    for (const p of parts)
-      if (existsSync(p.path) && (await sha256Of(p.path)) !== p.sha256)
+    for (const p of parts) {
+      if (!existsSync(p.path)) continue;
+      p.created = false;
+      if ((await sha256Of(p.path)) !== p.sha256)
         throw new ValidationError(
           `${p.name} from ${where} would replace a different file of that name in ${dest}: nothing was collected`,
           { hint: "move the existing file away (or give another -o DIR) and run again" },
         );
+    }
     for (const p of parts) await rename(p.part, p.path);
   } catch (e) {
     for (const p of parts) await rm(p.part, { force: true });
     throw e;
   }
-  return parts.map(({ name, path, sha256 }) => ({ name, path, sha256 }));
+  return parts.map(({ name, path, sha256, created }) => ({ name, path, sha256, created }));
 }

@@ -161,8 +161,13 @@ export async function readFileInside(
   rel: string,
 ): Promise<{ path: string; content: Buffer }> {
   const path = resolveInside(c, rel);
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO there must not block the open for ever
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
+    if (!(await fh.stat()).isFile())
+      throw new InputError(`${c.what}: ${rel} is not a plain file`, {
+        hint: "give a regular file inside the directory",
+      });
     return { path, content: await fh.readFile() };
   } finally {
     await fh.close();

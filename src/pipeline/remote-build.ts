@@ -6,10 +6,14 @@
  * or --root there), so a later `check --on` of the same executor finds it.
  */
 import { readFile, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { InputError, ValidationError } from "../errors.js";
+import { basename, dirname, resolve } from "node:path";
+import { manifestPathFor, parseArtifactName } from "../artifacts/name.js";
+import { CompatError, InputError, ValidationError } from "../errors.js";
 import { type CollectedFile, type JobPlace, runJob } from "../exec/job.js";
 import { formatCommand } from "../exec/run.js";
+import type { LayerId } from "../layer/id.js";
+import { readFileInside } from "../paths/inside.js";
+import { sbomPathFor } from "../sbom/index.js";
 import { openSpec } from "../spec/open.js";
 
 export interface RemoteBuildOptions {
@@ -42,23 +46,37 @@ export interface RemoteBuildResult {
 async function specFiles(
   specFile: string,
   arch: string | undefined,
-): Promise<{ arch: string; files: Array<{ path: string; content: Buffer }>; specPath: string }> {
+): Promise<{
+  arch: string;
+  files: Array<{ path: string; content: Buffer }>;
+  specPath: string;
+  layer: LayerId;
+}> {
   const { loaded, layer } = await openSpec(specFile, { arch });
   const name = basename(specFile);
   const files = [{ path: `spec/${name}`, content: Buffer.from(loaded.text) }];
   const script = (loaded.spec as { gentoo?: { bootstrap?: { script?: { path?: string } } } }).gentoo
     ?.bootstrap?.script?.path;
-  // the schema proved it relative and inside the spec's directory
-  if (script)
-    files.push({ path: `spec/${script}`, content: await readFile(join(dirname(specFile), script)) });
-  return { arch: layer.arch, files, specPath: `spec/${name}` };
+  // read as the local build reads it: inside the spec's directory, links included, a plain file (the
+  // build there checks its sha256)
+  if (script) {
+    const what = "gentoo.bootstrap.script.path";
+    const { content } = await readFileInside({ base: resolve(dirname(specFile)), what }, script).catch(
+      (e) => {
+        if (e instanceof CompatError) throw e;
+        throw new InputError(`${what}: cannot read ${script}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      },
+    );
+    files.push({ path: `spec/${script}`, content: Buffer.from(content) });
+  }
+  return { arch: layer.arch, files, specPath: `spec/${name}`, layer };
 }
 
 const q = (...words: string[]) => formatCommand(words[0]!, words.slice(1));
 
 export async function buildOnExecutor(o: RemoteBuildOptions): Promise<RemoteBuildResult> {
   const started = Date.now();
-  const { arch, files, specPath } = await specFiles(o.specFile, o.arch);
+  const { arch, files, specPath, layer } = await specFiles(o.specFile, o.arch);
   if (o.root && o.ownRoot)
     throw new InputError("a build on an executor takes --root or a root of its own, not both");
   if (o.sourceDateEpoch !== undefined && !Number.isSafeInteger(o.sourceDateEpoch))
@@ -70,34 +88,40 @@ export async function buildOnExecutor(o: RemoteBuildOptions): Promise<RemoteBuil
     ...(o.sourceDateEpoch !== undefined ? [`export SOURCE_DATE_EPOCH=${o.sourceDateEpoch}`] : []),
     `$COMPAT build "$JOB"/${q(specPath)} ${q("--arch", arch, "--json", ...rootArgs)}${ownRoot} --runs-dir "$JOB/runs" || exit $?`,
     `$COMPAT pack "$JOB"/${q(specPath)} ${q("--arch", arch, ...rootArgs)}${ownRoot} -o "$JOB/out" --json > "$JOB/pack.json" || exit $?`,
-    // the run record: this job's runs dir holds only this build's run
-    `tar -C "$JOB" -cf "$JOB/out/run-record.tar" runs || exit 4`,
+    // the run record, named after the artifact (one -o holds the records of several arches and runs):
+    // this job's runs dir holds only this build's run
+    'set --; for a in "$JOB"/out/*.tar.zst "$JOB"/out/*.tar.gz; do [ -f "$a" ] && set -- "$@" "$a"; done',
+    '[ $# -eq 1 ] || { echo "compat-job: pack left $# artifacts, not 1"; exit 4; }',
+    `tar -C "$JOB" -cf "$1.run-record.tar" runs || exit 4`,
     `(cd "$JOB/out" && sha256sum -- *) > "$JOB/SHA256SUMS" || exit 4`,
   ];
   const outcome = await runJob(
     o.place,
     { name: `build-${arch.replaceAll("_", "-")}`, files, body },
-    { onLine: o.onLine, collectTo: o.outDir, signal: o.signal },
+    {
+      onLine: o.onLine,
+      collectTo: o.outDir,
+      signal: o.signal,
+      accept: (outputs, where) => expectedOutputs(outputs, layer, where),
+    },
   );
-  const artifact = outcome.files.find((f) => /\.tar\.(zst|gz)$/.test(f.name));
-  const manifest = outcome.files.find((f) => f.name.endsWith(".manifest.json"));
-  const runRecord = outcome.files.find((f) => f.name === "run-record.tar");
-  if (!artifact || !manifest || !runRecord)
-    throw new ValidationError(
-      `${outcome.where} did not return an artifact, its manifest and the run record (got ${outcome.files.map((f) => f.name).join(", ")})`,
-    );
+  const named = (name: string) => outcome.files.find((f) => f.name === name)!;
+  const artifact = outcome.files.find((f) => ARTIFACT_RE.test(f.name))!;
+  const manifest = named(manifestPathFor(artifact.name));
+  const runRecord = named(runRecordFor(artifact.name));
   try {
     await checkManifest(manifest, artifact, outcome.where);
     // what a build host sends is checked as any artifact is before it is published: every member
     const { verifyArtifact } = await import("../artifacts/verify.js");
-    const report = await verifyArtifact(artifact.path);
+    const report = await verifyArtifact(artifact.path, { manifestPath: manifest.path });
     if (!report.ok)
       throw new ValidationError(
         `the artifact from ${outcome.where} fails verification (${report.violationCount} problem${report.violationCount === 1 ? "" : "s"}): nothing was kept`,
         { details: report.violations.slice(0, 10).map((v) => JSON.stringify(v)) },
       );
   } catch (e) {
-    for (const f of outcome.files) await rm(f.path, { force: true });
+    // only what this job put here: a file that was already in -o with the same bytes stays
+    for (const f of outcome.files) if (f.created) await rm(f.path, { force: true });
     throw e;
   }
   return {
@@ -109,6 +133,47 @@ export async function buildOnExecutor(o: RemoteBuildOptions): Promise<RemoteBuil
     files: outcome.files,
     durationMs: Date.now() - started,
   };
+}
+
+const ARTIFACT_RE = /\.tar\.(zst|gz)$/;
+
+/** `<artifact>.run-record.tar`: the run directory of the build that made that artifact. */
+export function runRecordFor(artifactName: string): string {
+  return `${artifactName}.run-record.tar`;
+}
+
+/**
+ * What a build job may send back: one full artifact of the asked layer (any epoch), its manifest, its
+ * run record and optionally its SBOM; anything else (another arch's or version's artifact, a second
+ * artifact, a stray file) is refused before a byte is copied.
+ */
+export function expectedOutputs(
+  outputs: Array<{ name: string }>,
+  layer: Pick<LayerId, "stack" | "version" | "os" | "arch">,
+  where: string,
+): void {
+  const names = outputs.map((o) => o.name);
+  const artifacts = names.filter((n) => ARTIFACT_RE.test(n));
+  const refuse = (what: string) =>
+    new ValidationError(`${where} returned ${what}: nothing was collected`, {
+      hint: `expected one full artifact of ${layer.stack}-${layer.version}-compat-${layer.os}-${layer.arch}, its manifest and its run record`,
+    });
+  if (artifacts.length !== 1)
+    throw refuse(`${artifacts.length} artifacts (${names.join(", ").slice(0, 300)})`);
+  const a = artifacts[0]!;
+  let id: ReturnType<typeof parseArtifactName>;
+  try {
+    id = parseArtifactName(a);
+  } catch {
+    throw refuse(`${JSON.stringify(a)}, not an artifact name`);
+  }
+  if ((["stack", "version", "os", "arch"] as const).some((k) => id[k] !== layer[k]) || id.kind !== "full")
+    throw refuse(`the artifact ${a}, which is not a full artifact of the layer asked for`);
+  const required = [manifestPathFor(a), runRecordFor(a)];
+  for (const r of required) if (!names.includes(r)) throw refuse(`no ${r}`);
+  const allowed = new Set([a, ...required, sbomPathFor(a)]);
+  const extra = names.filter((n) => !allowed.has(n));
+  if (extra.length > 0) throw refuse(`files that were not asked for (${extra.join(", ").slice(0, 300)})`);
 }
 
 /** The manifest the build host wrote must name the artifact we got, with the sha256 we computed. */
