@@ -110,7 +110,7 @@ afterAll(async () => {
   await slurm?.stop();
   sshd?.stop();
   delete process.env.SLURM_CONF;
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir && !process.env.KEEP_EXECUTOR_TEST_DIR) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe("a build through ssh:localhost", () => {
