@@ -11,6 +11,7 @@ import { run } from "../exec/run.js";
 import { hostFacts, type RunFacts, writeReprod } from "../layer/reprod.js";
 import { makeHostLinks } from "../layer/symlinks.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
+import { COMPAT_VERSION } from "../version.js";
 import { prefixConfinement } from "./files.js";
 import { CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE } from "./stage.js";
 import type { BuildStage, Flavor, StageContext } from "./types.js";
@@ -139,7 +140,7 @@ export function recordStage(
           sourceDateEpoch: epoch.epoch,
           ...(inputs ? { inputs } : {}),
           toolVersions: await flavor.toolVersions(),
-          compatVersion: process.env.npm_package_version ?? "0.1.0",
+          compatVersion: COMPAT_VERSION,
         },
       });
       const facts: RunFacts = {

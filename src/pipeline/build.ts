@@ -6,6 +6,7 @@
  * passed is it moved into place (activate.ts). A failed or killed build leaves the prefix path as
  * it was; `--resume RUN` continues after the last completed stage.
  */
+
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -27,6 +28,7 @@ import { loadSpec } from "../spec/load.js";
 import { placeLayer } from "../spec/open.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import type { LayerSpec } from "../spec/schema.js";
+import { COMPAT_VERSION } from "../version.js";
 import { activateLayer, removeWorkDir } from "./activate.js";
 import { killLeftovers, PidLock, RUN_ID_ENV } from "./lock.js";
 import type { BuildEvent, BuildEventInput, ProgressReporter } from "./progress.js";
@@ -100,7 +102,7 @@ function describeBuild(
       target,
       stages,
       layerPlan: planLayer(layer),
-      compatVersion: process.env.npm_package_version ?? "0.1.0",
+      compatVersion: COMPAT_VERSION,
     },
   };
 }
