@@ -169,7 +169,11 @@ async function invoke(
   const hostSources = opts.hostSources ?? (opts.settings.mirror ? [] : await readHostAptSources());
   const { args, input } = mmdebstrapInvocation({ ...opts, hostSources, simulate });
   const sde = opts.sourceDateEpoch;
-  const command = `${sde === undefined ? "" : `SOURCE_DATE_EPOCH=${sde} `}${formatCommand("mmdebstrap", args)}`;
+  const env = buildEnvironment(sde);
+  const command = `${Object.entries(env)
+    .filter(([k]) => k in REPRODUCIBLE_ENV || k === "SOURCE_DATE_EPOCH")
+    .map(([k, v]) => `${k}=${v} `)
+    .join("")}${formatCommand("mmdebstrap", args)}`;
   opts.logTo?.write(`$ ${command} <<'EOF'\n${input}EOF\n`);
   let output = "";
   const collect = (c: Buffer) => {
@@ -180,7 +184,7 @@ async function invoke(
     const [cmd, argv] = inOwnMountNamespace(simulate, args);
     const r = await run(cmd, argv, {
       input,
-      ...(sde === undefined ? {} : { env: { ...process.env, SOURCE_DATE_EPOCH: String(sde) } }),
+      env,
       ...(opts.logTo ? { logTo: opts.logTo } : {}),
       onStdout: collect,
       onStderr: collect,
@@ -198,6 +202,22 @@ async function invoke(
 }
 
 /** Run mmdebstrap into `targetDir`. */
+/**
+ * What the maintainer scripts run under, besides the caller's environment (a proxy, say): Python
+ * must not write the bytecode of the modules it imports while it runs them (py3compile imports
+ * debpython, whose __pycache__ would then depend on the process's refcounts: it differed between a
+ * build started over ssh and one started by Slurm), and its hashes are fixed (set order in pycs).
+ */
+const REPRODUCIBLE_ENV = { PYTHONDONTWRITEBYTECODE: "1", PYTHONHASHSEED: "0" } as const;
+
+function buildEnvironment(sde: number | undefined): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...REPRODUCIBLE_ENV,
+    ...(sde === undefined ? {} : { SOURCE_DATE_EPOCH: String(sde) }),
+  };
+}
+
 export async function runMmdebstrap(opts: MmdebstrapOptions): Promise<MmdebstrapResult> {
   log.debug(
     `mmdebstrap ${debianSuiteFor(opts.settings, opts.arch)} ${opts.settings.variant} → ${opts.targetDir}`,

@@ -254,6 +254,8 @@ export function cleanEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessE
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     HOME: process.env.HOME ?? "/root",
     LC_ALL: "C.UTF-8",
+    // a Python program run in a layer being built (a stage, a check) must not leave bytecode in it
+    PYTHONDONTWRITEBYTECODE: "1",
   };
   for (const k of [...PASSED_THROUGH, RUN_ID_ENV]) if (process.env[k] !== undefined) env[k] = process.env[k];
   return { ...env, ...extra };
