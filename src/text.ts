@@ -26,16 +26,22 @@ export const style: Record<Paint, (s: string) => string> = {
   yellow: (s) => paint(s, "yellow"),
 };
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters other than tab and newline
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it replaces
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /**
- * `s` with every control character but tab and newline shown as `\xNN`: text that comes from a layer,
- * a package database, a tool's output or the network may carry terminal escape sequences (clear
- * the screen, retitle the window, fake a prompt) that must not reach a person's terminal raw.
+ * `s` with each control character (C0, DEL, C1) but those in `keep` replaced: text that comes from a
+ * layer, a package database, a tool, a build host, the store or the network may carry terminal
+ * escape sequences (clear the screen, retitle the window, fake a prompt) that must not reach a
+ * person's terminal raw. The one mechanism; callers choose how a replaced character is shown.
  */
+export function withoutControls(s: string, shown: (c: string) => string, keep = ""): string {
+  return s.replace(CONTROL, (c) => (keep.includes(c) ? c : shown(c)));
+}
+
+/** withoutControls with each control character but tab and newline shown as `\xNN`. */
 export const printableText = (s: string): string =>
-  s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  withoutControls(s, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`, "\t\n");
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes to measure width
 const ANSI = /\x1b\[[0-9;]*m/g;

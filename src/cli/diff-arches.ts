@@ -10,7 +10,7 @@ import type { SpecArchDiff } from "../diff/spec-arches.js";
 import { InputError } from "../errors.js";
 import type { Arch } from "../layer/id.js";
 import { log } from "../log.js";
-import { renderTable, style } from "../text.js";
+import { renderTable, style, withoutControls } from "../text.js";
 import { printJson } from "./output.js";
 
 export interface DiffArchesOptions {
@@ -25,8 +25,7 @@ const SPEC_RE = /\.ya?ml$/;
  * Text from a layer's database or a check report, as a table cell: control characters (a terminal
  * escape in a hostile artifact's dpkg status) are shown as `?`.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what is replaced
-const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+const printable = (s: string) => withoutControls(s, () => "?");
 
 /** Rows of a comparison: one per arch-specific or differing item, a column per arch. */
 function comparisonTable(c: ArchComparison, what: string, absent = "—"): string {

@@ -9,7 +9,7 @@ import { type Executor, formatExecutor, parseCompatCommand, parseExecutor } from
 import type { JobPlace } from "../exec/job.js";
 import { log } from "../log.js";
 import type { SiteExecutor } from "../site/load.js";
-import { renderTable, style } from "../text.js";
+import { renderTable, style, withoutControls } from "../text.js";
 import type { ExecutorCliOptions } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
 
@@ -154,7 +154,7 @@ export function describeExecutor(e: Executor): string {
 
 /** A build host's output is shown, never obeyed: control characters (terminal escapes) become `?`. */
 export function printable(line: string): string {
-  return line.replace(/\p{Cc}/gu, (c) => (c === "\t" ? c : "?"));
+  return withoutControls(line, () => "?", "\t");
 }
 
 /** Prefix a job's lines with its arch and executor on stderr (several jobs run at once). */

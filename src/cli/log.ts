@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { ValidationError } from "../errors.js";
 import type { AuditEntry, AuditVerification } from "../store/audit.js";
-import { renderTable, style } from "../text.js";
+import { renderTable, style, withoutControls } from "../text.js";
 import { printJson } from "./output.js";
 
 interface LogCliOptions {
@@ -107,6 +107,5 @@ function detailText(detail: AuditEntry["detail"]): string {
  * actor's name or a reason could rewrite the screen) are shown as `\u{1b}`.
  */
 export function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it replaces
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+  return withoutControls(text, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
 }
