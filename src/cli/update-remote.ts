@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { InputError } from "../errors.js";
 import type { Executor } from "../exec/executor.js";
+import type { SiteExecutor } from "../site/load.js";
 import { NAME_RE, NAME_RULE } from "../site/names.js";
 import type { ExecutorCliOptions } from "./executor-options.js";
 import { jobPlace, linePrinter, printable } from "./executor-run.js";
@@ -25,21 +26,53 @@ export interface RemoteUpdateCliOptions extends ExecutorCliOptions {
   remoteConfig?: string;
 }
 
-export async function updateRemote(layer: string, executor: Executor, opts: RemoteUpdateCliOptions) {
+/**
+ * The executor the site config gives the layer's arch (`executors:`), when it is not this host;
+ * undefined when none is configured or it is `local`.
+ */
+export async function configuredExecutor(
+  layer: string,
+  opts: RemoteUpdateCliOptions,
+): Promise<{ executor: Executor; arch: string; site: SiteExecutor } | undefined> {
+  const { loadSiteConfig } = await import("../site/load.js");
+  const site = await loadSiteConfig(opts.config);
+  if (Object.keys(site.executors).length === 0) return undefined;
+  const { openSiteLayerArch } = await import("../update/site-layer.js");
+  const { arch } = await openSiteLayerArch(site, layer, opts.arch);
+  const configured = site.executors[arch];
+  if (!configured) return undefined;
+  const { parseExecutor } = await import("../exec/executor.js");
+  const executor = parseExecutor(configured.on, `executors.${arch}`);
+  return executor.kind === "local" ? undefined : { executor, arch, site: configured };
+}
+
+export async function updateRemote(
+  layer: string,
+  executor: Executor,
+  opts: RemoteUpdateCliOptions,
+  configured?: SiteExecutor,
+) {
   if (!NAME_RE.test(layer))
     throw new InputError(`${JSON.stringify(layer)} is not a layer name (${NAME_RULE})`);
   const { loadSiteConfig } = await import("../site/load.js");
   const { updateOnExecutor } = await import("../pipeline/remote-build.js");
   const site = await loadSiteConfig(opts.config);
+  const where = configured ? `executors.${opts.arch}` : "--on";
   const config =
     opts.remoteConfig ??
+    configured?.config ??
     (executor.kind === "slurm" && site.file
       ? resolve(site.file)
       : (() => {
           throw new InputError(
             executor.kind === "ssh"
-              ? "--on ssh: give --remote-config, the site config's path on the build host"
-              : "--on slurm needs a site config file (--config) on a filesystem the nodes share",
+              ? `${where} ssh: the update needs the site config's path on the build host`
+              : `${where} slurm needs a site config file (--config) on a filesystem the nodes share`,
+            {
+              hint: configured
+                ? `add config: /path/on/the/build/host/compat.yaml to executors.${opts.arch} (or give --remote-config, or --on local to update here)`
+                : "give --remote-config PATH",
+            },
           );
         })());
   const args = [
@@ -50,8 +83,11 @@ export async function updateRemote(layer: string, executor: Executor, opts: Remo
     ...(opts.reason !== undefined ? ["--reason", opts.reason] : []),
     ...(opts.resume ? ["--resume"] : []),
     ...(opts.wait !== undefined ? ["--wait", String(opts.wait)] : []),
+    // the build host's own site config may name executors too: there, the update runs where it is
+    "--on",
+    "local",
   ];
-  const place = jobPlace(executor, opts, undefined, site.stateDir);
+  const place = jobPlace(executor, opts, configured, site.stateDir);
   const dir = await mkdtemp(join(tmpdir(), "compat-update-"));
   try {
     const r = await updateOnExecutor({

@@ -59,6 +59,15 @@ export function register(program: Command): void {
       const { updateRemote } = await import("./update-remote.js");
       return updateRemote(layer, on, opts);
     }
+    if (!on) {
+      // no --on: the arch's executor in the site config, as build --all-arches and serve's scheduled updates use
+      const { configuredExecutor } = await import("./update-remote.js");
+      const configured = await configuredExecutor(layer, opts);
+      if (configured) {
+        const { updateRemote } = await import("./update-remote.js");
+        return updateRemote(layer, configured.executor, { ...opts, arch: configured.arch }, configured.site);
+      }
+    }
     if (opts.remoteConfig) throw new InputError("--remote-config goes with --on ssh:… or --on slurm…");
     const { checkReasonText } = await import("../update/approve.js");
     const reason = opts.reason === undefined ? undefined : checkReasonText(opts.reason, "--reason");

@@ -98,6 +98,8 @@ export interface SiteExecutor {
   compat?: string;
   workDir?: string;
   sshConfig?: string;
+  /** `compat update` there: the site config's path on the build host. */
+  config?: string;
 }
 
 /**
@@ -196,6 +198,7 @@ function resolveSiteConfig(config: SiteConfigFile, file: string | undefined, bas
           ...(entry.compat ? { compat: entry.compat } : {}),
           ...(workDir !== undefined ? { workDir: onThisHost ? at(workDir) : workDir } : {}),
           ...(entry.sshConfig ? { sshConfig: at(entry.sshConfig) } : {}),
+          ...(entry.config ? { config: entry.config } : {}),
         };
         return [arch, resolved];
       }),

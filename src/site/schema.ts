@@ -12,6 +12,7 @@ import { whenParsed } from "../config/yaml.js";
 import { InputError } from "../errors.js";
 import { parseCompatCommand, parseExecutor } from "../exec/executor.js";
 import { ARCHES, notAnArchMessage } from "../layer/id.js";
+import { absolutePathProblem } from "../paths/rules.js";
 import { parseTarget } from "../publish/target.js";
 import { storeUrlProblem } from "../store/location.js";
 import { advisoriesSchema, watchSchema } from "../watch/config.js";
@@ -191,9 +192,22 @@ export const executorSchema = z
       sshConfig: relativeOrAbsolutePath
         .optional()
         .describe("ssh: an ssh_config file (ssh -F), relative to this file; default: ssh's own"),
+      config: z
+        .string()
+        .regex(/^\//, { message: "must be an absolute path on the build host" })
+        .superRefine((v, ctx) => {
+          const p = absolutePathProblem(v);
+          if (p) ctx.addIssue({ code: "custom", message: p.message });
+        })
+        .optional()
+        .describe(
+          "`compat update` on this executor: the site config's path on the build host (ssh: needed; slurm: default this file, which the nodes share)",
+        ),
     }),
   ])
-  .describe("where the builds of one arch run: an executor string, or {on, compat, workDir, sshConfig}");
+  .describe(
+    "where the builds of one arch run: an executor string, or {on, compat, workDir, sshConfig, config}",
+  );
 
 export const siteConfigSchema = z
   .strictObject({

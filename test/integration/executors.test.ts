@@ -330,6 +330,24 @@ describe("faults", () => {
     expect(noConfig.stderr).toMatch(/give --remote-config/);
   });
 
+  it("compat update without --on goes to the arch's executor in the site config, which updates there (--on local)", async () => {
+    const site = join(dir, "update-executors.yaml");
+    const executor = (extra: string) =>
+      `state: ${join(dir, "update-state2")}\nlayers:\n  dev:\n    spec: ${DEV_SPEC}\n    arches: [x86_64]\n` +
+      `executors:\n  x86_64:\n    on: ssh:localhost\n    sshConfig: ${sshd.config}\n    compat: ${REMOTE_COMPAT}\n${extra}`;
+    writeFileSync(site, executor(`    config: ${site}\n`));
+    const r = await compatAsync(["update", "dev", "--config", site], { env });
+    // no target holds dev: the build host's own refusal, streamed back (it did not go on to ssh again)
+    expect(r.stderr).toMatch(/compat failed on ssh:localhost with exit status 2/);
+    expect(r.stderr.match(/ssh:localhost/g)?.length ?? 0).toBeLessThan(4);
+    expect(r.status, r.stderr).toBe(2);
+    writeFileSync(site, executor(""));
+    const noConfig = await compatAsync(["update", "dev", "--config", site], { env });
+    expect(noConfig.status).toBe(2);
+    expect(noConfig.stderr).toMatch(/executors\.x86_64 ssh: the update needs the site config's path/);
+    expect(noConfig.stderr).toMatch(/add config: .* to executors\.x86_64/);
+  });
+
   it("--all-arches: an arch with no executor, and one whose build host cannot be reached, each in its row", async () => {
     const site = join(dir, "site.yaml");
     // the dev spec's arches: x86_64 (no executor), aarch64 (a host nothing listens on), riscv64 (no executor)
