@@ -1,21 +1,11 @@
-/**
- * What `--on EXECUTOR` does in build, check and update, and `build --all-arches`: where the
- * command runs (exec/executor.ts, exec/job.ts), the progress lines that come back, and the matrix
- * of per-arch results.
- */
-import { resolve } from "node:path";
 import { CompatError, InputError } from "../errors.js";
 import { type Executor, formatExecutor, parseCompatCommand, parseExecutor } from "../exec/executor.js";
-import type { JobPlace } from "../exec/job.js";
+import { type JobPlace, jobPlaceOf } from "../exec/job.js";
 import { log } from "../log.js";
 import type { SiteExecutor } from "../site/load.js";
 import { renderTable, style, withoutControls } from "../text.js";
 import type { ExecutorCliOptions } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
-
-function selfCommand(): string[] {
-  return [process.execPath, resolve(process.argv[1] ?? "compat")];
-}
 
 /** Where the job runs: `--on` (with its companions), else the site config's executor of the arch. */
 export function jobPlace(
@@ -25,22 +15,24 @@ export function jobPlace(
   stateDir: string,
 ): JobPlace {
   const compatText = opts.remoteCompat ?? site?.compat;
-  // ssh: the compat installed on the build host; local and slurm: this compat (a Slurm site's
-  // nodes share the software tree it is installed in)
-  const compat = compatText
-    ? parseCompatCommand(compatText, opts.remoteCompat ? "--remote-compat" : "executors: compat")
-    : executor.kind === "ssh"
-      ? ["compat"]
-      : selfCommand();
-  const given = opts.workDir ?? site?.workDir;
-  const workDir =
-    executor.kind === "ssh"
-      ? (given ?? "compat-work")
-      : resolve(given ?? (executor.kind === "slurm" ? resolve(stateDir, "slurm") : "compat-work"));
-  if (/[\p{Cc}]/u.test(workDir) || workDir.startsWith("-"))
-    throw new InputError(`--work-dir ${JSON.stringify(workDir)}: not a directory name`);
+  const workDir = opts.workDir ?? site?.workDir;
   const sshConfig = opts.sshConfig ?? site?.sshConfig;
-  return { executor, compat, workDir, ...(sshConfig ? { sshConfig: resolve(sshConfig) } : {}) };
+  return jobPlaceOf(
+    executor,
+    {
+      ...(compatText
+        ? {
+            compat: parseCompatCommand(
+              compatText,
+              opts.remoteCompat ? "--remote-compat" : "executors: compat",
+            ),
+          }
+        : {}),
+      ...(workDir !== undefined ? { workDir } : {}),
+      ...(sshConfig ? { sshConfig } : {}),
+    },
+    stateDir,
+  );
 }
 
 /** `--on`, parsed; undefined when absent. */

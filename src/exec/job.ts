@@ -16,7 +16,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { constants, createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { CompatError, InputError, ToolError, ValidationError } from "../errors.js";
 import { COMPAT_VERSION } from "../version.js";
@@ -33,6 +33,37 @@ export interface JobPlace {
   /** ssh: on the build host (relative: to the login's home); local and slurm: absolute, on this host (slurm: shared with the nodes). */
   workDir: string;
   sshConfig?: string;
+}
+
+/** Where a job runs, from its executor and what the caller or the site config says about it. */
+export interface PlaceSettings {
+  /** The compat command there, as words (default: `compat` over ssh, this compat otherwise). */
+  compat?: string[];
+  workDir?: string;
+  sshConfig?: string;
+}
+
+function selfCommand(): string[] {
+  return [process.execPath, resolve(process.argv[1] ?? "compat")];
+}
+
+export function jobPlaceOf(executor: Executor, settings: PlaceSettings, stateDir: string): JobPlace {
+  // ssh: the compat installed on the build host; local and slurm: this compat (a Slurm site's
+  // nodes share the software tree it is installed in)
+  const compat = settings.compat ?? (executor.kind === "ssh" ? ["compat"] : selfCommand());
+  const given = settings.workDir;
+  const workDir =
+    executor.kind === "ssh"
+      ? (given ?? "compat-work")
+      : resolve(given ?? (executor.kind === "slurm" ? resolve(stateDir, "slurm") : "compat-work"));
+  if (/[\p{Cc}]/u.test(workDir) || workDir.startsWith("-"))
+    throw new InputError(`work dir ${JSON.stringify(workDir)}: not a directory name`);
+  return {
+    executor,
+    compat,
+    workDir,
+    ...(settings.sshConfig ? { sshConfig: resolve(settings.sshConfig) } : {}),
+  };
 }
 
 export interface JobSpec {

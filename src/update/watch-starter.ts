@@ -4,12 +4,87 @@
  * and its gates run; nobody approves anything here. An update of the same layer already running
  * refuses at once (the watch reports it and tries again on its next run).
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { InputError, ValidationError } from "../errors.js";
+import { formatExecutor, parseCompatCommand, parseExecutor } from "../exec/executor.js";
+import { jobPlaceOf } from "../exec/job.js";
 import { log } from "../log.js";
 import type { ProgressReporter } from "../pipeline/progress.js";
+import { updateOnExecutor } from "../pipeline/remote-build.js";
 import type { SiteConfig } from "../site/load.js";
 import type { Store } from "../store/store.js";
-import type { UpdateStarter } from "../watch/policy.js";
+import { withoutControls } from "../text.js";
+import type { UpdateRequest, UpdateStarter } from "../watch/policy.js";
 import { runUpdate } from "./update.js";
+
+const oneLine = (s: string) => withoutControls(s, () => "?");
+
+/**
+ * The arch's executor in the site config (`executors:`), when it is not this host: the update runs
+ * there as `compat update … --on local` with the build host's site config, as `compat update` does.
+ */
+async function onConfiguredExecutor(
+  site: SiteConfig,
+  request: UpdateRequest,
+  signal: AbortSignal | undefined,
+): Promise<Awaited<ReturnType<UpdateStarter>> | undefined> {
+  const configured = site.executors[request.arch];
+  if (!configured) return undefined;
+  const executor = parseExecutor(configured.on, `executors.${request.arch}`);
+  if (executor.kind === "local") return undefined;
+  const config =
+    configured.config ?? (executor.kind === "slurm" && site.file ? resolve(site.file) : undefined);
+  if (!config)
+    throw new InputError(
+      `executors.${request.arch}: the update needs the site config's path on the build host`,
+      {
+        hint: `add config: /path/on/the/build/host/compat.yaml to executors.${request.arch}`,
+      },
+    );
+  const place = jobPlaceOf(
+    executor,
+    {
+      ...(configured.compat ? { compat: parseCompatCommand(configured.compat, "executors: compat") } : {}),
+      ...(configured.workDir !== undefined ? { workDir: configured.workDir } : {}),
+      ...(configured.sshConfig ? { sshConfig: configured.sshConfig } : {}),
+    },
+    site.stateDir,
+  );
+  const args = ["--arch", request.arch, "--from", request.target, "--packages", request.packages.join(",")];
+  args.push("--reason", request.reason);
+  args.push("--on", "local");
+  const outDir = await mkdtemp(join(tmpdir(), "compat-watch-update-"));
+  try {
+    const r = await updateOnExecutor({
+      layer: request.layer,
+      args,
+      config,
+      place,
+      outDir,
+      signal,
+      onLine: (line) => log.debug(`${formatExecutor(executor)}: ${oneLine(line)}`),
+    });
+    const result = r.result as {
+      unchanged?: boolean;
+      message?: unknown;
+      candidate?: { id?: unknown; state?: unknown };
+    };
+    if (result.unchanged) {
+      log.info(`policy build on ${r.where}: ${oneLine(String(result.message ?? ""))}`);
+      return { candidate: null };
+    }
+    const id = Number(result.candidate?.id);
+    const state = String(result.candidate?.state);
+    if (!Number.isSafeInteger(id) || id <= 0)
+      throw new ValidationError(`the update result from ${r.where} names no candidate`);
+    log.info(`policy build on ${r.where}: candidate ${id} is ${oneLine(state)}`);
+    return { candidate: id, state };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
 
 /** Build progress goes to the log at debug level: a watch's output is its report. */
 const quietProgress: ProgressReporter = {
@@ -22,6 +97,8 @@ export function updateStarter(site: SiteConfig, store: Store, signal?: AbortSign
     log.info(
       `policy build: compat update ${request.layer} --arch ${request.arch} --from ${request.target} --packages ${request.packages.join(",")}`,
     );
+    const remote = await onConfiguredExecutor(site, request, signal);
+    if (remote) return remote;
     const r = await runUpdate(site, store, {
       layer: request.layer,
       arch: request.arch,
