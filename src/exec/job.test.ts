@@ -55,6 +55,27 @@ describe("runJob on this host", () => {
     expect(readdirSync(join(place.workDir, "jobs"))).toEqual([]);
   });
 
+  it("stops copying what a job hands back beyond the cap, and keeps nothing", async () => {
+    const dest = join(base, "big");
+    const big = runJob(
+      place,
+      {
+        name: "big",
+        files: [],
+        body: [
+          'head -c 3000 /dev/zero > "$JOB/out/a"',
+          'head -c 3000 /dev/zero > "$JOB/out/b"',
+          '(cd "$JOB/out" && sha256sum -- *) > "$JOB/SHA256SUMS"',
+        ],
+      },
+      { onLine: () => {}, collectTo: dest, maxOutputBytes: 5000 },
+    );
+    await expect(big).rejects.toThrow(
+      /handed back over 5000 bytes of outputs \(at b\): nothing was collected/,
+    );
+    expect(readdirSync(dest)).toEqual([]);
+  });
+
   it("refuses a reported name outside the collect dir, and keeps nothing", async () => {
     const dest = join(base, "escape");
     await expect(

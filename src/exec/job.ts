@@ -149,6 +149,8 @@ export async function runJob(
     signal?: AbortSignal;
     /** Throws when the reported outputs are not the ones asked for: then nothing is copied. */
     accept?: (outputs: Array<{ name: string; sha256: string }>, where: string) => void;
+    /** What the job may hand back in all (default MAX_JOB_OUTPUT_BYTES). */
+    maxOutputBytes?: number;
   },
 ): Promise<JobOutcome> {
   if (!JOB_NAME_RE.test(spec.name)) throw new InputError(`not a job name: ${JSON.stringify(spec.name)}`);
@@ -187,7 +189,10 @@ export async function runJob(
     throw new ToolError(message, { command: `${jobDir}/job.sh`, exitStatus: status }, { hint });
   }
   if (opts.signal?.aborted) throw new JobInterrupted(ranAt);
-  const files = await collect(host, jobDir, opts.collectTo, ranAt, job, opts.accept);
+  const files = await collect(host, jobDir, opts.collectTo, ranAt, job, {
+    accept: opts.accept,
+    maxBytes: opts.maxOutputBytes ?? MAX_JOB_OUTPUT_BYTES,
+  });
   await host.run(["rm", "-rf", "--", jobDir]).catch(() => undefined);
   return { where: ranAt, files, jobDir };
 }
@@ -443,6 +448,8 @@ class LogTail {
 
 const MAX_LOG_LINE = 1 << 20;
 const MAX_SUMS = 1 << 16;
+/** What a build host may hand back in one job (a full layer artifact is a few GB): a host gone wrong must not fill this disk. */
+export const MAX_JOB_OUTPUT_BYTES = 64 * 2 ** 30;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -483,8 +490,12 @@ async function collect(
   dest: string,
   where: string,
   job: string,
-  accept?: (outputs: Array<{ name: string; sha256: string }>, where: string) => void,
+  limits: {
+    accept?: (outputs: Array<{ name: string; sha256: string }>, where: string) => void;
+    maxBytes: number;
+  },
 ): Promise<CollectedFile[]> {
+  const { accept, maxBytes } = limits;
   // what the job left is read only as plain files (no link, FIFO or device), SHA256SUMS capped
   const listed = (
     await host.run(["sh", "-c", READ_PLAIN, "sh", `${jobDir}/SHA256SUMS`, String(MAX_SUMS + 1)])
@@ -495,15 +506,22 @@ async function collect(
   accept?.(sums, where);
   await mkdir(dest, { recursive: true });
   const parts: Array<CollectedFile & { part: string }> = [];
+  let total = 0;
   try {
     for (const s of sums) {
       // the job's own name: jobs of one compat (--all-arches) collect into one dir at once
       const part = join(dest, `.${s.name}.part-${job}`);
       parts.push({ ...s, path: join(dest, s.name), part, created: true });
-      const p = host.spawn(["sh", "-c", READ_PLAIN, "sh", `${jobDir}/out/${s.name}`], { stdout: "pipe" });
+      const left = maxBytes - total;
+      const p = host.spawn(["sh", "-c", READ_PLAIN, "sh", `${jobDir}/out/${s.name}`, String(left + 1)], {
+        stdout: "pipe",
+      });
       const hash = createHash("sha256");
       const out = createWriteStream(part, { flags: "wx" });
-      p.stdout.on("data", (c: Buffer) => hash.update(c));
+      p.stdout.on("data", (c: Buffer) => {
+        hash.update(c);
+        total += c.length;
+      });
       await Promise.all([
         new Promise<void>((resolve, reject) => {
           out.on("finish", resolve);
@@ -512,6 +530,11 @@ async function collect(
         }),
         p.done,
       ]);
+      if (total > maxBytes)
+        throw new ValidationError(
+          `${where} handed back over ${maxBytes} bytes of outputs (at ${s.name}): nothing was collected`,
+          { hint: "a layer artifact is a few GB; look at what the job wrote on the build host" },
+        );
       const got = hash.digest("hex");
       if (got !== s.sha256)
         throw new ValidationError(
