@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import type { Verdict } from "../store/approvals.js";
 import { style } from "../text.js";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 import { addConfigOption, candidateIdArg, type SiteCliOptions, withSiteStore } from "./site-store.js";
 
@@ -64,7 +65,7 @@ export function register(program: Command): void {
     .argument("<candidate>", "candidate id (compat status lists them)", candidateIdArg)
     .option("--key <file>", KEY_OPTION_TEXT)
     .option("--reason <text>", "a note kept with the approval (one line)")
-    .option("--json", "print the approval and what it now allows, as JSON");
+    .addOption(jsonOption("print the approval and what it now allows, as JSON"));
   addConfigOption(cmd).action(async (id: number, opts: VerdictCliOptions & { reason?: string }) => {
     const { checkReasonText } = await import("../update/approve.js");
     const reason = opts.reason === undefined ? undefined : checkReasonText(opts.reason, "--reason");

@@ -11,6 +11,7 @@ import { InputError } from "../errors.js";
 import { ARCH_KEYWORDS, GENTOO_KEYWORDS, isKnownArch } from "../gentoo/keyword.js";
 import { log } from "../log.js";
 import { SEVERITIES, type Severity } from "../security/advisory.js";
+import { archOption, jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 
 interface AuditFlags {
@@ -91,11 +92,10 @@ export function register(program: Command): void {
     )
     .option("--gentoo-security-bugs <file>", "Gentoo bug numbers that are security bugs (one per line)")
     .option("--max-age <days>", "data older than this is reported as stale (default 7)", days)
-    .option(
-      "-a, --arch <arch>",
-      "CPU family or Gentoo keyword (default: the prefix's last path component, else the host's)",
+    .addOption(
+      archOption("CPU family or Gentoo keyword (default: the prefix's last path component, else the host's)"),
     )
-    .option("--json", "print findings and summary as JSON (schema in docs/cli.md)")
+    .addOption(jsonOption("print findings and summary as JSON (schema in docs/cli.md)"))
     .addOption(
       new Option("--fail-on <severity>", "exit 1 when a finding has at least this severity")
         .choices([...SEVERITIES])

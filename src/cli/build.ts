@@ -9,6 +9,7 @@ import { InputError } from "../errors.js";
 import type { LayerPlan } from "../flavors/plan.js";
 import { log } from "../log.js";
 import { style } from "../text.js";
+import { archOption, jsonOption, rootOption } from "./common-options.js";
 import { addExecutorOptions, INTERRUPTED_EXIT, type RemoteBuildCliOptions } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
 import { renderPlanText } from "./plan.js";
@@ -39,14 +40,11 @@ export function register(program: Command): void {
       "build a layer for one arch: stages in a run directory, built aside, moved into place when all passed",
     )
     .argument("<spec>", "layer spec (YAML)")
-    .option("-a, --arch <arch>", "CPU family to build (default: the host's, when the spec lists it)")
-    .option(
-      "--root <dir>",
-      "local directory that stands for /cvmfs/<repository> (default: compat-root/<repository>)",
-    )
+    .addOption(archOption("CPU family to build (default: the host's, when the spec lists it)"))
+    .addOption(rootOption())
     .option("--resume <run>", "continue a failed or interrupted build after its last completed stage")
     .option("--dry-run", "print the plan (stages, paths) and build nothing")
-    .option("--json", "progress as JSON events on stdout, one object per line (docs/cli.md)")
+    .addOption(jsonOption("progress as JSON events on stdout, one object per line (docs/cli.md)"))
     .option("--runs-dir <dir>", "where run directories go", DEFAULT_RUNS_DIR)
     .option(
       "--all-arches",

@@ -3,6 +3,7 @@
  * update it came from, package diff, artifacts, gate reports, approvals and what they allow.
  */
 import type { Command } from "commander";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 import { addConfigOption, candidateIdArg, type SiteCliOptions, withSiteStore } from "./site-store.js";
 
@@ -13,7 +14,7 @@ export function register(program: Command): void {
       "show a candidate: package diff, artifacts, gate reports, approvals and which targets they allow",
     )
     .argument("<candidate>", "candidate id (compat status lists them)", candidateIdArg)
-    .option("--json", "print everything, the gates' full reports included, as JSON");
+    .addOption(jsonOption("print everything, the gates' full reports included, as JSON"));
   addConfigOption(cmd).action(async (id: number, opts: SiteCliOptions & { json?: boolean }) => {
     const { describeCandidate } = await import("../update/describe.js");
     await withSiteStore(opts, async (site, store) => {

@@ -9,6 +9,7 @@ import type { LayerTarget } from "../checks/target.js";
 import { InputError, ValidationError } from "../errors.js";
 import { log } from "../log.js";
 import { commaList } from "./args.js";
+import { archOption, jsonOption, rootOption } from "./common-options.js";
 import { addExecutorOptions, type ExecutorCliOptions } from "./executor-options.js";
 import { printJson } from "./output.js";
 import { writeResult } from "./output-file.js";
@@ -33,12 +34,11 @@ export function register(program: Command): void {
       "[target]",
       "a prefix directory (EPREFIX), or a layer spec (YAML) whose layer is in the local root",
     )
-    .option(
-      "-a, --arch <arch>",
-      "CPU family (spec: default the host's when the spec lists it; prefix: from its path)",
+    .addOption(
+      archOption("CPU family (spec: default the host's when the spec lists it; prefix: from its path)"),
     )
-    .option("--root <dir>", "local repository root standing for /cvmfs/<repository> (spec only)")
-    .option("--json", "print the report as JSON (schema in docs/cli.md)")
+    .addOption(rootOption("local repository root standing for /cvmfs/<repository> (spec only)"))
+    .addOption(jsonOption("print the report as JSON (schema in docs/cli.md)"))
     .option("--junit <file>", "also write the report as JUnit XML to this file")
     .option("--only <ids>", "run only these checks (comma-separated, repeatable)", commaList)
     .option("--skip <ids>", "do not run these checks (comma-separated, repeatable)", commaList)

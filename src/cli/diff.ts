@@ -4,6 +4,7 @@ import type { LayerDiff } from "../artifacts/diff.js";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import { renderTable, style } from "../text.js";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
@@ -71,7 +72,7 @@ export function register(program: Command): void {
       "--arches LAYERS: a compat check --json report of one of the layers (repeat, one per arch)",
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .option("--json", "print the differences as JSON (schema in docs/cli.md)")
+    .addOption(jsonOption("print the differences as JSON (schema in docs/cli.md)"))
     .action(async (a: string, b: string | undefined, more: string[], opts: DiffOptions) => {
       if (opts.arches) {
         if (opts.files)

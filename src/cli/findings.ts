@@ -6,6 +6,7 @@
 import { type Command, Option } from "commander";
 import { SEVERITIES, type Severity, severityRank } from "../security/advisory.js";
 import { renderTable, style } from "../text.js";
+import { archOption, jsonOption } from "./common-options.js";
 import { positiveInt, printable } from "./log.js";
 import { printJson } from "./output.js";
 
@@ -33,7 +34,7 @@ export function register(program: Command): void {
     .option("--config <file>", "site config (default ./compat.yaml, else ./compat-state/)")
     .option("--layer <name>", "only this layer (the site config's name)")
     .option("--target <name>", "only this target")
-    .option("--arch <arch>", "only this arch")
+    .addOption(archOption("only this arch"))
     .option("--source <id>", "only this advisory source")
     .addOption(new Option("--open", "only open findings").conflicts("resolved"))
     .option("--resolved", "only resolved findings")
@@ -41,7 +42,7 @@ export function register(program: Command): void {
       new Option("--severity <s>", "only findings at or above this severity").choices([...SEVERITIES]),
     )
     .option("--limit <n>", "at most N findings (default 1000)", positiveInt)
-    .option("--json", "print them as JSON")
+    .addOption(jsonOption("print them as JSON"))
     .action(async (flags: FindingsFlags) => {
       const { loadSiteConfig } = await import("../site/load.js");
       const { withStore } = await import("../store/open.js");

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { log } from "../log.js";
 import { commaList } from "./args.js";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 import { addConfigOption, candidateIdArg, type SiteCliOptions, withSiteStore } from "./site-store.js";
 
@@ -13,7 +14,7 @@ export function register(program: Command): void {
     )
     .argument("<candidate>", "candidate id (compat status lists them)", candidateIdArg)
     .option("--only <ids>", "run only these gates (comma-separated, repeatable)", commaList)
-    .option("--json", "print the candidate and its gates as JSON");
+    .addOption(jsonOption("print the candidate and its gates as JSON"));
   addConfigOption(cmd).action(
     async (id: number, opts: SiteCliOptions & { only?: string[]; json?: boolean }) => {
       const { regateCandidate } = await import("../update/regate.js");

@@ -1,6 +1,7 @@
 /** `compat history --to TARGET [--layer L] [--json]`: what was published where, when, by whom. */
 import type { Command } from "commander";
 import { renderTable } from "../text.js";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 import { addTargetOptions, publisherFromOptions, type TargetCliOptions } from "./publish.js";
 
@@ -10,7 +11,7 @@ export function register(program: Command): void {
     .description("list the publications and rollbacks of a target: when, by whom, which sha256");
   addTargetOptions(cmd, "local:DIR or cvmfs:REPO[@HOST]")
     .option("--layer <dir>", "only this layer (<version>/compat/<os>/<arch>)")
-    .option("--json", "print the events as JSON")
+    .addOption(jsonOption("print the events as JSON"))
     .action(async (opts: TargetCliOptions & { layer?: string; json?: boolean }) => {
       const publisher = await publisherFromOptions(opts);
       const layer = opts.layer?.replace(/^\/+|\/+$/g, "");

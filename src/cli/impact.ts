@@ -8,6 +8,7 @@ import { InputError, ValidationError } from "../errors.js";
 import type { ImpactLayer } from "../impact/index.js";
 import { log } from "../log.js";
 import { resolveTarget } from "./check.js";
+import { archOption, jsonOption, rootOption } from "./common-options.js";
 import { printJson } from "./output.js";
 import { writeResult } from "./output-file.js";
 
@@ -49,14 +50,14 @@ export function register(program: Command): void {
     .option("--tests <file>", "a YAML file of the stack's tests (name, command, exit, output, timeout)")
     .option("--reframe <cmdline>", "a ReFrame command line to run on each layer (compat adds --report-file)")
     .option("--reframe-timeout <seconds>", "kill ReFrame after this many seconds (default 21600)")
-    .option("-a, --arch <arch>", "CPU family (spec: default the host's; prefix: from its path)")
-    .option("--root <dir>", "local repository root standing for /cvmfs/<repository> (specs only)")
+    .addOption(archOption("CPU family (spec: default the host's; prefix: from its path)"))
+    .addOption(rootOption("local repository root standing for /cvmfs/<repository> (specs only)"))
     .option(
       "--cache <dir>",
       "keep verdicts here for the next run, by content (default $COMPAT_CACHE_DIR/impact or $XDG_CACHE_HOME/compat/impact)",
     )
     .option("--no-cache", "judge every object anew and keep nothing")
-    .option("--json", "print the report as JSON (schema in docs/cli.md)")
+    .addOption(jsonOption("print the report as JSON (schema in docs/cli.md)"))
     .option("--junit <file>", "also write the report as JUnit XML to this file")
     .action(async (layerArg: string, opts: ImpactCliOptions) => {
       const { runImpact } = await import("../impact/index.js");

@@ -8,6 +8,7 @@ import { InputError } from "../errors.js";
 import type { Arch } from "../layer/id.js";
 import { log } from "../log.js";
 import type { TextFile } from "../spec/ansible/import.js";
+import { stackOption } from "./common-options.js";
 import { writeResult } from "./output-file.js";
 
 /**
@@ -35,7 +36,7 @@ export function register(program: Command): void {
       "EESSI filesystem-layer content structure file: plain targets of the defaults tree (else /dev/null)",
     )
     .option("--arches <list>", `comma-separated CPU families (default ${DEFAULT_IMPORT_ARCHES})`)
-    .option("--stack <name>", "stack name", "eessi")
+    .addOption(stackOption("stack name").default("eessi"))
     .action(async (defaults: string, vars: string, opts: ImportOptions) => {
       const { importAnsible } = await import("../spec/ansible/import.js");
       const { parseSpec } = await import("../spec/load.js");

@@ -1,5 +1,6 @@
 /** `compat keygen [-o BASE]`: an ed25519 key pair for signing artifact manifests. */
 import type { Command } from "commander";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 
 export function register(program: Command): void {
@@ -7,7 +8,7 @@ export function register(program: Command): void {
     .command("keygen")
     .description("make an ed25519 key pair for signing artifact manifests (pack --sign, verify --pubkey)")
     .option("-o, --output <base>", "write <base>.key (private, mode 0600) and <base>.pub", "compat-signing")
-    .option("--json", "print the paths and fingerprint as JSON")
+    .addOption(jsonOption("print the paths and fingerprint as JSON"))
     .action(async (opts: { output: string; json?: boolean }) => {
       const { generateKeyPair } = await import("../artifacts/sign.js");
       const r = await generateKeyPair(opts.output);

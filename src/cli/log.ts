@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { ValidationError } from "../errors.js";
 import type { AuditEntry, AuditVerification } from "../store/audit.js";
 import { renderTable, style, withoutControls } from "../text.js";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 
 interface LogCliOptions {
@@ -32,7 +33,7 @@ export function register(program: Command): void {
       "recompute every row's sha256 and link to the row before; exit 3 naming the first bad row",
     )
     .option("--limit <n>", "only the newest N entries", positiveInt)
-    .option("--json", "print the entries (or with --verify, the verification) as JSON")
+    .addOption(jsonOption("print the entries (or with --verify, the verification) as JSON"))
     .action(async (opts: LogCliOptions) => {
       const { loadSiteConfig } = await import("../site/load.js");
       const { withStore } = await import("../store/open.js");

@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import { style } from "../text.js";
+import { archOption, jsonOption, rootOption, stackOption } from "./common-options.js";
 import { printJson } from "./output.js";
 
 interface PackCliOptions {
@@ -28,10 +29,9 @@ export function register(program: Command): void {
       "pack a layer into a reproducible artifact (tarball + manifest), or a delta against an older one",
     )
     .argument("<layer>", "layer spec (YAML) or the layer's prefix directory")
-    .option("-a, --arch <arch>", "CPU family (with a spec; default: the host's when the spec lists it)")
-    .option(
-      "--root <dir>",
-      "local repository root the spec's layer lives in (default: compat-root/<repository>)",
+    .addOption(archOption("CPU family (with a spec; default: the host's when the spec lists it)"))
+    .addOption(
+      rootOption("local repository root the spec's layer lives in (default: compat-root/<repository>)"),
     )
     .option("-o, --output <dir>", "directory to write the artifact and its manifest to", "artifacts")
     .option("--compress <tool>", "zstd (.tar.zst) or gzip (.tar.gz, made by pigz)", "zstd")
@@ -45,8 +45,8 @@ export function register(program: Command): void {
       "--epoch <seconds>",
       "build time (unix); default SOURCE_DATE_EPOCH, the build record, or the newest mtime",
     )
-    .option("--stack <name>", "stack name when packing a prefix without a build record")
-    .option("--json", "print the result as JSON (schema in docs/cli.md)")
+    .addOption(stackOption("stack name when packing a prefix without a build record"))
+    .addOption(jsonOption())
     .action(async (target: string, opts: PackCliOptions) => {
       if (opts.compress !== "zstd" && opts.compress !== "gzip")
         throw new InputError(`--compress ${opts.compress}: expected zstd or gzip`);

@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import type { LayerPlan, SetSource } from "../flavors/plan.js";
 import { log } from "../log.js";
 import { renderTable, style } from "../text.js";
+import { archOption, jsonOption } from "./common-options.js";
 import { writeResult } from "./output-file.js";
 
 interface PlanOptions {
@@ -18,8 +19,8 @@ export function register(program: Command): void {
     .command("plan")
     .description("show what a build of one arch would do: prefix, stages, packages, files and host links")
     .argument("<spec>", "layer spec (YAML)")
-    .option("-a, --arch <arch>", "CPU family to plan for (default: the host's, when the spec lists it)")
-    .option("--json", "print the plan as JSON (schema in docs/cli.md)")
+    .addOption(archOption("CPU family to plan for (default: the host's, when the spec lists it)"))
+    .addOption(jsonOption("print the plan as JSON (schema in docs/cli.md)"))
     .option("-o, --output <file>", "write the plan to this file instead of stdout")
     .action(async (specFile: string, opts: PlanOptions) => {
       const { openSpec } = await import("../spec/open.js");

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { log } from "../log.js";
 import { style } from "../text.js";
 import { INTERRUPTED_EXIT } from "./build.js";
+import { jsonOption } from "./common-options.js";
 import { printJson, shown } from "./output.js";
 import { addConfigOption, candidateIdArg, type SiteCliOptions, withSiteStore } from "./site-store.js";
 
@@ -18,7 +19,7 @@ export function register(program: Command): void {
     )
     .argument("<candidate>", "candidate id (compat status lists them)", candidateIdArg)
     .requiredOption("--to <target>", "a target of the site config (targets: in compat.yaml)")
-    .option("--json", "print the result as JSON (schema in docs/cli.md)");
+    .addOption(jsonOption());
   addConfigOption(cmd).action(async (id: number, opts: SiteCliOptions & { to: string; json?: boolean }) => {
     const { promoteCandidate } = await import("../update/promote.js");
     const { PublishInterrupted } = await import("../publish/publisher.js");

@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import { printableText, renderTable, style } from "../text.js";
 import { DEFAULT_RUNS_DIR } from "./build.js";
+import { jsonOption, rootOption } from "./common-options.js";
 import { printJson, shown } from "./output.js";
 
 interface PruneCliOptions {
@@ -51,11 +52,12 @@ export function register(program: Command): void {
     .description(
       "remove what failed or killed builds and packs left (build and run dirs, partial files) and old kept layers; --dry-run lists it with sizes",
     )
-    .option(
-      "--root <dir>",
-      `a local repository root (build root or local: publish target); repeatable (default: each directory in ${DEFAULT_ROOTS_DIR}/)`,
-      collect,
-      [],
+    .addOption(
+      rootOption(
+        `a local repository root (build root or local: publish target); repeatable (default: each directory in ${DEFAULT_ROOTS_DIR}/)`,
+      )
+        .argParser(collect)
+        .default([]),
     )
     .option("--runs-dir <dir>", "where run directories are", DEFAULT_RUNS_DIR)
     .option(
@@ -70,7 +72,7 @@ export function register(program: Command): void {
       "also remove kept layers (.<arch>-NNN) beyond the newest N of each layer (never the one rollback restores)",
     )
     .option("--dry-run", "list what would be removed and how much space it holds; remove nothing")
-    .option("--json", "print the result as JSON (schema in docs/cli.md)")
+    .addOption(jsonOption())
     .action(async (opts: PruneCliOptions) => {
       const roots =
         opts.root.length > 0

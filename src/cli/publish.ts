@@ -13,6 +13,7 @@ import { log } from "../log.js";
 import type { Publisher } from "../publish/publisher.js";
 import { style } from "../text.js";
 import { INTERRUPTED_EXIT } from "./build.js";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 
 export interface TargetCliOptions {
@@ -116,7 +117,7 @@ export function register(program: Command): void {
       "--config <file>",
       "site config whose targets --to may name (default ./compat.yaml when there is one)",
     )
-    .option("--json", "print the result as JSON (schema in docs/cli.md)")
+    .addOption(jsonOption())
     .action(async (artifact: string, opts: PublishCliOptions) => {
       if (opts.approvedSha256 !== undefined && !/^[0-9a-f]{64}$/.test(opts.approvedSha256))
         throw new InputError(

@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { InputError } from "../errors.js";
 import type { Publisher } from "../publish/publisher.js";
 import { style } from "../text.js";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 import {
   addTargetOptions,
@@ -56,7 +57,7 @@ export function register(program: Command): void {
       "--config <file>",
       "site config whose targets --to may name (default ./compat.yaml when there is one)",
     )
-    .option("--json", "print the result as JSON")
+    .addOption(jsonOption("print the result as JSON"))
     .action(
       async (
         opts: TargetCliOptions & { layer?: string; reason?: string; json?: boolean; config?: string },

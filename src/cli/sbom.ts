@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { InputError } from "../errors.js";
+import { archOption, rootOption, stackOption } from "./common-options.js";
 
 interface SbomFlags {
   format: "cyclonedx" | "spdx";
@@ -29,9 +30,9 @@ export function register(program: Command): void {
         .default("cyclonedx"),
     )
     .option("-o, --output <file>", "write to FILE (atomically) instead of stdout")
-    .option("-a, --arch <arch>", "with a spec: the CPU family")
-    .option("--root <dir>", "with a spec: the local repository root the layer lives in")
-    .option("--stack <name>", "with a prefix: the stack name, when the layer has no build record")
+    .addOption(archOption("with a spec: the CPU family"))
+    .addOption(rootOption("with a spec: the local repository root the layer lives in"))
+    .addOption(stackOption("with a prefix: the stack name, when the layer has no build record"))
     .action(async (target: string, flags: SbomFlags) => {
       const { artifactSubject, prefixSubject, renderSbom } = await import("../sbom/index.js");
       const { writeResult } = await import("./output-file.js");

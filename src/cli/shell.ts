@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
+import { archOption, rootOption } from "./common-options.js";
 
 interface ShellOptions {
   arch?: string;
@@ -29,11 +30,8 @@ export function register(program: Command): void {
     .description("enter a built layer, or run a command in it (-- CMD), through the sandbox and startprefix")
     .argument("<spec>", "layer spec (YAML)")
     .argument("[command...]", "after --: a command line for the layer's shell (its exit status is returned)")
-    .option("-a, --arch <arch>", "CPU family (default: the host's, when the spec lists it)")
-    .option(
-      "--root <dir>",
-      "local directory that stands for /cvmfs/<repository> (default: compat-root/<repository>)",
-    )
+    .addOption(archOption())
+    .addOption(rootOption())
     .option("--writable", "mount the layer read-write (default read-only, as on CernVM-FS)")
     .action(async (specFile: string, words: string[], opts: ShellOptions) => {
       const { runInLayer } = await import("../exec/sandbox.js");

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { renderTable, style } from "../text.js";
 import type { HeldCell, SiteStatus } from "../update/status.js";
+import { archOption, jsonOption } from "./common-options.js";
 import { printable } from "./log.js";
 import { printJson } from "./output.js";
 import { addConfigOption, type SiteCliOptions, withSiteStore } from "./site-store.js";
@@ -14,8 +15,8 @@ export function register(program: Command): void {
     .command("status")
     .description("show which sha256 each target holds of each layer and arch, and the open candidates")
     .option("--layer <name>", "only this layer of the site config")
-    .option("-a, --arch <arch>", "only this arch")
-    .option("--json", "print the matrix as JSON (schema in docs/cli.md)");
+    .addOption(archOption("only this arch"))
+    .addOption(jsonOption("print the matrix as JSON (schema in docs/cli.md)"));
   addConfigOption(cmd).action(
     async (opts: SiteCliOptions & { layer?: string; arch?: string; json?: boolean }) => {
       const { siteStatus } = await import("../update/status.js");

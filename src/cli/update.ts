@@ -9,6 +9,7 @@ import { log } from "../log.js";
 import { style } from "../text.js";
 import { commaList } from "./args.js";
 import { INTERRUPTED_EXIT } from "./build.js";
+import { archOption, jsonOption } from "./common-options.js";
 import { addExecutorOptions } from "./executor-options.js";
 import { printJson } from "./output.js";
 import { addConfigOption, type SiteCliOptions, withSiteStore } from "./site-store.js";
@@ -28,7 +29,7 @@ export function register(program: Command): void {
       "build a candidate from the layer a target holds (debian: rebuild; gentoo: emerge over it), pack it (full + delta), run its gates",
     )
     .argument("<layer>", "a layer of the site config (layers: in compat.yaml)")
-    .option("-a, --arch <arch>", "CPU family (default: the host's, when the layer is kept for it)")
+    .addOption(archOption("CPU family (default: the host's, when the layer is kept for it)"))
     .option(
       "--from <target>",
       "the target whose layer is updated (default: the first target of the site config)",
@@ -46,7 +47,7 @@ export function register(program: Command): void {
       "wait this long for another update of the same layer to finish (default: refuse at once)",
       seconds,
     )
-    .option("--json", "print the result as JSON (schema in docs/cli.md); progress stays on stderr")
+    .addOption(jsonOption("print the result as JSON (schema in docs/cli.md); progress stays on stderr"))
     .option(
       "--remote-config <file>",
       "with --on ssh: the site config on the build host (with --on slurm the default is this one, on the shared filesystem)",

@@ -6,6 +6,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.js";
 import { renderTable } from "../text.js";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 
 interface ConfigOption {
@@ -64,7 +65,7 @@ export function register(program: Command): void {
     )
     .option("--expires <days>", "the token expires after this many days (default: never)", days)
     .option("--config <file>", CONFIG_TEXT)
-    .option("--json", "print the user and the token as JSON")
+    .addOption(jsonOption("print the user and the token as JSON"))
     .action(
       async (
         name: string,
@@ -110,7 +111,7 @@ export function register(program: Command): void {
     .command("list")
     .description("list the users, their roles and tokens (never the tokens themselves)")
     .option("--config <file>", CONFIG_TEXT)
-    .option("--json", "print users and tokens as JSON")
+    .addOption(jsonOption("print users and tokens as JSON"))
     .action(async (opts: ConfigOption) => {
       const { listUsers, listApiTokens } = await import("../store/accounts.js");
       const { users, tokens } = await withAccounts(opts, async (store) => ({
@@ -155,7 +156,7 @@ export function register(program: Command): void {
     .option("--expires <days>", "the token expires after this many days (default: never)", days)
     .option("--label <text>", "what the token is for (e.g. ci)")
     .option("--config <file>", CONFIG_TEXT)
-    .option("--json", "print the token as JSON")
+    .addOption(jsonOption("print the token as JSON"))
     .action(async (name: string, opts: ConfigOption & { expires?: number; label?: string }) => {
       const { issueToken, checkUserName } = await import("../accounts/index.js");
       const { currentUser } = await import("../store/actor.js");
@@ -176,7 +177,7 @@ export function register(program: Command): void {
     .argument("<name>", "user name")
     .option("--token <id>", "revoke only this token of the user", tokenId)
     .option("--config <file>", CONFIG_TEXT)
-    .option("--json", "print what was revoked as JSON")
+    .addOption(jsonOption("print what was revoked as JSON"))
     .action(async (name: string, opts: ConfigOption & { token?: number }) => {
       const { checkUserName } = await import("../accounts/index.js");
       const { disableUser, revokeApiToken } = await import("../store/accounts.js");

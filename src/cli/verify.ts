@@ -8,6 +8,7 @@ import type { VerifyReport } from "../artifacts/verify.js";
 import { ValidationError } from "../errors.js";
 import { log } from "../log.js";
 import { style } from "../text.js";
+import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 
 interface VerifyCliOptions {
@@ -46,7 +47,7 @@ export function register(program: Command): void {
       "--against <dir>",
       "also compare the artifact's tree with this directory, e.g. the layer published under /cvmfs (nested-catalog markers left out)",
     )
-    .option("--json", "print the report as JSON (schema in docs/cli.md)")
+    .addOption(jsonOption("print the report as JSON (schema in docs/cli.md)"))
     .action(async (artifact: string, opts: VerifyCliOptions) => {
       const { RULES } = await import("../artifacts/rules.js");
       const { verifyArtifact } = await import("../artifacts/verify.js");

@@ -9,6 +9,7 @@ import { log } from "../log.js";
 import { SEVERITIES, type Severity, severityRank } from "../security/advisory.js";
 import { renderTable, style } from "../text.js";
 import type { WatchReport } from "../watch/run.js";
+import { jsonOption } from "./common-options.js";
 import { printable } from "./log.js";
 import { printJson } from "./output.js";
 
@@ -76,7 +77,7 @@ export function register(program: Command): void {
     )
     .option("--config <file>", "site config (default ./compat.yaml, else ./compat-state/)")
     .option("--once", "one run, then exit (for cron and CI)")
-    .option("--json", "print each run's report as JSON")
+    .addOption(jsonOption("print each run's report as JSON"))
     .addOption(
       new Option(
         "--fail-on <severity>",

@@ -6,9 +6,9 @@
  * Pure: the set files come through a SetFiles reader (set-files.ts reads a directory).
  */
 import { InputError } from "../errors.js";
-import { PORTAGE_SETS } from "../flavors/gentoo/sets.js";
 import { flavorHas } from "../flavors/index.js";
 import { InvalidAtomError, parseAtom } from "../gentoo/atom.js";
+import { PORTAGE_SETS } from "../gentoo/portage-names.js";
 import type { Arch } from "../layer/id.js";
 import { nameProblem } from "../paths/rules.js";
 import { resolveLayer } from "../spec/resolve.js";

@@ -14,7 +14,7 @@ import type { ResolvedLayer } from "../spec/resolve.js";
 import { COMPAT_VERSION } from "../version.js";
 import { prefixConfinement } from "./files.js";
 import { CHECK_STAGE, FINALIZE_STAGE, HOST_LINKS_STAGE } from "./stage.js";
-import type { BuildStage, Flavor, StageContext } from "./types.js";
+import type { BuildStage, Flavor, FlavorModule, StageContext } from "./types.js";
 
 /** Ansible's human_to_bytes, which EESSI's disk check uses: K, M, G, T are powers of 1024. */
 export function parseSize(text: string): number {
@@ -173,17 +173,14 @@ export async function toolVersion(cmd: string, args: readonly string[] = ["--ver
   }
 }
 
-/**
- * The debian flavor builds as root. Tried as another user: mmdebstrap's unshare mode builds the
- * tree, but it holds files of subordinate ids (apt's lists, private dirs) that relocating as the
- * user cannot read. (Gentoo Prefix bootstraps as any user.)
- */
-export function assertBuildUser(flavor: string, uid: number | undefined = process.getuid?.()): void {
-  if (flavor !== "debian" || uid === 0 || uid === undefined) return;
-  throw new InputError("the debian flavor builds as root (as another user it is not supported yet)", {
-    details: [
-      "as a user other than root mmdebstrap builds in a user namespace, and the tree it leaves has files owned by subordinate ids that the relocation cannot read",
-    ],
+/** Refused before anything is written when the flavor builds as root only and this is another user. */
+export function assertBuildUser(
+  flavor: Pick<FlavorModule, "id" | "rootOnly">,
+  uid: number | undefined = process.getuid?.(),
+): void {
+  if (!flavor.rootOnly || uid === 0 || uid === undefined) return;
+  throw new InputError(`the ${flavor.id} flavor builds as root (as another user it is not supported yet)`, {
+    details: [flavor.rootOnly],
     hint: "run compat build as root (for example with sudo)",
   });
 }

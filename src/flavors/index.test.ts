@@ -59,9 +59,9 @@ describe("flavor registry", () => {
   });
 
   it("builds a debian layer as root only; a gentoo one as anyone", () => {
-    expect(() => assertBuildUser("debian", 0)).not.toThrow();
-    expect(() => assertBuildUser("debian", 1000)).toThrow(/the debian flavor builds as root/);
-    expect(() => assertBuildUser("gentoo", 1000)).not.toThrow();
+    expect(() => assertBuildUser(getFlavor("debian"), 0)).not.toThrow();
+    expect(() => assertBuildUser(getFlavor("debian"), 1000)).toThrow(/the debian flavor builds as root/);
+    expect(() => assertBuildUser(getFlavor("gentoo"), 1000)).not.toThrow();
   });
 
   it("refuses an unknown flavor, listing the known ones", () => {

@@ -1,19 +1,20 @@
 /**
  * The flavor registry: one folder per flavor (src/flavors/<id>/index.ts exports a FlavorModule),
- * mapped here by id. Adding a flavor is adding a folder and a line.
+ * mapped here by id. The ids are those of the spec sections (flavors/sections.ts, below spec/):
+ * adding a flavor is adding a folder, its section's line there and its module's line here.
  */
 import { InputError } from "../errors.js";
-import type { FlavorName } from "../spec/schema.js";
 import * as debian from "./debian/index.js";
 import * as gentoo from "./gentoo/index.js";
 import type { PackageDatabaseKind } from "./installed.js";
+import { FLAVORS, type FlavorName } from "./sections.js";
 import type { FlavorCapability, FlavorModule } from "./types.js";
 
-/** The flavors by id, in the order detectFlavor tries them (a Gentoo Prefix first). */
-export const flavors: ReadonlyMap<FlavorName, FlavorModule> = new Map<FlavorName, FlavorModule>([
-  [gentoo.id, gentoo],
-  [debian.id, debian],
-]);
+/** Each flavor's module, by the id its spec section has (the compiler wants one for each). */
+const modules: { [Id in FlavorName]: FlavorModule & { id: Id } } = { gentoo, debian };
+
+/** The flavors by id, in the order detectFlavor tries them (the sections' order: a Gentoo Prefix first). */
+export const flavors: ReadonlyMap<FlavorName, FlavorModule> = new Map(FLAVORS.map((id) => [id, modules[id]]));
 
 /** The flavor of the layer in a prefix directory, the first whose detect() recognises it. */
 export function detectFlavor(prefixDir: string): FlavorModule | undefined {

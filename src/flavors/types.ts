@@ -147,6 +147,8 @@ export interface FlavorModule {
   };
   /** What its layers have that some checks need. */
   capabilities: readonly FlavorCapability[];
+  /** Why it builds as root only (a build as another user is refused with it); undefined: any user builds. */
+  rootOnly?: string;
   /**
    * Its spec section from the variables of EESSI's compatibility_layer role (`compat
    * import-ansible`), for the flavor whose layers the role builds.

@@ -120,7 +120,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   const { layer, flavorStages } = described;
   // Before a run directory or a work directory exists: nothing to resume when the host cannot build it.
   assertArchRunnable(layer.arch);
-  assertBuildUser(layer.spec.flavor);
+  assertBuildUser(getFlavor(layer.spec.flavor));
   const targetLockFile = (target: string) => join(dirname(target), `.${basename(target)}.build-lock`);
   const lockTarget = (target: string, runId: string) =>
     PidLock.acquire(targetLockFile(target), `a build of ${target} (run ${runId})`);

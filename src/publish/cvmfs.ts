@@ -34,38 +34,24 @@ import { type Change, ChangePlanner, extractSpool } from "./cvmfs-change.js";
 import { assess, type JournalEntry, PublishJournal } from "./cvmfs-journal.js";
 import { CvmfsServer, type HostProcess } from "./cvmfs-server.js";
 import { cvmfsTagName } from "./cvmfs-text.js";
-import { checkPatchTool, deleteBeforeExtracting, deletePaths, patchAfterExtracting } from "./delta-apply.js";
-import {
-  type History,
-  type HistoryEvent,
-  historyFileState,
-  type NewHistoryEvent,
-  readHistory,
-  refuseLostHistory,
-  withLockedHistory,
-} from "./history.js";
+import { deleteBeforeExtracting, deletePaths, patchAfterExtracting } from "./delta-apply.js";
+import type { History, NewHistoryEvent } from "./history.js";
 import { requireLayerDirectory } from "./layer-guard.js";
 import { storedTreePath, writeStoredTree } from "./layer-state.js";
 import {
-  checkDeltaBase,
   extractVerified,
-  inventoryOf,
   layerParts,
-  nextBackupName,
-  type Publisher,
   PublishInterrupted,
   type PublishRequest,
   type PublishResult,
   preVerify,
   publishManifest,
-  type RepositoryInventory,
   type RollbackResult,
-  restoredEvent,
-  rollbackEvent,
   throwIfInterrupted,
   unchangedResult,
   type VerifiedArtifact,
 } from "./publisher.js";
+import { PublisherSkeleton } from "./skeleton.js";
 import { isUndoArchiveOf, makeUndo, pruneUndo, undoDir } from "./undo.js";
 
 export { CVMFS_STATUS } from "./cvmfs-server.js";
@@ -113,15 +99,18 @@ function stamp(): string {
     .replace(/\.\d+Z$/, "Z");
 }
 
-export class CvmfsPublisher implements Publisher {
+export class CvmfsPublisher extends PublisherSkeleton {
   readonly target: string;
-  private readonly historyKey: string;
+  protected readonly historyKey: string;
+  protected readonly stateDir: string;
   private readonly server: CvmfsServer;
   private readonly journal: PublishJournal;
 
   private readonly planner: ChangePlanner;
 
   constructor(private readonly o: CvmfsPublisherOptions) {
+    super();
+    this.stateDir = o.stateDir;
     this.target = `cvmfs:${o.repository}${o.hostName ? `@${o.hostName}` : ""}`;
     this.historyKey = `cvmfs:${o.repository}`;
     this.server = new CvmfsServer(o.repository, o.host, o.configDir);
@@ -146,9 +135,8 @@ export class CvmfsPublisher implements Publisher {
     return (await this.o.host.run(["test", "-e", path], [0, 1])).status === 0;
   }
 
-  private async nextBackup(parent: string, arch: string): Promise<string> {
-    const listing = await this.o.host.run(["ls", "-A", "--", parent]);
-    return nextBackupName(listing.stdout.split("\n"), arch);
+  protected async listNames(dir: string): Promise<string[]> {
+    return (await this.o.host.run(["ls", "-A", "--", dir])).stdout.split("\n");
   }
 
   private storedTree(layer: string): string {
@@ -159,11 +147,8 @@ export class CvmfsPublisher implements Publisher {
     what: string,
     fn: (history: History, recovered: string | undefined) => Promise<T>,
   ): Promise<T> {
-    // Starting a new history over a truncated one would lose the record of what is live.
-    await this.refuseLostHistory();
-    return withLockedHistory(
+    return this.withHistory(
       join(this.o.stateDir, "locks", `${this.o.repository}.lock`),
-      this.o.stateDir,
       what,
       async (history) => {
         // Spools of publishes that were killed (we hold the lock: no live publish owns one).
@@ -526,19 +511,8 @@ export class CvmfsPublisher implements Publisher {
         if (spool) rmSync(spool.path, { force: true });
         throw new PublishInterrupted(this.target);
       }
-      checkDeltaBase(m, path, exists, current);
-      await checkPatchTool(this.o.host, m);
-      const event: NewHistoryEvent = {
-        target: this.historyKey,
-        layer: m.topDir,
-        action: "publish",
-        kind: m.kind,
-        artifact: m.artifact,
-        sha256,
-        previousSha256: current?.sha256 ?? null,
-        backup: null,
-        detail: req.reason ? `reason: ${req.reason}` : null,
-      };
+      await this.checkChange(this.o.host, m, path, exists, current);
+      const event = this.publishEvent(m, sha256, current, req.reason, null);
       if (this.o.ingest && m.kind === "full" && !exists)
         return this.ingestNew(history, req, verified, event, recovered);
       if (this.o.ingest && exists)
@@ -716,13 +690,12 @@ export class CvmfsPublisher implements Publisher {
         verified,
         await this.reading(() => this.planner.live(layer, last)),
       );
-      const restored = restoredEvent(history.events(this.historyKey, layer), last);
       const done = await this.applyChange(
         history,
         {
           ...planned,
           action: "rollback",
-          event: rollbackEvent(this.historyKey, last, restored, {
+          event: this.rollbackEvent(history, last, {
             backup: null,
             detail: `undid event ${last.id}${last.tag ? ` (${last.tag})` : ""}`,
             reason,
@@ -742,15 +715,10 @@ export class CvmfsPublisher implements Publisher {
     });
   }
 
-  async history(layer?: string): Promise<HistoryEvent[]> {
-    await this.refuseLostHistory();
-    return readHistory(this.o.stateDir, this.historyKey, layer);
-  }
-
-  /** The layers under the repository's `versions/`, live and kept, as the publishing host sees them. */
-  async inventory(): Promise<RepositoryInventory> {
+  /** The layer directories under the repository's `versions/`, as the publishing host sees them. */
+  protected async layerDirs(): Promise<string[]> {
     const { versions } = this.layerPath("x/compat/linux/x86_64");
-    if (!(await this.exists(versions))) return { layers: [], kept: [] };
+    if (!(await this.exists(versions))) return [];
     const found = await this.o.host.run([
       "find",
       versions,
@@ -765,11 +733,6 @@ export class CvmfsPublisher implements Publisher {
       "-printf",
       "%P\\n",
     ]);
-    return inventoryOf(found.stdout.split("\n").filter((l) => l !== ""));
-  }
-
-  private async refuseLostHistory(): Promise<void> {
-    if (historyFileState(this.o.stateDir) === "empty")
-      refuseLostHistory(this.o.stateDir, this.target, await this.inventory());
+    return found.stdout.split("\n").filter((l) => l !== "");
   }
 }

@@ -25,37 +25,22 @@ import { run } from "../exec/run.js";
 import { spawnStreaming } from "../exec/stream.js";
 import { log } from "../log.js";
 import { relativeInside } from "../paths/rules.js";
-import { checkPatchTool, deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
+import { deleteBeforeExtracting, patchAfterExtracting } from "./delta-apply.js";
 import { exchangePaths } from "./exchange.js";
-import {
-  type History,
-  type HistoryEvent,
-  historyFileState,
-  type NewHistoryEvent,
-  readHistory,
-  refuseLostHistory,
-  withLockedHistory,
-} from "./history.js";
+import type { History, NewHistoryEvent } from "./history.js";
 import { guardDelta, layerAncestors } from "./layer-guard.js";
 import {
   backupPath,
-  checkDeltaBase,
   extractVerified,
-  inventoryOf,
   layerParts,
-  nextBackupName,
-  type Publisher,
-  PublishInterrupted,
   type PublishRequest,
   type PublishResult,
   preVerify,
-  type RepositoryInventory,
   type RollbackResult,
-  restoredEvent,
-  rollbackEvent,
   throwIfInterrupted,
   unchangedResult,
 } from "./publisher.js";
+import { PublisherSkeleton } from "./skeleton.js";
 
 interface Journal {
   id: string;
@@ -99,15 +84,18 @@ function inode(path: string): number | undefined {
   }
 }
 
-export class LocalPublisher implements Publisher {
+export class LocalPublisher extends PublisherSkeleton {
   readonly target: string;
   readonly root: string;
-  private readonly stateDir: string;
+  protected readonly stateDir: string;
+  protected readonly historyKey: string;
   private readonly host = new LocalHost();
 
   constructor(root: string) {
+    super();
     this.root = resolve(root);
     this.target = `local:${this.root}`;
+    this.historyKey = this.target;
     this.stateDir = join(this.root, ".compat");
   }
 
@@ -135,10 +123,7 @@ export class LocalPublisher implements Publisher {
       throw new InputError(`${this.root}: no such directory`, {
         hint: "create the repository root first (mkdir -p)",
       });
-    // Starting a new history over a truncated one would lose the record of what is live.
-    if (historyFileState(this.stateDir) === "empty")
-      refuseLostHistory(this.stateDir, this.target, this.listLayers());
-    return withLockedHistory(join(this.stateDir, "lock"), this.stateDir, what, async (history) => {
+    return this.withHistory(join(this.stateDir, "lock"), what, async (history) => {
       this.recover(history);
       return fn(history);
     });
@@ -219,8 +204,7 @@ export class LocalPublisher implements Publisher {
       const hadPrevious = existsSync(paths.target);
       const unchanged = unchangedResult(this.target, paths.target, m, sha256, current, hadPrevious);
       if (unchanged) return unchanged;
-      checkDeltaBase(m, paths.target, hadPrevious, current);
-      await checkPatchTool(this.host, m);
+      await this.checkChange(this.host, m, paths.target, hadPrevious, current);
       await guardDelta(
         this.host,
         paths.target,
@@ -268,19 +252,11 @@ export class LocalPublisher implements Publisher {
       } catch (e) {
         removeTree(paths.stagingRoot);
         rmSync(this.journalPath, { force: true });
-        throw req.signal?.aborted ? new PublishInterrupted(this.target) : e;
+        throw this.interruptedOr(req, e);
       }
-      const backup = hadPrevious ? nextBackupName(readdirSync(paths.parent), paths.arch) : null;
+      const backup = hadPrevious ? await this.nextBackup(paths.parent, paths.arch) : null;
       const event: NewHistoryEvent = {
-        target: this.target,
-        layer: m.topDir,
-        action: "publish",
-        kind: m.kind,
-        artifact: m.artifact,
-        sha256,
-        previousSha256: current?.sha256 ?? null,
-        backup,
-        detail: req.reason ? `reason: ${req.reason}` : null,
+        ...this.publishEvent(m, sha256, current, req.reason, backup),
         treeSha256: tree ?? null,
       };
       Object.assign(journal, {
@@ -318,7 +294,6 @@ export class LocalPublisher implements Publisher {
           hint: last ? "the last publication replaced no layer" : "compat has not published this layer here",
         });
       const kept = backupPath(paths.parent, paths.arch, last.backup, join);
-      const restored = restoredEvent(history.events(this.target, layer), last);
       if (!existsSync(kept) || !existsSync(paths.target))
         throw new ValidationError(
           `cannot roll back ${layer}: ${existsSync(kept) ? paths.target : kept} is missing`,
@@ -329,7 +304,7 @@ export class LocalPublisher implements Publisher {
         layer,
         phase: "swap",
         expectTargetIno: inode(kept),
-        event: rollbackEvent(this.target, last, restored, {
+        event: this.rollbackEvent(history, last, {
           backup: last.backup,
           detail: `undid event ${last.id}`,
           reason,
@@ -349,18 +324,11 @@ export class LocalPublisher implements Publisher {
     });
   }
 
-  async history(layer?: string): Promise<HistoryEvent[]> {
-    if (historyFileState(this.stateDir) === "empty")
-      refuseLostHistory(this.stateDir, this.target, this.listLayers());
-    return readHistory(this.stateDir, this.target, layer);
+  protected listNames(dir: string): string[] {
+    return readdirSync(dir);
   }
 
-  async inventory(): Promise<RepositoryInventory> {
-    return this.listLayers();
-  }
-
-  /** The layers under `versions/` and the kept ones beside them, whatever the history says. */
-  private listLayers(): RepositoryInventory {
+  protected layerDirs(): string[] {
     const dirs = (p: string) => {
       try {
         return readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory());
@@ -374,6 +342,6 @@ export class LocalPublisher implements Publisher {
       for (const os of dirs(join(versions, v.name, "compat")))
         for (const a of dirs(join(versions, v.name, "compat", os.name)))
           found.push(`${v.name}/compat/${os.name}/${a.name}`);
-    return inventoryOf(found);
+    return found;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { resolve as resolvePath } from "node:path";
 import { InputError } from "../errors.js";
+import { gentooSection } from "../flavors/sections.js";
 import { type Arch, archHint, type LayerId, nodeArchToArch } from "../layer/id.js";
 import {
   absolutePathProblem,
@@ -293,7 +294,7 @@ export function resolveLayer(spec: LayerSpec, arch: Arch): ResolvedLayer {
     expected: string,
   ) =>
     list.map((t, i) => {
-      const at = ["gentoo", field, i];
+      const at = [gentooSection.key, field, i];
       const value = problems.check(at, () => expandPlaceholders(t, vars, at)) ?? t;
       problems.addPath(at, value, check(value), expected);
       return value;

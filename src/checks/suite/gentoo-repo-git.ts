@@ -3,6 +3,7 @@
  * that checkout (and every pinned overlay) is at its pinned commit.
  */
 import { posix } from "node:path";
+import { GENTOO_REPOSITORY } from "../../gentoo/portage-names.js";
 import { gitHead, readReposConf } from "../portage-files.js";
 import { type Check, fail, pass } from "../types.js";
 import type { Versions } from "../versions.js";
@@ -25,7 +26,7 @@ export const gentooRepoGit: Check = {
     const atFault = new Set<string>();
     const details: string[] = [];
     const repos: { name: string; url?: string; commit?: string }[] = [
-      { name: "gentoo", url: spec?.repository.url, commit: spec?.repository.commit },
+      { name: GENTOO_REPOSITORY, url: spec?.repository.url, commit: spec?.repository.commit },
       ...(spec?.overlays ?? [])
         .filter((o) => o.syncType === "git")
         .map((o) => ({ name: o.name, url: o.url, commit: o.commit })),
@@ -60,7 +61,7 @@ export const gentooRepoGit: Check = {
         details.push(
           `${repo.name}: ${dir} at ${head.commit}${repo.commit ? " (the pinned commit)" : " (no pin known)"}`,
         );
-      if (repo.name !== "gentoo" && !repo.commit)
+      if (repo.name !== GENTOO_REPOSITORY && !repo.commit)
         details.push(
           `${repo.name}: no pinned commit in the spec, so the overlay follows its branch (not reproducible)`,
         );

@@ -20,7 +20,6 @@ import { ensureSandbox } from "../../exec/sandbox.js";
 import { generateLocales, installLocaleLister } from "../../layer/locales.js";
 import { assertRelocated, formatRelocationReport, relocateTree } from "../../layer/relocate.js";
 import { resolveSourceDateEpoch, type SourceDateEpoch } from "../../layer/source-date-epoch.js";
-import { debianSuiteFor } from "../../spec/schema.js";
 import {
   checkStage,
   finalizeStage,
@@ -32,6 +31,7 @@ import {
 import { applyPlannedFiles, prefixConfinement } from "../files.js";
 import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
+import { debianSuiteFor } from "./spec-section.js";
 import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
 
 export const id = "debian" as const;
@@ -40,6 +40,13 @@ export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";
 export { advisorySources, capabilities, packageDatabase, sbomDistro } from "./facts.js";
+
+/**
+ * Tried as another user: mmdebstrap's unshare mode builds the tree, but it holds files of
+ * subordinate ids (apt's lists, private dirs) that relocating as the user cannot read.
+ */
+export const rootOnly =
+  "as a user other than root mmdebstrap builds in a user namespace, and the tree it leaves has files owned by subordinate ids that the relocation cannot read";
 
 export const urls = ["https://gitlab.mister-muffin.de/josch/mmdebstrap", "https://github.com/NixOS/patchelf"];
 

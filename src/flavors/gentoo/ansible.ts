@@ -4,7 +4,7 @@
  * packages and Portage files of the role's variables.
  */
 import type { PathKey, RoleVariables } from "../../spec/ansible/role.js";
-import { gentooSchema, portageEntryWriters } from "../../spec/schema.js";
+import { gentooSchema, portageEntryWriters } from "./spec-section.js";
 
 const OVERLAY_KEYS = ["name", "source", "url", "branch", "commit", "eclass-overrides", "autosync"];
 const PACKAGE_KEYS = ["name", "version", "overlay", "include_on", "exclude_on"];

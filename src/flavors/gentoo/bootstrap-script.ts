@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { CompatError, InputError, ToolError, ValidationError } from "../../errors.js";
 import { readFileInside } from "../../paths/inside.js";
-import type { GentooSettings } from "../../spec/schema.js";
+import type { GentooSettings } from "./spec-section.js";
 
 export type BootstrapScriptSource = GentooSettings["bootstrap"]["script"];
 

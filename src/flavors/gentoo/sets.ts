@@ -18,32 +18,9 @@ import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node
 import { mkdir, readlink, rm, symlink } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { InputError } from "../../errors.js";
+import { PORTAGE_SETS } from "../../gentoo/portage-names.js";
 import { type Confinement, resolveInside } from "../../paths/inside.js";
 import type { ResolvedLayer } from "../../spec/resolve.js";
-
-/** The sets of Portage's own cnf/sets/portage.conf (Portage 3.0), which are not files. */
-export const PORTAGE_SETS: readonly string[] = [
-  "world",
-  "profile",
-  "selected",
-  "selected-packages",
-  "selected-sets",
-  "system",
-  "security",
-  "installed",
-  "preserved-rebuild",
-  "live-rebuild",
-  "deprecated-live-rebuild",
-  "module-rebuild",
-  "x11-module-rebuild",
-  "rebuilt-binaries",
-  "changed-subslot",
-  "downgrade",
-  "unavailable",
-  "unavailable-binaries",
-  "changed-deps",
-  "rust-rebuild",
-];
 
 /** Where Portage reads set files, relative to EPREFIX. */
 export const USER_SETS_DIR = "etc/portage/sets";

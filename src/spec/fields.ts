@@ -1,0 +1,62 @@
+/**
+ * Field types the layer spec's schema and the flavors' spec sections (src/flavors/<id>/spec-section.ts)
+ * share: strings that become paths, sizes, file contents, SOURCE_DATE_EPOCH. This module sits below
+ * both, so the sections can use it while spec/schema.ts assembles them.
+ */
+import { z } from "zod";
+import { absolutePathProblem, type PathProblem } from "../paths/rules.js";
+
+/**
+ * A string that becomes a path (or part of one): refused when `check` finds a problem, saying what
+ * would be right. The checks are src/paths/rules.ts's, the ones the code that writes runs again.
+ */
+export function pathString(
+  check: (v: string) => PathProblem | undefined,
+  expected: string,
+  pattern?: { re: RegExp; message: string },
+) {
+  // a value that does not match the pattern gets that one message (and editors get the pattern)
+  const base = pattern ? z.string().regex(pattern.re, { message: pattern.message, abort: true }) : z.string();
+  return base.superRefine((v, ctx) => {
+    const p = check(v);
+    if (p) ctx.addIssue({ code: "custom", message: `${p.message} (expected ${expected})` });
+  });
+}
+
+/** A host path, e.g. a link target's fallback: absolute, no `..`, not `/` itself. */
+export const ABSOLUTE = { re: /^\//, message: "must be an absolute path" };
+export const absolutePath = pathString(
+  (v) => absolutePathProblem(v),
+  "an absolute path such as /etc/hosts",
+  ABSOLUTE,
+);
+
+/** Placeholders, a `{prefix}` included, expand to values without `..` (checked again after expanding). */
+export const templatedPath = pathString(
+  (v) => absolutePathProblem(v.replace(/^\{[A-Za-z]+\}/, "/x")),
+  "an absolute path, or one that starts with a placeholder such as {prefix}",
+  {
+    re: /^(\/|\{[A-Za-z]+\})/,
+    message: "must be an absolute path or start with a placeholder such as {prefix}",
+  },
+);
+
+export const fileContents = z
+  .string()
+  .describe("file content, written as given (a trailing newline is added when missing)");
+
+/** A size as Ansible's human_to_bytes reads it (K, M, G, T are powers of 1024): `15 GB`, `512M`. */
+export const sizeSchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, { message: "not a size (expected e.g. 15 GB)" });
+
+/** SOURCE_DATE_EPOCH of the build (src/layer/source-date-epoch.ts); the environment variable wins. */
+export const sourceDateEpochSchema = z
+  .number()
+  .int({ message: "not a unix time in whole seconds" })
+  .min(0, { message: "a unix time is not negative" })
+  .max(253_402_300_799, { message: "beyond the year 9999" })
+  .optional()
+  .describe(
+    "SOURCE_DATE_EPOCH of the build (unix seconds, not later than the build): the time every file and record of the layer gets; default: derived from the inputs, the environment variable SOURCE_DATE_EPOCH wins",
+  );
