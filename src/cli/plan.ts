@@ -24,10 +24,10 @@ export function register(program: Command): void {
     .option("-o, --output <file>", "write the plan to this file instead of stdout")
     .action(async (specFile: string, opts: PlanOptions) => {
       const { openSpec } = await import("../spec/open.js");
-      const { planLayer, planProblems } = await import("../flavors/plan.js");
+      const { planOf, planProblems } = await import("../flavors/index.js");
       const { flavorHas } = await import("../flavors/index.js");
       const { layer } = await openSpec(specFile, { arch: opts.arch, check: planProblems });
-      const plan = planLayer(layer);
+      const plan = planOf(layer);
       for (const w of plan.warnings) log.warn(w);
       await writeResult(
         opts.json

@@ -19,7 +19,7 @@ import { localPrefix, type ResolvedLayer, resolveLayer } from "../spec/resolve.j
 import { hostLinksStage } from "./common.js";
 import { applyPlannedFiles, prefixConfinement } from "./files.js";
 import { api as gentoo } from "./gentoo/index.js";
-import { planLayer } from "./plan.js";
+import { planOf } from "./index.js";
 import type { StageContext } from "./types.js";
 
 const canary = canaryPerTest("hostile-stages");
@@ -137,7 +137,7 @@ describe("the stages refuse a hostile layer that skipped validation", () => {
     symlinkSync(canary.dir, join(ctx.prefixDir, "reprod"));
     // the locales stage's write of etc/locale.gen, then the configure stage's Portage files
     await expect(
-      applyPlannedFiles(prefixConfinement(ctx), planLayer(layer).files, (p) => p === "etc/locale.gen"),
+      applyPlannedFiles(prefixConfinement(ctx), planOf(layer).files, (p) => p === "etc/locale.gen"),
     ).rejects.toThrow(/leads through the symlink etc -> /);
     const configure = gentoo.plan(layer).find((s) => s.id === "configure")!;
     await expect(configure.run(ctx)).rejects.toThrow(UnsafePathError);

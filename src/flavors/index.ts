@@ -4,9 +4,13 @@
  * adding a flavor is adding a folder, its section's line there and its module's line here.
  */
 import { InputError } from "../errors.js";
+import type { FieldProblem } from "../spec/problem.js";
+import type { ResolvedLayer } from "../spec/resolve.js";
+import type { LayerSpec } from "../spec/schema.js";
 import * as debian from "./debian/index.js";
 import * as gentoo from "./gentoo/index.js";
 import type { PackageDatabaseKind } from "./installed.js";
+import { type LayerPlan, planLayer, planProblems as planProblemsOf } from "./plan.js";
 import { FLAVORS, type FlavorName } from "./sections.js";
 import type { FlavorCapability, FlavorModule } from "./types.js";
 
@@ -31,6 +35,16 @@ export function flavorOfDatabase(kind: PackageDatabaseKind): FlavorModule {
 /** Whether layers of `flavor` have `capability`: what code outside flavors/ branches on, never a flavor's name. */
 export function flavorHas(flavor: string, capability: FlavorCapability): boolean {
   return getFlavor(flavor).capabilities.includes(capability);
+}
+
+/** What a build of `layer` would do and write (`compat plan`), its flavor's part included. */
+export function planOf(layer: ResolvedLayer): LayerPlan {
+  return planLayer(layer, getFlavor(layer.spec.flavor).planPart);
+}
+
+/** The problems the plan finds for each of the spec's arches (spec loading's extra check). */
+export function planProblems(spec: LayerSpec): FieldProblem[] {
+  return planProblemsOf(spec, getFlavor(spec.flavor).planPart);
 }
 
 export function getFlavor(id: string): FlavorModule {

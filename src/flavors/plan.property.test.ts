@@ -17,7 +17,8 @@ import { parseSpec } from "../spec/load.js";
 import { localPrefix, repositoryRoot, resolveLayer } from "../spec/resolve.js";
 import { applyPlannedFiles } from "./files.js";
 import { linkInto } from "./gentoo/sets.js";
-import { planLayer, plannedPaths, planProblems } from "./plan.js";
+import { planOf, planProblems } from "./index.js";
+import { plannedPaths } from "./plan.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "compat-plan-property-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -174,7 +175,7 @@ describe("spec loader and planners (property)", () => {
           expect(strictlyInside(layer.prefix, `/cvmfs/${REPO}`)).toBe(true);
           const target = localPrefix(layer, root);
           expect(strictlyInside(target, root)).toBe(true);
-          const plan = planLayer(layer);
+          const plan = planOf(layer);
           const paths = [
             ...plannedPaths(
               plan,
@@ -238,7 +239,7 @@ describe("spec loader and planners (property)", () => {
         const prefixDir = join(box, "root", "prefix");
         mkdirSync(prefixDir, { recursive: true });
         const layer = resolveLayer(loaded.spec, "x86_64");
-        const plan = planLayer(layer);
+        const plan = planOf(layer);
         const into = { base: prefixDir, mountedAt: layer.prefix, what: "the prefix" };
         await applyPlannedFiles(into, plan.files, () => true);
         for (const l of plan.portageLinks) await linkInto(into, l.path, l.target);

@@ -4,7 +4,7 @@ import { loadSpec, parseSpec } from "../spec/load.js";
 import { resolveLayer } from "../spec/resolve.js";
 import { DEBIAN_STAGES } from "./debian/stages.js";
 import { GENTOO_STAGES } from "./gentoo/stages.js";
-import { planLayer } from "./plan.js";
+import { planOf } from "./index.js";
 
 const gentooSpec = parseSpec(
   `repository: software.eessi.io
@@ -33,7 +33,7 @@ variantSymlinks: {hostDefaults: {override: /dev/null}}
 ).spec;
 
 describe("planLayer (gentoo)", () => {
-  const plan = planLayer(resolveLayer(gentooSpec, "x86_64"));
+  const plan = planOf(resolveLayer(gentooSpec, "x86_64"));
 
   it("resolves prefix, sets and packages for the arch", () => {
     expect(plan.prefix).toBe("/cvmfs/software.eessi.io/versions/2026.06/compat/linux/x86_64");
@@ -51,7 +51,7 @@ describe("planLayer (gentoo)", () => {
     ]);
     expect(plan.packages).toEqual(["=sys-fabric/opa-psm2-12.0.1::eessi", "sys-libs/pam"]);
     expect(plan.removePackages).toEqual(["dev-lang/go"]);
-    expect(planLayer(resolveLayer(gentooSpec, "aarch64")).packages).toEqual(["sys-libs/pam"]);
+    expect(planOf(resolveLayer(gentooSpec, "aarch64")).packages).toEqual(["sys-libs/pam"]);
   });
 
   it("uses the flavor's stage list", () => {
@@ -99,11 +99,11 @@ describe("planLayer (gentoo)", () => {
     ]);
     const pinned = structuredClone(gentooSpec);
     pinned.gentoo!.overlays[0]!.commit = "ea41ecc9572555ee8c0a6f2cafff7bef08b32f01";
-    expect(planLayer(resolveLayer(pinned, "x86_64")).warnings).toEqual([]);
+    expect(planOf(resolveLayer(pinned, "x86_64")).warnings).toEqual([]);
   });
 
   it("gives the same JSON for the same input", () => {
-    const again = planLayer(resolveLayer(parseSpec(JSON.stringify(gentooSpec), "same.yaml").spec, "x86_64"));
+    const again = planOf(resolveLayer(parseSpec(JSON.stringify(gentooSpec), "same.yaml").spec, "x86_64"));
     expect(JSON.stringify(again)).toBe(JSON.stringify(plan));
   });
 });
@@ -111,7 +111,7 @@ describe("planLayer (gentoo)", () => {
 describe("planLayer (debian)", () => {
   it("plans examples/dev.yaml", async () => {
     const { spec } = await loadSpec(join(import.meta.dirname, "../../examples/dev.yaml"));
-    const plan = planLayer(resolveLayer(spec, "x86_64"));
+    const plan = planOf(resolveLayer(spec, "x86_64"));
     expect(plan.flavor).toBe("debian");
     expect(plan.stages.map((s) => s.id)).toEqual(DEBIAN_STAGES.map((s) => s.id));
     expect(plan.packages).toContain("lmod");

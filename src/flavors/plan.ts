@@ -3,20 +3,32 @@
  * alone (no I/O). `compat plan` prints it; the pipeline builds from it, so what the plan shows is
  * what the build writes.
  */
-import { gentooConfigFiles } from "../gentoo/config/index.js";
 import type { LayerId } from "../layer/id.js";
 import { safeRelative } from "../paths/rules.js";
 import { type FieldProblem, SpecFieldError } from "../spec/problem.js";
 import { type HostLink, type ResolvedLayer, resolveLayer } from "../spec/resolve.js";
 import type { FlavorName, LayerSpec } from "../spec/schema.js";
-import { DEBIAN_STAGES } from "./debian/stages.js";
-import { type PortageLink, planPortageLinks } from "./gentoo/portage-links.js";
-import { planSetSources, type SetSource } from "./gentoo/sets.js";
+import type { PortageLink } from "./gentoo/portage-links.js";
+import type { SetSource } from "./gentoo/sets.js";
+import type { StageInfo } from "./stage.js";
 
 export type { SetSource };
 
-import { GENTOO_STAGES } from "./gentoo/stages.js";
-import type { StageInfo } from "./stage.js";
+/**
+ * What a flavor's layers plan of their own (each flavor folder's plan-part.ts; FlavorModule.planPart):
+ * the rest of the plan (locale.gen, host links, what is written where) is every flavor's.
+ */
+export interface FlavorPlanPart {
+  /** The stages of a build, as `compat plan` lists them (the activate stage last). */
+  stages: readonly StageInfo[];
+  /** Files the build writes from the flavor's spec section. */
+  files(layer: ResolvedLayer): Array<{ path: string; content: string; from: string }>;
+  warnings(layer: ResolvedLayer): string[];
+  setSources(layer: ResolvedLayer): SetSource[];
+  /** What the build installs, as the flavor's package manager takes it (atoms, package names). */
+  packages(layer: ResolvedLayer): string[];
+  portageLinks(layer: ResolvedLayer): PortageLink[];
+}
 
 /** A file the build writes into the prefix. */
 export interface PlannedFile {
@@ -65,10 +77,6 @@ export interface LayerPlan extends LayerId {
   hostSymlinks: PlannedHostLink[];
   /** Things the build will do that the user should know about (e.g. an unpinned overlay). */
   warnings: string[];
-}
-
-export function stagesOf(flavor: FlavorName): readonly StageInfo[] {
-  return flavor === "gentoo" ? GENTOO_STAGES : DEBIAN_STAGES;
 }
 
 /** `etc/locale.gen` lines; the build adds those the file does not have yet. */
@@ -120,11 +128,11 @@ function hostLinkConflicts(plan: Omit<LayerPlan, "warnings">, overlays: readonly
 }
 
 /** The problems planLayer finds for each of the spec's arches (for spec loading, with lines). */
-export function planProblems(spec: LayerSpec): FieldProblem[] {
+export function planProblems(spec: LayerSpec, part: FlavorPlanPart): FieldProblem[] {
   const out = new Map<string, FieldProblem>();
   for (const arch of spec.arches) {
     try {
-      planLayer(resolveLayer(spec, arch));
+      planLayer(resolveLayer(spec, arch), part);
     } catch (e) {
       if (!(e instanceof SpecFieldError)) throw e;
       for (const p of e.problems) out.set(`${String(p.path)}\0${p.message}`, p);
@@ -133,19 +141,13 @@ export function planProblems(spec: LayerSpec): FieldProblem[] {
   return [...out.values()];
 }
 
-export function planLayer(layer: ResolvedLayer): LayerPlan {
+/** The plan of `layer`, whose flavor's own part is `part` (flavors/index.ts planOf finds it). */
+export function planLayer(layer: ResolvedLayer, part: FlavorPlanPart): LayerPlan {
   const { spec } = layer;
   const files: Array<[string, PlannedFile]> = [];
-  const warnings: string[] = [];
-  if (spec.flavor === "gentoo") {
-    for (const f of gentooConfigFiles(layer))
-      files.push([f.path, { content: f.content, mode: "0644", apply: "replace", from: f.from }]);
-    for (const o of spec.gentoo?.overlays ?? [])
-      if (o.syncType === "git" && o.commit === undefined)
-        warnings.push(
-          `overlay ${o.name} has no pinned commit: the build takes the head of ${o.branch ?? "its default branch"} and is not reproducible (set gentoo.overlays[].commit)`,
-        );
-  }
+  const warnings = part.warnings(layer);
+  for (const f of part.files(layer))
+    files.push([f.path, { content: f.content, mode: "0644", apply: "replace", from: f.from }]);
   if (spec.locales.length > 0)
     files.push([
       "etc/locale.gen",
@@ -161,13 +163,13 @@ export function planLayer(layer: ResolvedLayer): LayerPlan {
     arch: layer.arch,
     flavor: spec.flavor,
     prefix: layer.prefix,
-    stages: stagesOf(spec.flavor).map((s) => ({ id: s.id, description: s.description })),
+    stages: part.stages.map((s) => ({ id: s.id, description: s.description })),
     sets: layer.sets.map((s) => `@${s}`),
-    setSources: spec.flavor === "gentoo" ? planSetSources(layer) : [],
-    packages: spec.flavor === "gentoo" ? layer.packageAtoms : [...(spec.debian?.packages ?? [])],
+    setSources: part.setSources(layer),
+    packages: part.packages(layer),
     removePackages: [...(spec.gentoo?.removePackages ?? [])],
     files: Object.fromEntries(files),
-    portageLinks: spec.flavor === "gentoo" ? planPortageLinks(layer) : [],
+    portageLinks: part.portageLinks(layer),
     hostSymlinks: layer.hostLinks.map(plannedLink),
     warnings,
   };

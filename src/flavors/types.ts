@@ -14,6 +14,7 @@ import type { PathKey, RoleVariables } from "../spec/ansible/role.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import type { FlavorName } from "../spec/schema.js";
 import type { InstalledPackage, PackageDatabaseKind } from "./installed.js";
+import type { FlavorPlanPart } from "./plan.js";
 import type { StageInfo } from "./stage.js";
 
 export type { InstalledPackage };
@@ -147,6 +148,8 @@ export interface FlavorModule {
   };
   /** What its layers have that some checks need. */
   capabilities: readonly FlavorCapability[];
+  /** What its layers' plans have of their own (`compat plan`; the build writes from the plan). */
+  planPart: FlavorPlanPart;
   /** Why it builds as root only (a build as another user is refused with it); undefined: any user builds. */
   rootOnly?: string;
   /**

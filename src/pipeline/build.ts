@@ -17,8 +17,7 @@ import { assertArchRunnable } from "../exec/emulation.js";
 import { run as runTool } from "../exec/run.js";
 import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
 import { assertBuildUser } from "../flavors/common.js";
-import { getFlavor } from "../flavors/index.js";
-import { planLayer, planProblems } from "../flavors/plan.js";
+import { getFlavor, planOf, planProblems } from "../flavors/index.js";
 import { ACTIVATE_STAGE } from "../flavors/stage.js";
 import type { BuildStage, StageContext } from "../flavors/types.js";
 import { LAST_EPOCH, resolveSourceDateEpoch, type SourceDateEpoch } from "../layer/source-date-epoch.js";
@@ -101,7 +100,7 @@ function describeBuild(
       root,
       target,
       stages,
-      layerPlan: planLayer(layer),
+      layerPlan: planOf(layer),
       compatVersion: COMPAT_VERSION,
     },
   };

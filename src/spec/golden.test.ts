@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { planLayer } from "../flavors/plan.js";
+import { planOf } from "../flavors/index.js";
 import { importAnsible } from "./ansible/import.js";
 import { loadSpec } from "./load.js";
 import { resolveLayer } from "./resolve.js";
@@ -48,7 +48,7 @@ function imported(version: string): LayerSpec {
 }
 
 function expectGolden(spec: LayerSpec, version: string): void {
-  const plan = planLayer(resolveLayer(spec, "x86_64"));
+  const plan = planOf(resolveLayer(spec, "x86_64"));
   const planned = Object.fromEntries(Object.entries(plan.files).map(([p, f]) => [p, f.content]));
   expect(planned).toEqual(filesUnder(join(golden, `${version}-x86_64/prefix`)));
   expect(plan.hostSymlinks.map(({ path, plain, final }) => ({ path, plain, final }))).toEqual(
@@ -69,8 +69,8 @@ describe("golden: planned files equal what EESSI's role writes", () => {
   });
 
   it("gives byte-identical plan JSON on two runs", () => {
-    const a = JSON.stringify(planLayer(resolveLayer(imported("2026.06"), "x86_64")));
-    const b = JSON.stringify(planLayer(resolveLayer(imported("2026.06"), "x86_64")));
+    const a = JSON.stringify(planOf(resolveLayer(imported("2026.06"), "x86_64")));
+    const b = JSON.stringify(planOf(resolveLayer(imported("2026.06"), "x86_64")));
     expect(a).toBe(b);
   });
 });

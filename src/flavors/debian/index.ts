@@ -31,6 +31,7 @@ import {
 import { applyPlannedFiles, prefixConfinement } from "../files.js";
 import { planLayer } from "../plan.js";
 import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../types.js";
+import { planPart } from "./plan-part.js";
 import { debianSuiteFor } from "./spec-section.js";
 import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
 
@@ -40,6 +41,7 @@ export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";
 export { advisorySources, capabilities, packageDatabase, sbomDistro } from "./facts.js";
+export { planPart } from "./plan-part.js";
 
 /**
  * Tried as another user: mmdebstrap's unshare mode builds the tree, but it holds files of
@@ -176,7 +178,11 @@ async function configure(ctx: StageContext): Promise<void> {
 
 /** The spec's locale.gen lines, compiled by the layer's localedef in directory form. */
 async function locales(ctx: StageContext): Promise<void> {
-  await applyPlannedFiles(prefixConfinement(ctx), planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
+  await applyPlannedFiles(
+    prefixConfinement(ctx),
+    planLayer(ctx.layer, planPart).files,
+    (p) => p === "etc/locale.gen",
+  );
   const r = await generateLocales({
     treeDir: ctx.prefixDir,
     prefix: ctx.layer.prefix,

@@ -33,6 +33,7 @@ import type { BuildStage, Flavor, InstalledPackage, StageContext } from "../type
 import { fetchBootstrapScript } from "./bootstrap-script.js";
 import { asBuildUser } from "./build-user.js";
 import { checkoutPinned, committerTime } from "./git.js";
+import { planPart } from "./plan-part.js";
 import { linkPortageConfig } from "./portage-links.js";
 import { provideSets, USER_SETS_DIR } from "./sets.js";
 import { GENTOO_STAGES, type GentooStageId } from "./stages.js";
@@ -47,6 +48,7 @@ export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";
 export { advisorySources, capabilities, packageDatabase, sbomDistro } from "./facts.js";
+export { planPart } from "./plan-part.js";
 
 export const urls = [
   "https://wiki.gentoo.org/wiki/Project:Prefix",
@@ -91,7 +93,7 @@ async function repos(ctx: StageContext): Promise<void> {
   const inPrefix = prefixConfinement(ctx);
   await applyPlannedFiles(
     inPrefix,
-    planLayer(ctx.layer).files,
+    planLayer(ctx.layer, planPart).files,
     (p) => p === "etc/portage/repos.conf/gentoo.conf",
   );
   const dir = resolveInside(inPrefix, "var/db/repos/gentoo", { followLast: false });
@@ -109,7 +111,11 @@ export function isPortageConfigFile(path: string): boolean {
 async function configure(ctx: StageContext): Promise<void> {
   const inPrefix = prefixConfinement(ctx);
   for (const d of ["etc/portage/make.conf", "etc/portage/profile"]) await mkdirInside(inPrefix, d);
-  const written = await applyPlannedFiles(inPrefix, planLayer(ctx.layer).files, isPortageConfigFile);
+  const written = await applyPlannedFiles(
+    inPrefix,
+    planLayer(ctx.layer, planPart).files,
+    isPortageConfigFile,
+  );
   ctx.note(`${written.length} Portage configuration file(s)`);
 }
 
@@ -228,7 +234,11 @@ async function remove(ctx: StageContext): Promise<void> {
 }
 
 async function locales(ctx: StageContext): Promise<void> {
-  await applyPlannedFiles(prefixConfinement(ctx), planLayer(ctx.layer).files, (p) => p === "etc/locale.gen");
+  await applyPlannedFiles(
+    prefixConfinement(ctx),
+    planLayer(ctx.layer, planPart).files,
+    (p) => p === "etc/locale.gen",
+  );
   await ctx.inLayer(["locale-gen"], await asBuildUser(ctx));
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../errors.js";
-import { planLayer } from "../../flavors/plan.js";
+import { planOf } from "../../flavors/index.js";
 import { ARCHES } from "../../layer/id.js";
 import { parseSpec } from "../load.js";
 import { resolveLayer } from "../resolve.js";
@@ -27,7 +27,7 @@ describe("import-ansible", () => {
       expect(loaded.spec.version).toBe(version);
       expect(loaded.spec.arches).toEqual(["x86_64", "aarch64", "riscv64"]);
       for (const arch of loaded.spec.arches) {
-        const plan = planLayer(resolveLayer(loaded.spec, arch));
+        const plan = planOf(resolveLayer(loaded.spec, arch));
         expect(plan.prefix).toBe(`/cvmfs/software.eessi.io/versions/${version}/compat/linux/${arch}`);
         for (const path of Object.keys(plan.files)) expect(path).not.toMatch(/\{\{|\}\}|\{%|%\}|\{#/);
         for (const file of Object.values(plan.files)) expect(file.content).not.toContain("{% raw %}");
@@ -55,7 +55,7 @@ describe("import-ansible", () => {
       expect(spec.gentoo?.overlays.map((o) => [o.name, o.portageConfig])).toEqual([
         ["eessi", ["package.accept_keywords"]],
       ]);
-      expect(planLayer(resolveLayer(spec, "x86_64")).portageLinks).toEqual([
+      expect(planOf(resolveLayer(spec, "x86_64")).portageLinks).toEqual([
         {
           overlay: "eessi",
           path: "etc/portage/package.accept_keywords",
@@ -117,7 +117,7 @@ describe("import-ansible", () => {
       text: `${vars.text}\ncreate_variant_symlinks: false\nprefix_accept_keywords: |\n    sys-cluster/lmod ~amd64\n`,
     };
     const { spec } = importAnsible({ defaults, vars: edited });
-    const plan = planLayer(resolveLayer(spec, "x86_64"));
+    const plan = planOf(resolveLayer(spec, "x86_64"));
     const amd = plan.hostSymlinks.find((l) => l.path === "lib/amd")!;
     expect(amd).toMatchObject({ plain: "/dev/null", final: "/dev/null" });
     expect(plan.hostSymlinks.find((l) => l.path === "etc/passwd")).toMatchObject({
