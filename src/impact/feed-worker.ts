@@ -12,7 +12,29 @@ import { type ObjectRecord, readObject, statKey } from "./objects.js";
 import { type SoftwareFile, type SoftwareTree, walkSoftware } from "./software.js";
 
 const { trees, ahead } = workerData as { trees: SoftwareTree[]; ahead: number };
-const post = (m: FeedMessage) => parentPort!.postMessage(m);
+const post = (m: FeedMessage) => parentPort!.postMessage(m, transferable(m));
+
+/**
+ * The table buffers that own their whole memory (larger ones: Node pools only small buffers) are
+ * moved to the main thread, not copied; nothing here uses them after they are posted.
+ */
+function transferable(m: FeedMessage): ArrayBuffer[] {
+  const t = "table" in m ? m.table : undefined;
+  if (!t) return [];
+  const own = new Set<ArrayBuffer>();
+  const h = t.hash;
+  for (const b of [
+    t.strtab,
+    t.symtab,
+    t.versym,
+    h?.buckets,
+    h?.chains,
+    h?.kind === "gnu" ? h.bloom : undefined,
+  ])
+    if (b && b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.byteLength === b.buffer.byteLength)
+      own.add(b.buffer);
+  return [...own];
+}
 
 /** Records already posted, by file state: asked again, the record goes without its table (the main thread has it). */
 const posted = new Map<string, ObjectRecord>();
