@@ -28,9 +28,10 @@ import {
   SideAnalyzer,
 } from "./abi.js";
 import { openCache, saveCache } from "./cache.js";
+import { feedSoftware } from "./feed.js";
 import { type ObjectRecord, ObjectStore, statKey } from "./objects.js";
 import { PackageOwners, type PackageRef } from "./provenance.js";
-import { assertSeparate, type SoftwareFile, type SoftwareTree, scanSoftware } from "./software.js";
+import { assertSeparate, type SoftwareFile, type SoftwareTree } from "./software.js";
 import { runReframe, runTest, type TestOutcome, type TestPlace, type TestSuite } from "./tests.js";
 
 /** A layer to check against: its prefix (EPREFIX) and where its files are here. */
@@ -125,8 +126,8 @@ export interface ImpactReport {
 
 const MACHINES: Record<Arch, number> = { x86_64: 62, aarch64: 183, riscv64: 243, ppc64le: 21 };
 /**
- * Objects checked at once. Reads are synchronous, so more would overlap no disk wait: it would only
- * hold more link maps alive at once (8 made the heap grow by 100 MB).
+ * Objects checked at once: while one waits for a file the feed's thread reads (feed.ts), the other
+ * goes on. More would hold more link maps alive at once (8 made the heap grow by 100 MB).
  */
 const CONCURRENCY = 2;
 
@@ -169,8 +170,6 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
   }
   assertSeparate(opts.software, candidate.prefix, [candidate.local, ...(published ? [published.local] : [])]);
 
-  say(`scanning ${opts.software.map((s) => s.local).join(", ")} for ELF objects`);
-  const scan = await scanSoftware(opts.software);
   const store = new ObjectStore();
   const verdicts = await openCache(opts.cacheDir);
   const want = { bits: 64, machine: MACHINES[candidate.arch] };
@@ -191,12 +190,10 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
   const leftToLoader = { objects: 0, symbols: 0 };
   let done = 0;
   say(
-    `checking ${scan.elf.length} ELF objects against ${published ? "the published layer and the candidate" : "the layer"}`,
+    `checking the ELF objects of ${opts.software.map((s) => s.local).join(", ")} against ${published ? "the published layer and the candidate" : "the layer"}`,
   );
-
-  // a directory the walk could not read hides objects: say so, they were not checked
-  for (const dir of scan.unreadable)
-    skipped.push({ path: dir, why: "a directory that cannot be read: what it holds was not checked" });
+  // walked, sniffed and read on a thread of its own while the objects found so far are checked
+  const feed = feedSoftware(opts.software, store);
 
   const checkOne = async (f: SoftwareFile): Promise<void> => {
     let key: string;
@@ -238,15 +235,22 @@ export async function runImpact(opts: ImpactOptions): Promise<ImpactReport> {
     findings.push(...(await compare(f.path, after, before, cand, pub, owners)));
   };
 
-  let next = 0;
   const worker = async () => {
-    while (next < scan.elf.length) {
-      const f = scan.elf[next++]!;
+    for (let f = await feed.next(); f; f = await feed.next()) {
       await checkOne(f);
-      if (++done % 1000 === 0) say(`${done} of ${scan.elf.length} objects checked`);
+      if (++done % 1000 === 0) say(`${done} ELF objects checked`);
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  let scan: Awaited<typeof feed.scan>;
+  try {
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    scan = await feed.scan;
+  } finally {
+    await feed.close();
+  }
+  // a directory the walk could not read hides objects: say so, they were not checked
+  for (const dir of scan.unreadable)
+    skipped.push({ path: dir, why: "a directory that cannot be read: what it holds was not checked" });
   findings.sort(
     (a, b) =>
       statusOrder(a.status) - statusOrder(b.status) ||

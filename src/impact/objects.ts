@@ -54,6 +54,8 @@ export class ObjectStore {
   private readonly tableReads = new Map<string, Promise<SymbolTable | undefined>>();
   /** How many times a file was opened and parsed (what the caches save). */
   reads = 0;
+  /** Where records are read: here, or on the software feed's thread (feed.ts). */
+  reader: ObjectReader = readObject;
 
   get(key: string): ObjectRecord | undefined {
     return this.records.get(key);
@@ -77,18 +79,14 @@ export class ObjectStore {
    * read lately (its record's read kept them), else read again; undefined when the file changed.
    */
   async undefinedOf(record: ElfRecord, local: string): Promise<UndefinedSymbol[] | undefined> {
-    const kept = this.kept(record.digest);
-    if (kept !== undefined) {
-      try {
-        return kept?.undefinedSymbols() ?? [];
-      } catch (e) {
-        if (e instanceof ElfFormatError || e instanceof RangeError) return undefined;
-        throw e;
-      }
+    const table = this.kept(record.digest) ?? (await this.readTable(record, local, false));
+    if (table === undefined) return undefined;
+    try {
+      return table?.undefinedSymbols() ?? [];
+    } catch (e) {
+      if (e instanceof ElfFormatError || e instanceof RangeError) return undefined;
+      throw e;
     }
-    this.reads++;
-    const abi = await readElfAbi(local, { undefined: true }).catch(() => undefined);
-    return abi && abi.digest === record.digest ? abi.undefined : undefined;
   }
 
   /** The symbol table of an ELF record's content, read from `local` (again only when it was evicted). */
@@ -97,18 +95,27 @@ export class ObjectStore {
     if (kept !== undefined) return Promise.resolve(kept ?? undefined);
     let t = this.tableReads.get(record.digest);
     if (!t) {
-      t = (async () => {
-        this.reads++;
-        const abi = await readElfAbi(local, { lookup: true }).catch(() => undefined);
-        // a file changed since its record was made is not looked up under the old content's name
-        if (!abi || abi.digest !== record.digest) return undefined;
-        this.keep(abi.digest, abi.symbols);
-        return abi.symbols;
-      })();
+      t = this.readTable(record, local, true).then((table) => table ?? undefined);
       this.tableReads.set(record.digest, t);
       void t.finally(() => this.tableReads.delete(record.digest));
     }
     return t;
+  }
+
+  /**
+   * Read a record's tables again (null: it has none), kept when `keep` says; undefined when the
+   * file no longer reads as that content (a file changed is not looked up under the old content's name).
+   */
+  private async readTable(
+    record: ElfRecord,
+    local: string,
+    keep: boolean,
+  ): Promise<SymbolTable | null | undefined> {
+    this.reads++;
+    const again = await this.reader(local, record.key, true);
+    if (again.record.kind !== "elf" || again.record.digest !== record.digest) return undefined;
+    if (keep) this.keep(record.digest, again.table);
+    return again.table ?? null;
   }
 
   /** The symbol table of a record when it is kept (null: it has none); undefined: ask `table`. */
@@ -136,19 +143,63 @@ export class ObjectStore {
     }
   }
 
-  private async read(local: string, key: string): Promise<ObjectRecord> {
+  /**
+   * A record read elsewhere (the feed's thread, ahead of the check), with its symbol table as it
+   * was read: kept unless this file's record is already known.
+   */
+  put(record: ObjectRecord, table: SymbolTable | undefined): void {
+    if (this.records.has(record.key)) return;
     this.reads++;
-    let record: ObjectRecord;
-    try {
-      // the tables are read for the digest anyway: kept for the lookups and undefined symbols to come
-      const abi = await readElfAbi(local, { lookup: true });
-      if (abi) this.keep(abi.digest, abi.symbols);
-      record = abi
-        ? { kind: "elf", key, digest: abi.digest, info: abi.info, needs: abi.needs, defines: abi.defines }
-        : { kind: "malformed", key };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      record = {
+    if (record.kind === "elf") this.keep(record.digest, table);
+    this.records.set(record.key, record);
+  }
+
+  private async read(local: string, key: string): Promise<ObjectRecord> {
+    const { record, table } = await this.reader(local, key);
+    // read elsewhere meanwhile (the feed's thread read it ahead): that record, with its table
+    const known = this.records.get(key);
+    if (known) return known;
+    this.reads++;
+    if (record.kind === "elf") this.keep(record.digest, table);
+    this.records.set(key, record);
+    return record;
+  }
+}
+
+/** Reads the record of a file (and its symbol table, when it is read with it). */
+export type ObjectReader = (
+  local: string,
+  key: string,
+  /** Read it even when it was read before (its tables are wanted again). */
+  again?: boolean,
+) => Promise<{ record: ObjectRecord; table?: SymbolTable }>;
+
+/**
+ * The record of the file at `local` (whose state is `key`) and its symbol table: the tables are
+ * read for the digest anyway, and kept for the lookups and undefined symbols to come.
+ */
+export async function readObject(
+  local: string,
+  key: string,
+): Promise<{ record: ObjectRecord; table?: SymbolTable }> {
+  try {
+    const abi = await readElfAbi(local, { lookup: true });
+    if (!abi) return { record: { kind: "malformed", key } };
+    return {
+      record: {
+        kind: "elf",
+        key,
+        digest: abi.digest,
+        info: abi.info,
+        needs: abi.needs,
+        defines: abi.defines,
+      },
+      table: abi.symbols,
+    };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      record: {
         kind: "unreadable",
         key,
         why:
@@ -157,9 +208,7 @@ export class ObjectStore {
             : code === "ENOTREG"
               ? "not a regular file"
               : (code ?? (e as Error).message),
-      };
-    }
-    this.records.set(key, record);
-    return record;
+      },
+    };
   }
 }

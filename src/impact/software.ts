@@ -189,8 +189,15 @@ function walkFiles(root: string): { files: string[]; entries: number; unreadable
   return { files, entries, unreadable };
 }
 
-/** Every ELF file of the trees (by content), and the files named like libraries that are not ELF. */
-export async function scanSoftware(trees: readonly SoftwareTree[]): Promise<SoftwareScan> {
+/** What the walk of the trees finds, as it finds it: an ELF file (the first name of its inode), or another name of one. */
+export type SoftwareEvent = { elf: SoftwareFile } | { alias: SoftwareFile; rel: string };
+
+/**
+ * Walk the trees and sniff every regular file, yielding each ELF file as it is found (each tree's
+ * files in the order of their names); returns the scan's counts and the files named like libraries
+ * that are not ELF (`elf` left empty).
+ */
+export function* walkSoftware(trees: readonly SoftwareTree[]): Generator<SoftwareEvent, SoftwareScan> {
   const scan: SoftwareScan = { elf: [], notElf: [], unreadable: [], entries: 0 };
   const head = Buffer.alloc(4);
   for (const tree of trees) {
@@ -208,13 +215,24 @@ export async function scanSoftware(trees: readonly SoftwareTree[]): Promise<Soft
       const first = elf.nlink > 1 ? byInode.get(elf.inode) : undefined;
       if (first) {
         first.aliases.push(rel);
+        yield { alias: first, rel };
         continue;
       }
       const f: SoftwareFile = { tree, rel, aliases: [], path: posix.join(tree.at, rel), local };
       if (elf.nlink > 1) byInode.set(elf.inode, f);
-      scan.elf.push(f);
+      yield { elf: f };
     }
   }
-  scan.elf.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return scan;
+}
+
+/** Every ELF file of the trees (by content), and the files named like libraries that are not ELF. */
+export async function scanSoftware(trees: readonly SoftwareTree[]): Promise<SoftwareScan> {
+  const elf: SoftwareFile[] = [];
+  const walk = walkSoftware(trees);
+  let step = walk.next();
+  for (; !step.done; step = walk.next()) if ("elf" in step.value) elf.push(step.value.elf);
+  const scan = step.value;
+  scan.elf = elf.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return scan;
 }

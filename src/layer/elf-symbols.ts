@@ -16,7 +16,7 @@
  *   libc.symbols?.defines("malloc", "GLIBC_2.2.5")   // true
  */
 import { createHash } from "node:crypto";
-import { cString, ElfFormatError, type ElfImage, type ElfInfo, readElfImage } from "./elf.js";
+import { cString, ElfFormatError, type ElfImage, type ElfInfo, readElfImage, reader } from "./elf.js";
 
 const DT_HASH = 4n;
 const DT_SYMTAB = 6n;
@@ -189,7 +189,9 @@ async function abiOf(image: ElfImage, parts: AbiParts): Promise<ElfAbi> {
   const table = new SymbolTable({
     read: r,
     strtab,
-    sym: symbolReader(image, symtab, syment),
+    symtab,
+    syment,
+    sym: symbolReader(r, symtab, syment),
     count,
     versym,
     versionNames,
@@ -206,9 +208,8 @@ function hashBytes(h: GnuHash | SysvHash): number {
 }
 
 /** Fields of the dynamic symbols (Elf32_Sym / Elf64_Sym). */
-function symbolReader(image: ElfImage, symtab: Buffer, syment: number) {
-  const r = image.read;
-  const is64 = image.info.bits === 64;
+function symbolReader(r: ElfImage["read"], symtab: Buffer, syment: number) {
+  const is64 = r.bits === 64;
   return {
     name: (i: number) => r.u32(symtab, i * syment),
     info: (i: number) => symtab[i * syment + (is64 ? 4 : 12)]!,
@@ -300,6 +301,25 @@ async function readSysvHash(image: ElfImage, at: number): Promise<SysvHash> {
   return { kind: "sysv", nbucket, buckets, chains, symbolCount: nchain };
 }
 
+/** A SymbolTable as plain data (SymbolTable.parts, SymbolTable.fromParts). */
+export interface SymbolTableParts {
+  le: boolean;
+  bits: 32 | 64;
+  strtab: Uint8Array;
+  symtab: Uint8Array;
+  syment: number;
+  count: number;
+  versym?: Uint8Array;
+  versionNames: Map<number, { name: string; file?: string }>;
+  hash?: GnuHash | SysvHash;
+  bytes: number;
+}
+
+/** A Buffer over the bytes of a Uint8Array (what a Buffer becomes when posted to another thread). */
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
 /** glibc's dl_new_hash (DT_GNU_HASH) over a latin1 string's bytes. */
 export function gnuHash(name: string): number {
   let h = 5381;
@@ -345,6 +365,8 @@ export class SymbolTable {
     private readonly t: {
       read: ElfImage["read"];
       strtab: Buffer;
+      symtab: Buffer;
+      syment: number;
       sym: SymbolFields;
       count: number;
       versym?: Buffer;
@@ -354,6 +376,37 @@ export class SymbolTable {
       bytes: number;
     },
   ) {}
+
+  /** The tables as plain data, to be sent to another thread (fromParts makes the table again). */
+  parts(): SymbolTableParts {
+    const { read, strtab, symtab, syment, count, versym, versionNames, hash, bytes } = this.t;
+    return { le: read.le, bits: read.bits, strtab, symtab, syment, count, versym, versionNames, hash, bytes };
+  }
+
+  /** The table of `parts()` (its buffers may have arrived from another thread as plain Uint8Arrays). */
+  static fromParts(p: SymbolTableParts): SymbolTable {
+    const read = reader(p.le, p.bits);
+    const symtab = asBuffer(p.symtab);
+    const h = p.hash;
+    const hash: GnuHash | SysvHash | undefined =
+      h?.kind === "gnu"
+        ? { ...h, bloom: asBuffer(h.bloom), buckets: asBuffer(h.buckets), chains: asBuffer(h.chains) }
+        : h?.kind === "sysv"
+          ? { ...h, buckets: asBuffer(h.buckets), chains: asBuffer(h.chains) }
+          : undefined;
+    return new SymbolTable({
+      read,
+      strtab: asBuffer(p.strtab),
+      symtab,
+      syment: p.syment,
+      sym: symbolReader(read, symtab, p.syment),
+      count: p.count,
+      versym: p.versym && asBuffer(p.versym),
+      versionNames: p.versionNames,
+      hash,
+      bytes: p.bytes,
+    });
+  }
 
   /** The bytes of the tables it holds. */
   get bytes(): number {

@@ -318,7 +318,8 @@ export function cString(buf: Buffer, offset: number): string {
   return buf.toString("utf8", offset, end === -1 ? buf.length : end);
 }
 
-function reader(le: boolean, bits: 32 | 64) {
+/** Integer reads in a file's byte order. */
+export function reader(le: boolean, bits: 32 | 64) {
   return {
     u16: (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o)),
     u32: (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o)),
