@@ -171,6 +171,40 @@ describe.skipIf(!canRun)("an x86_64 build root", () => {
       /buildroots\/x86_64 is a symbolic link, not a directory compat made: refused/,
     );
 
+    // a request file that points a request for `make` at the minbase root: dropped, the root not used
+    const withMake = buildRootFor(
+      parseSpec(`${SPEC}buildRoot:\n  packages: [make]\n`, specFile).spec,
+      "x86_64",
+    );
+    const makeKey = requestKey({
+      arch: "x86_64",
+      spec: withMake,
+      sources: debianSources(
+        { ...mmdebstrapSettings(withMake), suite: "bookworm" },
+        await readHostAptSources(),
+      ),
+    });
+    const lyingIndex = copy("lying-index");
+    writeFileSync(
+      join(lyingIndex.s, "buildroots/requests", `${makeKey}.json`),
+      JSON.stringify({ identity: root.identity, arch: "x86_64", sourceDateEpoch: 1, at: "" }),
+    );
+    const indexNotes: string[] = [];
+    const halt = new AbortController();
+    await expect(
+      ensureBuildRoot(withMake, {
+        arch: "x86_64",
+        stateDir: lyingIndex.s,
+        signal: halt.signal,
+        note: (m) => {
+          indexNotes.push(m);
+          if (/not used/.test(m)) halt.abort();
+        },
+      }),
+    ).rejects.toThrow();
+    expect(indexNotes.join("\n")).toMatch(/points at build root .*, which lacks make: not used/);
+    expect(existsSync(join(lyingIndex.s, "buildroots/requests", `${makeKey}.json`))).toBe(false);
+
     // the build does not use the changed root: it removes it and starts making a new one (stopped here)
     const spec = buildRootFor(parseSpec(SPEC, specFile).spec, "x86_64");
     const stop = new AbortController();
