@@ -11,6 +11,7 @@ import { formatBytes } from "../exec/disk.js";
 import { log } from "../log.js";
 import { defaultStateDir } from "../publish/target.js";
 import { printableText, renderTable, style } from "../text.js";
+import { INTERRUPTED_EXIT } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
 
 interface StateOptions {
@@ -58,13 +59,34 @@ export function register(program: Command): void {
         const { layer } = await openSpec(specFile, { arch: opts.arch });
         const spec = buildRootFor(layer.spec, layer.arch);
         const started = Date.now();
-        const root = await ensureBuildRoot(spec, {
-          arch: layer.arch,
-          stateDir: stateDirOf(opts),
-          note: (m) => log.info(m),
-          ...(opts.refresh ? { refresh: true } : {}),
-          ...(opts.verbose ? { log: process.stderr } : {}),
-        });
+        // mmdebstrap runs in a process group of its own: stopped through the signal, the tree it
+        // was making is removed before compat exits
+        const controller = new AbortController();
+        const onSignal = (sig: NodeJS.Signals) => {
+          log.warn(`${sig}: stopping (what was being made is removed)`);
+          controller.abort();
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+        let root: Awaited<ReturnType<typeof ensureBuildRoot>>;
+        try {
+          root = await ensureBuildRoot(spec, {
+            arch: layer.arch,
+            stateDir: stateDirOf(opts),
+            note: (m) => log.info(m),
+            signal: controller.signal,
+            ...(opts.refresh ? { refresh: true } : {}),
+            ...(opts.verbose ? { log: process.stderr } : {}),
+          });
+        } catch (e) {
+          if (!controller.signal.aborted) throw e;
+          log.error(`interrupted: ${e instanceof Error ? e.message : String(e)}`);
+          process.exitCode = INTERRUPTED_EXIT;
+          return;
+        } finally {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+        }
         const seconds = (Date.now() - started) / 1000;
         if (opts.json) {
           printJson({ ...root, packageCount: root.packages.length, seconds });
