@@ -4,6 +4,7 @@
  * both, so the sections can use it while spec/schema.ts assembles them.
  */
 import { z } from "zod";
+import { type Arch, isArch, notAnArchMessage } from "../layer/id.js";
 import { absolutePathProblem, type PathProblem } from "../paths/rules.js";
 
 /**
@@ -60,3 +61,45 @@ export const sourceDateEpochSchema = z
   .describe(
     "SOURCE_DATE_EPOCH of the build (unix seconds, not later than the build): the time every file and record of the layer gets; default: derived from the inputs, the environment variable SOURCE_DATE_EPOCH wins",
   );
+
+export const debianSuiteName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,63}$/, { message: "not a suite name (e.g. bookworm)" });
+
+/** A Debian suite, or one per arch (`{x86_64: bookworm, riscv64: trixie}`): `debian.suite`, `buildRoot.suite`. */
+export const suitePerArch = z.union([
+  debianSuiteName,
+  z.record(z.string(), debianSuiteName).superRefine((bySuite, ctx) => {
+    for (const arch of Object.keys(bySuite))
+      if (!isArch(arch))
+        ctx.addIssue({
+          code: "custom",
+          path: [],
+          message: `${JSON.stringify(arch)}: ${notAnArchMessage(arch)}`,
+        });
+  }),
+]);
+
+/** A suite named per arch names one for each of the spec's arches, and none for another. */
+export function suiteCoverage(
+  arches: readonly Arch[],
+  suite: string | Record<string, string> | undefined,
+  path: string[],
+  ctx: z.RefinementCtx,
+): void {
+  if (suite === undefined || typeof suite === "string") return;
+  for (const arch of arches)
+    if (!Object.hasOwn(suite, arch))
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `no suite for ${arch} (the spec's arches are ${arches.join(", ")}; add e.g. \`${arch}: bookworm\`)`,
+      });
+  for (const arch of Object.keys(suite))
+    if (isArch(arch) && !arches.includes(arch))
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `${arch} is not one of the spec's arches (${arches.join(", ")}): add it to \`arches\` or remove this line`,
+      });
+}

@@ -12,7 +12,8 @@ import { whenParsed } from "../config/yaml.js";
 import { FLAVORS, flavorChoices, SPEC_SECTIONS, sectionFields } from "../flavors/sections.js";
 import { ARCHES, notAnArchMessage } from "../layer/id.js";
 import { absolutePathProblem, nameProblem, type PathProblem, relativePathProblem } from "../paths/rules.js";
-import { ABSOLUTE, absolutePath, pathString, templatedPath } from "./fields.js";
+import { buildRootSchema } from "./build-root.js";
+import { ABSOLUTE, absolutePath, pathString, suiteCoverage, templatedPath } from "./fields.js";
 
 export {
   type DebianSettings,
@@ -25,6 +26,7 @@ export {
   type Overlay,
   TRUSTED_DIRS_ENV_FILE,
 } from "../flavors/sections.js";
+export { type BuildRootSettings, buildRootSchema, DEBIAN_PACKAGE_NAME_RE } from "./build-root.js";
 
 /**
  * Where a host link goes in the layer: relative to EPREFIX (`etc/hosts`), or absolute under
@@ -175,6 +177,7 @@ const specFields = z
     variantSymlinks: variantSymlinksSchema,
     ...sectionFields(),
     checks: checksSchema,
+    buildRoot: buildRootSchema,
   })
   .superRefine(
     (spec, ctx) => {
@@ -198,6 +201,10 @@ const specFields = z
       });
     },
     whenParsed(["arches"]),
+  )
+  .superRefine(
+    (spec, ctx) => suiteCoverage(spec.arches, spec.buildRoot?.suite, ["buildRoot", "suite"], ctx),
+    whenParsed(["arches"], ["buildRoot", "suite"]),
   )
   .describe("a compatibility layer");
 

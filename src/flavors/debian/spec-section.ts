@@ -6,34 +6,17 @@
 import { z } from "zod";
 import { InputError } from "../../errors.js";
 import { type Arch, isArch, notAnArchMessage } from "../../layer/id.js";
-import { sizeSchema, sourceDateEpochSchema } from "../../spec/fields.js";
+import { sizeSchema, sourceDateEpochSchema, suiteCoverage, suitePerArch } from "../../spec/fields.js";
 import type { FlavorSpecSection, SpecCheck } from "../section.js";
 
 /** The flavor's id, and its section's key in the spec. */
 const KEY = "debian";
 
-const debianSuiteName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,63}$/, { message: "not a suite name (e.g. bookworm)" });
-
 export const debianSchema = z
   .strictObject({
-    suite: z
-      .union([
-        debianSuiteName,
-        z.record(z.string(), debianSuiteName).superRefine((bySuite, ctx) => {
-          for (const arch of Object.keys(bySuite))
-            if (!isArch(arch))
-              ctx.addIssue({
-                code: "custom",
-                path: [],
-                message: `${JSON.stringify(arch)}: ${notAnArchMessage(arch)}`,
-              });
-        }),
-      ])
-      .describe(
-        "Debian suite (e.g. `bookworm`), or one per arch (e.g. `{x86_64: bookworm, aarch64: bookworm, riscv64: trixie}`: riscv64 is an official port from trixie on); every arch of `arches` needs one",
-      ),
+    suite: suitePerArch.describe(
+      "Debian suite (e.g. `bookworm`), or one per arch (e.g. `{x86_64: bookworm, aarch64: bookworm, riscv64: trixie}`: riscv64 is an official port from trixie on); every arch of `arches` needs one",
+    ),
     mirror: z.string().url().optional().describe("Debian mirror URL; default: the host's apt sources"),
     components: z
       .array(z.string().regex(/^[a-z-]+$/))
@@ -87,24 +70,7 @@ export function debianSuiteFor(settings: Pick<DebianSettings, "suite">, arch: Ar
 
 /** A suite per arch names one for each of the spec's arches, and for no other. */
 const suitePerArchCheck: SpecCheck<{ arches: readonly Arch[]; debian?: DebianSettings }> = {
-  check(spec, ctx) {
-    const suite = spec.debian?.suite;
-    if (suite === undefined || typeof suite === "string") return;
-    for (const arch of spec.arches)
-      if (!Object.hasOwn(suite, arch))
-        ctx.addIssue({
-          code: "custom",
-          path: [KEY, "suite"],
-          message: `no suite for ${arch} (the spec's arches are ${spec.arches.join(", ")}; add e.g. \`${arch}: bookworm\`)`,
-        });
-    for (const arch of Object.keys(suite))
-      if (isArch(arch) && !spec.arches.includes(arch))
-        ctx.addIssue({
-          code: "custom",
-          path: [KEY, "suite"],
-          message: `${arch} is not one of the spec's arches (${spec.arches.join(", ")}): add it to \`arches\` or remove this line`,
-        });
-  },
+  check: (spec, ctx) => suiteCoverage(spec.arches, spec.debian?.suite, [KEY, "suite"], ctx),
   when: [["arches"], [KEY, "suite"]],
 };
 
