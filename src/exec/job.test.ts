@@ -76,6 +76,39 @@ describe("runJob on this host", () => {
     expect(readdirSync(dest)).toEqual([]);
   });
 
+  it("keeps the cap itself when the build host's head does not (a hostile host): the copy is cut there", async () => {
+    // the job's host runs this `head`: it ignores -c and streams far beyond the cap, then leaves a mark
+    const bin = join(base, "hostile-bin");
+    const mark = join(base, "hostile-head-finished");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, "head"),
+      `#!/bin/sh\ncase "$4" in */out/*) ;; *) exec /usr/bin/head "$@";; esac\n/usr/bin/head -c 200000000 /dev/zero && touch ${mark}\n`,
+      { mode: 0o755 },
+    );
+    const dest = join(base, "hostile");
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const big = runJob(
+        place,
+        {
+          name: "hostile",
+          files: [],
+          body: ['echo small > "$JOB/out/a"', '(cd "$JOB/out" && sha256sum -- *) > "$JOB/SHA256SUMS"'],
+        },
+        { onLine: () => {}, collectTo: dest, maxOutputBytes: 5000 },
+      );
+      await expect(big).rejects.toThrow(
+        /handed back over 5000 bytes of outputs \(at a\): nothing was collected/,
+      );
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(readdirSync(dest)).toEqual([]);
+    expect(existsSync(mark)).toBe(false);
+  });
+
   it("refuses a reported name outside the collect dir, and keeps nothing", async () => {
     const dest = join(base, "escape");
     await expect(

@@ -518,23 +518,35 @@ async function collect(
       });
       const hash = createHash("sha256");
       const out = createWriteStream(part, { flags: "wx" });
-      p.stdout.on("data", (c: Buffer) => {
-        hash.update(c);
-        total += c.length;
-      });
-      await Promise.all([
-        new Promise<void>((resolve, reject) => {
-          out.on("finish", resolve);
-          out.on("error", reject);
-          p.stdout.pipe(out);
-        }),
-        p.done,
-      ]);
-      if (total > maxBytes)
-        throw new ValidationError(
+      const overCap = () =>
+        new ValidationError(
           `${where} handed back over ${maxBytes} bytes of outputs (at ${s.name}): nothing was collected`,
           { hint: "a layer artifact is a few GB; look at what the job wrote on the build host" },
         );
+      // the build host's `head -c` caps the copy, but a host gone hostile need not run it: the cap is
+      // also kept here, so nothing beyond it reaches this disk
+      let capped: ValidationError | undefined;
+      const copied = new Promise<void>((resolve, reject) => {
+        out.on("finish", resolve);
+        out.on("error", reject);
+        p.stdout.on("data", (c: Buffer) => {
+          if (capped) return;
+          total += c.length;
+          if (total > maxBytes) {
+            capped = overCap();
+            p.stdout.unpipe(out);
+            p.stdout.destroy();
+            p.kill("SIGKILL");
+            out.destroy();
+            reject(capped);
+            return;
+          }
+          hash.update(c);
+        });
+        p.stdout.pipe(out);
+      });
+      await Promise.all([copied, p.done.catch((e) => Promise.reject(capped ?? e))]);
+      if (capped || total > maxBytes) throw capped ?? overCap();
       const got = hash.digest("hex");
       if (got !== s.sha256)
         throw new ValidationError(
