@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadSiteConfig } from "../site/load.js";
 import type { Store } from "../store/store.js";
-import { updateStarter } from "./watch-starter.js";
+import { policyBuildOutcome, updateStarter } from "./watch-starter.js";
 
 const DEV_SPEC = resolve("examples/dev.yaml");
 const request = {
@@ -43,4 +43,29 @@ describe("the watch's policy build on the arch's executor", () => {
     const site = await siteWith("    on: ssh:127.0.0.1:1\n    config: /srv/compat/compat.yaml\n");
     await expect(updateStarter(site, noStore)(request)).rejects.toThrow(/ssh:127\.0\.0\.1:1/);
   }, 60_000);
+});
+
+describe("a build host's update result, checked before the watch report takes it", () => {
+  it("takes a candidate with a candidate's state, and an unchanged layer", () => {
+    expect(policyBuildOutcome({ candidate: { id: 7, state: "ready" } }, "ssh:b")).toEqual({
+      candidate: 7,
+      state: "ready",
+    });
+    expect(policyBuildOutcome({ unchanged: true, message: "x" }, "ssh:b")).toEqual({ candidate: null });
+  });
+
+  it("refuses a state that is not a candidate's (control characters, huge text) and an id that is not one", () => {
+    const bad = [
+      { candidate: { id: 7, state: "\u001b]52;c;AAAA\u0007ready" } },
+      { candidate: { id: 7, state: "x".repeat(100_000) } },
+      { candidate: { id: 7, state: { toString: "ready" } } },
+      { candidate: { id: 7 } },
+    ];
+    for (const b of bad) expect(() => policyBuildOutcome(b, "ssh:b")).toThrow(/which is not a candidate's/);
+    for (const id of ["7", 0, -1, 1.5, 2 ** 60])
+      expect(() => policyBuildOutcome({ candidate: { id, state: "ready" } }, "ssh:b")).toThrow(
+        /names no candidate/,
+      );
+    expect(() => policyBuildOutcome(null, "ssh:b")).toThrow(/names no candidate/);
+  });
 });

@@ -14,6 +14,7 @@ import { log } from "../log.js";
 import type { ProgressReporter } from "../pipeline/progress.js";
 import { updateOnExecutor } from "../pipeline/remote-build.js";
 import type { SiteConfig } from "../site/load.js";
+import { CANDIDATE_STATES } from "../store/candidate-states.js";
 import type { Store } from "../store/store.js";
 import { withoutControls } from "../text.js";
 import type { UpdateRequest, UpdateStarter } from "../watch/policy.js";
@@ -66,24 +67,36 @@ async function onConfiguredExecutor(
       signal,
       onLine: (line) => log.debug(`${formatExecutor(executor)}: ${oneLine(line)}`),
     });
-    const result = r.result as {
-      unchanged?: boolean;
-      message?: unknown;
-      candidate?: { id?: unknown; state?: unknown };
-    };
-    if (result.unchanged) {
-      log.info(`policy build on ${r.where}: ${oneLine(String(result.message ?? ""))}`);
-      return { candidate: null };
-    }
-    const id = Number(result.candidate?.id);
-    const state = String(result.candidate?.state);
-    if (!Number.isSafeInteger(id) || id <= 0)
-      throw new ValidationError(`the update result from ${r.where} names no candidate`);
-    log.info(`policy build on ${r.where}: candidate ${id} is ${oneLine(state)}`);
-    return { candidate: id, state };
+    return policyBuildOutcome(r.result, r.where);
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What a build host's `compat update --json` result says, checked: the build host is not trusted,
+ * so the candidate is a positive id and its state one of a candidate's (it goes into the watch report).
+ */
+export function policyBuildOutcome(value: unknown, where: string): Awaited<ReturnType<UpdateStarter>> {
+  const result = (typeof value === "object" && value !== null ? value : {}) as {
+    unchanged?: unknown;
+    message?: unknown;
+    candidate?: { id?: unknown; state?: unknown };
+  };
+  if (result.unchanged === true) {
+    log.info(`policy build on ${where}: ${oneLine(String(result.message ?? "").slice(0, 500))}`);
+    return { candidate: null };
+  }
+  const id = result.candidate?.id;
+  const state = result.candidate?.state;
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= 0)
+    throw new ValidationError(`the update result from ${where} names no candidate`);
+  if (typeof state !== "string" || !(CANDIDATE_STATES as readonly string[]).includes(state))
+    throw new ValidationError(
+      `the update result from ${where} gives candidate ${id} the state ${oneLine(JSON.stringify(state ?? null).slice(0, 80))}, which is not a candidate's`,
+    );
+  log.info(`policy build on ${where}: candidate ${id} is ${state}`);
+  return { candidate: id, state };
 }
 
 /** Build progress goes to the log at debug level: a watch's output is its report. */
