@@ -285,4 +285,24 @@ describe("executors:", () => {
       expect.stringMatching(/^5:.* executors\.riscv64\.compat: .*not a command/),
     ]);
   });
+
+  it("refuses an executor's config that is not one absolute path, with one message each", () => {
+    expect(
+      problemsOf(
+        [
+          "executors:",
+          '  x86_64: { on: "ssh:b1", config: rel/compat.yaml }',
+          '  aarch64: { on: "ssh:b2", config: "/srv/a\\nb" }',
+          '  riscv64: { on: "ssh:b3", config: /srv/../etc/compat.yaml }',
+          '  ppc64le: { on: "ssh:b4", config: "/srv/compat/compat.yaml" }',
+        ].join("\n"),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^2:.* executors\.x86_64\.config: .*is not absolute .*: the site config's absolute path on the build host$/,
+      ),
+      expect.stringMatching(/^3:.* executors\.aarch64\.config: .*contains a control character/),
+      expect.stringMatching(/^4:.* executors\.riscv64\.config: .*has a "\.\." component/),
+    ]);
+  });
 });

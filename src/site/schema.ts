@@ -194,10 +194,16 @@ export const executorSchema = z
         .describe("ssh: an ssh_config file (ssh -F), relative to this file; default: ssh's own"),
       config: z
         .string()
-        .regex(/^\//, { message: "must be an absolute path on the build host" })
         .superRefine((v, ctx) => {
-          const p = absolutePathProblem(v);
-          if (p) ctx.addIssue({ code: "custom", message: p.message });
+          // one message per problem; a control character (a newline) is no path an admin meant
+          const p = /\p{Cc}/u.test(v)
+            ? { message: "contains a control character (a newline, a tab)" }
+            : absolutePathProblem(v);
+          if (p)
+            ctx.addIssue({
+              code: "custom",
+              message: `${p.message}: the site config's absolute path on the build host`,
+            });
         })
         .optional()
         .describe(
