@@ -5,6 +5,7 @@
  * debian/ and layer/, and know nothing of the CLI or of how the pipeline records a run.
  */
 import type { Writable } from "node:stream";
+import type { BuildRootSpec } from "../buildroot/types.js";
 import type { RunOptions, RunResult } from "../exec/run.js";
 import type { LayerRunOptions, SandboxCommand } from "../exec/sandbox.js";
 import type { Arch } from "../layer/id.js";
@@ -12,7 +13,7 @@ import type { SourceDateEpoch } from "../layer/source-date-epoch.js";
 import type { Distro } from "../sbom/purl.js";
 import type { PathKey, RoleVariables } from "../spec/ansible/role.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
-import type { FlavorName } from "../spec/schema.js";
+import type { FlavorName, LayerSpec } from "../spec/schema.js";
 import type { InstalledPackage, PackageDatabaseKind } from "./installed.js";
 import type { StageInfo } from "./stage.js";
 
@@ -161,5 +162,7 @@ export interface FlavorModule {
    * artifact, from its build record; for a prefix (`buildRecord` undefined).
    */
   sbomDistro(buildRecord?: Record<string, unknown>): Distro | undefined;
+  /** The build root its builds run in when the spec's `buildRoot` does not say (src/buildroot). */
+  defaultBuildRoot(spec: LayerSpec, arch: Arch): BuildRootSpec;
   api: Flavor;
 }

@@ -444,6 +444,66 @@ export const checksSchema = z
   .default({ skip: [], locale: "en_US.utf8" })
   .describe("options of the check suite");
 
+/** A Debian suite, or one per arch (`{x86_64: bookworm, riscv64: trixie}`). */
+const suitePerArch = z.union([
+  debianSuiteName,
+  z.record(z.string(), debianSuiteName).superRefine((bySuite, ctx) => {
+    for (const arch of Object.keys(bySuite))
+      if (!isArch(arch))
+        ctx.addIssue({
+          code: "custom",
+          path: [],
+          message: `${JSON.stringify(arch)}: ${notAnArchMessage(arch)}`,
+        });
+  }),
+]);
+
+/** A Debian binary package name (Debian Policy §5.6.1): lower case, digits, + - ., two or more characters. */
+export const DEBIAN_PACKAGE_NAME_RE = /^[a-z0-9][a-z0-9+.-]+$/;
+
+/** A mirror as apt takes it in a deb822 URIs field: http, https or file, without blanks. */
+const mirrorUrl = z
+  .string()
+  .regex(/^(https?|file):\/\/[^\s]+$/, {
+    message: "not a mirror URL (expected http://, https:// or file:// and no blanks)",
+    abort: true,
+  })
+  .url();
+
+export const buildRootSchema = z
+  .strictObject({
+    suite: suitePerArch
+      .optional()
+      .describe(
+        "Debian suite of the build root, or one per arch (e.g. `{x86_64: bookworm, riscv64: trixie}`); default: the flavor's (bookworm, trixie for riscv64)",
+      ),
+    mirror: mirrorUrl
+      .optional()
+      .describe("Debian mirror the build root is made from; default: the host's apt sources"),
+    packages: z
+      .array(
+        z.string().max(100, { message: "longer than 100 characters" }).regex(DEBIAN_PACKAGE_NAME_RE, {
+          message: "not a Debian package name (lower case letters, digits, +, - and ., e.g. g++)",
+        }),
+      )
+      .max(1000, { message: "more than 1000 packages" })
+      .superRefine((names, ctx) => {
+        const seen = new Set<string>();
+        names.forEach((n, i) => {
+          if (seen.has(n)) ctx.addIssue({ code: "custom", path: [i], message: `${n} is listed twice` });
+          seen.add(n);
+        });
+      })
+      .optional()
+      .describe(
+        "packages installed on top of mmdebstrap's minbase variant (replace the flavor's list, e.g. gcc, g++, make for the gentoo bootstrap); default: the flavor's",
+      ),
+  })
+  .optional()
+  .describe(
+    "the build root: a Debian tree compat makes with mmdebstrap, caches under its state dir by the sha256 of its package list, and builds in (`compat buildroot`); each field defaults to the flavor's",
+  );
+
 /**
  * The top-level entries of `$EPREFIX/etc/portage/` that the build writes itself, each with the spec
  * field it comes from: an overlay cannot link these (gentoo.overlays[].portageConfig).
@@ -472,6 +532,30 @@ export function portageEntryWriters(gentoo: GentooSettings): Map<string, string>
 /** The `etc/portage/env/` file the build writes from `gentoo.trustedDirs` (as EESSI's role does). */
 export const TRUSTED_DIRS_ENV_FILE = "glibc-user-defined-trusted-dirs.conf";
 const TRUSTED_DIRS_ENV_KEY = `env/${TRUSTED_DIRS_ENV_FILE}`;
+
+/** A suite named per arch names one for each of the spec's arches, and none for another. */
+function suiteCoverage(
+  arches: readonly Arch[],
+  suite: string | Record<string, string> | undefined,
+  path: string[],
+  ctx: z.RefinementCtx,
+): void {
+  if (suite === undefined || typeof suite === "string") return;
+  for (const arch of arches)
+    if (!Object.hasOwn(suite, arch))
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `no suite for ${arch} (the spec's arches are ${arches.join(", ")}; add e.g. \`${arch}: bookworm\`)`,
+      });
+  for (const arch of Object.keys(suite))
+    if (isArch(arch) && !arches.includes(arch))
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `${arch} is not one of the spec's arches (${arches.join(", ")}): add it to \`arches\` or remove this line`,
+      });
+}
 
 export const layerSpecSchema = z
   .strictObject({
@@ -534,6 +618,7 @@ export const layerSpecSchema = z
     gentoo: gentooSchema.optional(),
     debian: debianSchema.optional(),
     checks: checksSchema,
+    buildRoot: buildRootSchema,
   })
   .superRefine(
     (spec, ctx) => {
@@ -583,6 +668,10 @@ export const layerSpecSchema = z
           });
     },
     whenParsed(["arches"], ["debian", "suite"]),
+  )
+  .superRefine(
+    (spec, ctx) => suiteCoverage(spec.arches, spec.buildRoot?.suite, ["buildRoot", "suite"], ctx),
+    whenParsed(["arches"], ["buildRoot", "suite"]),
   )
   .superRefine(
     (spec, ctx) => {
@@ -668,6 +757,7 @@ export type Overlay = z.infer<typeof overlaySchema>;
 export type DebianSettings = z.infer<typeof debianSchema>;
 export type HostSymlinkEntry = z.infer<typeof hostSymlinkSchema>;
 export type ChecksSettings = z.infer<typeof checksSchema>;
+export type BuildRootSettings = NonNullable<z.infer<typeof buildRootSchema>>;
 
 /** The Debian suite a layer of `arch` is built from (`debian.suite`, a name or one per arch). */
 export function debianSuiteOf(settings: Pick<DebianSettings, "suite">, arch: string): string | undefined {

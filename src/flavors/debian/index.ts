@@ -36,6 +36,7 @@ import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
 
 export const id = "debian" as const;
 export const displayName = "Debian, relocated";
+export { defaultBuildRoot } from "./build-root.js";
 export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";

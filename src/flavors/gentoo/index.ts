@@ -43,6 +43,7 @@ export { asBuildUser, BUILD_UID, portageEnvironment } from "./build-user.js";
 export const id = "gentoo" as const;
 export const displayName = "Gentoo Prefix";
 export * as ansibleRole from "./ansible.js";
+export { defaultBuildRoot } from "./build-root.js";
 export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";
