@@ -15,7 +15,7 @@ import { CompatError, InputError } from "../errors.js";
 import { diskUsage, formatBytes } from "../exec/disk.js";
 import { assertArchRunnable } from "../exec/emulation.js";
 import { run as runTool } from "../exec/run.js";
-import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
+import { cleanEnvironment, type LayerRunOptions, runInLayer } from "../exec/sandbox.js";
 import { assertBuildUser } from "../flavors/common.js";
 import { getFlavor } from "../flavors/index.js";
 import { planLayer, planProblems } from "../flavors/plan.js";
@@ -365,7 +365,7 @@ function warnAboutAbandonedBuilds(plan: RunPlan): void {
 /** What a stage context is made from: its values, plus where its notes go. */
 export type StageContextInput = Omit<
   StageContext,
-  "run" | "inLayer" | "note" | "checkLayer" | "sourceDateEpoch"
+  "run" | "inLayer" | "buildTool" | "note" | "checkLayer" | "sourceDateEpoch"
 > & {
   onNote?: (message: string) => void;
 };
@@ -373,6 +373,12 @@ export type StageContextInput = Omit<
 /** The context a stage runs with: its log, the sandbox with the layer at its prefix, notes. */
 export function createStageContext(a: StageContextInput): StageContext {
   const { log: stageLog, signal, onNote, ...values } = a;
+  const mount = { prefixDir: a.prefixDir, prefix: a.layer.prefix };
+  /** In a build root nothing of the host is visible: the work directory (scripts, HOME) is bound. */
+  const inRoot = (opts: LayerRunOptions): LayerRunOptions =>
+    a.buildRoot
+      ? { ...opts, root: a.buildRoot.dir, writable: [...new Set([a.workDir, ...(opts.writable ?? [])])] }
+      : opts;
   const ctx: StageContext = {
     ...values,
     log: stageLog,
@@ -381,21 +387,41 @@ export function createStageContext(a: StageContextInput): StageContext {
     inLayer: async (command, opts = {}) => {
       // every program run in the layer (maintainer scripts, localedef, emerge) gets the build's time
       const sde = String((await ctx.sourceDateEpoch()).epoch);
-      return runInLayer({ prefixDir: a.prefixDir, prefix: a.layer.prefix }, command, {
-        logTo: stageLog,
-        signal,
-        // what a spec brings (overlay ebuilds, package scripts) runs here: not the host's /tmp
-        privateTmp: true,
-        ...opts,
-        env: { ...(opts.env ?? cleanEnvironment()), SOURCE_DATE_EPOCH: sde },
-      });
+      return runInLayer(
+        mount,
+        command,
+        inRoot({
+          logTo: stageLog,
+          signal,
+          // what a spec brings (overlay ebuilds, package scripts) runs here: not the host's /tmp
+          privateTmp: true,
+          ...opts,
+          env: { ...(opts.env ?? cleanEnvironment()), SOURCE_DATE_EPOCH: sde },
+        }),
+      );
     },
+    buildTool: (cmd, args, opts = {}) =>
+      a.buildRoot
+        ? runInLayer(
+            mount,
+            [cmd, ...args],
+            inRoot({ logTo: stageLog, signal, env: cleanEnvironment(), ...opts }),
+          )
+        : runTool(cmd, args, { logTo: stageLog, signal, ...opts }),
     note: (message) => {
       stageLog.write(`--- ${message}\n`);
       onNote?.(message);
     },
     checkLayer: async (onResult) =>
-      (await runCheckStage({ layer: a.layer, prefixDir: a.prefixDir, runDir: a.runDir, onResult })).summary,
+      (
+        await runCheckStage({
+          layer: a.layer,
+          prefixDir: a.prefixDir,
+          runDir: a.runDir,
+          buildRoot: a.buildRoot?.dir,
+          onResult,
+        })
+      ).summary,
     sourceDateEpoch: () =>
       runSourceDateEpoch(a.runDir, async () => {
         const e = await resolveSourceDateEpoch({
