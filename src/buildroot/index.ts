@@ -10,5 +10,8 @@
  * Import cycle note: spec.ts asks the flavor registry for defaults; a flavor folder that needs
  * ensureBuildRoot imports ./ensure.js (and ./types.js), not this index.
  */
+
+export { ensureBuildRoot, releaseBuildRoot } from "./ensure.js";
+export { buildHostPreflight } from "./preflight.js";
 export { buildRootFor } from "./spec.js";
 export type { BuildRoot, BuildRootPackage, BuildRootSpec, EnsureBuildRootOptions } from "./types.js";

@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { register as approve } from "./approve.js";
 import { register as audit } from "./audit.js";
 import { register as build } from "./build.js";
+import { register as buildroot } from "./buildroot.js";
 import { register as candidate } from "./candidate.js";
 import { register as check } from "./check.js";
 import { register as diff } from "./diff.js";
@@ -37,6 +38,7 @@ export type RegisterCommand = (program: Command) => void;
 export const commands: RegisterCommand[] = [
   plan,
   build,
+  buildroot,
   shell,
   check,
   audit,

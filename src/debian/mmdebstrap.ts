@@ -84,6 +84,8 @@ export interface MmdebstrapOptions {
   hostSources?: readonly AptSource[];
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** The spec field the packages come from, for the error naming one apt does not have (default debian.packages). */
+  packagesField?: string;
 }
 
 export interface MmdebstrapResult {
@@ -144,10 +146,15 @@ export function unknownPackages(output: string): string[] {
   return [...found];
 }
 
-function unknownPackagesError(names: string[], settings: DebianSettings, arch: Arch): InputError {
+function unknownPackagesError(
+  names: string[],
+  settings: DebianSettings,
+  arch: Arch,
+  field = "debian.packages",
+): InputError {
   const where = `${debianSuiteFor(settings, arch)} (${settings.components.join(", ")}) for ${DEBIAN_ARCH[arch]}`;
   return new InputError(
-    `debian.packages: Debian ${where} has no package${names.length > 1 ? "s" : ""} ${names.join(", ")}`,
+    `${field}: Debian ${where} has no package${names.length > 1 ? "s" : ""} ${names.join(", ")}`,
     {
       details: names.map((n) => `${n}: not found by apt`),
       hint: "check the names at https://packages.debian.org (binary package names, e.g. python3 not python), the suite and the components",
@@ -196,7 +203,7 @@ async function invoke(
   } catch (e) {
     const missing = unknownPackages(output);
     if (e instanceof ToolError && missing.length)
-      throw unknownPackagesError(missing, opts.settings, opts.arch);
+      throw unknownPackagesError(missing, opts.settings, opts.arch, opts.packagesField);
     throw e;
   }
 }

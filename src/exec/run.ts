@@ -12,6 +12,7 @@ import { log } from "../log.js";
 export const TOOL_PACKAGES: Record<string, string> = {
   mmdebstrap: "mmdebstrap",
   "arch-test": "arch-test",
+  gpgv: "gpgv",
   patchelf: "patchelf",
   bwrap: "bubblewrap",
   zstd: "zstd",

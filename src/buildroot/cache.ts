@@ -1,0 +1,283 @@
+/**
+ * The build-root cache under `<stateDir>/buildroots/`:
+ *
+ *   <arch>/<identity>/root/            the tree (the sandbox's `/`)
+ *   <arch>/<identity>/buildroot.json   the identity file: written last, before the directory is
+ *                                      renamed into place, so a killed creation leaves no entry
+ *   <arch>/<identity>/last-used        touched at each use
+ *   requests/<request key>.json        what was asked → the identity it gave (index.ts's fast path)
+ *   users/<identity>/<pid>.json        processes using a root (prune leaves those alone)
+ *   locks/<request key>.lock           held while a root is made (one maker per request)
+ *   locks/cache.lock                   held for the short steps that look at and change entries
+ *   tmp/<request key>-<pid>/           a root being made
+ *   trash/                             entries on their way out
+ *
+ * Everything read here may have been planted or damaged: a directory must be a real directory (a
+ * symbolic link in place of one is refused), a file a regular file of sane size read without
+ * following a link, and an entry counts only when its identity file, its name and a re-hash of both
+ * the recorded package list and the tree's own dpkg database all agree.
+ */
+import { randomBytes } from "node:crypto";
+import { lstat, mkdir, readdir, rename, rm, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { readDpkgStatus } from "../debian/status.js";
+import { IoError, ValidationError } from "../errors.js";
+import { processStart } from "../exec/processes.js";
+import { ARCHES, type Arch, isArch } from "../layer/id.js";
+import { readRegularFile } from "../paths/regular-file.js";
+import { buildRootIdentity, buildRootPackages, IDENTITY_RE } from "./identity.js";
+import type { BuildRootPackage } from "./types.js";
+
+export const ENTRY_FILE = "buildroot.json";
+export const ROOT_DIR = "root";
+const LAST_USED = "last-used";
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+export const REQUEST_KEY_RE = IDENTITY_RE;
+
+/** The identity file of an entry. */
+export interface EntryRecord {
+  format: number;
+  identity: string;
+  arch: Arch;
+  suite: string;
+  mirror?: string;
+  packages: BuildRootPackage[];
+  createdAt: string;
+  sourceDateEpoch: number;
+  requestKey: string;
+  /** Bytes of the tree's files when it was made. */
+  sizeBytes: number;
+  /** The mmdebstrap command it was made with. */
+  command: string;
+}
+
+/** A request file: what a request key was answered with. */
+export interface RequestRecord {
+  identity: string;
+  arch: Arch;
+  sourceDateEpoch: number;
+  at: string;
+}
+
+export class BuildRootCache {
+  readonly base: string;
+  constructor(stateDir: string) {
+    this.base = join(stateDir, "buildroots");
+  }
+
+  entryDir(arch: Arch, identity: string): string {
+    return join(this.base, arch, identity);
+  }
+  requestFile(key: string): string {
+    return join(this.base, "requests", `${key}.json`);
+  }
+  usersDir(identity: string): string {
+    return join(this.base, "users", identity);
+  }
+  lockFile(name: string): string {
+    return join(this.base, "locks", `${name}.lock`);
+  }
+  tmpDir(key: string): string {
+    return join(this.base, "tmp", `${key}-${process.pid}`);
+  }
+
+  /** Make (or check) the cache's directories; a symlink or a file in place of one is refused. */
+  async open(): Promise<void> {
+    await mkdir(join(this.base, ".."), { recursive: true });
+    await realDir(this.base, true);
+    for (const d of ["requests", "users", "locks", "tmp", "trash", ...ARCHES])
+      await realDir(join(this.base, d), true);
+  }
+
+  /** The entry's record when every check holds, else why not (`absent` when there is nothing). */
+  async readEntry(arch: Arch, identity: string): Promise<EntryRecord | { problem: string } | "absent"> {
+    const dir = this.entryDir(arch, identity);
+    let st: Awaited<ReturnType<typeof lstat>>;
+    try {
+      st = await lstat(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return "absent";
+      throw e;
+    }
+    if (!st.isDirectory()) return { problem: `${dir} is not a directory (a ${kindOf(st)})` };
+    let record: EntryRecord;
+    try {
+      record = JSON.parse(
+        await readRegularFile(join(dir, ENTRY_FILE), MAX_RECORD_BYTES, { noFollow: true }),
+      ) as EntryRecord;
+    } catch (e) {
+      return { problem: `no readable identity file ${ENTRY_FILE} (${codeOf(e)}): a creation was killed` };
+    }
+    const problem = recordProblem(record, arch, identity);
+    if (problem) return { problem: `${ENTRY_FILE}: ${problem}` };
+    const root = join(dir, ROOT_DIR);
+    const rst = await lstat(root).catch(() => undefined);
+    if (!rst?.isDirectory()) return { problem: `${root} is missing or not a directory` };
+    let installed: BuildRootPackage[];
+    try {
+      installed = buildRootPackages((await readDpkgStatus(root)).packages);
+    } catch (e) {
+      return { problem: (e as Error).message };
+    }
+    const held = buildRootIdentity({ arch, suite: record.suite, packages: installed });
+    if (held !== identity)
+      return {
+        problem: `the tree's dpkg database hashes to ${held.slice(0, 12)}, not to its identity ${identity.slice(0, 12)} (the tree was changed)`,
+      };
+    return record;
+  }
+
+  /** Every entry directory, by arch (names only; readEntry says which are sound). */
+  async entries(): Promise<Array<{ arch: Arch; identity: string }>> {
+    const out: Array<{ arch: Arch; identity: string }> = [];
+    for (const arch of ARCHES)
+      for (const name of await readdir(join(this.base, arch)).catch(() => [] as string[]))
+        out.push({ arch, identity: name });
+    return out;
+  }
+
+  async readRequest(key: string): Promise<RequestRecord | undefined> {
+    try {
+      const r = JSON.parse(
+        await readRegularFile(this.requestFile(key), 64 * 1024, { noFollow: true }),
+      ) as RequestRecord;
+      if (typeof r?.identity !== "string" || !IDENTITY_RE.test(r.identity) || !isArch(r.arch))
+        return undefined;
+      if (typeof r.sourceDateEpoch !== "number") return undefined;
+      return r;
+    } catch {
+      return undefined; // absent, planted (a link, a FIFO) or damaged: as if never asked
+    }
+  }
+
+  async writeRequest(key: string, r: RequestRecord): Promise<void> {
+    await writeAtomically(this.requestFile(key), `${JSON.stringify(r, null, 2)}\n`);
+  }
+
+  async requests(): Promise<Array<{ key: string; record: RequestRecord | undefined }>> {
+    const names = await readdir(join(this.base, "requests")).catch(() => [] as string[]);
+    const out: Array<{ key: string; record: RequestRecord | undefined }> = [];
+    for (const n of names) {
+      const key = n.replace(/\.json$/, "");
+      if (REQUEST_KEY_RE.test(key) && n.endsWith(".json"))
+        out.push({ key, record: await this.readRequest(key) });
+    }
+    return out;
+  }
+
+  async removeRequest(key: string): Promise<void> {
+    await rm(this.requestFile(key), { force: true });
+  }
+
+  /** Move an entry (or a leftover) out of the way at once, and delete it unless a live process uses it. */
+  async discard(path: string, identity?: string): Promise<void> {
+    const trash = join(this.base, "trash", `${identity ?? "tmp"}-${randomBytes(6).toString("hex")}`);
+    try {
+      await rename(path, trash);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw e;
+    }
+    if (identity && (await this.liveUsers(identity)).length > 0) return; // prune removes it later
+    await rm(trash, { recursive: true, force: true });
+  }
+
+  /** Delete what is in the trash and no live process uses. */
+  async emptyTrash(): Promise<number> {
+    const dir = join(this.base, "trash");
+    let n = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const identity = name.split("-")[0]!;
+      if (IDENTITY_RE.test(identity) && (await this.liveUsers(identity)).length > 0) continue;
+      await rm(join(dir, name), { recursive: true, force: true });
+      n++;
+    }
+    return n;
+  }
+
+  /** Record that this process uses the root, and when it was last used. */
+  async markUse(arch: Arch, identity: string): Promise<void> {
+    const dir = this.usersDir(identity);
+    await realDir(dir, true);
+    const me = { pid: process.pid, start: processStart(process.pid) ?? "" };
+    await writeAtomically(join(dir, `${process.pid}.json`), JSON.stringify(me));
+    const stamp = join(this.entryDir(arch, identity), LAST_USED);
+    const now = new Date();
+    await utimes(stamp, now, now).catch(async () => {
+      await writeFile(stamp, "", { flag: "w" });
+    });
+  }
+
+  async releaseUse(identity: string): Promise<void> {
+    await rm(join(this.usersDir(identity), `${process.pid}.json`), { force: true });
+  }
+
+  /** Pids of live processes that use the root; stale marks (dead or reused pids) are removed. */
+  async liveUsers(identity: string): Promise<number[]> {
+    const dir = this.usersDir(identity);
+    const live: number[] = [];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const file = join(dir, name);
+      let holder: { pid?: unknown; start?: unknown } | undefined;
+      try {
+        holder = JSON.parse(await readRegularFile(file, 4096, { noFollow: true }));
+      } catch {
+        holder = undefined;
+      }
+      const pid = holder?.pid;
+      if (typeof pid === "number" && Number.isInteger(pid) && pid > 0 && processStart(pid) === holder?.start)
+        live.push(pid);
+      else await rm(file, { force: true });
+    }
+    return live;
+  }
+
+  async lastUsed(arch: Arch, identity: string): Promise<Date | undefined> {
+    const st = await lstat(join(this.entryDir(arch, identity), LAST_USED)).catch(() => undefined);
+    return st?.isFile() ? st.mtime : undefined;
+  }
+}
+
+function recordProblem(r: EntryRecord, arch: Arch, identity: string): string | undefined {
+  if (typeof r !== "object" || r === null) return "not a JSON object";
+  if (r.identity !== identity)
+    return `names identity ${String(r.identity).slice(0, 80)}, not its directory's`;
+  if (r.arch !== arch) return `names arch ${String(r.arch).slice(0, 40)}, not ${arch}`;
+  if (typeof r.suite !== "string" || !Array.isArray(r.packages)) return "has no suite or package list";
+  for (const p of r.packages)
+    if (typeof p?.name !== "string" || typeof p.version !== "string" || typeof p.arch !== "string")
+      return "has a package that is not {name, version, arch}";
+  if (buildRootIdentity({ arch, suite: r.suite, packages: r.packages }) !== identity)
+    return "its package list does not hash to its identity (the file was changed)";
+  return undefined;
+}
+
+/** `path` as a real directory: made when `create` and missing; a link or a file there is refused. */
+export async function realDir(path: string, create: boolean): Promise<void> {
+  if (create)
+    await mkdir(path).catch((e: NodeJS.ErrnoException) =>
+      e.code === "EEXIST" ? undefined : Promise.reject(e),
+    );
+  const st = await lstat(path);
+  if (!st.isDirectory())
+    throw new ValidationError(`${path} is a ${kindOf(st)}, not a directory compat made: refused`, {
+      hint: "something other than compat put it there; remove it (compat makes the directory again)",
+    });
+}
+
+function kindOf(st: { isSymbolicLink(): boolean; isFile(): boolean }): string {
+  return st.isSymbolicLink() ? "symbolic link" : st.isFile() ? "file" : "special file";
+}
+
+const codeOf = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await writeFile(tmp, text, { flag: "wx" });
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new IoError(`cannot write ${file}: ${codeOf(e)}`, { cause: e });
+  }
+}
