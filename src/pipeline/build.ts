@@ -7,9 +7,13 @@
  * it was; `--resume RUN` continues after the last completed stage.
  */
 
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { ensureBuildRoot, releaseBuildRoot } from "../buildroot/ensure.js";
+import { parseRecordedBuildRoot, type RecordedBuildRoot, recordedBuildRoot } from "../buildroot/record.js";
+import { buildRootFor } from "../buildroot/spec.js";
+import type { BuildRoot } from "../buildroot/types.js";
 import { runCheckStage } from "../checks/stage.js";
 import { CompatError, InputError } from "../errors.js";
 import { diskUsage, formatBytes } from "../exec/disk.js";
@@ -24,6 +28,7 @@ import type { BuildStage, StageContext } from "../flavors/types.js";
 import { LAST_EPOCH, resolveSourceDateEpoch, type SourceDateEpoch } from "../layer/source-date-epoch.js";
 import { log } from "../log.js";
 import { safeName } from "../paths/rules.js";
+import { defaultStateDir } from "../publish/target.js";
 import { loadSpec } from "../spec/load.js";
 import { placeLayer } from "../spec/open.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
@@ -49,7 +54,27 @@ export interface BuildOptions {
   resumeHint?: (runId: string) => string;
   /** The stages to run instead of the flavor's build (an update: the flavor's update mode). */
   stages?: (layer: ResolvedLayer) => BuildStage[];
+  /**
+   * Run in a build root (src/buildroot): true, false (`--no-build-root`: the host's userland), or
+   * undefined: the flavor's default (usesBuildRoot).
+   */
+  buildRoot?: boolean;
+  /** compat's state dir, where build roots are cached (default: $COMPAT_STATE_DIR, else defaultStateDir()). */
+  stateDir?: string;
 }
+
+/**
+ * Whether a build runs in a build root when the command line does not say: a gentoo layer always
+ * (its bootstrap compiles with whatever toolchain it starts on); a debian layer when its spec has a
+ * `buildRoot` section (mmdebstrap makes its packages from the Debian archive, and its stages and
+ * checks run the layer's own programs: the host's userland does not go into it).
+ */
+export function usesBuildRoot(spec: LayerSpec, option: boolean | undefined): boolean {
+  return option ?? (spec.flavor === "gentoo" || spec.buildRoot !== undefined);
+}
+
+/** In the run directory: the build root the run's stages ran in (a resumed run must use the same). */
+export const BUILD_ROOT_FILE = "build-root.json";
 
 export interface BuildOutcome {
   runId: string;
@@ -112,15 +137,49 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   const signal = o.signal ?? new AbortController().signal;
   const resumeHint = o.resumeHint ?? ((id: string) => `compat build ${o.specFile} --resume ${id}`);
 
-  let runDir: RunDir;
-  let plan: RunPlan;
-  let specText: string;
   const loaded = await loadSpec(o.specFile, { check: planProblems });
   const described = describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root, o.stages);
-  const { layer, flavorStages } = described;
+  const { layer } = described;
   // Before a run directory or a work directory exists: nothing to resume when the host cannot build it.
   assertArchRunnable(layer.arch);
   assertBuildUser(layer.spec.flavor);
+  const stateDir = resolve(o.stateDir ?? process.env.COMPAT_STATE_DIR ?? defaultStateDir());
+  // Made (or reused) before a run exists: a package Debian does not have leaves nothing behind.
+  const buildRoot = usesBuildRoot(loaded.spec, o.buildRoot)
+    ? await ensureBuildRoot(buildRootFor(loaded.spec, layer.arch), {
+        arch: layer.arch,
+        stateDir,
+        note: (m) => log.info(`build root: ${m}`),
+        signal,
+      })
+    : undefined;
+  if (buildRoot)
+    log.info(
+      `building in the build root ${buildRoot.identity.slice(0, 12)} (${buildRoot.suite}, ${buildRoot.arch}, ${buildRoot.packages.length} packages${buildRoot.made ? ", made now" : ""})`,
+    );
+  try {
+    return await buildWith(o, { runsDir, signal, resumeHint, loaded, described, buildRoot });
+  } finally {
+    if (buildRoot) await releaseBuildRoot(buildRoot, stateDir);
+  }
+}
+
+async function buildWith(
+  o: BuildOptions,
+  a: {
+    runsDir: string;
+    signal: AbortSignal;
+    resumeHint: (id: string) => string;
+    loaded: Awaited<ReturnType<typeof loadSpec>>;
+    described: ReturnType<typeof describeBuild>;
+    buildRoot: BuildRoot | undefined;
+  },
+): Promise<BuildOutcome> {
+  const { runsDir, signal, resumeHint, loaded, described, buildRoot } = a;
+  const { layer, flavorStages } = described;
+  let runDir: RunDir;
+  let plan: RunPlan;
+  let specText: string;
   const targetLockFile = (target: string) => join(dirname(target), `.${basename(target)}.build-lock`);
   const lockTarget = (target: string, runId: string) =>
     PidLock.acquire(targetLockFile(target), `a build of ${target} (run ${runId})`);
@@ -132,6 +191,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
     plan = runDir.readPlan();
     specText = runDir.readSpecText();
     checkResumable(plan, described.plan, runDir);
+    checkSameBuildRoot(runDir, buildRoot);
   } else {
     const runId = newRunId(described.plan.arch);
     plan = {
@@ -152,6 +212,11 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
     try {
       runDir = await RunDir.create(runsDir, runId);
       await runDir.writePlan(plan, specText);
+      if (buildRoot)
+        await writeFile(
+          runDir.path(BUILD_ROOT_FILE),
+          `${JSON.stringify(recordedBuildRoot(buildRoot), null, 2)}\n`,
+        );
     } catch (e) {
       await targetLock.release();
       await removeEmptyParents(madeParents, dirname(plan.target));
@@ -245,6 +310,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
             runDir: runDir.dir,
             prefixDir: plan.prefixDir,
             workDir: plan.workDir,
+            ...(buildRoot ? { buildRoot } : {}),
             startedAt: new Date(firstStart),
             log: stageLog,
             signal,
@@ -347,6 +413,27 @@ function checkResumable(
       details: ["it was removed (by hand, or by compat prune as abandoned) after the run stopped"],
       hint: "start a new build without --resume",
     });
+}
+
+/** A resumed run's stages ran in one build root: the rest must run in the same (or, without one, none). */
+function checkSameBuildRoot(run: RunDir, now: BuildRoot | undefined): void {
+  let saved: RecordedBuildRoot | undefined;
+  try {
+    saved = parseRecordedBuildRoot(JSON.parse(readFileSync(run.path(BUILD_ROOT_FILE), "utf8")));
+  } catch {
+    saved = undefined;
+  }
+  if (saved?.identity === now?.identity) return;
+  const name = (r: { identity: string; suite: string } | undefined) =>
+    r ? `the build root ${r.identity.slice(0, 12)} (${r.suite})` : "the host's userland (no build root)";
+  throw new InputError(
+    `cannot resume run ${run.id}: it started in ${name(saved)}, this build would run in ${name(now)}`,
+    {
+      hint: saved
+        ? "the cached build root changed (compat buildroot build --refresh, or prune): start a new build without --resume"
+        : "resume with --no-build-root, as the run was started, or start a new build",
+    },
+  );
 }
 
 /** Build directories of earlier runs beside the prefix that nobody is resuming: say so, they take space. */
