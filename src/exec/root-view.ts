@@ -142,6 +142,9 @@ export function rootViewArgs(
   };
   fill("");
   // deepest first, `/` last
-  const readOnlyAgain = [...mirrored].sort((a, b) => b.length - a.length).map((r) => `/${r}`);
+  const depth = (r: string) => (r === "" ? 0 : r.split("/").length);
+  const readOnlyAgain = [...mirrored]
+    .sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1))
+    .map((r) => `/${r}`);
   return { args, readOnlyAgain, root };
 }

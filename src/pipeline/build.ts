@@ -144,21 +144,23 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   assertArchRunnable(layer.arch);
   assertBuildUser(layer.spec.flavor);
   const stateDir = resolve(o.stateDir ?? process.env.COMPAT_STATE_DIR ?? defaultStateDir());
-  // Made (or reused) before a run exists: a package Debian does not have leaves nothing behind.
-  const buildRoot = usesBuildRoot(loaded.spec, o.buildRoot)
-    ? await ensureBuildRoot(buildRootFor(loaded.spec, layer.arch), {
-        arch: layer.arch,
-        stateDir,
-        note: (m) => log.info(`build root: ${m}`),
-        signal,
-      })
-    : undefined;
-  if (buildRoot)
+  let buildRoot: BuildRoot | undefined;
+  /** Made (or reused) once the run is known to go ahead, before a run or work directory exists. */
+  const ensureRoot = async (): Promise<BuildRoot | undefined> => {
+    if (!usesBuildRoot(loaded.spec, o.buildRoot)) return undefined;
+    buildRoot = await ensureBuildRoot(buildRootFor(loaded.spec, layer.arch), {
+      arch: layer.arch,
+      stateDir,
+      note: (m) => log.info(`build root: ${m}`),
+      signal,
+    });
     log.info(
       `building in the build root ${buildRoot.identity.slice(0, 12)} (${buildRoot.suite}, ${buildRoot.arch}, ${buildRoot.packages.length} packages${buildRoot.made ? ", made now" : ""})`,
     );
+    return buildRoot;
+  };
   try {
-    return await buildWith(o, { runsDir, signal, resumeHint, loaded, described, buildRoot });
+    return await buildWith(o, { runsDir, signal, resumeHint, loaded, described, ensureRoot });
   } finally {
     if (buildRoot) await releaseBuildRoot(buildRoot, stateDir);
   }
@@ -172,14 +174,15 @@ async function buildWith(
     resumeHint: (id: string) => string;
     loaded: Awaited<ReturnType<typeof loadSpec>>;
     described: ReturnType<typeof describeBuild>;
-    buildRoot: BuildRoot | undefined;
+    ensureRoot: () => Promise<BuildRoot | undefined>;
   },
 ): Promise<BuildOutcome> {
-  const { runsDir, signal, resumeHint, loaded, described, buildRoot } = a;
+  const { runsDir, signal, resumeHint, loaded, described } = a;
   const { layer, flavorStages } = described;
   let runDir: RunDir;
   let plan: RunPlan;
   let specText: string;
+  let buildRoot: BuildRoot | undefined;
   const targetLockFile = (target: string) => join(dirname(target), `.${basename(target)}.build-lock`);
   const lockTarget = (target: string, runId: string) =>
     PidLock.acquire(targetLockFile(target), `a build of ${target} (run ${runId})`);
@@ -191,6 +194,7 @@ async function buildWith(
     plan = runDir.readPlan();
     specText = runDir.readSpecText();
     checkResumable(plan, described.plan, runDir);
+    buildRoot = await a.ensureRoot();
     checkSameBuildRoot(runDir, buildRoot);
   } else {
     const runId = newRunId(described.plan.arch);
@@ -201,6 +205,8 @@ async function buildWith(
       createdAt: new Date().toISOString(),
     };
     specText = loaded.text;
+    // a package Debian does not have (a bad buildRoot.packages) leaves nothing behind
+    buildRoot = await a.ensureRoot();
     // A build of the same layer in progress refuses this one before it writes a run or work dir.
     madeParents = await mkdir(dirname(plan.target), { recursive: true });
     try {
