@@ -179,6 +179,11 @@ export interface FlavorModule {
    * artifact, from its build record; for a prefix (`buildRecord` undefined).
    */
   sbomDistro(buildRecord?: Record<string, unknown>): Distro | undefined;
+  /**
+   * Whether its builds run in a build root when neither the command line (`--build-root`,
+   * `--no-build-root`) nor a `buildRoot` section of the spec says.
+   */
+  buildRootByDefault: boolean;
   /** The build root its builds run in when the spec's `buildRoot` does not say (src/buildroot). */
   defaultBuildRoot(spec: LayerSpec, arch: Arch): BuildRootSpec;
   api: Flavor;

@@ -64,13 +64,11 @@ export interface BuildOptions {
 }
 
 /**
- * Whether a build runs in a build root when the command line does not say: a gentoo layer always
- * (its bootstrap compiles with whatever toolchain it starts on); a debian layer when its spec has a
- * `buildRoot` section (mmdebstrap makes its packages from the Debian archive, and its stages and
- * checks run the layer's own programs: the host's userland does not go into it).
+ * Whether a build runs in a build root: as the command line says, else when the spec has a
+ * `buildRoot` section or its flavor builds in one by default (gentoo does, debian does not).
  */
 export function usesBuildRoot(spec: LayerSpec, option: boolean | undefined): boolean {
-  return option ?? (spec.flavor === "gentoo" || spec.buildRoot !== undefined);
+  return option ?? (spec.buildRoot !== undefined || getFlavor(spec.flavor).buildRootByDefault);
 }
 
 /** In the run directory: the build root the run's stages ran in (a resumed run must use the same). */

@@ -45,6 +45,8 @@ export const id = "gentoo" as const;
 export const displayName = "Gentoo Prefix";
 export * as ansibleRole from "./ansible.js";
 export { defaultBuildRoot } from "./build-root.js";
+/** Its bootstrap compiles with whatever toolchain it starts on: always the build root's. */
+export const buildRootByDefault = true;
 export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";
