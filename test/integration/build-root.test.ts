@@ -241,23 +241,36 @@ gentoo:
     ]);
   });
 
-  it("a local repository under a directory the build root has is refused, naming the field", async () => {
-    const ctx = context("repos-usr");
-    const bad = { ...ctx, layer: { ...ctx.layer } };
-    bad.layer.spec = {
-      ...ctx.layer.spec,
-      gentoo: {
-        ...ctx.layer.spec.gentoo!,
-        repository: { url: "file:///usr/share/gentoo.git", branch: "master", commit },
-      },
+  it("a local repository at a path the build root has, or under /cvmfs, is refused, naming the field", async () => {
+    const ctx = context("repos-taken");
+    const withUrl = (url: string) => {
+      const bad = { ...ctx, layer: { ...ctx.layer } };
+      bad.layer.spec = {
+        ...ctx.layer.spec,
+        gentoo: { ...ctx.layer.spec.gentoo!, repository: { url, branch: "master", commit } },
+      };
+      return stage(bad, "repos")
+        .run(bad)
+        .catch((e: unknown) => e) as Promise<InputError>;
     };
-    const err = (await stage(bad, "repos")
-      .run(bad)
-      .catch((e: unknown) => e)) as InputError;
-    expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toBe(
-      "gentoo.repository.url: file:///usr/share/gentoo.git is under /usr, which the build root has: the build could not see both",
+    const etc = await withUrl("file:///etc");
+    expect(etc).toBeInstanceOf(InputError);
+    expect(etc.message).toBe(
+      "gentoo.repository.url: file:///etc is /etc, which the build root has too: the build could not see both",
     );
+    const dotted = await withUrl("/srv/../usr/share");
+    expect(dotted.message).toBe(
+      "gentoo.repository.url: /srv/../usr/share is /usr/share, which the build root has too: the build could not see both",
+    );
+    const cvmfs = await withUrl(`file://${PREFIX}`);
+    expect(cvmfs.message).toBe(
+      `gentoo.repository.url: file://${PREFIX} is ${PREFIX}, where the sandbox shows its own`,
+    );
+    const remote = await withUrl("file://otherhost/srv/gentoo.git");
+    expect(remote.message).toMatch(
+      /^gentoo.repository.url: file:\/\/otherhost\/srv\/gentoo.git is not a file URL git can use/,
+    );
+    expect(existsSync(join(ctx.prefixDir, "var/db/repos/gentoo"))).toBe(false);
   });
 
   it("the build record names the build root: identity, suite, arch and name=version packages", async () => {

@@ -4,9 +4,9 @@
  * again, it does nothing when the checkout is already at the commit, and starts over when it is
  * not (a half clone left by a killed build included).
  */
-import { existsSync, lstatSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../../errors.js";
 import type { RunResult } from "../../exec/run.js";
@@ -110,28 +110,43 @@ export async function committerTime(
 }
 
 /**
- * A `file://` repository (a local mirror of gentoo.git, a test's) is on the host: in a build root
- * it is shown read-only at its own path, which must not be one of the build root's (it would hide
- * the build root's own files there).
+ * A local repository (`file://` or an absolute path: a local mirror of gentoo.git, a test's) is on
+ * the host: in a build root it is shown read-only at its own path, which must not be one of the
+ * build root's directories (it would hide the build root's own files there) nor one the sandbox
+ * makes itself (/cvmfs holds the layer being built).
  */
 export function localRepositoryBinds(ctx: GitContext, url: string, field: string): Bind[] {
-  if (!ctx.buildRoot || !url.startsWith("file:")) return [];
+  if (!ctx.buildRoot || !(url.startsWith("file:") || url.startsWith("/"))) return [];
   let path: string;
   try {
-    path = fileURLToPath(url);
+    path = url.startsWith("/") ? posix.normalize(url) : fileURLToPath(url);
   } catch (e) {
     throw new InputError(`${field}: ${url} is not a file URL git can use (${(e as Error).message})`);
   }
   const top = path.split("/").filter(Boolean)[0];
-  if (top === undefined || (top !== "tmp" && existsSync(join(ctx.buildRoot.dir, top))))
+  if (top === undefined || SANDBOX_OWN.has(top))
+    throw new InputError(`${field}: ${url} is ${path}, where the sandbox shows its own`, {
+      hint: "give the path of a git repository (e.g. under /srv/git or your home)",
+    });
+  let inRoot = false;
+  try {
+    lstatSync(join(ctx.buildRoot.dir, path));
+    inRoot = top !== "tmp";
+  } catch {
+    /* not in the build root: it can be shown there */
+  }
+  if (inRoot)
     throw new InputError(
-      `${field}: ${url} is under /${top ?? ""}, which the build root has: the build could not see both`,
+      `${field}: ${url} is ${path}, which the build root has too: the build could not see both`,
       {
-        hint: "keep a local repository outside the system directories (e.g. under /srv/git or your home), or build with --no-build-root",
+        hint: "give the path of a git repository the build root does not have (e.g. under /srv/git or your home), or build with --no-build-root",
       },
     );
   return [{ src: path, dest: path, readOnly: true }];
 }
+
+/** Top-level directories the sandbox makes itself: a local repository cannot be shown there. */
+const SANDBOX_OWN = new Set(["cvmfs", "proc", "dev"]);
 
 /** Clone and pin; returns the commit checked out. */
 export async function checkoutPinned(
