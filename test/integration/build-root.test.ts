@@ -22,7 +22,6 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRecordedBuildRoot } from "../../src/buildroot/record.js";
 import type { BuildRoot } from "../../src/buildroot/types.js";
@@ -31,11 +30,9 @@ import { InputError } from "../../src/errors.js";
 import { runInLayer } from "../../src/exec/sandbox.js";
 import { api as gentooApi } from "../../src/flavors/gentoo/index.js";
 import type { StageContext } from "../../src/flavors/types.js";
-import { createStageContext } from "../../src/pipeline/build.js";
-import { parseSpec } from "../../src/spec/load.js";
-import { resolveLayer } from "../../src/spec/resolve.js";
 import { testBuildRoot } from "../helpers/build-root.js";
 import { devLayer } from "../helpers/dev-layer.js";
+import { stageContext } from "../helpers/stage-context.js";
 
 const TESTDATA = join(import.meta.dirname, "../../src/flavors/gentoo/testdata");
 const PREFIX = "/cvmfs/software.example.org/versions/2026.06/compat/linux/x86_64";
@@ -177,29 +174,14 @@ gentoo:
     requiredSpace: "1 MB"
 `;
 
-  function context(name: string, script = "record-build-env.sh"): StageContext & { notes: string[] } {
-    const text = specText(script);
-    const layer = resolveLayer(parseSpec(text, "gentoo.yaml").spec, "x86_64");
-    const workDir = join(scratch, name);
-    mkdirSync(join(workDir, "prefix"), { recursive: true });
-    const notes: string[] = [];
-    const ctx = createStageContext({
-      layer,
+  const context = (name: string, script = "record-build-env.sh") =>
+    stageContext({
+      scratch,
+      name,
+      specText: specText(script),
       specFile: join(TESTDATA, "gentoo.yaml"),
-      specText: text,
-      specHash: "0".repeat(64),
-      runId: `test-${name}`,
-      runDir: workDir,
-      prefixDir: join(workDir, "prefix"),
-      workDir,
       buildRoot: root,
-      startedAt: new Date(),
-      log: new PassThrough().resume(),
-      signal: new AbortController().signal,
-      onNote: (m) => notes.push(m),
     });
-    return Object.assign(ctx, { notes });
-  }
   const stage = (ctx: StageContext, id: string) => gentooApi.plan(ctx.layer).find((s) => s.id === id)!;
 
   it("preflight, repos, configure and bootstrap run with the build root's tools, not the host's", async () => {
