@@ -68,7 +68,7 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
   });
 
   if (!opts.refresh) {
-    const cached = await reuse(cache, key, arch, note, opts.signal);
+    const cached = await reuse(cache, key, spec, arch, note, opts.signal);
     if (cached) return cached;
   }
   const lock = await waitForLock(
@@ -81,7 +81,7 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
   try {
     // another process may have made it while this one waited
     if (!opts.refresh) {
-      const cached = await reuse(cache, key, arch, note, opts.signal);
+      const cached = await reuse(cache, key, spec, arch, note, opts.signal);
       if (cached) return cached;
     }
     // a killed maker of this request left its tree (its lock is ours now)
@@ -100,7 +100,7 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
     if (opts.refresh) {
       const known = await cache.readRequest(key);
       if (known && known.sourceDateEpoch === release.epoch) {
-        const cached = await reuse(cache, key, arch, note, opts.signal);
+        const cached = await reuse(cache, key, spec, arch, note, opts.signal);
         if (cached) {
           note(`the mirror's suites have not changed since it was made (${release.from})`);
           return cached;
@@ -131,6 +131,7 @@ export async function releaseBuildRoot(root: Pick<BuildRoot, "identity">, stateD
 async function reuse(
   cache: BuildRootCache,
   key: string,
+  spec: BuildRootSpec,
   arch: Arch,
   note: (m: string) => void,
   signal?: AbortSignal,
@@ -158,11 +159,30 @@ async function reuse(
       await cache.removeRequest(key);
       return undefined;
     }
+    const mismatch = requestMismatch(spec, entry);
+    if (mismatch) {
+      // a request file is an index, not a proof: one that points at another root is dropped
+      note(
+        `the cache's index points at build root ${entry.identity.slice(0, 12)}, which ${mismatch}: not used`,
+      );
+      await cache.removeRequest(key);
+      return undefined;
+    }
     await cache.markUse(arch, entry.identity);
     return toBuildRoot(cache, entry, false);
   } finally {
     await lock.release();
   }
+}
+
+/** Why a sound entry is not what the spec asks for (another suite or mirror, a package it lacks). */
+function requestMismatch(spec: BuildRootSpec, entry: EntryRecord): string | undefined {
+  if (entry.suite !== spec.suite) return `is of ${entry.suite}, not ${spec.suite}`;
+  if ((entry.mirror ?? "") !== (spec.mirror ?? "")) return `was made from another mirror`;
+  const installed = new Set(entry.packages.map((p) => p.name));
+  const missing = spec.packages.filter((p) => !installed.has(p));
+  if (missing.length) return `lacks ${missing.slice(0, 5).join(", ")}`;
+  return undefined;
 }
 
 function toBuildRoot(cache: BuildRootCache, r: EntryRecord, made: boolean): BuildRoot {
