@@ -433,9 +433,11 @@ function checkSameBuildRoot(run: RunDir, now: BuildRoot | undefined): void {
   throw new InputError(
     `cannot resume run ${run.id}: it started in ${name(saved)}, this build would run in ${name(now)}`,
     {
-      hint: saved
-        ? "the cached build root changed (compat buildroot build --refresh, or prune): start a new build without --resume"
-        : "resume with --no-build-root, as the run was started, or start a new build",
+      hint: !saved
+        ? "resume with --no-build-root, as the run was started, or start a new build"
+        : !now
+          ? "resume without --no-build-root, as the run was started, or start a new build"
+          : "the cached build root changed (compat buildroot build --refresh, or prune): start a new build without --resume",
     },
   );
 }
@@ -491,14 +493,16 @@ export function createStageContext(a: StageContextInput): StageContext {
         }),
       );
     },
-    buildTool: (cmd, args, opts = {}) =>
-      a.buildRoot
-        ? runInLayer(
-            mount,
-            [cmd, ...args],
-            inRoot({ logTo: stageLog, signal, env: cleanEnvironment(), ...opts }),
-          )
-        : runTool(cmd, args, { logTo: stageLog, signal, ...opts }),
+    buildTool: async (cmd, args, opts = {}) => {
+      if (!a.buildRoot) return runTool(cmd, args, { logTo: stageLog, signal, ...opts });
+      // the sandbox shows the prefix, which the first stages (preflight, repos) run before
+      await mkdir(a.prefixDir, { recursive: true });
+      return runInLayer(
+        mount,
+        [cmd, ...args],
+        inRoot({ logTo: stageLog, signal, env: cleanEnvironment(), ...opts }),
+      );
+    },
     note: (message) => {
       stageLog.write(`--- ${message}\n`);
       onNote?.(message);

@@ -30,7 +30,8 @@ import { InputError } from "../../src/errors.js";
 import { runInLayer } from "../../src/exec/sandbox.js";
 import { api as gentooApi } from "../../src/flavors/gentoo/index.js";
 import type { StageContext } from "../../src/flavors/types.js";
-import { testBuildRoot } from "../helpers/build-root.js";
+import { TEST_BUILD_ROOT, TEST_STATE_DIR, testBuildRoot } from "../helpers/build-root.js";
+import { compat } from "../helpers/cli.js";
 import { devLayer } from "../helpers/dev-layer.js";
 import { stageContext } from "../helpers/stage-context.js";
 
@@ -280,6 +281,58 @@ gentoo:
         .update(readFileSync(join(ctx.prefixDir, "reprod", stamps[0]!, "packages.txt")))
         .digest("hex"),
     ).toBe(createHash("sha256").update("sys-libs/glibc-2.41-r5\n").digest("hex"));
+  });
+});
+
+describe("compat build in a build root", () => {
+  it("runs the stages in it up to the bootstrap, records it in the run, and resumes only in the same", () => {
+    const dir = join(scratch, "cli");
+    mkdirSync(dir);
+    execFileSync("cp", [join(TESTDATA, "record-build-env.sh"), dir]);
+    const spec = join(dir, "spec.yaml");
+    writeFileSync(
+      spec,
+      `repository: software.example.org
+stack: eessi
+version: "2026.06"
+arches: [x86_64]
+flavor: gentoo
+buildRoot: { suite: ${TEST_BUILD_ROOT.suite}, packages: [${TEST_BUILD_ROOT.packages.join(", ")}] }
+gentoo:
+  repository: { url: "file://${gitRepo}", branch: master, commit: ${commit} }
+  bootstrap: { script: { path: record-build-env.sh }, requiredSpace: "1 MB" }
+`,
+    );
+    const args = [
+      "build",
+      spec,
+      "--arch",
+      "x86_64",
+      "--root",
+      join(dir, "root"),
+      "--runs-dir",
+      join(dir, "runs"),
+    ];
+    const r = compat([...args, "--state-dir", TEST_STATE_DIR], { cwd: dir });
+    // the fixture bootstraps nothing: the build stops there (a tool's failure, exit 4)
+    expect(r.stderr).toContain("error: build failed in stage bootstrap:");
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain(`building in the build root ${root.identity.slice(0, 12)} (bookworm, x86_64`);
+    const [run] = readdirSync(join(dir, "runs"));
+    const work = join(dir, "root/versions/2026.06/compat/linux", `.build-${run}`);
+    const env = readFileSync(join(work, "prefix/build-env.txt"), "utf8");
+    expect(env).toContain("gcc_package=gcc-12: /usr/bin/x86_64-linux-gnu-gcc-12\n");
+    expect(env).toContain("host_only=absent\n");
+    const recorded = parseRecordedBuildRoot(
+      JSON.parse(readFileSync(join(dir, "runs", run!, "build-root.json"), "utf8")),
+    );
+    expect(recorded?.identity).toBe(root.identity);
+    const resumed = compat([...args, "--no-build-root", "--resume", run!], { cwd: dir });
+    expect(resumed.status).toBe(2);
+    expect(resumed.stderr).toContain(
+      `cannot resume run ${run}: it started in the build root ${root.identity.slice(0, 12)} (bookworm), this build would run in the host's userland (no build root)`,
+    );
+    expect(resumed.stderr).toContain("resume without --no-build-root");
   });
 });
 
