@@ -7,10 +7,9 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { InputError } from "../errors.js";
-import { formatBytes } from "../exec/disk.js";
 import { log } from "../log.js";
-import { defaultStateDir } from "../publish/target.js";
 import { printableText, renderTable, style } from "../text.js";
+import { INTERRUPTED_EXIT } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
 
 interface StateOptions {
@@ -18,8 +17,10 @@ interface StateOptions {
   json?: boolean;
 }
 
-const stateDirOf = (o: StateOptions) =>
-  resolve(o.stateDir ?? process.env.COMPAT_STATE_DIR ?? defaultStateDir());
+async function stateDirOf(o: StateOptions): Promise<string> {
+  const { defaultStateDir } = await import("../publish/target.js");
+  return resolve(o.stateDir ?? process.env.COMPAT_STATE_DIR ?? defaultStateDir());
+}
 
 const STATE_DIR_HELP =
   "compat's state dir; build roots are in its buildroots/ (default $COMPAT_STATE_DIR, else /var/lib/compat as root, else $XDG_STATE_HOME/compat)";
@@ -58,13 +59,34 @@ export function register(program: Command): void {
         const { layer } = await openSpec(specFile, { arch: opts.arch });
         const spec = buildRootFor(layer.spec, layer.arch);
         const started = Date.now();
-        const root = await ensureBuildRoot(spec, {
-          arch: layer.arch,
-          stateDir: stateDirOf(opts),
-          note: (m) => log.info(m),
-          ...(opts.refresh ? { refresh: true } : {}),
-          ...(opts.verbose ? { log: process.stderr } : {}),
-        });
+        // mmdebstrap runs in a process group of its own: stopped through the signal, the tree it
+        // was making is removed before compat exits
+        const controller = new AbortController();
+        const onSignal = (sig: NodeJS.Signals) => {
+          log.warn(`${sig}: stopping (what was being made is removed)`);
+          controller.abort();
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+        let root: Awaited<ReturnType<typeof ensureBuildRoot>>;
+        try {
+          root = await ensureBuildRoot(spec, {
+            arch: layer.arch,
+            stateDir: await stateDirOf(opts),
+            note: (m) => log.info(m),
+            signal: controller.signal,
+            ...(opts.refresh ? { refresh: true } : {}),
+            ...(opts.verbose ? { log: process.stderr } : {}),
+          });
+        } catch (e) {
+          if (!controller.signal.aborted) throw e;
+          log.error(`interrupted: ${e instanceof Error ? e.message : String(e)}`);
+          process.exitCode = INTERRUPTED_EXIT;
+          return;
+        } finally {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+        }
         const seconds = (Date.now() - started) / 1000;
         if (opts.json) {
           printJson({ ...root, packageCount: root.packages.length, seconds });
@@ -86,13 +108,14 @@ export function register(program: Command): void {
     .option("--json", "print the list as JSON (schema in docs/cli.md)")
     .action(async (opts: StateOptions) => {
       const { listBuildRoots } = await import("../buildroot/manage.js");
-      const roots = await listBuildRoots(stateDirOf(opts));
+      const { formatBytes } = await import("../exec/disk.js");
+      const roots = await listBuildRoots(await stateDirOf(opts));
       if (opts.json) {
         printJson(roots);
         return;
       }
       if (roots.length === 0) {
-        process.stdout.write(`no build roots in ${shown(stateDirOf(opts))}/buildroots\n`);
+        process.stdout.write(`no build roots in ${shown(await stateDirOf(opts))}/buildroots\n`);
         return;
       }
       process.stdout.write(
@@ -128,7 +151,8 @@ export function register(program: Command): void {
     .option("--json", "print the result as JSON (schema in docs/cli.md)")
     .action(async (opts: StateOptions & { keep?: string; olderThan?: string; dryRun?: boolean }) => {
       const { pruneBuildRoots } = await import("../buildroot/manage.js");
-      const r = await pruneBuildRoots(stateDirOf(opts), {
+      const { formatBytes } = await import("../exec/disk.js");
+      const r = await pruneBuildRoots(await stateDirOf(opts), {
         ...(opts.keep !== undefined ? { keep: count("--keep", opts.keep, 0) } : {}),
         ...(opts.olderThan !== undefined ? { olderThanDays: count("--older-than", opts.olderThan, 0) } : {}),
         ...(opts.dryRun ? { dryRun: true } : {}),

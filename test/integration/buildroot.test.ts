@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuildRoot, mmdebstrapSettings, releaseBuildRoot } from "../../src/buildroot/ensure.js";
 import { requestKey } from "../../src/buildroot/identity.js";
 import { buildRootFor } from "../../src/buildroot/spec.js";
+import type { BuildRootSpec } from "../../src/buildroot/types.js";
 import { debianSources, readHostAptSources } from "../../src/debian/sources.js";
 import { emulationFor } from "../../src/exec/emulation.js";
 import { parseSpec } from "../../src/spec/load.js";
@@ -57,6 +58,21 @@ interface BuiltJson {
   packageCount: number;
   packages: Array<{ name: string; version: string; arch: string }>;
 }
+/** ensureBuildRoot's notes up to the first that matches `until`, where it is stopped (before mmdebstrap). */
+async function stoppedAt(spec: BuildRootSpec, stateDir: string, until: RegExp): Promise<string> {
+  const stop = new AbortController();
+  const notes: string[] = [];
+  const note = (m: string) => {
+    notes.push(m);
+    if (until.test(m)) stop.abort();
+  };
+  await expect(
+    ensureBuildRoot(spec, { arch: "x86_64", stateDir, signal: stop.signal, note }),
+  ).rejects.toThrow();
+  expect(stop.signal.aborted).toBe(true);
+  return notes.join("\n");
+}
+
 const built = (stdout: string) => JSON.parse(stdout) as BuiltJson;
 const listed = (stateDir: string) => {
   const r = compat(["buildroot", "list", "--json", "--state-dir", stateDir]);
@@ -189,38 +205,14 @@ describe.skipIf(!canRun)("an x86_64 build root", () => {
       join(lyingIndex.s, "buildroots/requests", `${makeKey}.json`),
       JSON.stringify({ identity: root.identity, arch: "x86_64", sourceDateEpoch: 1, at: "" }),
     );
-    const indexNotes: string[] = [];
-    const halt = new AbortController();
-    await expect(
-      ensureBuildRoot(withMake, {
-        arch: "x86_64",
-        stateDir: lyingIndex.s,
-        signal: halt.signal,
-        note: (m) => {
-          indexNotes.push(m);
-          if (/not used/.test(m)) halt.abort();
-        },
-      }),
-    ).rejects.toThrow();
-    expect(indexNotes.join("\n")).toMatch(/points at build root .*, which lacks make: not used/);
+    const indexNotes = await stoppedAt(withMake, lyingIndex.s, /not used/);
+    expect(indexNotes).toMatch(/points at build root .*, which lacks make: not used/);
     expect(existsSync(join(lyingIndex.s, "buildroots/requests", `${makeKey}.json`))).toBe(false);
 
     // the build does not use the changed root: it removes it and starts making a new one (stopped here)
     const spec = buildRootFor(parseSpec(SPEC, specFile).spec, "x86_64");
-    const stop = new AbortController();
-    const notes: string[] = [];
-    await expect(
-      ensureBuildRoot(spec, {
-        arch: "x86_64",
-        stateDir: changed.s,
-        signal: stop.signal,
-        note: (m) => {
-          notes.push(m);
-          if (/damaged .*removed, making it again/.test(m)) stop.abort();
-        },
-      }),
-    ).rejects.toThrow();
-    expect(notes.join("\n")).toMatch(/tree was changed/);
+    const notes = await stoppedAt(spec, changed.s, /damaged .*removed, making it again/);
+    expect(notes).toMatch(/tree was changed/);
     expect(existsSync(changed.entry)).toBe(false);
     expect(existsSync(entry())).toBe(true); // the original, whose files the copy shared, is whole
     expect(listed(state)[0]).toMatchObject({ state: "ok" });
