@@ -5,6 +5,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
+import { packageVersions, parseRecordedBuildRoot, type RecordedBuildRoot } from "../buildroot/record.js";
 import { InputError } from "../errors.js";
 import {
   compareInstalledVersions,
@@ -14,6 +15,7 @@ import {
   readInstalledPackages,
 } from "../flavors/installed.js";
 import { parsePackageList as parseQlistPackages } from "../gentoo/qlist.js";
+import { readBuildRecord } from "./build-record.js";
 import { type EntryIndex, indexArtifact, indexTree } from "./entry-index.js";
 import { manifestSchema } from "./manifest.js";
 import { manifestPathFor } from "./name.js";
@@ -25,6 +27,16 @@ export interface LayerSide {
   index?: EntryIndex;
   /** The layer's CPU family, when its manifest names it. */
   arch?: string;
+  /** The build root its build record names (undefined: built on the host's userland, or no record). */
+  buildRoot?: RecordedBuildRoot;
+}
+
+/** How the build roots of two layers' builds differ (their identities, and the packages that make it). */
+export interface BuildRootDiff {
+  a: Omit<RecordedBuildRoot, "packages"> | null;
+  b: Omit<RecordedBuildRoot, "packages"> | null;
+  /** Packages added, removed or changed in version (dpkg order): empty when one side had none. */
+  packages: PackageDiff;
 }
 
 export interface VersionChange {
@@ -57,6 +69,8 @@ export interface LayerDiff {
   b: string;
   packages: PackageDiff | null;
   files: FileDiff | null;
+  /** Present when the build records name different build roots (or only one names one). */
+  buildRoot?: BuildRootDiff;
   /** Why a part could not be compared (e.g. package lists carry no files). */
   notes: string[];
 }
@@ -117,25 +131,39 @@ export async function loadSide(source: string): Promise<LayerSide> {
       hint: "compare prefixes (directories), artifacts (.tar.zst/.tar.gz) or package lists",
     });
   }
-  if (st.isDirectory())
+  if (st.isDirectory()) {
+    const buildRoot = parseRecordedBuildRoot(readBuildRecord(source)?.record.buildRoot);
     return {
       source,
       kind: "prefix",
       index: indexTree(source),
       packages: await readInstalledPackages(source),
+      ...(buildRoot ? { buildRoot } : {}),
     };
+  }
   if (ARTIFACT_RE.test(basename(source))) {
     const { index } = await indexArtifact(source);
     let packages: InstalledPackages | undefined;
     let arch: string | undefined;
+    let buildRoot: RecordedBuildRoot | undefined;
     try {
       const m = manifestSchema.parse(JSON.parse(readFileSync(manifestPathFor(source), "utf8")));
       if (m.packageDatabase && m.packages) packages = { database: m.packageDatabase, packages: m.packages };
       arch = m.arch;
+      const record = m.buildRecord;
+      if (record && typeof record === "object")
+        buildRoot = parseRecordedBuildRoot(Reflect.get(record, "buildRoot"));
     } catch {
       /* no manifest beside it: files only */
     }
-    return { source, kind: "artifact", index, packages, ...(arch ? { arch } : {}) };
+    return {
+      source,
+      kind: "artifact",
+      index,
+      packages,
+      ...(arch ? { arch } : {}),
+      ...(buildRoot ? { buildRoot } : {}),
+    };
   }
   return { source, kind: "package-list", packages: parsePackageList(source, readFileSync(source, "utf8")) };
 }
@@ -224,7 +252,23 @@ export function diffLayers(a: LayerSide, b: LayerSide): LayerDiff {
   let files: FileDiff | null = null;
   if (a.index && b.index) files = diffIndexes(a.index, b.index);
   else notes.push(`files not compared: ${(a.index ? b : a).source} is a package list`);
-  return { a: a.source, b: b.source, packages, files, notes };
+  const buildRoot = diffBuildRoots(a.buildRoot, b.buildRoot);
+  return { a: a.source, b: b.source, packages, files, ...(buildRoot ? { buildRoot } : {}), notes };
+}
+
+/** The build roots two builds ran in, when they are not the same one (undefined: same, or neither had one). */
+export function diffBuildRoots(
+  a: RecordedBuildRoot | undefined,
+  b: RecordedBuildRoot | undefined,
+): BuildRootDiff | undefined {
+  if (a?.identity === b?.identity) return undefined;
+  const asInstalled = (r: RecordedBuildRoot | undefined): InstalledPackages => ({
+    database: "dpkg",
+    packages: r ? [...packageVersions(r)].map(([name, version]) => ({ name, version })) : [],
+  });
+  const head = (r: RecordedBuildRoot | undefined) =>
+    r ? { identity: r.identity, suite: r.suite, arch: r.arch } : null;
+  return { a: head(a), b: head(b), packages: diffPackages(asInstalled(a), asInstalled(b)) };
 }
 
 export function hasDifferences(d: LayerDiff): boolean {
@@ -232,7 +276,8 @@ export function hasDifferences(d: LayerDiff): boolean {
   const f = d.files;
   return Boolean(
     (p && (p.added.length || p.removed.length || p.upgraded.length || p.downgraded.length)) ||
-      (f && (f.added.length || f.removed.length || f.changed.length)),
+      (f && (f.added.length || f.removed.length || f.changed.length)) ||
+      d.buildRoot,
   );
 }
 

@@ -30,7 +30,7 @@ export function createContext(target: LayerTarget, overrides: { shell?: PrefixSh
   const tree = once(() => walkTree(target.localPrefix));
   const elf = once<ElfIndex>(async () => indexElf(await tree(), target.localPrefix));
   const loader = once<LoaderInfo>(() =>
-    inspectLoader(fs, target.arch, target.flavor, target.trustedDirs, target.mount),
+    inspectLoader(fs, target.arch, target.flavor, target.trustedDirs, target.mount, target.buildRoot),
   );
   return {
     target,

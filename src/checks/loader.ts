@@ -70,6 +70,7 @@ export async function inspectLoader(
   flavor: string,
   trustedDirs: readonly string[] = [],
   mount?: LayerMount,
+  buildRoot?: string,
 ): Promise<LoaderInfo> {
   const path = posix.join(fs.prefix, loaderRel(arch));
   const r = fs.resolve(path);
@@ -86,6 +87,7 @@ export async function inspectLoader(
             readOnlyLayer: true,
             network: false,
             cwd: "/",
+            root: buildRoot,
           })
         : await run(path, ["--help"], opts);
       help = parseLdSoHelp(out.stdout);

@@ -108,12 +108,13 @@ export function startprefixShell(target: LayerTarget, fs: LayerFs): PrefixShell 
         let result: RunResult;
         let invocation: string;
         if (target.mount) {
-          invocation = `sandbox (layer at ${target.prefix}): ${startprefix} <<< ${JSON.stringify(command)}`;
+          invocation = `sandbox (layer at ${target.prefix}${target.buildRoot ? `, / from the build root ${target.buildRoot}` : ""}): ${startprefix} <<< ${JSON.stringify(command)}`;
           result = await runInLayer(target.mount, [startprefix], {
             ...common,
             readOnlyLayer: true,
             network: false,
             cwd: "/",
+            root: target.buildRoot,
           });
         } else {
           invocation = `${startprefix} <<< ${JSON.stringify(command)}`;

@@ -20,6 +20,8 @@ export interface CheckStageOptions {
   prefixDir: string;
   /** How the sandbox shows it at its real prefix (default: that one directory at the prefix). */
   mount?: LayerMount;
+  /** The build root the build runs in (its directory): the checks' commands run in it too. */
+  buildRoot?: string;
   /** The build's run directory: check-report.json and check-report.junit.xml go there. */
   runDir: string;
   onResult?: (r: CheckResult) => void;
@@ -27,7 +29,10 @@ export interface CheckStageOptions {
 
 export async function runCheckStage(opts: CheckStageOptions): Promise<CheckReport> {
   const mount = opts.mount ?? { prefixDir: opts.prefixDir, prefix: opts.layer.prefix };
-  const target = targetFromLayer(opts.layer, opts.prefixDir, mount, "(being built)");
+  const target = {
+    ...targetFromLayer(opts.layer, opts.prefixDir, mount, "(being built)"),
+    ...(opts.buildRoot ? { buildRoot: opts.buildRoot } : {}),
+  };
   const report = await runChecks(createContext(target), { onResult: opts.onResult, phase: "build" });
   const files = await writeCheckReport(opts.runDir, report);
   const s = report.summary;

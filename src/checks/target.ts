@@ -22,6 +22,8 @@ export interface LayerTarget {
   localPrefix: string;
   /** How the sandbox shows the layer at its real path; undefined when it is already there. */
   mount?: LayerMount;
+  /** A build root (directory) the sandbox uses as `/` for the layer's commands; undefined: the host's. */
+  buildRoot?: string;
   flavor: FlavorName;
   arch: Arch;
   os: string;

@@ -31,6 +31,8 @@ interface BuildCliOptions extends RemoteBuildCliOptions {
   runsDir?: string;
   checkReproducible?: boolean;
   against?: string;
+  buildRoot?: boolean;
+  stateDir?: string;
 }
 
 export function register(program: Command): void {
@@ -46,6 +48,18 @@ export function register(program: Command): void {
     .option("--dry-run", "print the plan (stages, paths) and build nothing")
     .addOption(jsonOption("progress as JSON events on stdout, one object per line (docs/cli.md)"))
     .option("--runs-dir <dir>", "where run directories go", DEFAULT_RUNS_DIR)
+    .option(
+      "--build-root",
+      "run the stages in the spec's build root (compat buildroot) even where the flavor does not by default (debian without a buildRoot section)",
+    )
+    .option(
+      "--no-build-root",
+      "run the stages on the host's userland instead of a build root (for development: the host's compiler and tools go into the layer)",
+    )
+    .option(
+      "--state-dir <dir>",
+      "compat's state dir, where build roots are cached (default $COMPAT_STATE_DIR, else /var/lib/compat as root, else $XDG_STATE_HOME/compat)",
+    )
     .option(
       "--all-arches",
       "build every arch of the spec at once, each on its executor (executors: in the site config, or --on), and print a matrix",
@@ -111,7 +125,7 @@ export function register(program: Command): void {
     process.on("SIGTERM", onSignal);
     const archArg = opts.arch ? ` --arch ${opts.arch}` : "";
     const rootArg = opts.root ? ` --root ${opts.root}` : "";
-    const runsArg = opts.runsDir && opts.runsDir !== DEFAULT_RUNS_DIR ? ` --runs-dir ${opts.runsDir}` : "";
+    const runsArg = `${opts.runsDir && opts.runsDir !== DEFAULT_RUNS_DIR ? ` --runs-dir ${opts.runsDir}` : ""}${opts.buildRoot === undefined ? "" : opts.buildRoot ? " --build-root" : " --no-build-root"}${opts.stateDir ? ` --state-dir ${opts.stateDir}` : ""}`;
     const { HumanProgress, JsonEvents } = await import("../pipeline/progress.js");
     const { BuildInterrupted } = await import("../pipeline/runner.js");
     try {
@@ -121,6 +135,8 @@ export function register(program: Command): void {
         root: opts.root,
         resume: opts.resume,
         runsDir: opts.runsDir,
+        ...(opts.buildRoot === undefined ? {} : { buildRoot: opts.buildRoot }),
+        ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
         reporter: opts.json ? new JsonEvents() : new HumanProgress(),
         signal: controller.signal,
         resumeHint: (id) => `compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${id}`,

@@ -1,6 +1,6 @@
 /** `compat diff A B [--json] [--files]`: packages and files that differ between two layers. */
 import type { Command } from "commander";
-import type { LayerDiff } from "../artifacts/diff.js";
+import type { BuildRootDiff, LayerDiff, PackageDiff } from "../artifacts/diff.js";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import { renderTable, style } from "../text.js";
@@ -9,22 +9,23 @@ import { printJson } from "./output.js";
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
+function packageRows(p: PackageDiff): string[] {
+  const rows: string[][] = [
+    ...p.added.map((x) => [style.green("added"), x.arch ? `${x.name}:${x.arch}` : x.name, "", x.version]),
+    ...p.removed.map((x) => [style.red("removed"), x.arch ? `${x.name}:${x.arch}` : x.name, x.version, ""]),
+    ...p.upgraded.map((x) => ["upgraded", x.name, x.from, x.to]),
+    ...p.downgraded.map((x) => [style.yellow("downgraded"), x.name, x.from, x.to]),
+  ];
+  return [
+    rows.length ? renderTable(["change", "package", "before", "after"], rows) : "  no package changes",
+    `  ${p.unchanged} unchanged`,
+  ];
+}
+
 export function renderDiff(d: LayerDiff, listFiles: boolean): string {
   const out: string[] = [style.bold(`${d.a} → ${d.b}`)];
   const p = d.packages;
-  if (p) {
-    out.push("", style.bold(`Packages (${p.database})`));
-    const rows: string[][] = [
-      ...p.added.map((x) => [style.green("added"), x.arch ? `${x.name}:${x.arch}` : x.name, "", x.version]),
-      ...p.removed.map((x) => [style.red("removed"), x.arch ? `${x.name}:${x.arch}` : x.name, x.version, ""]),
-      ...p.upgraded.map((x) => ["upgraded", x.name, x.from, x.to]),
-      ...p.downgraded.map((x) => [style.yellow("downgraded"), x.name, x.from, x.to]),
-    ];
-    out.push(
-      rows.length ? renderTable(["change", "package", "before", "after"], rows) : "  no package changes",
-    );
-    out.push(`  ${p.unchanged} unchanged`);
-  }
+  if (p) out.push("", style.bold(`Packages (${p.database})`), ...packageRows(p));
   const f = d.files;
   if (f) {
     out.push(
@@ -41,6 +42,17 @@ export function renderDiff(d: LayerDiff, listFiles: boolean): string {
         ["~", f.changed],
       ] as const)
         for (const path of list) out.push(`  ${mark} ${path}`);
+  }
+  const r = d.buildRoot;
+  if (r) {
+    const name = (x: BuildRootDiff["a"]) =>
+      x ? `${x.identity.slice(0, 12)} (${x.suite}, ${x.arch})` : "none (the host's userland)";
+    out.push(
+      "",
+      style.bold("Build root"),
+      `  ${name(r.a)} → ${name(r.b)}`,
+      ...(r.a && r.b ? packageRows(r.packages) : []),
+    );
   }
   for (const n of d.notes) out.push(style.dim(`note: ${n}`));
   return `${out.join("\n")}\n`;

@@ -11,13 +11,19 @@
  * except /tmp, /var/tmp (for build stages: empty ones of their own) and the paths a caller lists
  * as writable.
  *
+ * Given a build root (`root`, src/buildroot: a Debian userland compat made and pinned), the sandbox's
+ * `/` is made from it instead (root-view.ts): the build then sees the build root's compiler, tools
+ * and libraries and nothing of the host's userland, except the writable paths, the binds, and with
+ * the network the host's /etc/resolv.conf and /etc/hosts.
+ *
  * Works as root (no user namespace needed) and unprivileged (bwrap creates a user namespace); when
  * that is impossible the error says which sysctl to set.
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { isAbsolute, posix } from "node:path";
 import { InputError, ToolError } from "../errors.js";
 import { absolutePathProblem } from "../paths/rules.js";
+import { rootViewArgs } from "./root-view.js";
 import { missingToolError, type RunOptions, type RunResult, requireTool, run } from "./run.js";
 
 /** What the sandbox shows at /cvmfs. */
@@ -54,11 +60,22 @@ export interface SandboxOptions {
    * temporary directories.
    */
   privateTmp?: boolean;
+  /**
+   * A build root (a directory compat made with mmdebstrap, src/buildroot) used read-only as `/`
+   * instead of the host's top level: the build sees its compiler, tools and libraries, and nothing
+   * of the host's userland but what is bound (the writable paths, `binds`, and with the network
+   * the host's /etc/resolv.conf and /etc/hosts). /tmp and /var/tmp are then always private.
+   */
+  root?: string;
 }
 
 /** Host top-level entries never bound into the sandbox: bwrap makes its own /proc and /dev, and /cvmfs is ours. */
 const OWN_TOP_LEVEL = new Set(["proc", "dev", "cvmfs"]);
 const ALWAYS_WRITABLE = ["/tmp", "/var/tmp"];
+/** Top-level names a build root never provides: the sandbox makes them (/tmp: a private tmpfs). */
+const OWN_IN_BUILD_ROOT = new Set([...OWN_TOP_LEVEL, "tmp"]);
+/** The host's files a build in a build root needs for the network (its DNS and its name for localhost). */
+export const NETWORK_FILES = ["/etc/resolv.conf", "/etc/hosts"];
 
 export interface HostEntry {
   name: string;
@@ -95,14 +112,9 @@ export function sandboxArgs(
   if (opts.uid !== undefined) args.push("--uid", String(opts.uid));
   if (opts.gid !== undefined) args.push("--gid", String(opts.gid));
 
-  for (const e of host.entries) {
-    const p = `/${e.name}`;
-    if (e.kind === "symlink") args.push("--symlink", e.target!, p);
-    else args.push("--ro-bind", p, p);
-  }
-  args.push("--proc", "/proc", "--dev", "/dev");
-  if (opts.privateTmp) for (const t of ALWAYS_WRITABLE) args.push("--tmpfs", t);
-  const writable = [...(opts.privateTmp ? [] : ALWAYS_WRITABLE), ...(opts.writable ?? [])];
+  const inRoot = opts.root !== undefined;
+  const privateTmp = inRoot || (opts.privateTmp ?? false);
+  const writable = [...(privateTmp ? [] : ALWAYS_WRITABLE), ...(opts.writable ?? [])];
   for (const w of writable) {
     if (!isAbsolute(w)) throw new InputError(`sandbox: writable path ${w} is not absolute`);
     if (w === "/")
@@ -111,8 +123,32 @@ export function sandboxArgs(
       );
     if (w === "/cvmfs" || w.startsWith("/cvmfs/"))
       throw new InputError(`sandbox: ${w} is under /cvmfs, which the sandbox owns`);
-    args.push("--bind-try", w, w);
   }
+  const networkFiles = inRoot && opts.network !== false ? NETWORK_FILES.filter((f) => existsSync(f)) : [];
+  let readOnlyAgain: string[] = [];
+  if (opts.root !== undefined) {
+    const view = rootViewArgs(
+      opts.root,
+      [
+        { path: "/var/tmp", kind: "dir" },
+        ...networkFiles.map((path) => ({ path, kind: "file" as const })),
+        ...writable.map((path) => ({ path, kind: "dir" as const })),
+        ...(opts.binds ?? []).map((b) => ({ path: b.dest, kind: bindKind(b.src) })),
+      ],
+      OWN_IN_BUILD_ROOT,
+    );
+    args.push(...view.args);
+    readOnlyAgain = view.readOnlyAgain;
+  } else
+    for (const e of host.entries) {
+      const p = `/${e.name}`;
+      if (e.kind === "symlink") args.push("--symlink", e.target!, p);
+      else args.push("--ro-bind", p, p);
+    }
+  args.push("--proc", "/proc", "--dev", "/dev");
+  if (privateTmp) for (const t of ALWAYS_WRITABLE) args.push("--tmpfs", t);
+  for (const f of networkFiles) args.push("--ro-bind", f, f);
+  for (const w of writable) args.push("--bind-try", w, w);
   args.push("--tmpfs", "/cvmfs");
   const layerBind = opts.readOnlyLayer ? "--ro-bind" : "--bind";
   if ("root" in mount) {
@@ -127,17 +163,30 @@ export function sandboxArgs(
     args.push(layerBind, mount.prefixDir, mount.prefix);
   }
   for (const b of opts.binds ?? []) args.push(b.readOnly ? "--ro-bind" : "--bind", b.src, b.dest);
-  args.push("--chdir", opts.cwd ?? defaultCwd(writable, opts.privateTmp ?? false));
+  for (const d of readOnlyAgain) args.push("--remount-ro", d);
+  args.push("--chdir", opts.cwd ?? defaultCwd(writable, privateTmp, inRoot));
   return args;
 }
 
-function defaultCwd(writable: string[], privateTmp: boolean): string {
+function defaultCwd(writable: string[], privateTmp: boolean, inRoot: boolean): string {
   const cwd = process.cwd();
   const under = (dir: string) => cwd === dir || cwd.startsWith(`${dir}/`);
+  if (writable.some(under)) return cwd;
   // The host is visible read-only everywhere except /cvmfs (and, with privateTmp, /tmp and
-  // /var/tmp), so the caller's directory exists inside unless it is under one of those.
+  // /var/tmp), so the caller's directory exists inside unless it is under one of those; in a
+  // build root none of the host's directories is there.
+  if (inRoot) return "/";
   const hidden = ["/cvmfs", ...(privateTmp ? ALWAYS_WRITABLE : [])].some(under);
-  return hidden && !writable.some(under) ? "/" : cwd;
+  return hidden ? "/" : cwd;
+}
+
+/** What a bind puts at its destination: a directory or a file (a missing source: bwrap says so). */
+function bindKind(src: string): "dir" | "file" {
+  try {
+    return statSync(src).isDirectory() ? "dir" : "file";
+  } catch {
+    return "file";
+  }
 }
 
 function assertRepositoryName(name: string): void {

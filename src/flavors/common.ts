@@ -5,6 +5,7 @@
 
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { recordedBuildRoot } from "../buildroot/record.js";
 import { InputError } from "../errors.js";
 import { describeFileSystem, fileSystemOf, formatBytes } from "../exec/disk.js";
 import { run } from "../exec/run.js";
@@ -139,7 +140,8 @@ export function recordStage(
           ...(extras.gentooCommitOf?.(ctx.layer) ? { gentooCommit: extras.gentooCommitOf(ctx.layer) } : {}),
           sourceDateEpoch: epoch.epoch,
           ...(inputs ? { inputs } : {}),
-          toolVersions: await flavor.toolVersions(),
+          ...(ctx.buildRoot ? { buildRoot: recordedBuildRoot(ctx.buildRoot) } : {}),
+          toolVersions: await flavor.toolVersions(ctx.buildRoot),
           compatVersion: COMPAT_VERSION,
         },
       });

@@ -5,7 +5,7 @@
  * debian/ and layer/, and know nothing of the CLI or of how the pipeline records a run.
  */
 import type { Writable } from "node:stream";
-import type { BuildRootSpec } from "../buildroot/types.js";
+import type { BuildRoot, BuildRootSpec } from "../buildroot/types.js";
 import type { RunOptions, RunResult } from "../exec/run.js";
 import type { LayerRunOptions, SandboxCommand } from "../exec/sandbox.js";
 import type { Arch } from "../layer/id.js";
@@ -40,8 +40,22 @@ export interface StageContext {
   log: Writable;
   /** Run a host program; its output goes to the stage log. */
   run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
-  /** Run a command in the sandbox with the layer at its prefix path; output to the stage log. */
+  /**
+   * The build root the build runs in (src/buildroot): the sandbox's `/` for every command run in
+   * the layer and every build tool; undefined: the host's userland (`--no-build-root`, or a debian
+   * layer whose spec asks for none).
+   */
+  buildRoot?: BuildRoot;
+  /**
+   * Run a command in the sandbox with the layer at its prefix path (in the build root, if any, the
+   * work directory writable); output to the stage log; SOURCE_DATE_EPOCH set.
+   */
   inLayer(command: SandboxCommand, opts?: LayerRunOptions): Promise<RunResult>;
+  /**
+   * Run a build tool (git): in the build root's sandbox when the build has one (the layer at its
+   * prefix, the work directory writable, the network on), else the host's; output to the stage log.
+   */
+  buildTool(cmd: string, args: readonly string[], opts?: LayerRunOptions): Promise<RunResult>;
   /** A short progress note for people (shown beside the stage's spinner). */
   note(message: string): void;
   /**
@@ -117,8 +131,11 @@ export interface Flavor {
   update(layer: ResolvedLayer, request: FlavorUpdateRequest): BuildStage[];
   /** The package database of a layer as data. */
   installed(prefixDir: string, layer: ResolvedLayer): Promise<InstalledPackage[]>;
-  /** Versions of the tools this flavor builds with, for the build record. */
-  toolVersions(): Promise<Record<string, string>>;
+  /**
+   * Versions of the host's tools this flavor builds with, for the build record; those a build root
+   * provides are left out (its package list, in the record too, has their versions).
+   */
+  toolVersions(buildRoot?: BuildRoot): Promise<Record<string, string>>;
   /**
    * SOURCE_DATE_EPOCH from the flavor's spec section, else derived from the build's inputs
    * (the environment variable is the pipeline's: it wins over both). See source-date-epoch.ts.
@@ -167,6 +184,11 @@ export interface FlavorModule {
    * artifact, from its build record; for a prefix (`buildRecord` undefined).
    */
   sbomDistro(buildRecord?: Record<string, unknown>): Distro | undefined;
+  /**
+   * Whether its builds run in a build root when neither the command line (`--build-root`,
+   * `--no-build-root`) nor a `buildRoot` section of the spec says.
+   */
+  buildRootByDefault: boolean;
   /** The build root its builds run in when the spec's `buildRoot` does not say (src/buildroot). */
   defaultBuildRoot(spec: LayerSpec, arch: Arch): BuildRootSpec;
   api: Flavor;

@@ -17,6 +17,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname, release, totalmem, userInfo } from "node:os";
 import { join } from "node:path";
+import type { RecordedBuildRoot } from "../buildroot/record.js";
 import { type Confinement, mkdirInside } from "../paths/inside.js";
 import { safeName } from "../paths/rules.js";
 
@@ -40,6 +41,11 @@ export interface BuildRecord {
   sourceDateEpoch: number;
   /** What else a rebuild needs to give the same layer (gentoo: overlays, bootstrap script, binhost). */
   inputs?: Record<string, unknown>;
+  /**
+   * The build root the build ran in (src/buildroot/record.ts): identity, suite, arch, `name=version`
+   * packages; absent when it ran on the host's userland.
+   */
+  buildRoot?: RecordedBuildRoot;
   toolVersions: Record<string, string>;
   compatVersion: string;
 }

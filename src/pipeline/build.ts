@@ -7,15 +7,19 @@
  * it was; `--resume RUN` continues after the last completed stage.
  */
 
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { ensureBuildRoot, releaseBuildRoot } from "../buildroot/ensure.js";
+import { parseRecordedBuildRoot, type RecordedBuildRoot, recordedBuildRoot } from "../buildroot/record.js";
+import { buildRootFor } from "../buildroot/spec.js";
+import type { BuildRoot } from "../buildroot/types.js";
 import { runCheckStage } from "../checks/stage.js";
 import { CompatError, InputError } from "../errors.js";
 import { diskUsage, formatBytes } from "../exec/disk.js";
 import { assertArchRunnable } from "../exec/emulation.js";
 import { run as runTool } from "../exec/run.js";
-import { cleanEnvironment, runInLayer } from "../exec/sandbox.js";
+import { cleanEnvironment, type LayerRunOptions, runInLayer } from "../exec/sandbox.js";
 import { assertBuildUser } from "../flavors/common.js";
 import { getFlavor, planOf, planProblems } from "../flavors/index.js";
 import { ACTIVATE_STAGE } from "../flavors/stage.js";
@@ -23,6 +27,7 @@ import type { BuildStage, StageContext } from "../flavors/types.js";
 import { LAST_EPOCH, resolveSourceDateEpoch, type SourceDateEpoch } from "../layer/source-date-epoch.js";
 import { log } from "../log.js";
 import { safeName } from "../paths/rules.js";
+import { defaultStateDir } from "../publish/target.js";
 import { loadSpec } from "../spec/load.js";
 import { placeLayer } from "../spec/open.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
@@ -48,7 +53,25 @@ export interface BuildOptions {
   resumeHint?: (runId: string) => string;
   /** The stages to run instead of the flavor's build (an update: the flavor's update mode). */
   stages?: (layer: ResolvedLayer) => BuildStage[];
+  /**
+   * Run in a build root (src/buildroot): true, false (`--no-build-root`: the host's userland), or
+   * undefined: the flavor's default (usesBuildRoot).
+   */
+  buildRoot?: boolean;
+  /** compat's state dir, where build roots are cached (default: $COMPAT_STATE_DIR, else defaultStateDir()). */
+  stateDir?: string;
 }
+
+/**
+ * Whether a build runs in a build root: as the command line says, else when the spec has a
+ * `buildRoot` section or its flavor builds in one by default (gentoo does, debian does not).
+ */
+export function usesBuildRoot(spec: LayerSpec, option: boolean | undefined): boolean {
+  return option ?? (spec.buildRoot !== undefined || getFlavor(spec.flavor).buildRootByDefault);
+}
+
+/** In the run directory: the build root the run's stages ran in (a resumed run must use the same). */
+export const BUILD_ROOT_FILE = "build-root.json";
 
 export interface BuildOutcome {
   runId: string;
@@ -111,15 +134,52 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
   const signal = o.signal ?? new AbortController().signal;
   const resumeHint = o.resumeHint ?? ((id: string) => `compat build ${o.specFile} --resume ${id}`);
 
-  let runDir: RunDir;
-  let plan: RunPlan;
-  let specText: string;
   const loaded = await loadSpec(o.specFile, { check: planProblems });
   const described = describeBuild(loaded.spec, loaded.hash, o.specFile, o.arch, o.root, o.stages);
-  const { layer, flavorStages } = described;
+  const { layer } = described;
   // Before a run directory or a work directory exists: nothing to resume when the host cannot build it.
   assertArchRunnable(layer.arch);
   assertBuildUser(getFlavor(layer.spec.flavor));
+  const stateDir = resolve(o.stateDir ?? process.env.COMPAT_STATE_DIR ?? defaultStateDir());
+  let buildRoot: BuildRoot | undefined;
+  /** Made (or reused) once the run is known to go ahead, before a run or work directory exists. */
+  const ensureRoot = async (): Promise<BuildRoot | undefined> => {
+    if (!usesBuildRoot(loaded.spec, o.buildRoot)) return undefined;
+    buildRoot = await ensureBuildRoot(buildRootFor(loaded.spec, layer.arch), {
+      arch: layer.arch,
+      stateDir,
+      note: (m) => log.info(`build root: ${m}`),
+      signal,
+    });
+    log.info(
+      `building in the build root ${buildRoot.identity.slice(0, 12)} (${buildRoot.suite}, ${buildRoot.arch}, ${buildRoot.packages.length} packages${buildRoot.made ? ", made now" : ""})`,
+    );
+    return buildRoot;
+  };
+  try {
+    return await buildWith(o, { runsDir, signal, resumeHint, loaded, described, ensureRoot });
+  } finally {
+    if (buildRoot) await releaseBuildRoot(buildRoot, stateDir);
+  }
+}
+
+async function buildWith(
+  o: BuildOptions,
+  a: {
+    runsDir: string;
+    signal: AbortSignal;
+    resumeHint: (id: string) => string;
+    loaded: Awaited<ReturnType<typeof loadSpec>>;
+    described: ReturnType<typeof describeBuild>;
+    ensureRoot: () => Promise<BuildRoot | undefined>;
+  },
+): Promise<BuildOutcome> {
+  const { runsDir, signal, resumeHint, loaded, described } = a;
+  const { layer, flavorStages } = described;
+  let runDir: RunDir;
+  let plan: RunPlan;
+  let specText: string;
+  let buildRoot: BuildRoot | undefined;
   const targetLockFile = (target: string) => join(dirname(target), `.${basename(target)}.build-lock`);
   const lockTarget = (target: string, runId: string) =>
     PidLock.acquire(targetLockFile(target), `a build of ${target} (run ${runId})`);
@@ -131,6 +191,8 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
     plan = runDir.readPlan();
     specText = runDir.readSpecText();
     checkResumable(plan, described.plan, runDir);
+    buildRoot = await a.ensureRoot();
+    checkSameBuildRoot(runDir, buildRoot);
   } else {
     const runId = newRunId(described.plan.arch);
     plan = {
@@ -140,6 +202,8 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
       createdAt: new Date().toISOString(),
     };
     specText = loaded.text;
+    // a package Debian does not have (a bad buildRoot.packages) leaves nothing behind
+    buildRoot = await a.ensureRoot();
     // A build of the same layer in progress refuses this one before it writes a run or work dir.
     madeParents = await mkdir(dirname(plan.target), { recursive: true });
     try {
@@ -151,6 +215,11 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
     try {
       runDir = await RunDir.create(runsDir, runId);
       await runDir.writePlan(plan, specText);
+      if (buildRoot)
+        await writeFile(
+          runDir.path(BUILD_ROOT_FILE),
+          `${JSON.stringify(recordedBuildRoot(buildRoot), null, 2)}\n`,
+        );
     } catch (e) {
       await targetLock.release();
       await removeEmptyParents(madeParents, dirname(plan.target));
@@ -244,6 +313,7 @@ export async function buildLayer(o: BuildOptions): Promise<BuildOutcome> {
             runDir: runDir.dir,
             prefixDir: plan.prefixDir,
             workDir: plan.workDir,
+            ...(buildRoot ? { buildRoot } : {}),
             startedAt: new Date(firstStart),
             log: stageLog,
             signal,
@@ -348,6 +418,29 @@ function checkResumable(
     });
 }
 
+/** A resumed run's stages ran in one build root: the rest must run in the same (or, without one, none). */
+function checkSameBuildRoot(run: RunDir, now: BuildRoot | undefined): void {
+  let saved: RecordedBuildRoot | undefined;
+  try {
+    saved = parseRecordedBuildRoot(JSON.parse(readFileSync(run.path(BUILD_ROOT_FILE), "utf8")));
+  } catch {
+    saved = undefined;
+  }
+  if (saved?.identity === now?.identity) return;
+  const name = (r: { identity: string; suite: string } | undefined) =>
+    r ? `the build root ${r.identity.slice(0, 12)} (${r.suite})` : "the host's userland (no build root)";
+  throw new InputError(
+    `cannot resume run ${run.id}: it started in ${name(saved)}, this build would run in ${name(now)}`,
+    {
+      hint: !saved
+        ? "resume with --no-build-root, as the run was started, or start a new build"
+        : !now
+          ? "resume without --no-build-root, as the run was started, or start a new build"
+          : "the cached build root changed (compat buildroot build --refresh, or prune): start a new build without --resume",
+    },
+  );
+}
+
 /** Build directories of earlier runs beside the prefix that nobody is resuming: say so, they take space. */
 function warnAboutAbandonedBuilds(plan: RunPlan): void {
   const parent = dirname(plan.target);
@@ -364,7 +457,7 @@ function warnAboutAbandonedBuilds(plan: RunPlan): void {
 /** What a stage context is made from: its values, plus where its notes go. */
 export type StageContextInput = Omit<
   StageContext,
-  "run" | "inLayer" | "note" | "checkLayer" | "sourceDateEpoch"
+  "run" | "inLayer" | "buildTool" | "note" | "checkLayer" | "sourceDateEpoch"
 > & {
   onNote?: (message: string) => void;
 };
@@ -372,6 +465,12 @@ export type StageContextInput = Omit<
 /** The context a stage runs with: its log, the sandbox with the layer at its prefix, notes. */
 export function createStageContext(a: StageContextInput): StageContext {
   const { log: stageLog, signal, onNote, ...values } = a;
+  const mount = { prefixDir: a.prefixDir, prefix: a.layer.prefix };
+  /** In a build root nothing of the host is visible: the work directory (scripts, HOME) is bound. */
+  const inRoot = (opts: LayerRunOptions): LayerRunOptions =>
+    a.buildRoot
+      ? { ...opts, root: a.buildRoot.dir, writable: [...new Set([a.workDir, ...(opts.writable ?? [])])] }
+      : opts;
   const ctx: StageContext = {
     ...values,
     log: stageLog,
@@ -380,21 +479,43 @@ export function createStageContext(a: StageContextInput): StageContext {
     inLayer: async (command, opts = {}) => {
       // every program run in the layer (maintainer scripts, localedef, emerge) gets the build's time
       const sde = String((await ctx.sourceDateEpoch()).epoch);
-      return runInLayer({ prefixDir: a.prefixDir, prefix: a.layer.prefix }, command, {
-        logTo: stageLog,
-        signal,
-        // what a spec brings (overlay ebuilds, package scripts) runs here: not the host's /tmp
-        privateTmp: true,
-        ...opts,
-        env: { ...(opts.env ?? cleanEnvironment()), SOURCE_DATE_EPOCH: sde },
-      });
+      return runInLayer(
+        mount,
+        command,
+        inRoot({
+          logTo: stageLog,
+          signal,
+          // what a spec brings (overlay ebuilds, package scripts) runs here: not the host's /tmp
+          privateTmp: true,
+          ...opts,
+          env: { ...(opts.env ?? cleanEnvironment()), SOURCE_DATE_EPOCH: sde },
+        }),
+      );
+    },
+    buildTool: async (cmd, args, opts = {}) => {
+      if (!a.buildRoot) return runTool(cmd, args, { logTo: stageLog, signal, ...opts });
+      // the sandbox shows the prefix, which the first stages (preflight, repos) run before
+      await mkdir(a.prefixDir, { recursive: true });
+      return runInLayer(
+        mount,
+        [cmd, ...args],
+        inRoot({ logTo: stageLog, signal, env: cleanEnvironment(), ...opts }),
+      );
     },
     note: (message) => {
       stageLog.write(`--- ${message}\n`);
       onNote?.(message);
     },
     checkLayer: async (onResult) =>
-      (await runCheckStage({ layer: a.layer, prefixDir: a.prefixDir, runDir: a.runDir, onResult })).summary,
+      (
+        await runCheckStage({
+          layer: a.layer,
+          prefixDir: a.prefixDir,
+          runDir: a.runDir,
+          buildRoot: a.buildRoot?.dir,
+          onResult,
+        })
+      ).summary,
     sourceDateEpoch: () =>
       runSourceDateEpoch(a.runDir, async () => {
         const e = await resolveSourceDateEpoch({

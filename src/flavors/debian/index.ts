@@ -38,6 +38,12 @@ import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
 export const id = "debian" as const;
 export const displayName = "Debian, relocated";
 export { defaultBuildRoot } from "./build-root.js";
+/**
+ * mmdebstrap makes its packages from the Debian archive and its stages and checks run the layer's
+ * own programs: the host's userland does not go into the layer, so a build root only when the
+ * spec has a `buildRoot` section (or `--build-root`).
+ */
+export const buildRootByDefault = false;
 export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";

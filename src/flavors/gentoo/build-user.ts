@@ -2,10 +2,10 @@
  * Who the Portage steps run as: as root, the build user of EESSI's build container (uid 1001,
  * "portage") in a user namespace; unprivileged, the caller. Stages of a build and of an update use it.
  */
-import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cleanEnvironment, type LayerRunOptions } from "../../exec/sandbox.js";
+import { readFileInside } from "../../paths/inside.js";
 import type { ResolvedLayer } from "../../spec/resolve.js";
 import type { StageContext } from "../types.js";
 
@@ -33,7 +33,8 @@ export function portageEnvironment(
 
 /**
  * Sandbox options for the Portage steps: as root, uid/gid BUILD_UID with a passwd and group that
- * name it (the bootstrap asks `id -un`); unprivileged, the caller's own uid.
+ * name it (the bootstrap asks `id -un`), made from the build root's (or the host's) own;
+ * unprivileged, the caller's own uid.
  */
 export async function asBuildUser(
   ctx: StageContext,
@@ -48,8 +49,14 @@ export async function asBuildUser(
   if (process.getuid?.() !== 0) return base;
   const passwd = workFile(ctx, "passwd");
   const group = workFile(ctx, "group");
-  const hostPasswd = readFileSync("/etc/passwd", "utf8");
-  const hostGroup = readFileSync("/etc/group", "utf8");
+  // the users and groups of the `/` the build sees: the build root's (never through its links), or the host's
+  const root = ctx.buildRoot?.dir;
+  const system = async (file: string) =>
+    root
+      ? (await readFileInside({ base: root, what: "the build root" }, file)).content.toString("utf8")
+      : readFile(`/${file}`, "utf8");
+  const hostPasswd = await system("etc/passwd");
+  const hostGroup = await system("etc/group");
   const without = (text: string) =>
     text.split("\n").filter((l) => l && l.split(":")[2] !== String(BUILD_UID));
   await writeFile(

@@ -6,9 +6,15 @@
  */
 import { lstatSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, posix } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InputError } from "../../errors.js";
 import type { RunResult } from "../../exec/run.js";
+import type { Bind } from "../../exec/sandbox.js";
 import type { StageContext } from "../types.js";
+
+/** What git runs through: the build's tool runner (the build root's git, or the host's). */
+type GitContext = Pick<StageContext, "buildTool" | "buildRoot">;
 
 export interface PinnedCheckout {
   url: string;
@@ -43,8 +49,8 @@ function gitDirOf(dir: string): string | undefined {
  * log.showSignature runs gpg.program), no system or global config, no repository discovery (an
  * explicit --git-dir), and the config keys that do start programs overridden on the command line.
  */
-function layerGit(ctx: Pick<StageContext, "run">, gitDir: string, args: string[]): Promise<RunResult> {
-  return ctx.run(
+function layerGit(ctx: GitContext, gitDir: string, args: string[]): Promise<RunResult> {
+  return ctx.buildTool(
     "git",
     [
       `--git-dir=${gitDir}`,
@@ -58,8 +64,9 @@ function layerGit(ctx: Pick<StageContext, "run">, gitDir: string, args: string[]
       ...args,
     ],
     {
+      network: false,
       env: {
-        PATH: process.env.PATH,
+        PATH: ctx.buildRoot ? "/usr/bin:/bin" : process.env.PATH,
         LC_ALL: "C",
         GIT_CONFIG_NOSYSTEM: "1",
         GIT_CONFIG_GLOBAL: "/dev/null",
@@ -71,7 +78,7 @@ function layerGit(ctx: Pick<StageContext, "run">, gitDir: string, args: string[]
   );
 }
 
-export async function headCommit(ctx: Pick<StageContext, "run">, dir: string): Promise<string | undefined> {
+export async function headCommit(ctx: GitContext, dir: string): Promise<string | undefined> {
   const gitDir = gitDirOf(dir);
   if (gitDir === undefined) return undefined;
   try {
@@ -87,7 +94,7 @@ export async function headCommit(ctx: Pick<StageContext, "run">, dir: string): P
  * undefined when the checkout or the commit is not there.
  */
 export async function committerTime(
-  ctx: Pick<StageContext, "run">,
+  ctx: GitContext,
   dir: string,
   commit: string,
 ): Promise<number | undefined> {
@@ -102,11 +109,52 @@ export async function committerTime(
   return Number.isSafeInteger(time) ? time : undefined;
 }
 
+/**
+ * A local repository (`file://` or an absolute path: a local mirror of gentoo.git, a test's) is on
+ * the host: in a build root it is shown read-only at its own path, which must not be one of the
+ * build root's directories (it would hide the build root's own files there) nor one the sandbox
+ * makes itself (/cvmfs holds the layer being built).
+ */
+export function localRepositoryBinds(ctx: GitContext, url: string, field: string): Bind[] {
+  if (!ctx.buildRoot || !(url.startsWith("file:") || url.startsWith("/"))) return [];
+  let path: string;
+  try {
+    path = url.startsWith("/") ? posix.normalize(url) : fileURLToPath(url);
+  } catch (e) {
+    throw new InputError(`${field}: ${url} is not a file URL git can use (${(e as Error).message})`);
+  }
+  const top = path.split("/").filter(Boolean)[0];
+  if (top === undefined || SANDBOX_OWN.has(top))
+    throw new InputError(`${field}: ${url} is ${path}, where the sandbox shows its own`, {
+      hint: "give the path of a git repository (e.g. under /srv/git or your home)",
+    });
+  let inRoot = false;
+  try {
+    lstatSync(join(ctx.buildRoot.dir, path));
+    inRoot = top !== "tmp";
+  } catch {
+    /* not in the build root: it can be shown there */
+  }
+  if (inRoot)
+    throw new InputError(
+      `${field}: ${url} is ${path}, which the build root has too: the build could not see both`,
+      {
+        hint: "give the path of a git repository the build root does not have (e.g. under /srv/git or your home), or build with --no-build-root",
+      },
+    );
+  return [{ src: path, dest: path, readOnly: true }];
+}
+
+/** Top-level directories the sandbox makes itself: a local repository cannot be shown there. */
+const SANDBOX_OWN = new Set(["cvmfs", "proc", "dev"]);
+
 /** Clone and pin; returns the commit checked out. */
 export async function checkoutPinned(
-  ctx: Pick<StageContext, "run" | "note">,
+  ctx: GitContext & Pick<StageContext, "note">,
   c: PinnedCheckout,
+  field = "the repository url",
 ): Promise<string> {
+  const binds = localRepositoryBinds(ctx, c.url, field);
   const head = await headCommit(ctx, c.dir);
   if (head !== undefined && c.commit !== undefined && head.startsWith(c.commit)) {
     ctx.note(`${c.dir} is already at ${c.commit}`);
@@ -115,19 +163,23 @@ export async function checkoutPinned(
   await rm(c.dir, { recursive: true, force: true });
   await mkdir(dirname(c.dir), { recursive: true });
   ctx.note(`cloning ${c.url}${c.branch ? ` (${c.branch})` : ""}`);
-  await ctx.run("git", [
-    "clone",
-    "--depth",
-    "1",
-    ...(c.branch ? ["--branch", c.branch] : []),
-    "--",
-    c.url,
-    c.dir,
-  ]);
+  await ctx.buildTool(
+    "git",
+    ["clone", "--depth", "1", ...(c.branch ? ["--branch", c.branch] : []), "--", c.url, c.dir],
+    { binds },
+  );
   if (c.commit !== undefined) {
     ctx.note(`fetching commit ${c.commit}`);
-    await ctx.run("git", ["-C", c.dir, "fetch", "--depth", "1", "origin", c.commit]);
-    await ctx.run("git", ["-C", c.dir, "-c", "advice.detachedHead=false", "checkout", "--quiet", c.commit]);
+    await ctx.buildTool("git", ["-C", c.dir, "fetch", "--depth", "1", "origin", c.commit], { binds });
+    await ctx.buildTool("git", [
+      "-C",
+      c.dir,
+      "-c",
+      "advice.detachedHead=false",
+      "checkout",
+      "--quiet",
+      c.commit,
+    ]);
   }
   return (await headCommit(ctx, c.dir)) ?? "unknown";
 }

@@ -20,13 +20,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SHARED_DATA } from "../../../test/helpers/shared-data.js";
+import { stageContext, type TestStageContext } from "../../../test/helpers/stage-context.js";
 import { type CompatError, InputError, ValidationError } from "../../errors.js";
-import { createStageContext } from "../../pipeline/build.js";
-import { parseSpec } from "../../spec/load.js";
-import { resolveLayer } from "../../spec/resolve.js";
 import { parseSize } from "../common.js";
 import type { StageContext } from "../types.js";
 import { fetchBootstrapScript } from "./bootstrap-script.js";
@@ -89,32 +86,9 @@ gentoo:
 `;
 }
 
-function context(name: string, text: string): StageContext & { notes: string[]; logText: () => string } {
-  const layer = resolveLayer(parseSpec(text, "gentoo.yaml").spec, "x86_64");
-  const workDir = join(scratch, name);
-  mkdirSync(join(workDir, "prefix"), { recursive: true });
-  const log = new PassThrough();
-  let logged = "";
-  log.on("data", (c: Buffer) => {
-    logged += c.toString();
-  });
-  const notes: string[] = [];
-  const ctx = createStageContext({
-    layer,
-    // the bootstrap script's path is relative to the spec's directory
-    specFile: join(testdata, "gentoo.yaml"),
-    specText: text,
-    specHash: "0".repeat(64),
-    runId: `test-${name}`,
-    runDir: workDir,
-    prefixDir: join(workDir, "prefix"),
-    workDir,
-    startedAt: new Date(),
-    log,
-    signal: new AbortController().signal,
-    onNote: (m) => notes.push(m),
-  });
-  return Object.assign(ctx, { notes, logText: () => logged });
+function context(name: string, text: string): TestStageContext {
+  // the bootstrap script's path is relative to the spec's directory
+  return stageContext({ scratch, name, specText: text, specFile: join(testdata, "gentoo.yaml") });
 }
 
 const stageOf = (ctx: StageContext, id: string) => {

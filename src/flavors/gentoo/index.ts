@@ -10,7 +10,8 @@
 import { existsSync } from "node:fs";
 import { chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ToolError } from "../../errors.js";
+import type { BuildRoot } from "../../buildroot/types.js";
+import { InputError, ToolError } from "../../errors.js";
 import { assertArchRunnable, describeEmulation } from "../../exec/emulation.js";
 import { requireTool } from "../../exec/run.js";
 import { ensureSandbox } from "../../exec/sandbox.js";
@@ -45,6 +46,8 @@ export const id = "gentoo" as const;
 export const displayName = "Gentoo Prefix";
 export * as ansibleRole from "./ansible.js";
 export { defaultBuildRoot } from "./build-root.js";
+/** Its bootstrap compiles with whatever toolchain it starts on: always the build root's. */
+export const buildRootByDefault = true;
 export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";
@@ -56,7 +59,10 @@ export const urls = [
   "https://github.com/EESSI/compatibility-layer",
 ];
 
-/** Host programs the bootstrap needs (it compiles its stage 1 with the host's toolchain). */
+/**
+ * Programs the bootstrap needs from the machine it starts on (it compiles its stage 1 with that
+ * toolchain): the build root's, or with --no-build-root the host's.
+ */
 export const HOST_TOOLS = ["git", "gcc", "g++", "make", "perl", "patch"];
 
 const workFile = (ctx: StageContext, name: string) => join(ctx.workDir, name);
@@ -79,13 +85,31 @@ const stage = (sid: GentooStageId, run: (ctx: StageContext) => Promise<void>): B
 
 async function preflight(ctx: StageContext): Promise<void> {
   ctx.note(`${ctx.layer.arch} programs run ${describeEmulation(assertArchRunnable(ctx.layer.arch))}`);
-  for (const t of HOST_TOOLS) await requireTool(t);
   await ensureSandbox();
+  if (ctx.buildRoot) await requireBuildRootTools(ctx, ctx.buildRoot);
+  else for (const t of HOST_TOOLS) await requireTool(t);
   requireFreeSpace(
     ctx,
     ctx.layer.spec.gentoo!.bootstrap.requiredSpace,
     "gentoo.bootstrap.requiredSpace",
     "a Gentoo Prefix bootstrap",
+  );
+}
+
+/** The build root has the programs the bootstrap starts with (a spec's buildRoot.packages may lack one). */
+async function requireBuildRootTools(ctx: StageContext, root: BuildRoot): Promise<void> {
+  const probe = HOST_TOOLS.map((t) => `command -v ${t} >/dev/null || echo ${t}`).join("; ");
+  const r = await ctx.buildTool("/bin/sh", ["-c", probe], { network: false });
+  const missing = r.stdout.split("\n").filter(Boolean);
+  if (missing.length > 0)
+    throw new InputError(
+      `the build root ${root.identity.slice(0, 12)} (${root.suite}, ${root.arch}) has no ${missing.join(", ")}: the Gentoo bootstrap needs ${HOST_TOOLS.join(", ")}`,
+      {
+        hint: "add the Debian packages that provide them to buildRoot.packages in the spec (e.g. gcc, g++, make, git)",
+      },
+    );
+  ctx.note(
+    `build root ${root.identity.slice(0, 12)} (${root.suite}, ${root.packages.length} packages) has ${HOST_TOOLS.join(", ")}`,
   );
 }
 
@@ -98,7 +122,11 @@ async function repos(ctx: StageContext): Promise<void> {
     (p) => p === "etc/portage/repos.conf/gentoo.conf",
   );
   const dir = resolveInside(inPrefix, "var/db/repos/gentoo", { followLast: false });
-  const head = await checkoutPinned(ctx, { url: repo.url, branch: repo.branch, commit: repo.commit, dir });
+  const head = await checkoutPinned(
+    ctx,
+    { url: repo.url, branch: repo.branch, commit: repo.commit, dir },
+    "gentoo.repository.url",
+  );
   // Tells bootstrap-prefix.sh's do_tree() not to unpack a snapshot over the pinned checkout.
   await writeFileInside(inPrefix, "var/db/repos/gentoo/.unpacked", "");
   ctx.note(`Gentoo tree at ${head}`);
@@ -174,12 +202,16 @@ async function overlays(ctx: StageContext): Promise<void> {
     const name = safeName(o.name, "gentoo.overlays[].name");
     await writeFileInside(inPrefix, `${reposConf}/${name}.conf`, renderOverlayReposConf(o, layer.prefix));
     if (o.syncType === "git")
-      await checkoutPinned(ctx, {
-        url: o.url,
-        branch: o.branch,
-        commit: o.commit,
-        dir: resolveInside(inPrefix, `var/db/repos/${name}`, { followLast: false }),
-      });
+      await checkoutPinned(
+        ctx,
+        {
+          url: o.url,
+          branch: o.branch,
+          commit: o.commit,
+          dir: resolveInside(inPrefix, `var/db/repos/${name}`, { followLast: false }),
+        },
+        `gentoo.overlays[${name}].url`,
+      );
   }
   const eclass = renderEclassOverridesConf(gentoo.overlays);
   if (eclass) await writeFileInside(inPrefix, `${reposConf}/eclass-overrides.conf`, eclass);
@@ -340,9 +372,8 @@ export const api: Flavor = {
   update: (layer, request) => gentooUpdatePlan(request, api.plan(layer)),
   sourceDateEpoch,
   installed: (prefixDir) => gentooInstalled(prefixDir),
-  toolVersions: async () => ({
+  toolVersions: async (buildRoot) => ({
     bwrap: await toolVersion("bwrap"),
-    git: await toolVersion("git"),
-    gcc: await toolVersion("gcc"),
+    ...(buildRoot ? {} : { git: await toolVersion("git"), gcc: await toolVersion("gcc") }),
   }),
 };
