@@ -13,7 +13,7 @@ import type { Distro } from "../sbom/purl.js";
 import type { PathKey, RoleVariables } from "../spec/ansible/role.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import type { FlavorName } from "../spec/schema.js";
-import type { InstalledPackage, PackageDatabaseKind } from "./installed.js";
+import type { InstalledPackage, PackageDatabaseKind, PackageDatabaseReader } from "./package-database.js";
 import type { FlavorPlanPart } from "./plan.js";
 import type { StageInfo } from "./stage.js";
 
@@ -134,6 +134,8 @@ export interface FlavorModule {
   detect(prefixDir: string): boolean;
   /** The package database its layers have: what manifests, audits, diffs and SBOMs read. */
   packageDatabase: PackageDatabaseKind;
+  /** That database: where it is in a prefix, how it is read, how its versions compare (`<id>/package-database.ts`). */
+  packageReader: PackageDatabaseReader;
   /**
    * Ids of the advisory sources (folders under src/security/, registered in security/sources.ts)
    * that judge its packages, in the order an audit runs them; empty: its layers are not audited.

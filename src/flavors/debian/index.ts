@@ -41,6 +41,7 @@ export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
 export { detect } from "./detect.js";
 export { advisorySources, capabilities, packageDatabase, sbomDistro } from "./facts.js";
+export { packageReader } from "./package-database.js";
 export { planPart } from "./plan-part.js";
 
 /**
