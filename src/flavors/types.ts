@@ -13,6 +13,7 @@ import type { Distro } from "../sbom/purl.js";
 import type { PathKey, RoleVariables } from "../spec/ansible/role.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import type { FlavorName } from "../spec/schema.js";
+import type { FlavorArchDiff } from "./arch-diff.js";
 import type { InstalledPackage, PackageDatabaseKind, PackageDatabaseReader } from "./package-database.js";
 import type { FlavorPlanPart } from "./plan.js";
 import type { StageInfo } from "./stage.js";
@@ -150,6 +151,8 @@ export interface FlavorModule {
   };
   /** What its layers have that some checks need. */
   capabilities: readonly FlavorCapability[];
+  /** Its items of `compat diff --arches SPEC` (`<id>/arch-diff.ts`): what each arch gets, from the spec alone. */
+  archDiff: FlavorArchDiff;
   /** What its layers' plans have of their own (`compat plan`; the build writes from the plan). */
   planPart: FlavorPlanPart;
   /** Why it builds as root only (a build as another user is refused with it); undefined: any user builds. */

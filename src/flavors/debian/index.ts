@@ -37,8 +37,9 @@ import { DEBIAN_STAGES, type DebianStageId } from "./stages.js";
 
 export const id = "debian" as const;
 export const displayName = "Debian, relocated";
-export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
+export { archDiff } from "./arch-diff.js";
+export { checkDefaults } from "./check-defaults.js";
 export { detect } from "./detect.js";
 export { advisorySources, capabilities, packageDatabase, sbomDistro } from "./facts.js";
 export { packageReader } from "./package-database.js";

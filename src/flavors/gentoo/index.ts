@@ -44,8 +44,9 @@ export { asBuildUser, BUILD_UID, portageEnvironment } from "./build-user.js";
 export const id = "gentoo" as const;
 export const displayName = "Gentoo Prefix";
 export * as ansibleRole from "./ansible.js";
-export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
+export { archDiff } from "./arch-diff.js";
+export { checkDefaults } from "./check-defaults.js";
 export { detect } from "./detect.js";
 export { advisorySources, capabilities, packageDatabase, sbomDistro } from "./facts.js";
 export { packageReader } from "./package-database.js";
