@@ -20,9 +20,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeDebianArchLayer, packArchLayer } from "../../test/helpers/arch-layers.js";
 import { InputError, ValidationError } from "../errors.js";
+import { setAtoms } from "../flavors/gentoo/arch-diff.js";
 import { layerArchDiff, openArchLayer, readCheckReport } from "./layer-arches.js";
 import { setFilesIn } from "./set-files.js";
-import { type SetFiles, setAtoms } from "./spec-arches.js";
+import type { SetFiles } from "./spec-arches.js";
 
 const work = mkdtempSync(join(tmpdir(), "compat-diff-hostile-"));
 

@@ -9,7 +9,7 @@ import type { ResolvedLayer } from "../spec/resolve.js";
 import type { LayerSpec } from "../spec/schema.js";
 import * as debian from "./debian/index.js";
 import * as gentoo from "./gentoo/index.js";
-import type { PackageDatabaseKind } from "./installed.js";
+import type { PackageDatabaseKind } from "./package-database.js";
 import { type LayerPlan, planLayer, planProblems as planProblemsOf } from "./plan.js";
 import { FLAVORS, type FlavorName } from "./sections.js";
 import type { FlavorCapability, FlavorModule } from "./types.js";

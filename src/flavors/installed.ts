@@ -1,69 +1,32 @@
 /**
- * The installed packages of a prefix, whatever its flavor: a Gentoo Prefix has Portage's vardb
- * (`var/db/pkg`), a debian-flavor layer has dpkg's status database (`var/lib/dpkg/status`). This
- * module only detects which one a prefix has and calls that database's own reader, so manifests
- * and diffs see one shape; versions are compared with that database's own rules.
+ * The installed packages of a prefix, whatever its flavor: each flavor declares its package
+ * database (FlavorModule.packageReader, in its folder: a Gentoo Prefix has Portage's vardb, a
+ * debian-flavor layer dpkg's status database). This module only finds which one a prefix has and
+ * calls that flavor's reader, so manifests and diffs see one shape; versions are compared with
+ * that database's own rules.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { DPKG_STATUS_PATH, readDpkgStatus } from "../debian/status.js";
-import { compareVersions as compareDebianVersions } from "../debian/version.js";
-import { readVardb, VDB_PATH } from "../gentoo/vardb.js";
-import { vercmp } from "../gentoo/version.js";
 import { log } from "../log.js";
+import { flavorOfDatabase, flavors } from "./index.js";
+import type { InstalledPackage, InstalledPackages, PackageDatabaseKind } from "./package-database.js";
 
-export type PackageDatabaseKind = "vardb" | "dpkg";
+export type { InstalledPackage, InstalledPackages, PackageDatabaseKind } from "./package-database.js";
 
-/** One installed package, as every flavor's package database gives it (manifests, diffs, build records). */
-export interface InstalledPackage {
-  /** `category/name` (vardb) or the Debian package name. */
-  name: string;
-  version: string;
-  /** Gentoo SLOT (with sub-slot), when the database has one. */
-  slot?: string;
-  /** Debian architecture, when the database has one. */
-  arch?: string;
-}
-
-export interface InstalledPackages {
-  database: PackageDatabaseKind;
-  packages: InstalledPackage[];
-}
-
+/** The package database a prefix has: the first flavor's (in the registry's order) whose database path exists. */
 export function detectPackageDatabase(prefix: string): PackageDatabaseKind | undefined {
-  if (existsSync(join(prefix, VDB_PATH))) return "vardb";
-  if (existsSync(join(prefix, DPKG_STATUS_PATH))) return "dpkg";
+  for (const f of flavors.values())
+    if (existsSync(join(prefix, f.packageReader.path))) return f.packageReader.kind;
   return undefined;
 }
 
 /** The prefix's installed packages, sorted by name; undefined when it has no package database. */
 export async function readInstalledPackages(prefix: string): Promise<InstalledPackages | undefined> {
   const database = detectPackageDatabase(prefix);
-  if (database === "dpkg") {
-    const status = await readDpkgStatus(prefix);
-    for (const p of status.problems) log.warn(`${join(prefix, DPKG_STATUS_PATH)}:${p.line}: ${p.message}`);
-    return {
-      database,
-      packages: status.packages
-        .map((p) => ({ name: p.name, version: p.version, arch: p.architecture }))
-        .sort(byKey),
-    };
-  }
-  if (database === "vardb") {
-    const vardb = readVardb(prefix);
-    for (const p of vardb.problems) log.warn(`${p.path}: ${p.message}`);
-    return {
-      database,
-      packages: vardb.packages
-        .map((p) => ({
-          name: p.cp,
-          version: p.version,
-          slot: p.subSlot && p.subSlot !== p.slot ? `${p.slot}/${p.subSlot}` : p.slot,
-        }))
-        .sort(byKey),
-    };
-  }
-  return undefined;
+  if (database === undefined) return undefined;
+  const read = await flavorOfDatabase(database).packageReader.read(prefix);
+  for (const w of read.warnings) log.warn(w);
+  return { database, packages: read.packages.sort(byKey) };
 }
 
 /** The identity of a package across two lists: name plus Debian arch or Gentoo slot. */
@@ -81,6 +44,5 @@ function byKey(a: InstalledPackage, b: InstalledPackage): number {
 
 /** -1, 0, 1 with the rules of the database the versions come from. */
 export function compareInstalledVersions(database: PackageDatabaseKind, a: string, b: string): number {
-  if (database === "dpkg") return compareDebianVersions(a, b);
-  return vercmp(a, b);
+  return flavorOfDatabase(database).packageReader.compareVersions(a, b);
 }

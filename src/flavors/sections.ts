@@ -20,9 +20,6 @@ export {
 /** In the order detectFlavor tries the flavors (a Gentoo Prefix first). */
 export const SPEC_SECTIONS = [gentoo, debian] as const;
 
-/** The gentoo section, whose placeholders spec/resolve.ts expands (gentoo.sets, gentoo.trustedDirs). */
-export const gentooSection = gentoo;
-
 export type SpecSection = (typeof SPEC_SECTIONS)[number];
 export type FlavorName = SpecSection["id"];
 export const FLAVORS = SPEC_SECTIONS.map((s) => s.id) as unknown as readonly [FlavorName, ...FlavorName[]];

@@ -14,7 +14,8 @@ import type { Distro } from "../sbom/purl.js";
 import type { PathKey, RoleVariables } from "../spec/ansible/role.js";
 import type { ResolvedLayer } from "../spec/resolve.js";
 import type { FlavorName, LayerSpec } from "../spec/schema.js";
-import type { InstalledPackage, PackageDatabaseKind } from "./installed.js";
+import type { FlavorArchDiff } from "./arch-diff.js";
+import type { InstalledPackage, PackageDatabaseKind, PackageDatabaseReader } from "./package-database.js";
 import type { FlavorPlanPart } from "./plan.js";
 import type { StageInfo } from "./stage.js";
 
@@ -152,6 +153,8 @@ export interface FlavorModule {
   detect(prefixDir: string): boolean;
   /** The package database its layers have: what manifests, audits, diffs and SBOMs read. */
   packageDatabase: PackageDatabaseKind;
+  /** That database: where it is in a prefix, how it is read, how its versions compare (`<id>/package-database.ts`). */
+  packageReader: PackageDatabaseReader;
   /**
    * Ids of the advisory sources (folders under src/security/, registered in security/sources.ts)
    * that judge its packages, in the order an audit runs them; empty: its layers are not audited.
@@ -166,6 +169,8 @@ export interface FlavorModule {
   };
   /** What its layers have that some checks need. */
   capabilities: readonly FlavorCapability[];
+  /** Its items of `compat diff --arches SPEC` (`<id>/arch-diff.ts`): what each arch gets, from the spec alone. */
+  archDiff: FlavorArchDiff;
   /** What its layers' plans have of their own (`compat plan`; the build writes from the plan). */
   planPart: FlavorPlanPart;
   /** Why it builds as root only (a build as another user is refused with it); undefined: any user builds. */

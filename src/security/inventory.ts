@@ -21,6 +21,7 @@ import {
 import { InputError } from "../errors.js";
 import { run } from "../exec/run.js";
 import { flavorOfDatabase } from "../flavors/index.js";
+import { detectPackageDatabase } from "../flavors/installed.js";
 import { parsePackageList } from "../gentoo/qlist.js";
 import {
   type InstalledPackage as GentooPackage,
@@ -53,8 +54,7 @@ export function resolveTarget(input: string): AuditTarget {
       hint: "give a prefix (a directory with var/db/pkg or var/lib/dpkg/status), an artifact, or a package list as qlist -IRv prints it",
     });
   if (statSync(path).isDirectory()) {
-    if (existsSync(join(path, VDB_PATH)) || existsSync(join(path, DPKG_STATUS_PATH)))
-      return { kind: "prefix", path, prefix: path };
+    if (detectPackageDatabase(path) !== undefined) return { kind: "prefix", path, prefix: path };
     if (path.endsWith(`/${VDB_PATH}`)) return { kind: "prefix", path, prefix: resolve(path, "../../..") };
     throw new InputError(`${input} is not a layer: it has neither ${VDB_PATH} nor ${DPKG_STATUS_PATH}`, {
       hint: "give the prefix (EPREFIX) of a layer, its var/db/pkg, an artifact, or a package list",
@@ -210,7 +210,7 @@ async function prefixInventory(
 ): Promise<Inventory> {
   const prefix = target.prefix!;
   const facts = await prefixFacts(prefix, arch, target.path);
-  if (!existsSync(join(prefix, VDB_PATH))) {
+  if (detectPackageDatabase(prefix) !== "vardb") {
     const file = layerFile(prefix, DPKG_STATUS_PATH);
     if (!file)
       throw new InputError(`${join(prefix, DPKG_STATUS_PATH)}: not a file inside the layer`, {

@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
+import { packageApplies, packageAtom } from "../flavors/gentoo/spec-section.js";
 import { parseSpec } from "./load.js";
-import {
-  packageApplies,
-  packageAtom,
-  parseVariant,
-  pickArch,
-  resolveLayer,
-  variableSuffix,
-} from "./resolve.js";
+import { parseVariant, pickArch, resolveLayer, variableSuffix } from "./resolve.js";
 
 const spec = parseSpec(
   `

@@ -5,19 +5,19 @@
  */
 import { resolve as resolvePath } from "node:path";
 import { InputError } from "../errors.js";
-import { gentooSection } from "../flavors/sections.js";
+import type { SectionResolution } from "../flavors/section.js";
+import { SPEC_SECTIONS } from "../flavors/sections.js";
 import { type Arch, archHint, type LayerId, nodeArchToArch } from "../layer/id.js";
 import {
   absolutePathProblem,
   joinInside,
-  nameProblem,
   type PathProblem,
   relativeInside,
   safeRelative,
   UnsafePathError,
 } from "../paths/rules.js";
 import { type FieldProblem, formatPath, SpecFieldError } from "./problem.js";
-import type { GentooPackage, LayerSpec } from "./schema.js";
+import type { LayerSpec } from "./schema.js";
 
 export interface HostLink {
   /** The link's path relative to EPREFIX, e.g. `etc/passwd`. */
@@ -134,19 +134,6 @@ export function pickArch(spec: LayerSpec, arch: string | undefined, hostArch: st
 function archHintLine(arch: string, arches: readonly Arch[]): string | undefined {
   const meant = archHint(arch);
   return meant && arches.includes(meant) ? `did you mean --arch ${meant}?` : undefined;
-}
-
-/** `=cat/pkg-ver::overlay`, `cat/pkg::overlay` or `cat/pkg`, as EESSI's install_packages.yml builds them. */
-export function packageAtom(p: GentooPackage): string {
-  const base = p.version ? `=${p.name}-${p.version}` : p.name;
-  return p.overlay ? `${base}::${p.overlay}` : base;
-}
-
-/** EESSI's include_on / exclude_on rule for one `os-arch` pair. */
-export function packageApplies(p: GentooPackage, osArch: string): boolean {
-  if (p.includeOn && !p.includeOn.includes(osArch)) return false;
-  if (p.excludeOn?.includes(osArch)) return false;
-  return true;
 }
 
 const VARIANT_RE = /^\$\(([A-Za-z_][A-Za-z0-9_]*):-([^()]*)\)$/;
@@ -286,31 +273,7 @@ export function resolveLayer(spec: LayerSpec, arch: Arch): ResolvedLayer {
   );
   const hostLinks = problems.check([], () => resolveHostLinks(spec, vars));
   const osArch = `${spec.os}-${arch}`;
-  const gentoo = spec.gentoo;
-  const expand = (
-    list: readonly string[],
-    field: string,
-    check: (v: string) => PathProblem | undefined,
-    expected: string,
-  ) =>
-    list.map((t, i) => {
-      const at = [gentooSection.key, field, i];
-      const value = problems.check(at, () => expandPlaceholders(t, vars, at)) ?? t;
-      problems.addPath(at, value, check(value), expected);
-      return value;
-    });
-  const trustedDirs = expand(
-    gentoo?.trustedDirs ?? [],
-    "trustedDirs",
-    (d) => absolutePathProblem(d),
-    "an absolute path",
-  );
-  const sets = expand(
-    gentoo?.sets ?? [],
-    "sets",
-    nameProblem,
-    "a set name (a file name in etc/portage/sets/)",
-  );
+  const part = sectionPart(spec, osArch, vars, problems);
   problems.throwIfAny("layer spec values");
   const { links, variablePrefix } = hostLinks!;
   return {
@@ -326,10 +289,39 @@ export function resolveLayer(spec: LayerSpec, arch: Arch): ResolvedLayer {
     prefixInRepository: prefixInRepository!,
     hostLinks: links,
     variablePrefix,
-    trustedDirs,
-    sets,
-    packageAtoms: (gentoo?.packages ?? []).filter((p) => packageApplies(p, osArch)).map(packageAtom),
+    trustedDirs: part.trustedDirs ?? [],
+    sets: part.sets ?? [],
+    packageAtoms: part.packageAtoms ?? [],
   };
+}
+
+/**
+ * The spec's sections' parts of the resolved layer (each section's `resolve`, for every section the
+ * spec has, as the sections' checks run), their problems kept in `problems`.
+ */
+function sectionPart(
+  spec: LayerSpec,
+  osArch: string,
+  vars: Placeholders,
+  problems: Problems,
+): SectionResolution {
+  const out: SectionResolution = {};
+  for (const section of SPEC_SECTIONS) {
+    const value = (spec as Record<string, unknown>)[section.key];
+    if (!("resolve" in section) || value === undefined) continue;
+    const part = section.resolve(value as never, {
+      osArch,
+      expand: (list, field, check, expected) =>
+        list.map((t, i) => {
+          const at = [section.key, field, i];
+          const v = problems.check(at, () => expandPlaceholders(t, vars, at)) ?? t;
+          problems.addPath(at, v, check(v), expected);
+          return v;
+        }),
+    });
+    Object.assign(out, part);
+  }
+  return out;
 }
 
 /**

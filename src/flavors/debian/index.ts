@@ -44,10 +44,12 @@ export { defaultBuildRoot } from "./build-root.js";
  * spec has a `buildRoot` section (or `--build-root`).
  */
 export const buildRootByDefault = false;
-export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
+export { archDiff } from "./arch-diff.js";
+export { checkDefaults } from "./check-defaults.js";
 export { detect } from "./detect.js";
 export { advisorySources, capabilities, packageDatabase, sbomDistro } from "./facts.js";
+export { packageReader } from "./package-database.js";
 export { planPart } from "./plan-part.js";
 
 /**

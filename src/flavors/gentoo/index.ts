@@ -48,10 +48,12 @@ export * as ansibleRole from "./ansible.js";
 export { defaultBuildRoot } from "./build-root.js";
 /** Its bootstrap compiles with whatever toolchain it starts on: always the build root's. */
 export const buildRootByDefault = true;
-export { checkDefaults } from "./check-defaults.js";
 /** Whether a prefix directory holds a layer of this flavor. */
+export { archDiff } from "./arch-diff.js";
+export { checkDefaults } from "./check-defaults.js";
 export { detect } from "./detect.js";
 export { advisorySources, capabilities, packageDatabase, sbomDistro } from "./facts.js";
+export { packageReader } from "./package-database.js";
 export { planPart } from "./plan-part.js";
 
 export const urls = [

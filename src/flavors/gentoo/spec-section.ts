@@ -7,7 +7,12 @@ import { z } from "zod";
 import { whenParsed } from "../../config/yaml.js";
 import { GENTOO_REPOSITORY } from "../../gentoo/portage-names.js";
 import { atomLinesProblems, packageNameProblem, versionProblem } from "../../gentoo/validate.js";
-import { nameProblem, type PathProblem, relativePathProblem } from "../../paths/rules.js";
+import {
+  absolutePathProblem,
+  nameProblem,
+  type PathProblem,
+  relativePathProblem,
+} from "../../paths/rules.js";
 import {
   fileContents,
   pathString,
@@ -15,7 +20,7 @@ import {
   sourceDateEpochSchema,
   templatedPath,
 } from "../../spec/fields.js";
-import type { FlavorSpecSection, SpecCheck } from "../section.js";
+import type { FlavorSpecSection, SectionResolution, SectionResolveContext, SpecCheck } from "../section.js";
 
 /** The flavor's id, and its section's key in the spec. */
 const KEY = "gentoo";
@@ -366,10 +371,33 @@ const trustedDirsEnvCheck: SpecCheck<GentooSpec> = {
   ],
 };
 
+/** `=cat/pkg-ver::overlay`, `cat/pkg::overlay` or `cat/pkg`, as EESSI's install_packages.yml builds them. */
+export function packageAtom(p: GentooPackage): string {
+  const base = p.version ? `=${p.name}-${p.version}` : p.name;
+  return p.overlay ? `${base}::${p.overlay}` : base;
+}
+
+/** EESSI's include_on / exclude_on rule for one `os-arch` pair. */
+export function packageApplies(p: GentooPackage, osArch: string): boolean {
+  if (p.includeOn && !p.includeOn.includes(osArch)) return false;
+  if (p.excludeOn?.includes(osArch)) return false;
+  return true;
+}
+
+/** gentoo.trustedDirs and gentoo.sets with their placeholders expanded, and the packages for the arch. */
+function resolve(gentoo: GentooSettings, ctx: SectionResolveContext): SectionResolution {
+  return {
+    trustedDirs: ctx.expand(gentoo.trustedDirs ?? [], "trustedDirs", absolutePathProblem, "an absolute path"),
+    sets: ctx.expand(gentoo.sets ?? [], "sets", nameProblem, "a set name (a file name in etc/portage/sets/)"),
+    packageAtoms: (gentoo.packages ?? []).filter((p) => packageApplies(p, ctx.osArch)).map(packageAtom),
+  };
+}
+
 export const specSection = {
   id: KEY,
   key: KEY,
   summary: "Gentoo Prefix",
   schema: gentooSchema,
   checks: [overlayNamesCheck, portageConfigCheck, trustedDirsEnvCheck],
+  resolve,
 } satisfies FlavorSpecSection<typeof KEY, typeof KEY, typeof gentooSchema, GentooSpec>;
