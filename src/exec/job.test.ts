@@ -109,6 +109,30 @@ describe("runJob on this host", () => {
     expect(existsSync(mark)).toBe(false);
   });
 
+  it("stops reading a SHA256SUMS past its cap when the build host's head does not", async () => {
+    const bin = join(base, "hostile-sums-bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, "head"),
+      `#!/bin/sh\ncase "$4" in */SHA256SUMS) exec yes "$(printf '%064d  a' 0)";; *) exec /usr/bin/head "$@";; esac\n`,
+      { mode: 0o755 },
+    );
+    const dest = join(base, "hostile-sums");
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const sums = runJob(
+        place,
+        { name: "sums", files: [], body: ['echo small > "$JOB/out/a"', 'echo x > "$JOB/SHA256SUMS"'] },
+        { onLine: () => {}, collectTo: dest },
+      );
+      await expect(sums).rejects.toThrow(/wrote a SHA256SUMS over 65536 bytes: nothing was collected/);
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(existsSync(dest) ? readdirSync(dest) : []).toEqual([]);
+  });
+
   it("refuses a reported name outside the collect dir, and keeps nothing", async () => {
     const dest = join(base, "escape");
     await expect(

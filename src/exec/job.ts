@@ -483,6 +483,34 @@ const READ_PLAIN = [
   'if [ -n "$2" ]; then exec head -c "$2" -- "$1"; else exec cat -- "$1"; fi',
 ].join("\n");
 
+/**
+ * A small file of the job's, as text; undefined when it is over `max` bytes. The build host's `head -c`
+ * caps it there, and this side stops reading past the cap too: a host gone hostile need not run head.
+ */
+async function readCapped(host: CommandHost, argv: string[], max: number): Promise<string | undefined> {
+  const p = host.spawn([...argv, String(max + 1)], { stdout: "pipe" });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  p.stdout.on("data", (c: Buffer) => {
+    if (over) return;
+    size += c.length;
+    if (size > max) {
+      over = true;
+      p.stdout.destroy();
+      p.kill("SIGKILL");
+      return;
+    }
+    chunks.push(c);
+  });
+  try {
+    await p.done;
+  } catch (e) {
+    if (!over) throw e;
+  }
+  return over ? undefined : Buffer.concat(chunks).toString("utf8");
+}
+
 /** Copy each reported output here, hashing it; rename into place only when all match. */
 async function collect(
   host: CommandHost,
@@ -497,10 +525,8 @@ async function collect(
 ): Promise<CollectedFile[]> {
   const { accept, maxBytes } = limits;
   // what the job left is read only as plain files (no link, FIFO or device), SHA256SUMS capped
-  const listed = (
-    await host.run(["sh", "-c", READ_PLAIN, "sh", `${jobDir}/SHA256SUMS`, String(MAX_SUMS + 1)])
-  ).stdout;
-  if (listed.length > MAX_SUMS)
+  const listed = await readCapped(host, ["sh", "-c", READ_PLAIN, "sh", `${jobDir}/SHA256SUMS`], MAX_SUMS);
+  if (listed === undefined)
     throw new ValidationError(`${where} wrote a SHA256SUMS over ${MAX_SUMS} bytes: nothing was collected`);
   const sums = parseSums(listed, where);
   accept?.(sums, where);
