@@ -17,7 +17,7 @@ import {
 import { parsePackageList as parseQlistPackages } from "../gentoo/qlist.js";
 import { readBuildRecord } from "./build-record.js";
 import { type EntryIndex, indexArtifact, indexTree } from "./entry-index.js";
-import { manifestSchema } from "./manifest.js";
+import { manifestSchema, readManifest } from "./manifest.js";
 import { manifestPathFor } from "./name.js";
 
 export interface LayerSide {
@@ -147,7 +147,8 @@ export async function loadSide(source: string): Promise<LayerSide> {
     let arch: string | undefined;
     let buildRoot: RecordedBuildRoot | undefined;
     try {
-      const m = manifestSchema.parse(JSON.parse(readFileSync(manifestPathFor(source), "utf8")));
+      // read as verify reads it: a regular file, capped (a FIFO or a huge file beside an artifact must not hang or fill memory)
+      const m = (await readManifest(manifestPathFor(source))).manifest;
       if (m.packageDatabase && m.packages) packages = { database: m.packageDatabase, packages: m.packages };
       arch = m.arch;
       const record = m.buildRecord;
