@@ -18,7 +18,8 @@
  * the recorded package list and the tree's own dpkg database all agree.
  */
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readdir, rename, rm, utimes, writeFile } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { type FileHandle, lstat, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readDpkgStatus } from "../debian/status.js";
 import { IoError, ValidationError } from "../errors.js";
@@ -201,11 +202,7 @@ export class BuildRootCache {
     await realDir(dir, true);
     const me = { pid: process.pid, start: processStart(process.pid) ?? "" };
     await writeAtomically(join(dir, `${process.pid}.json`), JSON.stringify(me));
-    const stamp = join(this.entryDir(arch, identity), LAST_USED);
-    const now = new Date();
-    await utimes(stamp, now, now).catch(async () => {
-      await writeFile(stamp, "", { flag: "w" });
-    });
+    await touchStamp(join(this.entryDir(arch, identity), LAST_USED));
   }
 
   async releaseUse(identity: string): Promise<void> {
@@ -267,6 +264,36 @@ export async function realDir(path: string, create: boolean): Promise<void> {
 
 function kindOf(st: { isSymbolicLink(): boolean; isFile(): boolean }): string {
   return st.isSymbolicLink() ? "symbolic link" : st.isFile() ? "file" : "special file";
+}
+
+/**
+ * Set the stamp's times to now, making it when missing, without following a link: a planted
+ * `last-used` link (dangling or not) would otherwise let compat create, truncate or re-time a file
+ * anywhere, as root. A link or a non-file there is refused, naming it.
+ */
+export async function touchStamp(stamp: string): Promise<void> {
+  const { O_WRONLY, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
+  let fh: FileHandle;
+  try {
+    fh = await open(stamp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || code === "EISDIR" || code === "ENXIO")
+      throw new ValidationError(`${stamp} is not a regular file (${code}): refused`, {
+        hint: "something other than compat put it there; remove it (compat makes it again)",
+      });
+    throw new IoError(`cannot write ${stamp}: ${codeOf(e)}`, { cause: e });
+  }
+  try {
+    if (!(await fh.stat()).isFile())
+      throw new ValidationError(`${stamp} is not a regular file: refused`, {
+        hint: "something other than compat put it there; remove it (compat makes it again)",
+      });
+    const now = new Date();
+    await fh.utimes(now, now);
+  } finally {
+    await fh.close();
+  }
 }
 
 const codeOf = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
