@@ -1,4 +1,6 @@
 import {
+  chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -11,6 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ValidationError } from "../errors.js";
 import { BuildRootCache } from "./cache.js";
 
 const ID = "a".repeat(64);
@@ -45,5 +48,71 @@ describe("markUse (F2)", () => {
     await new Promise((r) => setTimeout(r, 20));
     await expect(cache.markUse("x86_64", ID)).rejects.toThrow(/not a regular file/);
     expect(lstatSync(target).mtimeMs).toBe(before);
+  });
+});
+
+describe("a cache others could change is refused (F1)", () => {
+  it("refuses an arch dir, users/ or locks/ writable by group or others, naming the path and the fix", async () => {
+    for (const d of ["x86_64", "users", "locks", "requests", ""]) {
+      const path = join(cache.base, d);
+      const before = lstatSync(path).mode & 0o7777;
+      chmodSync(path, before | 0o002);
+      const e = await cache.open().then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e, d).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).exitCode).toBe(3);
+      expect((e as ValidationError).message).toContain(
+        `${path.replace(/\/$/, "")} is writable by group or others`,
+      );
+      expect((e as ValidationError).hint).toContain(`chmod go-w ${path.replace(/\/$/, "")}`);
+      chmodSync(path, before);
+    }
+    await cache.open();
+  });
+
+  it("makes its directories without group/other write whatever the umask", async () => {
+    const old = process.umask(0);
+    try {
+      const other = new BuildRootCache(join(dir, "state2"));
+      await other.open();
+      expect(lstatSync(join(other.base, "x86_64")).mode & 0o777).toBe(0o755);
+      expect(lstatSync(join(other.base, "users")).mode & 0o777).toBe(0o700);
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it.runIf(process.geteuid?.() === 0)(
+    "refuses an entry or a tree owned by another user, removing nothing",
+    async () => {
+      const entry = cache.entryDir("x86_64", ID);
+      mkdirSync(join(entry, "root", "usr"), { recursive: true });
+      chownSync(entry, 65534, 65534);
+      const e = (await cache.readEntry("x86_64", ID).catch((x: unknown) => x)) as ValidationError;
+      expect(e.exitCode).toBe(3);
+      expect(e.message).toContain(`${entry} is owned by uid 65534 (mode 0755)`);
+      expect(e.hint).toContain(`chown 0 ${entry}`);
+      chownSync(entry, 0, 0);
+      chownSync(join(entry, "root", "usr"), 65534, 65534);
+      await expect(cache.readEntry("x86_64", ID)).rejects.toThrow(`${entry}/root/usr is owned by uid 65534`);
+      chownSync(join(entry, "root", "usr"), 0, 0);
+      chmodSync(join(entry, "root"), 0o775);
+      await expect(cache.readEntry("x86_64", ID)).rejects.toThrow(
+        `${entry}/root is writable by group or others`,
+      );
+      chmodSync(join(entry, "root"), 0o755);
+      mkdirSync(join(entry, "root", "tmp"), { mode: 0o1777 });
+      chmodSync(join(entry, "root", "tmp"), 0o1777); // a root's /tmp is sticky and world-writable: fine
+      expect(await cache.readEntry("x86_64", ID)).toHaveProperty("problem"); // no identity file
+      expect(existsSync(entry)).toBe(true);
+    },
+  );
+
+  it("refuses a users/<identity> dir of another mode", async () => {
+    mkdirSync(cache.usersDir(ID), { mode: 0o777 });
+    chmodSync(cache.usersDir(ID), 0o777);
+    await expect(cache.markUse("x86_64", ID)).rejects.toThrow(/writable by group or others/);
   });
 });

@@ -84,10 +84,12 @@ export class BuildRootCache {
 
   /** Make (or check) the cache's directories; a symlink or a file in place of one is refused. */
   async open(): Promise<void> {
-    await mkdir(join(this.base, ".."), { recursive: true });
+    const stateDir = join(this.base, "..");
+    await mkdir(stateDir, { recursive: true, mode: 0o755 });
+    await safeDir(stateDir, { stickyOk: true });
     await realDir(this.base, true);
-    for (const d of ["requests", "users", "locks", "tmp", "trash", ...ARCHES])
-      await realDir(join(this.base, d), true);
+    for (const d of ["requests", "trash", ...ARCHES]) await realDir(join(this.base, d), true);
+    for (const d of ["users", "locks", "tmp"]) await realDir(join(this.base, d), true, 0o700);
   }
 
   /** The entry's record when every check holds, else why not (`absent` when there is nothing). */
@@ -101,6 +103,10 @@ export class BuildRootCache {
       throw e;
     }
     if (!st.isDirectory()) return { problem: `${dir} is not a directory (a ${kindOf(st)})` };
+    await safeDir(dir);
+    const root = join(dir, ROOT_DIR);
+    const rst = await lstat(root).catch(() => undefined);
+    if (rst?.isDirectory()) await safeTree(root);
     let record: EntryRecord;
     try {
       record = JSON.parse(
@@ -111,8 +117,6 @@ export class BuildRootCache {
     }
     const problem = recordProblem(record, arch, identity);
     if (problem) return { problem: `${ENTRY_FILE}: ${problem}` };
-    const root = join(dir, ROOT_DIR);
-    const rst = await lstat(root).catch(() => undefined);
     if (!rst?.isDirectory()) return { problem: `${root} is missing or not a directory` };
     let installed: BuildRootPackage[];
     try {
@@ -199,7 +203,7 @@ export class BuildRootCache {
   /** Record that this process uses the root, and when it was last used. */
   async markUse(arch: Arch, identity: string): Promise<void> {
     const dir = this.usersDir(identity);
-    await realDir(dir, true);
+    await realDir(dir, true, 0o700);
     const me = { pid: process.pid, start: processStart(process.pid) ?? "" };
     await writeAtomically(join(dir, `${process.pid}.json`), JSON.stringify(me));
     await touchStamp(join(this.entryDir(arch, identity), LAST_USED));
@@ -249,17 +253,74 @@ function recordProblem(r: EntryRecord, arch: Arch, identity: string): string | u
   return undefined;
 }
 
-/** `path` as a real directory: made when `create` and missing; a link or a file there is refused. */
-export async function realDir(path: string, create: boolean): Promise<void> {
+/**
+ * `path` as a real directory of this user that nobody else may write: made (with `mode`) when
+ * `create` and missing; a link, a file, another owner or group/other write there is refused.
+ */
+export async function realDir(path: string, create: boolean, mode = 0o755): Promise<void> {
   if (create)
-    await mkdir(path).catch((e: NodeJS.ErrnoException) =>
+    await mkdir(path, { mode }).catch((e: NodeJS.ErrnoException) =>
       e.code === "EEXIST" ? undefined : Promise.reject(e),
     );
+  await safeDir(path);
+}
+
+/**
+ * Refuse (exit 3) a directory of the cache that someone other than this user could change: not a
+ * real directory, not owned by the effective uid, or writable by group or others (ssh's
+ * StrictModes rule). Whoever can write the cache can put a trojaned compiler in a build root that
+ * is then reused as sound, so the check comes before anything in it is trusted. `stickyOk`: a
+ * sticky world-writable directory owned by this user or root (the state dir's parent /tmp, a
+ * root's /tmp) is fine, since others cannot rename or remove what is in it.
+ */
+export async function safeDir(path: string, how: { stickyOk?: boolean } = {}): Promise<void> {
   const st = await lstat(path);
   if (!st.isDirectory())
     throw new ValidationError(`${path} is a ${kindOf(st)}, not a directory compat made: refused`, {
       hint: "something other than compat put it there; remove it (compat makes the directory again)",
     });
+  const uid = process.geteuid?.() ?? st.uid;
+  const sticky = (st.mode & 0o1000) !== 0;
+  const othersWrite = (st.mode & 0o022) !== 0 && !(how.stickyOk && sticky);
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
+  if (st.uid !== uid && !(how.stickyOk && sticky && st.uid === 0))
+    throw new ValidationError(
+      `${path} is owned by uid ${st.uid} (mode ${mode}), not by this user (uid ${uid}): the build-root cache is refused`,
+      {
+        hint: `whoever owns it could change a build root compat reuses; if it is yours, \`chown ${uid} ${path}\` and \`chmod go-w ${path}\`, else use another state dir (--state-dir or COMPAT_STATE_DIR)`,
+      },
+    );
+  if (othersWrite)
+    throw new ValidationError(
+      `${path} is writable by group or others (mode ${mode}): the build-root cache is refused`,
+      {
+        hint: `anyone who can write it could change a build root compat reuses; \`chmod go-w ${path}\` (and check nothing in it was changed, or remove it)`,
+      },
+    );
+}
+
+/**
+ * A build root's tree: `root/` and its top-level directories (the sandbox's /usr, /etc, …) must be
+ * this user's and not group/other-writable; a sticky one (/tmp) may be world-writable. As another
+ * user than root, mmdebstrap's unshare mode makes the tree owned by subordinate ids, so only
+ * `root/`'s mode is checked then. What is below is not checked file by file (README: what the
+ * cache's soundness covers).
+ */
+async function safeTree(root: string): Promise<void> {
+  if (process.geteuid?.() !== 0) {
+    const st = await lstat(root);
+    if ((st.mode & 0o022) !== 0)
+      throw new ValidationError(
+        `${root} is writable by group or others (mode ${(st.mode & 0o7777).toString(8)}): the build-root cache is refused`,
+        { hint: `\`chmod go-w ${root}\`, or remove the entry (compat makes it again)` },
+      );
+    return;
+  }
+  await safeDir(root);
+  for (const name of await readdir(root)) {
+    const st = await lstat(join(root, name));
+    if (st.isDirectory()) await safeDir(join(root, name), { stickyOk: true });
+  }
 }
 
 function kindOf(st: { isSymbolicLink(): boolean; isFile(): boolean }): string {

@@ -223,7 +223,7 @@ async function make(
   const root = join(tmp, ROOT_DIR);
   await cache.discard(tmp);
   const { mkdir, writeFile } = await import("node:fs/promises");
-  await mkdir(tmp);
+  await mkdir(tmp, { mode: 0o755 });
   try {
     m.note(`mmdebstrap ${m.spec.suite} minbase + ${m.spec.packages.length} packages for ${arch}`);
     const r = await runMmdebstrap({
