@@ -32,6 +32,7 @@ import type { BuildRootPackage } from "./types.js";
 export const ENTRY_FILE = "buildroot.json";
 export const ROOT_DIR = "root";
 const LAST_USED = "last-used";
+const USE_MARK_RE = /^[1-9][0-9]{0,9}\.json$/;
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 export const REQUEST_KEY_RE = IDENTITY_RE;
 
@@ -95,6 +96,10 @@ export class BuildRootCache {
   /** The entry's record when every check holds, else why not (`absent` when there is nothing). */
   async readEntry(arch: Arch, identity: string): Promise<EntryRecord | { problem: string } | "absent"> {
     const dir = this.entryDir(arch, identity);
+    if (!IDENTITY_RE.test(identity)) {
+      const there = await lstat(dir).catch(() => undefined);
+      return there ? { problem: `${dir}: not a build root's name (64 hex digits)` } : "absent";
+    }
     let st: Awaited<ReturnType<typeof lstat>>;
     try {
       st = await lstat(dir);
@@ -218,7 +223,11 @@ export class BuildRootCache {
     const dir = this.usersDir(identity);
     const live: number[] = [];
     for (const name of await readdir(dir).catch(() => [] as string[])) {
+      // only `<pid>.json` files are marks (markUse writes nothing else); anything else someone put
+      // there is no user and is left alone, never an error
+      if (!USE_MARK_RE.test(name)) continue;
       const file = join(dir, name);
+      if (!(await lstat(file).catch(() => undefined))?.isFile()) continue;
       let holder: { pid?: unknown; start?: unknown } | undefined;
       try {
         holder = JSON.parse(await readRegularFile(file, 4096, { noFollow: true }));

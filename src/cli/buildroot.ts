@@ -12,6 +12,11 @@ import { printableText, renderTable, style } from "../text.js";
 import { INTERRUPTED_EXIT } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
 
+// entry names, problems and leftovers come from a disk others may have written: escaped, and cut
+const cut = (s: string, max = 300) => printableText(s.length > max ? `${s.slice(0, max)}…` : s);
+const pids = (users: number[], max = 5) =>
+  users.length > max ? `${users.slice(0, max).join(", ")} and ${users.length - max} more` : users.join(", ");
+
 interface StateOptions {
   stateDir?: string;
   json?: boolean;
@@ -124,18 +129,18 @@ export function register(program: Command): void {
           roots.map((r) => [
             r.arch,
             r.suite ?? style.red("damaged"),
-            r.identity.slice(0, 12),
+            printableText(r.identity.slice(0, 12)),
             r.packages === undefined ? "-" : String(r.packages),
             formatBytes(r.sizeBytes),
             day(r.createdAt),
             day(r.lastUsedAt),
-            r.users.length ? `pid ${r.users.join(", ")}` : "",
+            r.users.length ? `pid ${pids(r.users)}` : "",
           ]),
         )}\n`,
       );
       for (const r of roots.filter((x) => x.problem))
         log.warn(
-          `${r.identity.slice(0, 12)}: ${printableText(r.problem!)} (compat buildroot prune removes it)`,
+          `${printableText(r.identity.slice(0, 12))}: ${cut(r.problem!)} (compat buildroot prune removes it)`,
         );
     });
 
@@ -164,13 +169,13 @@ export function register(program: Command): void {
       const verb = opts.dryRun ? "would remove" : "removed";
       for (const x of r.removed)
         process.stdout.write(
-          `${verb} ${x.arch} ${x.identity.slice(0, 12)} (${x.why}), ${formatBytes(x.sizeBytes)}\n`,
+          `${verb} ${x.arch} ${printableText(x.identity.slice(0, 12))} (${cut(x.why)}), ${formatBytes(x.sizeBytes)}\n`,
         );
       for (const x of r.inUse)
         process.stdout.write(
-          `kept ${x.arch} ${x.identity.slice(0, 12)}: in use by pid ${x.users.join(", ")}\n`,
+          `kept ${x.arch} ${printableText(x.identity.slice(0, 12))}: in use by pid ${pids(x.users)}\n`,
         );
-      for (const x of r.leftovers) process.stdout.write(`${verb} leftover ${shown(x)}\n`);
+      for (const x of r.leftovers) process.stdout.write(`${verb} leftover ${printableText(shown(x))}\n`);
       process.stdout.write(
         `${verb} ${r.removed.length} build root(s), ${formatBytes(r.freedBytes)}; kept ${r.kept.length + r.inUse.length}\n`,
       );
