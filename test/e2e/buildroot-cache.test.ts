@@ -16,6 +16,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(state, { recursive: true, force: true }));
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/; // all but tab and newline
 
 describe("compat buildroot list/prune on a planted cache", () => {
