@@ -33,6 +33,13 @@ import { BUILD_ROOT_FORMAT, buildRootIdentity, buildRootPackages, requestKey } f
 import { buildHostPreflight } from "./preflight.js";
 import type { BuildRoot, BuildRootSpec, EnsureBuildRootOptions } from "./types.js";
 
+/**
+ * A build root's SOURCE_DATE_EPOCH is always its suites' newest verified Release date (no spec
+ * field or variable replaces it, so its identity follows the mirror): the hint when there is none.
+ */
+export const BUILD_ROOT_EPOCH_FIX =
+  "make the build root's mirror serve a signed dists/<suite>/InRelease (buildRoot.mirror, or the build host's apt sources when buildRoot.mirror is left out): a build root always takes its SOURCE_DATE_EPOCH from it";
+
 /** How long a process waits for another that makes the same build root (mmdebstrap of a large one under qemu). */
 const MAKE_WAIT_MS = 2 * 60 * 60_000;
 /** How long the cache's short lock may be held by another. */
@@ -94,6 +101,7 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
       settings,
       arch,
       hostSources,
+      epochFix: BUILD_ROOT_EPOCH_FIX,
       ...(opts.log ? { logTo: opts.log } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });

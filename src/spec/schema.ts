@@ -342,7 +342,12 @@ export const debianSchema = z
       .describe(
         "Debian suite (e.g. `bookworm`), or one per arch (e.g. `{x86_64: bookworm, aarch64: bookworm, riscv64: trixie}`: riscv64 is an official port from trixie on); every arch of `arches` needs one",
       ),
-    mirror: z.string().url().optional().describe("Debian mirror URL; default: the host's apt sources"),
+    mirror: withoutCredentials(z.string())
+      .url()
+      .optional()
+      .describe(
+        "Debian mirror URL, without credentials (apt's auth.conf.d has them); default: the host's apt sources",
+      ),
     components: z
       .array(z.string().regex(/^[a-z-]+$/))
       .default(["main"])
@@ -461,11 +466,29 @@ const suitePerArch = z.union([
 /** A Debian binary package name (Debian Policy §5.6.1): lower case, digits, + - ., two or more characters. */
 export const DEBIAN_PACKAGE_NAME_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 
-/** A mirror as apt takes it in a deb822 URIs field: http, https or file, without blanks. */
-const mirrorUrl = z
-  .string()
-  .regex(/^(https?|file):\/\/[^\s]+$/, {
-    message: "not a mirror URL (expected http://, https:// or file:// and no blanks)",
+/**
+ * A mirror URL carries no credentials: a spec is public (it comes from a pull request), and the URL
+ * is printed in errors and logs and stored in build records and the build-root cache.
+ */
+function withoutCredentials<T extends z.ZodString>(url: T) {
+  return url.refine((u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(u), {
+    message:
+      "has credentials in it (user:password@host): a spec is public and the URL is printed and stored; write the URL without them and give them to apt on the build host (/etc/apt/auth.conf.d/)",
+    abort: true,
+    params: { echo: false }, // the value is the password: never repeated in the problem
+  });
+}
+
+/**
+ * The build root's mirror as apt takes it in a deb822 URIs field: http or https, without blanks or
+ * credentials. Not file://: a spec comes from a pull request, and a file:// mirror would make the
+ * build host read (and name in errors) paths of the pull request's choosing; a build root made from
+ * a local mirror takes it from the host's apt sources (buildRoot.mirror left out).
+ */
+const mirrorUrl = withoutCredentials(z.string())
+  .regex(/^https?:\/\/[^\s]+$/, {
+    message:
+      "not a mirror URL (expected http:// or https:// and no blanks; for a local mirror leave buildRoot.mirror out and name it in the build host's apt sources)",
     abort: true,
   })
   .url();
@@ -479,7 +502,9 @@ export const buildRootSchema = z
       ),
     mirror: mirrorUrl
       .optional()
-      .describe("Debian mirror the build root is made from; default: the host's apt sources"),
+      .describe(
+        "Debian mirror the build root is made from, http:// or https:// without credentials (a local mirror: leave it out and name it in the build host's apt sources); default: the host's apt sources",
+      ),
     packages: z
       .array(
         z.string().max(100, { message: "longer than 100 characters" }).regex(DEBIAN_PACKAGE_NAME_RE, {
