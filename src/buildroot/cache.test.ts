@@ -10,7 +10,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.js";
@@ -114,5 +114,21 @@ describe("a cache others could change is refused (F1)", () => {
     mkdirSync(cache.usersDir(ID), { mode: 0o777 });
     chmodSync(cache.usersDir(ID), 0o777);
     await expect(cache.markUse("x86_64", ID)).rejects.toThrow(/writable by group or others/);
+  });
+});
+
+describe("use marks across hosts (F6)", () => {
+  it("keeps another host's mark as live; removes a dead local one; names marks by pid and host", async () => {
+    const users = cache.usersDir(ID);
+    mkdirSync(users, { mode: 0o700 });
+    writeFileSync(join(users, "4242@node7.json"), JSON.stringify({ pid: 4242, start: "1", host: "node7" }));
+    writeFileSync(join(users, "4243@here.json"), JSON.stringify({ pid: 4243, start: "1", host: hostname() }));
+    expect(await cache.liveUsers(ID)).toEqual([4242]);
+    expect(existsSync(join(users, "4242@node7.json"))).toBe(true);
+    expect(existsSync(join(users, "4243@here.json"))).toBe(false);
+    await cache.markUse("x86_64", ID);
+    expect((await cache.liveUsers(ID)).sort()).toEqual([4242, process.pid].sort());
+    await cache.releaseUse(ID);
+    expect(await cache.liveUsers(ID)).toEqual([4242]);
   });
 });

@@ -6,7 +6,7 @@
  *                                      renamed into place, so a killed creation leaves no entry
  *   <arch>/<identity>/last-used        touched at each use
  *   requests/<request key>.json        what was asked → the identity it gave (index.ts's fast path)
- *   users/<identity>/<pid>.json        processes using a root (prune leaves those alone)
+ *   users/<identity>/<pid>@<host>.json processes using a root (prune leaves those alone)
  *   locks/<request key>.lock           held while a root is made (one maker per request)
  *   locks/cache.lock                   held for the short steps that look at and change entries
  *   tmp/<request key>-<pid>/           a root being made
@@ -20,19 +20,25 @@
 import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { readDpkgStatus } from "../debian/status.js";
 import { IoError, ValidationError } from "../errors.js";
-import { processStart } from "../exec/processes.js";
 import { ARCHES, type Arch, isArch } from "../layer/id.js";
 import { readRegularFile } from "../paths/regular-file.js";
+import { holderAlive, thisHolder } from "../pipeline/lock.js";
 import { buildRootIdentity, buildRootPackages, IDENTITY_RE } from "./identity.js";
 import type { BuildRootPackage } from "./types.js";
 
 export const ENTRY_FILE = "buildroot.json";
 export const ROOT_DIR = "root";
 const LAST_USED = "last-used";
-const USE_MARK_RE = /^[1-9][0-9]{0,9}\.json$/;
+/** `<pid>@<host>.json`: the host in the name too, so equal pids on two hosts never share a mark. */
+const USE_MARK_RE = /^[1-9][0-9]{0,9}(@[A-Za-z0-9._-]{1,64})?\.json$/;
+const useMark = () =>
+  `${process.pid}@${hostname()
+    .replace(/[^A-Za-z0-9._-]/g, "_")
+    .slice(0, 64)}.json`;
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 export const REQUEST_KEY_RE = IDENTITY_RE;
 
@@ -209,13 +215,13 @@ export class BuildRootCache {
   async markUse(arch: Arch, identity: string): Promise<void> {
     const dir = this.usersDir(identity);
     await realDir(dir, true, 0o700);
-    const me = { pid: process.pid, start: processStart(process.pid) ?? "" };
-    await writeAtomically(join(dir, `${process.pid}.json`), JSON.stringify(me));
+    const me = thisHolder();
+    await writeAtomically(join(dir, useMark()), JSON.stringify(me));
     await touchStamp(join(this.entryDir(arch, identity), LAST_USED));
   }
 
   async releaseUse(identity: string): Promise<void> {
-    await rm(join(this.usersDir(identity), `${process.pid}.json`), { force: true });
+    await rm(join(this.usersDir(identity), useMark()), { force: true });
   }
 
   /** Pids of live processes that use the root; stale marks (dead or reused pids) are removed. */
@@ -228,15 +234,14 @@ export class BuildRootCache {
       if (!USE_MARK_RE.test(name)) continue;
       const file = join(dir, name);
       if (!(await lstat(file).catch(() => undefined))?.isFile()) continue;
-      let holder: { pid?: unknown; start?: unknown } | undefined;
+      let holder: { pid?: unknown; start?: unknown; host?: unknown } | undefined;
       try {
         holder = JSON.parse(await readRegularFile(file, 4096, { noFollow: true }));
       } catch {
         holder = undefined;
       }
-      const pid = holder?.pid;
-      if (typeof pid === "number" && Number.isInteger(pid) && pid > 0 && processStart(pid) === holder?.start)
-        live.push(pid);
+      // a mark of another host (a state dir on a shared file system) is live: never judged here
+      if (holder && holderAlive(holder)) live.push(Number.parseInt(name, 10));
       else await rm(file, { force: true });
     }
     return live;
