@@ -14,7 +14,9 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.js";
-import { BuildRootCache } from "./cache.js";
+import { BuildRootCache, type EntryRecord } from "./cache.js";
+import { reuse } from "./ensure.js";
+import { buildRootIdentity } from "./identity.js";
 
 const ID = "a".repeat(64);
 let dir: string;
@@ -130,5 +132,58 @@ describe("use marks across hosts (F6)", () => {
     expect((await cache.liveUsers(ID)).sort()).toEqual([4242, process.pid].sort());
     await cache.releaseUse(ID);
     expect(await cache.liveUsers(ID)).toEqual([4242]);
+  });
+});
+
+describe("a request index entry is not a proof (F12)", () => {
+  const status = (names: string[]) =>
+    names
+      .map((n) => `Package: ${n}\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: amd64\n`)
+      .join("\n");
+  /** A sound entry (record and dpkg status agree) made for request `madeFor`. */
+  const soundEntry = (names: string[], madeFor: string) => {
+    const packages = names.map((name) => ({ name, version: "1.0-1", arch: "amd64" }));
+    const identity = buildRootIdentity({ arch: "x86_64", suite: "bookworm", packages });
+    const dir = cache.entryDir("x86_64", identity);
+    mkdirSync(join(dir, "root/var/lib/dpkg"), { recursive: true });
+    writeFileSync(join(dir, "root/var/lib/dpkg/status"), status(names));
+    const record: EntryRecord = {
+      format: 1,
+      identity,
+      arch: "x86_64",
+      suite: "bookworm",
+      packages,
+      createdAt: "2026-01-01T00:00:00.000Z",
+      sourceDateEpoch: 1,
+      requestKey: madeFor,
+      sizeBytes: 1,
+      command: "mmdebstrap",
+    };
+    writeFileSync(join(dir, "buildroot.json"), JSON.stringify(record));
+    return identity;
+  };
+  const spec = { suite: "bookworm", packages: ["gcc"] };
+  const key = "1".repeat(64);
+
+  it("uses the root made for the request, not one made for another (with extra packages)", async () => {
+    const other = soundEntry(["gcc", "libc6", "evil-diversions"], "2".repeat(64));
+    await cache.writeRequest(key, { identity: other, arch: "x86_64", sourceDateEpoch: 1, at: "now" });
+    const notes: string[] = [];
+    expect(await reuse(cache, key, spec, "x86_64", (m) => notes.push(m))).toBeUndefined();
+    expect(notes.join("\n")).toMatch(/was made for another request/);
+    expect(await cache.readRequest(key)).toBeUndefined(); // the index entry is dropped
+
+    const mine = soundEntry(["gcc", "libc6"], key);
+    await cache.writeRequest(key, { identity: mine, arch: "x86_64", sourceDateEpoch: 1, at: "now" });
+    expect((await reuse(cache, key, spec, "x86_64", () => {}))?.identity).toBe(mine);
+    await cache.releaseUse(mine);
+  });
+
+  it("uses a root make noted as answering this request too", async () => {
+    const shared = soundEntry(["gcc", "make"], "3".repeat(64));
+    await cache.writeRequest(key, { identity: shared, arch: "x86_64", sourceDateEpoch: 1, at: "now" });
+    await cache.markAnswers("x86_64", shared, key);
+    expect((await reuse(cache, key, spec, "x86_64", () => {}))?.identity).toBe(shared);
+    await cache.releaseUse(shared);
   });
 });

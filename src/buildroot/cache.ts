@@ -5,6 +5,7 @@
  *   <arch>/<identity>/buildroot.json   the identity file: written last, before the directory is
  *                                      renamed into place, so a killed creation leaves no entry
  *   <arch>/<identity>/last-used        touched at each use
+ *   <arch>/<identity>/for/<key>        another request this root answers (same packages; make notes it)
  *   requests/<request key>.json        what was asked → the identity it gave (index.ts's fast path)
  *   users/<identity>/<pid>@<host>.json processes using a root (prune leaves those alone)
  *   locks/<request key>.lock           held while a root is made (one maker per request)
@@ -209,6 +210,27 @@ export class BuildRootCache {
       n++;
     }
     return n;
+  }
+
+  /**
+   * Whether the entry answers request `key`: it was made for it (its record's requestKey), or make
+   * found the same packages already cached for another request and noted this one in the entry's
+   * `for/` (a request file alone is an index anyone with the file could point anywhere).
+   */
+  async answers(record: EntryRecord, key: string): Promise<boolean> {
+    if (!REQUEST_KEY_RE.test(key)) return false;
+    if (record.requestKey === key) return true;
+    const st = await lstat(join(this.entryDir(record.arch, record.identity), "for", key)).catch(
+      () => undefined,
+    );
+    return st?.isFile() === true;
+  }
+
+  /** Note that the entry also answers request `key` (answers()). */
+  async markAnswers(arch: Arch, identity: string, key: string): Promise<void> {
+    const dir = join(this.entryDir(arch, identity), "for");
+    await realDir(dir, true);
+    await touchStamp(join(dir, key));
   }
 
   /** Record that this process uses the root, and when it was last used. */

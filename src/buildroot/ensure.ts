@@ -136,7 +136,7 @@ export async function releaseBuildRoot(root: Pick<BuildRoot, "identity">, stateD
 }
 
 /** The cached root of this request when it is sound; a damaged one is removed (and made again by the caller). */
-async function reuse(
+export async function reuse(
   cache: BuildRootCache,
   key: string,
   spec: BuildRootSpec,
@@ -167,7 +167,11 @@ async function reuse(
       await cache.removeRequest(key);
       return undefined;
     }
-    const mismatch = requestMismatch(spec, entry);
+    const mismatch =
+      requestMismatch(spec, entry) ??
+      ((await cache.answers(entry, key))
+        ? undefined
+        : "was made for another request (the index entry was not written by compat for this one)");
     if (mismatch) {
       // a request file is an index, not a proof: one that points at another root is dropped
       note(
@@ -282,6 +286,7 @@ async function make(
         // the same packages were made for another request (or before a refresh): one copy is enough
         kept = existing;
         await cache.discard(tmp);
+        await cache.markAnswers(arch, identity, m.key);
       } else {
         if (existing !== "absent") await cache.discard(dest, identity);
         const { rename } = await import("node:fs/promises");
