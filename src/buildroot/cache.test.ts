@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   chownSync,
@@ -160,6 +161,16 @@ describe("a request index entry is not a proof (F12)", () => {
       command: "mmdebstrap",
     };
     writeFileSync(join(dir, "buildroot.json"), JSON.stringify(record));
+    // what dpkg --verify reads: each package's file list and md5sums
+    mkdirSync(join(dir, "root/var/lib/dpkg/info"), { recursive: true });
+    mkdirSync(join(dir, "root/var/lib/dpkg/updates"), { recursive: true });
+    mkdirSync(join(dir, "root/usr/bin"), { recursive: true });
+    for (const n of names) {
+      writeFileSync(join(dir, "root/usr/bin", n), `#!/bin/sh\necho ${n}\n`);
+      writeFileSync(join(dir, "root/var/lib/dpkg/info", `${n}.list`), `/usr\n/usr/bin\n/usr/bin/${n}\n`);
+      const md5 = createHash("md5").update(`#!/bin/sh\necho ${n}\n`).digest("hex");
+      writeFileSync(join(dir, "root/var/lib/dpkg/info", `${n}.md5sums`), `${md5}  usr/bin/${n}\n`);
+    }
     return identity;
   };
   const spec = { suite: "bookworm", packages: ["gcc"] };
@@ -177,6 +188,28 @@ describe("a request index entry is not a proof (F12)", () => {
     await cache.writeRequest(key, { identity: mine, arch: "x86_64", sourceDateEpoch: 1, at: "now" });
     expect((await reuse(cache, key, spec, "x86_64", () => {}))?.identity).toBe(mine);
     await cache.releaseUse(mine);
+  });
+
+  it("checks the tree's files against its packages on first reuse and on --verify (F1)", async () => {
+    const id = soundEntry(["gcc", "make"], key);
+    await cache.writeRequest(key, { identity: id, arch: "x86_64", sourceDateEpoch: 1, at: "now" });
+    const make = join(cache.entryDir("x86_64", id), "root/usr/bin/make");
+    writeFileSync(make, "#!/bin/sh\necho TROJAN make\n");
+    const e = (await reuse(cache, key, spec, "x86_64", () => {}).catch((x: unknown) => x)) as ValidationError;
+    expect(e).toBeInstanceOf(ValidationError);
+    expect(e.exitCode).toBe(3);
+    expect(e.message).toMatch(/1 file\(s\) that differ from what their packages installed/);
+    expect(e.details).toEqual(["/usr/bin/make"]);
+    expect(existsSync(make)).toBe(true); // nothing removed: evidence stays
+    // mended: verified once, then reused without the check; --verify checks again
+    writeFileSync(make, "#!/bin/sh\necho make\n");
+    expect((await reuse(cache, key, spec, "x86_64", () => {}))?.identity).toBe(id);
+    writeFileSync(make, "#!/bin/sh\necho TROJAN make\n");
+    expect((await reuse(cache, key, spec, "x86_64", () => {}))?.identity).toBe(id);
+    await expect(reuse(cache, key, spec, "x86_64", () => {}, undefined, true)).rejects.toThrow(
+      /differ from what their packages installed/,
+    );
+    await cache.releaseUse(id);
   });
 
   it("uses a root make noted as answering this request too", async () => {

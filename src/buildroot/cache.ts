@@ -5,6 +5,7 @@
  *   <arch>/<identity>/buildroot.json   the identity file: written last, before the directory is
  *                                      renamed into place, so a killed creation leaves no entry
  *   <arch>/<identity>/last-used        touched at each use
+ *   <arch>/<identity>/verified         its files were checked against its packages (verify.ts)
  *   <arch>/<identity>/for/<key>        another request this root answers (same packages; make notes it)
  *   requests/<request key>.json        what was asked → the identity it gave (index.ts's fast path)
  *   users/<identity>/<pid>@<host>.json processes using a root (prune leaves those alone)
@@ -34,6 +35,8 @@ import type { BuildRootPackage } from "./types.js";
 export const ENTRY_FILE = "buildroot.json";
 export const ROOT_DIR = "root";
 const LAST_USED = "last-used";
+/** Present once the tree's files were checked against its packages (verify.ts). */
+export const VERIFIED = "verified";
 /** `<pid>@<host>.json`: the host in the name too, so equal pids on two hosts never share a mark. */
 const USE_MARK_RE = /^[1-9][0-9]{0,9}(@[A-Za-z0-9._-]{1,64})?\.json$/;
 const useMark = () =>
@@ -231,6 +234,15 @@ export class BuildRootCache {
     const dir = join(this.entryDir(arch, identity), "for");
     await realDir(dir, true);
     await touchStamp(join(dir, key));
+  }
+
+  async verified(arch: Arch, identity: string): Promise<boolean> {
+    const st = await lstat(join(this.entryDir(arch, identity), VERIFIED)).catch(() => undefined);
+    return st?.isFile() === true;
+  }
+
+  async markVerified(arch: Arch, identity: string): Promise<void> {
+    await touchStamp(join(this.entryDir(arch, identity), VERIFIED));
   }
 
   /** Record that this process uses the root, and when it was last used. */

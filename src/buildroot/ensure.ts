@@ -28,10 +28,11 @@ import { unmountUnder } from "../exec/mounts.js";
 import type { Arch } from "../layer/id.js";
 import { PidLock } from "../pipeline/lock.js";
 import type { DebianSettings } from "../spec/schema.js";
-import { BuildRootCache, ENTRY_FILE, type EntryRecord, ROOT_DIR } from "./cache.js";
+import { BuildRootCache, ENTRY_FILE, type EntryRecord, ROOT_DIR, touchStamp, VERIFIED } from "./cache.js";
 import { BUILD_ROOT_FORMAT, buildRootIdentity, buildRootPackages, requestKey } from "./identity.js";
 import { buildHostPreflight } from "./preflight.js";
 import type { BuildRoot, BuildRootSpec, EnsureBuildRootOptions } from "./types.js";
+import { verifyTree } from "./verify.js";
 
 /**
  * A build root's SOURCE_DATE_EPOCH is always its suites' newest verified Release date (no spec
@@ -75,7 +76,7 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
   });
 
   if (!opts.refresh) {
-    const cached = await reuse(cache, key, spec, arch, note, opts.signal);
+    const cached = await reuse(cache, key, spec, arch, note, opts.signal, opts.verify);
     if (cached) return cached;
   }
   const lock = await waitForLock(
@@ -88,7 +89,7 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
   try {
     // another process may have made it while this one waited
     if (!opts.refresh) {
-      const cached = await reuse(cache, key, spec, arch, note, opts.signal);
+      const cached = await reuse(cache, key, spec, arch, note, opts.signal, opts.verify);
       if (cached) return cached;
     }
     // a killed maker of this request left its tree (its lock is ours now)
@@ -108,7 +109,7 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
     if (opts.refresh) {
       const known = await cache.readRequest(key);
       if (known && known.sourceDateEpoch === release.epoch) {
-        const cached = await reuse(cache, key, spec, arch, note, opts.signal);
+        const cached = await reuse(cache, key, spec, arch, note, opts.signal, opts.verify);
         if (cached) {
           note(`the mirror's suites have not changed since it was made (${release.from})`);
           return cached;
@@ -143,6 +144,7 @@ export async function reuse(
   arch: Arch,
   note: (m: string) => void,
   signal?: AbortSignal,
+  verify = false,
 ): Promise<BuildRoot | undefined> {
   const request = await cache.readRequest(key);
   if (!request || request.arch !== arch) return undefined;
@@ -179,6 +181,13 @@ export async function reuse(
       );
       await cache.removeRequest(key);
       return undefined;
+    }
+    if (verify || !(await cache.verified(arch, entry.identity))) {
+      note(
+        `checking the files of build root ${entry.identity.slice(0, 12)} against its packages (dpkg --verify)`,
+      );
+      await verifyTree(join(cache.entryDir(arch, entry.identity), ROOT_DIR), signal);
+      await cache.markVerified(arch, entry.identity);
     }
     await cache.markUse(arch, entry.identity);
     return toBuildRoot(cache, entry, false);
@@ -269,6 +278,8 @@ async function make(
       sizeBytes: diskUsage(root),
       command: r.command,
     };
+    // just made from its packages: its files are theirs
+    await touchStamp(join(tmp, VERIFIED));
     // last: a tree without it is not a build root
     await writeFile(join(tmp, ENTRY_FILE), `${JSON.stringify(record, null, 2)}\n`, { flag: "wx" });
     const lock = await waitForLock(

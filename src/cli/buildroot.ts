@@ -51,13 +51,17 @@ export function register(program: Command): void {
     .argument("<spec>", "layer spec (YAML)")
     .option("-a, --arch <arch>", "CPU family (default: the host's, when the spec lists it)")
     .option("--refresh", "ask the mirror whether its suites changed and make a new build root if they did")
+    .option(
+      "--verify",
+      "check a cached build root's files against its packages (dpkg --verify) before reusing it; exit 3 naming what differs",
+    )
     .option("-v, --verbose", "show mmdebstrap's and apt's output on stderr")
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .option("--json", "print the result as JSON (schema in docs/cli.md)")
     .action(
       async (
         specFile: string,
-        opts: StateOptions & { arch?: string; refresh?: boolean; verbose?: boolean },
+        opts: StateOptions & { arch?: string; refresh?: boolean; verify?: boolean; verbose?: boolean },
       ) => {
         const { openSpec } = await import("../spec/open.js");
         const { buildRootFor, ensureBuildRoot } = await import("../buildroot/index.js");
@@ -81,6 +85,7 @@ export function register(program: Command): void {
             note: (m) => log.info(m),
             signal: controller.signal,
             ...(opts.refresh ? { refresh: true } : {}),
+            ...(opts.verify ? { verify: true } : {}),
             ...(opts.verbose ? { log: process.stderr } : {}),
           });
         } catch (e) {
