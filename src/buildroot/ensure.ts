@@ -28,10 +28,18 @@ import { unmountUnder } from "../exec/mounts.js";
 import type { Arch } from "../layer/id.js";
 import { PidLock } from "../pipeline/lock.js";
 import type { DebianSettings } from "../spec/schema.js";
-import { BuildRootCache, ENTRY_FILE, type EntryRecord, ROOT_DIR } from "./cache.js";
+import { BuildRootCache, ENTRY_FILE, type EntryRecord, ROOT_DIR, touchStamp, VERIFIED } from "./cache.js";
 import { BUILD_ROOT_FORMAT, buildRootIdentity, buildRootPackages, requestKey } from "./identity.js";
 import { buildHostPreflight } from "./preflight.js";
 import type { BuildRoot, BuildRootSpec, EnsureBuildRootOptions } from "./types.js";
+import { verifyTree } from "./verify.js";
+
+/**
+ * A build root's SOURCE_DATE_EPOCH is always its suites' newest verified Release date (no spec
+ * field or variable replaces it, so its identity follows the mirror): the hint when there is none.
+ */
+export const BUILD_ROOT_EPOCH_FIX =
+  "make the build root's mirror serve a signed dists/<suite>/InRelease (buildRoot.mirror, or the build host's apt sources when buildRoot.mirror is left out): a build root always takes its SOURCE_DATE_EPOCH from it";
 
 /** How long a process waits for another that makes the same build root (mmdebstrap of a large one under qemu). */
 const MAKE_WAIT_MS = 2 * 60 * 60_000;
@@ -68,7 +76,7 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
   });
 
   if (!opts.refresh) {
-    const cached = await reuse(cache, key, spec, arch, note, opts.signal);
+    const cached = await reuse(cache, key, spec, arch, note, opts.signal, opts.verify);
     if (cached) return cached;
   }
   const lock = await waitForLock(
@@ -81,7 +89,7 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
   try {
     // another process may have made it while this one waited
     if (!opts.refresh) {
-      const cached = await reuse(cache, key, spec, arch, note, opts.signal);
+      const cached = await reuse(cache, key, spec, arch, note, opts.signal, opts.verify);
       if (cached) return cached;
     }
     // a killed maker of this request left its tree (its lock is ours now)
@@ -94,13 +102,14 @@ export async function ensureBuildRoot(spec: BuildRootSpec, opts: EnsureBuildRoot
       settings,
       arch,
       hostSources,
+      epochFix: BUILD_ROOT_EPOCH_FIX,
       ...(opts.log ? { logTo: opts.log } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     if (opts.refresh) {
       const known = await cache.readRequest(key);
       if (known && known.sourceDateEpoch === release.epoch) {
-        const cached = await reuse(cache, key, spec, arch, note, opts.signal);
+        const cached = await reuse(cache, key, spec, arch, note, opts.signal, opts.verify);
         if (cached) {
           note(`the mirror's suites have not changed since it was made (${release.from})`);
           return cached;
@@ -128,13 +137,14 @@ export async function releaseBuildRoot(root: Pick<BuildRoot, "identity">, stateD
 }
 
 /** The cached root of this request when it is sound; a damaged one is removed (and made again by the caller). */
-async function reuse(
+export async function reuse(
   cache: BuildRootCache,
   key: string,
   spec: BuildRootSpec,
   arch: Arch,
   note: (m: string) => void,
   signal?: AbortSignal,
+  verify = false,
 ): Promise<BuildRoot | undefined> {
   const request = await cache.readRequest(key);
   if (!request || request.arch !== arch) return undefined;
@@ -159,7 +169,11 @@ async function reuse(
       await cache.removeRequest(key);
       return undefined;
     }
-    const mismatch = requestMismatch(spec, entry);
+    const mismatch =
+      requestMismatch(spec, entry) ??
+      ((await cache.answers(entry, key))
+        ? undefined
+        : "was made for another request (the index entry was not written by compat for this one)");
     if (mismatch) {
       // a request file is an index, not a proof: one that points at another root is dropped
       note(
@@ -167,6 +181,13 @@ async function reuse(
       );
       await cache.removeRequest(key);
       return undefined;
+    }
+    if (verify || !(await cache.verified(arch, entry.identity))) {
+      note(
+        `checking the files of build root ${entry.identity.slice(0, 12)} against its packages (dpkg --verify)`,
+      );
+      await verifyTree(join(cache.entryDir(arch, entry.identity), ROOT_DIR), signal);
+      await cache.markVerified(arch, entry.identity);
     }
     await cache.markUse(arch, entry.identity);
     return toBuildRoot(cache, entry, false);
@@ -223,7 +244,7 @@ async function make(
   const root = join(tmp, ROOT_DIR);
   await cache.discard(tmp);
   const { mkdir, writeFile } = await import("node:fs/promises");
-  await mkdir(tmp);
+  await mkdir(tmp, { mode: 0o755 });
   try {
     m.note(`mmdebstrap ${m.spec.suite} minbase + ${m.spec.packages.length} packages for ${arch}`);
     const r = await runMmdebstrap({
@@ -257,6 +278,8 @@ async function make(
       sizeBytes: diskUsage(root),
       command: r.command,
     };
+    // just made from its packages: its files are theirs
+    await touchStamp(join(tmp, VERIFIED));
     // last: a tree without it is not a build root
     await writeFile(join(tmp, ENTRY_FILE), `${JSON.stringify(record, null, 2)}\n`, { flag: "wx" });
     const lock = await waitForLock(
@@ -274,6 +297,7 @@ async function make(
         // the same packages were made for another request (or before a refresh): one copy is enough
         kept = existing;
         await cache.discard(tmp);
+        await cache.markAnswers(arch, identity, m.key);
       } else {
         if (existing !== "absent") await cache.discard(dest, identity);
         const { rename } = await import("node:fs/promises");

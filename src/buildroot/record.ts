@@ -7,6 +7,7 @@
  *   parseRecordedBuildRoot(record.buildRoot) // from a build record someone else wrote (or undefined)
  */
 import { z } from "zod";
+import { isArch } from "../layer/id.js";
 import type { BuildRoot } from "./types.js";
 
 export interface RecordedBuildRoot {
@@ -33,16 +34,19 @@ export function recordedBuildRoot(root: BuildRoot): RecordedBuildRoot {
   };
 }
 
+// A record from a build host or a pull request: every field is held to what Debian allows (a suite
+// name, one of compat's arches, Debian's version charset), so nothing in it can carry a terminal
+// escape or a forged line to whoever reads `compat diff`.
 const recordedSchema = z.object({
   identity: z.string().regex(/^[0-9a-f]{64}$/),
-  suite: z.string().max(100),
-  arch: z.string().max(32),
+  suite: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
+  arch: z.string().refine(isArch),
   packages: z
     .array(
       z
         .string()
         .max(300)
-        .regex(/^[a-z0-9][a-z0-9+.-]*(?::[a-z0-9-]+)?=\S+$/),
+        .regex(/^[a-z0-9][a-z0-9+.-]*(?::[a-z0-9-]+)?=[A-Za-z0-9.+~:-]+$/),
     )
     .max(100_000),
 });

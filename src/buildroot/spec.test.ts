@@ -71,6 +71,34 @@ describe("buildRoot in the spec", () => {
       );
     expect(withRoot("  variant: buildd\n")[0]).toMatch(/^buildRoot.*variant/);
   });
+
+  it("refuses a mirror with credentials, without echoing the password (F8)", () => {
+    const withRoot = (yaml: string) => problems(`${gentoo}buildRoot:\n${yaml}`);
+    for (const m of [
+      "https://u:s3cr3t@deb.example.org/debian",
+      "http://token@deb.example.org/debian",
+      "ftp://u:s3cr3t@deb.example.org/debian",
+    ]) {
+      const found = withRoot(`  mirror: ${m}\n`);
+      expect(found, m).toEqual([expect.stringMatching(/^buildRoot\.mirror: has credentials in it/)]);
+      expect(found.join("\n")).not.toMatch(/s3cr3t|token/);
+      const r = validateSpecText(`${gentoo}buildRoot:\n  mirror: ${m}\n`, "s.yaml");
+      expect(JSON.stringify(r)).not.toMatch(/s3cr3t|token@/);
+    }
+    const d = problems(debian.replace("http://snapshot", "http://u:s3cr3t@snapshot"));
+    expect(d).toEqual([expect.stringMatching(/^debian\.mirror: has credentials in it/)]);
+    // an @ later in the URL is no credential
+    expect(withRoot("  mirror: https://deb.example.org/debian/@x\n")).toEqual([]);
+  });
+
+  it("refuses a file:// mirror for the build root: a spec from a pull request may not make the build host read its paths (F9)", () => {
+    const withRoot = (yaml: string) => problems(`${gentoo}buildRoot:\n${yaml}`);
+    expect(withRoot("  mirror: file:///etc\n")).toEqual([
+      expect.stringMatching(
+        /^buildRoot\.mirror: "file:\/\/\/etc": not a mirror URL \(expected http:\/\/ or https:\/\/.*leave buildRoot\.mirror out/,
+      ),
+    ]);
+  });
 });
 
 describe("build-root identity", () => {

@@ -57,5 +57,10 @@ export interface EnsureBuildRootOptions {
    * and make a new root when they did. Without it a root, once made, is reused as it is.
    */
   refresh?: boolean;
+  /**
+   * Check a reused root's files against its packages (dpkg --verify) even when that was done
+   * before; it is done anyway the first time a root is reused after it was made.
+   */
+  verify?: boolean;
   signal?: AbortSignal;
 }

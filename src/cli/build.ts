@@ -123,10 +123,8 @@ export function register(program: Command): void {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const archArg = opts.arch ? ` --arch ${opts.arch}` : "";
-    const rootArg = opts.root ? ` --root ${opts.root}` : "";
-    const runsArg = `${opts.runsDir && opts.runsDir !== DEFAULT_RUNS_DIR ? ` --runs-dir ${opts.runsDir}` : ""}${opts.buildRoot === undefined ? "" : opts.buildRoot ? " --build-root" : " --no-build-root"}${opts.stateDir ? ` --state-dir ${opts.stateDir}` : ""}`;
     const { HumanProgress, JsonEvents } = await import("../pipeline/progress.js");
+    const { resumeCommand, shellCommand } = await import("./build-hints.js");
     const { BuildInterrupted } = await import("../pipeline/runner.js");
     try {
       const outcome = await buildLayer({
@@ -139,19 +137,19 @@ export function register(program: Command): void {
         ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
         reporter: opts.json ? new JsonEvents() : new HumanProgress(),
         signal: controller.signal,
-        resumeHint: (id) => `compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${id}`,
+        resumeHint: (id) => resumeCommand(specFile, { ...opts, defaultRunsDir: DEFAULT_RUNS_DIR }, id),
       });
       if (!opts.json)
         process.stdout.write(
           `layer: ${shown(outcome.layer)}\n` +
             (outcome.previousLayer ? `previous layer kept as: ${shown(outcome.previousLayer)}\n` : "") +
             `run: ${shown(outcome.runDir)}\n` +
-            `enter it: compat shell ${specFile}${archArg}${rootArg}\n`,
+            `enter it: ${shellCommand(specFile, opts)}\n`,
         );
     } catch (e) {
       if (!(e instanceof BuildInterrupted)) throw e;
       log.error(
-        `${e.message}; continue with: compat build ${specFile}${archArg}${rootArg}${runsArg} --resume ${e.runId}`,
+        `${e.message}; continue with: ${resumeCommand(specFile, { ...opts, defaultRunsDir: DEFAULT_RUNS_DIR }, e.runId)}`,
       );
       process.exitCode = INTERRUPTED_EXIT;
     } finally {

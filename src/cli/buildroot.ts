@@ -12,6 +12,11 @@ import { printableText, renderTable, style } from "../text.js";
 import { INTERRUPTED_EXIT } from "./executor-options.js";
 import { printJson, shown } from "./output.js";
 
+// entry names, problems and leftovers come from a disk others may have written: escaped, and cut
+const cut = (s: string, max = 300) => printableText(s.length > max ? `${s.slice(0, max)}…` : s);
+const pids = (users: number[], max = 5) =>
+  users.length > max ? `${users.slice(0, max).join(", ")} and ${users.length - max} more` : users.join(", ");
+
 interface StateOptions {
   stateDir?: string;
   json?: boolean;
@@ -46,13 +51,17 @@ export function register(program: Command): void {
     .argument("<spec>", "layer spec (YAML)")
     .option("-a, --arch <arch>", "CPU family (default: the host's, when the spec lists it)")
     .option("--refresh", "ask the mirror whether its suites changed and make a new build root if they did")
+    .option(
+      "--verify",
+      "check a cached build root's files against its packages (dpkg --verify) before reusing it; exit 3 naming what differs",
+    )
     .option("-v, --verbose", "show mmdebstrap's and apt's output on stderr")
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .option("--json", "print the result as JSON (schema in docs/cli.md)")
     .action(
       async (
         specFile: string,
-        opts: StateOptions & { arch?: string; refresh?: boolean; verbose?: boolean },
+        opts: StateOptions & { arch?: string; refresh?: boolean; verify?: boolean; verbose?: boolean },
       ) => {
         const { openSpec } = await import("../spec/open.js");
         const { buildRootFor, ensureBuildRoot } = await import("../buildroot/index.js");
@@ -76,6 +85,7 @@ export function register(program: Command): void {
             note: (m) => log.info(m),
             signal: controller.signal,
             ...(opts.refresh ? { refresh: true } : {}),
+            ...(opts.verify ? { verify: true } : {}),
             ...(opts.verbose ? { log: process.stderr } : {}),
           });
         } catch (e) {
@@ -124,18 +134,18 @@ export function register(program: Command): void {
           roots.map((r) => [
             r.arch,
             r.suite ?? style.red("damaged"),
-            r.identity.slice(0, 12),
+            printableText(r.identity.slice(0, 12)),
             r.packages === undefined ? "-" : String(r.packages),
             formatBytes(r.sizeBytes),
             day(r.createdAt),
             day(r.lastUsedAt),
-            r.users.length ? `pid ${r.users.join(", ")}` : "",
+            r.users.length ? `pid ${pids(r.users)}` : "",
           ]),
         )}\n`,
       );
       for (const r of roots.filter((x) => x.problem))
         log.warn(
-          `${r.identity.slice(0, 12)}: ${printableText(r.problem!)} (compat buildroot prune removes it)`,
+          `${printableText(r.identity.slice(0, 12))}: ${cut(r.problem!)} (compat buildroot prune removes it)`,
         );
     });
 
@@ -164,13 +174,13 @@ export function register(program: Command): void {
       const verb = opts.dryRun ? "would remove" : "removed";
       for (const x of r.removed)
         process.stdout.write(
-          `${verb} ${x.arch} ${x.identity.slice(0, 12)} (${x.why}), ${formatBytes(x.sizeBytes)}\n`,
+          `${verb} ${x.arch} ${printableText(x.identity.slice(0, 12))} (${cut(x.why)}), ${formatBytes(x.sizeBytes)}\n`,
         );
       for (const x of r.inUse)
         process.stdout.write(
-          `kept ${x.arch} ${x.identity.slice(0, 12)}: in use by pid ${x.users.join(", ")}\n`,
+          `kept ${x.arch} ${printableText(x.identity.slice(0, 12))}: in use by pid ${pids(x.users)}\n`,
         );
-      for (const x of r.leftovers) process.stdout.write(`${verb} leftover ${shown(x)}\n`);
+      for (const x of r.leftovers) process.stdout.write(`${verb} leftover ${printableText(shown(x))}\n`);
       process.stdout.write(
         `${verb} ${r.removed.length} build root(s), ${formatBytes(r.freedBytes)}; kept ${r.kept.length + r.inUse.length}\n`,
       );

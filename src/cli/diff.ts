@@ -3,18 +3,22 @@ import type { Command } from "commander";
 import type { BuildRootDiff, LayerDiff, PackageDiff } from "../artifacts/diff.js";
 import { InputError } from "../errors.js";
 import { log } from "../log.js";
-import { renderTable, style } from "../text.js";
+import { renderTable, printableText as shown, style } from "../text.js";
 import { jsonOption } from "./common-options.js";
 import { printJson } from "./output.js";
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
+// names, versions and paths come from two layers' databases and build records (a build host's, a
+// pull request's): shown with their control characters escaped
+const nameOf = (x: { name: string; arch?: string }) => shown(x.arch ? `${x.name}:${x.arch}` : x.name);
+
 function packageRows(p: PackageDiff): string[] {
   const rows: string[][] = [
-    ...p.added.map((x) => [style.green("added"), x.arch ? `${x.name}:${x.arch}` : x.name, "", x.version]),
-    ...p.removed.map((x) => [style.red("removed"), x.arch ? `${x.name}:${x.arch}` : x.name, x.version, ""]),
-    ...p.upgraded.map((x) => ["upgraded", x.name, x.from, x.to]),
-    ...p.downgraded.map((x) => [style.yellow("downgraded"), x.name, x.from, x.to]),
+    ...p.added.map((x) => [style.green("added"), nameOf(x), "", shown(x.version)]),
+    ...p.removed.map((x) => [style.red("removed"), nameOf(x), shown(x.version), ""]),
+    ...p.upgraded.map((x) => ["upgraded", shown(x.name), shown(x.from), shown(x.to)]),
+    ...p.downgraded.map((x) => [style.yellow("downgraded"), shown(x.name), shown(x.from), shown(x.to)]),
   ];
   return [
     rows.length ? renderTable(["change", "package", "before", "after"], rows) : "  no package changes",
@@ -23,7 +27,7 @@ function packageRows(p: PackageDiff): string[] {
 }
 
 export function renderDiff(d: LayerDiff, listFiles: boolean): string {
-  const out: string[] = [style.bold(`${d.a} → ${d.b}`)];
+  const out: string[] = [style.bold(shown(`${d.a} → ${d.b}`))];
   const p = d.packages;
   if (p) out.push("", style.bold(`Packages (${p.database})`), ...packageRows(p));
   const f = d.files;
@@ -41,12 +45,12 @@ export function renderDiff(d: LayerDiff, listFiles: boolean): string {
         ["-", f.removed],
         ["~", f.changed],
       ] as const)
-        for (const path of list) out.push(`  ${mark} ${path}`);
+        for (const path of list) out.push(`  ${mark} ${shown(path)}`);
   }
   const r = d.buildRoot;
   if (r) {
     const name = (x: BuildRootDiff["a"]) =>
-      x ? `${x.identity.slice(0, 12)} (${x.suite}, ${x.arch})` : "none (the host's userland)";
+      x ? shown(`${x.identity.slice(0, 12)} (${x.suite}, ${x.arch})`) : "none (the host's userland)";
     out.push(
       "",
       style.bold("Build root"),
@@ -54,7 +58,7 @@ export function renderDiff(d: LayerDiff, listFiles: boolean): string {
       ...(r.a && r.b ? packageRows(r.packages) : []),
     );
   }
-  for (const n of d.notes) out.push(style.dim(`note: ${n}`));
+  for (const n of d.notes) out.push(style.dim(`note: ${shown(n)}`));
   return `${out.join("\n")}\n`;
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUILD_ROOT_EPOCH_FIX } from "../buildroot/ensure.js";
 import { type CompatError, InputError, IoError, ToolError, ValidationError } from "../errors.js";
 import type { DebianSettings } from "../spec/schema.js";
 import { inReleaseUrl, suitesReleaseDate } from "./release-date.js";
@@ -144,6 +145,21 @@ describe("the Release date of a build's suites", () => {
         defaultKeyrings: [KEYRING],
       }),
     ).rejects.toThrow(/InRelease: no such file/);
+  });
+
+  it("a build root's hint names what works there, no debian.* field (F9)", async () => {
+    for (const dir of ["none", "forged", "fifo"]) {
+      const err = (await suitesReleaseDate({
+        settings: settings(dir),
+        arch: "x86_64",
+        hostSources: [],
+        defaultKeyrings: [KEYRING],
+        epochFix: BUILD_ROOT_EPOCH_FIX,
+        timeoutMs: 500,
+      }).catch((e: unknown) => e)) as CompatError;
+      expect(err.hint, dir).toContain("signed dists/<suite>/InRelease (buildRoot.mirror");
+      expect(err.hint, dir).not.toContain("debian.");
+    }
   });
 });
 

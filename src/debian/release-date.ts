@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { InputError, IoError, ToolError, ValidationError } from "../errors.js";
+import { InputError, IoError, isCompatError, ToolError, ValidationError } from "../errors.js";
 import { run } from "../exec/run.js";
 import type { Arch } from "../layer/id.js";
 import { releaseFileDate, type SourceDateEpoch } from "../layer/source-date-epoch.js";
@@ -48,7 +48,15 @@ export interface ReleaseDateOptions {
   timeoutMs?: number;
   /** Keyrings for sources without Signed-By (default Debian's archive keyring and apt's trusted.gpg.d). */
   defaultKeyrings?: string[];
+  /**
+   * What a person can do instead of a Release date, in the hints (default: the debian flavor's
+   * `debian.sourceDateEpoch`); a build root has no such field, so it names what works there.
+   */
+  epochFix?: string;
 }
+
+/** The debian flavor's way round a mirror that gives no Release date. */
+export const DEBIAN_EPOCH_FIX = "set debian.sourceDateEpoch (or SOURCE_DATE_EPOCH)";
 
 /** Where a suite's InRelease is: `<uri>/dists/<suite>/InRelease`. */
 export function inReleaseUrl(uri: string, suite: string): string {
@@ -191,6 +199,19 @@ async function verifiedText(
 
 /** The newest verified Release Date of the build's suites. */
 export async function suitesReleaseDate(o: ReleaseDateOptions): Promise<SourceDateEpoch> {
+  try {
+    return await releaseDate(o);
+  } catch (e) {
+    const fix = o.epochFix;
+    if (fix && isCompatError(e) && e.hint?.includes(DEBIAN_EPOCH_FIX))
+      (e as { hint: string }).hint = e.hint.replace(DEBIAN_EPOCH_FIX, fix);
+    else if (fix && isCompatError(e) && e.hint?.includes("debian.sourceDateEpoch"))
+      (e as { hint: string }).hint = e.hint.replace("set debian.sourceDateEpoch", fix);
+    throw e;
+  }
+}
+
+async function releaseDate(o: ReleaseDateOptions): Promise<SourceDateEpoch> {
   const sources = parseDeb822Sources(
     debianSources({ ...o.settings, suite: debianSuiteFor(o.settings, o.arch) }, o.hostSources),
     "the build's apt sources",

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { killLeftovers, PidLock, processesOfRun, processStart, RUN_ID_ENV } from "./lock.js";
@@ -34,6 +34,67 @@ describe("PidLock", () => {
     await (await PidLock.acquire(file, "new build")).release();
     writeFileSync(file, '{"pid": 12');
     await (await PidLock.acquire(file, "new build")).release();
+  });
+});
+
+describe("PidLock takeover (F6)", () => {
+  const deadHolder = async (what: string) => {
+    const child = spawn("true");
+    await new Promise((r) => child.on("exit", r));
+    return JSON.stringify({ pid: child.pid, start: "123", what, host: hostname() });
+  };
+
+  it("lets exactly one of two processes that both found the lock stale take it over", async () => {
+    const file = join(dir, "lock");
+    writeFileSync(file, await deadHolder("dead build"));
+    // B reads the stale lock and judges it stale; A does the same and takes it over before B goes on
+    let aHeld!: () => void;
+    const held = new Promise<void>((r) => {
+      aHeld = r;
+    });
+    let bJudged!: () => void;
+    const judged = new Promise<void>((r) => {
+      bJudged = r;
+    });
+    const b = PidLock.acquire(file, "build B", async () => {
+      bJudged();
+      await held;
+    });
+    await judged;
+    const a = await PidLock.acquire(file, "build A");
+    aHeld();
+    await expect(b).rejects.toThrow(/build A is in progress/);
+    expect(JSON.parse(readFileSync(file, "utf8")).what).toBe("build A");
+    await a.release();
+  });
+
+  it("never takes over another host's lock, whatever its pid", async () => {
+    const file = join(dir, "lock");
+    writeFileSync(
+      file,
+      JSON.stringify({ pid: 999999, start: "1", what: "build on node7", host: "node7.example" }),
+    );
+    await expect(PidLock.acquire(file, "here")).rejects.toThrow(
+      /build on node7 is in progress \(pid 999999 on node7\.example/,
+    );
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it("shows a planted holder's text escaped and cut", async () => {
+    const file = join(dir, "lock");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        pid: process.pid,
+        start: processStart(process.pid),
+        what: `x\u001b]0;PWN\u0007\n${"y".repeat(500)}`,
+      }),
+    );
+    const e = (await PidLock.acquire(file, "here").catch((x: unknown) => x)) as Error;
+    expect(e.message).toContain("x\\x1b]0;PWN\\x07\\n");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for
+    expect(e.message).not.toMatch(/[\u0000-\u001f]/);
+    expect(e.message.length).toBeLessThan(400);
   });
 });
 

@@ -3,16 +3,21 @@
  * defaults to the flavor's (src/flavors/<id>/build-root.ts).
  */
 import { z } from "zod";
-import { suitePerArch } from "./fields.js";
+import { suitePerArch, withoutCredentials } from "./fields.js";
 
 /** A Debian binary package name (Debian Policy §5.6.1): lower case, digits, + - ., two or more characters. */
 export const DEBIAN_PACKAGE_NAME_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 
-/** A mirror as apt takes it in a deb822 URIs field: http, https or file, without blanks. */
-const mirrorUrl = z
-  .string()
-  .regex(/^(https?|file):\/\/[^\s]+$/, {
-    message: "not a mirror URL (expected http://, https:// or file:// and no blanks)",
+/**
+ * The build root's mirror as apt takes it in a deb822 URIs field: http or https, without blanks or
+ * credentials. Not file://: a spec comes from a pull request, and a file:// mirror would make the
+ * build host read (and name in errors) paths of the pull request's choosing; a build root made from
+ * a local mirror takes it from the host's apt sources (buildRoot.mirror left out).
+ */
+const mirrorUrl = withoutCredentials(z.string())
+  .regex(/^https?:\/\/[^\s]+$/, {
+    message:
+      "not a mirror URL (expected http:// or https:// and no blanks; for a local mirror leave buildRoot.mirror out and name it in the build host's apt sources)",
     abort: true,
   })
   .url();
@@ -26,7 +31,9 @@ export const buildRootSchema = z
       ),
     mirror: mirrorUrl
       .optional()
-      .describe("Debian mirror the build root is made from; default: the host's apt sources"),
+      .describe(
+        "Debian mirror the build root is made from, http:// or https:// without credentials (a local mirror: leave it out and name it in the build host's apt sources); default: the host's apt sources",
+      ),
     packages: z
       .array(
         z.string().max(100, { message: "longer than 100 characters" }).regex(DEBIAN_PACKAGE_NAME_RE, {

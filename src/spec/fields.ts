@@ -103,3 +103,15 @@ export function suiteCoverage(
         message: `${arch} is not one of the spec's arches (${arches.join(", ")}): add it to \`arches\` or remove this line`,
       });
 }
+
+/**
+ * A mirror URL carries no credentials: a spec is public (it comes from a pull request), and the URL
+ * is printed in errors and logs and stored in build records and the build-root cache.
+ */
+export function withoutCredentials<T extends z.ZodString>(url: T) {
+  return url.refine((u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(u), {
+    message:
+      "has credentials in it (user:password@host): a spec is public and the URL is printed and stored; write the URL without them and give them to apt on the build host (/etc/apt/auth.conf.d/)",
+    abort: true,
+  });
+}

@@ -83,4 +83,20 @@ describe("compat diff: build roots", () => {
     expect(r.stdout).toMatch(/changed\s+1 /);
     expect(r.stdout).not.toContain("Build root");
   });
+
+  it("ignores a record whose suite, arch or versions carry control characters (F4): nothing raw on stdout", () => {
+    const hostile = [
+      { ...root(ID_A, ["gcc-12=12.2.0-14"]), suite: "bookworm\u001b]0;PWNED\u0007\u001b[2J" },
+      { ...root(ID_A, ["gcc-12=12.2.0-14"]), arch: "x86_64\u001b[8m" },
+      { ...root(ID_A, ["gcc-12=12.2.0-14"]), suite: "bookworm\r\nfake: line" },
+      root(ID_A, ["gcc-12=1\u001b[31mRED"]),
+    ];
+    const plain = prefix("plain", root(ID_B, ["gcc-12=12.2.0-14"]));
+    hostile.forEach((record, i) => {
+      const r = compat(["diff", prefix(`hostile-${i}`, record), plain]);
+      expect(r.stderr).not.toMatch(/internal error/);
+      expect(r.stdout).toContain("none (the host's userland)");
+      for (const c of ["\u001b", "\u0007", "\r"]) expect(r.stdout).not.toContain(c);
+    });
+  });
 });

@@ -6,7 +6,13 @@
 import { z } from "zod";
 import { InputError } from "../../errors.js";
 import { type Arch, isArch, notAnArchMessage } from "../../layer/id.js";
-import { sizeSchema, sourceDateEpochSchema, suiteCoverage, suitePerArch } from "../../spec/fields.js";
+import {
+  sizeSchema,
+  sourceDateEpochSchema,
+  suiteCoverage,
+  suitePerArch,
+  withoutCredentials,
+} from "../../spec/fields.js";
 import type { FlavorSpecSection, SpecCheck } from "../section.js";
 
 /** The flavor's id, and its section's key in the spec. */
@@ -17,7 +23,12 @@ export const debianSchema = z
     suite: suitePerArch.describe(
       "Debian suite (e.g. `bookworm`), or one per arch (e.g. `{x86_64: bookworm, aarch64: bookworm, riscv64: trixie}`: riscv64 is an official port from trixie on); every arch of `arches` needs one",
     ),
-    mirror: z.string().url().optional().describe("Debian mirror URL; default: the host's apt sources"),
+    mirror: withoutCredentials(z.string())
+      .url()
+      .optional()
+      .describe(
+        "Debian mirror URL, without credentials (apt's auth.conf.d has them); default: the host's apt sources",
+      ),
     components: z
       .array(z.string().regex(/^[a-z-]+$/))
       .default(["main"])
