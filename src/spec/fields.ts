@@ -113,5 +113,6 @@ export function withoutCredentials<T extends z.ZodString>(url: T) {
     message:
       "has credentials in it (user:password@host): a spec is public and the URL is printed and stored; write the URL without them and give them to apt on the build host (/etc/apt/auth.conf.d/)",
     abort: true,
+    params: { echo: false }, // the value is the password: never repeated in the problem
   });
 }
