@@ -57,3 +57,26 @@ export function makeGentooRepo(dir: string, commits: GentooCommit[]): string[] {
   }
   return hashes;
 }
+
+/** git with a committer identity, its output trimmed. */
+export const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.org", ...args], {
+    cwd,
+    encoding: "utf8",
+  }).trim();
+
+/**
+ * A stand-in for gentoo.git a stage checks out: `commits` commits changing `profiles-version`,
+ * fetchable by id as GitHub allows. Returns the commit ids, oldest first.
+ */
+export function standInGentooRepo(dir: string, commits = 1): string[] {
+  mkdirSync(dir);
+  git(dir, "init", "-q", "-b", "master");
+  git(dir, "config", "uploadpack.allowAnySHA1InWant", "true");
+  for (let n = 1; n <= commits; n++) {
+    writeFileSync(join(dir, "profiles-version"), `${n}\n`);
+    git(dir, "add", ".");
+    git(dir, "commit", "-qm", n === 1 ? "first" : `commit ${n}`);
+  }
+  return git(dir, "log", "--format=%H").split("\n").reverse();
+}

@@ -33,6 +33,7 @@ import type { StageContext } from "../../src/flavors/types.js";
 import { TEST_BUILD_ROOT, TEST_STATE_DIR, testBuildRoot } from "../helpers/build-root.js";
 import { compat } from "../helpers/cli.js";
 import { devLayer } from "../helpers/dev-layer.js";
+import { git, standInGentooRepo } from "../helpers/gentoo-git.js";
 import { stageContext } from "../helpers/stage-context.js";
 
 const TESTDATA = join(import.meta.dirname, "../../src/flavors/gentoo/testdata");
@@ -46,24 +47,12 @@ let scratch: string;
 let gitRepo: string;
 let commit: string;
 
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.org", ...args], {
-    cwd,
-    encoding: "utf8",
-  }).trim();
-
 beforeAll(async () => {
   root = await testBuildRoot();
   scratch = mkdtempSync(join(tmpdir(), "compat-build-root-"));
   chmodSync(scratch, 0o755);
   gitRepo = join(scratch, "gentoo.git");
-  mkdirSync(gitRepo);
-  git(gitRepo, "init", "-q", "-b", "master");
-  git(gitRepo, "config", "uploadpack.allowAnySHA1InWant", "true");
-  writeFileSync(join(gitRepo, "profiles-version"), "1\n");
-  git(gitRepo, "add", ".");
-  git(gitRepo, "commit", "-qm", "first");
-  commit = git(gitRepo, "rev-parse", "HEAD");
+  [commit] = standInGentooRepo(gitRepo) as [string];
   if (isRoot) writeFileSync(HOST_ONLY, "#!/bin/sh\necho host\n", { mode: 0o755 });
 }, 600_000);
 

@@ -21,6 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { git, standInGentooRepo } from "../../../test/helpers/gentoo-git.js";
 import { SHARED_DATA } from "../../../test/helpers/shared-data.js";
 import { stageContext, type TestStageContext } from "../../../test/helpers/stage-context.js";
 import { type CompatError, InputError, ValidationError } from "../../errors.js";
@@ -44,26 +45,12 @@ let scratch: string;
 let gitRepo: string;
 let commits: string[];
 
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.org", ...args], {
-    cwd,
-    encoding: "utf8",
-  }).trim();
-
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), "compat-gentoo-"));
   chmodSync(scratch, 0o755);
   // a stand-in for gentoo.git: two commits, fetchable by id as GitHub allows
   gitRepo = join(scratch, "gentoo.git");
-  mkdirSync(gitRepo);
-  git(gitRepo, "init", "-q", "-b", "master");
-  git(gitRepo, "config", "uploadpack.allowAnySHA1InWant", "true");
-  writeFileSync(join(gitRepo, "profiles-version"), "1\n");
-  git(gitRepo, "add", ".");
-  git(gitRepo, "commit", "-qm", "first");
-  writeFileSync(join(gitRepo, "profiles-version"), "2\n");
-  git(gitRepo, "commit", "-qam", "second");
-  commits = git(gitRepo, "log", "--format=%H").split("\n").reverse();
+  commits = standInGentooRepo(gitRepo, 2);
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
