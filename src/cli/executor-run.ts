@@ -1,5 +1,5 @@
 import { CompatError, InputError } from "../errors.js";
-import { type Executor, formatExecutor, parseCompatCommand, parseExecutor } from "../exec/executor.js";
+import { type Executor, formatExecutor, parseExecutor } from "../exec/executor.js";
 import { type JobPlace, jobPlaceOf } from "../exec/job.js";
 import { log } from "../log.js";
 import type { SiteExecutor } from "../site/load.js";
@@ -14,22 +14,13 @@ export function jobPlace(
   site: SiteExecutor | undefined,
   stateDir: string,
 ): JobPlace {
-  const compatText = opts.remoteCompat ?? site?.compat;
-  const workDir = opts.workDir ?? site?.workDir;
-  const sshConfig = opts.sshConfig ?? site?.sshConfig;
   return jobPlaceOf(
     executor,
     {
-      ...(compatText
-        ? {
-            compat: parseCompatCommand(
-              compatText,
-              opts.remoteCompat ? "--remote-compat" : "executors: compat",
-            ),
-          }
-        : {}),
-      ...(workDir !== undefined ? { workDir } : {}),
-      ...(sshConfig ? { sshConfig } : {}),
+      compat: opts.remoteCompat ?? site?.compat,
+      compatField: opts.remoteCompat ? "--remote-compat" : "executors: compat",
+      workDir: opts.workDir ?? site?.workDir,
+      sshConfig: opts.sshConfig ?? site?.sshConfig,
     },
     stateDir,
   );

@@ -5,11 +5,12 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { Executor } from "../exec/executor.js";
 import type { SiteExecutor } from "../site/load.js";
 import { NAME_RE, NAME_RULE } from "../site/names.js";
+import { buildHostConfig } from "../update/build-host.js";
 import type { ExecutorCliOptions } from "./executor-options.js";
 import { jobPlace, linePrinter, printable } from "./executor-run.js";
 import { printJson } from "./output.js";
@@ -57,24 +58,14 @@ export async function updateRemote(
   const { loadSiteConfig } = await import("../site/load.js");
   const { updateOnExecutor } = await import("../pipeline/remote-build.js");
   const site = await loadSiteConfig(opts.config);
-  const where = configured ? `executors.${opts.arch}` : "--on";
-  const config =
-    opts.remoteConfig ??
-    configured?.config ??
-    (executor.kind === "slurm" && site.file
-      ? resolve(site.file)
-      : (() => {
-          throw new InputError(
-            executor.kind === "ssh"
-              ? `${where} ssh: the update needs the site config's path on the build host`
-              : `${where} slurm needs a site config file (--config) on a filesystem the nodes share`,
-            {
-              hint: configured
-                ? `add config: /path/on/the/build/host/compat.yaml to executors.${opts.arch} (or give --remote-config, or --on local to update here)`
-                : "give --remote-config PATH",
-            },
-          );
-        })());
+  const config = buildHostConfig(executor, site, {
+    given: opts.remoteConfig,
+    configured,
+    where: `${configured ? `executors.${opts.arch}` : "--on"} ${executor.kind}`,
+    hint: configured
+      ? `add config: /path/on/the/build/host/compat.yaml to executors.${opts.arch} (or give --remote-config, or --on local to update here)`
+      : "give --remote-config PATH",
+  });
   const args = [
     ...(opts.arch ? ["--arch", opts.arch] : []),
     ...(opts.from ? ["--from", opts.from] : []),

@@ -20,7 +20,13 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { CompatError, InputError, ToolError, ValidationError } from "../errors.js";
 import { COMPAT_VERSION } from "../version.js";
-import { type Executor, formatExecutor, sbatchOptions, sshDestination } from "./executor.js";
+import {
+  type Executor,
+  formatExecutor,
+  parseCompatCommand,
+  sbatchOptions,
+  sshDestination,
+} from "./executor.js";
 import { type CommandHost, LocalHost, SshHost } from "./host.js";
 import { formatCommand } from "./run.js";
 import { finalState, queuedState, sbatch, scancel } from "./slurm.js";
@@ -37,8 +43,10 @@ export interface JobPlace {
 
 /** Where a job runs, from its executor and what the caller or the site config says about it. */
 export interface PlaceSettings {
-  /** The compat command there, as words (default: `compat` over ssh, this compat otherwise). */
-  compat?: string[];
+  /** The compat command there, as written (default: `compat` over ssh, this compat otherwise). */
+  compat?: string;
+  /** Where `compat` was written, for its error: `--remote-compat`, `executors: compat`. */
+  compatField?: string;
   workDir?: string;
   sshConfig?: string;
 }
@@ -50,7 +58,11 @@ function selfCommand(): string[] {
 export function jobPlaceOf(executor: Executor, settings: PlaceSettings, stateDir: string): JobPlace {
   // ssh: the compat installed on the build host; local and slurm: this compat (a Slurm site's
   // nodes share the software tree it is installed in)
-  const compat = settings.compat ?? (executor.kind === "ssh" ? ["compat"] : selfCommand());
+  const compat = settings.compat
+    ? parseCompatCommand(settings.compat, settings.compatField ?? "compat")
+    : executor.kind === "ssh"
+      ? ["compat"]
+      : selfCommand();
   const given = settings.workDir;
   const workDir =
     executor.kind === "ssh"

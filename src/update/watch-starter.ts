@@ -6,9 +6,9 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { InputError, ValidationError } from "../errors.js";
-import { formatExecutor, parseCompatCommand, parseExecutor } from "../exec/executor.js";
+import { join } from "node:path";
+import { ValidationError } from "../errors.js";
+import { formatExecutor, parseExecutor } from "../exec/executor.js";
 import { jobPlaceOf } from "../exec/job.js";
 import { log } from "../log.js";
 import type { ProgressReporter } from "../pipeline/progress.js";
@@ -18,6 +18,7 @@ import { CANDIDATE_STATES } from "../store/candidate-states.js";
 import type { Store } from "../store/store.js";
 import { withoutControls } from "../text.js";
 import type { UpdateRequest, UpdateStarter } from "../watch/policy.js";
+import { buildHostConfig } from "./build-host.js";
 import { runUpdate } from "./update.js";
 
 const oneLine = (s: string) => withoutControls(s, () => "?");
@@ -35,24 +36,12 @@ async function onConfiguredExecutor(
   if (!configured) return undefined;
   const executor = parseExecutor(configured.on, `executors.${request.arch}`);
   if (executor.kind === "local") return undefined;
-  const config =
-    configured.config ?? (executor.kind === "slurm" && site.file ? resolve(site.file) : undefined);
-  if (!config)
-    throw new InputError(
-      `executors.${request.arch}: the update needs the site config's path on the build host`,
-      {
-        hint: `add config: /path/on/the/build/host/compat.yaml to executors.${request.arch}`,
-      },
-    );
-  const place = jobPlaceOf(
-    executor,
-    {
-      ...(configured.compat ? { compat: parseCompatCommand(configured.compat, "executors: compat") } : {}),
-      ...(configured.workDir !== undefined ? { workDir: configured.workDir } : {}),
-      ...(configured.sshConfig ? { sshConfig: configured.sshConfig } : {}),
-    },
-    site.stateDir,
-  );
+  const config = buildHostConfig(executor, site, {
+    configured,
+    where: `executors.${request.arch}`,
+    hint: `add config: /path/on/the/build/host/compat.yaml to executors.${request.arch}`,
+  });
+  const place = jobPlaceOf(executor, { ...configured, compatField: "executors: compat" }, site.stateDir);
   const args = ["--arch", request.arch, "--from", request.target, "--packages", request.packages.join(",")];
   args.push("--reason", request.reason);
   args.push("--on", "local");

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { InputError } from "../../errors.js";
-import { type Arch, isArch, notAnArchMessage } from "../../layer/id.js";
+import type { Arch } from "../../layer/id.js";
 import {
   sizeSchema,
   sourceDateEpochSchema,
