@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   type DynamicObject,
+  distinctDirs,
   loadClosure,
   loadLinkMap,
   type ProbeResult,
@@ -190,6 +191,22 @@ describe("SearchCache (searches remembered across link maps)", () => {
       "RPATH /p/lib /p/lib/liba.so",
       "RPATH /p/lib32 /q/bin/three",
       "RPATH /p/lib /q/bin/three",
+      "system /host/lib ",
+    ]);
+  });
+
+  it("shares one list of the directories tried between lookups that tried the same; people read each directory once", () => {
+    const cache = new SearchCache();
+    const root = obj("/q/bin/three", { needed: ["libb.so", "liba.so"], rpath: "/p/lib32:/p/lib" });
+    const a = loadLinkMap({ object: root, key: "r" }, probe, ["/host/lib"], [], cache);
+    const b = loadLinkMap({ object: root, key: "r" }, probe, ["/host/lib"], [], cache);
+    const gone = (m: typeof a) => m.lookups.find((l) => l.needed === "libgone.so")!;
+    expect(gone(b).tried).toBe(gone(a).tried);
+    expect(Object.isFrozen(gone(a).tried)).toBe(true);
+    // /p/lib is liba's RPATH and again its loader's: searched twice, said once, where it came first
+    expect(distinctDirs(gone(a).tried).map((t) => `${t.source} ${t.dir} ${t.owner ?? ""}`)).toEqual([
+      "RPATH /p/lib /p/lib/liba.so",
+      "RPATH /p/lib32 /q/bin/three",
       "system /host/lib ",
     ]);
   });

@@ -56,10 +56,20 @@ export interface Lookup {
   needed: string;
   /** Where it was found: the opened path, its real path, the directory that gave it, the file's key. */
   found?: { path: string; realPath: string; via: SearchDir | "path" | "loaded"; key: string };
-  /** Directories tried, in order (up to and including the one that gave it). */
-  tried: SearchDir[];
-  /** Candidates that exist but were rejected (wrong class, not ELF …). */
-  rejected: { path: string; why: string }[];
+  /** Directories tried, in order (up to and including the one that gave it); shared, never changed. */
+  tried: readonly SearchDir[];
+  /** Candidates that exist but were rejected (wrong class, not ELF …); shared, never changed. */
+  rejected: readonly { path: string; why: string }[];
+}
+
+/**
+ * The directories of a search as people read them: each once, where it was first tried (an
+ * object's RPATH is searched again for each object it loads, as the loader does; saying so each
+ * time only hides the list).
+ */
+export function distinctDirs(tried: readonly SearchDir[]): SearchDir[] {
+  const seen = new Set<string>();
+  return tried.filter((t) => !seen.has(t.dir) && seen.add(t.dir));
 }
 
 /** The directories searched for the DT_NEEDED entries of `object`, in order. */
@@ -100,15 +110,27 @@ interface DirList {
   rest?: DirList;
   /** Two lists with the same directories, in the same order, have the same id (owners aside). */
   id: number;
+  /** Its first n dirs, by n (SearchCache.tried). */
+  prefixes?: Map<number, readonly SearchDir[]>;
 }
 
 /** What searching a list of directories for a name gave: the index of the dir that gave it, and rejects. */
 interface Outcome {
   found?: { index: number; path: string; realPath: string; key: string; object: DynamicObject };
-  rejected: { index: number; path: string; why: string }[];
+  rejected: { path: string; why: string }[];
 }
 
-const NO_DIRS: { dirs: readonly SearchDir[]; id: number } = { dirs: [], id: 0 };
+/** An object's RPATH or RUNPATH, expanded, and the lists that start with it (by the list after it). */
+interface OwnDirs {
+  source: "RPATH" | "RUNPATH";
+  origin: string;
+  value: string;
+  dirs: readonly SearchDir[];
+  id: number;
+  lists: Map<DirList, DirList>;
+}
+const NO_TRIED: readonly SearchDir[] = Object.freeze([]);
+const NO_REJECTS: readonly { path: string; why: string }[] = Object.freeze([]);
 
 /** The first `n` directories of a list (all of them without `n`). */
 function dirsOf(list: DirList, n = Number.POSITIVE_INFINITY): SearchDir[] {
@@ -130,11 +152,9 @@ function dirsOf(list: DirList, n = Number.POSITIVE_INFINITY): SearchDir[] {
 export class SearchCache {
   private readonly ids = new Map<string, number>([["", 0]]);
   private readonly pairs = new Map<number, Map<number, number>>();
-  private readonly owned = new Map<
-    string,
-    { source: string; origin: string; value: string; list: { dirs: readonly SearchDir[]; id: number } }[]
-  >();
+  private readonly owned = new Map<string, OwnDirs[]>();
   private readonly outcomes = new Map<number, Map<string, Outcome>>();
+  private readonly systems = new Map<number, DirList>();
 
   /** Ids of texts: own lists start with \u0003, system lists \u0001, pairs \u0002, so kinds never meet. */
   private idOf(text: string): number {
@@ -147,49 +167,70 @@ export class SearchCache {
   }
 
   /** The dirs of an RPATH or RUNPATH value of `owner`, `$ORIGIN` expanded. */
-  private own(source: "RPATH" | "RUNPATH", owner: DynamicObject): { dirs: readonly SearchDir[]; id: number } {
+  private own(source: "RPATH" | "RUNPATH", owner: DynamicObject): OwnDirs | undefined {
     const value = source === "RPATH" ? owner.rpath : owner.runpath;
-    if (!value) return NO_DIRS;
+    if (!value) return undefined;
     // every loaded object asks, and most ask again: by owner path, then by the value's own string
     let mine = this.owned.get(owner.path);
     if (!mine) {
       mine = [];
       this.owned.set(owner.path, mine);
     }
-    let l = mine.find((x) => x.source === source && x.origin === owner.origin && x.value === value)?.list;
-    if (!l) {
-      const dirs = searchPathDirs(value, owner.origin);
-      l = {
-        dirs: dirs.map((dir) => ({ dir, source, owner: owner.path })),
-        id: this.idOf(`\u0003${dirs.join("\0")}`),
-      };
-      mine.push({ source, origin: owner.origin, value, list: l });
-    }
-    return l;
+    for (const x of mine) if (x.source === source && x.origin === owner.origin && x.value === value) return x;
+    const dirs = searchPathDirs(value, owner.origin);
+    const own: OwnDirs = {
+      source,
+      origin: owner.origin,
+      value,
+      dirs: dirs.map((dir) => ({ dir, source, owner: owner.path })),
+      id: this.idOf(`\u0003${dirs.join("\0")}`),
+      lists: new Map(),
+    };
+    mine.push(own);
+    return own;
   }
 
   system(systemDirs: readonly string[]): DirList {
-    return {
-      own: systemDirs.map((dir) => ({ dir, source: "system" as const })),
-      id: this.idOf(`\u0001${systemDirs.join("\0")}`),
-    };
+    const id = this.idOf(`\u0001${systemDirs.join("\0")}`);
+    let list = this.systems.get(id);
+    if (!list) {
+      list = { own: systemDirs.map((dir) => ({ dir, source: "system" as const })), id };
+      this.systems.set(id, list);
+    }
+    return list;
   }
 
-  /** `owner`'s RPATH (or RUNPATH) dirs, then `rest`. */
+  /** The first `n` directories of `list` (all without `n`), frozen: shared by every lookup that tried them. */
+  tried(list: DirList, n = Number.POSITIVE_INFINITY): readonly SearchDir[] {
+    list.prefixes ??= new Map();
+    let dirs = list.prefixes.get(n);
+    if (!dirs) {
+      dirs = Object.freeze(dirsOf(list, n));
+      list.prefixes.set(n, dirs);
+    }
+    return dirs;
+  }
+
+  /** `owner`'s RPATH (or RUNPATH) dirs, then `rest`: one list for each, shared by the link maps of this cache. */
   extend(source: "RPATH" | "RUNPATH", owner: DynamicObject, rest: DirList): DirList {
     const own = this.own(source, owner);
-    if (own.dirs.length === 0) return rest;
-    let byRest = this.pairs.get(own.id);
-    if (!byRest) {
-      byRest = new Map();
-      this.pairs.set(own.id, byRest);
+    if (!own || own.dirs.length === 0) return rest;
+    let list = own.lists.get(rest);
+    if (!list) {
+      let byRest = this.pairs.get(own.id);
+      if (!byRest) {
+        byRest = new Map();
+        this.pairs.set(own.id, byRest);
+      }
+      let id = byRest.get(rest.id);
+      if (id === undefined) {
+        id = this.idOf(`\u0002${own.id}\0${rest.id}`);
+        byRest.set(rest.id, id);
+      }
+      list = { own: own.dirs, rest, id };
+      own.lists.set(rest, list);
     }
-    let id = byRest.get(rest.id);
-    if (id === undefined) {
-      id = this.idOf(`\u0002${own.id}\0${rest.id}`);
-      byRest.set(rest.id, id);
-    }
-    return { own: own.dirs, rest, id };
+    return list;
   }
 
   /** Search `list` for `needed` (a name without a slash), remembering the outcome unless provisional. */
@@ -204,13 +245,13 @@ export class SearchCache {
       for (const d of l.own) {
         const path = posix.join(d.dir, needed);
         if (!path.startsWith("/")) {
-          out.rejected.push({ index, path, why: "relative path (resolved against the working directory)" });
+          out.rejected.push({ path, why: "relative path (resolved against the working directory)" });
         } else {
           const r = probe(path);
           if (r.kind === "missing") {
             if (r.provisional) provisional = true;
           } else if (r.kind === "incompatible") {
-            out.rejected.push({ index, path, why: r.why });
+            out.rejected.push({ path, why: r.why });
           } else {
             out.found = { index, path, realPath: r.realPath, key: r.key, object: r.object };
             break search;
@@ -296,7 +337,7 @@ export function loadLinkMap(
     const cur = queue[qi]!;
     let list: DirList | undefined;
     for (const needed of cur.object.needed) {
-      const lookup: Lookup = { by: cur.object.path, needed, tried: [], rejected: [] };
+      const lookup: Lookup = { by: cur.object.path, needed, tried: NO_TRIED, rejected: NO_REJECTS };
       lookups.push(lookup);
       const already = byName.get(needed);
       if (already) {
@@ -314,7 +355,7 @@ export function loadLinkMap(
         const r: ProbeResult = needed.startsWith("/")
           ? probe(needed)
           : { kind: "incompatible", why: "relative path (resolved against the working directory)" };
-        if (r.kind === "incompatible") lookup.rejected.push({ path: needed, why: r.why });
+        if (r.kind === "incompatible") lookup.rejected = [{ path: needed, why: r.why }];
         else if (r.kind === "object") {
           found = { path: needed, realPath: r.realPath, key: r.key, object: r.object };
           lookup.found = { path: needed, realPath: r.realPath, via: "path", key: r.key };
@@ -323,8 +364,8 @@ export function loadLinkMap(
         // searchDirs(cur.object, its loaders, systemDirs), built from lists its loaders share
         list ??= cur.object.runpath ? cache.extend("RUNPATH", cur.object, system) : cur.inherit;
         const o = cache.search(list, needed, probe);
-        lookup.tried = dirsOf(list, o.found ? o.found.index + 1 : undefined);
-        lookup.rejected = o.rejected.map((x) => ({ path: x.path, why: x.why }));
+        lookup.tried = cache.tried(list, o.found ? o.found.index + 1 : undefined);
+        if (o.rejected.length > 0) lookup.rejected = o.rejected;
         if (o.found) {
           found = o.found;
           const via = lookup.tried[o.found.index]!;

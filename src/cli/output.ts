@@ -1,4 +1,5 @@
 /** What commands print: JSON for machines; paths as people read them. Colour and tables: src/text.ts. */
+import { writeSync } from "node:fs";
 import { relative } from "node:path";
 
 /** A path as people read it: relative to the working directory when it is below it. */
@@ -17,12 +18,39 @@ export function printJson(value: unknown): void {
   writeJson(value, (s) => {
     pending.push(s);
     size += s.length;
-    if (size < 1 << 20) return;
-    process.stdout.write(pending.join(""));
+    if (size < 1 << 16) return;
+    writeOut(pending.join(""));
     pending = [];
     size = 0;
   });
-  process.stdout.write(`${pending.join("")}\n`);
+  writeOut(`${pending.join("")}\n`);
+}
+
+/** A reader of standard output went away (`| head`): the rest is not written. */
+let stdoutGone = false;
+
+/**
+ * Write to standard output now, while nothing waits in process.stdout's queue: a stream's write
+ * holds each piece until the event loop turns, which a report written in one go never lets it do
+ * (tens of MB held at the end of `compat impact --json`). A pipe that is full (EAGAIN) gets the
+ * rest through the stream, and so does everything after it, in order.
+ */
+function writeOut(text: string): void {
+  if (stdoutGone) return;
+  if (process.stdout.writableLength > 0) {
+    process.stdout.write(text);
+    return;
+  }
+  const bytes = Buffer.from(text);
+  let at = 0;
+  try {
+    while (at < bytes.length) at += writeSync(1, bytes, at);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EPIPE") stdoutGone = true;
+    else if (code === "EAGAIN") process.stdout.write(bytes.subarray(at));
+    else throw e;
+  }
 }
 
 /** Arrays longer than this are written element by element; shorter ones at once. */

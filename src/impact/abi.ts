@@ -16,12 +16,14 @@ import { posix } from "node:path";
 import type { LayerFs } from "../checks/layer-fs.js";
 import {
   type DynamicObject,
+  distinctDirs,
   type LinkMap,
   type Lookup,
   loadLinkMap,
   type Probe,
   type ProbeResult,
   SearchCache,
+  type SearchDir,
 } from "../checks/ld-search.js";
 import type { LoaderInfo } from "../checks/loader.js";
 import { dynamicObject } from "../checks/suite/elf-libraries.js";
@@ -87,6 +89,9 @@ function describeArch(bits: number, machine: number): string {
   return `ELF${bits} ${machineArch(machine) ?? `machine ${machine}`}`;
 }
 
+/** Nothing loadable at a path: one result for all of them (most paths a search probes). */
+const MISSING: ProbeResult = Object.freeze({ kind: "missing" });
+
 /** Symbol lookups remembered for this many link maps (by their members' content). */
 const MAX_SCOPE_MEMOS = 64;
 /** Link maps remembered for siblings (same directory and dynamic section): the most recent ones. */
@@ -96,11 +101,18 @@ const MAX_LINK_MAPS = 32;
 export class SideAnalyzer {
   private readonly probes = new Map<string, ProbeResult>();
   private readonly linkMaps = new Map<string, LinkMap>();
-  /** Per scope (by its members' digests): per version (NUL for none: no version name holds one), per symbol name, whether it is defined. */
+  /** Per scope after its root (by its members' digests): per version (NUL for none: no version name holds one), per symbol name, whether it is defined. */
   private readonly lookups = new Map<string, Map<string, Map<string, boolean>>>();
   private readonly localOf = new Map<string, string>();
   private readonly records = new Map<string, { rec: ElfRecord; key: string }>();
+  /** The text of each list of directories tried (lists are shared by the lookups that tried them: ld-search.ts). */
+  private readonly triedTexts = new WeakMap<readonly SearchDir[], string>();
   private readonly searchedTexts = new Map<string, string>();
+  /** Problems of libraries not found, by the library and name (notFound). */
+  private readonly notFoundProblems = new Map<
+    string,
+    { searched: string; rejected: Lookup["rejected"]; problem: AbiProblem }[]
+  >();
   /** The loader's searches, remembered across the link maps of this side. */
   private readonly searches = new SearchCache();
 
@@ -117,9 +129,8 @@ export class SideAnalyzer {
       if (hit) return hit;
       const r = this.side.fs.resolve(path);
       let result: ProbeResult;
-      if (!r.ok)
-        result = r.reason === "loop" ? { kind: "incompatible", why: "a symlink loop" } : { kind: "missing" };
-      else if (r.stat.isDirectory()) result = { kind: "missing" };
+      if (!r.ok) result = r.reason === "loop" ? { kind: "incompatible", why: "a symlink loop" } : MISSING;
+      else if (r.stat.isDirectory()) result = MISSING;
       else if (!r.stat.isFile()) result = { kind: "incompatible", why: "not a regular file" };
       else {
         const key = statKey(r.stat);
@@ -157,15 +168,51 @@ export class SideAnalyzer {
   }
 
   /**
-   * What a lookup searched, as people read it: one string per distinct text, shared by every
-   * message that says it (a tree's missing libraries are searched for along the same long lists).
+   * What a lookup searched, as people read it: one string per distinct text (lists of other owners
+   * read the same), shared by every message that says it.
    */
   private searched(l: Lookup): string {
-    const text = describeSearch(l);
-    const known = this.searchedTexts.get(text);
-    if (known !== undefined) return known;
-    this.searchedTexts.set(text, text);
+    let text = this.triedTexts.get(l.tried);
+    if (text === undefined) {
+      const t =
+        distinctDirs(l.tried)
+          .map((d) => `${d.source} ${d.dir}`)
+          .join(", ") || "nothing";
+      text = this.searchedTexts.get(t);
+      if (text === undefined) {
+        text = t;
+        this.searchedTexts.set(t, t);
+      }
+      this.triedTexts.set(l.tried, text);
+    }
     return text;
+  }
+
+  /**
+   * The problem of a library not found, one object for each library, name, search and rejects: a
+   * tree's missing library is missed by every program that loads what needs it, and their
+   * findings share its message (held, and written out, once).
+   */
+  private notFound(l: Lookup): AbiProblem {
+    const key = `${l.by}\0${l.needed}`;
+    let known = this.notFoundProblems.get(key);
+    if (!known) {
+      known = [];
+      this.notFoundProblems.set(key, known);
+    }
+    const searched = this.searched(l);
+    for (const k of known)
+      if (k.searched === searched && sameRejects(k.rejected, l.rejected)) return k.problem;
+    const rejected =
+      l.rejected.length > 0 ? `; rejected ${l.rejected.map((x) => `${x.path} (${x.why})`).join(", ")}` : "";
+    const problem: AbiProblem = {
+      kind: "needed",
+      by: l.by,
+      what: l.needed,
+      message: `${l.by} needs ${l.needed}: not found (searched ${searched})${rejected}`,
+    };
+    known.push({ searched, rejected: l.rejected, problem });
+    return problem;
   }
 
   /** Where the file of a probe key is here. */
@@ -243,17 +290,7 @@ export class SideAnalyzer {
     const preloaded = interp ? [{ object: dynamicObject(interpPath, interp.rec.info), key: interp.key }] : [];
     const map = await this.linkMap(root, preloaded);
 
-    for (const l of map.lookups) {
-      if (l.found) continue;
-      const rejected =
-        l.rejected.length > 0 ? `; rejected ${l.rejected.map((x) => `${x.path} (${x.why})`).join(", ")}` : "";
-      add({
-        kind: "needed",
-        by: l.by,
-        what: l.needed,
-        message: `${l.by} needs ${l.needed}: not found (searched ${this.searched(l)})${rejected}`,
-      });
-    }
+    for (const l of map.lookups) if (!l.found) add(this.notFound(l));
 
     const records = new Map<string, ElfRecord>();
     for (const s of map.scope) {
@@ -319,15 +356,24 @@ export class SideAnalyzer {
         );
     });
     if (reading.length > 0) await Promise.all(reading);
+    // The lookups in the scope after the object itself are remembered for its siblings: the
+    // programs of a directory, linked alike, share everything but themselves.
+    const rest = tables.slice(1);
     const scopeId = createHash("sha256")
-      .update(map.scope.map((s) => records.get(s.key)?.digest ?? s.key).join(","))
+      .update(
+        map.scope
+          .slice(1)
+          .map((s) => records.get(s.key)?.digest ?? s.key)
+          .join(","),
+      )
       .digest("base64");
     let memo = this.lookups.get(scopeId);
     if (memo) this.lookups.delete(scopeId);
     else memo = new Map();
-    // the most recently used scopes only: siblings share one, and thousands of them held every symbol name
+    // the most recently used scopes only: thousands of them held every symbol name
     this.lookups.set(scopeId, memo);
     if (this.lookups.size > MAX_SCOPE_MEMOS) this.lookups.delete(this.lookups.keys().next().value!);
+    const own = tables[0];
     for (const ref of undefinedSymbols) {
       if (ref.weak) continue;
       if (
@@ -336,6 +382,7 @@ export class SideAnalyzer {
           (missingVersions.size > 0 && missingVersions.has(`${ref.version}\0${ref.file}`)))
       )
         continue;
+      if (own?.defines(ref.name, ref.version)) continue;
       // by version, then name: no "name@version" string built for each of a scope's thousands of lookups
       let byName = memo.get(ref.version ?? "\0");
       if (!byName) {
@@ -344,7 +391,7 @@ export class SideAnalyzer {
       }
       let found = byName.get(ref.name);
       if (found === undefined) {
-        found = definedIn(tables, ref) !== undefined;
+        found = definedIn(rest, ref) !== undefined;
         byName.set(ref.name, found);
       }
       if (found) continue;
@@ -406,21 +453,19 @@ export class SideAnalyzer {
   }
 }
 
-/** The versions of a need (not weak) a library's VERDEF lacks, remembered per need and library. */
-const missingMemo = new WeakMap<VersionNeed, WeakMap<readonly string[], readonly string[]>>();
+/** The version names of each library's VERDEF, as a set (by the record's array). */
+const definedSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+const NONE: readonly string[] = Object.freeze([]);
+
+/** The versions of a need (not weak) a library's VERDEF lacks. */
 function missingVersionsOf(need: VersionNeed, defines: readonly string[]): readonly string[] {
-  let byLibrary = missingMemo.get(need);
-  if (!byLibrary) {
-    byLibrary = new WeakMap();
-    missingMemo.set(need, byLibrary);
+  let defined = definedSets.get(defines);
+  if (!defined) {
+    defined = new Set(defines);
+    definedSets.set(defines, defined);
   }
-  let missing = byLibrary.get(defines);
-  if (!missing) {
-    const defined = new Set(defines);
-    missing = need.versions.filter((v) => !v.weak && !defined.has(v.name)).map((v) => v.name);
-    byLibrary.set(defines, missing);
-  }
-  return missing;
+  if (need.versions.every((v) => v.weak || defined.has(v.name))) return NONE;
+  return need.versions.filter((v) => !v.weak && !defined.has(v.name)).map((v) => v.name);
 }
 
 /** The first table in scope order defining the symbol (index), or undefined. */
@@ -473,10 +518,6 @@ function rebase(map: LinkMap, root: { object: DynamicObject; key: string }): Lin
   };
 }
 
-function describeSearch(l: Lookup): string {
-  return l.tried.map((t) => `${t.source} ${t.dir}`).join(", ") || "nothing";
-}
-
 function dedupe(problems: AbiProblem[]): AbiProblem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
@@ -485,6 +526,12 @@ function dedupe(problems: AbiProblem[]): AbiProblem[] {
     seen.add(k);
     return true;
   });
+}
+
+function sameRejects(a: Lookup["rejected"], b: Lookup["rejected"]): boolean {
+  return (
+    a === b || (a.length === b.length && a.every((x, i) => x.path === b[i]!.path && x.why === b[i]!.why))
+  );
 }
 
 /** Symbol names are bytes: show what is not printable ASCII escaped. */

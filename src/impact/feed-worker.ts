@@ -7,11 +7,27 @@
  */
 import { lstatSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import type { FeedMessage, FeedRequest } from "./feed.js";
-import { type ObjectRecord, readObject, statKey } from "./objects.js";
+import { type FeedMessage, type FeedRequest, TAKEN } from "./feed.js";
+import { readObject, statKey } from "./objects.js";
 import { type SoftwareFile, type SoftwareTree, walkSoftware } from "./software.js";
 
-const { trees, ahead } = workerData as { trees: SoftwareTree[]; ahead: number };
+const { trees, ahead, shared } = workerData as {
+  trees: SoftwareTree[];
+  ahead: number;
+  shared: SharedArrayBuffer;
+};
+/** Atomics.waitAsync (in Node 20's V8; TypeScript's lib has it from es2024). */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(
+      a: Int32Array,
+      index: number,
+      value: number,
+    ): { async: false; value: string } | { async: true; value: Promise<string> };
+  }
+).waitAsync;
+/** How many files the main thread has taken (feed.ts stores it, and wakes a wait on it). */
+const counts = new Int32Array(shared);
 const post = (m: FeedMessage) => parentPort!.postMessage(m, transferable(m));
 
 /**
@@ -36,24 +52,41 @@ function transferable(m: FeedMessage): ArrayBuffer[] {
   return [...own];
 }
 
-/** Records already posted, by file state: asked again, the record goes without its table (the main thread has it). */
-const posted = new Map<string, ObjectRecord>();
+/** Records already posted, by file state: asked again, the answer is that the main thread has it. */
+const posted = new Set<string>();
 const requests: FeedRequest[] = [];
 const index = new Map<SoftwareFile, number>();
 const walk = walkSoftware(trees);
 let walking = true;
 let produced = 0;
-let taken = 0;
 let pumping = false;
+let waiting = false;
+
+/** Too far ahead: pump again when the main thread has taken more (a read asked for starts it too). */
+function waitForTaken(): void {
+  if (waiting) return;
+  const seen = Atomics.load(counts, TAKEN);
+  if (produced - seen < ahead) {
+    void pump();
+    return;
+  }
+  waiting = true;
+  const w = waitAsync(counts, TAKEN, seen);
+  const wake = () => {
+    waiting = false;
+    void pump();
+  };
+  if (w.async) void w.value.then(wake);
+  else wake();
+}
 
 async function serve(r: Extract<FeedRequest, { t: "read" }>): Promise<void> {
-  const known = r.again ? undefined : posted.get(r.key);
-  if (known) {
-    post({ t: "read", id: r.id, record: known });
+  if (!r.again && posted.has(r.key)) {
+    post({ t: "read", id: r.id });
     return;
   }
   const { record, table } = await readObject(r.local, r.key);
-  posted.set(r.key, record);
+  posted.add(r.key);
   post({ t: "read", id: r.id, record, table: table?.parts() });
 }
 
@@ -86,7 +119,7 @@ async function feedOne(): Promise<void> {
     return;
   }
   const { record, table } = await readObject(f.local, key);
-  posted.set(key, record);
+  posted.add(key);
   post({ t: "elf", tree, rel: f.rel, record, table: table?.parts() });
 }
 
@@ -98,7 +131,7 @@ async function pump(): Promise<void> {
     for (;;) {
       const r = requests.shift();
       if (r?.t === "read") await serve(r);
-      else if (walking && produced - taken < ahead) await feedOne();
+      else if (walking && produced - Atomics.load(counts, TAKEN) < ahead) await feedOne();
       else break;
       // let the main thread's messages in (a read it waits for comes before the walk)
       await new Promise((resolve) => setImmediate(resolve));
@@ -106,11 +139,11 @@ async function pump(): Promise<void> {
   } finally {
     pumping = false;
   }
+  if (walking) waitForTaken();
 }
 
 parentPort!.on("message", (m: FeedRequest) => {
-  if (m.t === "taken") taken = m.count;
-  else requests.push(m);
+  requests.push(m);
   void pump();
 });
 void pump();

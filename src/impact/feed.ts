@@ -17,7 +17,7 @@ import { posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { SymbolTable, type SymbolTableParts } from "../layer/elf-symbols.js";
-import { type ObjectRecord, type ObjectStore, readObject } from "./objects.js";
+import { type ObjectReader, type ObjectRecord, type ObjectStore, readObject } from "./objects.js";
 import { type SoftwareFile, type SoftwareScan, type SoftwareTree, walkSoftware } from "./software.js";
 
 /** Objects read ahead of the check, at most: enough to keep both threads busy, few enough to keep their tables. */
@@ -28,14 +28,19 @@ const TOLD = 4;
 /** From the feed's thread: an ELF file found (with its record unless it went before), another name of one, a read asked for, the end of the walk. */
 export type FeedMessage =
   | { t: "elf"; tree: number; rel: string; record?: ObjectRecord; table?: SymbolTableParts }
-  | { t: "read"; id: number; record: ObjectRecord; table?: SymbolTableParts }
+  /** A read answered: without a record when it was posted before (the main thread has it). */
+  | { t: "read"; id: number; record?: ObjectRecord; table?: SymbolTableParts }
   | { t: "alias"; index: number; rel: string }
   | { t: "done"; notElf: string[]; unreadable: string[]; entries: number };
 
-/** To the feed's thread: read a file (the check needs it now), or how many files the check has taken. */
-export type FeedRequest =
-  | { t: "read"; id: number; local: string; key: string; again?: boolean }
-  | { t: "taken"; count: number };
+/** To the feed's thread: read a file (the check needs it now). */
+export type FeedRequest = { t: "read"; id: number; local: string; key: string; again?: boolean };
+
+/**
+ * What the feed's thread is told through shared memory, not messages (a message costs both threads
+ * more than the few atomic operations): how many files the check has taken.
+ */
+export const TAKEN = 0;
 
 export interface SoftwareFeed {
   /** The next ELF file (in each tree's order of names); undefined when the walk is over. */
@@ -78,8 +83,13 @@ function localFeed(trees: readonly SoftwareTree[]): SoftwareFeed {
 }
 
 function threadFeed(workerFile: string, trees: readonly SoftwareTree[], store: ObjectStore): SoftwareFeed {
+  const shared = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(workerFile, {
-    workerData: { trees: trees.map((t) => ({ local: t.local, at: t.at })), ahead: AHEAD },
+    workerData: {
+      trees: trees.map((t) => ({ local: t.local, at: t.at })),
+      ahead: AHEAD,
+      shared: shared.buffer,
+    },
   });
   const files: SoftwareFile[] = [];
   let next = 0;
@@ -108,13 +118,19 @@ function threadFeed(workerFile: string, trees: readonly SoftwareTree[], store: O
     { resolve: (m: Extract<FeedMessage, { t: "read" }>) => void; reject: (e: Error) => void }
   >();
   let readId = 0;
-  store.reader = (local, key, again) =>
+  const reader: ObjectReader = (local, key, again) =>
     new Promise<Extract<FeedMessage, { t: "read" }>>((resolve, reject) => {
       if (failure) return reject(failure);
       const id = readId++;
       reads.set(id, { resolve, reject });
       worker.postMessage({ t: "read", id, local, key, again } satisfies FeedRequest);
-    }).then((m) => ({ record: m.record, table: m.table && SymbolTable.fromParts(m.table) }));
+    }).then((m) => {
+      if (m.record) return { record: m.record, table: m.table && SymbolTable.fromParts(m.table) };
+      // posted before this answer, so put in the store by now; else it is read again
+      const known = store.get(key);
+      return known ? { record: known } : reader(local, key, true);
+    });
+  store.reader = reader;
 
   worker.on("message", (m: FeedMessage) => {
     if (m.t === "read") {
@@ -165,10 +181,11 @@ function threadFeed(workerFile: string, trees: readonly SoftwareTree[], store: O
         if (failure) throw failure;
         if (next < files.length) {
           const f = files[next++]!;
-          // told now and then (each message wakes the thread): it stays between AHEAD - TOLD and AHEAD ahead
+          // told now and then (each time may wake the thread): it stays between AHEAD - TOLD and AHEAD ahead
           if (next - told >= TOLD) {
             told = next;
-            worker.postMessage({ t: "taken", count: next } satisfies FeedRequest);
+            Atomics.store(shared, TAKEN, next);
+            Atomics.notify(shared, TAKEN);
           }
           return f;
         }

@@ -443,68 +443,93 @@ export class SymbolTable {
 
   /** Whether the object defines `name` in a way a reference of `version` (or none) binds to. */
   defines(name: string, version?: string): boolean {
+    // no closure and no string per candidate: a scope's lookups call this millions of times
     let versionedMatches = 0;
-    const accept = (i: number): boolean => {
-      const { sym, strtab, versym, read } = this.t;
-      if (sym.shndx(i) === SHN_UNDEF) return false;
-      const info = sym.info(i);
-      const bind = info >> 4;
-      if (bind !== STB_GLOBAL && bind !== STB_WEAK && bind !== STB_GNU_UNIQUE) return false;
-      const type = info & 0xf;
-      if (((1 << type) & DEFINITION_TYPES) === 0) return false;
-      if (sym.valueIsZero(i) && sym.shndx(i) !== SHN_ABS && type !== STT_TLS) return false;
-      if (!sameName(strtab, sym.name(i), name)) return false;
-      if (!versym) return true;
-      const raw = read.u16(versym, i * 2);
-      const ndx = raw & 0x7fff;
-      const hidden = (raw & VERSYM_HIDDEN) !== 0;
-      if (version !== undefined) {
-        if (this.t.versionNames.get(ndx)?.name === version) return true;
-        // an unversioned (index 0 or 1), visible definition satisfies a versioned reference
-        return ndx <= 1 && !hidden;
-      }
-      if (ndx < 3) return true;
-      if (!hidden) versionedMatches++;
-      return false;
-    };
-    if (this.forEachCandidate(name, accept)) return true;
-    return version === undefined && versionedMatches === 1;
-  }
-
-  /** Call `test` on every symbol index the hash table gives for `name`; true as soon as one passes. */
-  private forEachCandidate(name: string, test: (i: number) => boolean): boolean {
     const h = this.t.hash;
     const r = this.t.read;
     if (!h) {
-      for (let i = 1; i < this.t.count; i++) if (test(i)) return true;
-      return false;
-    }
-    if (h.kind === "sysv") {
+      for (let i = 1; i < this.t.count; i++) {
+        const m = this.match(i, name, version);
+        if (m === MATCH) return true;
+        if (m === VERSIONED_MATCH) versionedMatches++;
+      }
+    } else if (h.kind === "sysv") {
       if (h.nbucket === 0) return false;
-      let i = r.u32(h.buckets, (sysvHash(name) % h.nbucket) * 4);
+      let i = r.u32(h.buckets, (hashesOf(name).sysv % h.nbucket) * 4);
       for (let steps = 0; i !== 0 && i < h.symbolCount && steps <= h.symbolCount; steps++) {
-        if (test(i)) return true;
+        const m = this.match(i, name, version);
+        if (m === MATCH) return true;
+        if (m === VERSIONED_MATCH) versionedMatches++;
         i = r.u32(h.chains, i * 4);
       }
-      return false;
+    } else {
+      const hash = hashesOf(name).gnu;
+      const bits = h.bloom.length / h.bloomSize === 8 ? 64 : 32;
+      const wordAt = (Math.floor(hash / bits) % h.bloomSize) * (bits / 8);
+      if (!bloomBit(h.bloom, r, bits, wordAt, hash % bits)) return false;
+      if (!bloomBit(h.bloom, r, bits, wordAt, (hash >>> h.bloomShift) % bits)) return false;
+      let i = r.u32(h.buckets, (hash % h.nbuckets) * 4);
+      if (i === 0 || i < h.symoffset) return false;
+      for (; i < h.symbolCount; i++) {
+        const chainHash = r.u32(h.chains, (i - h.symoffset) * 4);
+        if ((chainHash | 1) === (hash | 1)) {
+          const m = this.match(i, name, version);
+          if (m === MATCH) return true;
+          if (m === VERSIONED_MATCH) versionedMatches++;
+        }
+        if (chainHash & 1) break;
+      }
     }
-    const hash = gnuHash(name);
-    const bits = h.bloom.length / h.bloomSize === 8 ? 64 : 32;
-    const wordAt = (Math.floor(hash / bits) % h.bloomSize) * (bits / 8);
-    const bit = (n: number): boolean => {
-      // A 64-bit bloom word read as two 32-bit halves, in the file's byte order.
-      const half = bits === 64 && n >= 32 ? 1 : 0;
-      const byteOff = bits === 64 ? wordAt + (r.le ? half * 4 : (1 - half) * 4) : wordAt;
-      return ((r.u32(h.bloom, byteOff) >>> (n % 32)) & 1) === 1;
-    };
-    if (!bit(hash % bits) || !bit((hash >>> h.bloomShift) % bits)) return false;
-    let i = r.u32(h.buckets, (hash % h.nbuckets) * 4);
-    if (i === 0 || i < h.symoffset) return false;
-    for (; i < h.symbolCount; i++) {
-      const chainHash = r.u32(h.chains, (i - h.symoffset) * 4);
-      if ((chainHash | 1) === (hash | 1) && test(i)) return true;
-      if (chainHash & 1) break;
-    }
-    return false;
+    return version === undefined && versionedMatches === 1;
   }
+
+  /** Does symbol `i` define `name` for a reference of `version`, as check_match decides? */
+  private match(i: number, name: string, version: string | undefined): Match {
+    const { sym, strtab, versym, read } = this.t;
+    if (sym.shndx(i) === SHN_UNDEF) return NO_MATCH;
+    const info = sym.info(i);
+    const bind = info >> 4;
+    if (bind !== STB_GLOBAL && bind !== STB_WEAK && bind !== STB_GNU_UNIQUE) return NO_MATCH;
+    const type = info & 0xf;
+    if (((1 << type) & DEFINITION_TYPES) === 0) return NO_MATCH;
+    if (sym.valueIsZero(i) && sym.shndx(i) !== SHN_ABS && type !== STT_TLS) return NO_MATCH;
+    if (!sameName(strtab, sym.name(i), name)) return NO_MATCH;
+    if (!versym) return MATCH;
+    const raw = read.u16(versym, i * 2);
+    const ndx = raw & 0x7fff;
+    const hidden = (raw & VERSYM_HIDDEN) !== 0;
+    if (version !== undefined) {
+      if (this.t.versionNames.get(ndx)?.name === version) return MATCH;
+      // an unversioned (index 0 or 1), visible definition satisfies a versioned reference
+      return ndx <= 1 && !hidden ? MATCH : NO_MATCH;
+    }
+    if (ndx < 3) return MATCH;
+    // a versioned definition satisfies an unversioned reference only when it is the only one
+    return hidden ? NO_MATCH : VERSIONED_MATCH;
+  }
+}
+
+const NO_MATCH = 0;
+const MATCH = 1;
+/** Defines the name in a version that is not hidden: a match only if it is the only one. */
+const VERSIONED_MATCH = 2;
+type Match = typeof NO_MATCH | typeof MATCH | typeof VERSIONED_MATCH;
+
+/** Bit `n` of the bloom word at `wordAt` (a 64-bit word read as two 32-bit halves, in the file's byte order). */
+function bloomBit(bloom: Buffer, r: ElfImage["read"], bits: number, wordAt: number, n: number): boolean {
+  const half = bits === 64 && n >= 32 ? 1 : 0;
+  const byteOff = bits === 64 ? wordAt + (r.le ? half * 4 : (1 - half) * 4) : wordAt;
+  return ((r.u32(bloom, byteOff) >>> (n % 32)) & 1) === 1;
+}
+
+/** The hashes of the name last looked up: a lookup asks every table of a scope for the same name. */
+let hashedName: string | undefined;
+const hashed = { gnu: 0, sysv: 0 };
+function hashesOf(name: string): { gnu: number; sysv: number } {
+  if (name !== hashedName) {
+    hashedName = name;
+    hashed.gnu = gnuHash(name);
+    hashed.sysv = sysvHash(name);
+  }
+  return hashed;
 }

@@ -7,7 +7,14 @@ import { posix } from "node:path";
 import { type ElfInfo, isElfHeader, machineArch } from "../../layer/elf.js";
 import type { ElfIndex, ElfObject } from "../elf-index.js";
 import { isUnder } from "../layer-fs.js";
-import { type DynamicObject, type Lookup, loadClosure, type Probe, type ProbeResult } from "../ld-search.js";
+import {
+  type DynamicObject,
+  distinctDirs,
+  type Lookup,
+  loadClosure,
+  type Probe,
+  type ProbeResult,
+} from "../ld-search.js";
 import { type Check, type CheckContext, capped, fail, pass } from "../types.js";
 import { ALL_VERSIONS } from "../versions.js";
 
@@ -88,7 +95,11 @@ export interface LibraryProblem {
 
 function describeSearch(l: Lookup, prefix: string): string {
   const short = (d: string) => (isUnder(d, prefix) ? `$EPREFIX${d.slice(prefix.length)}` : d);
-  return l.tried.map((t) => `${t.source} ${short(t.dir)}`).join(", ") || "nothing";
+  return (
+    distinctDirs(l.tried)
+      .map((t) => `${t.source} ${short(t.dir)}`)
+      .join(", ") || "nothing"
+  );
 }
 
 /** Every DT_NEEDED that does not resolve inside the prefix or a trusted dir, and every search path entry leaving the layer. */
