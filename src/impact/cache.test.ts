@@ -42,6 +42,26 @@ describe("impact cache", () => {
     expect(again.hits).toBe(2);
   });
 
+  it("writes each distinct problem once, and the verdicts read back share it", async () => {
+    const d = fresh("shared-problems");
+    const v = new Verdicts();
+    v.set(key(1), { problems: [problem], isolated: [] });
+    v.set(key(2), { problems: [{ ...problem }, { ...problem, what: "libm.so.6" }], isolated: ["x"] });
+    await saveCache(d, v);
+    const data = JSON.parse(readFileSync(join(d, "impact-cache.json"), "utf8"));
+    expect(data.problems).toHaveLength(2);
+    expect(data.verdicts).toEqual([
+      [key(1), [0], []],
+      [key(2), [0, 1], ["x"]],
+    ]);
+    const again = await openCache(d);
+    expect(again.get(key(2))).toEqual({
+      problems: [problem, { ...problem, what: "libm.so.6" }],
+      isolated: ["x"],
+    });
+    expect(again.get(key(2))!.problems[0]).toBe(again.get(key(1))!.problems[0]);
+  });
+
   it("uses no verdict written by other code (a cache of another compat version)", async () => {
     const d = fresh("other-code");
     const v = new Verdicts();
@@ -60,24 +80,32 @@ describe("impact cache", () => {
     await saveCache(d, v);
     const file = join(d, "impact-cache.json");
     const data = JSON.parse(readFileSync(file, "utf8"));
-    const ok = { problems: [], isolated: [] };
+    // the problem table: [0] is the good one saveCache wrote; then a bad kind, a message that is no string, a null
+    expect(data.problems).toEqual([[problem.kind, problem.by, problem.what, problem.message]]);
+    data.problems.push(
+      ["rootkit", problem.by, problem.what, problem.message],
+      [problem.kind, "b", "w", 7],
+      null,
+    );
     data.verdicts.push(
-      ["not-a-digest", ok],
-      [key(2), { problems: [{ ...problem, kind: "rootkit" }], isolated: [] }],
-      [key(3), { problems: [{ ...problem, message: 7 }], isolated: [] }],
-      [key(4), { problems: [null], isolated: [] }],
+      ["not-a-digest", [], []],
+      [key(2), [1], []],
+      [key(3), [2], []],
+      [key(4), [3], []],
       [key(5), "[]"],
-      [key(6), ok, "extra"],
-      [key(7), { problems: [], isolated: [7] }],
-      [key(8), { problems: [] }],
+      [key(6), [], [], "extra"],
+      [key(7), [], [7]],
+      [key(8), [0.5], []],
+      [key(9), [99], []],
+      [key(10), [-1], []],
     );
     writeFileSync(file, JSON.stringify(data));
     const loaded = await openCache(d);
     expect(loaded.get(key(1))).toEqual({ problems: [problem], isolated: ["PyList_New"] });
-    for (let n = 2; n <= 8; n++) expect(loaded.get(key(n))).toBeUndefined();
+    for (let n = 2; n <= 10; n++) expect(loaded.get(key(n))).toBeUndefined();
 
     const warn = vi.spyOn(log, "warn").mockImplementation(() => {});
-    writeFileSync(file, '{"format": "compat-impact-cache-v3", "verdicts": [');
+    writeFileSync(file, '{"format": "compat-impact-cache-v4", "verdicts": [');
     expect((await openCache(d)).get(key(1))).toBeUndefined();
     expect(warn).toHaveBeenCalledWith(expect.stringContaining("ignored"));
   });

@@ -23,7 +23,7 @@ import { readRegularFile } from "../paths/regular-file.js";
 import { defaultCacheDir as compatCacheDir } from "../security/glsa/corpus.js";
 import type { AbiProblem, ProblemKind, Verdict } from "./abi.js";
 
-const FORMAT = "compat-impact-cache-v3";
+const FORMAT = "compat-impact-cache-v4";
 const FILE = "impact-cache.json";
 /** Verdicts kept: this run's, then earlier ones up to this many (other trees, other layers). */
 const MAX_VERDICTS = 200_000;
@@ -114,10 +114,16 @@ export function defaultCacheDir(env = process.env): string {
   return join(compatCacheDir(env), "impact");
 }
 
+/**
+ * The file: every distinct problem once (a tree's missing library is a problem of every object that
+ * loads what needs it), and each verdict as its key, the indexes of its problems and its isolated
+ * symbols.
+ */
 interface CacheFile {
   format: string;
   code: string;
-  verdicts: [string, Verdict][];
+  problems: [ProblemKind, string, string, string][];
+  verdicts: [string, number[], string[]][];
 }
 
 /** The verdicts of a cache directory (none when there is no cache yet, or it cannot be used). */
@@ -136,10 +142,17 @@ export async function openCache(dir: string | undefined): Promise<Verdicts> {
   }
   try {
     const data = JSON.parse(text) as Partial<CacheFile>;
-    if (data.format !== FORMAT || !Array.isArray(data.verdicts)) throw new Error(`not a ${FORMAT} file`);
+    if (data.format !== FORMAT || !Array.isArray(data.verdicts) || !Array.isArray(data.problems))
+      throw new Error(`not a ${FORMAT} file`);
     // written by other code (another compat version): its verdicts may not be this code's
     if (data.code !== analyzerFingerprint()) return verdicts;
-    verdicts.preload(data.verdicts.filter(isVerdictEntry));
+    const problems = data.problems.map(problemOf);
+    verdicts.preload(
+      data.verdicts.flatMap((e) => {
+        const v = verdictOf(e, problems);
+        return v ? [v] : [];
+      }),
+    );
   } catch (e) {
     log.warn(`impact cache ${file}: ignored (${(e as Error).message}); it is written anew`);
   }
@@ -148,26 +161,28 @@ export async function openCache(dir: string | undefined): Promise<Verdicts> {
 
 const KINDS: readonly ProblemKind[] = ["interpreter", "needed", "version", "symbol"];
 
-function isVerdictEntry(e: unknown): e is [string, Verdict] {
-  if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "string" || !/^[0-9a-f]{64}$/.test(e[0]))
-    return false;
-  const v = e[1] as Partial<Verdict> | null;
-  return (
-    typeof v === "object" &&
-    v !== null &&
-    Array.isArray(v.isolated) &&
-    v.isolated.every((n) => typeof n === "string") &&
-    Array.isArray(v.problems) &&
-    v.problems.every(
-      (p: Partial<AbiProblem> | null) =>
-        typeof p === "object" &&
-        p !== null &&
-        KINDS.includes(p.kind as ProblemKind) &&
-        typeof p.by === "string" &&
-        typeof p.what === "string" &&
-        typeof p.message === "string",
-    )
-  );
+/** A problem of the file's table; undefined when it is not one (the verdicts that name it are dropped). */
+function problemOf(e: unknown): AbiProblem | undefined {
+  if (!Array.isArray(e) || e.length !== 4 || !e.every((x) => typeof x === "string")) return undefined;
+  const [kind, by, what, message] = e as string[];
+  if (!KINDS.includes(kind as ProblemKind)) return undefined;
+  return { kind: kind as ProblemKind, by: by!, what: what!, message: message! };
+}
+
+/** A verdict of the file, its problems those of the table; undefined when it is not one. */
+function verdictOf(e: unknown, problems: readonly (AbiProblem | undefined)[]): [string, Verdict] | undefined {
+  if (!Array.isArray(e) || e.length !== 3) return undefined;
+  const [key, indexes, isolated] = e as unknown[];
+  if (typeof key !== "string" || !/^[0-9a-f]{64}$/.test(key)) return undefined;
+  if (!Array.isArray(isolated) || !isolated.every((n) => typeof n === "string")) return undefined;
+  if (!Array.isArray(indexes)) return undefined;
+  const mine: AbiProblem[] = [];
+  for (const i of indexes) {
+    const p = Number.isInteger(i) ? problems[i as number] : undefined;
+    if (!p) return undefined;
+    mine.push(p);
+  }
+  return [key, { problems: mine, isolated: isolated as string[] }];
 }
 
 /** Keep this run's verdicts (and earlier ones) for the next run. Failing to write is a warning. */
@@ -177,7 +192,23 @@ export async function saveCache(dir: string | undefined, verdicts: Verdicts): Pr
   const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     await mkdir(dir, { recursive: true });
-    const data: CacheFile = { format: FORMAT, code: analyzerFingerprint(), verdicts: verdicts.entries() };
+    const problems: CacheFile["problems"] = [];
+    const indexOf = new Map<string, number>();
+    const index = (p: AbiProblem) => {
+      const k = `${p.kind}\0${p.by}\0${p.what}\0${p.message}`;
+      let i = indexOf.get(k);
+      if (i === undefined) {
+        i = problems.push([p.kind, p.by, p.what, p.message]) - 1;
+        indexOf.set(k, i);
+      }
+      return i;
+    };
+    const data: CacheFile = {
+      format: FORMAT,
+      code: analyzerFingerprint(),
+      problems,
+      verdicts: verdicts.entries().map(([key, v]) => [key, v.problems.map(index), v.isolated]),
+    };
     await writeFile(tmp, JSON.stringify(data), { flag: "wx", mode: 0o600 });
     await rename(tmp, file);
   } catch (e) {
