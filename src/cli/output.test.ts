@@ -79,14 +79,23 @@ describe("printJson on standard output", () => {
     expect(report.findings.map((f) => f.i)).toEqual(Array.from({ length: 40000 }, (_, i) => i));
   });
 
-  it("stops writing, without an error, when the reader goes away (| head)", async () => {
-    const r = await run(child('process.stderr.write("done\\n");'), async (out) => {
-      const first = await new Promise<string>((resolve) => out.once("data", (d) => resolve(String(d))));
-      out.destroy();
-      return first;
-    });
-    expect(r.out.startsWith("first line")).toBe(true);
-    expect(r.err).toBe("done\n");
-    expect(r.status).toBe(0);
+  it("stops writing, without an error and with the command's exit status, when the reader goes away (| head)", async () => {
+    for (const delay of [0, 300]) {
+      // at once, and after the pipe filled (a reader that is slow, then gone); then more output through the stream
+      const r = await run(
+        child('process.stdout.write("more\\n"); process.exitCode = 3; process.stderr.write("done\\n");'),
+        async (out) => {
+          out.pause();
+          await new Promise((w) => setTimeout(w, delay));
+          out.resume();
+          const first = await new Promise<string>((resolve) => out.once("data", (d) => resolve(String(d))));
+          out.destroy();
+          return first;
+        },
+      );
+      expect(r.out.startsWith("first line")).toBe(true);
+      expect(r.err).toBe("done\n");
+      expect(r.status).toBe(3);
+    }
   });
 });

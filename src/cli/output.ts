@@ -28,29 +28,49 @@ export function printJson(value: unknown): void {
 
 /** A reader of standard output went away (`| head`): the rest is not written. */
 let stdoutGone = false;
+/** What a full pipe is waited on with (Atomics.wait sleeps this thread). */
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Write to standard output now, while nothing waits in process.stdout's queue: a stream's write
  * holds each piece until the event loop turns, which a report written in one go never lets it do
- * (tens of MB held at the end of `compat impact --json`). A pipe that is full (EAGAIN) gets the
- * rest through the stream, and so does everything after it, in order.
+ * (tens of MB held at the end of `compat impact --json`). A full pipe (EAGAIN: a reader slower than
+ * us) is waited on, a millisecond at a time, as a blocking write would; a reader gone away stops the
+ * output, here and on the stream, and the exit status stays the command's.
  */
 function writeOut(text: string): void {
   if (stdoutGone) return;
+  watchForClosedReader();
   if (process.stdout.writableLength > 0) {
     process.stdout.write(text);
     return;
   }
   const bytes = Buffer.from(text);
   let at = 0;
-  try {
-    while (at < bytes.length) at += writeSync(1, bytes, at);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EPIPE") stdoutGone = true;
-    else if (code === "EAGAIN") process.stdout.write(bytes.subarray(at));
-    else throw e;
+  while (at < bytes.length) {
+    try {
+      at += writeSync(1, bytes, at);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EPIPE") {
+        stdoutGone = true;
+        return;
+      }
+      if (code !== "EAGAIN") throw e;
+      Atomics.wait(pause, 0, 0, 1);
+    }
   }
+}
+
+let watching = false;
+/** EPIPE on the stream (what was queued before, or written after) ends the output, not the process. */
+function watchForClosedReader(): void {
+  if (watching) return;
+  watching = true;
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE" && !(stdoutGone && e.code === "ERR_STREAM_DESTROYED")) throw e;
+    stdoutGone = true;
+  });
 }
 
 /** Arrays longer than this are written element by element; shorter ones at once. */

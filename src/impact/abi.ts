@@ -108,10 +108,10 @@ export class SideAnalyzer {
   /** The text of each list of directories tried (lists are shared by the lookups that tried them: ld-search.ts). */
   private readonly triedTexts = new WeakMap<readonly SearchDir[], string>();
   private readonly searchedTexts = new Map<string, string>();
-  /** Problems of libraries not found, by the library and name (notFound). */
+  /** Problems of libraries not found, by the library, name and what was searched (notFound). */
   private readonly notFoundProblems = new Map<
     string,
-    { searched: string; rejected: Lookup["rejected"]; problem: AbiProblem }[]
+    { rejected: Lookup["rejected"]; problem: AbiProblem }[]
   >();
   /** The loader's searches, remembered across the link maps of this side. */
   private readonly searches = new SearchCache();
@@ -194,15 +194,14 @@ export class SideAnalyzer {
    * findings share its message (held, and written out, once).
    */
   private notFound(l: Lookup): AbiProblem {
-    const key = `${l.by}\0${l.needed}`;
+    const searched = this.searched(l);
+    const key = `${l.by}\0${l.needed}\0${searched}`;
     let known = this.notFoundProblems.get(key);
     if (!known) {
       known = [];
       this.notFoundProblems.set(key, known);
     }
-    const searched = this.searched(l);
-    for (const k of known)
-      if (k.searched === searched && sameRejects(k.rejected, l.rejected)) return k.problem;
+    for (const k of known) if (sameRejects(k.rejected, l.rejected)) return k.problem;
     const rejected =
       l.rejected.length > 0 ? `; rejected ${l.rejected.map((x) => `${x.path} (${x.why})`).join(", ")}` : "";
     const problem: AbiProblem = {
@@ -211,7 +210,7 @@ export class SideAnalyzer {
       what: l.needed,
       message: `${l.by} needs ${l.needed}: not found (searched ${searched})${rejected}`,
     };
-    known.push({ searched, rejected: l.rejected, problem });
+    known.push({ rejected: l.rejected, problem });
     return problem;
   }
 
@@ -342,6 +341,7 @@ export class SideAnalyzer {
     // most tables are kept from their record's read: taken as they are, only the others awaited
     const tables: (SymbolTable | undefined)[] = new Array(map.scope.length);
     const reading: Promise<void>[] = [];
+    let changed = false;
     map.scope.forEach((s, i) => {
       const r = records.get(s.key);
       const local = this.localOf.get(s.key);
@@ -351,11 +351,14 @@ export class SideAnalyzer {
       else
         reading.push(
           this.store.table(r, local).then((t) => {
-            tables[i] = t;
+            if (t === undefined) changed = true;
+            tables[i] = t ?? undefined;
           }),
         );
     });
     if (reading.length > 0) await Promise.all(reading);
+    // a library changed since it was read: no verdict (and nothing remembered) from its old content
+    if (changed) return undefined;
     // The lookups in the scope after the object itself are remembered for its siblings: the
     // programs of a directory, linked alike, share everything but themselves.
     const rest = tables.slice(1);

@@ -98,11 +98,12 @@ describe("impact cache", () => {
       [key(8), [0.5], []],
       [key(9), [99], []],
       [key(10), [-1], []],
+      [key(11), [0, 0], []],
     );
     writeFileSync(file, JSON.stringify(data));
     const loaded = await openCache(d);
     expect(loaded.get(key(1))).toEqual({ problems: [problem], isolated: ["PyList_New"] });
-    for (let n = 2; n <= 10; n++) expect(loaded.get(key(n))).toBeUndefined();
+    for (let n = 2; n <= 11; n++) expect(loaded.get(key(n))).toBeUndefined();
 
     const warn = vi.spyOn(log, "warn").mockImplementation(() => {});
     writeFileSync(file, '{"format": "compat-impact-cache-v4", "verdicts": [');

@@ -175,7 +175,8 @@ function verdictOf(e: unknown, problems: readonly (AbiProblem | undefined)[]): [
   const [key, indexes, isolated] = e as unknown[];
   if (typeof key !== "string" || !/^[0-9a-f]{64}$/.test(key)) return undefined;
   if (!Array.isArray(isolated) || !isolated.every((n) => typeof n === "string")) return undefined;
-  if (!Array.isArray(indexes)) return undefined;
+  // a problem named twice would be a finding twice
+  if (!Array.isArray(indexes) || new Set(indexes).size !== indexes.length) return undefined;
   const mine: AbiProblem[] = [];
   for (const i of indexes) {
     const p = Number.isInteger(i) ? problems[i as number] : undefined;

@@ -51,7 +51,7 @@ export class ObjectStore {
   /** Symbol tables by digest (null: the object has none), most recently used last. */
   private readonly tables = new Map<string, SymbolTable | null>();
   private tableBytes = 0;
-  private readonly tableReads = new Map<string, Promise<SymbolTable | undefined>>();
+  private readonly tableReads = new Map<string, Promise<SymbolTable | null | undefined>>();
   /** How many times a file was opened and parsed (what the caches save). */
   reads = 0;
   /** Where records are read: here, or on the software feed's thread (feed.ts). */
@@ -89,13 +89,16 @@ export class ObjectStore {
     }
   }
 
-  /** The symbol table of an ELF record's content, read from `local` (again only when it was evicted). */
-  table(record: ElfRecord, local: string): Promise<SymbolTable | undefined> {
+  /**
+   * The symbol table of an ELF record's content, read from `local` (again only when it was evicted):
+   * null when it has none, undefined when the file no longer reads as that content.
+   */
+  table(record: ElfRecord, local: string): Promise<SymbolTable | null | undefined> {
     const kept = this.kept(record.digest);
-    if (kept !== undefined) return Promise.resolve(kept ?? undefined);
+    if (kept !== undefined) return Promise.resolve(kept);
     let t = this.tableReads.get(record.digest);
     if (!t) {
-      t = this.readTable(record, local, true).then((table) => table ?? undefined);
+      t = this.readTable(record, local, true);
       this.tableReads.set(record.digest, t);
       void t.finally(() => this.tableReads.delete(record.digest));
     }

@@ -527,9 +527,9 @@ let hashedName: string | undefined;
 const hashed = { gnu: 0, sysv: 0 };
 function hashesOf(name: string): { gnu: number; sysv: number } {
   if (name !== hashedName) {
-    hashedName = name;
     hashed.gnu = gnuHash(name);
     hashed.sysv = sysvHash(name);
+    hashedName = name;
   }
   return hashed;
 }
