@@ -22,6 +22,8 @@ import { type SoftwareFile, type SoftwareScan, type SoftwareTree, walkSoftware }
 
 /** Objects read ahead of the check, at most: enough to keep both threads busy, few enough to keep their tables. */
 const AHEAD = 16;
+/** The feed thread's young generation, in MB (V8's default on 64-bit is several times that). */
+const FEED_YOUNG_GENERATION_MB = 8;
 /** The thread is told how many files the check has taken every this many. */
 const TOLD = 4;
 
@@ -85,6 +87,9 @@ function localFeed(trees: readonly SoftwareTree[]): SoftwareFeed {
 function threadFeed(workerFile: string, trees: readonly SoftwareTree[], store: ObjectStore): SoftwareFeed {
   const shared = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(workerFile, {
+    // it allocates read buffers and records that die young or go to the main thread: a young
+    // generation of 8 MB, not V8's default, measured 15–25 MB less peak RSS at the same speed
+    resourceLimits: { maxYoungGenerationSizeMb: FEED_YOUNG_GENERATION_MB },
     workerData: {
       trees: trees.map((t) => ({ local: t.local, at: t.at })),
       ahead: AHEAD,
