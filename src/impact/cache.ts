@@ -195,13 +195,18 @@ export async function saveCache(dir: string | undefined, verdicts: Verdicts): Pr
     await mkdir(dir, { recursive: true });
     const problems: CacheFile["problems"] = [];
     const indexOf = new Map<string, number>();
+    // verdicts share their problem objects (abi.ts): most are found by identity, without a key string
+    const indexOfObject = new Map<AbiProblem, number>();
     const index = (p: AbiProblem) => {
+      let i = indexOfObject.get(p);
+      if (i !== undefined) return i;
       const k = `${p.kind}\0${p.by}\0${p.what}\0${p.message}`;
-      let i = indexOf.get(k);
+      i = indexOf.get(k);
       if (i === undefined) {
         i = problems.push([p.kind, p.by, p.what, p.message]) - 1;
         indexOf.set(k, i);
       }
+      indexOfObject.set(p, i);
       return i;
     };
     const data: CacheFile = {
