@@ -61,7 +61,9 @@ async function main(): Promise<void> {
     writeFileSync(join(base, "software.ready"), "");
   }
   const candidate = join(base, "candidate");
-  if (!existsSync(join(base, "candidate.ready"))) {
+  // made from the dev layer of its time: a dev layer made anew (other code, other packages) makes it anew
+  const readyFile = join(base, "candidate.ready");
+  if (!existsSync(readyFile) || readFileSync(readyFile, "utf8") !== dev.localPrefix) {
     rmSync(candidate, { recursive: true, force: true });
     execFileSync("cp", ["-al", dev.localPrefix, candidate]);
     const old = join(base, "zlib-bullseye");
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
       `${dev.prefix}/${LIB}:${dev.prefix}/usr/lib`,
       join(candidate, LIB, "libz.so.1.2.11"),
     ]);
-    writeFileSync(join(base, "candidate.ready"), "");
+    writeFileSync(readyFile, dev.localPrefix);
   }
 
   const scan = await scanSoftware([softwareTree(software, at)]);
