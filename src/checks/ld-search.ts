@@ -56,7 +56,11 @@ export interface Lookup {
   needed: string;
   /** Where it was found: the opened path, its real path, the directory that gave it, the file's key. */
   found?: { path: string; realPath: string; via: SearchDir | "path" | "loaded"; key: string };
-  /** Directories tried, in order (up to and including the one that gave it); shared, never changed. */
+  /**
+   * Directories tried, in order, when nothing was found (a lookup that found its library names the
+   * directory that gave it in `found.via`; lists of what was tried before it are not kept: a tree's
+   * thousands of link maps would hold one for each); shared, never changed.
+   */
   tried: readonly SearchDir[];
   /** Candidates that exist but were rejected (wrong class, not ELF …); shared, never changed. */
   rejected: readonly { path: string; why: string }[];
@@ -110,8 +114,8 @@ interface DirList {
   rest?: DirList;
   /** Two lists with the same directories, in the same order, have the same id (owners aside). */
   id: number;
-  /** Its first n dirs, by n (SearchCache.tried). */
-  prefixes?: Map<number, readonly SearchDir[]>;
+  /** All its dirs, once a lookup that found nothing asked (SearchCache.tried). */
+  all?: readonly SearchDir[];
 }
 
 /** What searching a list of directories for a name gave: the index of the dir that gave it, and rejects. */
@@ -127,19 +131,32 @@ interface OwnDirs {
   value: string;
   dirs: readonly SearchDir[];
   id: number;
+  /**
+   * Lists that start with it, by the list after it: the latest MAX_LISTS_PER_OWNER only. A library's
+   * list after another root's is a list of its own (the root's RPATH names the root), so the link maps
+   * of a tree's thousands of programs would keep one for each program that loads it; a link map's
+   * rounds and its siblings ask for the latest.
+   */
   lists: Map<DirList, DirList>;
 }
+const MAX_LISTS_PER_OWNER = 8;
 const NO_TRIED: readonly SearchDir[] = Object.freeze([]);
 const NO_REJECTS: readonly { path: string; why: string }[] = Object.freeze([]);
 
-/** The first `n` directories of a list (all of them without `n`). */
-function dirsOf(list: DirList, n = Number.POSITIVE_INFINITY): SearchDir[] {
+/** The directory at `index` of a list. */
+function dirAt(list: DirList, index: number): SearchDir {
+  let i = index;
+  for (let l: DirList | undefined = list; l; l = l.rest) {
+    if (i < l.own.length) return l.own[i]!;
+    i -= l.own.length;
+  }
+  throw new RangeError(`no directory ${index} in the search list`);
+}
+
+/** The directories of a list, in order. */
+function dirsOf(list: DirList): SearchDir[] {
   const out: SearchDir[] = [];
-  for (let l: DirList | undefined = list; l && out.length < n; l = l.rest)
-    for (const d of l.own) {
-      if (out.length >= n) break;
-      out.push(d);
-    }
+  for (let l: DirList | undefined = list; l; l = l.rest) out.push(...l.own);
   return out;
 }
 
@@ -200,15 +217,10 @@ export class SearchCache {
     return list;
   }
 
-  /** The first `n` directories of `list` (all without `n`), frozen: shared by every lookup that tried them. */
-  tried(list: DirList, n = Number.POSITIVE_INFINITY): readonly SearchDir[] {
-    list.prefixes ??= new Map();
-    let dirs = list.prefixes.get(n);
-    if (!dirs) {
-      dirs = Object.freeze(dirsOf(list, n));
-      list.prefixes.set(n, dirs);
-    }
-    return dirs;
+  /** The directories of `list`, frozen: shared by every lookup that tried them all. */
+  tried(list: DirList): readonly SearchDir[] {
+    list.all ??= Object.freeze(dirsOf(list));
+    return list.all;
   }
 
   /** `owner`'s RPATH (or RUNPATH) dirs, then `rest`: one list for each, shared by the link maps of this cache. */
@@ -229,6 +241,7 @@ export class SearchCache {
       }
       list = { own: own.dirs, rest, id };
       own.lists.set(rest, list);
+      if (own.lists.size > MAX_LISTS_PER_OWNER) own.lists.delete(own.lists.keys().next().value!);
     }
     return list;
   }
@@ -364,13 +377,12 @@ export function loadLinkMap(
         // searchDirs(cur.object, its loaders, systemDirs), built from lists its loaders share
         list ??= cur.object.runpath ? cache.extend("RUNPATH", cur.object, system) : cur.inherit;
         const o = cache.search(list, needed, probe);
-        lookup.tried = cache.tried(list, o.found ? o.found.index + 1 : undefined);
         if (o.rejected.length > 0) lookup.rejected = o.rejected;
         if (o.found) {
           found = o.found;
-          const via = lookup.tried[o.found.index]!;
+          const via = dirAt(list, o.found.index);
           lookup.found = { path: found.path, realPath: found.realPath, via, key: found.key };
-        }
+        } else lookup.tried = cache.tried(list);
       }
       if (!found) continue;
       const same = byKey.get(found.key);

@@ -147,9 +147,11 @@ export async function openCache(dir: string | undefined): Promise<Verdicts> {
     // written by other code (another compat version): its verdicts may not be this code's
     if (data.code !== analyzerFingerprint()) return verdicts;
     const problems = data.problems.map(problemOf);
+    // a symbol left to the loading program (`Py*`) is named by hundreds of verdicts: held once
+    const names = new Map<string, string>();
     verdicts.preload(
       data.verdicts.flatMap((e) => {
-        const v = verdictOf(e, problems);
+        const v = verdictOf(e, problems, names);
         return v ? [v] : [];
       }),
     );
@@ -170,7 +172,11 @@ function problemOf(e: unknown): AbiProblem | undefined {
 }
 
 /** A verdict of the file, its problems those of the table; undefined when it is not one. */
-function verdictOf(e: unknown, problems: readonly (AbiProblem | undefined)[]): [string, Verdict] | undefined {
+function verdictOf(
+  e: unknown,
+  problems: readonly (AbiProblem | undefined)[],
+  names: Map<string, string>,
+): [string, Verdict] | undefined {
   if (!Array.isArray(e) || e.length !== 3) return undefined;
   const [key, indexes, isolated] = e as unknown[];
   if (typeof key !== "string" || !/^[0-9a-f]{64}$/.test(key)) return undefined;
@@ -183,7 +189,13 @@ function verdictOf(e: unknown, problems: readonly (AbiProblem | undefined)[]): [
     if (!p) return undefined;
     mine.push(p);
   }
-  return [key, { problems: mine, isolated: isolated as string[] }];
+  const shared = (isolated as string[]).map((n) => {
+    const known = names.get(n);
+    if (known !== undefined) return known;
+    names.set(n, n);
+    return n;
+  });
+  return [key, { problems: mine, isolated: shared }];
 }
 
 /** Keep this run's verdicts (and earlier ones) for the next run. Failing to write is a warning. */
