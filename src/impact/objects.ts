@@ -56,6 +56,9 @@ export class ObjectStore {
   reads = 0;
   /** Where records are read: here, or on the software feed's thread (feed.ts). */
   reader: ObjectReader = readObject;
+  /** Names records share (a relocated tree's one RPATH, `libc.so.6`, `GLIBC_2.2.5`), held once. */
+  private readonly names = new Map<string, string>();
+  private readonly versions = new Map<string, VersionNeed["versions"][number]>();
 
   get(key: string): ObjectRecord | undefined {
     return this.records.get(key);
@@ -154,7 +157,40 @@ export class ObjectStore {
     if (this.records.has(record.key)) return;
     this.reads++;
     if (record.kind === "elf") this.keep(record.digest, table);
-    this.records.set(record.key, record);
+    this.records.set(record.key, this.shared(record));
+  }
+
+  /**
+   * The record with the names it shares with others held once (records come from another thread
+   * as copies: each its own strings): thousands of records name the same few.
+   */
+  private shared(record: ObjectRecord): ObjectRecord {
+    if (record.kind !== "elf") return record;
+    const name = (n: string) => {
+      const known = this.names.get(n);
+      if (known !== undefined) return known;
+      this.names.set(n, n);
+      return n;
+    };
+    const i = record.info;
+    if (i.rpath !== undefined) i.rpath = name(i.rpath);
+    if (i.runpath !== undefined) i.runpath = name(i.runpath);
+    if (i.interpreter !== undefined) i.interpreter = name(i.interpreter);
+    i.needed = i.needed.map(name);
+    if (record.defines) record.defines = record.defines.map(name);
+    for (const need of record.needs) {
+      need.file = name(need.file);
+      need.versions = need.versions.map((v) => {
+        const k = `${v.weak ? "w" : "s"}${v.name}`;
+        let known = this.versions.get(k);
+        if (!known) {
+          known = Object.freeze({ name: name(v.name), weak: v.weak });
+          this.versions.set(k, known);
+        }
+        return known;
+      });
+    }
+    return record;
   }
 
   private async read(local: string, key: string): Promise<ObjectRecord> {
@@ -164,8 +200,9 @@ export class ObjectStore {
     if (known) return known;
     this.reads++;
     if (record.kind === "elf") this.keep(record.digest, table);
-    this.records.set(key, record);
-    return record;
+    const mine = this.shared(record);
+    this.records.set(key, mine);
+    return mine;
   }
 }
 
