@@ -67,6 +67,14 @@ function tail(label: string, text: string): string[] {
 const REFUSAL =
   /WARNING|not in a transaction|Open writable file descriptors|Current working directory|unavailable|already|error|fail/i;
 
+/**
+ * Another publisher caught between taking cvmfs_server's transaction flag and remounting
+ * /cvmfs/REPO read/write (or one that died there): the health check of `cvmfs_server transaction`
+ * refuses before it changes anything ("REPO is in a transaction but /cvmfs/REPO is not mounted
+ * read/write", "cannot be repaired", exit 1). Seen with two publishers started at once on 2.12.
+ */
+const OPENED_ELSEWHERE = /is in a transaction but \S+ is not mounted read\/write/;
+
 const lines = (text: string) =>
   text
     .split("\n")
@@ -95,12 +103,16 @@ export class CvmfsServer {
 
   /** Run `cvmfs_server ARGS`; a status outside `ok` is a ToolError with the tails of stdout and stderr. */
   async call(args: string[], ok: number[] = [0]): Promise<RunResult> {
-    const argv = ["cvmfs_server", ...args];
-    const r = await this.host.run(argv, ANY_STATUS);
+    const r = await this.host.run(["cvmfs_server", ...args], ANY_STATUS);
     if (ok.includes(r.status)) return r;
+    throw this.failure(args, r);
+  }
+
+  /** The error of `cvmfs_server ARGS` that ended as `r`, with the tails of its stdout and stderr. */
+  private failure(args: string[], r: RunResult): ToolError {
     const why = reason(r);
-    const printable = argv.join(" ");
-    throw new ToolError(
+    const printable = ["cvmfs_server", ...args].join(" ");
+    return new ToolError(
       `cvmfs_server ${args[0]} ${this.repository} failed with exit status ${r.status}${why ? `: ${why}` : ""}`,
       { command: printable, exitStatus: r.status, stderrTail: r.stderr.slice(-4096) },
       {
@@ -113,15 +125,21 @@ export class CvmfsServer {
     );
   }
 
-  /** Open a transaction (with `template`, a cheap copy of one directory to another first); "busy" on exit 17. */
+  /**
+   * Open a transaction (with `template`, a cheap copy of one directory to another first); "busy"
+   * when another is open (exit 17) or being opened by someone else.
+   */
   async transaction(template?: { from: string; to: string }): Promise<"opened" | "busy"> {
     const args = [
       "transaction",
       ...(template ? ["-T", `/${template.from}=/${template.to}`] : []),
       this.repository,
     ];
-    const r = await this.call(args, [0, CVMFS_STATUS.transactionOpen]);
-    return r.status === CVMFS_STATUS.transactionOpen ? "busy" : "opened";
+    const r = await this.call(args, ANY_STATUS);
+    if (r.status === 0) return "opened";
+    if (r.status === CVMFS_STATUS.transactionOpen || OPENED_ELSEWHERE.test(`${r.stderr}\n${r.stdout}`))
+      return "busy";
+    throw this.failure(args, r);
   }
 
   /** Publish the open transaction as a revision named `tag`, described by `message` (both made shell-safe). */

@@ -312,7 +312,7 @@ export class CvmfsPublisher extends PublisherSkeleton {
   private foreignTransaction(): ValidationError {
     const where = this.o.host.remote ? ` (on ${this.o.host.remote})` : "";
     return new ValidationError(
-      `${this.o.repository} already has an open transaction (cvmfs_server transaction exit 17) that compat did not open: compat never publishes or joins someone else's transaction`,
+      `${this.o.repository} already has an open transaction (cvmfs_server transaction refused: exit 17, or another publisher is opening one) that compat did not open: compat never publishes or joins someone else's transaction`,
       {
         details: [`no unfinished transaction in the publish journal ${this.journal.file}`],
         hint: `wait for whoever opened it to finish; if you know it is abandoned, discard it with: cvmfs_server abort -f ${this.o.repository}${where}, then run this again`,

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packLayer } from "../../src/artifacts/pack.js";
-import { type CliResult, compat, compatBin } from "../helpers/cli.js";
+import { type CliResult, compat, compatAsync, compatBin } from "../helpers/cli.js";
 import { cvmfsUnavailable, makeTestRepository, type TestRepository } from "../helpers/cvmfs-server.js";
 import { makeHostileSet, snapshot } from "../helpers/hostile-deltas.js";
 import { corruptPatchCopy, LAYER, makeArtifactPair, makeLayerTree, TOP_DIR } from "../helpers/layer-tree.js";
@@ -257,6 +257,40 @@ describe.skipIf(unavailable)("cvmfs publisher on a real CernVM-FS 2.12 stratum 0
       await repo.server(["abort", "-f"]);
     }
     expectTree(a.C!);
+  });
+
+  it("refuses, changing nothing, when another publisher opens a transaction at the same moment (flag set, mount not yet read/write)", async () => {
+    // The real cvmfs_server, run as another publisher would meet it: between compat's look at the
+    // repository and its `transaction`, someone takes the transaction flag and has not remounted yet.
+    const real = execFileSync("sh", ["-c", "command -v cvmfs_server"], { encoding: "utf8" }).trim();
+    const bin = join(work, "racing-bin");
+    mkdirSync(bin, { recursive: true });
+    const flag = join("/var/spool/cvmfs", repo.name, "in_transaction.lock");
+    writeFileSync(
+      join(bin, "cvmfs_server"),
+      `#!/bin/sh\nif [ "$1" = transaction ]; then : > '${flag}'; fi\nexec '${real}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const events = history().length;
+    try {
+      const r = await compatAsync(
+        ["publish", a.B!, "--to", `cvmfs:${repo.name}`, "--state", state, "--json"],
+        {
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+        },
+      );
+      expect(r.status, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/already has an open transaction .* that compat did not open/);
+      expect(r.stderr).not.toMatch(/publish it|published or aborted/);
+      // never aborted: the other publisher's flag is still there
+      expect(repo.transactionOpen()).toBe(true);
+    } finally {
+      rmSync(flag, { force: true });
+      rmSync(bin, { recursive: true, force: true });
+    }
+    expect(history().length).toBe(events);
+    expectTree(a.C!);
+    ok(publish(a.C!));
   });
 
   it("lets one of two publishers at once publish and refuses the other (same and different state dirs)", async () => {
