@@ -30,6 +30,7 @@ import { dynamicObject } from "../checks/suite/elf-libraries.js";
 import { machineArch } from "../layer/elf.js";
 import type { SymbolTable, UndefinedSymbol, VersionNeed } from "../layer/elf-symbols.js";
 import { type ElfRecord, type ObjectStore, statKey } from "./objects.js";
+import { StringPool } from "./string-pool.js";
 
 /** Verdicts by the digest of their inputs (impact/cache.ts's Verdicts, in memory and on disk). */
 export interface VerdictMemo {
@@ -107,7 +108,7 @@ export class SideAnalyzer {
   private readonly records = new Map<string, { rec: ElfRecord; key: string }>();
   /** The text of each list of directories tried (lists are shared by the lookups that tried them: ld-search.ts). */
   private readonly triedTexts = new WeakMap<readonly SearchDir[], string>();
-  private readonly searchedTexts = new Map<string, string>();
+  private readonly searchedTexts = new StringPool();
   /** Problems of libraries not found, by the library, name and what was searched (notFound). */
   private readonly notFoundProblems = new Map<
     string,
@@ -174,15 +175,11 @@ export class SideAnalyzer {
   private searched(l: Lookup): string {
     let text = this.triedTexts.get(l.tried);
     if (text === undefined) {
-      const t =
+      text = this.searchedTexts.of(
         distinctDirs(l.tried)
           .map((d) => `${d.source} ${d.dir}`)
-          .join(", ") || "nothing";
-      text = this.searchedTexts.get(t);
-      if (text === undefined) {
-        text = t;
-        this.searchedTexts.set(t, t);
-      }
+          .join(", ") || "nothing",
+      );
       this.triedTexts.set(l.tried, text);
     }
     return text;

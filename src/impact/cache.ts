@@ -22,6 +22,7 @@ import { log } from "../log.js";
 import { readRegularFile } from "../paths/regular-file.js";
 import { defaultCacheDir as compatCacheDir } from "../security/glsa/corpus.js";
 import type { AbiProblem, ProblemKind, Verdict } from "./abi.js";
+import { StringPool } from "./string-pool.js";
 
 const FORMAT = "compat-impact-cache-v4";
 const FILE = "impact-cache.json";
@@ -40,6 +41,7 @@ const ANALYZER_MODULES = [
   "impact/abi",
   "impact/cache",
   "impact/objects",
+  "impact/string-pool",
   "layer/elf",
   "layer/elf-symbols",
   "checks/ld-search",
@@ -148,7 +150,7 @@ export async function openCache(dir: string | undefined): Promise<Verdicts> {
     if (data.code !== analyzerFingerprint()) return verdicts;
     const problems = data.problems.map(problemOf);
     // a symbol left to the loading program (`Py*`) is named by hundreds of verdicts: held once
-    const names = new Map<string, string>();
+    const names = new StringPool();
     verdicts.preload(
       data.verdicts.flatMap((e) => {
         const v = verdictOf(e, problems, names);
@@ -175,7 +177,7 @@ function problemOf(e: unknown): AbiProblem | undefined {
 function verdictOf(
   e: unknown,
   problems: readonly (AbiProblem | undefined)[],
-  names: Map<string, string>,
+  names: StringPool,
 ): [string, Verdict] | undefined {
   if (!Array.isArray(e) || e.length !== 3) return undefined;
   const [key, indexes, isolated] = e as unknown[];
@@ -189,13 +191,7 @@ function verdictOf(
     if (!p) return undefined;
     mine.push(p);
   }
-  const shared = (isolated as string[]).map((n) => {
-    const known = names.get(n);
-    if (known !== undefined) return known;
-    names.set(n, n);
-    return n;
-  });
-  return [key, { problems: mine, isolated: shared }];
+  return [key, { problems: mine, isolated: (isolated as string[]).map((n) => names.of(n)) }];
 }
 
 /** Keep this run's verdicts (and earlier ones) for the next run. Failing to write is a warning. */

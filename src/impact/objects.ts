@@ -17,6 +17,7 @@ import {
   type UndefinedSymbol,
   type VersionNeed,
 } from "../layer/elf-symbols.js";
+import { StringPool } from "./string-pool.js";
 
 export interface ElfRecord {
   kind: "elf";
@@ -57,7 +58,7 @@ export class ObjectStore {
   /** Where records are read: here, or on the software feed's thread (feed.ts). */
   reader: ObjectReader = readObject;
   /** Names records share (a relocated tree's one RPATH, `libc.so.6`, `GLIBC_2.2.5`), held once. */
-  private readonly names = new Map<string, string>();
+  private readonly names = new StringPool();
   private readonly versions = new Map<string, VersionNeed["versions"][number]>();
 
   get(key: string): ObjectRecord | undefined {
@@ -166,12 +167,7 @@ export class ObjectStore {
    */
   private shared(record: ObjectRecord): ObjectRecord {
     if (record.kind !== "elf") return record;
-    const name = (n: string) => {
-      const known = this.names.get(n);
-      if (known !== undefined) return known;
-      this.names.set(n, n);
-      return n;
-    };
+    const name = (n: string) => this.names.of(n);
     const i = record.info;
     if (i.rpath !== undefined) i.rpath = name(i.rpath);
     if (i.runpath !== undefined) i.runpath = name(i.runpath);
