@@ -3,7 +3,7 @@
  * writers: `node --import tsx audit-appender.ts LOCATION_JSON COUNT NAME [OTHER…]`. It opens (and so
  * may migrate) the store, prints `ready`, waits for a line on stdin, appends COUNT rows, and prints
  * `{"appended":N,"ms":T}`. Given the names of the OTHER writers it goes on appending until it has
- * seen a row of each of them, so the writers' rows interleave however the machine schedules them
+ * seen a row of each of them, and then appends one more, so the writers' rows interleave however the machine schedules them
  * (a loaded machine may otherwise run one writer to its end before the next starts).
  */
 import { createInterface } from "node:readline";
@@ -35,7 +35,11 @@ const othersSeen = async () => {
   return rows.length === others.length;
 };
 let appended = 0;
-while (appended < MAX_ROWS && (appended < count || !(await othersSeen()))) {
+// The check comes before the append: a writer's last row is written after it saw a row of every
+// other writer, so each writer's last row follows each other's first (a writer that stopped as
+// soon as it saw the others could have written its last row before their first).
+while (appended < MAX_ROWS && (appended < count || others.length > 0)) {
+  const done = appended >= count && (await othersSeen());
   await appendAudit(store, {
     actor: name!,
     action: "test.append",
@@ -43,6 +47,7 @@ while (appended < MAX_ROWS && (appended < count || !(await othersSeen()))) {
     detail: { i: appended },
   });
   appended++;
+  if (done) break;
 }
 const ms = performance.now() - start;
 await store.close();
