@@ -1,12 +1,48 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
+
+/**
+ * Files that must run with nothing else running: a CernVM-FS publish hangs while another process
+ * holds a copy of the repository's mounts in a private mount namespace (every sandbox and build of
+ * the other files makes one), and cvmfs_server mkfs/rmfs edit /etc/fstab and Apache's config
+ * without a lock; the load test takes both cores for 30 s.
+ */
+const ALONE = [
+  "test/integration/cvmfs-real.test.ts",
+  "test/integration/cvmfs-recovery.test.ts",
+  "test/server/load.test.ts",
+];
 
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    testTimeout: 120_000,
-    hookTimeout: 600_000,
+    // a guard against hangs, not a speed requirement: files run side by side on a 2-core machine
+    testTimeout: 300_000,
+    hookTimeout: 900_000,
     reporters: process.env.CI ? ["default", "junit"] : ["default"],
     outputFile: { junit: "reports/junit.xml" },
     pool: "forks",
+    // the dev layer, the outdated dev layer and the build root, built at once before the files that share them
+    globalSetup: ["test/global-setup.ts"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "side-by-side",
+          include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: ALONE,
+          maxWorkers: Math.max(2, Math.min(4, availableParallelism())),
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "alone",
+          include: ALONE,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

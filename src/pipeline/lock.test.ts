@@ -107,8 +107,12 @@ describe("leftovers of a killed build", () => {
       stdio: "ignore",
     });
     child.unref();
-    await new Promise((r) => setTimeout(r, 200));
-    const pids = processesOfRun(runId);
+    // sh has forked both sleeps once three processes carry the run id (a loaded machine takes a while)
+    let pids = processesOfRun(runId);
+    for (let i = 0; i < 100 && pids.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      pids = processesOfRun(runId);
+    }
     expect(pids).toContain(child.pid);
     expect(pids.length).toBe(3); // sh and its two sleeps
     expect(processesOfRun(`${runId}-other`)).toEqual([]);

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 
 export interface Sshd {
@@ -27,11 +27,61 @@ export async function startSshd(
   const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]);
   keygen(join(dir, "host_key"));
   keygen(join(dir, "user_key"));
-  const port = 20000 + Math.floor(Math.random() * 20000);
   writeFileSync(
     join(dir, "authorized_keys"),
     `environment="PATH=${remotePath}" ${readFileSync(join(dir, "user_key.pub"), "utf8")}`,
   );
+  // A port another process takes between our pick and sshd's bind makes sshd exit: pick again.
+  let said = "";
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const config = writeConfigs(dir, host, port);
+    const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    said = await listening(sshd, port);
+    if (said === "") return { config, host, stop: () => sshd.kill() };
+    sshd.kill();
+  }
+  throw new Error(`sshd did not start: ${said}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** "" once sshd says it listens on `port` (its own words, not any process's listener); else what it said. */
+function listening(sshd: ChildProcess, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let stderr = "";
+    let up = false;
+    const timer = setTimeout(() => resolve(`no word from sshd in 10 s: ${stderr}`), 10_000);
+    // read on after it is up: its log goes on, and a full pipe would stop sshd
+    sshd.stderr?.on("data", (c: Buffer) => {
+      if (up) return;
+      stderr += c.toString();
+      if (stderr.includes(`Server listening on 127.0.0.1 port ${port}`)) {
+        up = true;
+        clearTimeout(timer);
+        resolve("");
+      }
+    });
+    sshd.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve(`sshd exited ${code}: ${stderr.trim()}`);
+    });
+  });
+}
+
+/** sshd_config, known_hosts and the ssh_config for `port`; returns the ssh_config's path. */
+function writeConfigs(dir: string, host: string, port: number): string {
   writeFileSync(
     join(dir, "sshd_config"),
     [
@@ -67,20 +117,5 @@ export async function startSshd(
       "",
     ].join("\n"),
   );
-  const sshd: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], {
-    stdio: "ignore",
-  });
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((r) => {
-      const s = connect(port, "127.0.0.1", () => {
-        s.end();
-        r(true);
-      });
-      s.on("error", () => r(false));
-    });
-    if (up) return { config, host, stop: () => sshd.kill() };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  sshd.kill();
-  throw new Error("sshd did not start");
+  return config;
 }

@@ -215,13 +215,15 @@ describe.each(BACKENDS)("compat serve reads what was just written (%s)", (backen
   });
 
   it("a token and a session that expire while kept are refused once they have (no write in between)", async () => {
-    const soon = new Date(Date.now() + 1500).toISOString();
+    // long enough for the requests before it on a loaded machine, short enough to wait for
+    const lifetimeMs = 5000;
+    const soon = new Date(Date.now() + lifetimeMs).toISOString();
     const { user, token } = await addUser(
       f.store,
       { name: "shortlived", roles: ["viewer"], tokenExpiresAt: soon },
       "tester",
     );
-    const session = await startSession(f.store, user, 1500, "token");
+    const session = await startSession(f.store, user, lifetimeMs, "token");
     const cookie = `${SESSION_COOKIE}=${session.id}`;
     expect((await warm("/api/v1/candidates", token.token)).status).toBe(200);
     await ask(f.url, "/api/v1/candidates", { cookie });
