@@ -1,5 +1,7 @@
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError, ToolError } from "../errors.js";
 import type { DebianSettings } from "../spec/schema.js";
@@ -8,6 +10,7 @@ import {
   DANGLING_EXCLUDED_LINKS_HOOK,
   DPKG_PATH_FILTERS,
   HOST_COPIES_HOOK,
+  inOwnMountNamespace,
   mmdebstrapInvocation,
   runMmdebstrap,
   unknownPackages,
@@ -124,5 +127,50 @@ describe.skipIf(!haveMmdebstrap)("checkDebianPackages (mmdebstrap --simulate)", 
 
   it("accepts a list apt can resolve", async () => {
     await expect(checkDebianPackages({ settings, arch: "x86_64" })).resolves.toBeUndefined();
+  });
+});
+
+describe.runIf(process.getuid?.() === 0)("the mount namespace mmdebstrap runs in", () => {
+  it("keeps its mounts from the host and sees the host's unmounts (a publish's remount does not wait for it)", async () => {
+    const [command, argv] = inOwnMountNamespace(false, []);
+    expect(argv.at(-1)).toBe("mmdebstrap");
+    const dir = mkdtempSync(join(tmpdir(), "compat-mountns-"));
+    const top = join(dir, "top");
+    const mount = (...args: string[]) => {
+      const r = spawnSync("mount", args, { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    mkdirSync(top);
+    mount("-t", "tmpfs", "top", top);
+    try {
+      // a host mount that propagates, as / on a systemd host (and CernVM-FS's mounts under it)
+      mount("--make-shared", top);
+      mkdirSync(join(top, "repository"));
+      mkdirSync(join(top, "chroot-proc"));
+      mount("-t", "tmpfs", "repository", join(top, "repository"));
+      // the namespace's own mount, then a wait in which the host unmounts the repository
+      const script = `mount -t tmpfs chroot ${join(top, "chroot-proc")} && echo mounted && sleep 30`;
+      const child = spawn(command, [...argv.slice(0, -1), "sh", "-c", script], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          child.stdout.once("data", () => resolve());
+          child.once("exit", (code) => reject(new Error(`the namespace ended first (exit ${code})`)));
+        });
+        const hostMounts = readFileSync("/proc/self/mountinfo", "utf8");
+        expect(hostMounts).not.toContain(join(top, "chroot-proc"));
+        const u = spawnSync("umount", [join(top, "repository")], { encoding: "utf8" });
+        expect(u.status, u.stderr).toBe(0);
+        const theirs = readFileSync(`/proc/${child.pid}/mountinfo`, "utf8");
+        expect(theirs).toContain(join(top, "chroot-proc"));
+        expect(theirs).not.toContain(join(top, "repository"));
+      } finally {
+        child.kill("SIGKILL");
+      }
+    } finally {
+      spawnSync("umount", ["-R", "-l", top]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -162,10 +162,16 @@ function unknownPackagesError(
   );
 }
 
-/** As root (mmdebstrap's root mode, which mounts), the command in a private mount namespace. */
-function inOwnMountNamespace(simulate: boolean, args: string[]): [string, string[]] {
+/**
+ * As root (mmdebstrap's root mode, which mounts), the command in a mount namespace of its own:
+ * its mounts (/proc, /dev, /sys of the chroot) never reach the host. A slave, not a private, copy
+ * of the host's mounts, so that the host's unmounts reach it: a private copy of a CernVM-FS
+ * repository's mounts, held for the whole build, makes a `cvmfs_server publish` on the same machine
+ * hang at its remount until the build ends.
+ */
+export function inOwnMountNamespace(simulate: boolean, args: string[]): [string, string[]] {
   if (simulate || process.getuid?.() !== 0) return ["mmdebstrap", args];
-  return ["unshare", ["--mount", "--propagation", "private", "--", "mmdebstrap", ...args]];
+  return ["unshare", ["--mount", "--propagation", "slave", "--", "mmdebstrap", ...args]];
 }
 
 async function invoke(
