@@ -47,7 +47,13 @@ const MAX_SYMBOLS = 4_000_000;
 export interface VersionNeed {
   /** The library the versions are needed from, as named in DT_NEEDED (`libc.so.6`). */
   file: string;
-  versions: { name: string; weak: boolean }[];
+  /** Read only: the impact check's object store shares equal entries between objects. */
+  versions: readonly VersionNeeded[];
+}
+
+export interface VersionNeeded {
+  readonly name: string;
+  readonly weak: boolean;
 }
 
 export interface UndefinedSymbol {
@@ -123,20 +129,20 @@ async function abiOf(image: ElfImage, parts: AbiParts): Promise<ElfAbi> {
       const vn = await image.source.read(off, 16);
       const cnt = r.u16(vn, 2);
       const file = cString(strtab, r.u32(vn, 4));
-      const need: VersionNeed = { file, versions: [] };
+      const versions: VersionNeeded[] = [];
       let auxOff = off + r.u32(vn, 8);
       for (let j = 0; j < cnt; j++) {
         const aux = await image.source.read(auxOff, 16);
         const name = cString(strtab, r.u32(aux, 8));
         const flags = r.u16(aux, 4);
         const other = r.u16(aux, 6) & 0x7fff;
-        need.versions.push({ name, weak: (flags & VER_FLG_WEAK) !== 0 });
+        versions.push({ name, weak: (flags & VER_FLG_WEAK) !== 0 });
         versionNames.set(other, { name, file });
         const next = r.u32(aux, 12);
         if (next === 0) break;
         auxOff += next;
       }
-      abi.needs.push(need);
+      abi.needs.push({ file, versions });
       const next = r.u32(vn, 12);
       if (next === 0) break;
       off += next;
