@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
+import { LongFilesFirst } from "./test/sequencer.js";
 
 /**
  * Files that must run with nothing else running: a CernVM-FS publish hangs while another process
@@ -21,17 +22,17 @@ export default defineConfig({
     reporters: process.env.CI ? ["default", "junit"] : ["default"],
     outputFile: { junit: "reports/junit.xml" },
     pool: "forks",
-    // the dev layer, the outdated dev layer and the build root, built at once before the files that share them
-    globalSetup: ["test/global-setup.ts"],
     projects: [
       {
         extends: true,
         test: {
           name: "side-by-side",
+          // the dev layer, the outdated dev layer and the build root, built at once before the files that share them
+          globalSetup: ["test/global-setup.ts"],
           include: ["src/**/*.test.ts", "test/**/*.test.ts"],
           exclude: ALONE,
           maxWorkers: Math.max(2, Math.min(4, availableParallelism())),
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 0, sequencer: LongFilesFirst },
         },
       },
       {

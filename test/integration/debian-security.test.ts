@@ -1,7 +1,8 @@
 /**
- * The acceptance of the debian-security source, on the real Debian archive: two small layers built
- * by compat from bookworm, one from the suite alone (its mirror given: no security updates), one
- * with the host's sources (bookworm, -updates, -security). `compat audit` must list the security
+ * The acceptance of the debian-security source, on the real Debian archive: two layers built by
+ * compat from bookworm, one from the suite alone (the suite's shared outdated dev layer, its mirror
+ * given: no security updates), one built here with the host's sources (bookworm, -updates,
+ * -security). `compat audit` must list the security
  * updates the first lacks, with the CVEs their changelogs cite, and exactly the source packages
  * apt itself would upgrade from the security suite (apt-cache policy over the layer's dpkg status
  * and the same index: the oracle); the second must have no findings.
@@ -15,6 +16,7 @@ import { parseDpkgStatus } from "../../src/debian/status.js";
 import { buildLayer } from "../../src/pipeline/build.js";
 import { HumanProgress } from "../../src/pipeline/progress.js";
 import { compatAsync } from "../helpers/cli.js";
+import { outdatedDevLayer } from "../helpers/dev-layer.js";
 
 const canBuild = process.getuid?.() === 0 && process.arch === "x64";
 const work = mkdtempSync(join(tmpdir(), "compat-debsec-int-"));
@@ -22,7 +24,7 @@ const cache = join(work, "cache");
 // lmod, locales and ca-certificates: what the check stage of a build wants of every layer
 const PACKAGES = ["openssl", "libxml2", "curl", "lmod", "locales", "ca-certificates"];
 
-function spec(name: string, mirror: boolean): string {
+function spec(name: string): string {
   const file = join(work, `${name}.yaml`);
   writeFileSync(
     file,
@@ -34,7 +36,6 @@ function spec(name: string, mirror: boolean): string {
       "flavor: debian",
       "debian:",
       "  suite: bookworm",
-      ...(mirror ? ["  mirror: http://deb.debian.org/debian"] : []),
       "  variant: minbase",
       `  packages: [${PACKAGES.join(", ")}]`,
       'locales: ["en_US.UTF-8 UTF-8"]',
@@ -45,11 +46,11 @@ function spec(name: string, mirror: boolean): string {
   return file;
 }
 
-async function build(name: string, mirror: boolean): Promise<string> {
+async function build(name: string): Promise<string> {
   const root = join(work, name, "root");
   const log = createWriteStream(join(work, `${name}.log`));
   await buildLayer({
-    specFile: spec(name, mirror),
+    specFile: spec(name),
     arch: "x86_64",
     root,
     runsDir: join(work, name, "runs"),
@@ -65,8 +66,8 @@ beforeAll(async () => {
   if (!canBuild) return;
   // the suite without its security updates first; the layer with them last, so that the index
   // the audit fetches is never older than what that layer was built from
-  without = await build("plain", true);
-  withUpdates = await build("secure", false);
+  without = (await outdatedDevLayer()).localPrefix;
+  withUpdates = await build("secure");
 }, 900_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -137,7 +138,7 @@ describe.runIf(canBuild)("debian-security on the real archive", () => {
     }
   });
 
-  it("finds nothing in the same layer built with the security suite", async () => {
+  it("finds nothing in a layer built with the security suite", async () => {
     const { status, report, stderr } = await audit(withUpdates);
     expect(report, stderr).not.toBeNull();
     expect(report.summary.sources).toEqual([
