@@ -22,6 +22,8 @@ export default defineConfig({
     reporters: process.env.CI ? ["default", "junit"] : ["default"],
     outputFile: { junit: "reports/junit.xml" },
     pool: "forks",
+    // vitest reads the sequencer from the root config only
+    sequence: { sequencer: LongFilesFirst },
     projects: [
       {
         extends: true,
@@ -32,7 +34,7 @@ export default defineConfig({
           include: ["src/**/*.test.ts", "test/**/*.test.ts"],
           exclude: ALONE,
           maxWorkers: Math.max(2, Math.min(4, availableParallelism())),
-          sequence: { groupOrder: 0, sequencer: LongFilesFirst },
+          sequence: { groupOrder: 0 },
         },
       },
       {
