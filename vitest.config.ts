@@ -3,10 +3,11 @@ import { defineConfig } from "vitest/config";
 import { LongFilesFirst } from "./test/sequencer.js";
 
 /**
- * Files that must run with nothing else running: a CernVM-FS publish hangs while another process
- * holds a copy of the repository's mounts in a private mount namespace (every sandbox and build of
- * the other files makes one), and cvmfs_server mkfs/rmfs edit /etc/fstab and Apache's config
- * without a lock; the load test takes both cores for 30 s.
+ * Files that must run with nothing else running: a CernVM-FS publish waits at its remount while
+ * another process holds a copy of the repository's mounts in a mount namespace of its own (every
+ * sandbox and build of the other files makes one, and where `/` is not a shared mount, as in CI's
+ * container, the copy keeps the mounts the host unmounts); cvmfs_server mkfs/rmfs edit /etc/fstab
+ * and Apache's config without a lock; the load test takes both cores for 30 s.
  */
 const ALONE = [
   "test/integration/cvmfs-real.test.ts",
