@@ -20,10 +20,10 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { freePort } from "./free-port.js";
 
 const SUPERUSER_PASSWORD = "compat-test-superuser";
 
@@ -57,19 +57,6 @@ function asPostgres(argv: string[]): string[] {
   return isRoot()
     ? ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", ...argv]
     : argv;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 /** Alive and not a zombie (a stopped daemon can linger as a zombie until reaped). */

@@ -5,8 +5,8 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./free-port.js";
 
 export interface Sshd {
   /** Pass to the publisher (ssh -F). */
@@ -44,17 +44,6 @@ export async function startSshd(
     sshd.kill();
   }
   throw new Error(`sshd did not start: ${said}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** "" once sshd says it listens on `port` (its own words, not any process's listener); else what it said. */
